@@ -1,0 +1,125 @@
+//! Ledger core benchmarks (issue 2). A bench binary, not criterion: each
+//! figure is one long measurement over a large store.
+//!
+//! `cargo bench -p ledger --bench ledger [-- LEAVES]` (default 1,000,000).
+//!
+//! 1. Store append: signed entries sequenced into leaves and written to
+//!    RocksDB in groups of 1,000, one fsync per group (signatures are not
+//!    checked here; the node checks them before sequencing).
+//! 2. Inclusion proofs for random seqs in the full store (median, p99).
+//! 3. Sequential verification of the whole export (canonical form, chain,
+//!    signatures, Merkle root against the head) on 1 and on 2 threads.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use ed25519_dalek::SigningKey;
+use ledger::entry::{PublicKey, SignedEntry, Statement};
+use ledger::store::{Log, RocksBackend};
+use ledger::verify::ChainVerifier;
+use rayon::prelude::*;
+use serde_json::json;
+
+const GROUP: usize = 1_000;
+
+/// A disbursement-shaped entry of realistic size (~900 leaf bytes).
+fn entry(keys: &[SigningKey], i: u64) -> SignedEntry {
+    let key = &keys[i as usize % keys.len()];
+    Statement {
+        v: 1,
+        kind: "disbursement".into(),
+        issuer: "CN-USCI-53440300MJ0000018R".into(),
+        key: PublicKey(key.verifying_key().to_bytes()),
+        nonce: format!("2026-11-21-{i:09}"),
+        issued_at: "2026-11-21T08:30:00Z".into(),
+        body: json!({
+            "fund": "CHA-2026-MED-01",
+            "beneficiary": format!("bnf_{:064x}", u128::from(i as u32) * 0x9e3779b97f4a7c15),
+            "tier": "vulnerable",
+            "cause": "illness",
+            "amount": 30_000 + (i % 5_000) as i64,
+            "method": "cash",
+            "region": "321181",
+            "date": "2026-02-01",
+            "ref": format!("DSB-2026-{i:08}"),
+        }),
+    }
+    .sign(key)
+    .unwrap()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p) as usize]
+}
+
+fn main() {
+    let n: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let keys: Vec<SigningKey> = (1..=8u8).map(|k| SigningKey::from_bytes(&[k; 32])).collect();
+    let dir = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into())).unwrap();
+    println!("ledger bench: {n} leaves, groups of {GROUP}, store in {}", dir.path().display());
+
+    // 1. Append.
+    let mut log = Log::open(RocksBackend::open(dir.path()).unwrap()).unwrap();
+    let mut append_time = Duration::ZERO;
+    let mut bytes = 0usize;
+    let mut next = 0u64;
+    while next < n {
+        let count = GROUP.min((n - next) as usize) as u64;
+        // Signing stands in for clients; it is not part of the store's work.
+        let entries: Vec<SignedEntry> = (next..next + count).into_par_iter().map(|i| entry(&keys, i)).collect();
+        let start = Instant::now();
+        log.append(entries, SystemTime::now()).unwrap();
+        append_time += start.elapsed();
+        next += count;
+    }
+    log.scan(0, &mut |_, b| {
+        bytes += b.len();
+        true
+    })
+    .unwrap();
+    println!(
+        "append: {:.0} leaves/s ({:.1} s for {n}; {:.0} groups/s; mean leaf {} bytes; one fsync per group)",
+        n as f64 / append_time.as_secs_f64(),
+        append_time.as_secs_f64(),
+        n as f64 / GROUP as f64 / append_time.as_secs_f64(),
+        bytes / n as usize
+    );
+
+    // 2. Inclusion proofs for random seqs in the tree of the full size.
+    let size = log.size();
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut times = Vec::with_capacity(100_000);
+    for _ in 0..100_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let seq = x % size;
+        let start = Instant::now();
+        let path = log.prove_inclusion(seq, size).unwrap();
+        times.push(start.elapsed());
+        std::hint::black_box(path);
+    }
+    times.sort();
+    println!(
+        "inclusion proof at size {size}: median {:.1} µs, p99 {:.1} µs",
+        percentile(&times, 0.5).as_secs_f64() * 1e6,
+        percentile(&times, 0.99).as_secs_f64() * 1e6
+    );
+
+    // 3. Verification of the export, streamed from the store.
+    let head = log.head().root;
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let start = Instant::now();
+        pool.install(|| {
+            let mut verifier = ChainVerifier::new().with_threads(threads);
+            log.scan(0, &mut |_, b| {
+                verifier.push(b).unwrap();
+                true
+            })
+            .unwrap();
+            verifier.finish(&head).unwrap();
+        });
+        let secs = start.elapsed().as_secs_f64();
+        println!("verify (signature + chain + root), {threads} thread(s): {:.0} entries/s ({secs:.1} s)", n as f64 / secs);
+    }
+}

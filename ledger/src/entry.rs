@@ -1,0 +1,372 @@
+//! Statements, signed entries and leaves (SPEC §2, §3).
+
+use std::fmt;
+use std::time::SystemTime;
+
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+use crate::canonical::{canonical_json, parse_strict, CanonError};
+use crate::merkle::{leaf_hash, Hash};
+
+/// Domain separation prefix of every signed statement (SPEC §2).
+pub const ENTRY_CONTEXT: &[u8] = b"aidledger/entry/v1\n";
+/// Largest leaf in bytes: tile bundles prefix each leaf with a u16 length.
+pub const MAX_LEAF_BYTES: usize = 65_535;
+/// Statement format version.
+pub const STATEMENT_VERSION: u64 = 1;
+
+/// Why bytes are not a valid entry or leaf. Each maps to one SPEC code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    /// Not JSON (`malformed_json`).
+    #[error("malformed JSON: {0}")]
+    Malformed(String),
+    /// JSON of the wrong shape, or outside SPEC §1's profile (`schema_violation`).
+    #[error("{0}")]
+    Schema(String),
+    /// The leaf would exceed 65,535 bytes (`too_large`).
+    #[error("leaf of {0} bytes exceeds 65535")]
+    TooLarge(usize),
+    /// `verify_strict` refused the signature, or the key is not a valid point (`bad_signature`).
+    #[error("signature does not verify under the statement's key")]
+    BadSignature,
+    /// Stored leaf bytes are not the canonical encoding of the leaf they hold.
+    #[error("leaf bytes are not canonical JSON")]
+    NotCanonical,
+}
+
+impl From<CanonError> for EntryError {
+    fn from(e: CanonError) -> EntryError {
+        if e.is_malformed() {
+            EntryError::Malformed(e.to_string())
+        } else {
+            EntryError::Schema(e.to_string())
+        }
+    }
+}
+
+macro_rules! hex_bytes {
+    ($(#[$doc:meta])* $name:ident, $len:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub [u8; $len]);
+
+        impl $name {
+            /// Parses exactly the right number of hex digits.
+            pub fn from_hex(s: &str) -> Option<$name> {
+                let mut out = [0u8; $len];
+                hex::decode_to_slice(s, &mut out).ok()?;
+                Some($name(out))
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(&hex::encode(self.0))
+            }
+        }
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self)
+            }
+        }
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&hex::encode(self.0))
+            }
+        }
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<$name, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                if s.bytes().any(|b| b.is_ascii_uppercase()) {
+                    return Err(serde::de::Error::custom(concat!(stringify!($name), " must be lowercase hex")));
+                }
+                $name::from_hex(&s).ok_or_else(|| {
+                    serde::de::Error::custom(concat!(stringify!($name), " must be ", stringify!($len), " bytes of hex"))
+                })
+            }
+        }
+    };
+}
+
+hex_bytes!(
+    /// An Ed25519 public key as it appears in statements (64 lowercase hex).
+    PublicKey,
+    32
+);
+hex_bytes!(
+    /// An Ed25519 signature (128 lowercase hex).
+    EntrySignature,
+    64
+);
+
+/// What an organisation's key signs (SPEC §2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Statement {
+    /// Format version, 1.
+    pub v: u64,
+    /// Record kind (SPEC §6), e.g. `disbursement`.
+    pub kind: String,
+    /// Org id of the issuing organisation.
+    pub issuer: String,
+    /// The signing key; must be an active key of `issuer`.
+    pub key: PublicKey,
+    /// `(issuer, nonce)` is unique in the ledger.
+    pub nonce: String,
+    /// When the issuer signed, RFC 3339 UTC.
+    pub issued_at: String,
+    /// Kind-specific body.
+    pub body: Value,
+}
+
+impl Statement {
+    /// `JCS(statement)`.
+    pub fn canonical_bytes(&self) -> Result<Vec<u8>, EntryError> {
+        let value = serde_json::to_value(self).map_err(|e| EntryError::Schema(e.to_string()))?;
+        Ok(canonical_json(&value)?)
+    }
+
+    /// The exact bytes signed: `aidledger/entry/v1\n` + `JCS(statement)`.
+    pub fn signed_message(&self) -> Result<Vec<u8>, EntryError> {
+        let mut msg = ENTRY_CONTEXT.to_vec();
+        msg.extend_from_slice(&self.canonical_bytes()?);
+        Ok(msg)
+    }
+
+    /// Checks the envelope rules of SPEC §1–§2 that do not depend on the kind:
+    /// version, nonce and timestamp syntax, and every object key's pattern.
+    pub fn check_envelope(&self) -> Result<(), EntryError> {
+        if self.v != STATEMENT_VERSION {
+            return Err(EntryError::Schema(format!("v must be {STATEMENT_VERSION}")));
+        }
+        let nonce_ok = (1..=64).contains(&self.nonce.len())
+            && self.nonce.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+        if !nonce_ok {
+            return Err(EntryError::Schema("nonce must be 1-64 chars of [A-Za-z0-9._:-]".into()));
+        }
+        if !is_rfc3339_utc(&self.issued_at) {
+            return Err(EntryError::Schema("issued_at must be an RFC 3339 UTC timestamp ending in Z".into()));
+        }
+        check_keys(&self.body, "body")
+    }
+
+    /// Signs this statement.
+    pub fn sign(self, key: &SigningKey) -> Result<SignedEntry, EntryError> {
+        let signature = key.sign(&self.signed_message()?);
+        Ok(SignedEntry { statement: self, signature: EntrySignature(signature.to_bytes()) })
+    }
+}
+
+fn check_keys(value: &Value, path: &str) -> Result<(), EntryError> {
+    match value {
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            let ok = k.len() <= 64
+                && k.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+                && k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !ok {
+                return Err(EntryError::Schema(format!("{path}: key {k:?} does not match ^[a-z][a-z0-9_]{{0,63}}$")));
+            }
+            check_keys(v, &format!("{path}.{k}"))
+        }),
+        Value::Array(items) => items.iter().enumerate().try_for_each(|(i, v)| check_keys(v, &format!("{path}[{i}]"))),
+        _ => Ok(()),
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z` with a real calendar date and time.
+pub fn is_rfc3339_utc(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[b.len() - 1] != b'Z' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return false;
+    }
+    let frac = &b[19..b.len() - 1];
+    let frac_ok = frac.is_empty() || (frac[0] == b'.' && (2..=10).contains(&frac.len()) && frac[1..].iter().all(u8::is_ascii_digit));
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+    };
+    let (Some(h), Some(mi), Some(sec)) = (num(11..13), num(14..16), num(17..19)) else {
+        return false;
+    };
+    frac_ok && is_date(&s[..10]) && h < 24 && mi < 60 && sec < 60
+}
+
+/// `YYYY-MM-DD`, a real calendar date.
+pub fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+    };
+    let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else {
+        return false;
+    };
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&d)
+}
+
+/// A submitted entry: a statement and its signature (SPEC §2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedEntry {
+    /// Ed25519 signature over [`Statement::signed_message`].
+    pub signature: EntrySignature,
+    /// The signed statement.
+    pub statement: Statement,
+}
+
+impl SignedEntry {
+    /// Parses a submitted entry from untrusted bytes: strict JSON, the
+    /// entry's shape and the envelope rules. Does not check the signature.
+    pub fn from_json(bytes: &[u8]) -> Result<SignedEntry, EntryError> {
+        SignedEntry::from_value(parse_strict(bytes)?)
+    }
+
+    /// As [`SignedEntry::from_json`], from a strictly parsed value.
+    pub fn from_value(value: Value) -> Result<SignedEntry, EntryError> {
+        let entry: SignedEntry = serde_json::from_value(value).map_err(|e| EntryError::Schema(e.to_string()))?;
+        entry.statement.check_envelope()?;
+        Ok(entry)
+    }
+
+    /// Ed25519 `verify_strict` of the signature over the canonical statement.
+    pub fn verify(&self) -> Result<(), EntryError> {
+        verify_strict(&self.statement.key, &self.statement.signed_message()?, &self.signature)
+    }
+}
+
+/// `verify_strict` (SPEC §2): canonical `S`, key and `R` not of small order,
+/// cofactorless equation.
+pub fn verify_strict(key: &PublicKey, msg: &[u8], sig: &EntrySignature) -> Result<(), EntryError> {
+    let key = VerifyingKey::from_bytes(&key.0).map_err(|_| EntryError::BadSignature)?;
+    key.verify_strict(msg, &Signature::from_bytes(&sig.0)).map_err(|_| EntryError::BadSignature)
+}
+
+/// One sequenced entry (SPEC §3). `leaf_bytes = JCS(leaf)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Leaf {
+    /// The submitted entry as accepted.
+    pub entry: SignedEntry,
+    /// The node's clock at sequencing, RFC 3339 UTC, non-decreasing with seq.
+    pub logged_at: String,
+    /// `leaf_hash(seq - 1)`, or 64 zeros for seq 0.
+    pub prev: Hash,
+    /// Position in the log, from 0.
+    pub seq: u64,
+}
+
+impl Leaf {
+    /// `JCS(leaf)`, refused with [`EntryError::TooLarge`] past 65,535 bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EntryError> {
+        let value = serde_json::to_value(self).map_err(|e| EntryError::Schema(e.to_string()))?;
+        let bytes = canonical_json(&value)?;
+        if bytes.len() > MAX_LEAF_BYTES {
+            return Err(EntryError::TooLarge(bytes.len()));
+        }
+        Ok(bytes)
+    }
+
+    /// Parses stored or exported leaf bytes and checks they are exactly the
+    /// canonical encoding of the leaf they hold.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Leaf, EntryError> {
+        if bytes.len() > MAX_LEAF_BYTES {
+            return Err(EntryError::TooLarge(bytes.len()));
+        }
+        let value = parse_strict(bytes)?;
+        if canonical_json(&value)? != bytes {
+            return Err(EntryError::NotCanonical);
+        }
+        let leaf: Leaf = serde_json::from_value(value).map_err(|e| EntryError::Schema(e.to_string()))?;
+        Ok(leaf)
+    }
+}
+
+/// A leaf ready to store: its bytes and RFC 6962 leaf hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafRecord {
+    /// `JCS(leaf)`.
+    pub bytes: Vec<u8>,
+    /// `SHA-256(0x00 || bytes)`.
+    pub hash: Hash,
+}
+
+impl LeafRecord {
+    /// Hashes `bytes`.
+    pub fn new(bytes: Vec<u8>) -> LeafRecord {
+        let hash = leaf_hash(&bytes);
+        LeafRecord { bytes, hash }
+    }
+}
+
+/// `logged_at` text for a clock reading: RFC 3339 UTC with milliseconds.
+pub fn format_timestamp(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// Reads a timestamp in any precision SPEC §1 allows.
+pub fn parse_timestamp(s: &str) -> Option<SystemTime> {
+    if !is_rfc3339_utc(s) {
+        return None;
+    }
+    humantime::parse_rfc3339(s).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        for ok in ["2026-11-21T08:30:00Z", "2024-02-29T23:59:59.123456789Z", "2026-01-01T00:00:00.1Z"] {
+            assert!(is_rfc3339_utc(ok), "{ok}");
+            assert!(parse_timestamp(ok).is_some(), "{ok}");
+        }
+        for bad in [
+            "2026-11-21T08:30:00",
+            "2026-11-21 08:30:00Z",
+            "2025-02-29T00:00:00Z",
+            "2026-11-21T24:00:00Z",
+            "2026-11-21T08:30:00.Z",
+            "2026-11-21T08:30:00.1234567890Z",
+            "2026-11-21T08:30:00+08:00",
+        ] {
+            assert!(!is_rfc3339_utc(bad), "{bad}");
+        }
+        let t = parse_timestamp("2026-02-01T10:00:00.125Z").unwrap();
+        assert_eq!(format_timestamp(t), "2026-02-01T10:00:00.125Z");
+    }
+
+    #[test]
+    fn envelope_rules() {
+        let statement = |nonce: &str, body: Value| Statement {
+            v: 1,
+            kind: "x".into(),
+            issuer: "CN-ORG-1".into(),
+            key: PublicKey([7; 32]),
+            nonce: nonce.into(),
+            issued_at: "2026-11-21T08:30:00Z".into(),
+            body,
+        };
+        assert!(statement("a.b:c-D_9", serde_json::json!({"ok_1": [{"x": 1}]})).check_envelope().is_ok());
+        for (nonce, body) in [
+            ("", serde_json::json!({})),
+            ("a b", serde_json::json!({})),
+            (&"n".repeat(65) as &str, serde_json::json!({})),
+            ("n", serde_json::json!({"Bad": 1})),
+            ("n", serde_json::json!({"a": [{"_x": 1}]})),
+        ] {
+            assert!(matches!(statement(nonce, body).check_envelope(), Err(EntryError::Schema(_))));
+        }
+    }
+}

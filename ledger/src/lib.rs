@@ -1,0 +1,39 @@
+//! aidledger core: the exact bytes that are hashed and signed, the hash chain,
+//! RFC 6962 Merkle proofs, C2SP checkpoints and the durable store.
+//!
+//! # Bytes (SPEC §1–§4)
+//!
+//! - `canonical_json(v)`: RFC 8785 JCS restricted to integers in ±(2^53-1)
+//!   and ASCII keys ([`canonical`]). Nothing is hashed or signed any other way.
+//! - An organisation signs `b"aidledger/entry/v1\n" || JCS(statement)` with
+//!   Ed25519; the node accepts only what `verify_strict` accepts ([`entry`]).
+//! - The node sequences an entry into the leaf
+//!   `{"entry":{"signature","statement"},"logged_at","prev","seq"}`;
+//!   `leaf_bytes = JCS(leaf)` (≤ 65,535 bytes), `leaf_hash = SHA-256(0x00 ||
+//!   leaf_bytes)`, `prev = leaf_hash(seq - 1)` (64 zeros at seq 0).
+//! - The Merkle tree is RFC 6962 MTH over `leaf_bytes`; interior nodes are
+//!   `SHA-256(0x01 || left || right)` ([`merkle`]).
+//! - A checkpoint is the C2SP note `origin\nsize\nbase64(root)\n` signed with
+//!   the node's Ed25519 key; its key id is
+//!   `SHA-256(origin || 0x0A || 0x01 || pubkey)[0..4]` ([`checkpoint`]).
+//!
+//! Verification ([`verify`], [`merkle::RootHash`], [`checkpoint::CheckpointVerifier`])
+//! does no I/O and builds without the `store` feature (no RocksDB, no C++).
+
+#![deny(missing_docs)]
+
+pub mod canonical;
+pub mod checkpoint;
+pub mod entry;
+pub mod merkle;
+pub mod store;
+pub mod verify;
+
+pub use canonical::{canonical_json, parse_strict, CanonError};
+pub use checkpoint::{Checkpoint, CheckpointError, CheckpointSigner, CheckpointVerifier};
+pub use entry::{EntryError, Leaf, LeafRecord, PublicKey, SignedEntry, Statement};
+pub use merkle::{Hash, RootHash};
+pub use store::{Backend, Log, MemBackend, StoreError};
+#[cfg(feature = "store")]
+pub use store::RocksBackend;
+pub use verify::{ChainVerifier, VerifyError};

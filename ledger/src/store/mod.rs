@@ -1,0 +1,300 @@
+//! The log: sequencing entries into chained leaves, and keeping them with the
+//! Merkle tree's stored hashes and the tree head.
+//!
+//! [`Log`] holds all the logic (leaf construction, hash chain, frontier,
+//! proofs, the checks made at open); a [`Backend`] only persists. One commit
+//! group = one [`GroupWrite`], written atomically and durably by the backend
+//! (RocksDB: one `WriteBatch` with `sync = true`), so after any crash the
+//! store holds exactly the groups whose `append` returned.
+
+use std::time::SystemTime;
+
+use crate::entry::{format_timestamp, parse_timestamp, EntryError, Leaf, LeafRecord, SignedEntry};
+use crate::merkle::{self, Frontier, Hash, HashSource, ProofError, ProveError, RootHash};
+
+mod mem;
+pub use mem::MemBackend;
+#[cfg(feature = "store")]
+mod rocks;
+#[cfg(feature = "store")]
+pub use rocks::RocksBackend;
+
+/// Why the store could not read or write, or refuses to serve.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The storage engine failed (disk, permissions, lock held by another process).
+    #[error("storage: {0}")]
+    Io(String),
+    /// What is stored contradicts itself: the node must not serve it.
+    #[error("store is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+/// Why a group was not appended. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// Entry `index` of the group cannot become a leaf (e.g. too large).
+    #[error("entry {index} of the group: {error}")]
+    Entry {
+        /// Position in the submitted group.
+        index: usize,
+        /// Why.
+        error: EntryError,
+    },
+    /// The store failed; the group is not in the log.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The persisted tree head: what the store promises it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadRecord {
+    /// Size and root of the tree.
+    pub root: RootHash,
+    /// `leaf_hash(size - 1)`, or zeros when empty: the next leaf's `prev`.
+    pub last_leaf: Hash,
+}
+
+impl HeadRecord {
+    /// The empty log.
+    pub const EMPTY: HeadRecord = HeadRecord { root: RootHash::EMPTY, last_leaf: Hash::ZERO };
+
+    /// `size (u64 BE) || root (32) || last_leaf (32)`.
+    pub fn to_bytes(&self) -> [u8; 72] {
+        let mut out = [0u8; 72];
+        out[..8].copy_from_slice(&self.root.size.to_be_bytes());
+        out[8..40].copy_from_slice(&self.root.hash.0);
+        out[40..].copy_from_slice(&self.last_leaf.0);
+        out
+    }
+    /// Inverse of [`HeadRecord::to_bytes`].
+    pub fn from_bytes(b: &[u8]) -> Result<HeadRecord, StoreError> {
+        let b: &[u8; 72] = b.try_into().map_err(|_| StoreError::Corrupt("head record is not 72 bytes".into()))?;
+        let size = u64::from_be_bytes(b[..8].try_into().expect("8 bytes"));
+        let hash = Hash(b[8..40].try_into().expect("32 bytes"));
+        let last_leaf = Hash(b[40..].try_into().expect("32 bytes"));
+        Ok(HeadRecord { root: RootHash { size, hash }, last_leaf })
+    }
+}
+
+/// Everything one commit group writes, applied all-or-nothing.
+#[derive(Debug)]
+pub struct GroupWrite<'a> {
+    /// Seq of `leaves[0]`.
+    pub first_seq: u64,
+    /// The new leaves, in seq order.
+    pub leaves: &'a [LeafRecord],
+    /// `(stored_hash_index, hash)` of every Merkle node the leaves complete.
+    pub hashes: Vec<(u64, Hash)>,
+    /// The tree head after the group.
+    pub head: HeadRecord,
+}
+
+/// Persistence for a [`Log`]. Implementations hold no logic of their own.
+pub trait Backend: HashSource<Error = StoreError> {
+    /// The stored head, or `None` for a new store.
+    fn load_head(&self) -> Result<Option<HeadRecord>, StoreError>;
+    /// Writes the group atomically; returns only once it is durable.
+    fn commit(&mut self, group: &GroupWrite<'_>) -> Result<(), StoreError>;
+    /// The bytes of leaf `seq`, if stored.
+    fn leaf(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Calls `f(seq, bytes)` for leaves from `start` in seq order until it
+    /// returns `false` or the leaves run out.
+    fn scan_leaves(&self, start: u64, f: &mut dyn FnMut(u64, &[u8]) -> bool) -> Result<(), StoreError>;
+}
+
+/// One sequenced leaf, as the log returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sequenced {
+    /// Its seq.
+    pub seq: u64,
+    /// Its leaf hash.
+    pub leaf_hash: Hash,
+    /// Its `logged_at`.
+    pub logged_at: String,
+}
+
+/// An append-only log over a backend.
+pub struct Log<B: Backend> {
+    backend: B,
+    head: HeadRecord,
+    frontier: Frontier,
+    last_logged_at: SystemTime,
+}
+
+impl<B: Backend> Log<B> {
+    /// Opens the log and checks its head before anything is served: the
+    /// stored root equals the root of the stored hashes, the last leaf hashes
+    /// to the head's last leaf hash and links to the one before it, and no
+    /// leaf exists past the head.
+    pub fn open(backend: B) -> Result<Log<B>, StoreError> {
+        let head = backend.load_head()?.unwrap_or(HeadRecord::EMPTY);
+        let size = head.root.size;
+        let frontier = Frontier::load(&backend, size)?;
+        if frontier.root() != head.root {
+            return Err(StoreError::Corrupt(format!("stored hashes give another root for size {size} than the head")));
+        }
+        if backend.leaf(size)?.is_some() {
+            return Err(StoreError::Corrupt(format!("a leaf exists at seq {size}, past the head")));
+        }
+        let mut last_logged_at = SystemTime::UNIX_EPOCH;
+        if size > 0 {
+            let bytes = backend.leaf(size - 1)?.ok_or_else(|| StoreError::Corrupt(format!("leaf {} missing", size - 1)))?;
+            let record = LeafRecord::new(bytes);
+            let stored = backend.read_hashes(&[tlog_tiles::stored_hash_index(0, size - 1)])?[0];
+            if record.hash != head.last_leaf || stored != head.last_leaf {
+                return Err(StoreError::Corrupt(format!("leaf {} does not hash to the head's last leaf hash", size - 1)));
+            }
+            let leaf = Leaf::from_bytes(&record.bytes)
+                .map_err(|e| StoreError::Corrupt(format!("leaf {}: {e}", size - 1)))?;
+            let prev = if size >= 2 {
+                backend.read_hashes(&[tlog_tiles::stored_hash_index(0, size - 2)])?[0]
+            } else {
+                Hash::ZERO
+            };
+            if leaf.seq != size - 1 || leaf.prev != prev {
+                return Err(StoreError::Corrupt(format!("leaf {} does not link to leaf {}", size - 1, size.wrapping_sub(2))));
+            }
+            last_logged_at = parse_timestamp(&leaf.logged_at)
+                .ok_or_else(|| StoreError::Corrupt(format!("leaf {}: bad logged_at", size - 1)))?;
+        }
+        Ok(Log { backend, head, frontier, last_logged_at })
+    }
+
+    /// The current tree head.
+    pub fn head(&self) -> HeadRecord {
+        self.head
+    }
+
+    /// Number of leaves.
+    pub fn size(&self) -> u64 {
+        self.head.root.size
+    }
+
+    /// The backend, for reads the log does not wrap.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// Sequences `entries` as one commit group: builds each leaf (seq, prev,
+    /// `logged_at` = `now`, never before the previous leaf's), then writes
+    /// them with their Merkle nodes and the new head atomically. Either every
+    /// entry is in the log when this returns `Ok`, or none is.
+    pub fn append(&mut self, entries: Vec<SignedEntry>, now: SystemTime) -> Result<Vec<Sequenced>, AppendError> {
+        let now = now.max(self.last_logged_at);
+        let logged_at = format_timestamp(now);
+        let mut prev = self.head.last_leaf;
+        let mut records = Vec::with_capacity(entries.len());
+        for (index, entry) in entries.into_iter().enumerate() {
+            let leaf = Leaf { entry, logged_at: logged_at.clone(), prev, seq: self.size() + index as u64 };
+            let bytes = leaf.to_bytes().map_err(|error| AppendError::Entry { index, error })?;
+            let record = LeafRecord::new(bytes);
+            prev = record.hash;
+            records.push(record);
+        }
+        self.append_records(&records)?;
+        self.last_logged_at = now;
+        let first = self.size() - records.len() as u64;
+        Ok(records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Sequenced { seq: first + i as u64, leaf_hash: r.hash, logged_at: logged_at.clone() })
+            .collect())
+    }
+
+    /// Appends leaves that are already built and chained (import, tests,
+    /// benchmarks). The caller vouches for their content; the log checks
+    /// nothing but computes the tree.
+    pub fn append_records(&mut self, records: &[LeafRecord]) -> Result<HeadRecord, StoreError> {
+        if records.is_empty() {
+            return Ok(self.head);
+        }
+        let mut frontier = self.frontier.clone();
+        let mut hashes = Vec::with_capacity(records.len() * 2 + 64);
+        for r in records {
+            frontier.push_stored(r.hash, |index, h| hashes.push((index, h)));
+        }
+        let head = HeadRecord { root: frontier.root(), last_leaf: records[records.len() - 1].hash };
+        self.backend.commit(&GroupWrite { first_seq: self.size(), leaves: records, hashes, head })?;
+        self.head = head;
+        self.frontier = frontier;
+        Ok(head)
+    }
+
+    /// Leaf bytes of `seq`, if it is in the log.
+    pub fn leaf(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        if seq >= self.size() {
+            return Ok(None);
+        }
+        self.backend.leaf(seq)
+    }
+
+    /// Up to `limit` leaves from `start`, in seq order.
+    pub fn leaves(&self, start: u64, limit: usize) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut out = Vec::new();
+        let end = self.size();
+        self.scan(start, &mut |seq, bytes| {
+            if seq >= end || out.len() >= limit {
+                return false;
+            }
+            out.push(bytes.to_vec());
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// Streams leaves from `start` in seq order (export); see [`Backend::scan_leaves`].
+    pub fn scan(&self, start: u64, f: &mut dyn FnMut(u64, &[u8]) -> bool) -> Result<(), StoreError> {
+        let end = self.size();
+        let mut expected = start;
+        let mut gap = None;
+        self.backend.scan_leaves(start, &mut |seq, bytes| {
+            if seq >= end {
+                return false;
+            }
+            if seq != expected {
+                gap = Some(expected);
+                return false;
+            }
+            expected += 1;
+            f(seq, bytes)
+        })?;
+        match gap {
+            Some(seq) => Err(StoreError::Corrupt(format!("leaf {seq} missing"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Leaf hash of `seq`.
+    pub fn leaf_hash(&self, seq: u64) -> Result<Option<Hash>, StoreError> {
+        if seq >= self.size() {
+            return Ok(None);
+        }
+        Ok(Some(self.backend.read_hashes(&[tlog_tiles::stored_hash_index(0, seq)])?[0]))
+    }
+
+    /// Root of the tree of the first `size` leaves, for any `size` up to now.
+    pub fn root_at(&self, size: u64) -> Result<RootHash, ProveError<StoreError>> {
+        self.check_size(size)?;
+        merkle::root_at(&self.backend, size)
+    }
+
+    /// Inclusion path of `seq` in the tree of `size` leaves, any `size` up to now.
+    pub fn prove_inclusion(&self, seq: u64, size: u64) -> Result<Vec<Hash>, ProveError<StoreError>> {
+        self.check_size(size)?;
+        merkle::prove_inclusion(&self.backend, seq, size)
+    }
+
+    /// Consistency path between two sizes up to now.
+    pub fn prove_consistency(&self, first: u64, second: u64) -> Result<Vec<Hash>, ProveError<StoreError>> {
+        self.check_size(second)?;
+        merkle::prove_consistency(&self.backend, first, second)
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), ProofError> {
+        if size > self.size() {
+            return Err(ProofError::OutOfRange(format!("size {size} > tree size {}", self.size())));
+        }
+        Ok(())
+    }
+}

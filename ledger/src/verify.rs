@@ -1,0 +1,223 @@
+//! Streaming verification of a ledger's leaves, as an auditor runs it: every
+//! leaf canonical, seqs gapless, every `prev` link, `logged_at`
+//! non-decreasing, every signature, and the Merkle root against a signed
+//! checkpoint. `O(log n)` memory besides one signature batch; no I/O.
+//!
+//! Signatures are checked in batches with ed25519-dalek's `verify_batch`, a
+//! fast path that SPEC §2 allows auditing tools. A batch that fails is
+//! re-checked entry by entry with `verify_strict`, so the report names the
+//! first bad seq; `verify_strict` has the last word.
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use rayon::prelude::*;
+
+use crate::entry::{parse_timestamp, verify_strict, EntryError, EntrySignature, Leaf, PublicKey};
+use crate::merkle::{leaf_hash, Frontier, Hash, RootHash};
+
+/// What is wrong with the ledger, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("seq {seq}: {failure}")]
+pub struct VerifyError {
+    /// The first seq found bad (for a root mismatch: the tree size).
+    pub seq: u64,
+    /// What is wrong with it.
+    pub failure: Failure,
+}
+
+/// The ways a ledger fails verification.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    /// The leaf bytes are not a canonical, well-formed leaf.
+    #[error("bad leaf: {0}")]
+    Leaf(EntryError),
+    /// The leaf says another seq than its position.
+    #[error("leaf says seq {0}")]
+    WrongSeq(u64),
+    /// `prev` is not the hash of the leaf before.
+    #[error("prev does not match the previous leaf's hash (hash chain broken)")]
+    BrokenChain,
+    /// `logged_at` is unreadable or earlier than the previous leaf's.
+    #[error("logged_at {0:?} is unreadable or goes back in time")]
+    Time(String),
+    /// The signature does not verify under the statement's key.
+    #[error("signature does not verify")]
+    Signature,
+    /// The leaves do not add up to the checkpoint's tree.
+    #[error("leaves give root {found:?} of size {found_size}, checkpoint says {expected:?} of size {expected_size}")]
+    Root {
+        /// Root of the verified leaves.
+        found: Hash,
+        /// Their count.
+        found_size: u64,
+        /// The checkpoint's root.
+        expected: Hash,
+        /// The checkpoint's size.
+        expected_size: u64,
+    },
+}
+
+struct Pending {
+    seq: u64,
+    msg: Vec<u8>,
+    sig: EntrySignature,
+    key: PublicKey,
+}
+
+/// Checks leaves one by one; see the module docs.
+pub struct ChainVerifier {
+    frontier: Frontier,
+    prev: Hash,
+    last_time: SystemTime,
+    pending: Vec<Pending>,
+    batch: usize,
+    threads: usize,
+    keys: HashMap<PublicKey, Option<VerifyingKey>>,
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        ChainVerifier::new()
+    }
+}
+
+impl ChainVerifier {
+    /// Starts at seq 0, checking signatures on the calling thread.
+    pub fn new() -> ChainVerifier {
+        ChainVerifier::resume(Frontier::new(), Hash::ZERO)
+    }
+
+    /// Continues after an already verified prefix: its frontier and last leaf
+    /// hash (incremental audits).
+    pub fn resume(frontier: Frontier, last_leaf: Hash) -> ChainVerifier {
+        ChainVerifier {
+            frontier,
+            prev: last_leaf,
+            last_time: SystemTime::UNIX_EPOCH,
+            pending: Vec::new(),
+            batch: 64,
+            threads: 1,
+            keys: HashMap::new(),
+        }
+    }
+
+    /// Checks signatures on `threads` threads (rayon), in larger batches.
+    pub fn with_threads(mut self, threads: usize) -> ChainVerifier {
+        self.threads = threads.max(1);
+        self.batch = 64 * self.threads * 4;
+        self
+    }
+
+    /// Number of leaves pushed.
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// Checks one leaf (the next seq) and returns it parsed. Its signature
+    /// may be checked later, in a batch: call [`ChainVerifier::finish`].
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Leaf, VerifyError> {
+        let seq = self.frontier.size();
+        let result = self.check_leaf(seq, bytes);
+        if result.is_err() {
+            // An earlier seq's bad signature must be reported first.
+            self.flush()?;
+        }
+        let (leaf, msg, hash) = result?;
+        self.pending.push(Pending {
+            seq,
+            msg,
+            sig: leaf.entry.signature,
+            key: leaf.entry.statement.key,
+        });
+        if self.pending.len() >= self.batch {
+            self.flush()?;
+        }
+        self.prev = hash;
+        self.frontier.push(hash);
+        Ok(leaf)
+    }
+
+    fn check_leaf(&mut self, seq: u64, bytes: &[u8]) -> Result<(Leaf, Vec<u8>, Hash), VerifyError> {
+        let fail = |failure| VerifyError { seq, failure };
+        let leaf = Leaf::from_bytes(bytes).map_err(|e| fail(Failure::Leaf(e)))?;
+        if leaf.seq != seq {
+            return Err(fail(Failure::WrongSeq(leaf.seq)));
+        }
+        if leaf.prev != self.prev {
+            return Err(fail(Failure::BrokenChain));
+        }
+        match parse_timestamp(&leaf.logged_at) {
+            Some(t) if t >= self.last_time => self.last_time = t,
+            _ => return Err(fail(Failure::Time(leaf.logged_at.clone()))),
+        }
+        leaf.entry.statement.check_envelope().map_err(|e| fail(Failure::Leaf(e)))?;
+        let msg = leaf.entry.statement.signed_message().map_err(|e| fail(Failure::Leaf(e)))?;
+        Ok((leaf, msg, leaf_hash(bytes)))
+    }
+
+    /// Checks every pending signature.
+    pub fn flush(&mut self) -> Result<(), VerifyError> {
+        let pending = std::mem::take(&mut self.pending);
+        for p in &pending {
+            // A small-order (weak) key is refused here as `verify_strict` would:
+            // batch verification alone would not.
+            self.keys
+                .entry(p.key)
+                .or_insert_with(|| VerifyingKey::from_bytes(&p.key.0).ok().filter(|k| !k.is_weak()));
+        }
+        let keys = &self.keys;
+        let chunk = pending.len().div_ceil(self.threads).max(1);
+        let first_bad = pending
+            .par_chunks(chunk)
+            .with_max_len(1)
+            .filter_map(|c| first_bad_signature(c, keys))
+            .min();
+        match first_bad {
+            Some(seq) => Err(VerifyError { seq, failure: Failure::Signature }),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks the pending signatures and that the leaves pushed make exactly
+    /// the tree `expected` (a verified checkpoint's). Returns the root.
+    pub fn finish(mut self, expected: &RootHash) -> Result<RootHash, VerifyError> {
+        self.flush()?;
+        let root = self.frontier.root();
+        if root != *expected {
+            return Err(VerifyError {
+                seq: root.size,
+                failure: Failure::Root {
+                    found: root.hash,
+                    found_size: root.size,
+                    expected: expected.hash,
+                    expected_size: expected.size,
+                },
+            });
+        }
+        Ok(root)
+    }
+
+    /// The verified prefix's frontier and last leaf hash, to resume from.
+    pub fn state(&self) -> (&Frontier, Hash) {
+        (&self.frontier, self.prev)
+    }
+}
+
+/// Batch-verifies `chunk`; on failure finds the first entry `verify_strict` refuses.
+fn first_bad_signature(chunk: &[Pending], keys: &HashMap<PublicKey, Option<VerifyingKey>>) -> Option<u64> {
+    let mut vks = Vec::with_capacity(chunk.len());
+    for p in chunk {
+        match keys.get(&p.key).copied().flatten() {
+            Some(k) => vks.push(k),
+            None => return Some(p.seq),
+        }
+    }
+    let msgs: Vec<&[u8]> = chunk.iter().map(|p| p.msg.as_slice()).collect();
+    let sigs: Vec<Signature> = chunk.iter().map(|p| Signature::from_bytes(&p.sig.0)).collect();
+    if ed25519_dalek::verify_batch(&msgs, &sigs, &vks).is_ok() {
+        return None;
+    }
+    chunk.iter().find(|p| verify_strict(&p.key, &p.msg, &p.sig).is_err()).map(|p| p.seq)
+}
