@@ -52,10 +52,19 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() {
-    let n: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(1_000_000);
-    let keys: Vec<SigningKey> = (1..=8u8).map(|k| SigningKey::from_bytes(&[k; 32])).collect();
-    let dir = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into())).unwrap();
-    println!("ledger bench: {n} leaves, groups of {GROUP}, store in {}", dir.path().display());
+    let n: u64 = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let keys: Vec<SigningKey> = (1..=8u8)
+        .map(|k| SigningKey::from_bytes(&[k; 32]))
+        .collect();
+    let dir =
+        tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into())).unwrap();
+    println!(
+        "ledger bench: {n} leaves, groups of {GROUP}, store in {}",
+        dir.path().display()
+    );
 
     // 1. Append.
     let mut log = Log::open(RocksBackend::open(dir.path()).unwrap()).unwrap();
@@ -65,7 +74,10 @@ fn main() {
     while next < n {
         let count = GROUP.min((n - next) as usize) as u64;
         // Signing stands in for clients; it is not part of the store's work.
-        let entries: Vec<SignedEntry> = (next..next + count).into_par_iter().map(|i| entry(&keys, i)).collect();
+        let entries: Vec<SignedEntry> = (next..next + count)
+            .into_par_iter()
+            .map(|i| entry(&keys, i))
+            .collect();
         let start = Instant::now();
         log.append(entries, SystemTime::now()).unwrap();
         append_time += start.elapsed();
@@ -108,7 +120,10 @@ fn main() {
     // 3. Verification of the export, streamed from the store.
     let head = log.head().root;
     for threads in [1, 2] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         let start = Instant::now();
         pool.install(|| {
             let mut verifier = ChainVerifier::new().with_threads(threads);
@@ -120,6 +135,9 @@ fn main() {
             verifier.finish(&head).unwrap();
         });
         let secs = start.elapsed().as_secs_f64();
-        println!("verify (signature + chain + root), {threads} thread(s): {:.0} entries/s ({secs:.1} s)", n as f64 / secs);
+        println!(
+            "verify (signature + chain + root), {threads} thread(s): {:.0} entries/s ({secs:.1} s)",
+            n as f64 / secs
+        );
     }
 }

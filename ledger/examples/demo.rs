@@ -38,7 +38,9 @@ fn disbursement(key: &SigningKey, i: u64) -> SignedEntry {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| "demo-data".into());
+    let dir = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "demo-data".into());
     let mut log = Log::open(RocksBackend::open(dir.as_ref())?)?;
     let before = log.head().root;
     println!("store {dir}: {} leaves before this run", before.size);
@@ -46,11 +48,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let charity = demo_key(2);
     let start = log.size();
     for group in 0..5u64 {
-        let entries = (0..200).map(|j| disbursement(&charity, start + group * 200 + j)).collect();
+        let entries = (0..200)
+            .map(|j| disbursement(&charity, start + group * 200 + j))
+            .collect();
         log.append(entries, SystemTime::now())?;
     }
     let head = log.head().root;
-    println!("appended 1000 entries in 5 commit groups (one fsync each); size {}", head.size);
+    println!(
+        "appended 1000 entries in 5 commit groups (one fsync each); size {}",
+        head.size
+    );
 
     let signer = CheckpointSigner::new("ledger.example.org/aid/demo", demo_key(3))?;
     let note = signer.sign(head);
@@ -62,11 +69,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = log.prove_inclusion(seq, head.size)?;
     let leaf = log.leaf_hash(seq)?.expect("seq < size");
     checkpoint.root.verify_inclusion(&leaf, seq, &path)?;
-    println!("inclusion of seq {seq}: {} hashes, verified against the checkpoint", path.len());
+    println!(
+        "inclusion of seq {seq}: {} hashes, verified against the checkpoint",
+        path.len()
+    );
     if before.size > 0 {
         let path = log.prove_consistency(before.size, head.size)?;
         checkpoint.root.verify_consistency(&before, &path)?;
-        println!("consistency {} -> {}: {} hashes, verified", before.size, head.size, path.len());
+        println!(
+            "consistency {} -> {}: {} hashes, verified",
+            before.size,
+            head.size,
+            path.len()
+        );
     }
 
     let mut audit = ChainVerifier::new();
@@ -82,6 +97,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err(e.into());
     }
     let root = audit.finish(&checkpoint.root)?;
-    println!("audit: {} leaves, signatures, hash chain and root all verify", root.size);
+    println!(
+        "audit: {} leaves, signatures, hash chain and root all verify",
+        root.size
+    );
     Ok(())
 }

@@ -142,7 +142,10 @@ fn from_serde(e: serde_json::Error) -> CanonError {
     // tag; anything else is the parser's own syntax or UTF-8 error.
     let text = e.to_string();
     for (tag, make) in [
-        ("\u{1}number:", CanonError::Number as fn(String) -> CanonError),
+        (
+            "\u{1}number:",
+            CanonError::Number as fn(String) -> CanonError,
+        ),
         ("\u{1}duplicate:", CanonError::DuplicateKey),
         ("\u{1}nonascii:", CanonError::NonAsciiKey),
     ] {
@@ -244,9 +247,18 @@ mod tests {
 
     #[test]
     fn canonical_form() {
-        check(r#" { "b" : 1, "a" : [true, null, -3] } "#, Ok(r#"{"a":[true,null,-3],"b":1}"#));
-        check(r#"{"s":"é\u00e9\n\u001f\"\\/"}"#, Ok("{\"s\":\"éé\\n\\u001f\\\"\\\\/\"}"));
-        check(r#"{"z":{"y":1,"x":2},"a":""}"#, Ok(r#"{"a":"","z":{"x":2,"y":1}}"#));
+        check(
+            r#" { "b" : 1, "a" : [true, null, -3] } "#,
+            Ok(r#"{"a":[true,null,-3],"b":1}"#),
+        );
+        check(
+            r#"{"s":"é\u00e9\n\u001f\"\\/"}"#,
+            Ok("{\"s\":\"éé\\n\\u001f\\\"\\\\/\"}"),
+        );
+        check(
+            r#"{"z":{"y":1,"x":2},"a":""}"#,
+            Ok(r#"{"a":"","z":{"x":2,"y":1}}"#),
+        );
         check("9007199254740991", Ok("9007199254740991"));
         check("-9007199254740991", Ok("-9007199254740991"));
         check(r#""\ud83d\ude00""#, Ok("\"😀\""));
@@ -254,12 +266,24 @@ mod tests {
 
     #[test]
     fn refusals() {
-        check("9007199254740992", Err(CanonError::Number("9007199254740992".into())));
-        check("-9007199254740992", Err(CanonError::Number("-9007199254740992".into())));
-        check("18446744073709551616", Err(CanonError::Number("1.8446744073709552e19".into())));
+        check(
+            "9007199254740992",
+            Err(CanonError::Number("9007199254740992".into())),
+        );
+        check(
+            "-9007199254740992",
+            Err(CanonError::Number("-9007199254740992".into())),
+        );
+        check(
+            "18446744073709551616",
+            Err(CanonError::Number("1.8446744073709552e19".into())),
+        );
         check("1.0", Err(CanonError::Number("1.0".into())));
         check("1e2", Err(CanonError::Number("100.0".into())));
-        check(r#"{"a":1,"a":2}"#, Err(CanonError::DuplicateKey("a".into())));
+        check(
+            r#"{"a":1,"a":2}"#,
+            Err(CanonError::DuplicateKey("a".into())),
+        );
         check(r#"{"é":1}"#, Err(CanonError::NonAsciiKey("é".into())));
         check(r#""a\u0000b""#, Err(CanonError::Nul));
         assert!(parse_strict(b"{").unwrap_err().is_malformed());

@@ -47,7 +47,12 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The three body lines the signature covers, each ending in `\n`.
     pub fn body(&self) -> String {
-        format!("{}\n{}\n{}\n", self.origin, self.root.size, BASE64_STANDARD.encode(self.root.hash.0))
+        format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.root.size,
+            BASE64_STANDARD.encode(self.root.hash.0)
+        )
     }
 }
 
@@ -65,7 +70,11 @@ fn typed_key(key: &VerifyingKey) -> [u8; 33] {
 
 /// The C2SP vkey string `<name>+<8 hex key_id>+<base64(0x01 || pubkey32)>`.
 pub fn vkey_string(name: &str, key: &VerifyingKey) -> String {
-    format!("{name}+{:08x}+{}", key_id(name, key), BASE64_STANDARD.encode(typed_key(key)))
+    format!(
+        "{name}+{:08x}+{}",
+        key_id(name, key),
+        BASE64_STANDARD.encode(typed_key(key))
+    )
 }
 
 /// Signs checkpoints with the node's key under the log's origin.
@@ -79,10 +88,16 @@ impl CheckpointSigner {
     /// A signer for `origin`, which must be a valid note key name.
     pub fn new(origin: &str, key: SigningKey) -> Result<CheckpointSigner, CheckpointError> {
         if !signed_note::is_key_name_valid(origin) {
-            return Err(CheckpointError::BadVkey("origin is not a valid key name (no spaces or '+')"));
+            return Err(CheckpointError::BadVkey(
+                "origin is not a valid key name (no spaces or '+')",
+            ));
         }
         let id = key_id(origin, &key.verifying_key());
-        Ok(CheckpointSigner { origin: origin.to_owned(), key, id })
+        Ok(CheckpointSigner {
+            origin: origin.to_owned(),
+            key,
+            id,
+        })
     }
     /// The origin line.
     pub fn origin(&self) -> &str {
@@ -94,11 +109,19 @@ impl CheckpointSigner {
     }
     /// The signed note text for `root`.
     pub fn sign(&self, root: RootHash) -> String {
-        let body = Checkpoint { origin: self.origin.clone(), root }.body();
+        let body = Checkpoint {
+            origin: self.origin.clone(),
+            root,
+        }
+        .body();
         let sig = self.key.sign(body.as_bytes());
         let mut blob = self.id.to_be_bytes().to_vec();
         blob.extend_from_slice(&sig.to_bytes());
-        format!("{body}\n\u{2014} {} {}\n", self.origin, BASE64_STANDARD.encode(blob))
+        format!(
+            "{body}\n\u{2014} {} {}\n",
+            self.origin,
+            BASE64_STANDARD.encode(blob)
+        )
     }
 }
 
@@ -114,7 +137,8 @@ impl CheckpointVerifier {
     /// Parses a vkey string and checks that its key id matches its key.
     pub fn from_vkey(vkey: &str) -> Result<CheckpointVerifier, CheckpointError> {
         let mut parts = vkey.split('+');
-        let (Some(name), Some(id_hex), Some(key_b64), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(name), Some(id_hex), Some(key_b64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(CheckpointError::BadVkey("want <name>+<id>+<key>"));
         };
@@ -125,16 +149,27 @@ impl CheckpointVerifier {
             return Err(CheckpointError::BadVkey("key id is not 8 hex digits"));
         }
         let id = u32::from_str_radix(id_hex, 16).map_err(|_| CheckpointError::BadVkey("key id"))?;
-        let raw = BASE64_STANDARD.decode(key_b64).map_err(|_| CheckpointError::BadVkey("key is not base64"))?;
+        let raw = BASE64_STANDARD
+            .decode(key_b64)
+            .map_err(|_| CheckpointError::BadVkey("key is not base64"))?;
         let [ED25519_TYPE, key @ ..] = raw.as_slice() else {
             return Err(CheckpointError::BadVkey("not an Ed25519 key (type 0x01)"));
         };
-        let key: [u8; 32] = key.try_into().map_err(|_| CheckpointError::BadVkey("Ed25519 key is not 32 bytes"))?;
-        let key = VerifyingKey::from_bytes(&key).map_err(|_| CheckpointError::BadVkey("not a valid Ed25519 point"))?;
+        let key: [u8; 32] = key
+            .try_into()
+            .map_err(|_| CheckpointError::BadVkey("Ed25519 key is not 32 bytes"))?;
+        let key = VerifyingKey::from_bytes(&key)
+            .map_err(|_| CheckpointError::BadVkey("not a valid Ed25519 point"))?;
         if key_id(name, &key) != id {
-            return Err(CheckpointError::BadVkey("key id does not match name and key"));
+            return Err(CheckpointError::BadVkey(
+                "key id does not match name and key",
+            ));
         }
-        Ok(CheckpointVerifier { name: name.to_owned(), id, key })
+        Ok(CheckpointVerifier {
+            name: name.to_owned(),
+            id,
+            key,
+        })
     }
 
     /// The origin this key signs for.
@@ -148,19 +183,27 @@ impl CheckpointVerifier {
     pub fn verify(&self, note: &[u8]) -> Result<Checkpoint, CheckpointError> {
         let note = Note::from_bytes(note).map_err(|e| CheckpointError::Malformed(e.to_string()))?;
         note.verify(self).map_err(|e| match e {
-            signed_note::NoteError::UnverifiedNote | signed_note::NoteError::InvalidSignature { .. } => {
+            signed_note::NoteError::UnverifiedNote
+            | signed_note::NoteError::InvalidSignature { .. } => {
                 CheckpointError::Unsigned(self.name.clone())
             }
             other => CheckpointError::Malformed(other.to_string()),
         })?;
-        let body = tlog_tiles::Checkpoint::from_bytes(note.text())
-            .map_err(|_| CheckpointError::Malformed("body is not origin, size, base64 root".into()))?;
+        let body = tlog_tiles::Checkpoint::from_bytes(note.text()).map_err(|_| {
+            CheckpointError::Malformed("body is not origin, size, base64 root".into())
+        })?;
         if body.origin() != self.name {
-            return Err(CheckpointError::WrongOrigin { expected: self.name.clone(), found: body.origin().to_owned() });
+            return Err(CheckpointError::WrongOrigin {
+                expected: self.name.clone(),
+                found: body.origin().to_owned(),
+            });
         }
         Ok(Checkpoint {
             origin: body.origin().to_owned(),
-            root: RootHash { size: body.size(), hash: Hash(body.hash().0) },
+            root: RootHash {
+                size: body.size(),
+                hash: Hash(body.hash().0),
+            },
         })
     }
 }
@@ -176,16 +219,25 @@ impl signed_note::Verifier for CheckpointVerifier {
         let Ok(sig) = <[u8; 64]>::try_from(sig) else {
             return false;
         };
-        self.key.verify_strict(msg, &Signature::from_bytes(&sig)).is_ok()
+        self.key
+            .verify_strict(msg, &Signature::from_bytes(&sig))
+            .is_ok()
     }
 }
 
 impl Verifiers for CheckpointVerifier {
-    fn verifier(&self, name: &str, id: u32) -> Result<&dyn signed_note::Verifier, VerificationError> {
+    fn verifier(
+        &self,
+        name: &str,
+        id: u32,
+    ) -> Result<&dyn signed_note::Verifier, VerificationError> {
         if name == self.name() && id == self.key_id() {
             Ok(self)
         } else {
-            Err(VerificationError::UnknownKey { name: name.to_owned(), id })
+            Err(VerificationError::UnknownKey {
+                name: name.to_owned(),
+                id,
+            })
         }
     }
 }

@@ -142,12 +142,19 @@ impl Statement {
             return Err(EntryError::Schema(format!("v must be {STATEMENT_VERSION}")));
         }
         let nonce_ok = (1..=64).contains(&self.nonce.len())
-            && self.nonce.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+            && self
+                .nonce
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
         if !nonce_ok {
-            return Err(EntryError::Schema("nonce must be 1-64 chars of [A-Za-z0-9._:-]".into()));
+            return Err(EntryError::Schema(
+                "nonce must be 1-64 chars of [A-Za-z0-9._:-]".into(),
+            ));
         }
         if !is_rfc3339_utc(&self.issued_at) {
-            return Err(EntryError::Schema("issued_at must be an RFC 3339 UTC timestamp ending in Z".into()));
+            return Err(EntryError::Schema(
+                "issued_at must be an RFC 3339 UTC timestamp ending in Z".into(),
+            ));
         }
         check_keys(&self.body, "body")
     }
@@ -155,7 +162,10 @@ impl Statement {
     /// Signs this statement.
     pub fn sign(self, key: &SigningKey) -> Result<SignedEntry, EntryError> {
         let signature = key.sign(&self.signed_message()?);
-        Ok(SignedEntry { statement: self, signature: EntrySignature(signature.to_bytes()) })
+        Ok(SignedEntry {
+            statement: self,
+            signature: EntrySignature(signature.to_bytes()),
+        })
     }
 }
 
@@ -164,13 +174,19 @@ fn check_keys(value: &Value, path: &str) -> Result<(), EntryError> {
         Value::Object(map) => map.iter().try_for_each(|(k, v)| {
             let ok = k.len() <= 64
                 && k.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-                && k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+                && k.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
             if !ok {
-                return Err(EntryError::Schema(format!("{path}: key {k:?} does not match ^[a-z][a-z0-9_]{{0,63}}$")));
+                return Err(EntryError::Schema(format!(
+                    "{path}: key {k:?} does not match ^[a-z][a-z0-9_]{{0,63}}$"
+                )));
             }
             check_keys(v, &format!("{path}.{k}"))
         }),
-        Value::Array(items) => items.iter().enumerate().try_for_each(|(i, v)| check_keys(v, &format!("{path}[{i}]"))),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| check_keys(v, &format!("{path}[{i}]"))),
         _ => Ok(()),
     }
 }
@@ -182,9 +198,14 @@ pub fn is_rfc3339_utc(s: &str) -> bool {
         return false;
     }
     let frac = &b[19..b.len() - 1];
-    let frac_ok = frac.is_empty() || (frac[0] == b'.' && (2..=10).contains(&frac.len()) && frac[1..].iter().all(u8::is_ascii_digit));
+    let frac_ok = frac.is_empty()
+        || (frac[0] == b'.'
+            && (2..=10).contains(&frac.len())
+            && frac[1..].iter().all(u8::is_ascii_digit));
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
     };
     let (Some(h), Some(mi), Some(sec)) = (num(11..13), num(14..16), num(17..19)) else {
         return false;
@@ -199,7 +220,9 @@ pub fn is_date(s: &str) -> bool {
         return false;
     }
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
     };
     let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else {
         return false;
@@ -234,14 +257,19 @@ impl SignedEntry {
 
     /// As [`SignedEntry::from_json`], from a strictly parsed value.
     pub fn from_value(value: Value) -> Result<SignedEntry, EntryError> {
-        let entry: SignedEntry = serde_json::from_value(value).map_err(|e| EntryError::Schema(e.to_string()))?;
+        let entry: SignedEntry =
+            serde_json::from_value(value).map_err(|e| EntryError::Schema(e.to_string()))?;
         entry.statement.check_envelope()?;
         Ok(entry)
     }
 
     /// Ed25519 `verify_strict` of the signature over the canonical statement.
     pub fn verify(&self) -> Result<(), EntryError> {
-        verify_strict(&self.statement.key, &self.statement.signed_message()?, &self.signature)
+        verify_strict(
+            &self.statement.key,
+            &self.statement.signed_message()?,
+            &self.signature,
+        )
     }
 }
 
@@ -249,7 +277,8 @@ impl SignedEntry {
 /// cofactorless equation.
 pub fn verify_strict(key: &PublicKey, msg: &[u8], sig: &EntrySignature) -> Result<(), EntryError> {
     let key = VerifyingKey::from_bytes(&key.0).map_err(|_| EntryError::BadSignature)?;
-    key.verify_strict(msg, &Signature::from_bytes(&sig.0)).map_err(|_| EntryError::BadSignature)
+    key.verify_strict(msg, &Signature::from_bytes(&sig.0))
+        .map_err(|_| EntryError::BadSignature)
 }
 
 /// One sequenced entry (SPEC §3). `leaf_bytes = JCS(leaf)`.
@@ -287,7 +316,8 @@ impl Leaf {
         if canonical_json(&value)? != bytes {
             return Err(EntryError::NotCanonical);
         }
-        let leaf: Leaf = serde_json::from_value(value).map_err(|e| EntryError::Schema(e.to_string()))?;
+        let leaf: Leaf =
+            serde_json::from_value(value).map_err(|e| EntryError::Schema(e.to_string()))?;
         Ok(leaf)
     }
 }
@@ -328,7 +358,11 @@ mod tests {
 
     #[test]
     fn timestamps() {
-        for ok in ["2026-11-21T08:30:00Z", "2024-02-29T23:59:59.123456789Z", "2026-01-01T00:00:00.1Z"] {
+        for ok in [
+            "2026-11-21T08:30:00Z",
+            "2024-02-29T23:59:59.123456789Z",
+            "2026-01-01T00:00:00.1Z",
+        ] {
             assert!(is_rfc3339_utc(ok), "{ok}");
             assert!(parse_timestamp(ok).is_some(), "{ok}");
         }
@@ -358,7 +392,11 @@ mod tests {
             issued_at: "2026-11-21T08:30:00Z".into(),
             body,
         };
-        assert!(statement("a.b:c-D_9", serde_json::json!({"ok_1": [{"x": 1}]})).check_envelope().is_ok());
+        assert!(
+            statement("a.b:c-D_9", serde_json::json!({"ok_1": [{"x": 1}]}))
+                .check_envelope()
+                .is_ok()
+        );
         for (nonce, body) in [
             ("", serde_json::json!({})),
             ("a b", serde_json::json!({})),
@@ -366,7 +404,10 @@ mod tests {
             ("n", serde_json::json!({"Bad": 1})),
             ("n", serde_json::json!({"a": [{"_x": 1}]})),
         ] {
-            assert!(matches!(statement(nonce, body).check_envelope(), Err(EntryError::Schema(_))));
+            assert!(matches!(
+                statement(nonce, body).check_envelope(),
+                Err(EntryError::Schema(_))
+            ));
         }
     }
 }

@@ -25,7 +25,12 @@
 pub mod canonical;
 pub mod checkpoint;
 pub mod entry;
+pub mod ident;
 pub mod merkle;
+pub mod rules;
+pub mod schema;
+pub mod sequencer;
+pub mod state;
 pub mod store;
 pub mod verify;
 
@@ -33,7 +38,7 @@ pub use canonical::{canonical_json, parse_strict, CanonError};
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointSigner, CheckpointVerifier};
 pub use entry::{EntryError, Leaf, LeafRecord, PublicKey, SignedEntry, Statement};
 pub use merkle::{Hash, RootHash};
-pub use store::{Backend, Log, MemBackend, StoreError};
 #[cfg(feature = "store")]
 pub use store::RocksBackend;
+pub use store::{Backend, Log, MemBackend, StoreError};
 pub use verify::{ChainVerifier, VerifyError};

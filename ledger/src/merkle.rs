@@ -134,12 +134,23 @@ pub struct RootHash {
 
 impl RootHash {
     /// The empty tree.
-    pub const EMPTY: RootHash = RootHash { size: 0, hash: Hash::EMPTY_ROOT };
+    pub const EMPTY: RootHash = RootHash {
+        size: 0,
+        hash: Hash::EMPTY_ROOT,
+    };
 
     /// RFC 9162 §2.1.3.2: does `path` prove that leaf `index` has hash `leaf`?
-    pub fn verify_inclusion(&self, leaf: &Hash, index: u64, path: &[Hash]) -> Result<(), ProofError> {
+    pub fn verify_inclusion(
+        &self,
+        leaf: &Hash,
+        index: u64,
+        path: &[Hash],
+    ) -> Result<(), ProofError> {
         if index >= self.size {
-            return Err(ProofError::OutOfRange(format!("seq {index} ≥ size {}", self.size)));
+            return Err(ProofError::OutOfRange(format!(
+                "seq {index} ≥ size {}",
+                self.size
+            )));
         }
         // 64 hashes suffice for any u64 size; longer paths are garbage and
         // would only cost time.
@@ -171,8 +182,14 @@ impl RootHash {
             return Err(ProofError::Invalid);
         }
         let proof: Vec<tlog::Hash> = path.iter().map(|h| (*h).into()).collect();
-        tlog::check_tree(&proof, self.size, self.hash.into(), older.size, older.hash.into())
-            .map_err(|_| ProofError::Invalid)
+        tlog::check_tree(
+            &proof,
+            self.size,
+            self.hash.into(),
+            older.size,
+            older.hash.into(),
+        )
+        .map_err(|_| ProofError::Invalid)
     }
 }
 
@@ -219,7 +236,10 @@ fn run<S: HashSource, T>(
     source: &S,
     f: impl FnOnce(&Reader<'_, S>) -> Result<T, tlog::Error>,
 ) -> Result<T, ProveError<S::Error>> {
-    let reader = Reader { source, error: std::cell::RefCell::new(None) };
+    let reader = Reader {
+        source,
+        error: std::cell::RefCell::new(None),
+    };
     let result = f(&reader);
     if let Some(e) = reader.error.into_inner() {
         return Err(ProveError::Source(e));
@@ -230,7 +250,10 @@ fn run<S: HashSource, T>(
 /// Root hash of the first `size` leaves of `source`, for any stored size.
 pub fn root_at<S: HashSource>(source: &S, size: u64) -> Result<RootHash, ProveError<S::Error>> {
     let hash = run(source, |r| tlog::tree_hash(size, r))?;
-    Ok(RootHash { size, hash: hash.into() })
+    Ok(RootHash {
+        size,
+        hash: hash.into(),
+    })
 }
 
 /// RFC 9162 §2.1.3.1 inclusion path of leaf `index` in the tree of `size` leaves.
@@ -326,9 +349,15 @@ impl Frontier {
     pub fn root(&self) -> RootHash {
         let hash = match self.peaks.split_last() {
             None => Hash::EMPTY_ROOT,
-            Some((last, rest)) => rest.iter().rev().fold(*last, |acc, left| node_hash(left, &acc)),
+            Some((last, rest)) => rest
+                .iter()
+                .rev()
+                .fold(*last, |acc, left| node_hash(left, &acc)),
         };
-        RootHash { size: self.size, hash }
+        RootHash {
+            size: self.size,
+            hash,
+        }
     }
 }
 
@@ -373,7 +402,13 @@ impl HashSource for MemTree {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, NotInTree> {
         indexes
             .iter()
-            .map(|&i| usize::try_from(i).ok().and_then(|i| self.hashes.get(i)).copied().ok_or(NotInTree(i)))
+            .map(|&i| {
+                usize::try_from(i)
+                    .ok()
+                    .and_then(|i| self.hashes.get(i))
+                    .copied()
+                    .ok_or(NotInTree(i))
+            })
             .collect()
     }
 }
@@ -399,12 +434,29 @@ mod tests {
         for i in 0..5u64 {
             tree.push(leaf_hash(&[i as u8]));
         }
-        assert!(matches!(prove_inclusion(&tree, 5, 5), Err(ProveError::Proof(_))));
-        assert!(matches!(prove_inclusion(&tree, 0, 6), Err(ProveError::Source(_))));
-        assert!(matches!(prove_consistency(&tree, 3, 2), Err(ProveError::Proof(_))));
+        assert!(matches!(
+            prove_inclusion(&tree, 5, 5),
+            Err(ProveError::Proof(_))
+        ));
+        assert!(matches!(
+            prove_inclusion(&tree, 0, 6),
+            Err(ProveError::Source(_))
+        ));
+        assert!(matches!(
+            prove_consistency(&tree, 3, 2),
+            Err(ProveError::Proof(_))
+        ));
         let root = tree.root();
         assert!(root.verify_inclusion(&leaf_hash(&[0]), 5, &[]).is_err());
         assert_eq!(root.verify_consistency(&RootHash::EMPTY, &[]), Ok(()));
-        assert!(root.verify_consistency(&RootHash { size: 6, hash: root.hash }, &[]).is_err());
+        assert!(root
+            .verify_consistency(
+                &RootHash {
+                    size: 6,
+                    hash: root.hash
+                },
+                &[]
+            )
+            .is_err());
     }
 }

@@ -152,8 +152,15 @@ impl ChainVerifier {
             Some(t) if t >= self.last_time => self.last_time = t,
             _ => return Err(fail(Failure::Time(leaf.logged_at.clone()))),
         }
-        leaf.entry.statement.check_envelope().map_err(|e| fail(Failure::Leaf(e)))?;
-        let msg = leaf.entry.statement.signed_message().map_err(|e| fail(Failure::Leaf(e)))?;
+        leaf.entry
+            .statement
+            .check_envelope()
+            .map_err(|e| fail(Failure::Leaf(e)))?;
+        let msg = leaf
+            .entry
+            .statement
+            .signed_message()
+            .map_err(|e| fail(Failure::Leaf(e)))?;
         Ok((leaf, msg, leaf_hash(bytes)))
     }
 
@@ -163,9 +170,11 @@ impl ChainVerifier {
         for p in &pending {
             // A small-order (weak) key is refused here as `verify_strict` would:
             // batch verification alone would not.
-            self.keys
-                .entry(p.key)
-                .or_insert_with(|| VerifyingKey::from_bytes(&p.key.0).ok().filter(|k| !k.is_weak()));
+            self.keys.entry(p.key).or_insert_with(|| {
+                VerifyingKey::from_bytes(&p.key.0)
+                    .ok()
+                    .filter(|k| !k.is_weak())
+            });
         }
         let keys = &self.keys;
         let chunk = pending.len().div_ceil(self.threads).max(1);
@@ -175,7 +184,10 @@ impl ChainVerifier {
             .filter_map(|c| first_bad_signature(c, keys))
             .min();
         match first_bad {
-            Some(seq) => Err(VerifyError { seq, failure: Failure::Signature }),
+            Some(seq) => Err(VerifyError {
+                seq,
+                failure: Failure::Signature,
+            }),
             None => Ok(()),
         }
     }
@@ -206,7 +218,10 @@ impl ChainVerifier {
 }
 
 /// Batch-verifies `chunk`; on failure finds the first entry `verify_strict` refuses.
-fn first_bad_signature(chunk: &[Pending], keys: &HashMap<PublicKey, Option<VerifyingKey>>) -> Option<u64> {
+fn first_bad_signature(
+    chunk: &[Pending],
+    keys: &HashMap<PublicKey, Option<VerifyingKey>>,
+) -> Option<u64> {
     let mut vks = Vec::with_capacity(chunk.len());
     for p in chunk {
         match keys.get(&p.key).copied().flatten() {
@@ -215,9 +230,15 @@ fn first_bad_signature(chunk: &[Pending], keys: &HashMap<PublicKey, Option<Verif
         }
     }
     let msgs: Vec<&[u8]> = chunk.iter().map(|p| p.msg.as_slice()).collect();
-    let sigs: Vec<Signature> = chunk.iter().map(|p| Signature::from_bytes(&p.sig.0)).collect();
+    let sigs: Vec<Signature> = chunk
+        .iter()
+        .map(|p| Signature::from_bytes(&p.sig.0))
+        .collect();
     if ed25519_dalek::verify_batch(&msgs, &sigs, &vks).is_ok() {
         return None;
     }
-    chunk.iter().find(|p| verify_strict(&p.key, &p.msg, &p.sig).is_err()).map(|p| p.seq)
+    chunk
+        .iter()
+        .find(|p| verify_strict(&p.key, &p.msg, &p.sig).is_err())
+        .map(|p| p.seq)
 }

@@ -30,7 +30,9 @@ fn crash_writer() {
     let mut out = std::io::stdout().lock();
     loop {
         let size = log.size();
-        let entries = (0..next_group(size)).map(|i| common::entry(4, size + i, 200)).collect();
+        let entries = (0..next_group(size))
+            .map(|i| common::entry(4, size + i, 200))
+            .collect();
         log.append(entries, SystemTime::now()).unwrap();
         // Acknowledged only after append returned, i.e. after the fsync.
         writeln!(out, "acked {}", log.size()).unwrap();
@@ -52,13 +54,22 @@ impl Rng {
 #[test]
 fn kill_9_never_loses_an_acknowledged_group() {
     let dir = tempfile::tempdir().unwrap();
-    let seed = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let seed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
     println!("seed {seed}");
     let mut rng = Rng(seed | 1);
     let mut acked_total = 0;
     for round in 0..24 {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--ignored", "--exact", "crash_writer", "--nocapture", "--test-threads=1"])
+            .args([
+                "--ignored",
+                "--exact",
+                "crash_writer",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(DIR_VAR, dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -84,7 +95,10 @@ fn kill_9_never_loses_an_acknowledged_group() {
             .unwrap_or_else(|e| panic!("round {round}: store does not reopen: {e}"));
         let size = log.size();
         if let Some(acked) = acked {
-            assert!(size >= acked, "round {round}: acknowledged size {acked} but store has {size}");
+            assert!(
+                size >= acked,
+                "round {round}: acknowledged size {acked} but store has {size}"
+            );
             acked_total += 1;
         }
         // The size is a group boundary: no group is half there.
@@ -92,7 +106,10 @@ fn kill_9_never_loses_an_acknowledged_group() {
         while boundary < size {
             boundary += next_group(boundary);
         }
-        assert_eq!(boundary, size, "round {round}: size {size} is inside a group");
+        assert_eq!(
+            boundary, size,
+            "round {round}: size {size} is inside a group"
+        );
         // The whole chain verifies and matches the head.
         let mut verifier = ChainVerifier::new();
         log.scan(0, &mut |_, bytes| {
@@ -102,5 +119,8 @@ fn kill_9_never_loses_an_acknowledged_group() {
         .unwrap();
         verifier.finish(&log.head().root).unwrap();
     }
-    assert!(acked_total >= 10, "too few rounds got as far as an acknowledgement ({acked_total})");
+    assert!(
+        acked_total >= 10,
+        "too few rounds got as far as an acknowledgement ({acked_total})"
+    );
 }

@@ -41,12 +41,16 @@ fn stored_hashes_match_tlog_tiles() {
     let ours = tree(&hs);
     let mut theirs = TlogStorage(Vec::new());
     for (n, h) in hs.iter().enumerate() {
-        let new = tlog_tiles::stored_hashes_for_record_hash(n as u64, (*h).into(), &theirs).unwrap();
+        let new =
+            tlog_tiles::stored_hashes_for_record_hash(n as u64, (*h).into(), &theirs).unwrap();
         theirs.0.extend(new);
     }
     let indexes: Vec<u64> = (0..theirs.0.len() as u64).collect();
     let ours: Vec<Hash> = merkle::HashSource::read_hashes(&ours, &indexes).unwrap();
-    assert_eq!(ours, theirs.0.into_iter().map(Hash::from).collect::<Vec<_>>());
+    assert_eq!(
+        ours,
+        theirs.0.into_iter().map(Hash::from).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -56,21 +60,37 @@ fn every_proof_for_sizes_up_to_300_verifies() {
     let mut frontier = Frontier::new();
     for size in 1..=300u64 {
         frontier.push(hs[size as usize - 1]);
-        let root = RootHash { size, hash: mth(&hs[..size as usize]) };
+        let root = RootHash {
+            size,
+            hash: mth(&hs[..size as usize]),
+        };
         assert_eq!(merkle::root_at(&t, size).unwrap(), root);
         assert_eq!(frontier.root(), root);
         for seq in 0..size {
             let path = merkle::prove_inclusion(&t, seq, size).unwrap();
-            assert_eq!(root.verify_inclusion(&hs[seq as usize], seq, &path), Ok(()), "seq {seq} size {size}");
+            assert_eq!(
+                root.verify_inclusion(&hs[seq as usize], seq, &path),
+                Ok(()),
+                "seq {seq} size {size}"
+            );
             if seq + 1 < size {
                 // The same path proves nothing about a neighbour.
-                assert!(root.verify_inclusion(&hs[seq as usize], seq + 1, &path).is_err());
+                assert!(root
+                    .verify_inclusion(&hs[seq as usize], seq + 1, &path)
+                    .is_err());
             }
         }
         for first in (1..=size).step_by(7).chain([size]) {
-            let older = RootHash { size: first, hash: mth(&hs[..first as usize]) };
+            let older = RootHash {
+                size: first,
+                hash: mth(&hs[..first as usize]),
+            };
             let path = merkle::prove_consistency(&t, first, size).unwrap();
-            assert_eq!(root.verify_consistency(&older, &path), Ok(()), "{first} -> {size}");
+            assert_eq!(
+                root.verify_consistency(&older, &path),
+                Ok(()),
+                "{first} -> {size}"
+            );
         }
     }
 }
@@ -81,7 +101,10 @@ fn each_flip(bytes: &[u8], mut accept: impl FnMut(&[u8]) -> bool) {
         for bit in [0x01u8, 0x80] {
             let mut b = bytes.to_vec();
             b[i] ^= bit;
-            assert!(!accept(&b), "flip of bit {bit:#x} at byte {i} went unnoticed");
+            assert!(
+                !accept(&b),
+                "flip of bit {bit:#x} at byte {i} went unnoticed"
+            );
         }
     }
 }
@@ -156,10 +179,21 @@ proptest! {
 
 #[test]
 fn checkpoints_accept_cosignatures_and_refuse_garbage() {
-    let signer = CheckpointSigner::new("log.example/a", ed25519_dalek::SigningKey::from_bytes(&[5; 32])).unwrap();
-    let witness = CheckpointSigner::new("witness.example", ed25519_dalek::SigningKey::from_bytes(&[6; 32])).unwrap();
+    let signer = CheckpointSigner::new(
+        "log.example/a",
+        ed25519_dalek::SigningKey::from_bytes(&[5; 32]),
+    )
+    .unwrap();
+    let witness = CheckpointSigner::new(
+        "witness.example",
+        ed25519_dalek::SigningKey::from_bytes(&[6; 32]),
+    )
+    .unwrap();
     let verifier = CheckpointVerifier::from_vkey(&signer.vkey()).unwrap();
-    let root = RootHash { size: 3, hash: Hash([7; 32]) };
+    let root = RootHash {
+        size: 3,
+        hash: Hash([7; 32]),
+    };
     let note = signer.sign(root);
     let witness_line = witness.sign(root).lines().last().unwrap().to_owned();
     // A witness cosignature before or after ours is ignored.
@@ -172,12 +206,28 @@ fn checkpoints_accept_cosignatures_and_refuse_garbage() {
     let only_witness = format!("{body}\n\n{witness_line}\n");
     assert!(verifier.verify(only_witness.as_bytes()).is_err());
     // Another log's checkpoint under the same key name is refused.
-    let other = CheckpointSigner::new("log.example/a", ed25519_dalek::SigningKey::from_bytes(&[8; 32])).unwrap();
+    let other = CheckpointSigner::new(
+        "log.example/a",
+        ed25519_dalek::SigningKey::from_bytes(&[8; 32]),
+    )
+    .unwrap();
     assert!(verifier.verify(other.sign(root).as_bytes()).is_err());
-    for garbage in ["", "\n\n", "log.example/a\n3\n", "x\n\n\u{2014} y z\n", "log.example/a\nthree\nAAAA\n\n"] {
+    for garbage in [
+        "",
+        "\n\n",
+        "log.example/a\n3\n",
+        "x\n\n\u{2014} y z\n",
+        "log.example/a\nthree\nAAAA\n\n",
+    ] {
         assert!(verifier.verify(garbage.as_bytes()).is_err(), "{garbage:?}");
     }
-    for vkey in ["", "a+b+c", "name+00000000+AQ==", "name+zzzzzzzz+AQ==", &signer.vkey().replace("+A", "+B")] {
+    for vkey in [
+        "",
+        "a+b+c",
+        "name+00000000+AQ==",
+        "name+zzzzzzzz+AQ==",
+        &signer.vkey().replace("+A", "+B"),
+    ] {
         assert!(CheckpointVerifier::from_vkey(vkey).is_err(), "{vkey:?}");
     }
 }

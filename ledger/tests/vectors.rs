@@ -12,7 +12,11 @@ const MERKLE: &str = include_str!("../../tests/vectors/merkle.json");
 const LEDGER: &str = include_str!("../../tests/vectors/ledger.json");
 
 fn hashes(v: &Value) -> Vec<Hash> {
-    v.as_array().unwrap().iter().map(|h| Hash::from_hex(h.as_str().unwrap()).unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|h| Hash::from_hex(h.as_str().unwrap()).unwrap())
+        .collect()
 }
 
 fn seed(v: &Value, name: &str) -> SigningKey {
@@ -37,13 +41,25 @@ fn rfc6962_roots() {
     assert_eq!(merkle::root_at(&tree, 0).unwrap(), RootHash::EMPTY);
     for r in v["roots"].as_array().unwrap() {
         let size = r["size"].as_u64().unwrap();
-        assert_eq!(merkle::root_at(&tree, size).unwrap().hash.to_hex(), r["root"].as_str().unwrap(), "size {size}");
+        assert_eq!(
+            merkle::root_at(&tree, size).unwrap().hash.to_hex(),
+            r["root"].as_str().unwrap(),
+            "size {size}"
+        );
     }
 }
 
 fn root(v: &Value, size: u64) -> RootHash {
-    let r = v["roots"].as_array().unwrap().iter().find(|r| r["size"] == size).unwrap();
-    RootHash { size, hash: Hash::from_hex(r["root"].as_str().unwrap()).unwrap() }
+    let r = v["roots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["size"] == size)
+        .unwrap();
+    RootHash {
+        size,
+        hash: Hash::from_hex(r["root"].as_str().unwrap()).unwrap(),
+    }
 }
 
 #[test]
@@ -54,9 +70,17 @@ fn rfc6962_inclusion_paths() {
     for c in cases {
         let (index, size) = (c["index"].as_u64().unwrap(), c["size"].as_u64().unwrap());
         let expected = hashes(&c["path"]);
-        assert_eq!(merkle::prove_inclusion(&tree, index, size).unwrap(), expected, "index {index} size {size}");
-        let leaf = leaf_hash(&hex::decode(v["leaves_hex"][index as usize].as_str().unwrap()).unwrap());
-        assert_eq!(root(&v, size).verify_inclusion(&leaf, index, &expected), Ok(()));
+        assert_eq!(
+            merkle::prove_inclusion(&tree, index, size).unwrap(),
+            expected,
+            "index {index} size {size}"
+        );
+        let leaf =
+            leaf_hash(&hex::decode(v["leaves_hex"][index as usize].as_str().unwrap()).unwrap());
+        assert_eq!(
+            root(&v, size).verify_inclusion(&leaf, index, &expected),
+            Ok(())
+        );
     }
 }
 
@@ -68,8 +92,15 @@ fn rfc6962_consistency_paths() {
     for c in cases {
         let (first, second) = (c["first"].as_u64().unwrap(), c["second"].as_u64().unwrap());
         let expected = hashes(&c["path"]);
-        assert_eq!(merkle::prove_consistency(&tree, first, second).unwrap(), expected, "{first} -> {second}");
-        assert_eq!(root(&v, second).verify_consistency(&root(&v, first), &expected), Ok(()));
+        assert_eq!(
+            merkle::prove_consistency(&tree, first, second).unwrap(),
+            expected,
+            "{first} -> {second}"
+        );
+        assert_eq!(
+            root(&v, second).verify_consistency(&root(&v, first), &expected),
+            Ok(())
+        );
     }
 }
 
@@ -81,14 +112,24 @@ fn ledger_entries_are_byte_identical() {
     for l in v["leaves"].as_array().unwrap() {
         let seq = l["seq"].as_u64().unwrap();
         // The submitted entry, re-serialised by serde_json in its own order.
-        let entry = SignedEntry::from_json(serde_json::to_string(&l["entry"]).unwrap().as_bytes()).unwrap();
+        let entry =
+            SignedEntry::from_json(serde_json::to_string(&l["entry"]).unwrap().as_bytes()).unwrap();
         let msg = entry.statement.signed_message().unwrap();
-        assert_eq!(hex::encode(&msg), l["signed_message_hex"].as_str().unwrap(), "seq {seq}");
+        assert_eq!(
+            hex::encode(&msg),
+            l["signed_message_hex"].as_str().unwrap(),
+            "seq {seq}"
+        );
         entry.verify().unwrap();
 
         let expected_bytes = l["leaf_bytes_utf8"].as_str().unwrap().as_bytes();
         let stored = Leaf::from_bytes(expected_bytes).unwrap();
-        let rebuilt = Leaf { entry, logged_at: stored.logged_at.clone(), prev, seq };
+        let rebuilt = Leaf {
+            entry,
+            logged_at: stored.logged_at.clone(),
+            prev,
+            seq,
+        };
         assert_eq!(rebuilt.to_bytes().unwrap(), expected_bytes, "seq {seq}");
         assert_eq!(rebuilt, stored);
         let hash = LeafRecord::new(expected_bytes.to_vec()).hash;
@@ -96,7 +137,10 @@ fn ledger_entries_are_byte_identical() {
         verifier.push(expected_bytes).unwrap();
         prev = hash;
     }
-    let root = RootHash { size: 5, hash: Hash::from_hex(v["root"].as_str().unwrap()).unwrap() };
+    let root = RootHash {
+        size: 5,
+        hash: Hash::from_hex(v["root"].as_str().unwrap()).unwrap(),
+    };
     assert_eq!(verifier.finish(&root).unwrap(), root);
 }
 
@@ -105,13 +149,22 @@ fn ledger_checkpoint_and_vkey() {
     let v: Value = serde_json::from_str(LEDGER).unwrap();
     let origin = v["origin"].as_str().unwrap();
     let node = seed(&v, "node_seed_hex");
-    assert_eq!(hex::encode(node.verifying_key().as_bytes()), v["keys"]["node_pub"].as_str().unwrap());
-    assert_eq!(vkey_string(origin, &node.verifying_key()), v["node_vkey"].as_str().unwrap());
+    assert_eq!(
+        hex::encode(node.verifying_key().as_bytes()),
+        v["keys"]["node_pub"].as_str().unwrap()
+    );
+    assert_eq!(
+        vkey_string(origin, &node.verifying_key()),
+        v["node_vkey"].as_str().unwrap()
+    );
 
     let verifier = CheckpointVerifier::from_vkey(v["node_vkey"].as_str().unwrap()).unwrap();
     let text = v["checkpoint"].as_str().unwrap();
     let cp = verifier.verify(text.as_bytes()).unwrap();
-    let root = RootHash { size: 5, hash: Hash::from_hex(v["root"].as_str().unwrap()).unwrap() };
+    let root = RootHash {
+        size: 5,
+        hash: Hash::from_hex(v["root"].as_str().unwrap()).unwrap(),
+    };
     assert_eq!(cp.origin, origin);
     assert_eq!(cp.root, root);
     // Ed25519 is deterministic: our signer must produce the published note.
@@ -123,8 +176,14 @@ fn ledger_checkpoint_and_vkey() {
 #[test]
 fn ledger_test_keys_match() {
     let v: Value = serde_json::from_str(LEDGER).unwrap();
-    for (seed_name, pub_name) in [("registrar_seed_hex", "registrar_pub"), ("charity_seed_hex", "charity_pub")] {
-        assert_eq!(hex::encode(seed(&v, seed_name).verifying_key().as_bytes()), v["keys"][pub_name].as_str().unwrap());
+    for (seed_name, pub_name) in [
+        ("registrar_seed_hex", "registrar_pub"),
+        ("charity_seed_hex", "charity_pub"),
+    ] {
+        assert_eq!(
+            hex::encode(seed(&v, seed_name).verifying_key().as_bytes()),
+            v["keys"][pub_name].as_str().unwrap()
+        );
     }
 }
 
@@ -133,6 +192,75 @@ fn canonical_json_of_vector_leaves_is_a_fixed_point() {
     let v: Value = serde_json::from_str(LEDGER).unwrap();
     for l in v["leaves"].as_array().unwrap() {
         let bytes = l["leaf_bytes_utf8"].as_str().unwrap().as_bytes();
-        assert_eq!(canonical_json(&parse_strict(bytes).unwrap()).unwrap(), bytes);
+        assert_eq!(
+            canonical_json(&parse_strict(bytes).unwrap()).unwrap(),
+            bytes
+        );
     }
+}
+
+const IDENTIFIERS: &str = include_str!("../../tests/vectors/identifiers.json");
+
+fn strings(v: &Value, name: &str) -> Vec<String> {
+    v[name]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn identifier_vectors() {
+    use ledger::ident::{find_pii, is_org_id, is_resident_id, is_usci};
+    let v: Value = serde_json::from_str(IDENTIFIERS).unwrap();
+    for code in strings(&v, "usci_valid") {
+        assert!(is_usci(&code), "{code}");
+        assert!(is_org_id(&format!("CN-USCI-{code}")), "{code}");
+    }
+    for code in strings(&v, "usci_invalid") {
+        assert!(!is_usci(&code), "{code}");
+        assert!(!is_org_id(&format!("CN-USCI-{code}")), "{code}");
+    }
+    for id in strings(&v, "resident_id_valid") {
+        assert!(is_resident_id(&id), "{id}");
+    }
+    for id in strings(&v, "resident_id_invalid_check") {
+        assert!(!is_resident_id(&id), "{id}");
+    }
+    for s in strings(&v, "pii_strings_refused") {
+        assert!(find_pii(&s).is_some(), "{s}");
+    }
+    for s in strings(&v, "strings_allowed") {
+        assert_eq!(find_pii(&s), None, "{s}");
+    }
+}
+
+#[test]
+fn beneficiary_pseudonym_vector() {
+    use ledger::ident::{pseudonym, PseudonymKind};
+    let v: Value = serde_json::from_str(LEDGER).unwrap();
+    let bnf = pseudonym(
+        b"demo-deployment-secret",
+        "11010519491231002X",
+        PseudonymKind::Beneficiary,
+    )
+    .unwrap();
+    assert_eq!(bnf, v["beneficiary"].as_str().unwrap());
+    // Lowercase check character and surrounding space normalise to the same pseudonym.
+    assert_eq!(
+        pseudonym(
+            b"demo-deployment-secret",
+            " 11010519491231002x\n",
+            PseudonymKind::Beneficiary
+        )
+        .unwrap(),
+        bnf
+    );
+    assert!(pseudonym(
+        b"demo-deployment-secret",
+        "110105194912310021",
+        PseudonymKind::Beneficiary
+    )
+    .is_err());
 }

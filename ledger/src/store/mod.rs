@@ -11,6 +11,7 @@ use std::time::SystemTime;
 
 use crate::entry::{format_timestamp, parse_timestamp, EntryError, Leaf, LeafRecord, SignedEntry};
 use crate::merkle::{self, Frontier, Hash, HashSource, ProofError, ProveError, RootHash};
+use crate::state::{StateRead, Write};
 
 mod mem;
 pub use mem::MemBackend;
@@ -57,7 +58,10 @@ pub struct HeadRecord {
 
 impl HeadRecord {
     /// The empty log.
-    pub const EMPTY: HeadRecord = HeadRecord { root: RootHash::EMPTY, last_leaf: Hash::ZERO };
+    pub const EMPTY: HeadRecord = HeadRecord {
+        root: RootHash::EMPTY,
+        last_leaf: Hash::ZERO,
+    };
 
     /// `size (u64 BE) || root (32) || last_leaf (32)`.
     pub fn to_bytes(&self) -> [u8; 72] {
@@ -69,11 +73,16 @@ impl HeadRecord {
     }
     /// Inverse of [`HeadRecord::to_bytes`].
     pub fn from_bytes(b: &[u8]) -> Result<HeadRecord, StoreError> {
-        let b: &[u8; 72] = b.try_into().map_err(|_| StoreError::Corrupt("head record is not 72 bytes".into()))?;
+        let b: &[u8; 72] = b
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("head record is not 72 bytes".into()))?;
         let size = u64::from_be_bytes(b[..8].try_into().expect("8 bytes"));
         let hash = Hash(b[8..40].try_into().expect("32 bytes"));
         let last_leaf = Hash(b[40..].try_into().expect("32 bytes"));
-        Ok(HeadRecord { root: RootHash { size, hash }, last_leaf })
+        Ok(HeadRecord {
+            root: RootHash { size, hash },
+            last_leaf,
+        })
     }
 }
 
@@ -88,10 +97,13 @@ pub struct GroupWrite<'a> {
     pub hashes: Vec<(u64, Hash)>,
     /// The tree head after the group.
     pub head: HeadRecord,
+    /// Derived-state writes the group's entries cause (see [`crate::state`]).
+    pub state: &'a [Write],
 }
 
-/// Persistence for a [`Log`]. Implementations hold no logic of their own.
-pub trait Backend: HashSource<Error = StoreError> {
+/// Persistence for a [`Log`] and its derived state. Implementations hold no
+/// logic of their own.
+pub trait Backend: HashSource<Error = StoreError> + StateRead {
     /// The stored head, or `None` for a new store.
     fn load_head(&self) -> Result<Option<HeadRecord>, StoreError>;
     /// Writes the group atomically; returns only once it is durable.
@@ -100,7 +112,11 @@ pub trait Backend: HashSource<Error = StoreError> {
     fn leaf(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError>;
     /// Calls `f(seq, bytes)` for leaves from `start` in seq order until it
     /// returns `false` or the leaves run out.
-    fn scan_leaves(&self, start: u64, f: &mut dyn FnMut(u64, &[u8]) -> bool) -> Result<(), StoreError>;
+    fn scan_leaves(
+        &self,
+        start: u64,
+        f: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StoreError>;
 }
 
 /// One sequenced leaf, as the log returns it.
@@ -132,18 +148,27 @@ impl<B: Backend> Log<B> {
         let size = head.root.size;
         let frontier = Frontier::load(&backend, size)?;
         if frontier.root() != head.root {
-            return Err(StoreError::Corrupt(format!("stored hashes give another root for size {size} than the head")));
+            return Err(StoreError::Corrupt(format!(
+                "stored hashes give another root for size {size} than the head"
+            )));
         }
         if backend.leaf(size)?.is_some() {
-            return Err(StoreError::Corrupt(format!("a leaf exists at seq {size}, past the head")));
+            return Err(StoreError::Corrupt(format!(
+                "a leaf exists at seq {size}, past the head"
+            )));
         }
         let mut last_logged_at = SystemTime::UNIX_EPOCH;
         if size > 0 {
-            let bytes = backend.leaf(size - 1)?.ok_or_else(|| StoreError::Corrupt(format!("leaf {} missing", size - 1)))?;
+            let bytes = backend
+                .leaf(size - 1)?
+                .ok_or_else(|| StoreError::Corrupt(format!("leaf {} missing", size - 1)))?;
             let record = LeafRecord::new(bytes);
             let stored = backend.read_hashes(&[tlog_tiles::stored_hash_index(0, size - 1)])?[0];
             if record.hash != head.last_leaf || stored != head.last_leaf {
-                return Err(StoreError::Corrupt(format!("leaf {} does not hash to the head's last leaf hash", size - 1)));
+                return Err(StoreError::Corrupt(format!(
+                    "leaf {} does not hash to the head's last leaf hash",
+                    size - 1
+                )));
             }
             let leaf = Leaf::from_bytes(&record.bytes)
                 .map_err(|e| StoreError::Corrupt(format!("leaf {}: {e}", size - 1)))?;
@@ -153,12 +178,21 @@ impl<B: Backend> Log<B> {
                 Hash::ZERO
             };
             if leaf.seq != size - 1 || leaf.prev != prev {
-                return Err(StoreError::Corrupt(format!("leaf {} does not link to leaf {}", size - 1, size.wrapping_sub(2))));
+                return Err(StoreError::Corrupt(format!(
+                    "leaf {} does not link to leaf {}",
+                    size - 1,
+                    size.wrapping_sub(2)
+                )));
             }
             last_logged_at = parse_timestamp(&leaf.logged_at)
                 .ok_or_else(|| StoreError::Corrupt(format!("leaf {}: bad logged_at", size - 1)))?;
         }
-        Ok(Log { backend, head, frontier, last_logged_at })
+        Ok(Log {
+            backend,
+            head,
+            frontier,
+            last_logged_at,
+        })
     }
 
     /// The current tree head.
@@ -180,32 +214,58 @@ impl<B: Backend> Log<B> {
     /// `logged_at` = `now`, never before the previous leaf's), then writes
     /// them with their Merkle nodes and the new head atomically. Either every
     /// entry is in the log when this returns `Ok`, or none is.
-    pub fn append(&mut self, entries: Vec<SignedEntry>, now: SystemTime) -> Result<Vec<Sequenced>, AppendError> {
-        let now = now.max(self.last_logged_at);
+    pub fn append(
+        &mut self,
+        entries: Vec<SignedEntry>,
+        now: SystemTime,
+    ) -> Result<Vec<Sequenced>, AppendError> {
+        let now = self.next_logged_at(now);
         let logged_at = format_timestamp(now);
         let mut prev = self.head.last_leaf;
         let mut records = Vec::with_capacity(entries.len());
         for (index, entry) in entries.into_iter().enumerate() {
-            let leaf = Leaf { entry, logged_at: logged_at.clone(), prev, seq: self.size() + index as u64 };
-            let bytes = leaf.to_bytes().map_err(|error| AppendError::Entry { index, error })?;
+            let leaf = Leaf {
+                entry,
+                logged_at: logged_at.clone(),
+                prev,
+                seq: self.size() + index as u64,
+            };
+            let bytes = leaf
+                .to_bytes()
+                .map_err(|error| AppendError::Entry { index, error })?;
             let record = LeafRecord::new(bytes);
             prev = record.hash;
             records.push(record);
         }
-        self.append_records(&records)?;
-        self.last_logged_at = now;
+        self.append_records(&records, &[], now)?;
         let first = self.size() - records.len() as u64;
         Ok(records
             .iter()
             .enumerate()
-            .map(|(i, r)| Sequenced { seq: first + i as u64, leaf_hash: r.hash, logged_at: logged_at.clone() })
+            .map(|(i, r)| Sequenced {
+                seq: first + i as u64,
+                leaf_hash: r.hash,
+                logged_at: logged_at.clone(),
+            })
             .collect())
     }
 
-    /// Appends leaves that are already built and chained (import, tests,
-    /// benchmarks). The caller vouches for their content; the log checks
-    /// nothing but computes the tree.
-    pub fn append_records(&mut self, records: &[LeafRecord]) -> Result<HeadRecord, StoreError> {
+    /// The `logged_at` a group sequenced at `now` gets: never earlier than
+    /// the last leaf's.
+    pub fn next_logged_at(&self, now: SystemTime) -> SystemTime {
+        now.max(self.last_logged_at)
+    }
+
+    /// Appends leaves that are already built and chained, with the state
+    /// writes they cause, as one atomic group; `logged_at` is the time they
+    /// carry (from [`Log::next_logged_at`]). The caller vouches for their
+    /// content (see [`crate::sequencer`]); the log computes the tree.
+    pub fn append_records(
+        &mut self,
+        records: &[LeafRecord],
+        state: &[Write],
+        logged_at: SystemTime,
+    ) -> Result<HeadRecord, StoreError> {
         if records.is_empty() {
             return Ok(self.head);
         }
@@ -214,10 +274,20 @@ impl<B: Backend> Log<B> {
         for r in records {
             frontier.push_stored(r.hash, |index, h| hashes.push((index, h)));
         }
-        let head = HeadRecord { root: frontier.root(), last_leaf: records[records.len() - 1].hash };
-        self.backend.commit(&GroupWrite { first_seq: self.size(), leaves: records, hashes, head })?;
+        let head = HeadRecord {
+            root: frontier.root(),
+            last_leaf: records[records.len() - 1].hash,
+        };
+        self.backend.commit(&GroupWrite {
+            first_seq: self.size(),
+            leaves: records,
+            hashes,
+            head,
+            state,
+        })?;
         self.head = head;
         self.frontier = frontier;
+        self.last_logged_at = self.last_logged_at.max(logged_at);
         Ok(head)
     }
 
@@ -244,7 +314,11 @@ impl<B: Backend> Log<B> {
     }
 
     /// Streams leaves from `start` in seq order (export); see [`Backend::scan_leaves`].
-    pub fn scan(&self, start: u64, f: &mut dyn FnMut(u64, &[u8]) -> bool) -> Result<(), StoreError> {
+    pub fn scan(
+        &self,
+        start: u64,
+        f: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
         let end = self.size();
         let mut expected = start;
         let mut gap = None;
@@ -270,7 +344,10 @@ impl<B: Backend> Log<B> {
         if seq >= self.size() {
             return Ok(None);
         }
-        Ok(Some(self.backend.read_hashes(&[tlog_tiles::stored_hash_index(0, seq)])?[0]))
+        Ok(Some(
+            self.backend
+                .read_hashes(&[tlog_tiles::stored_hash_index(0, seq)])?[0],
+        ))
     }
 
     /// Root of the tree of the first `size` leaves, for any `size` up to now.
@@ -280,20 +357,31 @@ impl<B: Backend> Log<B> {
     }
 
     /// Inclusion path of `seq` in the tree of `size` leaves, any `size` up to now.
-    pub fn prove_inclusion(&self, seq: u64, size: u64) -> Result<Vec<Hash>, ProveError<StoreError>> {
+    pub fn prove_inclusion(
+        &self,
+        seq: u64,
+        size: u64,
+    ) -> Result<Vec<Hash>, ProveError<StoreError>> {
         self.check_size(size)?;
         merkle::prove_inclusion(&self.backend, seq, size)
     }
 
     /// Consistency path between two sizes up to now.
-    pub fn prove_consistency(&self, first: u64, second: u64) -> Result<Vec<Hash>, ProveError<StoreError>> {
+    pub fn prove_consistency(
+        &self,
+        first: u64,
+        second: u64,
+    ) -> Result<Vec<Hash>, ProveError<StoreError>> {
         self.check_size(second)?;
         merkle::prove_consistency(&self.backend, first, second)
     }
 
     fn check_size(&self, size: u64) -> Result<(), ProofError> {
         if size > self.size() {
-            return Err(ProofError::OutOfRange(format!("size {size} > tree size {}", self.size())));
+            return Err(ProofError::OutOfRange(format!(
+                "size {size} > tree size {}",
+                self.size()
+            )));
         }
         Ok(())
     }

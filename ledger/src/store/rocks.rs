@@ -2,7 +2,8 @@
 //!
 //! Column families (names in [`cf`]): `leaves` (seq, u64 big-endian → exact
 //! leaf bytes), `hashes` (stored hash index, u64 big-endian → 32 bytes), `meta`
-//! (`head` → [`HeadRecord`]). Big-endian keys make iteration order numeric
+//! (`head` → [`HeadRecord`]), and one family per derived-state table
+//! ([`Table::name`], `st_*`). Big-endian keys make iteration order numeric
 //! order. Every write, even a single one, goes through one `WriteBatch`.
 
 use std::path::Path;
@@ -11,6 +12,7 @@ use rocksdb::{BlockBasedOptions, ColumnFamilyDescriptor, Options, WriteBatch, Wr
 
 use super::{Backend, GroupWrite, HeadRecord, StoreError};
 use crate::merkle::{Hash, HashSource};
+use crate::state::{StateError, StateRead, Table};
 
 /// Column family names, in one place.
 pub mod cf {
@@ -20,8 +22,6 @@ pub mod cf {
     pub const HASHES: &str = "hashes";
     /// singletons: the tree head.
     pub const META: &str = "meta";
-    /// All of them, for opening.
-    pub const ALL: [&str; 3] = [LEAVES, HASHES, META];
 }
 
 const HEAD_KEY: &[u8] = b"head";
@@ -57,17 +57,28 @@ impl RocksBackend {
         let mut leaf_opts = Options::default();
         leaf_opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
 
-        let cfs = vec![
+        let mut cfs = vec![
             ColumnFamilyDescriptor::new(cf::LEAVES, leaf_opts),
             ColumnFamilyDescriptor::new(cf::HASHES, hash_opts),
             ColumnFamilyDescriptor::new(cf::META, Options::default()),
         ];
+        let mut state_table = BlockBasedOptions::default();
+        state_table.set_bloom_filter(10.0, false);
+        state_table.set_block_cache(&rocksdb::Cache::new_lru_cache(256 << 20));
+        for t in Table::ALL {
+            let mut opts = Options::default();
+            opts.set_block_based_table_factory(&state_table);
+            opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            cfs.push(ColumnFamilyDescriptor::new(t.name(), opts));
+        }
         let db = DB::open_cf_descriptors(&db_opts, dir, cfs).map_err(io)?;
         Ok(RocksBackend { db })
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
-        self.db.cf_handle(name).expect("column family created at open")
+        self.db
+            .cf_handle(name)
+            .expect("column family created at open")
     }
 }
 
@@ -81,9 +92,13 @@ impl HashSource for RocksBackend {
             .iter()
             .zip(values)
             .map(|(i, v)| {
-                let v = v.map_err(io)?.ok_or_else(|| StoreError::Corrupt(format!("stored hash {i} missing")))?;
-                let bytes: [u8; 32] =
-                    v.as_ref().try_into().map_err(|_| StoreError::Corrupt(format!("stored hash {i} is not 32 bytes")))?;
+                let v = v
+                    .map_err(io)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("stored hash {i} missing")))?;
+                let bytes: [u8; 32] = v
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt(format!("stored hash {i} is not 32 bytes")))?;
                 Ok(Hash(bytes))
             })
             .collect()
@@ -92,7 +107,11 @@ impl HashSource for RocksBackend {
 
 impl Backend for RocksBackend {
     fn load_head(&self) -> Result<Option<HeadRecord>, StoreError> {
-        match self.db.get_pinned_cf(self.cf(cf::META), HEAD_KEY).map_err(io)? {
+        match self
+            .db
+            .get_pinned_cf(self.cf(cf::META), HEAD_KEY)
+            .map_err(io)?
+        {
             Some(bytes) => Ok(Some(HeadRecord::from_bytes(&bytes)?)),
             None => Ok(None),
         }
@@ -108,7 +127,12 @@ impl Backend for RocksBackend {
         for (index, h) in &group.hashes {
             batch.put_cf(hashes, index.to_be_bytes(), h.0);
         }
+        for w in group.state {
+            batch.put_cf(self.cf(w.table.name()), &w.key, &w.value);
+        }
         batch.put_cf(self.cf(cf::META), HEAD_KEY, group.head.to_bytes());
+        // Leaves, Merkle nodes, derived state and head in one batch, so
+        // state never runs ahead of or behind the log.
         // sync = true: the WAL is fsynced before write returns, so a receipt
         // handed out after this call survives power loss. One batch = one
         // WAL record: after a crash it is all there or not at all.
@@ -118,15 +142,51 @@ impl Backend for RocksBackend {
     }
 
     fn leaf(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.db.get_cf(self.cf(cf::LEAVES), seq.to_be_bytes()).map_err(io)
+        self.db
+            .get_cf(self.cf(cf::LEAVES), seq.to_be_bytes())
+            .map_err(io)
     }
 
-    fn scan_leaves(&self, start: u64, f: &mut dyn FnMut(u64, &[u8]) -> bool) -> Result<(), StoreError> {
+    fn scan_leaves(
+        &self,
+        start: u64,
+        f: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
         let mode = rocksdb::IteratorMode::From(&start.to_be_bytes(), rocksdb::Direction::Forward);
         for item in self.db.iterator_cf(self.cf(cf::LEAVES), mode) {
             let (key, value) = item.map_err(io)?;
-            let key: [u8; 8] = key.as_ref().try_into().map_err(|_| StoreError::Corrupt("leaf key is not 8 bytes".into()))?;
+            let key: [u8; 8] = key
+                .as_ref()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("leaf key is not 8 bytes".into()))?;
             if !f(u64::from_be_bytes(key), &value) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn state_err(e: rocksdb::Error) -> StateError {
+    StateError(e.into_string())
+}
+
+impl StateRead for RocksBackend {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.db
+            .get_cf(self.cf(table.name()), key)
+            .map_err(state_err)
+    }
+    fn scan(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StateError> {
+        let mode = rocksdb::IteratorMode::From(prefix, rocksdb::Direction::Forward);
+        for item in self.db.iterator_cf(self.cf(table.name()), mode) {
+            let (k, v) = item.map_err(state_err)?;
+            if !k.starts_with(prefix) || !f(&k, &v) {
                 break;
             }
         }

@@ -1,0 +1,161 @@
+//! JSON Schema validation of submitted entries (draft 2020-12).
+//!
+//! The schemas are the files in `schemas/` at the workspace root, embedded at
+//! build time: `entry.json` and `statement.json` for the envelope, and
+//! `kinds/<kind>.json` for each kind's body. Formats the schema language
+//! cannot express are registered as named formats (`org-id`: the GB 32100
+//! check character). A refusal names the field (a JSON pointer) and the rule.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use jsonschema::{Registry, Validator};
+use serde_json::Value;
+
+/// Base URI of the schemas' `$id`s.
+pub const BASE_URI: &str = "https://aidledger.org/schemas/";
+
+/// `(kind, body schema)` for every kind of SPEC §6, in the SPEC's order.
+pub const KIND_SCHEMAS: [(&str, &str); 15] = [
+    (
+        "org.register",
+        include_str!("../../schemas/kinds/org.register.json"),
+    ),
+    ("key.add", include_str!("../../schemas/kinds/key.add.json")),
+    (
+        "key.revoke",
+        include_str!("../../schemas/kinds/key.revoke.json"),
+    ),
+    (
+        "fund.open",
+        include_str!("../../schemas/kinds/fund.open.json"),
+    ),
+    (
+        "fund.receive",
+        include_str!("../../schemas/kinds/fund.receive.json"),
+    ),
+    (
+        "fund.transfer",
+        include_str!("../../schemas/kinds/fund.transfer.json"),
+    ),
+    (
+        "disbursement",
+        include_str!("../../schemas/kinds/disbursement.json"),
+    ),
+    (
+        "credit.award",
+        include_str!("../../schemas/kinds/credit.award.json"),
+    ),
+    (
+        "credit.redeem",
+        include_str!("../../schemas/kinds/credit.redeem.json"),
+    ),
+    (
+        "assessment.result",
+        include_str!("../../schemas/kinds/assessment.result.json"),
+    ),
+    (
+        "need.publish",
+        include_str!("../../schemas/kinds/need.publish.json"),
+    ),
+    (
+        "need.claim",
+        include_str!("../../schemas/kinds/need.claim.json"),
+    ),
+    (
+        "need.release",
+        include_str!("../../schemas/kinds/need.release.json"),
+    ),
+    (
+        "need.fulfil",
+        include_str!("../../schemas/kinds/need.fulfil.json"),
+    ),
+    (
+        "correction",
+        include_str!("../../schemas/kinds/correction.json"),
+    ),
+];
+const DEFS: &str = include_str!("../../schemas/defs.json");
+const STATEMENT: &str = include_str!("../../schemas/statement.json");
+const ENTRY: &str = include_str!("../../schemas/entry.json");
+
+/// A schema refusal: where, and what rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct SchemaError {
+    /// JSON pointer of the offending value, e.g. `/statement/body/amount`.
+    pub path: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+struct Schemas {
+    entry: Validator,
+    kinds: HashMap<&'static str, Validator>,
+}
+
+fn parse(text: &str) -> Value {
+    serde_json::from_str(text).expect("embedded schemas are JSON")
+}
+
+fn schemas() -> &'static Schemas {
+    static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
+    SCHEMAS.get_or_init(|| {
+        let mut resources = vec![
+            (format!("{BASE_URI}defs.json"), parse(DEFS)),
+            (format!("{BASE_URI}statement.json"), parse(STATEMENT)),
+        ];
+        for (kind, text) in KIND_SCHEMAS {
+            resources.push((format!("{BASE_URI}kinds/{kind}.json"), parse(text)));
+        }
+        let registry = Registry::new()
+            .extend(resources.iter().map(|(uri, v)| (uri.as_str(), v)))
+            .and_then(|r| r.prepare())
+            .expect("embedded schemas form a registry");
+        let build = |schema: &Value| {
+            jsonschema::draft202012::options()
+                .with_registry(&registry)
+                .should_validate_formats(true)
+                .with_format("org-id", crate::ident::is_org_id)
+                .offline()
+                .build(schema)
+                .expect("embedded schemas compile")
+        };
+        Schemas {
+            entry: build(&parse(ENTRY)),
+            kinds: KIND_SCHEMAS
+                .iter()
+                .map(|(kind, text)| (*kind, build(&parse(text))))
+                .collect(),
+        }
+    })
+}
+
+fn first_error(validator: &Validator, value: &Value, prefix: &str) -> Result<(), SchemaError> {
+    match validator.iter_errors(value).next() {
+        None => Ok(()),
+        Some(e) => Err(SchemaError {
+            path: format!("{prefix}{}", e.instance_path()),
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// Validates a submitted entry: the envelope against `entry.json`, then the
+/// body against its kind's schema.
+pub fn validate_entry(entry: &Value) -> Result<(), SchemaError> {
+    let s = schemas();
+    first_error(&s.entry, entry, "")?;
+    let statement = &entry["statement"];
+    let kind = statement["kind"].as_str().unwrap_or_default();
+    let validator = s.kinds.get(kind).ok_or_else(|| SchemaError {
+        path: "/statement/kind".into(),
+        message: format!("unknown kind {kind:?}"),
+    })?;
+    first_error(validator, &statement["body"], "/statement/body")
+}
+
+/// Whether `kind` is one of SPEC §6's kinds.
+pub fn is_kind(kind: &str) -> bool {
+    KIND_SCHEMAS.iter().any(|(k, _)| *k == kind)
+}

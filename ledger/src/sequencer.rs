@@ -1,0 +1,197 @@
+//! Sequencing a commit group: each checked entry goes through the rules
+//! ([`crate::rules::apply`]) on top of the committed state plus the effects
+//! of the entries before it in the group; the accepted ones become chained
+//! leaves, written with all their effects in one atomic, durable commit.
+//!
+//! [`replay`] runs the same rules over existing leaves: an auditor's check
+//! that every entry was valid when sequenced, and the rebuild of derived
+//! state from the leaves alone.
+
+use std::time::SystemTime;
+
+use crate::entry::{format_timestamp, Leaf, LeafRecord, SignedEntry};
+use crate::rules::{apply, Applied, Code, Refusal};
+use crate::state::{MemState, Overlay, StateRead};
+use crate::store::{AppendError, Backend, Log, Sequenced};
+
+/// What happened to one submitted entry of a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Sequenced now.
+    Sequenced(Sequenced),
+    /// The identical statement was already in the log at this seq.
+    Resubmitted(u64),
+}
+
+/// Sequences `entries` (already through [`crate::rules::check_submission`])
+/// as one commit group. Returns one result per entry, in order; refused
+/// entries change nothing. `Err` means the commit failed and nothing of the
+/// group is in the log.
+pub fn sequence_group<B: Backend>(
+    log: &mut Log<B>,
+    entries: Vec<SignedEntry>,
+    now: SystemTime,
+) -> Result<Vec<Result<Outcome, Refusal>>, AppendError> {
+    let time = log.next_logged_at(now);
+    let logged_at = format_timestamp(time);
+    let first = log.size();
+    let mut prev = log.head().last_leaf;
+    let mut records: Vec<LeafRecord> = Vec::with_capacity(entries.len());
+    let mut results = Vec::with_capacity(entries.len());
+    let writes = {
+        let mut overlay = Overlay::new(log.backend());
+        for entry in entries {
+            let seq = first + records.len() as u64;
+            let result = match apply(&overlay, seq, &entry) {
+                Ok(Applied::Resubmission(at)) => Ok(Outcome::Resubmitted(at)),
+                Err(refusal) => Err(refusal),
+                Ok(Applied::New(effects)) => {
+                    let leaf = Leaf {
+                        entry,
+                        logged_at: logged_at.clone(),
+                        prev,
+                        seq,
+                    };
+                    match leaf.to_bytes() {
+                        Err(e) => Err(Refusal::from(e)),
+                        Ok(bytes) => {
+                            let record = LeafRecord::new(bytes);
+                            prev = record.hash;
+                            overlay.apply(effects);
+                            let done = Sequenced {
+                                seq,
+                                leaf_hash: record.hash,
+                                logged_at: logged_at.clone(),
+                            };
+                            records.push(record);
+                            Ok(Outcome::Sequenced(done))
+                        }
+                    }
+                }
+            };
+            if let Err(Refusal {
+                code: Code::Internal,
+                message,
+            }) = &result
+            {
+                return Err(AppendError::Store(crate::store::StoreError::Io(
+                    message.clone(),
+                )));
+            }
+            results.push(result);
+        }
+        overlay.into_writes()
+    };
+    log.append_records(&records, &writes, time)?;
+    Ok(results)
+}
+
+/// An entry of the ledger that the rules refuse on replay.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("seq {seq}: {refusal}")]
+pub struct ReplayError {
+    /// The first invalid seq.
+    pub seq: u64,
+    /// Why the rules refuse it.
+    pub refusal: Refusal,
+}
+
+/// Replays leaves in order into derived state, confirming the node's
+/// decision for each: every leaf must be a new, accepted entry.
+pub struct Replayer {
+    state: MemState,
+    next: u64,
+}
+
+impl Default for Replayer {
+    fn default() -> Self {
+        Replayer::new()
+    }
+}
+
+impl Replayer {
+    /// Starts from seq 0 and empty state.
+    pub fn new() -> Replayer {
+        Replayer {
+            state: MemState::new(),
+            next: 0,
+        }
+    }
+
+    /// Applies the next leaf (its signature and chain are the verifier's job).
+    pub fn push(&mut self, leaf: &Leaf) -> Result<(), ReplayError> {
+        let fail = |refusal| ReplayError {
+            seq: leaf.seq,
+            refusal,
+        };
+        if leaf.seq != self.next {
+            return Err(fail(Refusal::new(
+                Code::RuleViolation,
+                format!("expected seq {}", self.next),
+            )));
+        }
+        match apply(&self.state, leaf.seq, &leaf.entry) {
+            Ok(Applied::New(effects)) => self.state.apply(&effects.writes),
+            Ok(Applied::Resubmission(at)) => {
+                return Err(fail(Refusal::new(
+                    Code::RuleViolation,
+                    format!("repeats the statement of seq {at}"),
+                )))
+            }
+            Err(refusal) => return Err(fail(refusal)),
+        }
+        self.next += 1;
+        Ok(())
+    }
+
+    /// The state so far.
+    pub fn state(&self) -> &MemState {
+        &self.state
+    }
+}
+
+/// Rebuilds derived state from a log's leaves alone.
+pub fn replay<B: Backend>(log: &Log<B>) -> Result<MemState, ReplayError> {
+    let mut replayer = Replayer::new();
+    let mut failure = None;
+    let scanned = log.scan(0, &mut |seq, bytes| {
+        let result = Leaf::from_bytes(bytes)
+            .map_err(|e| ReplayError {
+                seq,
+                refusal: Refusal::from(e),
+            })
+            .and_then(|leaf| replayer.push(&leaf));
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                failure = Some(e);
+                false
+            }
+        }
+    });
+    if let Err(e) = scanned {
+        return Err(ReplayError {
+            seq: replayer.next,
+            refusal: Refusal::new(Code::Internal, e.to_string()),
+        });
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(replayer.state),
+    }
+}
+
+/// Every `(table, key, value)` of a state, in order: for comparing a store's
+/// state with a replay byte for byte.
+pub fn dump(
+    state: &dyn StateRead,
+) -> Result<Vec<(crate::state::Table, Vec<u8>, Vec<u8>)>, crate::state::StateError> {
+    let mut out = Vec::new();
+    for t in crate::state::Table::ALL {
+        state.scan(t, b"", &mut |k, v| {
+            out.push((t, k.to_vec(), v.to_vec()));
+            true
+        })?;
+    }
+    Ok(out)
+}

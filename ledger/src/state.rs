@@ -1,0 +1,472 @@
+//! Derived state: a key-value map in named tables, a pure function of the
+//! leaves in order (SPEC §6). [`crate::rules::apply`] reads it through
+//! [`StateRead`] and returns the writes an entry causes as [`Effects`]; the
+//! store writes them in the same commit as the leaf, and a replay from seq 0
+//! into an empty [`MemState`] reproduces every table byte for byte.
+//!
+//! Keys are built by [`key`]: text parts joined with `0x1f`, with seqs as
+//! 8-byte big-endian so that iteration order is seq order. Values are the
+//! JSON (serde field order, deterministic) of the record types below.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// The tables of derived state. In RocksDB each is a column family named
+/// [`Table::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Table {
+    /// org id → [`OrgRec`].
+    Orgs,
+    /// public key (32 bytes) → [`KeyRec`].
+    Keys,
+    /// fund id → [`FundRec`].
+    Funds,
+    /// issuer, nonce → [`NonceRec`].
+    Nonces,
+    /// holder → [`CreditRec`].
+    Credits,
+    /// need id → [`NeedRec`].
+    Needs,
+    /// seq → [`EntryRec`] for entries later rules refer to.
+    Entries,
+    /// seq → [`AlertRec`].
+    Alerts,
+    /// index name, value, seq → empty: entries by org, fund, beneficiary, kind, date, …
+    Index,
+}
+
+impl Table {
+    /// Every table, in a fixed order.
+    pub const ALL: [Table; 9] = [
+        Table::Orgs,
+        Table::Keys,
+        Table::Funds,
+        Table::Nonces,
+        Table::Credits,
+        Table::Needs,
+        Table::Entries,
+        Table::Alerts,
+        Table::Index,
+    ];
+
+    /// Column family name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Orgs => "st_orgs",
+            Table::Keys => "st_keys",
+            Table::Funds => "st_funds",
+            Table::Nonces => "st_nonces",
+            Table::Credits => "st_credits",
+            Table::Needs => "st_needs",
+            Table::Entries => "st_entries",
+            Table::Alerts => "st_alerts",
+            Table::Index => "st_index",
+        }
+    }
+}
+
+/// Separator between key parts (ASCII unit separator: no id contains it).
+pub const SEP: u8 = 0x1f;
+
+/// One part of a key.
+pub enum Part<'a> {
+    /// Text (ids, names).
+    Str(&'a str),
+    /// A seq, big-endian.
+    Seq(u64),
+    /// Raw bytes (keys).
+    Bytes(&'a [u8]),
+}
+
+/// Joins parts into a key; every text part is followed by [`SEP`] so that a
+/// prefix of parts is a prefix of keys and `ab` never matches `a`.
+pub fn key(parts: &[Part<'_>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    for p in parts {
+        match p {
+            Part::Str(s) => {
+                out.extend_from_slice(s.as_bytes());
+                out.push(SEP);
+            }
+            Part::Seq(n) => out.extend_from_slice(&n.to_be_bytes()),
+            Part::Bytes(b) => out.extend_from_slice(b),
+        }
+    }
+    out
+}
+
+/// The seq at the end of an index key.
+pub fn seq_suffix(key: &[u8]) -> Option<u64> {
+    let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
+    Some(u64::from_be_bytes(tail))
+}
+
+/// A storage failure underneath the state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("state storage: {0}")]
+pub struct StateError(pub String);
+
+/// Read access to derived state.
+pub trait StateRead {
+    /// The value at `key` in `table`.
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
+    /// Calls `f(key, value)` for keys starting with `prefix`, in key order,
+    /// until it returns `false`.
+    fn scan(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StateError>;
+}
+
+/// Reads and decodes a record.
+pub fn get<T: DeserializeOwned>(
+    state: &dyn StateRead,
+    table: Table,
+    key: &[u8],
+) -> Result<Option<T>, StateError> {
+    match state.get(table, key)? {
+        None => Ok(None),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StateError(format!("undecodable {} record: {e}", table.name()))),
+    }
+}
+
+/// One write to state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    /// Which table.
+    pub table: Table,
+    /// Key.
+    pub key: Vec<u8>,
+    /// New value (state is only ever set, never deleted).
+    pub value: Vec<u8>,
+}
+
+/// The writes one entry causes, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// The writes.
+    pub writes: Vec<Write>,
+}
+
+impl Effects {
+    /// Sets `key` in `table` to the JSON of `record`.
+    pub fn put<T: Serialize>(&mut self, table: Table, key: Vec<u8>, record: &T) {
+        let value = serde_json::to_vec(record).expect("state records serialise");
+        self.writes.push(Write { table, key, value });
+    }
+    /// Adds an index entry (empty value).
+    pub fn index(&mut self, key: Vec<u8>) {
+        self.writes.push(Write {
+            table: Table::Index,
+            key,
+            value: Vec::new(),
+        });
+    }
+}
+
+/// Derived state held in memory: tests, replaying auditors, the in-memory store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemState {
+    map: BTreeMap<(Table, Vec<u8>), Vec<u8>>,
+}
+
+impl MemState {
+    /// Empty state.
+    pub fn new() -> MemState {
+        MemState::default()
+    }
+    /// Applies writes.
+    pub fn apply(&mut self, effects: &[Write]) {
+        for w in effects {
+            self.map.insert((w.table, w.key.clone()), w.value.clone());
+        }
+    }
+    /// Every `(table, key, value)` in order, for byte-for-byte comparisons.
+    pub fn entries(&self) -> impl Iterator<Item = (Table, &[u8], &[u8])> {
+        self.map
+            .iter()
+            .map(|((t, k), v)| (*t, k.as_slice(), v.as_slice()))
+    }
+}
+
+fn scan_map<'m>(
+    map: &'m BTreeMap<(Table, Vec<u8>), Vec<u8>>,
+    table: Table,
+    prefix: &'m [u8],
+) -> impl Iterator<Item = (&'m [u8], &'m [u8])> {
+    map.range((Bound::Included((table, prefix.to_vec())), Bound::Unbounded))
+        .take_while(move |((t, k), _)| *t == table && k.starts_with(prefix))
+        .map(|((_, k), v)| (k.as_slice(), v.as_slice()))
+}
+
+impl StateRead for MemState {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self.map.get(&(table, key.to_vec())).cloned())
+    }
+    fn scan(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StateError> {
+        for (k, v) in scan_map(&self.map, table, prefix) {
+            if !f(k, v) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Pending writes of a commit group over committed state: each entry of a
+/// group sees the effects of the ones before it.
+pub struct Overlay<'a> {
+    base: &'a dyn StateRead,
+    pending: MemState,
+    writes: Vec<Write>,
+}
+
+impl<'a> Overlay<'a> {
+    /// No pending writes yet.
+    pub fn new(base: &'a dyn StateRead) -> Overlay<'a> {
+        Overlay {
+            base,
+            pending: MemState::new(),
+            writes: Vec::new(),
+        }
+    }
+    /// Adds one entry's effects.
+    pub fn apply(&mut self, effects: Effects) {
+        self.pending.apply(&effects.writes);
+        self.writes.extend(effects.writes);
+    }
+    /// All pending writes, in order, to commit.
+    pub fn into_writes(self) -> Vec<Write> {
+        self.writes
+    }
+}
+
+impl StateRead for Overlay<'_> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        match self.pending.get(table, key)? {
+            Some(v) => Ok(Some(v)),
+            None => self.base.get(table, key),
+        }
+    }
+    fn scan(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StateError> {
+        // Prefix scans are small (one beneficiary, one holder): merge in memory.
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        self.base.scan(table, prefix, &mut |k, v| {
+            merged.insert(k.to_vec(), v.to_vec());
+            true
+        })?;
+        for (k, v) in scan_map(&self.pending.map, table, prefix) {
+            merged.insert(k.to_vec(), v.to_vec());
+        }
+        for (k, v) in &merged {
+            if !f(k, v) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A registered organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgRec {
+    /// Org id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// government, union, charity, other.
+    #[serde(rename = "type")]
+    pub org_type: String,
+    /// Region code.
+    pub region: String,
+    /// Seq of its `org.register`.
+    pub registered_seq: u64,
+}
+
+/// A key and its authority.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRec {
+    /// Lowercase hex public key.
+    pub key: String,
+    /// Owning org.
+    pub org: String,
+    /// Roles held.
+    pub roles: Vec<String>,
+    /// Seq that added it.
+    pub added_seq: u64,
+    /// Seq that revoked it.
+    pub revoked_seq: Option<u64>,
+}
+
+/// A fund and its running totals (minor units).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FundRec {
+    /// Fund id.
+    pub fund: String,
+    /// Owning org.
+    pub owner: String,
+    /// Title.
+    pub title: String,
+    /// Category.
+    pub category: String,
+    /// Source of money.
+    pub source: String,
+    /// Region code.
+    pub region: String,
+    /// Currency (CNY).
+    pub currency: String,
+    /// Budget.
+    pub budget: u64,
+    /// First day.
+    pub start: String,
+    /// Last day.
+    pub end: String,
+    /// Seq of `fund.open`.
+    pub opened_seq: u64,
+    /// Sum of unreversed receipts.
+    pub received: u64,
+    /// Sum of unreversed transfers in.
+    pub transferred_in: u64,
+    /// Sum of unreversed transfers out.
+    pub transferred_out: u64,
+    /// Sum of unreversed disbursements.
+    pub disbursed: u64,
+    /// received + in − out − disbursed; never negative.
+    pub balance: u64,
+    /// Number of receipts.
+    pub receipts: u64,
+    /// Number of transfers in.
+    pub transfers_in: u64,
+    /// Number of transfers out.
+    pub transfers_out: u64,
+    /// Number of disbursements.
+    pub disbursements: u64,
+}
+
+impl FundRec {
+    /// Disbursed as a share of budget, in basis points (10000 = 100%);
+    /// `None` for a zero budget.
+    pub fn execution_rate_bp(&self) -> Option<u64> {
+        (self.budget > 0)
+            .then(|| (u128::from(self.disbursed) * 10_000 / u128::from(self.budget)) as u64)
+    }
+}
+
+/// A used nonce.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NonceRec {
+    /// Seq of the entry that used it.
+    pub seq: u64,
+    /// SHA-256 of that statement's canonical bytes (lowercase hex).
+    pub statement: String,
+}
+
+/// A credit-point holder.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditRec {
+    /// Org id or `vol_` pseudonym.
+    pub holder: String,
+    /// Awarded − redeemed (unreversed); never negative.
+    pub balance: u64,
+    /// Sum of unreversed awards.
+    pub awarded: u64,
+    /// Sum of unreversed redemptions.
+    pub redeemed: u64,
+}
+
+/// A published need and its claim state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeedRec {
+    /// Need id.
+    pub need: String,
+    /// Beneficiary pseudonym.
+    pub beneficiary: String,
+    /// Category.
+    pub category: String,
+    /// Cause.
+    pub cause: String,
+    /// Amount asked.
+    pub amount: u64,
+    /// Region code.
+    pub region: String,
+    /// Summary.
+    pub summary: String,
+    /// Publishing org.
+    pub publisher: String,
+    /// Seq of `need.publish`.
+    pub published_seq: u64,
+    /// open, claimed, fulfilled.
+    pub state: String,
+    /// Claiming org while claimed or fulfilled.
+    pub claimer: Option<String>,
+    /// Seq of the claim.
+    pub claimed_seq: Option<u64>,
+    /// Disbursement seq that fulfilled it.
+    pub fulfilled_by: Option<u64>,
+}
+
+/// What later rules need to know of an earlier entry (corrections, fulfil,
+/// duplicate alerts).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryRec {
+    /// Its seq.
+    pub seq: u64,
+    /// Its kind.
+    pub kind: String,
+    /// Issuing org.
+    pub issuer: String,
+    /// Fund (receive, disbursement) or source fund (transfer).
+    pub fund: Option<String>,
+    /// Destination fund (transfer).
+    pub to_fund: Option<String>,
+    /// Amount or points.
+    pub amount: u64,
+    /// Credit holder.
+    pub holder: Option<String>,
+    /// Beneficiary (disbursement).
+    pub beneficiary: Option<String>,
+    /// Cause (disbursement).
+    pub cause: Option<String>,
+    /// Date (receive, transfer, disbursement).
+    pub date: Option<String>,
+    /// Seq of the correction that amended it.
+    pub corrected_by: Option<u64>,
+    /// Whether that correction reversed it.
+    pub reversed: bool,
+    /// Need this disbursement fulfilled.
+    pub fulfilled_need: Option<String>,
+}
+
+/// A duplicate-aid alert (derived, not part of the chain).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertRec {
+    /// The new disbursement.
+    pub seq: u64,
+    /// Its beneficiary.
+    pub beneficiary: String,
+    /// Its cause.
+    pub cause: String,
+    /// Its date.
+    pub date: String,
+    /// Its issuer.
+    pub issuer: String,
+    /// Earlier unreversed disbursements by other orgs, same cause, within 90 days.
+    pub matches: Vec<u64>,
+}
