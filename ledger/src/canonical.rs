@@ -60,7 +60,8 @@ pub fn canonical_json(value: &Value) -> Result<Vec<u8>, CanonError> {
     Ok(out)
 }
 
-fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonError> {
+/// Appends the canonical bytes of `value` to `out`.
+pub(crate) fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonError> {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
@@ -105,7 +106,7 @@ fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonError> {
 /// RFC 8785 §3.2.2.2: escape `"` and `\`, control characters as the short
 /// forms where they exist and `\u00xx` (lowercase hex) otherwise; everything
 /// else, including non-ASCII, is written as UTF-8.
-fn write_string(s: &str, out: &mut Vec<u8>) -> Result<(), CanonError> {
+pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) -> Result<(), CanonError> {
     out.push(b'"');
     for &b in s.as_bytes() {
         match b {
@@ -130,6 +131,21 @@ fn write_string(s: &str, out: &mut Vec<u8>) -> Result<(), CanonError> {
     Ok(())
 }
 
+/// Appends an integer that must lie in ±(2^53-1).
+pub(crate) fn write_integer(n: u64, out: &mut Vec<u8>) -> Result<(), CanonError> {
+    if n > MAX_SAFE_INTEGER as u64 {
+        return Err(CanonError::Number(n.to_string()));
+    }
+    out.extend_from_slice(n.to_string().as_bytes());
+    Ok(())
+}
+
+/// `deserialize_with` helper: a JSON value under [`parse_strict`]'s rules,
+/// for typed structs that carry free-form JSON (statement bodies).
+pub(crate) fn deserialize_strict<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+    StrictSeed.deserialize(d)
+}
+
 fn checked_integer(n: &Number) -> Result<i64, CanonError> {
     match n.as_i64() {
         Some(i) if (-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&i) => Ok(i),
@@ -137,7 +153,8 @@ fn checked_integer(n: &Number) -> Result<i64, CanonError> {
     }
 }
 
-fn from_serde(e: serde_json::Error) -> CanonError {
+/// Maps a parser error (ours are tagged) to a [`CanonError`].
+pub(crate) fn from_serde(e: serde_json::Error) -> CanonError {
     // Our visitors report their refusals through `de::Error::custom` with a
     // tag; anything else is the parser's own syntax or UTF-8 error.
     let text = e.to_string();

@@ -7,7 +7,7 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::canonical::{canonical_json, parse_strict, CanonError};
+use crate::canonical::{self, parse_strict, write_integer, write_string, write_value, CanonError};
 use crate::merkle::{leaf_hash, Hash};
 
 /// Domain separation prefix of every signed statement (SPEC §2).
@@ -118,20 +118,44 @@ pub struct Statement {
     /// When the issuer signed, RFC 3339 UTC.
     pub issued_at: String,
     /// Kind-specific body.
+    #[serde(deserialize_with = "canonical::deserialize_strict")]
     pub body: Value,
 }
 
 impl Statement {
     /// `JCS(statement)`.
     pub fn canonical_bytes(&self) -> Result<Vec<u8>, EntryError> {
-        let value = serde_json::to_value(self).map_err(|e| EntryError::Schema(e.to_string()))?;
-        Ok(canonical_json(&value)?)
+        let mut out = Vec::with_capacity(512);
+        self.write_canonical(&mut out)?;
+        Ok(out)
+    }
+
+    /// Appends `JCS(statement)`: the members in JCS order, written directly
+    /// (equal to `canonical_json(to_value(self))`, tested, without the copy).
+    pub fn write_canonical(&self, out: &mut Vec<u8>) -> Result<(), CanonError> {
+        out.extend_from_slice(b"{\"body\":");
+        write_value(&self.body, out)?;
+        out.extend_from_slice(b",\"issued_at\":");
+        write_string(&self.issued_at, out)?;
+        out.extend_from_slice(b",\"issuer\":");
+        write_string(&self.issuer, out)?;
+        out.extend_from_slice(b",\"key\":\"");
+        out.extend_from_slice(hex::encode(self.key.0).as_bytes());
+        out.extend_from_slice(b"\",\"kind\":");
+        write_string(&self.kind, out)?;
+        out.extend_from_slice(b",\"nonce\":");
+        write_string(&self.nonce, out)?;
+        out.extend_from_slice(b",\"v\":");
+        write_integer(self.v, out)?;
+        out.push(b'}');
+        Ok(())
     }
 
     /// The exact bytes signed: `aidledger/entry/v1\n` + `JCS(statement)`.
     pub fn signed_message(&self) -> Result<Vec<u8>, EntryError> {
-        let mut msg = ENTRY_CONTEXT.to_vec();
-        msg.extend_from_slice(&self.canonical_bytes()?);
+        let mut msg = Vec::with_capacity(512);
+        msg.extend_from_slice(ENTRY_CONTEXT);
+        self.write_canonical(&mut msg)?;
         Ok(msg)
     }
 
@@ -298,27 +322,56 @@ pub struct Leaf {
 impl Leaf {
     /// `JCS(leaf)`, refused with [`EntryError::TooLarge`] past 65,535 bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>, EntryError> {
-        let value = serde_json::to_value(self).map_err(|e| EntryError::Schema(e.to_string()))?;
-        let bytes = canonical_json(&value)?;
-        if bytes.len() > MAX_LEAF_BYTES {
-            return Err(EntryError::TooLarge(bytes.len()));
+        Ok(self.encode()?.0)
+    }
+
+    /// `JCS(leaf)` written directly, and where in it `JCS(statement)` lies.
+    fn encode(&self) -> Result<(Vec<u8>, std::ops::Range<usize>), EntryError> {
+        let mut out = Vec::with_capacity(1024);
+        out.extend_from_slice(b"{\"entry\":{\"signature\":\"");
+        out.extend_from_slice(hex::encode(self.entry.signature.0).as_bytes());
+        out.extend_from_slice(b"\",\"statement\":");
+        let start = out.len();
+        self.entry.statement.write_canonical(&mut out)?;
+        let statement = start..out.len();
+        out.extend_from_slice(b"},\"logged_at\":");
+        write_string(&self.logged_at, &mut out)?;
+        out.extend_from_slice(b",\"prev\":\"");
+        out.extend_from_slice(self.prev.to_hex().as_bytes());
+        out.extend_from_slice(b"\",\"seq\":");
+        write_integer(self.seq, &mut out)?;
+        out.push(b'}');
+        if out.len() > MAX_LEAF_BYTES {
+            return Err(EntryError::TooLarge(out.len()));
         }
-        Ok(bytes)
+        Ok((out, statement))
     }
 
     /// Parses stored or exported leaf bytes and checks they are exactly the
     /// canonical encoding of the leaf they hold.
     pub fn from_bytes(bytes: &[u8]) -> Result<Leaf, EntryError> {
+        Ok(Leaf::parse(bytes)?.0)
+    }
+
+    /// As [`Leaf::from_bytes`], also giving the signed message
+    /// (`aidledger/entry/v1\n` + the statement's canonical bytes, which lie
+    /// verbatim inside the leaf's).
+    pub fn parse(bytes: &[u8]) -> Result<(Leaf, Vec<u8>), EntryError> {
         if bytes.len() > MAX_LEAF_BYTES {
             return Err(EntryError::TooLarge(bytes.len()));
         }
-        let value = parse_strict(bytes)?;
-        if canonical_json(&value)? != bytes {
+        // Typed parsing is strict too: duplicate or unknown members are
+        // errors, and the body goes through parse_strict's visitor.
+        let leaf: Leaf = serde_json::from_slice(bytes)
+            .map_err(|e| EntryError::from(canonical::from_serde(e)))?;
+        let (canonical, statement) = leaf.encode()?;
+        if canonical != bytes {
             return Err(EntryError::NotCanonical);
         }
-        let leaf: Leaf =
-            serde_json::from_value(value).map_err(|e| EntryError::Schema(e.to_string()))?;
-        Ok(leaf)
+        let mut msg = Vec::with_capacity(ENTRY_CONTEXT.len() + statement.len());
+        msg.extend_from_slice(ENTRY_CONTEXT);
+        msg.extend_from_slice(&bytes[statement]);
+        Ok((leaf, msg))
     }
 }
 
@@ -379,6 +432,48 @@ mod tests {
         }
         let t = parse_timestamp("2026-02-01T10:00:00.125Z").unwrap();
         assert_eq!(format_timestamp(t), "2026-02-01T10:00:00.125Z");
+    }
+
+    #[test]
+    fn direct_writers_equal_generic_canonical_json() {
+        let st = Statement {
+            v: 1,
+            kind: "k\u{1}\"".into(),
+            issuer: "江苏".into(),
+            key: PublicKey([3; 32]),
+            nonce: "n".into(),
+            issued_at: "2026-11-21T08:30:00Z".into(),
+            body: serde_json::json!({"z": [1, -2, {"b": null, "a": "é\n"}], "a": true}),
+        };
+        let generic = canonical::canonical_json(&serde_json::to_value(&st).unwrap()).unwrap();
+        assert_eq!(st.canonical_bytes().unwrap(), generic);
+        let leaf = Leaf {
+            entry: SignedEntry {
+                signature: EntrySignature([9; 64]),
+                statement: st,
+            },
+            logged_at: "2026-11-21T08:30:00.125Z".into(),
+            prev: Hash([4; 32]),
+            seq: 77,
+        };
+        let generic = canonical::canonical_json(&serde_json::to_value(&leaf).unwrap()).unwrap();
+        assert_eq!(leaf.to_bytes().unwrap(), generic);
+        let (parsed, msg) = Leaf::parse(&generic).unwrap();
+        assert_eq!(parsed, leaf);
+        assert_eq!(msg, leaf.entry.statement.signed_message().unwrap());
+        // Anything but the canonical bytes is refused.
+        let spaced = String::from_utf8(generic.clone())
+            .unwrap()
+            .replacen(":", ": ", 1);
+        assert_eq!(
+            Leaf::from_bytes(spaced.as_bytes()),
+            Err(EntryError::NotCanonical)
+        );
+        let dup =
+            String::from_utf8(generic)
+                .unwrap()
+                .replacen("{\"entry\":", "{\"seq\":1,\"entry\":", 1);
+        assert!(Leaf::from_bytes(dup.as_bytes()).is_err());
     }
 
     #[test]

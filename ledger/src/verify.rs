@@ -97,7 +97,9 @@ impl ChainVerifier {
             prev: last_leaf,
             last_time: SystemTime::UNIX_EPOCH,
             pending: Vec::new(),
-            batch: 64,
+            // Batches of 256-512 cost ~12-15 µs a signature here, against
+            // ~48 µs for verify_strict alone.
+            batch: 512,
             threads: 1,
             keys: HashMap::new(),
         }
@@ -106,7 +108,7 @@ impl ChainVerifier {
     /// Checks signatures on `threads` threads (rayon), in larger batches.
     pub fn with_threads(mut self, threads: usize) -> ChainVerifier {
         self.threads = threads.max(1);
-        self.batch = 64 * self.threads * 4;
+        self.batch = 512 * self.threads;
         self
     }
 
@@ -141,7 +143,7 @@ impl ChainVerifier {
 
     fn check_leaf(&mut self, seq: u64, bytes: &[u8]) -> Result<(Leaf, Vec<u8>, Hash), VerifyError> {
         let fail = |failure| VerifyError { seq, failure };
-        let leaf = Leaf::from_bytes(bytes).map_err(|e| fail(Failure::Leaf(e)))?;
+        let (leaf, msg) = Leaf::parse(bytes).map_err(|e| fail(Failure::Leaf(e)))?;
         if leaf.seq != seq {
             return Err(fail(Failure::WrongSeq(leaf.seq)));
         }
@@ -155,11 +157,6 @@ impl ChainVerifier {
         leaf.entry
             .statement
             .check_envelope()
-            .map_err(|e| fail(Failure::Leaf(e)))?;
-        let msg = leaf
-            .entry
-            .statement
-            .signed_message()
             .map_err(|e| fail(Failure::Leaf(e)))?;
         Ok((leaf, msg, leaf_hash(bytes)))
     }
