@@ -119,16 +119,15 @@ fn main() {
         }
         next += GROUP;
     }
-    ledger::state::StateRead::scan(
-        log.backend(),
-        ledger::state::Table::Alerts,
-        b"",
-        &mut |_, _| {
-            alerts += 1;
-            true
-        },
-    )
-    .unwrap();
+    let mut cursor = None;
+    loop {
+        let page = ledger::query::alerts(log.backend(), cursor, 1000).unwrap();
+        alerts += page.items.len() as u64;
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
     println!(
         "rules + state + index writes: {:.0} entries/s over all {total}; {:.0} entries/s for the last {measured} (store already holding {}); {alerts} duplicate-aid alerts",
         total as f64 / all_time.as_secs_f64(),

@@ -27,6 +27,7 @@ pub mod checkpoint;
 pub mod entry;
 pub mod ident;
 pub mod merkle;
+pub mod query;
 pub mod rules;
 pub mod schema;
 pub mod sequencer;

@@ -17,8 +17,8 @@ use crate::canonical::{parse_strict, MAX_SAFE_INTEGER};
 use crate::entry::{EntryError, SignedEntry, Statement, MAX_LEAF_BYTES};
 use crate::ident;
 use crate::state::{
-    get, key, seq_suffix, AlertRec, CreditRec, Effects, EntryRec, FundRec, KeyRec, NeedRec,
-    NonceRec, OrgRec, Part, StateError, StateRead, Table,
+    alert_key, get, key, seq_suffix, AlertRec, CreditRec, Effects, EntryRec, FundRec, KeyRec,
+    NeedRec, NonceRec, OrgRec, Part, StateError, StateRead, Table,
 };
 
 /// The SPEC's refusal codes.
@@ -783,8 +783,7 @@ impl Cx<'_> {
                 issuer: self.st.issuer.clone(),
                 matches,
             };
-            self.fx
-                .put(Table::Alerts, self.seq.to_be_bytes().to_vec(), &alert);
+            self.fx.put(Table::Alerts, alert_key(self.seq), &alert);
         }
         self.index("fund", &b.fund);
         self.index("bnf", &b.beneficiary);
@@ -819,6 +818,7 @@ impl Cx<'_> {
         self.state.scan(
             Table::Index,
             &key(&[Part::Str("bc"), Part::Str(bnf), Part::Str(cause)]),
+            b"",
             &mut |k, _| {
                 seqs.extend(seq_suffix(k));
                 true

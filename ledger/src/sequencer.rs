@@ -188,7 +188,7 @@ pub fn dump(
 ) -> Result<Vec<(crate::state::Table, Vec<u8>, Vec<u8>)>, crate::state::StateError> {
     let mut out = Vec::new();
     for t in crate::state::Table::ALL {
-        state.scan(t, b"", &mut |k, v| {
+        state.scan(t, b"", b"", &mut |k, v| {
             out.push((t, k.to_vec(), v.to_vec()));
             true
         })?;

@@ -32,7 +32,7 @@ pub enum Table {
     Needs,
     /// seq → [`EntryRec`] for entries later rules refer to.
     Entries,
-    /// seq → [`AlertRec`].
+    /// [`alert_key`] (inverted seq) → [`AlertRec`].
     Alerts,
     /// index name, value, seq → empty: entries by org, fund, beneficiary, kind, date, …
     Index,
@@ -98,6 +98,12 @@ pub fn key(parts: &[Part<'_>]) -> Vec<u8> {
     out
 }
 
+/// Key of the alert raised by the disbursement at `seq`: inverted so that a
+/// forward scan lists the newest first.
+pub fn alert_key(seq: u64) -> Vec<u8> {
+    (u64::MAX - seq).to_be_bytes().to_vec()
+}
+
 /// The seq at the end of an index key.
 pub fn seq_suffix(key: &[u8]) -> Option<u64> {
     let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
@@ -113,12 +119,13 @@ pub struct StateError(pub String);
 pub trait StateRead {
     /// The value at `key` in `table`.
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
-    /// Calls `f(key, value)` for keys starting with `prefix`, in key order,
-    /// until it returns `false`.
+    /// Calls `f(key, value)` for keys that start with `prefix` and are not
+    /// below `from` (paging), in key order, until it returns `false`.
     fn scan(
         &self,
         table: Table,
         prefix: &[u8],
+        from: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StateError>;
 }
@@ -200,8 +207,10 @@ fn scan_map<'m>(
     map: &'m BTreeMap<(Table, Vec<u8>), Vec<u8>>,
     table: Table,
     prefix: &'m [u8],
+    from: &[u8],
 ) -> impl Iterator<Item = (&'m [u8], &'m [u8])> {
-    map.range((Bound::Included((table, prefix.to_vec())), Bound::Unbounded))
+    let start = prefix.max(from).to_vec();
+    map.range((Bound::Included((table, start)), Bound::Unbounded))
         .take_while(move |((t, k), _)| *t == table && k.starts_with(prefix))
         .map(|((_, k), v)| (k.as_slice(), v.as_slice()))
 }
@@ -214,9 +223,10 @@ impl StateRead for MemState {
         &self,
         table: Table,
         prefix: &[u8],
+        from: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StateError> {
-        for (k, v) in scan_map(&self.map, table, prefix) {
+        for (k, v) in scan_map(&self.map, table, prefix, from) {
             if !f(k, v) {
                 break;
             }
@@ -264,15 +274,16 @@ impl StateRead for Overlay<'_> {
         &self,
         table: Table,
         prefix: &[u8],
+        from: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StateError> {
-        // Prefix scans are small (one beneficiary, one holder): merge in memory.
+        // The rules scan small prefixes (one beneficiary and cause): merge in memory.
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-        self.base.scan(table, prefix, &mut |k, v| {
+        self.base.scan(table, prefix, from, &mut |k, v| {
             merged.insert(k.to_vec(), v.to_vec());
             true
         })?;
-        for (k, v) in scan_map(&self.pending.map, table, prefix) {
+        for (k, v) in scan_map(&self.pending.map, table, prefix, from) {
             merged.insert(k.to_vec(), v.to_vec());
         }
         for (k, v) in &merged {

@@ -922,7 +922,12 @@ fn duplicate_aid_alerts() {
         disburse("UNION-HARD", &family, "illness", 10_000, "2026-05-08"),
     );
     let alert = |w: &World<_>, seq: u64| {
-        get::<AlertRec>(w.log.backend(), Table::Alerts, &seq.to_be_bytes()).unwrap()
+        get::<AlertRec>(
+            w.log.backend(),
+            Table::Alerts,
+            &ledger::state::alert_key(seq),
+        )
+        .unwrap()
     };
     for quiet in [first, same_org, other_cause] {
         assert_eq!(alert(&w, quiet), None, "seq {quiet}");

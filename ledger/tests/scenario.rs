@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use common::*;
 use ledger::entry::{Leaf, SignedEntry};
+use ledger::query;
 use ledger::rules::check_submission;
 use ledger::sequencer::{dump, replay, sequence_group, Outcome};
 use ledger::state::{get, AlertRec, CreditRec, NeedRec, Table};
@@ -197,12 +198,7 @@ fn a_year_of_aid() {
     assert_eq!((c.awarded, c.redeemed, c.balance), (13, 13, 0));
 
     // Exactly one duplicate-aid alert: the union's payment to family 7.
-    let mut alerts = Vec::new();
-    ledger::state::StateRead::scan(w.log.backend(), Table::Alerts, b"", &mut |_, v| {
-        alerts.push(serde_json::from_slice::<AlertRec>(v).unwrap());
-        true
-    })
-    .unwrap();
+    let alerts: Vec<AlertRec> = query::alerts(w.log.backend(), None, 100).unwrap().items;
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(
         (
@@ -212,6 +208,44 @@ fn a_year_of_aid() {
         ),
         (family.as_str(), UNION, 1)
     );
+
+    // Indexes list every entry of a fund, beneficiary and org, in pages.
+    let f = w.fund("CSH-2026-MED");
+    let mut seqs = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = query::index_seqs(w.log.backend(), "fund", "CSH-2026-MED", cursor, 37).unwrap();
+        assert!(page.items.len() <= 37);
+        seqs.extend(page.items);
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert!(seqs.windows(2).all(|p| p[0] < p[1]));
+    // fund.open + receipts + transfers in + disbursements.
+    assert_eq!(
+        seqs.len() as u64,
+        1 + f.receipts + f.transfers_in + f.disbursements
+    );
+    for s in &seqs {
+        let leaf = Leaf::from_bytes(&w.log.leaf(*s).unwrap().unwrap()).unwrap();
+        assert!(leaf
+            .entry
+            .statement
+            .body
+            .to_string()
+            .contains("CSH-2026-MED"));
+    }
+    assert_eq!(
+        query::index_seqs(w.log.backend(), "bnf", &family, None, 10)
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+    let union_entries = query::index_seqs(w.log.backend(), "org", UNION, None, 1000).unwrap();
+    assert!(union_entries.items.len() > 50 && union_entries.next.is_none());
 
     // A rebuild from the leaves alone reproduces the stored state byte for byte.
     let stored = dump(w.log.backend()).unwrap();

@@ -84,8 +84,9 @@ impl StateRead for MemBackend {
         &self,
         table: Table,
         prefix: &[u8],
+        from: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StateError> {
-        self.state.scan(table, prefix, f)
+        self.state.scan(table, prefix, from, f)
     }
 }

@@ -263,9 +263,10 @@ impl StateRead for RocksBackend {
         &self,
         table: Table,
         prefix: &[u8],
+        from: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StateError> {
-        let mode = rocksdb::IteratorMode::From(prefix, rocksdb::Direction::Forward);
+        let mode = rocksdb::IteratorMode::From(prefix.max(from), rocksdb::Direction::Forward);
         for item in self.db.iterator_cf(self.cf(table.name()), mode) {
             let (k, v) = item.map_err(state_err)?;
             if !k.starts_with(prefix) || !f(&k, &v) {
