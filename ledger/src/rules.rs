@@ -17,8 +17,8 @@ use crate::canonical::{parse_strict, MAX_SAFE_INTEGER};
 use crate::entry::{EntryError, SignedEntry, Statement, MAX_LEAF_BYTES};
 use crate::ident;
 use crate::state::{
-    alert_key, get, key, seq_suffix, AlertRec, CreditRec, Effects, EntryRec, FundRec, KeyRec,
-    NeedRec, NonceRec, OrgRec, Part, StateError, StateRead, Table,
+    alert_key, get, key, AlertRec, CreditRec, Effects, EntryRec, FundRec, KeyRec, NeedRec,
+    NonceRec, OrgRec, Part, StateError, StateRead, Table,
 };
 
 /// The SPEC's refusal codes.
@@ -773,7 +773,12 @@ impl Cx<'_> {
         f.disbursements += 1;
         self.put_fund(&f);
         let own_days = days(&b.date).ok_or_else(|| Refusal::new(Code::SchemaViolation, "date"))?;
-        let matches = self.duplicate_matches(&b.beneficiary, &b.cause, own_days)?;
+        let history_key = key(&[Part::Str(&b.beneficiary), Part::Str(&b.cause)]);
+        let mut history: Vec<u64> =
+            get(self.state, Table::Histories, &history_key)?.unwrap_or_default();
+        let matches = self.duplicate_matches(&history, own_days)?;
+        history.push(self.seq);
+        self.fx.put(Table::Histories, history_key, &history);
         if !matches.is_empty() {
             let alert = AlertRec {
                 seq: self.seq,
@@ -788,12 +793,6 @@ impl Cx<'_> {
         self.index("fund", &b.fund);
         self.index("bnf", &b.beneficiary);
         self.index("date", &b.date);
-        self.fx.index(key(&[
-            Part::Str("bc"),
-            Part::Str(&b.beneficiary),
-            Part::Str(&b.cause),
-            Part::Seq(self.seq),
-        ]));
         let rec = EntryRec {
             fund: Some(b.fund),
             amount: b.amount,
@@ -808,22 +807,11 @@ impl Cx<'_> {
 
     /// Earlier unreversed disbursements to the beneficiary for the same cause
     /// by another org, dated within the window.
-    fn duplicate_matches(
-        &self,
-        bnf: &str,
-        cause: &str,
-        own_days: i64,
-    ) -> Result<Vec<u64>, Refusal> {
-        let mut seqs = Vec::new();
-        self.state.scan(
-            Table::Index,
-            &key(&[Part::Str("bc"), Part::Str(bnf), Part::Str(cause)]),
-            b"",
-            &mut |k, _| {
-                seqs.extend(seq_suffix(k));
-                true
-            },
-        )?;
+    /// Of the earlier disbursements to this beneficiary for this cause
+    /// (`history`, from one point read), those by another org, unreversed,
+    /// dated within the window.
+    fn duplicate_matches(&self, history: &[u64], own_days: i64) -> Result<Vec<u64>, Refusal> {
+        let seqs = history.iter().copied();
         let mut matches = Vec::new();
         for s in seqs {
             let Some(e) = get::<EntryRec>(self.state, Table::Entries, &s.to_be_bytes())? else {

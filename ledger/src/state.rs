@@ -36,11 +36,14 @@ pub enum Table {
     Alerts,
     /// index name, value, seq → empty: entries by org, fund, beneficiary, kind, date, …
     Index,
+    /// beneficiary, cause → JSON list of disbursement seqs: the duplicate-aid
+    /// check reads one record instead of scanning an index.
+    Histories,
 }
 
 impl Table {
     /// Every table, in a fixed order.
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 10] = [
         Table::Orgs,
         Table::Keys,
         Table::Funds,
@@ -50,6 +53,7 @@ impl Table {
         Table::Entries,
         Table::Alerts,
         Table::Index,
+        Table::Histories,
     ];
 
     /// Column family name.
@@ -64,6 +68,7 @@ impl Table {
             Table::Entries => "st_entries",
             Table::Alerts => "st_alerts",
             Table::Index => "st_index",
+            Table::Histories => "st_histories",
         }
     }
 }
