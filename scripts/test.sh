@@ -6,4 +6,10 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 # Benches are built (so they cannot rot) but not run: they are measurements.
 cargo build --release --workspace --benches
-cargo test --release --workspace "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --release --workspace "$@" 2>&1 | tee "$log" || status=$?
+# One closing line over every test binary.
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
+exit "$status"
