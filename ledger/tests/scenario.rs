@@ -258,3 +258,59 @@ fn a_year_of_aid() {
     assert_eq!(dump(log.backend()).unwrap(), stored);
     assert_eq!(dump(&replay(&log).unwrap()).unwrap(), stored);
 }
+
+/// An auditor's replay finds an entry the rules would have refused, even
+/// though its signature, chain and Merkle root are all in order (a node that
+/// skipped the rules), and names its seq.
+#[test]
+fn replay_names_an_entry_the_rules_refuse() {
+    use ledger::entry::LeafRecord;
+    use ledger::sequencer::Replayer;
+    use ledger::verify::ChainVerifier;
+
+    let mut w = World::new();
+    w.ok(2, CHARITY, "fund.open", fund_open("F", "medical", 0));
+    // Sequenced around the rules: a disbursement from an empty fund, signed
+    // properly and chained properly.
+    let size = w.log.size();
+    let entry = check_submission(&signed(
+        2,
+        CHARITY,
+        "disbursement",
+        "overdraw",
+        disburse("F", &bnf(1), "illness", 500, "2026-02-01"),
+    ))
+    .unwrap();
+    let leaf = Leaf {
+        entry,
+        logged_at: "2030-01-01T00:00:00.000Z".into(),
+        prev: w.log.head().last_leaf,
+        seq: size,
+    };
+    let record = LeafRecord::new(leaf.to_bytes().unwrap());
+    w.log
+        .append_records(&[record], &[], SystemTime::UNIX_EPOCH)
+        .unwrap();
+
+    // The chain verifier is satisfied: the fault is in the rules, not the bytes.
+    let mut chain = ChainVerifier::new();
+    let mut replayer = Replayer::new();
+    let mut first_refused = None;
+    w.log
+        .scan(0, &mut |_, bytes| {
+            let leaf = chain.push(bytes).unwrap();
+            if let Err(e) = replayer.push(&leaf) {
+                first_refused = Some(e);
+                return false;
+            }
+            true
+        })
+        .unwrap();
+    chain.finish(&w.log.head().root).unwrap();
+    let e = first_refused.expect("replay must refuse the overdraft");
+    assert_eq!(e.seq, size);
+    assert_eq!(e.refusal.code, ledger::rules::Code::RuleViolation);
+    assert!(e.refusal.message.contains("insufficient"), "{e}");
+    // And a rebuild from such a log fails at the same seq.
+    assert_eq!(replay(&w.log).unwrap_err().seq, size);
+}
