@@ -118,7 +118,8 @@ impl Replayer {
         }
     }
 
-    /// Applies the next leaf (its signature and chain are the verifier's job).
+    /// Applies the next leaf: schema, then the rules (its signature and chain
+    /// are [`crate::verify::ChainVerifier`]'s job).
     pub fn push(&mut self, leaf: &Leaf) -> Result<(), ReplayError> {
         let fail = |refusal| ReplayError {
             seq: leaf.seq,
@@ -130,6 +131,11 @@ impl Replayer {
                 format!("expected seq {}", self.next),
             )));
         }
+        // The node validated the schema before the rules; so does the replay.
+        let value = serde_json::to_value(&leaf.entry)
+            .map_err(|e| fail(Refusal::new(Code::SchemaViolation, e.to_string())))?;
+        crate::schema::validate_entry(&value)
+            .map_err(|e| fail(Refusal::new(Code::SchemaViolation, e.to_string())))?;
         match apply(&self.state, leaf.seq, &leaf.entry) {
             Ok(Applied::New(effects)) => self.state.apply(&effects.writes),
             Ok(Applied::Resubmission(at)) => {

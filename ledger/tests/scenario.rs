@@ -314,3 +314,46 @@ fn replay_names_an_entry_the_rules_refuse() {
     // And a rebuild from such a log fails at the same seq.
     assert_eq!(replay(&w.log).unwrap_err().seq, size);
 }
+
+/// The replay checks the schema too: a body the rules alone would accept but
+/// the schema refuses (an unknown tier) is found.
+#[test]
+fn replay_checks_the_schema() {
+    use ledger::entry::LeafRecord;
+    let mut w = World::new();
+    w.ok(2, CHARITY, "fund.open", fund_open("F", "medical", 0));
+    w.ok(
+        2,
+        CHARITY,
+        "fund.receive",
+        json!({"fund": "F", "amount": 1000, "from": "x", "date": "2026-01-02"}),
+    );
+    let mut body = disburse("F", &bnf(1), "illness", 500, "2026-02-01");
+    body["tier"] = json!("vip");
+    let bytes = signed(2, CHARITY, "disbursement", "bad-tier", body);
+    assert_eq!(
+        check_submission(&bytes).unwrap_err().code,
+        ledger::rules::Code::SchemaViolation
+    );
+    let entry = SignedEntry::from_json(&bytes).unwrap();
+    let size = w.log.size();
+    let leaf = Leaf {
+        entry,
+        logged_at: "2030-01-01T00:00:00.000Z".into(),
+        prev: w.log.head().last_leaf,
+        seq: size,
+    };
+    w.log
+        .append_records(
+            &[LeafRecord::new(leaf.to_bytes().unwrap())],
+            &[],
+            SystemTime::UNIX_EPOCH,
+        )
+        .unwrap();
+    let e = replay(&w.log).unwrap_err();
+    assert_eq!(
+        (e.seq, e.refusal.code),
+        (size, ledger::rules::Code::SchemaViolation)
+    );
+    assert!(e.refusal.message.contains("/statement/body/tier"), "{e}");
+}
