@@ -136,7 +136,8 @@ pub struct CheckpointVerifier {
 impl CheckpointVerifier {
     /// Parses a vkey string and checks that its key id matches its key.
     pub fn from_vkey(vkey: &str) -> Result<CheckpointVerifier, CheckpointError> {
-        let mut parts = vkey.split('+');
+        // Three fields; the base64 key may itself contain '+'.
+        let mut parts = vkey.splitn(3, '+');
         let (Some(name), Some(id_hex), Some(key_b64), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {

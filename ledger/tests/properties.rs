@@ -231,3 +231,28 @@ fn checkpoints_accept_cosignatures_and_refuse_garbage() {
         assert!(CheckpointVerifier::from_vkey(vkey).is_err(), "{vkey:?}");
     }
 }
+
+#[test]
+fn vkeys_round_trip_for_many_keys() {
+    // Base64 keys often contain '+', the vkey's own separator.
+    let mut with_plus = 0;
+    for seed in 0..200u8 {
+        let signer = CheckpointSigner::new(
+            "log.example/aid",
+            ed25519_dalek::SigningKey::from_bytes(&[seed; 32]),
+        )
+        .unwrap();
+        let vkey = signer.vkey();
+        with_plus += usize::from(vkey.matches('+').count() > 2);
+        let verifier = CheckpointVerifier::from_vkey(&vkey).unwrap();
+        let root = RootHash {
+            size: u64::from(seed),
+            hash: Hash([seed; 32]),
+        };
+        assert_eq!(
+            verifier.verify(signer.sign(root).as_bytes()).unwrap().root,
+            root
+        );
+    }
+    assert!(with_plus > 0, "no key exercised a '+' in base64");
+}

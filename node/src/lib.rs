@@ -1,0 +1,335 @@
+//! aidledger-node: the HTTP face of the ledger and its only writer
+//! (SPEC §7). This crate is glue: parsing requests, queueing checked entries
+//! for the sequencer thread, and reading proofs and leaves from the
+//! `ledger` crate's store.
+
+#![deny(missing_docs)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ledger::checkpoint::CheckpointSigner;
+use ledger::rules::check_submission_value;
+use ledger::store::{Log, RocksBackend};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+pub mod error;
+pub mod sequencer;
+
+pub use error::ApiError;
+use sequencer::{Job, Queue, QueueError};
+
+/// The log, shared between the sequencer (writes) and the handlers (reads).
+pub type SharedLog = Arc<RwLock<Log<RocksBackend>>>;
+
+/// What the sequencer and the handlers share besides the log.
+pub struct Shared {
+    /// Signs a checkpoint after every commit group.
+    pub signer: CheckpointSigner,
+    /// The latest signed checkpoint.
+    pub checkpoint: RwLock<String>,
+}
+
+/// Everything a handler needs.
+#[derive(Clone)]
+pub struct Node {
+    log: SharedLog,
+    shared: Arc<Shared>,
+    queue: Queue,
+}
+
+/// Largest request body.
+pub const BODY_LIMIT: usize = 8 << 20;
+/// Most entries in one submitted array, and most items on a page.
+pub const MAX_BATCH: usize = 1_000;
+
+impl Node {
+    /// Starts the sequencer over `log`; returns the node and the sequencer
+    /// thread, which ends once every clone of the node is dropped.
+    pub fn start(
+        log: Log<RocksBackend>,
+        signer: CheckpointSigner,
+    ) -> (Node, std::thread::JoinHandle<()>) {
+        let checkpoint = signer.sign(log.head().root);
+        let log = Arc::new(RwLock::new(log));
+        let shared = Arc::new(Shared {
+            signer,
+            checkpoint: RwLock::new(checkpoint),
+        });
+        let (queue, handle) = sequencer::start(log.clone(), shared.clone());
+        (Node { log, shared, queue }, handle)
+    }
+
+    /// Runs `f` on the log under a read lock, on the blocking pool.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Log<RocksBackend>) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let log = self.log.clone();
+        tokio::task::spawn_blocking(move || f(&log.read().expect("log lock")))
+            .await
+            .map_err(ApiError::internal)?
+    }
+}
+
+/// The router with every route of this node (used by `main` and by tests
+/// through `oneshot`).
+pub fn app(node: Node) -> Router {
+    Router::new()
+        .route("/v1/entries", post(submit).get(entries_page))
+        .route("/v1/entries/{seq}", get(entry))
+        .route("/v1/log", get(log_info))
+        .route("/v1/checkpoint", get(checkpoint))
+        .route("/checkpoint", get(checkpoint))
+        .route("/v1/proof/inclusion", get(inclusion))
+        .route("/v1/proof/consistency", get(consistency))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new("method_not_allowed", "method not allowed on this route")
+        })
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
+        .layer(tower_http::cors::CorsLayer::permissive())
+        .with_state(node)
+}
+
+/// `POST /v1/entries`: one entry (201 receipt; 200 for an identical
+/// resubmission) or an array of up to 1,000 (200 `{"results":[…]}`).
+async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response, ApiError> {
+    let value = ledger::parse_strict(&body).map_err(|e| {
+        let code = if e.is_malformed() {
+            "malformed_json"
+        } else {
+            "schema_violation"
+        };
+        ApiError::new(code, e.to_string())
+    })?;
+    let (items, single) = match value {
+        Value::Array(items) if items.len() > MAX_BATCH => {
+            return Err(ApiError::new(
+                "too_large",
+                format!("at most {MAX_BATCH} entries per request"),
+            ))
+        }
+        Value::Array(items) => (items, false),
+        other => (vec![other], true),
+    };
+    // Schema and verify_strict for every entry, in parallel, off the async threads.
+    let checked = tokio::task::spawn_blocking(move || {
+        use rayon::prelude::*;
+        items
+            .into_par_iter()
+            .map(check_submission_value)
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let mut answers: Vec<Option<Result<Value, ApiError>>> = Vec::with_capacity(checked.len());
+    let mut entries = Vec::new();
+    for c in checked {
+        match c {
+            Ok(entry) => {
+                entries.push(entry);
+                answers.push(None);
+            }
+            Err(refusal) => answers.push(Some(Err(refusal.into()))),
+        }
+    }
+    let mut created = false;
+    if !entries.is_empty() {
+        let (reply, rx) = oneshot::channel();
+        node.queue
+            .submit(Job { entries, reply })
+            .map_err(|e| match e {
+                QueueError::Full => {
+                    ApiError::new("overloaded", "the sequencer is behind; retry shortly")
+                }
+                QueueError::Closed => ApiError::new("overloaded", "the node is shutting down"),
+            })?;
+        let results = rx
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
+        let mut results = results.into_iter();
+        for slot in answers.iter_mut().filter(|a| a.is_none()) {
+            *slot = Some(match results.next().expect("one answer per entry") {
+                Ok((receipt, new)) => {
+                    created |= new;
+                    Ok(serde_json::to_value(receipt).map_err(ApiError::internal)?)
+                }
+                Err(refusal) => Err(refusal.into()),
+            });
+        }
+    }
+    let mut answers = answers
+        .into_iter()
+        .map(|a| a.expect("every entry answered"));
+    if single {
+        let receipt = answers.next().expect("one entry")?;
+        let status = if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        return Ok((status, Json(receipt)).into_response());
+    }
+    let results: Vec<Value> = answers.map(|a| a.unwrap_or_else(|e| e.body())).collect();
+    Ok(Json(json!({ "results": results })).into_response())
+}
+
+fn param(q: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError> {
+    q.get(name)
+        .map(|v| {
+            v.parse::<u64>()
+                .map_err(|_| ApiError::bad_param(format!("{name} must be a non-negative integer")))
+        })
+        .transpose()
+}
+
+fn required(q: &HashMap<String, String>, name: &str) -> Result<u64, ApiError> {
+    param(q, name)?.ok_or_else(|| ApiError::bad_param(format!("{name} is required")))
+}
+
+/// `GET /v1/log`: origin, vkey, size, genesis leaf hash.
+async fn log_info(State(node): State<Node>) -> Result<Json<Value>, ApiError> {
+    let origin = node.shared.signer.origin().to_owned();
+    let vkey = node.shared.signer.vkey();
+    node.read(move |log| {
+        let genesis = log
+            .leaf_hash(0)
+            .map_err(ApiError::internal)?
+            .map(|h| h.to_hex());
+        Ok(Json(
+            json!({"origin": origin, "vkey": vkey, "size": log.size(), "genesis": genesis}),
+        ))
+    })
+    .await
+}
+
+/// `GET /v1/checkpoint` (and `/checkpoint`): the latest signed checkpoint.
+async fn checkpoint(State(node): State<Node>) -> Response {
+    let text = node
+        .shared
+        .checkpoint
+        .read()
+        .expect("checkpoint lock")
+        .clone();
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        text,
+    )
+        .into_response()
+}
+
+/// `GET /v1/entries/{seq}`.
+async fn entry(State(node): State<Node>, Path(seq): Path<String>) -> Result<Json<Value>, ApiError> {
+    let seq: u64 = seq
+        .parse()
+        .map_err(|_| ApiError::bad_param("seq must be a non-negative integer"))?;
+    node.read(move |log| {
+        let bytes = log.leaf(seq).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found(format!("no entry {seq}")))?;
+        let leaf: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
+        Ok(Json(json!({"seq": seq, "leaf_hash": ledger::merkle::leaf_hash(&bytes).to_hex(), "leaf": leaf})))
+    })
+    .await
+}
+
+/// `GET /v1/entries?start=S&limit=N`: NDJSON, each line exactly the leaf bytes.
+async fn entries_page(
+    State(node): State<Node>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let start = param(&q, "start")?.unwrap_or(0);
+    let limit = param(&q, "limit")?.unwrap_or(MAX_BATCH as u64);
+    if limit == 0 || limit > MAX_BATCH as u64 {
+        return Err(ApiError::bad_param(format!(
+            "limit must be 1..={MAX_BATCH}"
+        )));
+    }
+    let body = node
+        .read(move |log| {
+            let mut out = Vec::new();
+            for bytes in log
+                .leaves(start, limit as usize)
+                .map_err(ApiError::internal)?
+            {
+                out.extend_from_slice(&bytes);
+                out.push(b'\n');
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
+}
+
+fn hexes(path: Vec<ledger::merkle::Hash>) -> Vec<String> {
+    path.iter().map(|h| h.to_hex()).collect()
+}
+
+/// `GET /v1/proof/inclusion?seq=S&size=N` (`size` defaults to the current size).
+async fn inclusion(
+    State(node): State<Node>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let seq = required(&q, "seq")?;
+    let size = param(&q, "size")?;
+    node.read(move |log| {
+        let size = size.unwrap_or(log.size());
+        if seq >= size || size > log.size() {
+            return Err(ApiError::not_found(format!(
+                "no seq {seq} in a tree of size {size} (tree size {})",
+                log.size()
+            )));
+        }
+        let path = log.prove_inclusion(seq, size).map_err(ApiError::internal)?;
+        let leaf_hash = log
+            .leaf_hash(seq)
+            .map_err(ApiError::internal)?
+            .expect("seq < size")
+            .to_hex();
+        Ok(Json(
+            json!({"seq": seq, "size": size, "leaf_hash": leaf_hash, "path": hexes(path)}),
+        ))
+    })
+    .await
+}
+
+/// `GET /v1/proof/consistency?first=M&second=N` (`second` defaults to the current size).
+async fn consistency(
+    State(node): State<Node>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let first = required(&q, "first")?;
+    let second = param(&q, "second")?;
+    node.read(move |log| {
+        let second = second.unwrap_or(log.size());
+        if first > second || second > log.size() {
+            return Err(ApiError::not_found(format!(
+                "no consistency proof from {first} to {second} (tree size {})",
+                log.size()
+            )));
+        }
+        let path = log
+            .prove_consistency(first, second)
+            .map_err(ApiError::internal)?;
+        Ok(Json(
+            json!({"first": first, "second": second, "path": hexes(path)}),
+        ))
+    })
+    .await
+}

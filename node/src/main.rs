@@ -1,0 +1,148 @@
+//! `aidledger-node serve --data DIR --listen ADDR --origin NAME`
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use ed25519_dalek::SigningKey;
+use ledger::checkpoint::CheckpointSigner;
+use ledger::store::{Log, RocksBackend};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "aidledger-node",
+    version,
+    about = "The aid ledger's HTTP node (the only writer)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the ledger in DATA over HTTP.
+    Serve {
+        /// Data directory (created if missing): the store and the node's key.
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// The log's origin line and checkpoint key name, e.g. ledger.example.gov.cn/aid/2026.
+        #[arg(long)]
+        origin: String,
+    },
+}
+
+fn main() -> ExitCode {
+    // Logs go to stderr; stdout carries only the "listening on" line.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aidledger-node: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve {
+            data,
+            listen,
+            origin,
+        } => serve(&data, &listen, &origin),
+    }
+}
+
+/// Reads the node's checkpoint key from `path`, or creates it (mode 0600).
+/// A key file that group or others may read is refused, as ssh does.
+fn node_key(path: &Path) -> anyhow::Result<SigningKey> {
+    if !path.exists() {
+        let key = SigningKey::generate(&mut rand_core::OsRng);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        writeln!(f, "{}", hex::encode(key.to_bytes()))?;
+        f.sync_all()?;
+        return Ok(key);
+    }
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        bail!(
+            "{} is readable by others (mode {:o}); chmod 600 it",
+            path.display(),
+            mode & 0o777
+        );
+    }
+    let text = std::fs::read_to_string(path)?;
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut seed)
+        .with_context(|| format!("{} is not 64 hex digits", path.display()))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+fn serve(data: &Path, listen: &str, origin: &str) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let key = node_key(&data.join("node.key"))?;
+    let signer = CheckpointSigner::new(origin, key)?;
+    let backend = RocksBackend::open(&data.join("db"))
+        .with_context(|| format!("opening the store in {}", data.display()))?;
+    let log = Log::open(backend).context("the store failed its checks at open; not serving it")?;
+    tracing::info!(size = log.size(), vkey = %signer.vkey(), "store opened");
+    let (node, sequencer) = node::Node::start(log, signer);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        println!(
+            "aidledger-node listening on http://{}",
+            listener.local_addr()?
+        );
+        axum::serve(listener, node::app(node))
+            .with_graceful_shutdown(shutdown())
+            .await?;
+        anyhow::Ok(())
+    })?;
+    // The router and every handler are gone: the sequencer finishes the
+    // groups already queued and stops.
+    drop(runtime);
+    sequencer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the sequencer thread panicked"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
+}

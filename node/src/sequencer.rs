@@ -1,0 +1,164 @@
+//! The single writer. Requests queue checked entries on a bounded channel;
+//! one thread drains what is waiting (up to [`MAX_GROUP`] entries) into one
+//! commit group: rules, one `WriteBatch`, one fsync, one signed checkpoint.
+//! Each submitter gets its receipts only after the group is durable.
+
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use ledger::entry::SignedEntry;
+use ledger::rules::Refusal;
+use ledger::sequencer::{sequence_group, Outcome};
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use crate::{Shared, SharedLog};
+
+/// Most entries in one commit group.
+pub const MAX_GROUP: usize = 1_000;
+/// Submissions that may wait for the sequencer before new ones are refused
+/// with `overloaded`.
+pub const QUEUE: usize = 256;
+
+/// What a durable entry's submitter gets (SPEC §7).
+#[derive(Debug, Clone, Serialize)]
+pub struct Receipt {
+    /// Its seq.
+    pub seq: u64,
+    /// Its leaf hash.
+    pub leaf_hash: String,
+    /// Its `logged_at`.
+    pub logged_at: String,
+    /// The signed checkpoint the inclusion proof is against.
+    pub checkpoint: String,
+    /// RFC 9162 inclusion path of `seq` in that checkpoint's tree.
+    pub inclusion: Vec<String>,
+}
+
+/// One entry's answer: a receipt (and whether it was new) or a refusal.
+pub type Answer = Result<(Receipt, bool), Refusal>;
+
+/// One request's entries and where to send their answers.
+pub struct Job {
+    /// Checked entries, in request order.
+    pub entries: Vec<SignedEntry>,
+    /// The answers, in the same order; `Err` if the commit itself failed.
+    pub reply: oneshot::Sender<Result<Vec<Answer>, String>>,
+}
+
+/// Why a job was not queued.
+pub enum QueueError {
+    /// The queue is full: answer `overloaded`.
+    Full,
+    /// The sequencer has stopped (shutting down).
+    Closed,
+}
+
+/// The sending side, held by the HTTP handlers.
+#[derive(Clone)]
+pub struct Queue(SyncSender<Job>);
+
+impl Queue {
+    /// Queues a job without waiting.
+    pub fn submit(&self, job: Job) -> Result<(), QueueError> {
+        self.0.try_send(job).map_err(|e| match e {
+            TrySendError::Full(_) => QueueError::Full,
+            TrySendError::Disconnected(_) => QueueError::Closed,
+        })
+    }
+}
+
+/// Starts the sequencer thread. It ends when every [`Queue`] is dropped,
+/// after finishing the groups already queued.
+pub fn start(log: SharedLog, shared: Arc<Shared>) -> (Queue, std::thread::JoinHandle<()>) {
+    let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
+    let handle = std::thread::Builder::new()
+        .name("sequencer".into())
+        .spawn(move || run(rx, log, shared))
+        .expect("spawn the sequencer thread");
+    (Queue(tx), handle)
+}
+
+fn run(rx: Receiver<Job>, log: SharedLog, shared: Arc<Shared>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        let mut count = jobs[0].entries.len();
+        while count < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => {
+                    count += job.entries.len();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        commit(&mut jobs, &log, &shared);
+    }
+}
+
+fn commit(jobs: &mut Vec<Job>, log: &SharedLog, shared: &Shared) {
+    let sizes: Vec<usize> = jobs.iter().map(|j| j.entries.len()).collect();
+    let entries: Vec<SignedEntry> = jobs
+        .iter_mut()
+        .flat_map(|j| std::mem::take(&mut j.entries))
+        .collect();
+    let result = {
+        let mut log = log.write().expect("log lock");
+        sequence_group(&mut log, entries, SystemTime::now())
+            .map_err(|e| e.to_string())
+            .and_then(|outcomes| {
+                let head = log.head().root;
+                let checkpoint = shared.signer.sign(head);
+                *shared.checkpoint.write().expect("checkpoint lock") = checkpoint.clone();
+                outcomes
+                    .into_iter()
+                    .map(|o| match o {
+                        Ok(Outcome::Sequenced(s)) => {
+                            receipt(&log, s.seq, &checkpoint, head.size).map(|r| Ok((r, true)))
+                        }
+                        Ok(Outcome::Resubmitted(seq)) => {
+                            receipt(&log, seq, &checkpoint, head.size).map(|r| Ok((r, false)))
+                        }
+                        Err(refusal) => Ok(Err(refusal)),
+                    })
+                    .collect::<Result<Vec<Answer>, String>>()
+            })
+    };
+    match result {
+        Err(e) => {
+            tracing::error!(error = %e, "commit group failed; nothing of it is in the log");
+            for job in jobs.drain(..) {
+                let _ = job.reply.send(Err(e.clone()));
+            }
+        }
+        Ok(answers) => {
+            let mut answers = answers.into_iter();
+            for (job, n) in jobs.drain(..).zip(sizes) {
+                let _ = job.reply.send(Ok(answers.by_ref().take(n).collect()));
+            }
+        }
+    }
+}
+
+/// A receipt for `seq` against the checkpoint of the tree of `size` leaves.
+fn receipt(
+    log: &ledger::store::Log<ledger::store::RocksBackend>,
+    seq: u64,
+    checkpoint: &str,
+    size: u64,
+) -> Result<Receipt, String> {
+    let bytes = log
+        .leaf(seq)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("leaf {seq} missing"))?;
+    let leaf = ledger::entry::Leaf::from_bytes(&bytes).map_err(|e| e.to_string())?;
+    let path = log.prove_inclusion(seq, size).map_err(|e| e.to_string())?;
+    Ok(Receipt {
+        seq,
+        leaf_hash: ledger::merkle::leaf_hash(&bytes).to_hex(),
+        logged_at: leaf.logged_at,
+        checkpoint: checkpoint.to_owned(),
+        inclusion: path.iter().map(|h| h.to_hex()).collect(),
+    })
+}

@@ -1,0 +1,336 @@
+//! The node's routes through `oneshot` (no socket), on RocksDB in a temp
+//! dir: the shared vector ledger submitted entry by entry, every receipt
+//! verified with the published vkey, proofs for all sizes, the export, and
+//! the error codes.
+
+use axum::body::{to_bytes, Body};
+use axum::http::{Method, Request, StatusCode};
+use axum::Router;
+use ed25519_dalek::SigningKey;
+use ledger::checkpoint::{CheckpointSigner, CheckpointVerifier};
+use ledger::merkle::{leaf_hash, Hash, RootHash};
+use ledger::store::{Log, RocksBackend};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const LEDGER: &str = include_str!("../../tests/vectors/ledger.json");
+
+fn vectors() -> Value {
+    serde_json::from_str(LEDGER).unwrap()
+}
+
+/// A node on a fresh store, signing with the vectors' node key.
+fn node(dir: &tempfile::TempDir) -> (Router, std::thread::JoinHandle<()>) {
+    let v = vectors();
+    let signer = CheckpointSigner::new(
+        v["origin"].as_str().unwrap(),
+        SigningKey::from_bytes(&[3; 32]),
+    )
+    .unwrap();
+    let log = Log::open(RocksBackend::open(dir.path()).unwrap()).unwrap();
+    let (node, handle) = node::Node::start(log, signer);
+    (node::app(node), handle)
+}
+
+async fn call(app: &Router, method: Method, uri: &str, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Body::from(body))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    (
+        status,
+        to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+}
+
+async fn json_call(app: &Router, method: Method, uri: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let (status, bytes) = call(app, method, uri, body).await;
+    (
+        status,
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("{uri}: not JSON: {}", String::from_utf8_lossy(&bytes))),
+    )
+}
+
+fn error_code(v: &Value) -> &str {
+    v["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an error answer: {v}"))
+}
+
+/// Checks a receipt offline: checkpoint signature, then inclusion.
+fn check_receipt(verifier: &CheckpointVerifier, r: &Value) -> RootHash {
+    let cp = verifier
+        .verify(r["checkpoint"].as_str().unwrap().as_bytes())
+        .unwrap();
+    let path: Vec<Hash> = r["inclusion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap().parse().unwrap())
+        .collect();
+    let leaf: Hash = r["leaf_hash"].as_str().unwrap().parse().unwrap();
+    cp.root
+        .verify_inclusion(&leaf, r["seq"].as_u64().unwrap(), &path)
+        .unwrap();
+    cp.root
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_vector_ledger_through_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = node(&dir);
+    let v = vectors();
+    let verifier = CheckpointVerifier::from_vkey(v["node_vkey"].as_str().unwrap()).unwrap();
+
+    // Empty log: the empty-tree checkpoint, no genesis.
+    let (status, info) = json_call(&app, Method::GET, "/v1/log", vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (
+            info["size"].as_u64(),
+            &info["genesis"],
+            info["vkey"].as_str()
+        ),
+        (Some(0), &Value::Null, v["node_vkey"].as_str())
+    );
+    let (_, cp) = call(&app, Method::GET, "/v1/checkpoint", vec![]).await;
+    assert_eq!(verifier.verify(&cp).unwrap().root, RootHash::EMPTY);
+
+    // A first entry that is not a genesis is refused.
+    let not_genesis = serde_json::to_vec(&v["leaves"][2]["entry"]).unwrap();
+    let (status, e) = json_call(&app, Method::POST, "/v1/entries", not_genesis).await;
+    assert_eq!(
+        (status, error_code(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "rule_violation")
+    );
+
+    let mut roots = vec![RootHash::EMPTY];
+    let mut receipts = Vec::new();
+    for l in v["leaves"].as_array().unwrap() {
+        let body = serde_json::to_vec(&l["entry"]).unwrap();
+        let (status, r) = json_call(&app, Method::POST, "/v1/entries", body.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        assert_eq!(r["seq"], l["seq"]);
+        roots.push(check_receipt(&verifier, &r));
+        // An identical resubmission: 200, the same seq, a valid receipt.
+        let (status, again) = json_call(&app, Method::POST, "/v1/entries", body).await;
+        assert_eq!((status, &again["seq"]), (StatusCode::OK, &l["seq"]));
+        check_receipt(&verifier, &again);
+        receipts.push(r);
+    }
+    assert_eq!(roots.last().unwrap().size, 5);
+
+    // Consistency between every pair of sizes the receipts showed.
+    for a in &roots {
+        for b in roots.iter().filter(|b| b.size >= a.size) {
+            let uri = format!("/v1/proof/consistency?first={}&second={}", a.size, b.size);
+            let (status, p) = json_call(&app, Method::GET, &uri, vec![]).await;
+            assert_eq!(status, StatusCode::OK, "{uri}");
+            let path: Vec<Hash> = p["path"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h.as_str().unwrap().parse().unwrap())
+                .collect();
+            b.verify_consistency(a, &path).unwrap();
+        }
+    }
+    // Inclusion of every seq in every later tree.
+    for r in &roots[1..] {
+        for seq in 0..r.size {
+            let (_, p) = json_call(
+                &app,
+                Method::GET,
+                &format!("/v1/proof/inclusion?seq={seq}&size={}", r.size),
+                vec![],
+            )
+            .await;
+            let path: Vec<Hash> = p["path"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h.as_str().unwrap().parse().unwrap())
+                .collect();
+            r.verify_inclusion(
+                &p["leaf_hash"].as_str().unwrap().parse().unwrap(),
+                seq,
+                &path,
+            )
+            .unwrap();
+        }
+    }
+
+    // The export: each line exactly the leaf bytes, hashing to the receipts.
+    let (status, ndjson) = call(&app, Method::GET, "/v1/entries?start=0&limit=10", vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    let lines: Vec<&[u8]> = ndjson
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(lines.len(), 5);
+    for (line, (r, l)) in lines
+        .iter()
+        .zip(receipts.iter().zip(v["leaves"].as_array().unwrap()))
+    {
+        assert_eq!(leaf_hash(line).to_hex(), r["leaf_hash"].as_str().unwrap());
+        // The node stamps its own logged_at, so the entry (not the whole leaf) is the vector's.
+        let leaf = ledger::entry::Leaf::from_bytes(line).unwrap();
+        assert_eq!(serde_json::to_value(&leaf.entry).unwrap(), l["entry"]);
+    }
+    let (_, one) = json_call(&app, Method::GET, "/v1/entries/4", vec![]).await;
+    assert_eq!(one["leaf_hash"], receipts[4]["leaf_hash"]);
+    assert_eq!(one["leaf"]["entry"]["statement"]["kind"], "disbursement");
+    let (_, info) = json_call(&app, Method::GET, "/v1/log", vec![]).await;
+    assert_eq!(
+        (info["size"].as_u64(), &info["genesis"]),
+        (Some(5), &receipts[0]["leaf_hash"])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_have_the_spec_shape_and_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = node(&dir);
+    let v = vectors();
+    let genesis = serde_json::to_vec(&v["leaves"][0]["entry"]).unwrap();
+    assert_eq!(
+        call(&app, Method::POST, "/v1/entries", genesis).await.0,
+        StatusCode::CREATED
+    );
+    let cases: Vec<(Method, &str, Vec<u8>, StatusCode, &str)> = vec![
+        (
+            Method::POST,
+            "/v1/entries",
+            b"{".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            Method::POST,
+            "/v1/entries",
+            br#"{"statement":{},"signature":"00"}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "schema_violation",
+        ),
+        (
+            Method::POST,
+            "/v1/entries",
+            serde_json::to_vec(&vec![json!(1); 1001]).unwrap(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+        ),
+        (
+            Method::GET,
+            "/v1/entries/9",
+            vec![],
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            Method::GET,
+            "/v1/entries/x",
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "schema_violation",
+        ),
+        (
+            Method::GET,
+            "/v1/entries?limit=1001",
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "schema_violation",
+        ),
+        (
+            Method::GET,
+            "/v1/proof/inclusion?seq=1&size=1",
+            vec![],
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            Method::GET,
+            "/v1/proof/inclusion",
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "schema_violation",
+        ),
+        (
+            Method::GET,
+            "/v1/proof/consistency?first=2&second=1",
+            vec![],
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            Method::GET,
+            "/v1/nothing",
+            vec![],
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            Method::DELETE,
+            "/v1/log",
+            vec![],
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+    ];
+    for (method, uri, body, status, code) in cases {
+        let (got, e) = json_call(&app, method.clone(), uri, body).await;
+        assert_eq!((got, error_code(&e)), (status, code), "{method} {uri}: {e}");
+        assert!(e["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
+    }
+    // A bad signature, a nonce conflict, an unknown key, inside one array:
+    // each element gets its own answer, the good one a receipt.
+    let mut forged = v["leaves"][1]["entry"].clone();
+    forged["statement"]["nonce"] = json!("forged");
+    let mut conflict = v["leaves"][1]["entry"].clone();
+    conflict["statement"]["issued_at"] = json!("2026-01-05T08:10:01Z");
+    let signer = SigningKey::from_bytes(&[1; 32]);
+    let conflict = resign(conflict, &signer);
+    let unknown = resign(
+        v["leaves"][2]["entry"].clone(),
+        &SigningKey::from_bytes(&[9; 32]),
+    );
+    let good = v["leaves"][1]["entry"].clone();
+    let batch = serde_json::to_vec(&json!([forged, good, conflict, unknown])).unwrap();
+    let (status, r) = json_call(&app, Method::POST, "/v1/entries", batch).await;
+    assert_eq!(status, StatusCode::OK);
+    let codes: Vec<&str> = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["error"]["code"].as_str().unwrap_or("ok"))
+        .collect();
+    assert_eq!(
+        codes,
+        ["bad_signature", "ok", "nonce_conflict", "unknown_key"]
+    );
+    assert_eq!(r["results"][1]["seq"], 1);
+    // CORS for browsers and dashboards.
+    let req = Request::builder()
+        .uri("/v1/log")
+        .header("origin", "https://example.org")
+        .body(Body::empty())
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+}
+
+/// Re-signs an entry's statement with `key` (and puts that key in it).
+fn resign(mut entry: Value, key: &SigningKey) -> Value {
+    entry["statement"]["key"] = json!(hex::encode(key.verifying_key().to_bytes()));
+    let statement: ledger::entry::Statement =
+        serde_json::from_value(entry["statement"].clone()).unwrap();
+    serde_json::to_value(statement.sign(key).unwrap()).unwrap()
+}

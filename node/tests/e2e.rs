@@ -1,0 +1,213 @@
+//! End to end: the real `aidledger-node` binary on a free loopback port.
+//! The shared vector ledger goes in; then 32 clients submit 300 entries each
+//! at once. Every 2xx receipt verifies with `/v1/log`'s vkey, every entry is
+//! in the export exactly once, seqs are gapless and the chain verifies. The
+//! node stops cleanly on SIGTERM and serves the same log after a restart.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+
+use ed25519_dalek::SigningKey;
+use ledger::checkpoint::CheckpointVerifier;
+use ledger::entry::{PublicKey, Statement};
+use ledger::merkle::Hash;
+use ledger::verify::ChainVerifier;
+use serde_json::{json, Value};
+
+const LEDGER: &str = include_str!("../../tests/vectors/ledger.json");
+
+/// Minimal HTTP/1.1 over a fresh connection: (status, body).
+fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let mut body = raw[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    (status, body)
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = b.windows(2).position(|w| w == b"\r\n").unwrap();
+        let len =
+            usize::from_str_radix(std::str::from_utf8(&b[..line_end]).unwrap().trim(), 16).unwrap();
+        if len == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[line_end + 2..line_end + 2 + len]);
+        b = &b[line_end + 2 + len + 2..];
+    }
+}
+
+fn spawn(data: &std::path::Path, addr: SocketAddr) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aidledger-node"))
+        .args([
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            &addr.to_string(),
+            "--origin",
+            "test.example/aid",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("listening"), "{line}");
+    child
+}
+
+fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn check_receipt(verifier: &CheckpointVerifier, r: &Value) {
+    let cp = verifier
+        .verify(r["checkpoint"].as_str().unwrap().as_bytes())
+        .unwrap();
+    let path: Vec<Hash> = r["inclusion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap().parse().unwrap())
+        .collect();
+    let leaf: Hash = r["leaf_hash"].as_str().unwrap().parse().unwrap();
+    cp.root
+        .verify_inclusion(&leaf, r["seq"].as_u64().unwrap(), &path)
+        .unwrap();
+}
+
+#[test]
+fn a_real_node_under_concurrent_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let mut node = spawn(dir.path(), addr);
+    let (_, info) = http(addr, "GET", "/v1/log", b"");
+    let info: Value = serde_json::from_slice(&info).unwrap();
+    let verifier = CheckpointVerifier::from_vkey(info["vkey"].as_str().unwrap()).unwrap();
+
+    let v: Value = serde_json::from_str(LEDGER).unwrap();
+    for l in v["leaves"].as_array().unwrap() {
+        let (status, r) = http(
+            addr,
+            "POST",
+            "/v1/entries",
+            &serde_json::to_vec(&l["entry"]).unwrap(),
+        );
+        assert_eq!(status, 201);
+        check_receipt(&verifier, &serde_json::from_slice(&r).unwrap());
+    }
+
+    // 32 clients × 300 credit awards by the charity (seed 2 has the credit role).
+    let charity = SigningKey::from_bytes(&[2; 32]);
+    let clients: Vec<_> = (0..32u64)
+        .map(|c| {
+            let charity = charity.clone();
+            let verifier = verifier.clone();
+            std::thread::spawn(move || {
+                let mut seqs = Vec::new();
+                for i in 0..300u64 {
+                    let entry = Statement {
+                        v: 1,
+                        kind: "credit.award".into(),
+                        issuer: "CN-USCI-53440300MJ0000018R".into(),
+                        key: PublicKey(charity.verifying_key().to_bytes()),
+                        nonce: format!("c{c}-{i}"),
+                        issued_at: "2026-03-01T09:00:00Z".into(),
+                        body: json!({"holder": format!("vol_{:064x}", c), "points": 1, "reason": "志愿服务"}),
+                    }
+                    .sign(&charity)
+                    .unwrap();
+                    let (status, r) = http(addr, "POST", "/v1/entries", &serde_json::to_vec(&entry).unwrap());
+                    if status == 503 {
+                        continue; // overloaded: not acknowledged, not counted
+                    }
+                    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&r));
+                    let r: Value = serde_json::from_slice(&r).unwrap();
+                    check_receipt(&verifier, &r);
+                    seqs.push((r["seq"].as_u64().unwrap(), r["leaf_hash"].as_str().unwrap().to_owned()));
+                }
+                seqs
+            })
+        })
+        .collect();
+    let mut acked: Vec<(u64, String)> = clients
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+    acked.sort();
+    assert!(
+        acked.len() > 9_000,
+        "only {} of 9600 acknowledged",
+        acked.len()
+    );
+    assert!(
+        acked.windows(2).all(|w| w[0].0 < w[1].0),
+        "a seq was given twice"
+    );
+
+    // The export holds every acknowledged entry exactly once, gapless, and verifies.
+    let (_, cp) = http(addr, "GET", "/v1/checkpoint", b"");
+    let head = verifier.verify(&cp).unwrap().root;
+    let mut chain = ChainVerifier::new();
+    let mut hashes = Vec::new();
+    let mut start = 0;
+    while start < head.size {
+        let (status, page) = http(
+            addr,
+            "GET",
+            &format!("/v1/entries?start={start}&limit=1000"),
+            b"",
+        );
+        assert_eq!(status, 200);
+        for line in page.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            chain.push(line).unwrap();
+            hashes.push(ledger::merkle::leaf_hash(line).to_hex());
+            start += 1;
+        }
+    }
+    chain.finish(&head).unwrap();
+    for (seq, hash) in &acked {
+        assert_eq!(&hashes[*seq as usize], hash, "seq {seq}");
+    }
+
+    // SIGTERM: a clean stop; a restart serves the same log.
+    let pid = node.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(node.wait().unwrap().success());
+    let addr = free_addr();
+    let mut node = spawn(dir.path(), addr);
+    let (_, cp2) = http(addr, "GET", "/v1/checkpoint", b"");
+    assert_eq!(verifier.verify(&cp2).unwrap().root, head);
+    node.kill().unwrap();
+    node.wait().unwrap();
+}
