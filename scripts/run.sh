@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job: builds and runs the demo (see README).
+# The main job: a node serving the demo ledger (seeded on first run) on an
+# embedded RocksDB store in ./demo-data. Ctrl-C stops it cleanly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-cargo run --release -p ledger --example demo -- "$@"
+exec cargo run --release -p node --bin aidledger-node -- demo "$@"

@@ -21,6 +21,7 @@ use ledger::store::{Log, RocksBackend};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+pub mod demo;
 pub mod error;
 pub mod sequencer;
 

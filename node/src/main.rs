@@ -39,6 +39,18 @@ enum Command {
         #[arg(long)]
         origin: String,
     },
+    /// Seed DATA with a synthetic year of aid (first run only) and serve it.
+    Demo {
+        /// Data directory of the demo ledger.
+        #[arg(long, default_value = "./demo-data")]
+        data: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// The demo log's origin.
+        #[arg(long, default_value = "demo.aidledger.local/aid/2026")]
+        origin: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -64,7 +76,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             data,
             listen,
             origin,
-        } => serve(&data, &listen, &origin),
+        } => serve(&data, &listen, &origin, false),
+        Command::Demo {
+            data,
+            listen,
+            origin,
+        } => serve(&data, &listen, &origin, true),
     }
 }
 
@@ -98,13 +115,24 @@ fn node_key(path: &Path) -> anyhow::Result<SigningKey> {
     Ok(SigningKey::from_bytes(&seed))
 }
 
-fn serve(data: &Path, listen: &str, origin: &str) -> anyhow::Result<()> {
+fn serve(data: &Path, listen: &str, origin: &str, demo: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let key = node_key(&data.join("node.key"))?;
     let signer = CheckpointSigner::new(origin, key)?;
     let backend = RocksBackend::open(&data.join("db"))
         .with_context(|| format!("opening the store in {}", data.display()))?;
-    let log = Log::open(backend).context("the store failed its checks at open; not serving it")?;
+    let mut log =
+        Log::open(backend).context("the store failed its checks at open; not serving it")?;
+    if demo {
+        let started = std::time::Instant::now();
+        let seeded = node::demo::seed(&mut log)?;
+        if seeded > 0 {
+            eprintln!(
+                "seeded the demo ledger: {seeded} entries in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
     tracing::info!(size = log.size(), vkey = %signer.vkey(), "store opened");
     let (node, sequencer) = node::Node::start(log, signer);
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -334,3 +334,39 @@ fn resign(mut entry: Value, key: &SigningKey) -> Value {
         serde_json::from_value(entry["statement"].clone()).unwrap();
     serde_json::to_value(statement.sign(key).unwrap()).unwrap()
 }
+
+/// The demo ledger seeds, its state replays byte for byte, and it has the
+/// promised content: over 10,000 disbursements, duplicate-aid alerts,
+/// fulfilled needs.
+#[test]
+fn the_demo_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(RocksBackend::open(dir.path()).unwrap()).unwrap();
+    let n = node::demo::seed(&mut log).unwrap();
+    assert!(n > 10_000, "{n}");
+    assert_eq!(
+        node::demo::seed(&mut log).unwrap(),
+        0,
+        "a seeded log is left alone"
+    );
+    let backend = log.backend();
+    let disbursements = ledger::query::index_seqs(backend, "kind", "disbursement", None, 1_000_000)
+        .unwrap()
+        .items
+        .len();
+    assert!(
+        disbursements as u64 >= node::demo::DISBURSEMENTS,
+        "{disbursements}"
+    );
+    let alerts = ledger::query::alerts(backend, None, 100).unwrap().items;
+    assert_eq!(alerts.len(), 6, "{alerts:?}");
+    let fulfilled = ledger::query::index_seqs(backend, "kind", "need.fulfil", None, 100)
+        .unwrap()
+        .items
+        .len();
+    assert_eq!(fulfilled, 12);
+    assert_eq!(
+        ledger::sequencer::dump(&ledger::sequencer::replay(&log).unwrap()).unwrap(),
+        ledger::sequencer::dump(backend).unwrap()
+    );
+}
