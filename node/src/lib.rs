@@ -23,6 +23,7 @@ use tokio::sync::oneshot;
 
 pub mod demo;
 pub mod error;
+pub mod lists;
 pub mod sequencer;
 
 pub use error::ApiError;
@@ -92,6 +93,16 @@ pub fn app(node: Node) -> Router {
         .route("/checkpoint", get(checkpoint))
         .route("/v1/proof/inclusion", get(inclusion))
         .route("/v1/proof/consistency", get(consistency))
+        .route("/v1/orgs", get(lists::orgs))
+        .route("/v1/orgs/{id}", get(lists::org))
+        .route("/v1/funds", get(lists::funds))
+        .route("/v1/funds/{id}", get(lists::fund))
+        .route("/v1/funds/{id}/flows", get(lists::flows))
+        .route("/v1/beneficiaries/{bnf}", get(lists::beneficiary))
+        .route("/v1/alerts/duplicates", get(lists::alerts))
+        .route("/v1/credits/{holder}", get(lists::credits))
+        .route("/v1/assessments", get(lists::assessments))
+        .route("/v1/needs", get(lists::needs))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {

@@ -370,3 +370,155 @@ fn the_demo_ledger() {
         ledger::sequencer::dump(backend).unwrap()
     );
 }
+
+/// The public list routes on the demo ledger: shapes, paging, totals that
+/// add up, and lookups that 404.
+#[tokio::test(flavor = "multi_thread")]
+async fn public_lists_on_the_demo_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(RocksBackend::open(dir.path()).unwrap()).unwrap();
+    node::demo::seed(&mut log).unwrap();
+    let signer = CheckpointSigner::new("demo.test/aid", SigningKey::from_bytes(&[3; 32])).unwrap();
+    let (node, _) = node::Node::start(log, signer);
+    let app = node::app(node);
+    let get = |uri: String| {
+        let app = app.clone();
+        async move { json_call(&app, Method::GET, &uri, vec![]).await }
+    };
+
+    let (_, orgs) = get("/v1/orgs".into()).await;
+    assert_eq!(orgs["items"].as_array().unwrap().len(), 4);
+    let (_, charity) = get("/v1/orgs/CN-USCI-53440300MJ0000018R".into()).await;
+    assert_eq!(charity["keys"].as_array().unwrap().len(), 2, "{charity}");
+
+    // Funds, paged two at a time, add up: balance = received + in - out - disbursed.
+    let (mut all, mut cursor) = (Vec::new(), String::new());
+    loop {
+        let (status, p) = get(format!("/v1/funds?limit=2{cursor}")).await;
+        assert_eq!(status, StatusCode::OK);
+        all.extend(p["items"].as_array().unwrap().clone());
+        match p["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(all.len(), 9);
+    for f in &all {
+        let n = |k: &str| f[k].as_i64().unwrap();
+        assert_eq!(
+            n("balance"),
+            n("received") + n("transferred_in") - n("transferred_out") - n("disbursed"),
+            "{f}"
+        );
+    }
+    let (_, zaihai) = get("/v1/funds/HSH-2026-ZAIHAI".into()).await;
+    assert_eq!(zaihai["transferred_in"], 30_000_000);
+    assert!(zaihai["execution_rate_bp"].as_u64().is_some());
+
+    // Flows of a fund: its opening, receipt, transfer in, and disbursements.
+    let (_, flows) = get("/v1/funds/HSH-2026-ZAIHAI/flows?limit=1000".into()).await;
+    let kinds: Vec<&str> = flows["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds[..3], ["fund.open", "fund.receive", "fund.transfer"]);
+    assert_eq!(kinds.iter().filter(|k| **k == "disbursement").count(), 12);
+
+    // Alerts, newest first, and the beneficiary they name.
+    let (_, alerts) = get("/v1/alerts/duplicates?limit=4".into()).await;
+    let items = alerts["items"].as_array().unwrap();
+    assert_eq!(items.len(), 4);
+    assert!(items[0]["seq"].as_u64() > items[1]["seq"].as_u64());
+    let (_, rest) = get(format!(
+        "/v1/alerts/duplicates?cursor={}",
+        alerts["next_cursor"].as_str().unwrap()
+    ))
+    .await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 2);
+    let bnf = items[0]["beneficiary"].as_str().unwrap();
+    let (_, family) = get(format!("/v1/beneficiaries/{bnf}")).await;
+    let issuers: Vec<&str> = family["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["issuer"].as_str().unwrap())
+        .collect();
+    assert!(
+        issuers.contains(&"CN-USCI-11320000MB0000019A")
+            && issuers.contains(&"CN-USCI-53440300MJ0000018R"),
+        "{issuers:?}"
+    );
+
+    let (_, needs) = get("/v1/needs?state=fulfilled".into()).await;
+    assert_eq!(needs["items"].as_array().unwrap().len(), 12);
+    let (_, open) = get("/v1/needs?state=open".into()).await;
+    assert_eq!(open["items"].as_array().unwrap().len(), 0);
+    let (_, assessed) = get("/v1/assessments?subject=CN-USCI-53440300MJ0000018R".into()).await;
+    assert_eq!(assessed["items"][0]["body"]["grade"], "good");
+
+    // A volunteer's credit points: find one in the export, then its balance and history.
+    let (_, ndjson) = call(
+        &app,
+        Method::GET,
+        "/v1/entries?start=10300&limit=400",
+        vec![],
+    )
+    .await;
+    let award = ndjson
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice::<Value>(l).unwrap())
+        .find(|l| l["entry"]["statement"]["kind"] == "credit.award")
+        .expect("the demo awards credit points");
+    let holder = award["entry"]["statement"]["body"]["holder"]
+        .as_str()
+        .unwrap();
+    let (status, credits) = get(format!("/v1/credits/{holder}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let history = credits["items"].as_array().unwrap();
+    assert!(!history.is_empty());
+    let net: i64 = history
+        .iter()
+        .map(|e| {
+            e["body"]["points"].as_i64().unwrap()
+                * if e["kind"] == "credit.redeem" { -1 } else { 1 }
+        })
+        .sum();
+    assert_eq!(credits["balance"].as_i64(), Some(net));
+
+    for (uri, status, code) in [
+        ("/v1/funds/NOPE", StatusCode::NOT_FOUND, "not_found"),
+        ("/v1/orgs/CN-X-1", StatusCode::NOT_FOUND, "not_found"),
+        ("/v1/credits/vol_00", StatusCode::NOT_FOUND, "not_found"),
+        (
+            "/v1/beneficiaries/11010519491231002X",
+            StatusCode::BAD_REQUEST,
+            "schema_violation",
+        ),
+        (
+            "/v1/funds?limit=1001",
+            StatusCode::BAD_REQUEST,
+            "schema_violation",
+        ),
+        (
+            "/v1/alerts/duplicates?cursor=zz",
+            StatusCode::BAD_REQUEST,
+            "schema_violation",
+        ),
+        (
+            "/v1/needs?state=lost",
+            StatusCode::BAD_REQUEST,
+            "schema_violation",
+        ),
+        (
+            "/v1/assessments",
+            StatusCode::BAD_REQUEST,
+            "schema_violation",
+        ),
+    ] {
+        let (got, e) = get(uri.into()).await;
+        assert_eq!((got, error_code(&e)), (status, code), "{uri}");
+    }
+}
