@@ -286,6 +286,29 @@ pub fn prove_consistency<S: HashSource>(
     Ok(p.into_iter().map(Into::into).collect())
 }
 
+/// Height of C2SP tlog-tiles: a tile holds up to 256 hashes of one level.
+pub const TILE_HEIGHT: u8 = 8;
+
+/// The data of the C2SP hash tile at tile level `level`, index `index`,
+/// `width` hashes wide (256 for a full tile): the hashes at tree level
+/// `8 * level` of nodes `index * 256 ..`, concatenated. The caller checks
+/// that the tree has them.
+pub fn hash_tile<S: HashSource>(
+    source: &S,
+    level: u8,
+    index: u64,
+    width: u32,
+) -> Result<Vec<u8>, ProveError<S::Error>> {
+    if width == 0 || width > 1 << TILE_HEIGHT || level > 7 {
+        return Err(
+            ProofError::OutOfRange(format!("no tile {level}/{index} of width {width}")).into(),
+        );
+    }
+    run(source, |r| {
+        tlog::Tile::new(TILE_HEIGHT, level, index, width, false).read_data(r)
+    })
+}
+
 /// The right edge of a tree: the roots of its perfect subtrees, largest first
 /// (one per one bit of `size`). Enough to append and to compute the root, in
 /// `O(log n)` memory: what a streaming auditor keeps.

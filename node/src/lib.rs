@@ -25,6 +25,7 @@ pub mod demo;
 pub mod error;
 pub mod lists;
 pub mod sequencer;
+pub mod tiles;
 
 pub use error::ApiError;
 use sequencer::{Job, Queue, QueueError};
@@ -103,6 +104,7 @@ pub fn app(node: Node) -> Router {
         .route("/v1/credits/{holder}", get(lists::credits))
         .route("/v1/assessments", get(lists::assessments))
         .route("/v1/needs", get(lists::needs))
+        .route("/tile/{*path}", get(tiles::tile))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {

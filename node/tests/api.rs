@@ -522,3 +522,87 @@ async fn public_lists_on_the_demo_ledger() {
         assert_eq!((got, error_code(&e)), (status, code), "{uri}");
     }
 }
+
+/// C2SP tiles on the demo ledger (10,649 leaves: 41 full level-0 tiles and
+/// one of width 153): hash tiles hold the leaf hashes, level-1 hashes are
+/// the subtree hashes of the level-0 tiles below them, entry bundles hold
+/// the leaf bytes with u16 lengths; beyond the tree is 404.
+#[tokio::test(flavor = "multi_thread")]
+async fn tiles_on_the_demo_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::open(RocksBackend::open(dir.path()).unwrap()).unwrap();
+    node::demo::seed(&mut log).unwrap();
+    assert_eq!(log.size(), 41 * 256 + 153);
+    let signer = CheckpointSigner::new("demo.test/aid", SigningKey::from_bytes(&[3; 32])).unwrap();
+    let (node, _) = node::Node::start(log, signer);
+    let app = node::app(node);
+
+    let (_, export) = call(
+        &app,
+        Method::GET,
+        "/v1/entries?start=10240&limit=409",
+        vec![],
+    )
+    .await;
+    let tail: Vec<&[u8]> = export
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(tail.len(), 409);
+
+    // The right-edge level-0 tile: the hashes of leaves 10,496 ..= 10,648.
+    let req = Request::builder()
+        .uri("/tile/0/041.p/153")
+        .body(Body::empty())
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    let edge = to_bytes(res.into_body(), usize::MAX).await.unwrap();
+    assert_eq!(edge.len(), 153 * 32);
+    for (i, h) in edge.chunks(32).enumerate() {
+        assert_eq!(h, leaf_hash(tail[256 + i]).0, "leaf {}", 10_496 + i);
+    }
+    // Entry bundle of the last full tile: u16 length, then the exact bytes.
+    let (status, bundle) = call(&app, Method::GET, "/tile/entries/040", vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut rest = bundle.as_slice();
+    for line in &tail[..256] {
+        let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
+        assert_eq!(&rest[2..2 + len], *line);
+        rest = &rest[2 + len..];
+    }
+    assert!(rest.is_empty());
+    // Level 1 (width 41): each hash is the subtree hash of a full level-0 tile.
+    let (status, level1) = call(&app, Method::GET, "/tile/1/000.p/41", vec![]).await;
+    assert_eq!((status, level1.len()), (StatusCode::OK, 41 * 32));
+    for i in [0usize, 17, 40] {
+        let (_, level0) = call(&app, Method::GET, &format!("/tile/0/{i:03}"), vec![]).await;
+        assert_eq!(level0.len(), 256 * 32);
+        assert_eq!(
+            tlog_tiles::Tile::subtree_hash(&level0).0,
+            level1[i * 32..(i + 1) * 32],
+            "tile {i}"
+        );
+    }
+    for uri in [
+        "/tile/0/042",
+        "/tile/0/041",
+        "/tile/0/041.p/154",
+        "/tile/1/000",
+        "/tile/2/000.p/1",
+        "/tile/entries/041",
+        "/tile/0/41",
+        "/tile/9/000",
+    ] {
+        let (status, e) = json_call(&app, Method::GET, uri, vec![]).await;
+        assert_eq!(
+            (status, error_code(&e)),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{uri}"
+        );
+    }
+}
