@@ -24,6 +24,7 @@ use tokio::sync::oneshot;
 pub mod demo;
 pub mod error;
 pub mod lists;
+pub mod metrics;
 pub mod sequencer;
 pub mod tiles;
 
@@ -39,6 +40,8 @@ pub struct Shared {
     pub signer: CheckpointSigner,
     /// The latest signed checkpoint.
     pub checkpoint: RwLock<String>,
+    /// Counters for `/metrics`.
+    pub metrics: metrics::Metrics,
 }
 
 /// Everything a handler needs.
@@ -66,6 +69,7 @@ impl Node {
         let shared = Arc::new(Shared {
             signer,
             checkpoint: RwLock::new(checkpoint),
+            metrics: Default::default(),
         });
         let (queue, handle) = sequencer::start(log.clone(), shared.clone());
         (Node { log, shared, queue }, handle)
@@ -105,11 +109,16 @@ pub fn app(node: Node) -> Router {
         .route("/v1/assessments", get(lists::assessments))
         .route("/v1/needs", get(lists::needs))
         .route("/tile/{*path}", get(tiles::tile))
+        .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new("method_not_allowed", "method not allowed on this route")
         })
+        .layer(axum::middleware::from_fn_with_state(
+            node.clone(),
+            time_request,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -117,6 +126,26 @@ pub fn app(node: Node) -> Router {
         ))
         .layer(tower_http::cors::CorsLayer::permissive())
         .with_state(node)
+}
+
+async fn time_request(
+    State(node): State<Node>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let res = next.run(req).await;
+    node.shared.metrics.request(started.elapsed());
+    res
+}
+
+/// `GET /metrics`: Prometheus text.
+async fn metrics(State(node): State<Node>) -> Result<Response, ApiError> {
+    let shared = node.shared.clone();
+    let text = node
+        .read(move |log| Ok(shared.metrics.render(log.size())))
+        .await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 
 /// `POST /v1/entries`: one entry (201 receipt; 200 for an identical
@@ -185,6 +214,11 @@ async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response, ApiEr
                 }
                 Err(refusal) => Err(refusal.into()),
             });
+        }
+    }
+    for a in answers.iter().flatten() {
+        if let Err(e) = a {
+            node.shared.metrics.refused(e.code);
         }
     }
     let mut answers = answers

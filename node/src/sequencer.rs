@@ -103,6 +103,8 @@ fn commit(jobs: &mut Vec<Job>, log: &SharedLog, shared: &Shared) {
         .iter_mut()
         .flat_map(|j| std::mem::take(&mut j.entries))
         .collect();
+    let submitted = entries.len();
+    let started = std::time::Instant::now();
     let result = {
         let mut log = log.write().expect("log lock");
         sequence_group(&mut log, entries, SystemTime::now())
@@ -125,6 +127,10 @@ fn commit(jobs: &mut Vec<Job>, log: &SharedLog, shared: &Shared) {
                     .collect::<Result<Vec<Answer>, String>>()
             })
     };
+    let new = result.as_ref().map_or(0, |a| {
+        a.iter().filter(|x| matches!(x, Ok((_, true)))).count()
+    });
+    shared.metrics.group(submitted, new, started.elapsed());
     match result {
         Err(e) => {
             tracing::error!(error = %e, "commit group failed; nothing of it is in the log");

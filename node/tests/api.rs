@@ -606,3 +606,53 @@ async fn tiles_on_the_demo_ledger() {
         );
     }
 }
+
+/// `/metrics` counts what happened: entries, groups, refusals by code, requests.
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_what_happened() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = node(&dir);
+    let v = vectors();
+    for l in v["leaves"].as_array().unwrap().iter().take(3) {
+        assert_eq!(
+            call(
+                &app,
+                Method::POST,
+                "/v1/entries",
+                serde_json::to_vec(&l["entry"]).unwrap()
+            )
+            .await
+            .0,
+            StatusCode::CREATED
+        );
+    }
+    assert_eq!(
+        call(&app, Method::POST, "/v1/entries", b"[1]".to_vec())
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (status, text) = call(&app, Method::GET, "/metrics", vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(text).unwrap();
+    for line in [
+        "aidledger_log_size 3",
+        "aidledger_entries_total 3",
+        "aidledger_groups_total 3",
+        "aidledger_group_entries_count 3",
+        "aidledger_commit_seconds_count 3",
+        "aidledger_refusals_total{code=\"schema_violation\"} 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    let requests: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("aidledger_request_seconds_count "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(requests >= 4, "{requests}");
+}
