@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use ledger::checkpoint::CheckpointSigner;
 use ledger::rules::check_submission_value;
@@ -87,30 +87,47 @@ impl Node {
     }
 }
 
+/// Every route of this node: path and handlers. The router is built from
+/// this table, and a test checks it against `openapi.json` both ways.
+pub fn routes() -> Vec<(&'static str, MethodRouter<Node>)> {
+    vec![
+        ("/v1/entries", post(submit).get(entries_page)),
+        ("/v1/entries/{seq}", get(entry)),
+        ("/v1/log", get(log_info)),
+        ("/v1/checkpoint", get(checkpoint)),
+        ("/checkpoint", get(checkpoint)),
+        ("/v1/proof/inclusion", get(inclusion)),
+        ("/v1/proof/consistency", get(consistency)),
+        ("/v1/orgs", get(lists::orgs)),
+        ("/v1/orgs/{id}", get(lists::org)),
+        ("/v1/funds", get(lists::funds)),
+        ("/v1/funds/{id}", get(lists::fund)),
+        ("/v1/funds/{id}/flows", get(lists::flows)),
+        ("/v1/beneficiaries/{bnf}", get(lists::beneficiary)),
+        ("/v1/alerts/duplicates", get(lists::alerts)),
+        ("/v1/credits/{holder}", get(lists::credits)),
+        ("/v1/assessments", get(lists::assessments)),
+        ("/v1/needs", get(lists::needs)),
+        ("/tile/{*path}", get(tiles::tile)),
+        ("/metrics", get(metrics)),
+        ("/openapi.json", get(openapi)),
+        ("/healthz", get(|| async { "ok" })),
+    ]
+}
+
+/// The OpenAPI 3.1 description of every route.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
 /// The router with every route of this node (used by `main` and by tests
 /// through `oneshot`).
 pub fn app(node: Node) -> Router {
-    Router::new()
-        .route("/v1/entries", post(submit).get(entries_page))
-        .route("/v1/entries/{seq}", get(entry))
-        .route("/v1/log", get(log_info))
-        .route("/v1/checkpoint", get(checkpoint))
-        .route("/checkpoint", get(checkpoint))
-        .route("/v1/proof/inclusion", get(inclusion))
-        .route("/v1/proof/consistency", get(consistency))
-        .route("/v1/orgs", get(lists::orgs))
-        .route("/v1/orgs/{id}", get(lists::org))
-        .route("/v1/funds", get(lists::funds))
-        .route("/v1/funds/{id}", get(lists::fund))
-        .route("/v1/funds/{id}/flows", get(lists::flows))
-        .route("/v1/beneficiaries/{bnf}", get(lists::beneficiary))
-        .route("/v1/alerts/duplicates", get(lists::alerts))
-        .route("/v1/credits/{holder}", get(lists::credits))
-        .route("/v1/assessments", get(lists::assessments))
-        .route("/v1/needs", get(lists::needs))
-        .route("/tile/{*path}", get(tiles::tile))
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(|| async { "ok" }))
+    routes()
+        .into_iter()
+        .fold(Router::new(), |r, (path, handlers)| r.route(path, handlers))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new("method_not_allowed", "method not allowed on this route")

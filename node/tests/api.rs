@@ -656,3 +656,41 @@ async fn metrics_count_what_happened() {
         .unwrap();
     assert!(requests >= 4, "{requests}");
 }
+
+/// `/openapi.json` describes exactly the router's routes: every routed path
+/// is documented, and every documented path and method reaches a handler.
+#[tokio::test(flavor = "multi_thread")]
+async fn openapi_matches_the_router() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = node(&dir);
+    let (status, doc) = json_call(&app, Method::GET, "/openapi.json", vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = doc["paths"].as_object().unwrap();
+    let routed: Vec<String> = node::routes()
+        .into_iter()
+        .map(|(p, _)| p.replace("{*path}", "{path}"))
+        .collect();
+    for p in &routed {
+        assert!(paths.contains_key(p), "route {p} is not in openapi.json");
+    }
+    for (path, ops) in paths {
+        assert!(
+            routed.contains(path),
+            "openapi.json documents {path}, which is not routed"
+        );
+        for method in ops.as_object().unwrap().keys() {
+            let uri = path
+                .replace("{seq}", "0")
+                .replace("{path}", "0/000")
+                .replace("{bnf}", &format!("bnf_{}", "0".repeat(64)))
+                .replace(['{', '}'], "");
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let (status, body) = call(&app, m, &uri, b"{}".to_vec()).await;
+            let text = String::from_utf8_lossy(&body);
+            assert!(
+                status != StatusCode::METHOD_NOT_ALLOWED && !text.contains("no such route"),
+                "{method} {path}: {status} {text}"
+            );
+        }
+    }
+}
