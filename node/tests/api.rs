@@ -13,11 +13,9 @@ use ledger::store::{Log, RocksBackend};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-const LEDGER: &str = include_str!("../../tests/vectors/ledger.json");
+mod common;
 
-fn vectors() -> Value {
-    serde_json::from_str(LEDGER).unwrap()
-}
+use common::{check_receipt, vectors};
 
 /// A node on a fresh store, signing with the vectors' node key.
 fn node(dir: &tempfile::TempDir) -> (Router, std::thread::JoinHandle<()>) {
@@ -30,6 +28,14 @@ fn node(dir: &tempfile::TempDir) -> (Router, std::thread::JoinHandle<()>) {
     let log = Log::open(RocksBackend::open(dir.path()).unwrap()).unwrap();
     let (node, handle) = node::Node::start(log, signer);
     (node::app(node), handle)
+}
+
+/// A node serving the demo ledger (10,649 entries).
+fn demo_app(dir: &tempfile::TempDir) -> Router {
+    let mut log = Log::open(RocksBackend::open(dir.path()).unwrap()).unwrap();
+    node::demo::seed(&mut log).unwrap();
+    let signer = CheckpointSigner::new("demo.test/aid", SigningKey::from_bytes(&[3; 32])).unwrap();
+    node::app(node::Node::start(log, signer).0)
 }
 
 async fn call(app: &Router, method: Method, uri: &str, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
@@ -62,24 +68,6 @@ fn error_code(v: &Value) -> &str {
     v["error"]["code"]
         .as_str()
         .unwrap_or_else(|| panic!("not an error answer: {v}"))
-}
-
-/// Checks a receipt offline: checkpoint signature, then inclusion.
-fn check_receipt(verifier: &CheckpointVerifier, r: &Value) -> RootHash {
-    let cp = verifier
-        .verify(r["checkpoint"].as_str().unwrap().as_bytes())
-        .unwrap();
-    let path: Vec<Hash> = r["inclusion"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h.as_str().unwrap().parse().unwrap())
-        .collect();
-    let leaf: Hash = r["leaf_hash"].as_str().unwrap().parse().unwrap();
-    cp.root
-        .verify_inclusion(&leaf, r["seq"].as_u64().unwrap(), &path)
-        .unwrap();
-    cp.root
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -376,11 +364,7 @@ fn the_demo_ledger() {
 #[tokio::test(flavor = "multi_thread")]
 async fn public_lists_on_the_demo_ledger() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(RocksBackend::open(dir.path()).unwrap()).unwrap();
-    node::demo::seed(&mut log).unwrap();
-    let signer = CheckpointSigner::new("demo.test/aid", SigningKey::from_bytes(&[3; 32])).unwrap();
-    let (node, _) = node::Node::start(log, signer);
-    let app = node::app(node);
+    let app = demo_app(&dir);
     let get = |uri: String| {
         let app = app.clone();
         async move { json_call(&app, Method::GET, &uri, vec![]).await }
@@ -530,12 +514,9 @@ async fn public_lists_on_the_demo_ledger() {
 #[tokio::test(flavor = "multi_thread")]
 async fn tiles_on_the_demo_ledger() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = Log::open(RocksBackend::open(dir.path()).unwrap()).unwrap();
-    node::demo::seed(&mut log).unwrap();
-    assert_eq!(log.size(), 41 * 256 + 153);
-    let signer = CheckpointSigner::new("demo.test/aid", SigningKey::from_bytes(&[3; 32])).unwrap();
-    let (node, _) = node::Node::start(log, signer);
-    let app = node::app(node);
+    let app = demo_app(&dir);
+    let (_, info) = json_call(&app, Method::GET, "/v1/log", vec![]).await;
+    assert_eq!(info["size"], 41 * 256 + 153);
 
     let (_, export) = call(
         &app,

@@ -11,11 +11,12 @@ use std::process::{Child, Command, Stdio};
 use ed25519_dalek::SigningKey;
 use ledger::checkpoint::CheckpointVerifier;
 use ledger::entry::{PublicKey, Statement};
-use ledger::merkle::Hash;
 use ledger::verify::ChainVerifier;
 use serde_json::{json, Value};
 
-const LEDGER: &str = include_str!("../../tests/vectors/ledger.json");
+mod common;
+
+use common::{check_receipt, vectors};
 
 /// Minimal HTTP/1.1 over a fresh connection: (status, body).
 fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
@@ -86,22 +87,6 @@ fn free_addr() -> SocketAddr {
         .unwrap()
 }
 
-fn check_receipt(verifier: &CheckpointVerifier, r: &Value) {
-    let cp = verifier
-        .verify(r["checkpoint"].as_str().unwrap().as_bytes())
-        .unwrap();
-    let path: Vec<Hash> = r["inclusion"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h.as_str().unwrap().parse().unwrap())
-        .collect();
-    let leaf: Hash = r["leaf_hash"].as_str().unwrap().parse().unwrap();
-    cp.root
-        .verify_inclusion(&leaf, r["seq"].as_u64().unwrap(), &path)
-        .unwrap();
-}
-
 #[test]
 fn a_real_node_under_concurrent_load() {
     let dir = tempfile::tempdir().unwrap();
@@ -111,7 +96,7 @@ fn a_real_node_under_concurrent_load() {
     let info: Value = serde_json::from_slice(&info).unwrap();
     let verifier = CheckpointVerifier::from_vkey(info["vkey"].as_str().unwrap()).unwrap();
 
-    let v: Value = serde_json::from_str(LEDGER).unwrap();
+    let v = vectors();
     for l in v["leaves"].as_array().unwrap() {
         let (status, r) = http(
             addr,
