@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use ed25519_dalek::SigningKey;
-use ledger::entry::{PublicKey, SignedEntry, Statement};
+use ledger::entry::SignedEntry;
 use ledger::store::{Log, RocksBackend};
 use ledger::verify::ChainVerifier;
 use rayon::prelude::*;
@@ -29,26 +29,25 @@ const GROUP: usize = 1_000;
 /// A disbursement-shaped entry of realistic size (~900 leaf bytes).
 fn entry(keys: &[SigningKey], i: u64) -> SignedEntry {
     let key = &keys[i as usize % keys.len()];
-    Statement {
-        v: 1,
-        kind: "disbursement".into(),
-        issuer: "CN-USCI-53440300MJ0000018R".into(),
-        key: PublicKey(key.verifying_key().to_bytes()),
-        nonce: format!("2026-11-21-{i:09}"),
-        issued_at: "2026-11-21T08:30:00Z".into(),
-        body: json!({
-            "fund": "CHA-2026-MED-01",
-            "beneficiary": format!("bnf_{:064x}", u128::from(i as u32) * 0x9e3779b97f4a7c15),
-            "tier": "vulnerable",
-            "cause": "illness",
-            "amount": 30_000 + (i % 5_000) as i64,
-            "method": "cash",
-            "region": "321181",
-            "date": "2026-02-01",
-            "ref": format!("DSB-2026-{i:08}"),
-        }),
-    }
-    .sign(key)
+    let body = json!({
+        "fund": "CHA-2026-MED-01",
+        "beneficiary": format!("bnf_{:064x}", u128::from(i as u32) * 0x9e3779b97f4a7c15),
+        "tier": "vulnerable",
+        "cause": "illness",
+        "amount": 30_000 + (i % 5_000) as i64,
+        "method": "cash",
+        "region": "321181",
+        "date": "2026-02-01",
+        "ref": format!("DSB-2026-{i:08}"),
+    });
+    SignedEntry::create(
+        key,
+        "CN-USCI-53440300MJ0000018R",
+        "disbursement",
+        &format!("2026-11-21-{i:09}"),
+        "2026-11-21T08:30:00Z",
+        body,
+    )
     .unwrap()
 }
 

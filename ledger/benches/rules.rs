@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use ed25519_dalek::SigningKey;
-use ledger::entry::{PublicKey, SignedEntry, Statement};
+use ledger::entry::SignedEntry;
 use ledger::sequencer::{sequence_group, Outcome};
 use ledger::store::{Log, RocksBackend};
 use rayon::prelude::*;
@@ -25,17 +25,7 @@ const BUREAU: &str = "CN-USCI-11320000MB0000019A";
 const CHARITY: &str = "CN-USCI-53440300MJ0000018R";
 
 fn sign(key: &SigningKey, issuer: &str, kind: &str, nonce: String, body: Value) -> SignedEntry {
-    Statement {
-        v: 1,
-        kind: kind.into(),
-        issuer: issuer.into(),
-        key: PublicKey(key.verifying_key().to_bytes()),
-        nonce,
-        issued_at: "2026-11-21T08:30:00Z".into(),
-        body,
-    }
-    .sign(key)
-    .unwrap()
+    SignedEntry::create(key, issuer, kind, &nonce, "2026-11-21T08:30:00Z", body).unwrap()
 }
 
 fn main() {

@@ -273,6 +273,27 @@ pub struct SignedEntry {
 }
 
 impl SignedEntry {
+    /// Builds a version-1 statement whose `key` is `signer`'s and signs it.
+    pub fn create(
+        signer: &SigningKey,
+        issuer: &str,
+        kind: &str,
+        nonce: &str,
+        issued_at: &str,
+        body: Value,
+    ) -> Result<SignedEntry, EntryError> {
+        Statement {
+            v: STATEMENT_VERSION,
+            kind: kind.to_owned(),
+            issuer: issuer.to_owned(),
+            key: PublicKey(signer.verifying_key().to_bytes()),
+            nonce: nonce.to_owned(),
+            issued_at: issued_at.to_owned(),
+            body,
+        }
+        .sign(signer)
+    }
+
     /// Parses a submitted entry from untrusted bytes: strict JSON, the
     /// entry's shape and the envelope rules. Does not check the signature.
     pub fn from_json(bytes: &[u8]) -> Result<SignedEntry, EntryError> {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ed25519_dalek::SigningKey;
 use ledger::checkpoint::CheckpointSigner;
-use ledger::entry::{PublicKey, SignedEntry, Statement};
+use ledger::entry::SignedEntry;
 use ledger::sequencer::sequence_group;
 use ledger::store::{Log, RocksBackend};
 use rayon::prelude::*;
@@ -34,17 +34,7 @@ fn sign(
     nonce: String,
     body: serde_json::Value,
 ) -> SignedEntry {
-    Statement {
-        v: 1,
-        kind: kind.into(),
-        issuer: issuer.into(),
-        key: PublicKey(key.verifying_key().to_bytes()),
-        nonce,
-        issued_at: "2026-11-21T08:30:00Z".into(),
-        body,
-    }
-    .sign(key)
-    .unwrap()
+    SignedEntry::create(key, issuer, kind, &nonce, "2026-11-21T08:30:00Z", body).unwrap()
 }
 
 fn award(key: &SigningKey, i: u64) -> SignedEntry {

@@ -13,7 +13,7 @@
 use std::time::{Duration, SystemTime};
 
 use ed25519_dalek::SigningKey;
-use ledger::entry::{PublicKey, Statement};
+use ledger::entry::SignedEntry;
 use ledger::ident::{pseudonym, PseudonymKind};
 use ledger::rules::check_submission_value;
 use ledger::sequencer::{sequence_group, Outcome};
@@ -42,18 +42,10 @@ struct Demo {
 impl Demo {
     fn sign(&mut self, k: usize, issuer: &str, kind: &str, day: u64, body: Value) {
         self.nonce += 1;
-        let key = &self.keys[k];
-        let entry = Statement {
-            v: 1,
-            kind: kind.into(),
-            issuer: issuer.into(),
-            key: PublicKey(key.verifying_key().to_bytes()),
-            nonce: format!("demo-{:06}", self.nonce),
-            issued_at: format!("{}T09:00:00Z", date(day)),
-            body,
-        }
-        .sign(key)
-        .expect("demo statements are canonical");
+        let nonce = format!("demo-{:06}", self.nonce);
+        let issued_at = format!("{}T09:00:00Z", date(day));
+        let entry = SignedEntry::create(&self.keys[k], issuer, kind, &nonce, &issued_at, body)
+            .expect("demo statements are canonical");
         self.entries
             .push(serde_json::to_value(entry).expect("entries serialise"));
     }

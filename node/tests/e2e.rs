@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 
 use ed25519_dalek::SigningKey;
 use ledger::checkpoint::CheckpointVerifier;
-use ledger::entry::{PublicKey, Statement};
+use ledger::entry::SignedEntry;
 use ledger::verify::ChainVerifier;
 use serde_json::{json, Value};
 
@@ -117,17 +117,10 @@ fn a_real_node_under_concurrent_load() {
             std::thread::spawn(move || {
                 let mut seqs = Vec::new();
                 for i in 0..300u64 {
-                    let entry = Statement {
-                        v: 1,
-                        kind: "credit.award".into(),
-                        issuer: "CN-USCI-53440300MJ0000018R".into(),
-                        key: PublicKey(charity.verifying_key().to_bytes()),
-                        nonce: format!("c{c}-{i}"),
-                        issued_at: "2026-03-01T09:00:00Z".into(),
-                        body: json!({"holder": format!("vol_{:064x}", c), "points": 1, "reason": "志愿服务"}),
-                    }
-                    .sign(&charity)
-                    .unwrap();
+                    let body = json!({"holder": format!("vol_{:064x}", c), "points": 1, "reason": "志愿服务"});
+                    let nonce = format!("c{c}-{i}");
+                    let entry = SignedEntry::create(&charity, "CN-USCI-53440300MJ0000018R", "credit.award", &nonce, "2026-03-01T09:00:00Z", body)
+                        .unwrap();
                     let (status, r) = http(addr, "POST", "/v1/entries", &serde_json::to_vec(&entry).unwrap());
                     if status == 503 {
                         continue; // overloaded: not acknowledged, not counted

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use ed25519_dalek::SigningKey;
-use ledger::entry::{PublicKey, SignedEntry, Statement};
+use ledger::entry::SignedEntry;
 use serde_json::json;
 
 /// A deterministic test key.
@@ -13,17 +13,15 @@ pub fn key(n: u8) -> SigningKey {
 /// A signed entry whose body carries `i` (so every entry is distinct) and
 /// `pad` bytes of text, signed by `key(k)`.
 pub fn entry(k: u8, i: u64, pad: usize) -> SignedEntry {
-    let signer = key(k);
-    Statement {
-        v: 1,
-        kind: "disbursement".into(),
-        issuer: "CN-USCI-53440300MJ0000018R".into(),
-        key: PublicKey(signer.verifying_key().to_bytes()),
-        nonce: format!("n-{i}"),
-        issued_at: "2026-11-21T08:30:00Z".into(),
-        body: json!({"amount": i as i64 + 1, "note": "x".repeat(pad), "fund": "F-1"}),
-    }
-    .sign(&signer)
+    let body = json!({"amount": i as i64 + 1, "note": "x".repeat(pad), "fund": "F-1"});
+    SignedEntry::create(
+        &key(k),
+        "CN-USCI-53440300MJ0000018R",
+        "disbursement",
+        &format!("n-{i}"),
+        "2026-11-21T08:30:00Z",
+        body,
+    )
     .unwrap()
 }
 
@@ -57,18 +55,8 @@ pub fn pubkey(n: u8) -> String {
 
 /// A signed statement as the JSON bytes a client would submit.
 pub fn signed(k: u8, issuer: &str, kind: &str, nonce: &str, body: Value) -> Vec<u8> {
-    let signer = key(k);
-    let entry = Statement {
-        v: 1,
-        kind: kind.into(),
-        issuer: issuer.into(),
-        key: PublicKey(signer.verifying_key().to_bytes()),
-        nonce: nonce.into(),
-        issued_at: "2026-03-01T09:00:00Z".into(),
-        body,
-    }
-    .sign(&signer)
-    .unwrap();
+    let entry =
+        SignedEntry::create(&key(k), issuer, kind, nonce, "2026-03-01T09:00:00Z", body).unwrap();
     serde_json::to_vec(&entry).unwrap()
 }
 
