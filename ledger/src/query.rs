@@ -80,3 +80,59 @@ pub fn alerts(
         None => Ok(Page { items, next }),
     }
 }
+
+/// Disbursement statistics over the whole ledger: by month, fund category,
+/// province and issuer type (unreversed disbursements only).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    /// All unreversed disbursements.
+    pub total: crate::state::Totals,
+    /// By `YYYY-MM` of their `date`.
+    pub by_month: std::collections::BTreeMap<String, crate::state::Totals>,
+    /// By fund category.
+    pub by_category: std::collections::BTreeMap<String, crate::state::Totals>,
+    /// By province code.
+    pub by_province: std::collections::BTreeMap<String, crate::state::Totals>,
+    /// By issuer type.
+    pub by_issuer_type: std::collections::BTreeMap<String, crate::state::Totals>,
+}
+
+/// Sums the monthly statistics records (one per month: cheap).
+pub fn stats(state: &dyn StateRead) -> Result<Stats, StateError> {
+    fn merge(
+        into: &mut std::collections::BTreeMap<String, crate::state::Totals>,
+        from: std::collections::BTreeMap<String, crate::state::Totals>,
+    ) {
+        for (k, t) in from {
+            let e = into.entry(k).or_default();
+            e.count += t.count;
+            e.amount = e.amount.saturating_add(t.amount);
+        }
+    }
+    let mut out = Stats::default();
+    let mut bad = None;
+    state.scan(
+        Table::Stats,
+        b"",
+        b"",
+        &mut |_, v| match serde_json::from_slice::<crate::state::StatsRec>(v) {
+            Ok(m) => {
+                out.total.count += m.total.count;
+                out.total.amount = out.total.amount.saturating_add(m.total.amount);
+                out.by_month.insert(m.month, m.total);
+                merge(&mut out.by_category, m.by_category);
+                merge(&mut out.by_province, m.by_province);
+                merge(&mut out.by_issuer_type, m.by_issuer_type);
+                true
+            }
+            Err(e) => {
+                bad = Some(StateError(format!("undecodable stats: {e}")));
+                false
+            }
+        },
+    )?;
+    match bad {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}

@@ -18,7 +18,7 @@ use crate::entry::{EntryError, SignedEntry, Statement, MAX_LEAF_BYTES};
 use crate::ident;
 use crate::state::{
     alert_key, get, key, AlertRec, CreditRec, Effects, EntryRec, FundRec, KeyRec, NeedRec,
-    NonceRec, OrgRec, Part, StateError, StateRead, Table,
+    NonceRec, OrgRec, Part, StateError, StateRead, StatsRec, Table,
 };
 
 /// The SPEC's refusal codes.
@@ -772,6 +772,14 @@ impl Cx<'_> {
         f.disbursed = add(f.disbursed, b.amount, "fund disbursements")?;
         f.disbursements += 1;
         self.put_fund(&f);
+        self.count_disbursement(
+            &b.date,
+            &f.category,
+            &b.region,
+            &self.st.issuer.clone(),
+            b.amount,
+            1,
+        )?;
         let own_days = days(&b.date).ok_or_else(|| Refusal::new(Code::SchemaViolation, "date"))?;
         let history_key = key(&[Part::Str(&b.beneficiary), Part::Str(&b.cause)]);
         let mut history: Vec<u64> =
@@ -798,6 +806,7 @@ impl Cx<'_> {
             amount: b.amount,
             beneficiary: Some(b.beneficiary),
             cause: Some(b.cause),
+            region: Some(b.region),
             date: Some(b.date),
             ..self.entry_rec()
         };
@@ -827,6 +836,29 @@ impl Cx<'_> {
             }
         }
         Ok(matches)
+    }
+
+    /// Counts a disbursement into (`sign` +1) or out of (−1) its month's statistics.
+    fn count_disbursement(
+        &mut self,
+        date: &str,
+        category: &str,
+        region: &str,
+        issuer: &str,
+        amount: u64,
+        sign: i8,
+    ) -> Result<(), Refusal> {
+        let month = date.get(..7).unwrap_or_default().to_owned();
+        let issuer_type = get::<OrgRec>(self.state, Table::Orgs, issuer.as_bytes())?
+            .map_or_else(|| "other".to_owned(), |o| o.org_type);
+        let mut stats: StatsRec =
+            get(self.state, Table::Stats, month.as_bytes())?.unwrap_or_else(|| StatsRec {
+                month: month.clone(),
+                ..StatsRec::default()
+            });
+        stats.record(category, region, &issuer_type, amount, sign);
+        self.fx.put(Table::Stats, month.into_bytes(), &stats);
+        Ok(())
     }
 
     fn credit(&mut self, award: bool) -> Result<(), Refusal> {
@@ -1085,6 +1117,11 @@ impl Cx<'_> {
                 f.balance = add(f.balance, t.amount, "fund balance")?;
                 f.disbursed -= t.amount;
                 self.put_fund(&f);
+                let (date, region) = (
+                    t.date.clone().unwrap_or_default(),
+                    t.region.clone().unwrap_or_default(),
+                );
+                self.count_disbursement(&date, &f.category, &region, &t.issuer, t.amount, -1)?;
             }
             "credit.award" | "credit.redeem" => {
                 let holder = t.holder.clone().unwrap_or_default();

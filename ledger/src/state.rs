@@ -39,11 +39,13 @@ pub enum Table {
     /// beneficiary, cause → JSON list of disbursement seqs: the duplicate-aid
     /// check reads one record instead of scanning an index.
     Histories,
+    /// month (`YYYY-MM`) → [`StatsRec`]: disbursement totals for `/v1/stats`.
+    Stats,
 }
 
 impl Table {
     /// Every table, in a fixed order.
-    pub const ALL: [Table; 10] = [
+    pub const ALL: [Table; 11] = [
         Table::Orgs,
         Table::Keys,
         Table::Funds,
@@ -54,6 +56,7 @@ impl Table {
         Table::Alerts,
         Table::Index,
         Table::Histories,
+        Table::Stats,
     ];
 
     /// Column family name.
@@ -69,6 +72,7 @@ impl Table {
             Table::Alerts => "st_alerts",
             Table::Index => "st_index",
             Table::Histories => "st_histories",
+            Table::Stats => "st_stats",
         }
     }
 }
@@ -462,12 +466,80 @@ pub struct EntryRec {
     pub cause: Option<String>,
     /// Date (receive, transfer, disbursement).
     pub date: Option<String>,
+    /// Region code (disbursement).
+    pub region: Option<String>,
     /// Seq of the correction that amended it.
     pub corrected_by: Option<u64>,
     /// Whether that correction reversed it.
     pub reversed: bool,
     /// Need this disbursement fulfilled.
     pub fulfilled_need: Option<String>,
+}
+
+/// A count and a sum of amounts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Number of disbursements.
+    pub count: u64,
+    /// Their amounts, minor units (saturating: these are statistics).
+    pub amount: u64,
+}
+
+impl Totals {
+    /// Adds (`sign` +1) or removes (−1) one disbursement of `amount`.
+    pub fn add(&mut self, amount: u64, sign: i8) {
+        if sign > 0 {
+            self.count += 1;
+            self.amount = self.amount.saturating_add(amount);
+        } else {
+            self.count = self.count.saturating_sub(1);
+            self.amount = self.amount.saturating_sub(amount);
+        }
+    }
+}
+
+/// Unreversed disbursements of one month (by their `date`), in total and
+/// by fund category, province (the region code's first two digits + 0000)
+/// and issuer type.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsRec {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// All of them.
+    pub total: Totals,
+    /// By fund category.
+    pub by_category: std::collections::BTreeMap<String, Totals>,
+    /// By province code.
+    pub by_province: std::collections::BTreeMap<String, Totals>,
+    /// By issuer type (government, union, charity, other).
+    pub by_issuer_type: std::collections::BTreeMap<String, Totals>,
+}
+
+impl StatsRec {
+    /// Counts one disbursement in (`sign` +1) or out (−1).
+    pub fn record(
+        &mut self,
+        category: &str,
+        region: &str,
+        issuer_type: &str,
+        amount: u64,
+        sign: i8,
+    ) {
+        let province = format!("{}0000", region.get(..2).unwrap_or("00"));
+        self.total.add(amount, sign);
+        self.by_category
+            .entry(category.to_owned())
+            .or_default()
+            .add(amount, sign);
+        self.by_province
+            .entry(province)
+            .or_default()
+            .add(amount, sign);
+        self.by_issuer_type
+            .entry(issuer_type.to_owned())
+            .or_default()
+            .add(amount, sign);
+    }
 }
 
 /// A duplicate-aid alert (derived, not part of the chain).

@@ -781,6 +781,14 @@ fn corrections() {
         disburse("CHA-MED", &bnf(1), "illness", 400_000, "2026-02-01"),
     );
     let before = w.fund("CHA-MED").balance;
+    let stats_before = ledger::query::stats(w.log.backend()).unwrap();
+    assert_eq!(
+        (stats_before.total.count, stats_before.total.amount),
+        (1, 400_000)
+    );
+    assert_eq!(stats_before.by_month["2026-02"].amount, 400_000);
+    assert_eq!(stats_before.by_province["320000"].count, 1);
+    assert_eq!(stats_before.by_issuer_type["charity"].count, 1);
     w.ok(
         2,
         CHARITY,
@@ -789,6 +797,16 @@ fn corrections() {
     );
     assert_eq!(w.fund("CHA-MED").balance, before + 400_000);
     assert_eq!(w.fund("CHA-MED").disbursed, 0);
+    // A reversed disbursement leaves the statistics.
+    let stats = ledger::query::stats(w.log.backend()).unwrap();
+    assert_eq!(
+        (
+            stats.total.count,
+            stats.total.amount,
+            stats.by_category["medical"].amount
+        ),
+        (0, 0, 0)
+    );
     // Corrected once only.
     w.refuse(
         2,

@@ -209,6 +209,34 @@ fn a_year_of_aid() {
         (family.as_str(), UNION, 1)
     );
 
+    // Statistics add up to the funds' totals.
+    let stats = query::stats(w.log.backend()).unwrap();
+    let all_disbursed: u64 = funds
+        .iter()
+        .map(|(_, _, id, _, _)| w.fund(id).disbursed)
+        .sum();
+    let all_count: u64 = funds
+        .iter()
+        .map(|(_, _, id, _, _)| w.fund(id).disbursements)
+        .sum();
+    assert_eq!(
+        (stats.total.amount, stats.total.count),
+        (all_disbursed, all_count)
+    );
+    assert_eq!(
+        stats.by_month.values().map(|t| t.amount).sum::<u64>(),
+        all_disbursed
+    );
+    assert_eq!(
+        stats.by_category["medical"].amount,
+        w.fund("CSH-2026-MED").disbursed
+    );
+    assert_eq!(
+        stats.by_issuer_type["union"].amount,
+        w.fund("ZGH-2026-KUNNAN").disbursed
+    );
+    assert_eq!(stats.by_province.keys().collect::<Vec<_>>(), ["320000"]);
+
     // Indexes list every entry of a fund, beneficiary and org, in pages.
     let f = w.fund("CSH-2026-MED");
     let mut seqs = Vec::new();

@@ -108,6 +108,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<Node>)> {
         ("/v1/credits/{holder}", get(lists::credits)),
         ("/v1/assessments", get(lists::assessments)),
         ("/v1/needs", get(lists::needs)),
+        ("/v1/stats", get(lists::stats)),
         ("/tile/{*path}", get(tiles::tile)),
         ("/metrics", get(metrics)),
         ("/openapi.json", get(openapi)),

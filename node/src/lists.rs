@@ -326,3 +326,15 @@ pub async fn needs(
     })
     .await
 }
+
+/// `GET /v1/stats`: unreversed disbursements in total and by month, fund
+/// category, province and issuer type.
+pub async fn stats(State(node): State<Node>) -> Result<Json<Value>, ApiError> {
+    node.read(|log| {
+        let stats = query::stats(log.backend()).map_err(ApiError::internal)?;
+        Ok(Json(
+            serde_json::to_value(stats).map_err(ApiError::internal)?,
+        ))
+    })
+    .await
+}

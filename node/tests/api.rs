@@ -435,6 +435,12 @@ async fn public_lists_on_the_demo_ledger() {
         "{issuers:?}"
     );
 
+    let (status, stats) = get("/v1/stats".into()).await;
+    assert_eq!(status, StatusCode::OK);
+    let disbursed: i64 = all.iter().map(|f| f["disbursed"].as_i64().unwrap()).sum();
+    assert_eq!(stats["total"]["amount"].as_i64(), Some(disbursed));
+    assert_eq!(stats["by_month"].as_object().unwrap().len(), 12);
+    assert_eq!(stats["by_issuer_type"].as_object().unwrap().len(), 3);
     let (_, needs) = get("/v1/needs?state=fulfilled".into()).await;
     assert_eq!(needs["items"].as_array().unwrap().len(), 12);
     let (_, open) = get("/v1/needs?state=open".into()).await;
