@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+# The public page is checked in a real headless Chromium (node/tests/page.rs).
+[ -x "${CHROMIUM:-/usr/bin/chromium}" ] || install_missing chromium
 # Benches are built (so they cannot rot) but not run: they are measurements.
 cargo build --release --workspace --benches
 log=$(mktemp)

@@ -113,11 +113,21 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<Node>)> {
         ("/metrics", get(metrics)),
         ("/openapi.json", get(openapi)),
         ("/healthz", get(|| async { "ok" })),
+        ("/", get(page)),
     ]
 }
 
 /// The OpenAPI 3.1 description of every route.
 pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// The public transparency page: static HTML whose script reads the API.
+async fn page() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        include_str!("page.html"),
+    )
+        .into_response()
+}
 
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
