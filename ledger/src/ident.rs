@@ -57,14 +57,6 @@ pub fn is_region(code: &str) -> bool {
     code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Fund and need ids: `^[A-Za-z0-9._:-]{1,96}$`.
-pub fn is_local_id(id: &str) -> bool {
-    (1..=96).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
-}
-
 /// `prefix` followed by 64 lowercase hex digits.
 fn is_prefixed_hex(s: &str, prefix: &str) -> bool {
     s.strip_prefix(prefix).is_some_and(is_hex64)

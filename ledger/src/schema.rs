@@ -154,8 +154,3 @@ pub fn validate_entry(entry: &Value) -> Result<(), SchemaError> {
     })?;
     first_error(validator, &statement["body"], "/statement/body")
 }
-
-/// Whether `kind` is one of SPEC §6's kinds.
-pub fn is_kind(kind: &str) -> bool {
-    KIND_SCHEMAS.iter().any(|(k, _)| *k == kind)
-}

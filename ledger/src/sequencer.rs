@@ -149,11 +149,6 @@ impl Replayer {
         self.next += 1;
         Ok(())
     }
-
-    /// The state so far.
-    pub fn state(&self) -> &MemState {
-        &self.state
-    }
 }
 
 /// Rebuilds derived state from a log's leaves alone.

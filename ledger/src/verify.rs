@@ -207,11 +207,6 @@ impl ChainVerifier {
         }
         Ok(root)
     }
-
-    /// The verified prefix's frontier and last leaf hash, to resume from.
-    pub fn state(&self) -> (&Frontier, Hash) {
-        (&self.frontier, self.prev)
-    }
 }
 
 /// Batch-verifies `chunk`; on failure finds the first entry `verify_strict` refuses.

@@ -137,14 +137,6 @@ impl RocksBackend {
         })
     }
 
-    /// Compacts every column family (after a bulk import; reads get faster).
-    pub fn compact(&self) {
-        for name in [cf::LEAVES, cf::HASHES, cf::META] {
-            self.db
-                .compact_range_cf(self.cf(name), None::<&[u8]>, None::<&[u8]>);
-        }
-    }
-
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
         self.db
             .cf_handle(name)
