@@ -6,8 +6,16 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 # The public page is checked in a real headless Chromium (node/tests/page.rs).
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || install_missing chromium
+# The CLI's IATI export is validated against the 2.03 XSD with xmllint.
+command -v xmllint >/dev/null || install_missing libxml2-utils
+# The CLI must build without RocksDB (auditors need no C++ toolchain).
+if cargo tree -p cli -e normal --prefix none | grep -q '^rocksdb'; then
+  echo "the cli crate depends on rocksdb" >&2
+  exit 1
+fi
 # Benches are built (so they cannot rot) but not run: they are measurements.
-cargo build --release --workspace --benches
+# The binaries too: the CLI's tests drive the node binary.
+cargo build --release --workspace --bins --benches
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

@@ -26,6 +26,7 @@ pub mod canonical;
 pub mod checkpoint;
 pub mod entry;
 pub mod ident;
+pub mod keyfile;
 pub mod merkle;
 pub mod query;
 pub mod rules;

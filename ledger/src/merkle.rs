@@ -343,6 +343,18 @@ impl Frontier {
         self.size
     }
 
+    /// The peaks, largest subtree first: with [`Frontier::size`], all an
+    /// auditor keeps between runs.
+    pub fn peaks(&self) -> &[Hash] {
+        &self.peaks
+    }
+
+    /// Rebuilds a frontier from its size and peaks; `None` if their number
+    /// is not one per one bit of `size`.
+    pub fn from_peaks(size: u64, peaks: Vec<Hash>) -> Option<Frontier> {
+        (peaks.len() == size.count_ones() as usize).then_some(Frontier { size, peaks })
+    }
+
     /// Appends one leaf hash.
     pub fn push(&mut self, leaf: Hash) {
         self.push_stored(leaf, |_, _| {});

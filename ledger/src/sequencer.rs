@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use crate::entry::{format_timestamp, Leaf, LeafRecord, SignedEntry};
 use crate::rules::{apply, Applied, Code, Refusal};
-use crate::state::{MemState, Overlay, StateRead};
+use crate::state::{MemState, Overlay, StateError, StateRead, Table};
 use crate::store::{AppendError, Backend, Log, Sequenced};
 
 /// What happened to one submitted entry of a group.
@@ -101,6 +101,7 @@ pub struct ReplayError {
 pub struct Replayer {
     state: MemState,
     next: u64,
+    lean: bool,
 }
 
 impl Default for Replayer {
@@ -115,7 +116,42 @@ impl Replayer {
         Replayer {
             state: MemState::new(),
             next: 0,
+            lean: false,
         }
+    }
+
+    /// Keeps only the state the rules read: not the query indexes or the
+    /// alerts, which no rule consults. An auditor's replay needs no more,
+    /// and holds far less in memory.
+    pub fn lean() -> Replayer {
+        Replayer {
+            lean: true,
+            ..Replayer::new()
+        }
+    }
+
+    /// Continues a lean replay from a [`Replayer::snapshot`].
+    pub fn restore(snapshot: &[u8]) -> Result<Replayer, StateError> {
+        let next = snapshot
+            .get(..8)
+            .ok_or_else(|| StateError("replay snapshot too short".into()))?;
+        Ok(Replayer {
+            next: u64::from_be_bytes(next.try_into().expect("8 bytes")),
+            state: MemState::decode(&snapshot[8..])?,
+            lean: true,
+        })
+    }
+
+    /// The next seq to push and the state so far, as bytes to keep.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut out = self.next.to_be_bytes().to_vec();
+        self.state.encode_into(&mut out);
+        out
+    }
+
+    /// The seq the next pushed leaf must have.
+    pub fn next_seq(&self) -> u64 {
+        self.next
     }
 
     /// Applies the next leaf: schema, then the rules (its signature and chain
@@ -137,7 +173,14 @@ impl Replayer {
         crate::schema::validate_entry(&value)
             .map_err(|e| fail(Refusal::new(Code::SchemaViolation, e.to_string())))?;
         match apply(&self.state, leaf.seq, &leaf.entry) {
-            Ok(Applied::New(effects)) => self.state.apply(&effects.writes),
+            Ok(Applied::New(mut effects)) => {
+                if self.lean {
+                    effects
+                        .writes
+                        .retain(|w| !matches!(w.table, Table::Index | Table::Alerts));
+                }
+                self.state.apply(&effects.writes)
+            }
             Ok(Applied::Resubmission(at)) => {
                 return Err(fail(Refusal::new(
                     Code::RuleViolation,

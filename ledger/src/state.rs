@@ -204,6 +204,47 @@ impl MemState {
             self.map.insert((w.table, w.key.clone()), w.value.clone());
         }
     }
+    /// Appends the state to `out` as `(table u8, key len u32, key, value
+    /// len u32, value)*` (big-endian lengths, tables numbered as in
+    /// [`Table::ALL`]).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        for ((t, k), v) in &self.map {
+            let table = Table::ALL
+                .iter()
+                .position(|x| x == t)
+                .expect("every table is in ALL");
+            out.push(table as u8);
+            for part in [k, v] {
+                out.extend_from_slice(&(part.len() as u32).to_be_bytes());
+                out.extend_from_slice(part);
+            }
+        }
+    }
+
+    /// Reads what [`MemState::encode_into`] wrote.
+    pub fn decode(mut bytes: &[u8]) -> Result<MemState, StateError> {
+        let bad = || StateError("undecodable state snapshot".into());
+        let take = |n: usize, bytes: &mut &[u8]| -> Result<Vec<u8>, StateError> {
+            let (head, rest) = bytes.split_at_checked(n).ok_or_else(bad)?;
+            *bytes = rest;
+            Ok(head.to_vec())
+        };
+        let mut map = BTreeMap::new();
+        while !bytes.is_empty() {
+            let t = take(1, &mut bytes)?[0];
+            let table = *Table::ALL.get(t as usize).ok_or_else(bad)?;
+            let part = |bytes: &mut &[u8]| -> Result<Vec<u8>, StateError> {
+                let len = take(4, bytes)?;
+                let len = u32::from_be_bytes(len.try_into().expect("4 bytes")) as usize;
+                take(len, bytes)
+            };
+            let k = part(&mut bytes)?;
+            let v = part(&mut bytes)?;
+            map.insert((table, k), v);
+        }
+        Ok(MemState { map })
+    }
+
     /// Every `(table, key, value)` in order, for byte-for-byte comparisons.
     pub fn entries(&self) -> impl Iterator<Item = (Table, &[u8], &[u8])> {
         self.map

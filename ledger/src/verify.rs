@@ -59,6 +59,18 @@ pub enum Failure {
     },
 }
 
+/// What a sequential auditor keeps of a verified prefix: the Merkle frontier,
+/// the last leaf hash (the next `prev`) and its `logged_at`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Position {
+    /// The tree of the verified leaves.
+    pub frontier: Frontier,
+    /// Hash of the last verified leaf (zeros before seq 0).
+    pub last_leaf: Hash,
+    /// `logged_at` of the last verified leaf.
+    pub logged_at: Option<String>,
+}
+
 struct Pending {
     seq: u64,
     msg: Vec<u8>,
@@ -71,6 +83,7 @@ pub struct ChainVerifier {
     frontier: Frontier,
     prev: Hash,
     last_time: SystemTime,
+    last_logged_at: Option<String>,
     pending: Vec<Pending>,
     batch: usize,
     threads: usize,
@@ -86,16 +99,21 @@ impl Default for ChainVerifier {
 impl ChainVerifier {
     /// Starts at seq 0, checking signatures on the calling thread.
     pub fn new() -> ChainVerifier {
-        ChainVerifier::resume(Frontier::new(), Hash::ZERO)
+        ChainVerifier::resume(Position::default())
     }
 
-    /// Continues after an already verified prefix: its frontier and last leaf
-    /// hash (incremental audits).
-    pub fn resume(frontier: Frontier, last_leaf: Hash) -> ChainVerifier {
+    /// Continues after an already verified prefix (incremental audits).
+    pub fn resume(at: Position) -> ChainVerifier {
+        let last_time = at
+            .logged_at
+            .as_deref()
+            .and_then(parse_timestamp)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
         ChainVerifier {
-            frontier,
-            prev: last_leaf,
-            last_time: SystemTime::UNIX_EPOCH,
+            frontier: at.frontier,
+            prev: at.last_leaf,
+            last_time,
+            last_logged_at: at.logged_at,
             pending: Vec::new(),
             // Batches of 256-512 cost ~12-15 µs a signature here, against
             // ~48 µs for verify_strict alone.
@@ -151,7 +169,10 @@ impl ChainVerifier {
             return Err(fail(Failure::BrokenChain));
         }
         match parse_timestamp(&leaf.logged_at) {
-            Some(t) if t >= self.last_time => self.last_time = t,
+            Some(t) if t >= self.last_time => {
+                self.last_time = t;
+                self.last_logged_at = Some(leaf.logged_at.clone());
+            }
             _ => return Err(fail(Failure::Time(leaf.logged_at.clone()))),
         }
         leaf.entry
@@ -159,6 +180,17 @@ impl ChainVerifier {
             .check_envelope()
             .map_err(|e| fail(Failure::Leaf(e)))?;
         Ok((leaf, msg, leaf_hash(bytes)))
+    }
+
+    /// Where the verifier stands, to resume after the leaves pushed so far.
+    /// Call [`ChainVerifier::flush`] first: a position is only worth keeping
+    /// once every signature before it is checked.
+    pub fn position(&self) -> Position {
+        Position {
+            frontier: self.frontier.clone(),
+            last_leaf: self.prev,
+            logged_at: self.last_logged_at.clone(),
+        }
     }
 
     /// Checks every pending signature.

@@ -10,7 +10,7 @@ use axum::Json;
 use ledger::entry::Leaf;
 use ledger::query;
 use ledger::state::{
-    get, key, CreditRec, FundRec, KeyRec, NeedRec, OrgRec, Part, StateRead, Table,
+    get, key, CreditRec, EntryRec, FundRec, KeyRec, NeedRec, OrgRec, Part, StateRead, Table,
 };
 use ledger::store::{Log, RocksBackend};
 use serde::de::DeserializeOwned;
@@ -100,7 +100,9 @@ fn table_page<T: DeserializeOwned>(
     Ok(page(items, next))
 }
 
-/// What the public sees of an entry in a list: seq, kind, issuer, body, time.
+/// What the public sees of an entry in a list: seq, kind, issuer, body,
+/// time, and for a correctable entry whether (and by which seq) it was
+/// corrected and reversed.
 fn entry_summary(log: &Log<RocksBackend>, seq: u64) -> Result<Value, ApiError> {
     let bytes = log
         .leaf(seq)
@@ -108,9 +110,14 @@ fn entry_summary(log: &Log<RocksBackend>, seq: u64) -> Result<Value, ApiError> {
         .ok_or_else(|| ApiError::internal(format!("leaf {seq} missing")))?;
     let leaf = Leaf::from_bytes(&bytes).map_err(ApiError::internal)?;
     let st = leaf.entry.statement;
-    Ok(
-        json!({"seq": seq, "kind": st.kind, "issuer": st.issuer, "body": st.body, "logged_at": leaf.logged_at}),
-    )
+    let mut v = json!({"seq": seq, "kind": st.kind, "issuer": st.issuer, "body": st.body, "logged_at": leaf.logged_at});
+    let rec: Option<EntryRec> =
+        get(log.backend(), Table::Entries, &seq.to_be_bytes()).map_err(ApiError::internal)?;
+    if let Some(rec) = rec {
+        v["corrected_by"] = json!(rec.corrected_by);
+        v["reversed"] = json!(rec.reversed);
+    }
+    Ok(v)
 }
 
 /// A page of the entries in one index, as summaries.

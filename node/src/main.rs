@@ -1,13 +1,10 @@
 //! `aidledger-node serve --data DIR --listen ADDR --origin NAME`
 
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Parser, Subcommand};
-use ed25519_dalek::SigningKey;
 use ledger::checkpoint::CheckpointSigner;
 use ledger::store::{Log, RocksBackend};
 
@@ -85,39 +82,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Reads the node's checkpoint key from `path`, or creates it (mode 0600).
-/// A key file that group or others may read is refused, as ssh does.
-fn node_key(path: &Path) -> anyhow::Result<SigningKey> {
-    if !path.exists() {
-        let key = SigningKey::generate(&mut rand_core::OsRng);
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .with_context(|| format!("creating {}", path.display()))?;
-        writeln!(f, "{}", hex::encode(key.to_bytes()))?;
-        f.sync_all()?;
-        return Ok(key);
-    }
-    let mode = std::fs::metadata(path)?.permissions().mode();
-    if mode & 0o077 != 0 {
-        bail!(
-            "{} is readable by others (mode {:o}); chmod 600 it",
-            path.display(),
-            mode & 0o777
-        );
-    }
-    let text = std::fs::read_to_string(path)?;
-    let mut seed = [0u8; 32];
-    hex::decode_to_slice(text.trim(), &mut seed)
-        .with_context(|| format!("{} is not 64 hex digits", path.display()))?;
-    Ok(SigningKey::from_bytes(&seed))
-}
-
 fn serve(data: &Path, listen: &str, origin: &str, demo: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
-    let key = node_key(&data.join("node.key"))?;
+    let key = ledger::keyfile::read_or_create(&data.join("node.key"))?;
     let signer = CheckpointSigner::new(origin, key)?;
     let backend = RocksBackend::open(&data.join("db"))
         .with_context(|| format!("opening the store in {}", data.display()))?;

@@ -1,0 +1,236 @@
+//! A blocking client of the node's HTTP API (SPEC §7). Nothing it fetches is
+//! trusted: callers verify checkpoints, proofs and leaves themselves.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use ledger::merkle::Hash;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Entries per page of `GET /v1/entries` and per submitted array (SPEC §7).
+pub const PAGE: u64 = 1000;
+
+/// Largest answer read: a page of 1,000 leaves of at most 65,535 bytes.
+const MAX_BODY: u64 = 1000 * 65_536 + 4096;
+
+/// Attempts for a request that failed in transport or with 500/503.
+const ATTEMPTS: u32 = 6;
+
+/// `GET /v1/log`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogInfo {
+    /// The log's origin (checkpoint key name).
+    pub origin: String,
+    /// The node's vkey.
+    pub vkey: String,
+    /// Current size.
+    pub size: u64,
+    /// Leaf hash of seq 0, if any.
+    pub genesis: Option<String>,
+}
+
+/// The node at one base URL.
+#[derive(Clone)]
+pub struct NodeClient {
+    base: String,
+    agent: ureq::Agent,
+}
+
+/// A non-2xx answer: status and the SPEC's error code and message.
+#[derive(Debug, thiserror::Error)]
+#[error("{code} ({status}): {message}")]
+pub struct NodeError {
+    /// HTTP status.
+    pub status: u16,
+    /// SPEC error code.
+    pub code: String,
+    /// Message.
+    pub message: String,
+}
+
+impl NodeError {
+    /// Reads `{"error":{"code","message"}}`, or describes what came instead.
+    pub fn from_answer(status: u16, body: &[u8]) -> NodeError {
+        let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let field = |f: &str| v["error"][f].as_str().map(str::to_string);
+        NodeError {
+            status,
+            code: field("code").unwrap_or_else(|| format!("http_{status}")),
+            message: field("message")
+                .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).into()),
+        }
+    }
+}
+
+impl NodeClient {
+    /// A client of the node at `base` (e.g. `http://127.0.0.1:8080`).
+    pub fn new(base: &str) -> NodeClient {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(120)))
+            .build()
+            .into();
+        NodeClient {
+            base: base.trim_end_matches('/').to_string(),
+            agent,
+        }
+    }
+
+    /// The node's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// One request, retried with backoff while the node is unreachable or
+    /// answers 500/503 (every request here is idempotent: reads, and
+    /// submissions whose nonces make a repeat return the original seq).
+    fn request(&self, path: &str, body: Option<&[u8]>) -> anyhow::Result<(u16, Vec<u8>)> {
+        let url = format!("{}{path}", self.base);
+        let mut wait = Duration::from_millis(200);
+        for attempt in 1..=ATTEMPTS {
+            let answer = match body {
+                None => self.agent.get(&url).call(),
+                Some(b) => self
+                    .agent
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .send(b),
+            };
+            let retry = match answer {
+                Ok(mut r) => {
+                    let status = r.status().as_u16();
+                    let bytes = r
+                        .body_mut()
+                        .with_config()
+                        .limit(MAX_BODY)
+                        .read_to_vec()
+                        .with_context(|| format!("reading the answer to {url}"))?;
+                    if !matches!(status, 500 | 503) || attempt == ATTEMPTS {
+                        return Ok((status, bytes));
+                    }
+                    format!("{}", NodeError::from_answer(status, &bytes))
+                }
+                Err(e) if attempt == ATTEMPTS => {
+                    return Err(anyhow!(e).context(format!("requesting {url}")))
+                }
+                Err(e) => e.to_string(),
+            };
+            eprintln!("aidledger: {url}: {retry}; retrying in {wait:?}");
+            std::thread::sleep(wait);
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    /// GET `path`; a non-2xx answer is a [`NodeError`].
+    pub fn get(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+        let (status, body) = self.request(path, None)?;
+        if !(200..300).contains(&status) {
+            return Err(NodeError::from_answer(status, &body).into());
+        }
+        Ok(body)
+    }
+
+    /// GET `path` as JSON.
+    pub fn get_json(&self, path: &str) -> anyhow::Result<Value> {
+        let body = self.get(path)?;
+        serde_json::from_slice(&body).with_context(|| format!("{path} did not answer JSON"))
+    }
+
+    /// POST a JSON body: status and answer, whatever the status.
+    pub fn post(&self, path: &str, body: &[u8]) -> anyhow::Result<(u16, Value)> {
+        let (status, answer) = self.request(path, Some(body))?;
+        let v =
+            serde_json::from_slice(&answer).map_err(|_| NodeError::from_answer(status, &answer))?;
+        Ok((status, v))
+    }
+
+    /// `GET /v1/log`.
+    pub fn log_info(&self) -> anyhow::Result<LogInfo> {
+        Ok(serde_json::from_value(self.get_json("/v1/log")?)?)
+    }
+
+    /// `GET /v1/checkpoint`: the latest signed note, unverified.
+    pub fn checkpoint(&self) -> anyhow::Result<Vec<u8>> {
+        self.get("/v1/checkpoint")
+    }
+
+    /// `GET /v1/proof/consistency`.
+    pub fn consistency(&self, first: u64, second: u64) -> anyhow::Result<Vec<Hash>> {
+        let v = self.get_json(&format!(
+            "/v1/proof/consistency?first={first}&second={second}"
+        ))?;
+        hashes(&v["path"])
+    }
+
+    /// `GET /v1/proof/inclusion`: the leaf hash the node claims and the path.
+    pub fn inclusion(&self, seq: u64, size: u64) -> anyhow::Result<(Hash, Vec<Hash>)> {
+        let v = self.get_json(&format!("/v1/proof/inclusion?seq={seq}&size={size}"))?;
+        let leaf = hash(&v["leaf_hash"])?;
+        Ok((leaf, hashes(&v["path"])?))
+    }
+
+    /// The leaf bytes of seqs `start..end` (one NDJSON page per request);
+    /// the next pages are fetched on another thread while `f` works.
+    pub fn leaves(
+        &self,
+        start: u64,
+        end: u64,
+        mut f: impl FnMut(u64, &[u8]) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let (tx, rx) = mpsc::sync_channel::<anyhow::Result<(u64, Vec<u8>)>>(4);
+        let client = self.clone();
+        let fetcher = std::thread::spawn(move || {
+            let mut at = start;
+            while at < end {
+                let limit = (end - at).min(PAGE);
+                let page = client.get(&format!("/v1/entries?start={at}&limit={limit}"));
+                let failed = page.is_err();
+                if tx.send(page.map(|p| (at, p))).is_err() || failed {
+                    return;
+                }
+                at += limit;
+            }
+        });
+        let mut next = start;
+        for page in rx {
+            let (at, page) = page?;
+            debug_assert_eq!(at, next);
+            for line in page.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                if next >= end {
+                    bail!("the node sent more leaves than asked for");
+                }
+                f(next, line)?;
+                next += 1;
+            }
+            if next == at {
+                bail!("the node sent no leaves from seq {at}");
+            }
+        }
+        fetcher
+            .join()
+            .map_err(|_| anyhow!("the fetching thread panicked"))?;
+        if next < end {
+            bail!("the node sent leaves up to seq {next}, not {end}");
+        }
+        Ok(())
+    }
+}
+
+/// A hex hash in a JSON answer.
+pub fn hash(v: &Value) -> anyhow::Result<Hash> {
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow!("expected a 64-hex hash, got {v}"))
+}
+
+/// A JSON array of hex hashes.
+pub fn hashes(v: &Value) -> anyhow::Result<Vec<Hash>> {
+    v.as_array()
+        .ok_or_else(|| anyhow!("expected an array of hashes, got {v}"))?
+        .iter()
+        .map(hash)
+        .collect()
+}

@@ -1,0 +1,264 @@
+//! IATI 2.03 activity XML for one organisation's funds: one activity per
+//! fund; receipts and transfers in as transaction type 1 (Incoming Funds);
+//! transfers out and disbursements as type 3 (Disbursement), disbursements
+//! summed per day and region so no beneficiary can be picked out. Reversed
+//! entries are left out.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use anyhow::{bail, Context};
+use quick_xml::escape::escape;
+use serde_json::Value;
+
+use crate::client::NodeClient;
+
+/// Every item of a paged list (`{"items","next_cursor"}`).
+pub fn all_items(client: &NodeClient, path: &str) -> anyhow::Result<Vec<Value>> {
+    let mut items = Vec::new();
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            None => format!("{path}{sep}limit=1000"),
+            Some(c) => format!("{path}{sep}limit=1000&cursor={c}"),
+        };
+        let page = client.get_json(&url)?;
+        items.extend(page["items"].as_array().cloned().unwrap_or_default());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return Ok(items),
+        }
+    }
+}
+
+/// IATI sector (vocabulary 1, DAC 5-digit) for a fund category.
+fn sector(category: &str) -> &'static str {
+    match category {
+        "medical" => "12220",
+        "education" => "11220",
+        "employment" => "16020",
+        "housing" => "16040",
+        "disaster" => "72010",
+        _ => "16010",
+    }
+}
+
+/// IATI OrganisationType for an org type.
+fn org_type(t: &str) -> &'static str {
+    match t {
+        "government" => "10",
+        "union" => "15",
+        "charity" => "22",
+        _ => "90",
+    }
+}
+
+/// Fen as a decimal amount in yuan.
+fn yuan(fen: u64) -> String {
+    format!("{}.{:02}", fen / 100, fen % 100)
+}
+
+fn narrative(out: &mut String, tag: &str, attrs: &str, text: &str) {
+    let _ = write!(
+        out,
+        "<{tag}{attrs}><narrative>{}</narrative></{tag}>",
+        escape(text)
+    );
+}
+
+fn text<'a>(v: &'a Value, field: &str) -> &'a str {
+    v[field].as_str().unwrap_or_default()
+}
+
+/// The IATI identifier of a fund's activity.
+fn activity_id(owner: &str, fund: &str) -> String {
+    format!("{owner}-{fund}")
+}
+
+/// Builds the XML document for `org`'s funds (or just `only`).
+pub fn export(
+    client: &NodeClient,
+    org: &str,
+    only: Option<&str>,
+    today: &str,
+    now: &str,
+) -> anyhow::Result<String> {
+    let org_rec = client
+        .get_json(&format!("/v1/orgs/{org}"))
+        .context("looking up the organisation")?;
+    let funds: Vec<Value> = match only {
+        Some(id) => vec![client.get_json(&format!("/v1/funds/{id}"))?],
+        None => all_items(client, "/v1/funds")?,
+    };
+    let funds: Vec<&Value> = funds.iter().filter(|f| f["owner"] == org).collect();
+    if funds.is_empty() {
+        bail!("{org} owns no such fund");
+    }
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<iati-activities version=\"2.03\" generated-datetime=\"{now}\">\n"
+    );
+    for fund in funds {
+        let flows = all_items(client, &format!("/v1/funds/{}/flows", text(fund, "fund")))?;
+        activity(&mut out, &org_rec, fund, &flows, today, now);
+    }
+    out.push_str("</iati-activities>\n");
+    Ok(out)
+}
+
+fn activity(out: &mut String, org: &Value, fund: &Value, flows: &[Value], today: &str, now: &str) {
+    let id = text(fund, "fund");
+    let owner = text(fund, "owner");
+    let (start, end) = (text(fund, "start"), text(fund, "end"));
+    let _ = write!(
+        out,
+        "<iati-activity last-updated-datetime=\"{now}\" xml:lang=\"zh\" default-currency=\"CNY\">\
+         <iati-identifier>{}</iati-identifier>",
+        escape(&activity_id(owner, id))
+    );
+    narrative(
+        out,
+        "reporting-org",
+        &format!(
+            " ref=\"{}\" type=\"{}\"",
+            escape(owner),
+            org_type(text(org, "type"))
+        ),
+        text(org, "name"),
+    );
+    narrative(out, "title", "", text(fund, "title"));
+    narrative(
+        out,
+        "description",
+        "",
+        &format!(
+            "aidledger fund {id}: category {}, source {}",
+            text(fund, "category"),
+            text(fund, "source")
+        ),
+    );
+    narrative(
+        out,
+        "participating-org",
+        &format!(
+            " ref=\"{}\" role=\"4\" type=\"{}\"",
+            escape(owner),
+            org_type(text(org, "type"))
+        ),
+        text(org, "name"),
+    );
+    let status = if today < start {
+        1
+    } else if today <= end {
+        2
+    } else {
+        3
+    };
+    let _ = write!(
+        out,
+        "<activity-status code=\"{status}\"/><activity-date iso-date=\"{start}\" type=\"1\"/>\
+         <activity-date iso-date=\"{end}\" type=\"3\"/><recipient-country code=\"CN\"/>\
+         <sector code=\"{}\" vocabulary=\"1\"/>\
+         <budget type=\"1\" status=\"2\"><period-start iso-date=\"{start}\"/><period-end iso-date=\"{end}\"/>\
+         <value currency=\"CNY\" value-date=\"{start}\">{}</value></budget>",
+        sector(text(fund, "category")),
+        yuan(fund["budget"].as_u64().unwrap_or(0))
+    );
+    // Disbursements: (date, region) → (sum, count).
+    let mut paid: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    for e in flows.iter().filter(|e| e["reversed"] != true) {
+        let b = &e["body"];
+        let amount = b["amount"].as_u64().unwrap_or(0);
+        let date = text(b, "date");
+        match text(e, "kind") {
+            "fund.receive" => transaction(
+                out,
+                1,
+                date,
+                amount,
+                &format!("receipt, seq {}", e["seq"]),
+                Some(("provider-org", "", text(b, "from"))),
+                None,
+            ),
+            "fund.transfer" if text(b, "to_fund") == id => {
+                let from = text(b, "from_fund");
+                let attr = format!(
+                    " provider-activity-id=\"{}\"",
+                    escape(&activity_id(text(e, "issuer"), from))
+                );
+                transaction(
+                    out,
+                    1,
+                    date,
+                    amount,
+                    &format!("transfer in, seq {}", e["seq"]),
+                    Some(("provider-org", &attr, from)),
+                    None,
+                );
+            }
+            "fund.transfer" => {
+                let to = text(b, "to_fund");
+                transaction(
+                    out,
+                    3,
+                    date,
+                    amount,
+                    &format!("transfer out, seq {}", e["seq"]),
+                    Some(("receiver-org", "", to)),
+                    None,
+                );
+            }
+            "disbursement" => {
+                let slot = paid
+                    .entry((date.to_string(), text(b, "region").to_string()))
+                    .or_default();
+                slot.0 += amount;
+                slot.1 += 1;
+            }
+            _ => {}
+        }
+    }
+    for ((date, region), (sum, count)) in &paid {
+        transaction(
+            out,
+            3,
+            date,
+            *sum,
+            &format!("{count} disbursements to households"),
+            None,
+            Some(region),
+        );
+    }
+    out.push_str("</iati-activity>\n");
+}
+
+fn transaction(
+    out: &mut String,
+    code: u8,
+    date: &str,
+    fen: u64,
+    description: &str,
+    org: Option<(&str, &str, &str)>,
+    region: Option<&str>,
+) {
+    let _ = write!(
+        out,
+        "<transaction><transaction-type code=\"{code}\"/><transaction-date iso-date=\"{date}\"/>\
+         <value currency=\"CNY\" value-date=\"{date}\">{}</value>",
+        yuan(fen)
+    );
+    narrative(out, "description", "", description);
+    if let Some((tag, attrs, name)) = org {
+        narrative(out, tag, attrs, name);
+    }
+    if let Some(region) = region {
+        let _ = write!(
+            out,
+            "<recipient-region code=\"{}\" vocabulary=\"99\"/>",
+            escape(region)
+        );
+    }
+    out.push_str("</transaction>");
+}

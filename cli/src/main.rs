@@ -1,0 +1,751 @@
+//! `aidledger`: keys, signing, bulk import, verification, receipts, export.
+
+use std::io::{BufRead, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use cli::audit::{self, Pins, StateDir};
+use cli::client::NodeClient;
+use cli::receipt::{self, Receipt, Submitter};
+use cli::{iati, import, write_durably, Failed};
+use ledger::checkpoint::CheckpointVerifier;
+use ledger::entry::{format_timestamp, SignedEntry};
+use ledger::ident::{pseudonym, PseudonymKind};
+use ledger::keyfile;
+use ledger::merkle::Hash;
+use serde_json::Value;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const EXIT_CODES: &str = "Exit status: 0 success (verified), 1 verification failed \
+(a bad entry, a fork or rollback, a receipt that does not verify, or import rows refused), \
+2 usage or I/O error.";
+
+#[derive(Parser)]
+#[command(name = "aidledger", version, about = "Sign, import and verify entries of the aid ledger", after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct NodeArg {
+    /// Base URL of the node.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    node: String,
+}
+
+#[derive(Args)]
+struct VkeyArg {
+    /// The node's checkpoint vkey (`name+keyid+key`). Without it, the vkey the node itself
+    /// publishes at /v1/log is used, which proves consistency but not identity.
+    #[arg(long)]
+    vkey: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create an Ed25519 signing key (mode 0600) and print its public key.
+    Keygen {
+        /// Key file to create (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the pseudonyms of resident ID numbers (arguments, or one per line on stdin).
+    Pseudonym {
+        /// File holding the deployment's pseudonym secret (mode 0600).
+        #[arg(long)]
+        secret_file: PathBuf,
+        /// Volunteer pseudonyms (vol_) instead of beneficiary ones (bnf_).
+        #[arg(long)]
+        volunteer: bool,
+        /// ID numbers; read from stdin if none.
+        ids: Vec<String>,
+    },
+    /// Sign a statement and print the entry (checked against the schema first).
+    Sign {
+        /// Signing key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Issuing organisation id.
+        #[arg(long)]
+        issuer: String,
+        /// Kind, e.g. disbursement.
+        #[arg(long)]
+        kind: String,
+        /// Body JSON file, or - for stdin.
+        #[arg(long)]
+        body: PathBuf,
+        /// Nonce (default: time and random digits).
+        #[arg(long)]
+        nonce: Option<String>,
+        /// issued_at (default: now).
+        #[arg(long)]
+        issued_at: Option<String>,
+    },
+    /// Submit entries (one JSON entry, an array, or NDJSON) and print verified receipts.
+    Submit {
+        #[command(flatten)]
+        node: NodeArg,
+        #[command(flatten)]
+        vkey: VkeyArg,
+        /// File of entries, or - for stdin.
+        #[arg(default_value = "-")]
+        file: PathBuf,
+    },
+    /// Import spreadsheet rows (CSV, UTF-8 or GBK) as signed entries.
+    Import {
+        #[command(flatten)]
+        node: NodeArg,
+        #[command(flatten)]
+        vkey: VkeyArg,
+        /// Signing key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Issuing organisation id.
+        #[arg(long)]
+        issuer: String,
+        /// disbursement, fund.receive or credit.award.
+        #[arg(long)]
+        kind: String,
+        /// Pseudonym secret, for an id_number column.
+        #[arg(long)]
+        secret_file: Option<PathBuf>,
+        /// utf-8, gbk or auto.
+        #[arg(long, default_value = "auto")]
+        encoding: String,
+        /// Journal that makes re-runs resume (default: FILE.import.json).
+        #[arg(long)]
+        journal: Option<PathBuf>,
+        /// Write refused rows (row, code, message) to this CSV.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Write the verified receipts (NDJSON) to this file.
+        #[arg(long)]
+        receipts: Option<PathBuf>,
+        /// The CSV file.
+        file: PathBuf,
+    },
+    /// Verify a whole ledger: signatures, chain, seqs, Merkle root and the rules.
+    #[command(after_help = EXIT_CODES)]
+    Verify {
+        /// Node to verify.
+        #[arg(long, conflicts_with = "file", required_unless_present = "file")]
+        node: Option<String>,
+        /// Export file (NDJSON leaves) to verify instead.
+        #[arg(long, requires = "checkpoint")]
+        file: Option<PathBuf>,
+        /// The checkpoint the export must match.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// The node's vkey.
+        #[arg(long)]
+        vkey: String,
+        /// Pinned genesis leaf hash.
+        #[arg(long)]
+        genesis: Option<String>,
+        /// Keep the verified state here and verify only new entries next time.
+        #[arg(long, conflicts_with = "file")]
+        state_dir: Option<PathBuf>,
+    },
+    /// Check a receipt offline.
+    #[command(after_help = EXIT_CODES)]
+    CheckReceipt {
+        /// The node's vkey.
+        #[arg(long)]
+        vkey: String,
+        /// The entry or leaf the receipt must be for.
+        #[arg(long)]
+        entry: Option<PathBuf>,
+        /// Receipt JSON file.
+        receipt: PathBuf,
+    },
+    /// Fetch and check the inclusion proof of a seq in the latest checkpoint.
+    #[command(after_help = EXIT_CODES)]
+    Prove {
+        #[command(flatten)]
+        node: NodeArg,
+        #[command(flatten)]
+        vkey: VkeyArg,
+        /// The seq.
+        seq: u64,
+    },
+    /// Watch the node's checkpoints; exit 1 on a fork or rollback.
+    #[command(after_help = EXIT_CODES)]
+    Monitor {
+        #[command(flatten)]
+        node: NodeArg,
+        /// The node's vkey.
+        #[arg(long)]
+        vkey: String,
+        /// Seconds between polls.
+        #[arg(long, default_value_t = 30)]
+        interval: u64,
+        /// Start from the checkpoint last verified in this state directory.
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+    },
+    /// Export the ledger as NDJSON leaves, with its checkpoint in OUT.checkpoint.
+    Export {
+        #[command(flatten)]
+        node: NodeArg,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Show a fund: totals and flows.
+    Fund {
+        #[command(flatten)]
+        node: NodeArg,
+        /// Fund id.
+        id: String,
+    },
+    /// Show what one beneficiary pseudonym received, across all organisations.
+    Beneficiary {
+        #[command(flatten)]
+        node: NodeArg,
+        /// bnf_ pseudonym.
+        bnf: String,
+    },
+    /// Write IATI 2.03 activity XML for an organisation's funds.
+    Iati {
+        #[command(flatten)]
+        node: NodeArg,
+        /// Organisation id.
+        #[arg(long)]
+        org: String,
+        /// Only this fund.
+        #[arg(long)]
+        fund: Option<String>,
+        /// Output XML file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) if e.is::<Failed>() => {
+            eprintln!("aidledger: VERIFICATION FAILED: {e}");
+            ExitCode::from(1)
+        }
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("aidledger: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    match command {
+        Command::Keygen { out } => {
+            let key = keyfile::create(&out)?;
+            writeln!(stdout, "{}", hex::encode(key.verifying_key().to_bytes()))?;
+        }
+        Command::Pseudonym {
+            secret_file,
+            volunteer,
+            ids,
+        } => {
+            let secret = keyfile::read_secret(&secret_file)?;
+            let kind = if volunteer {
+                PseudonymKind::Volunteer
+            } else {
+                PseudonymKind::Beneficiary
+            };
+            let ids = if ids.is_empty() {
+                std::io::stdin()
+                    .lock()
+                    .lines()
+                    .collect::<Result<Vec<_>, _>>()?
+            } else {
+                ids
+            };
+            for id in ids.iter().filter(|l| !l.trim().is_empty()) {
+                // The ID number itself is never echoed: only its position.
+                let p = pseudonym(&secret, id, kind).map_err(|_| {
+                    anyhow::anyhow!(
+                        "ID number {} of {} has a wrong check character",
+                        ids.iter().position(|x| x == id).unwrap_or(0) + 1,
+                        ids.len()
+                    )
+                })?;
+                writeln!(stdout, "{p}")?;
+            }
+        }
+        Command::Sign {
+            key,
+            issuer,
+            kind,
+            body,
+            nonce,
+            issued_at,
+        } => {
+            let key = keyfile::read(&key)?;
+            let body: Value =
+                serde_json::from_slice(&read_input(&body)?).context("the body is not JSON")?;
+            let nonce = nonce.unwrap_or_else(default_nonce);
+            let issued_at = issued_at.unwrap_or_else(|| format_timestamp(SystemTime::now()));
+            let entry = SignedEntry::create(&key, &issuer, &kind, &nonce, &issued_at, body)?;
+            let value = serde_json::to_value(&entry)?;
+            ledger::rules::check_submission_value(value.clone())
+                .map_err(|r| anyhow::anyhow!("not signing: {r}"))?;
+            writeln!(stdout, "{}", serde_json::to_string_pretty(&value)?)?;
+        }
+        Command::Submit { node, vkey, file } => {
+            let client = NodeClient::new(&node.node);
+            let verifier = verifier(&client, vkey.vkey)?;
+            let entries = parse_entries(&read_input(&file)?)?;
+            let outcomes = Submitter::new(&client, &verifier).submit(&entries)?;
+            let mut refused = 0;
+            for (i, o) in outcomes.iter().enumerate() {
+                match o {
+                    Ok(r) => writeln!(stdout, "{}", serde_json::to_string(r)?)?,
+                    Err(e) => {
+                        refused += 1;
+                        eprintln!("entry {}: refused: {e}", i + 1);
+                    }
+                }
+            }
+            eprintln!(
+                "{} of {} entries in the ledger, receipts verified",
+                outcomes.len() - refused,
+                outcomes.len()
+            );
+            if refused > 0 {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Import {
+            node,
+            vkey,
+            key,
+            issuer,
+            kind,
+            secret_file,
+            encoding,
+            journal,
+            report,
+            receipts,
+            file,
+        } => {
+            return import_csv(
+                node,
+                vkey,
+                key,
+                issuer,
+                kind,
+                secret_file,
+                encoding,
+                journal,
+                report,
+                receipts,
+                file,
+            )
+        }
+        Command::Verify {
+            node,
+            file,
+            checkpoint,
+            vkey,
+            genesis,
+            state_dir,
+        } => {
+            let pins = Pins {
+                verifier: CheckpointVerifier::from_vkey(&vkey).context("--vkey")?,
+                genesis: genesis
+                    .map(|g| g.parse::<Hash>())
+                    .transpose()
+                    .map_err(|_| anyhow::anyhow!("--genesis is not 64 hex digits"))?,
+            };
+            let started = std::time::Instant::now();
+            let bar = progress(0, "verifying");
+            let (cp, verified) = match (node, file) {
+                (_, Some(file)) => {
+                    let cp = audit::verify_file(
+                        &pins,
+                        &file,
+                        checkpoint.as_deref().expect("clap requires it"),
+                        &bar,
+                    )?;
+                    let n = cp.root.size;
+                    (cp, n)
+                }
+                (Some(node), None) => {
+                    let client = NodeClient::new(&node);
+                    audit::verify_node(&pins, &client, state_dir.map(StateDir).as_ref(), &bar)?
+                }
+                (None, None) => unreachable!("clap requires --node or --file"),
+            };
+            let secs = started.elapsed().as_secs_f64();
+            writeln!(
+                stdout,
+                "verified: {} entries (size {}, root {}) in {secs:.1} s, {:.0} entries/s",
+                verified,
+                cp.root.size,
+                cp.root.hash,
+                verified as f64 / secs.max(1e-9)
+            )?;
+        }
+        Command::CheckReceipt {
+            vkey,
+            entry,
+            receipt,
+        } => {
+            let verifier = CheckpointVerifier::from_vkey(&vkey).context("--vkey")?;
+            let r: Receipt = serde_json::from_slice(&read_input(&receipt)?)
+                .context("the receipt is not a receipt")?;
+            let cp = receipt::check(&verifier, &r).map_err(Failed)?;
+            if let Some(entry) = entry {
+                let other: Value = serde_json::from_slice(&read_input(&entry)?)
+                    .context("the entry file is not JSON")?;
+                receipt::check_entry(&r, &other).map_err(Failed)?;
+            }
+            writeln!(
+                stdout,
+                "receipt verified: seq {} is in the tree of size {} (root {})",
+                r.seq, cp.root.size, cp.root.hash
+            )?;
+        }
+        Command::Prove { node, vkey, seq } => {
+            let client = NodeClient::new(&node.node);
+            let verifier = verifier(&client, vkey.vkey)?;
+            let note = client.checkpoint()?;
+            let cp = audit::verify_checkpoint(&verifier, &note)?;
+            let (leaf, path) = client.inclusion(seq, cp.root.size)?;
+            cp.root.verify_inclusion(&leaf, seq, &path).map_err(|e| {
+                Failed(format!(
+                    "the inclusion proof of seq {seq} does not verify: {e}"
+                ))
+            })?;
+            let proof = serde_json::json!({
+                "seq": seq, "size": cp.root.size, "leaf_hash": leaf, "path": path,
+                "checkpoint": String::from_utf8_lossy(&note),
+            });
+            writeln!(stdout, "{}", serde_json::to_string_pretty(&proof)?)?;
+        }
+        Command::Monitor {
+            node,
+            vkey,
+            interval,
+            state_dir,
+        } => {
+            let verifier = CheckpointVerifier::from_vkey(&vkey).context("--vkey")?;
+            let client = NodeClient::new(&node.node);
+            let start = match state_dir {
+                Some(d) => StateDir(d).checkpoint()?,
+                None => None,
+            };
+            audit::monitor(
+                &verifier,
+                &client,
+                start,
+                Duration::from_secs(interval),
+                &mut stdout,
+            )?;
+        }
+        Command::Export { node, out } => {
+            let client = NodeClient::new(&node.node);
+            let note = client.checkpoint()?;
+            let size: u64 = String::from_utf8_lossy(&note)
+                .lines()
+                .nth(1)
+                .and_then(|l| l.parse().ok())
+                .context("the node's checkpoint has no size line")?;
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(&out)
+                    .with_context(|| format!("creating {}", out.display()))?,
+            );
+            let bar = progress(size, "exporting");
+            client.leaves(0, size, |seq, bytes| {
+                f.write_all(bytes)?;
+                f.write_all(b"\n")?;
+                if seq % 4096 == 0 {
+                    bar.set_position(seq);
+                }
+                Ok(())
+            })?;
+            f.into_inner()?.sync_all()?;
+            bar.finish_and_clear();
+            let mut cp_path = out.as_os_str().to_owned();
+            cp_path.push(".checkpoint");
+            write_durably(Path::new(&cp_path), &note)?;
+            writeln!(
+                stdout,
+                "exported {size} entries to {} (checkpoint in {})",
+                out.display(),
+                Path::new(&cp_path).display()
+            )?;
+        }
+        Command::Fund { node, id } => {
+            let client = NodeClient::new(&node.node);
+            let f = client.get_json(&format!("/v1/funds/{id}"))?;
+            for field in [
+                "fund", "title", "owner", "category", "source", "region", "start", "end",
+            ] {
+                writeln!(stdout, "{field:<16}{}", f[field].as_str().unwrap_or("-"))?;
+            }
+            for field in [
+                "budget",
+                "received",
+                "transferred_in",
+                "transferred_out",
+                "disbursed",
+                "balance",
+            ] {
+                writeln!(stdout, "{field:<16}{:>16} CNY", yuan(&f[field]))?;
+            }
+            if let Some(bp) = f["execution_rate_bp"].as_u64() {
+                writeln!(
+                    stdout,
+                    "{:<16}{:>15}.{:02}%",
+                    "executed",
+                    bp / 100,
+                    bp % 100
+                )?;
+            }
+            writeln!(stdout)?;
+            entries_table(
+                &mut stdout,
+                &iati::all_items(&client, &format!("/v1/funds/{id}/flows"))?,
+            )?;
+        }
+        Command::Beneficiary { node, bnf } => {
+            let client = NodeClient::new(&node.node);
+            entries_table(
+                &mut stdout,
+                &iati::all_items(&client, &format!("/v1/beneficiaries/{bnf}"))?,
+            )?;
+        }
+        Command::Iati {
+            node,
+            org,
+            fund,
+            out,
+        } => {
+            let client = NodeClient::new(&node.node);
+            let now = format_timestamp(SystemTime::now());
+            let now = format!("{}Z", &now[..19]);
+            let xml = iati::export(&client, &org, fund.as_deref(), &now[..10], &now)?;
+            write_durably(&out, xml.as_bytes())
+                .with_context(|| format!("writing {}", out.display()))?;
+            writeln!(stdout, "wrote {}", out.display())?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn import_csv(
+    node: NodeArg,
+    vkey: VkeyArg,
+    key: PathBuf,
+    issuer: String,
+    kind: String,
+    secret_file: Option<PathBuf>,
+    encoding: String,
+    journal: Option<PathBuf>,
+    report: Option<PathBuf>,
+    receipts: Option<PathBuf>,
+    file: PathBuf,
+) -> anyhow::Result<ExitCode> {
+    let key = keyfile::read(&key)?;
+    let secret = secret_file.map(|f| keyfile::read_secret(&f)).transpose()?;
+    let client = NodeClient::new(&node.node);
+    let verifier = verifier(&client, vkey.vkey)?;
+    let size_before = client.log_info()?.size;
+    let opts = import::Import {
+        file: &file,
+        encoding: &encoding,
+        issuer: &issuer,
+        kind: &kind,
+        key: &key,
+        secret,
+        journal,
+    };
+    let mut receipts_out = receipts
+        .map(|p| std::fs::File::create(&p).with_context(|| format!("creating {}", p.display())))
+        .transpose()?
+        .map(std::io::BufWriter::new);
+    let started = std::time::Instant::now();
+    let bar = progress(0, "importing");
+    let mut submitter = Submitter::new(&client, &verifier);
+    let summary = import::run(&opts, &mut submitter, size_before, &bar, |r| {
+        if let Some(out) = receipts_out.as_mut() {
+            serde_json::to_writer(&mut *out, r)?;
+            out.write_all(b"\n")?;
+        }
+        Ok(())
+    })?;
+    if let Some(out) = receipts_out {
+        out.into_inner()?.sync_all()?;
+    }
+    if !summary.ignored.is_empty() {
+        eprintln!(
+            "columns not read (never sent): {}",
+            summary.ignored.join(", ")
+        );
+    }
+    for e in summary.errors.iter().take(20) {
+        eprintln!("row {}: {}: {}", e.row, e.code, e.message);
+    }
+    if summary.errors.len() > 20 {
+        eprintln!("… and {} more refused rows", summary.errors.len() - 20);
+    }
+    if let Some(report) = report {
+        let mut w = csv::Writer::from_path(&report)
+            .with_context(|| format!("creating {}", report.display()))?;
+        for e in &summary.errors {
+            w.serialize(e)?;
+        }
+        w.flush()?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{} rows: {} added, {} already in the ledger, {} refused ({secs:.1} s, {:.0} rows/s)",
+        summary.rows,
+        summary.added,
+        summary.already,
+        summary.errors.len(),
+        summary.rows as f64 / secs.max(1e-9)
+    );
+    Ok(if summary.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The checkpoint verifier from `--vkey`, or the node's own published vkey.
+fn verifier(client: &NodeClient, vkey: Option<String>) -> anyhow::Result<CheckpointVerifier> {
+    let vkey = match vkey {
+        Some(v) => v,
+        None => {
+            let v = client.log_info()?.vkey;
+            eprintln!("aidledger: no --vkey given; using the node's own {v}");
+            v
+        }
+    };
+    CheckpointVerifier::from_vkey(&vkey).context("the vkey")
+}
+
+fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf)?;
+        return Ok(buf);
+    }
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// One entry, a JSON array of entries, or NDJSON.
+fn parse_entries(bytes: &[u8]) -> anyhow::Result<Vec<SignedEntry>> {
+    let parse = |v: Value| SignedEntry::from_value(v).map_err(anyhow::Error::from);
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Array(items)) => items.into_iter().map(parse).collect(),
+        Ok(v) => Ok(vec![parse(v)?]),
+        Err(_) => bytes
+            .split(|b| *b == b'\n')
+            .enumerate()
+            .filter(|(_, l)| !l.trim_ascii().is_empty())
+            .map(|(i, l)| {
+                serde_json::from_slice(l)
+                    .map_err(anyhow::Error::from)
+                    .and_then(parse)
+                    .with_context(|| format!("line {}", i + 1))
+            })
+            .collect(),
+    }
+}
+
+fn default_nonce() -> String {
+    let mut r = [0u8; 4];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut r);
+    let ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("s-{ms}-{}", hex::encode(r))
+}
+
+fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} {per_sec} eta {eta}")
+            .expect("a valid template"),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+fn yuan(v: &Value) -> String {
+    v.as_u64()
+        .map_or_else(|| "-".into(), |f| format!("{}.{:02}", f / 100, f % 100))
+}
+
+/// Entry summaries as a table: seq, date, kind, issuer, amount, detail.
+fn entries_table(out: &mut impl Write, items: &[Value]) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "{:>8}  {:<10}  {:<14}  {:<28}  {:>14}  detail",
+        "seq", "date", "kind", "issuer", "amount CNY"
+    )?;
+    for e in items {
+        let b = &e["body"];
+        let date = b["date"].as_str().unwrap_or_else(|| {
+            &e["logged_at"].as_str().unwrap_or("")
+                [..10.min(e["logged_at"].as_str().unwrap_or("").len())]
+        });
+        let detail = match e["kind"].as_str().unwrap_or("") {
+            "disbursement" => format!(
+                "{} {} {} {}",
+                b["fund"].as_str().unwrap_or(""),
+                b["cause"].as_str().unwrap_or(""),
+                b["method"].as_str().unwrap_or(""),
+                b["region"].as_str().unwrap_or("")
+            ),
+            "fund.transfer" => format!(
+                "{} → {}",
+                b["from_fund"].as_str().unwrap_or(""),
+                b["to_fund"].as_str().unwrap_or("")
+            ),
+            "fund.receive" => format!("from {}", b["from"].as_str().unwrap_or("")),
+            "need.publish" => format!(
+                "need {} {}",
+                b["need"].as_str().unwrap_or(""),
+                b["cause"].as_str().unwrap_or("")
+            ),
+            _ => String::new(),
+        };
+        let reversed = if e["reversed"] == true {
+            " (reversed)"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "{:>8}  {:<10}  {:<14}  {:<28}  {:>14}  {detail}{reversed}",
+            e["seq"],
+            date,
+            e["kind"].as_str().unwrap_or(""),
+            e["issuer"].as_str().unwrap_or(""),
+            yuan(&b["amount"])
+        )?;
+    }
+    writeln!(out, "{} entries", items.len())?;
+    Ok(())
+}

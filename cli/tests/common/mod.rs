@@ -1,0 +1,241 @@
+//! Helpers of the CLI's end-to-end tests: the real `aidledger-node` binary
+//! on a free loopback port, and the real `aidledger` binary driven as a
+//! user would.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+
+pub const BUREAU: &str = "CN-USCI-11320000MB0000019A";
+pub const CHARITY: &str = "CN-USCI-53440300MJ0000018R";
+pub const ORIGIN: &str = "test.example/aid";
+
+/// The node binary, built beside `aidledger` (`cargo build --release --workspace`).
+fn node_bin() -> PathBuf {
+    let bin = Path::new(env!("CARGO_BIN_EXE_aidledger")).with_file_name("aidledger-node");
+    assert!(
+        bin.exists(),
+        "{} is missing: build the workspace's binaries first (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+pub fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// A running node; killed when dropped.
+pub struct Node {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub url: String,
+}
+
+impl Node {
+    pub fn start(data: &Path, addr: SocketAddr) -> Node {
+        let mut child = Command::new(node_bin())
+            .args([
+                "serve",
+                "--data",
+                data.to_str().unwrap(),
+                "--listen",
+                &addr.to_string(),
+                "--origin",
+                ORIGIN,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.contains("listening"), "{line}");
+        Node {
+            child,
+            addr,
+            url: format!("http://{addr}"),
+        }
+    }
+
+    /// Kills the node (as a crash or an operator would).
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        let body = http_get(&format!("{}{path}", self.url));
+        serde_json::from_slice(&body).unwrap()
+    }
+}
+
+fn http_get(url: &str) -> Vec<u8> {
+    // A plain HTTP/1.1 GET over std: the tests need nothing more.
+    use std::io::Read;
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    raw[split + 4..].to_vec()
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a run of `aidledger` printed and its exit status.
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `aidledger args…` with optional stdin.
+pub fn cli(args: &[&str], stdin: Option<&[u8]>) -> Out {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aidledger"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(b) = stdin {
+        input.write_all(b).unwrap();
+    }
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
+/// Runs `aidledger` and asserts the exit status.
+pub fn ok(args: &[&str], stdin: Option<&[u8]>) -> Out {
+    let out = cli(args, stdin);
+    assert_eq!(
+        out.code, 0,
+        "aidledger {args:?}\nstdout: {}\nstderr: {}",
+        out.stdout, out.stderr
+    );
+    out
+}
+
+/// A ledger on a running node, set up with the CLI: a bureau (registrar),
+/// a charity with a medical fund holding 100,000 yuan.
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub node: Node,
+    pub vkey: String,
+    pub bureau_key: PathBuf,
+    pub charity_key: PathBuf,
+}
+
+impl World {
+    pub fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::start(&dir.path().join("node"), free_addr());
+        let vkey = node.get("/v1/log")["vkey"].as_str().unwrap().to_string();
+        let world = World {
+            bureau_key: dir.path().join("bureau.key"),
+            charity_key: dir.path().join("charity.key"),
+            dir,
+            node,
+            vkey,
+        };
+        let bureau_pub = ok(
+            &["keygen", "--out", world.bureau_key.to_str().unwrap()],
+            None,
+        )
+        .stdout;
+        let charity_pub = ok(
+            &["keygen", "--out", world.charity_key.to_str().unwrap()],
+            None,
+        )
+        .stdout;
+        let entries = [
+            world.sign(&world.bureau_key, BUREAU, "org.register", json!({
+                "org": {"id": BUREAU, "name": "江苏省民政厅", "type": "government", "region": "320000"},
+                "keys": [{"key": bureau_pub.trim(), "roles": ["registrar", "admin"]}]})),
+            world.sign(&world.bureau_key, BUREAU, "org.register", json!({
+                "org": {"id": CHARITY, "name": "慈善总会", "type": "charity", "region": "321181"},
+                "keys": [{"key": charity_pub.trim(), "roles": ["fund", "disburse", "credit"]}]})),
+            world.sign(&world.charity_key, CHARITY, "fund.open", json!({
+                "fund": "MED-2026", "title": "大病救助", "category": "medical", "source": "donation",
+                "region": "321181", "currency": "CNY", "budget": 50_000_000, "start": "2026-01-01", "end": "2026-12-31"})),
+            world.sign(&world.charity_key, CHARITY, "fund.receive", json!({
+                "fund": "MED-2026", "amount": 10_000_000, "from": "年度募捐", "date": "2026-01-05"})),
+        ];
+        world.submit(&entries.join("\n"));
+        world
+    }
+
+    pub fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_string()
+    }
+
+    /// `aidledger sign`: the signed entry, compact.
+    pub fn sign(&self, key: &Path, issuer: &str, kind: &str, body: Value) -> String {
+        let out = ok(
+            &[
+                "sign",
+                "--key",
+                key.to_str().unwrap(),
+                "--issuer",
+                issuer,
+                "--kind",
+                kind,
+                "--body",
+                "-",
+            ],
+            Some(body.to_string().as_bytes()),
+        );
+        let v: Value = serde_json::from_str(&out.stdout).unwrap();
+        v.to_string()
+    }
+
+    /// `aidledger submit` of NDJSON: the verified receipts.
+    pub fn submit(&self, ndjson: &str) -> Vec<Value> {
+        let out = ok(
+            &[
+                "submit",
+                "--node",
+                &self.node.url,
+                "--vkey",
+                &self.vkey,
+                "-",
+            ],
+            Some(ndjson.as_bytes()),
+        );
+        out.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    pub fn size(&self) -> u64 {
+        self.node.get("/v1/log")["size"].as_u64().unwrap()
+    }
+}

@@ -1,0 +1,123 @@
+//! Secret files on disk: Ed25519 signing keys (the node's checkpoint key,
+//! an organisation's entry key) and the deployment's pseudonym secret.
+//!
+//! A key file is the 32-byte seed as 64 hex digits and a newline, created
+//! with mode 0600. Like ssh, a secret file that group or others may read is
+//! refused rather than used.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::SigningKey;
+
+/// Why a secret file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    /// Reading or creating it failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// Group or others may read it.
+    #[error("{path} is readable by group or others (mode {mode:o}); chmod 600 it")]
+    Exposed {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// Not a key file.
+    #[error("{0} does not hold a key (64 hex digits)")]
+    Malformed(PathBuf),
+    /// Empty secret.
+    #[error("{0} is empty")]
+    Empty(PathBuf),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyFileError + '_ {
+    move |source| KeyFileError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Creates a new random key in a new file (mode 0600, synced); an existing
+/// file is never overwritten.
+pub fn create(path: &Path) -> Result<SigningKey, KeyFileError> {
+    let key = SigningKey::generate(&mut rand_core::OsRng);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io(path))?;
+    writeln!(f, "{}", hex::encode(key.to_bytes())).map_err(io(path))?;
+    f.sync_all().map_err(io(path))?;
+    Ok(key)
+}
+
+/// The contents of a secret file, refused if group or others may read it.
+pub fn read_secret(path: &Path) -> Result<Vec<u8>, KeyFileError> {
+    let mode = std::fs::metadata(path)
+        .map_err(io(path))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(KeyFileError::Exposed {
+            path: path.to_path_buf(),
+            mode: mode & 0o777,
+        });
+    }
+    let mut bytes = std::fs::read(path).map_err(io(path))?;
+    while bytes.last().is_some_and(|b| b.is_ascii_whitespace()) {
+        bytes.pop();
+    }
+    if bytes.is_empty() {
+        return Err(KeyFileError::Empty(path.to_path_buf()));
+    }
+    Ok(bytes)
+}
+
+/// Reads a key file written by [`create`].
+pub fn read(path: &Path) -> Result<SigningKey, KeyFileError> {
+    let text = read_secret(path)?;
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(text.trim_ascii(), &mut seed)
+        .map_err(|_| KeyFileError::Malformed(path.to_path_buf()))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+/// Reads the key file at `path`, creating it first if it does not exist.
+pub fn read_or_create(path: &Path) -> Result<SigningKey, KeyFileError> {
+    if path.exists() {
+        read(path)
+    } else {
+        create(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_keys_read_back_and_exposed_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        let key = create(&path).unwrap();
+        assert_eq!(read(&path).unwrap().to_bytes(), key.to_bytes());
+        assert!(matches!(create(&path), Err(KeyFileError::Io { .. })));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert!(matches!(
+            read(&path),
+            Err(KeyFileError::Exposed { mode: 0o640, .. })
+        ));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::write(&path, "not hex\n").unwrap();
+        assert!(matches!(read(&path), Err(KeyFileError::Malformed(_))));
+    }
+}
