@@ -1,1 +1,294 @@
-fn main() {}
+//! CLI benchmarks (issue 5), timing the real `aidledger` binary:
+//!
+//! - `verify --file` of a 1,000,000-entry export (signatures, chain, seqs,
+//!   root and the rules' replay), with its peak memory;
+//! - `import` of a 100,000-row CSV into a local node (the release
+//!   `aidledger-node` binary beside it, on loopback).
+//!
+//! `cargo bench -p cli --bench cli [-- ENTRIES [ROWS]]`. Build the
+//! workspace's binaries first (`cargo build --release --workspace --bins`).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::SigningKey;
+use ledger::checkpoint::CheckpointSigner;
+use ledger::entry::{Leaf, SignedEntry};
+use ledger::merkle::{leaf_hash, Frontier, Hash};
+use rayon::prelude::*;
+use serde_json::{json, Value};
+
+const BUREAU: &str = "CN-USCI-11320000MB0000019A";
+const CHARITY: &str = "CN-USCI-53440300MJ0000018R";
+const ORIGIN: &str = "bench.example/aid";
+
+fn main() {
+    let mut args = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse::<u64>().ok());
+    let entries = args.next().unwrap_or(1_000_000);
+    let rows = args.next().unwrap_or(100_000);
+    let dir =
+        tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into())).unwrap();
+    verify_bench(dir.path(), entries);
+    import_bench(dir.path(), rows);
+    if std::env::var_os("BENCH_KEEP").is_some() {
+        // For profiling the binary by hand on the same files.
+        eprintln!("kept {}", dir.keep().display());
+    }
+}
+
+fn sign(key: &SigningKey, issuer: &str, kind: &str, nonce: &str, body: Value) -> SignedEntry {
+    SignedEntry::create(key, issuer, kind, nonce, "2026-11-21T08:30:00Z", body).unwrap()
+}
+
+/// The setup every ledger here starts with: a registrar, a charity, a fund
+/// with money.
+fn setup(registrar: &SigningKey, charity: &SigningKey) -> Vec<SignedEntry> {
+    let hex = |k: &SigningKey| hex::encode(k.verifying_key().to_bytes());
+    vec![
+        sign(
+            registrar,
+            BUREAU,
+            "org.register",
+            "g",
+            json!({
+            "org": {"id": BUREAU, "name": "民政厅", "type": "government", "region": "320000"},
+            "keys": [{"key": hex(registrar), "roles": ["registrar", "admin"]}]}),
+        ),
+        sign(
+            registrar,
+            BUREAU,
+            "org.register",
+            "r1",
+            json!({
+            "org": {"id": CHARITY, "name": "慈善会", "type": "charity", "region": "321181"},
+            "keys": [{"key": hex(charity), "roles": ["fund", "disburse", "credit"]}]}),
+        ),
+        sign(
+            charity,
+            CHARITY,
+            "fund.open",
+            "f",
+            json!({"fund": "F", "title": "大病救助", "category": "medical",
+            "source": "donation", "region": "321181", "currency": "CNY", "budget": 0, "start": "2026-01-01", "end": "2026-12-31"}),
+        ),
+        sign(
+            charity,
+            CHARITY,
+            "fund.receive",
+            "r",
+            json!({"fund": "F", "amount": 9_000_000_000_000_000u64, "from": "募捐", "date": "2026-01-02"}),
+        ),
+    ]
+}
+
+/// Disbursements, with a credit award every tenth entry.
+fn activity(charity: &SigningKey, i: u64) -> SignedEntry {
+    if i % 10 == 9 {
+        return sign(
+            charity,
+            CHARITY,
+            "credit.award",
+            &format!("c{i}"),
+            json!({
+            "holder": format!("vol_{:064x}", i % 5000), "points": 10, "reason": "志愿服务"}),
+        );
+    }
+    let causes = ["illness", "education", "housing", "elderly"];
+    sign(
+        charity,
+        CHARITY,
+        "disbursement",
+        &format!("d{i}"),
+        json!({
+        "fund": "F", "beneficiary": format!("bnf_{:064x}", i), "tier": "assisted",
+        "cause": causes[(i % 4) as usize], "amount": 10_000 + i % 50_000, "method": "cash",
+        "region": "321181", "date": format!("2026-{:02}-{:02}", 1 + i % 12, 1 + i % 28)}),
+    )
+}
+
+fn bin(name: &str) -> std::path::PathBuf {
+    let b = Path::new(env!("CARGO_BIN_EXE_aidledger")).with_file_name(name);
+    assert!(
+        b.exists(),
+        "build {} first: cargo build --release --workspace --bins",
+        b.display()
+    );
+    b
+}
+
+fn verify_bench(dir: &Path, n: u64) {
+    let registrar = SigningKey::from_bytes(&[1; 32]);
+    let charity = SigningKey::from_bytes(&[2; 32]);
+    let node_key = SigningKey::from_bytes(&[3; 32]);
+    let started = Instant::now();
+    let export = dir.join("export.ndjson");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&export).unwrap());
+    let mut frontier = Frontier::new();
+    let mut prev = Hash::ZERO;
+    let mut seq = 0u64;
+    let mut write = |entries: Vec<SignedEntry>| {
+        for entry in entries {
+            let leaf = Leaf {
+                entry,
+                logged_at: "2026-11-21T08:30:01.000Z".into(),
+                prev,
+                seq,
+            };
+            let bytes = leaf.to_bytes().unwrap();
+            prev = leaf_hash(&bytes);
+            frontier.push(prev);
+            out.write_all(&bytes).unwrap();
+            out.write_all(b"\n").unwrap();
+            seq += 1;
+        }
+    };
+    write(setup(&registrar, &charity));
+    let rest = n.saturating_sub(4);
+    for chunk in (0..rest).collect::<Vec<_>>().chunks(100_000) {
+        write(chunk.par_iter().map(|i| activity(&charity, *i)).collect());
+    }
+    out.into_inner().unwrap().sync_all().unwrap();
+    let signer = CheckpointSigner::new(ORIGIN, node_key).unwrap();
+    let cp = dir.join("export.checkpoint");
+    std::fs::write(&cp, signer.sign(frontier.root())).unwrap();
+    let size = std::fs::metadata(&export).unwrap().len();
+    eprintln!(
+        "generated {n} entries ({} MB) in {:.1} s",
+        size >> 20,
+        started.elapsed().as_secs_f64()
+    );
+
+    let started = Instant::now();
+    let mut child = Command::new(bin("aidledger"))
+        .args([
+            "verify",
+            "--file",
+            export.to_str().unwrap(),
+            "--checkpoint",
+            cp.to_str().unwrap(),
+            "--vkey",
+            &signer.vkey(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut peak_kb = 0u64;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", child.id())) {
+            if let Some(kb) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
+                peak_kb = peak_kb.max(
+                    kb.trim()
+                        .trim_end_matches(" kB")
+                        .trim()
+                        .parse()
+                        .unwrap_or(0),
+                );
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let secs = started.elapsed().as_secs_f64();
+    assert!(status.success(), "verify failed");
+    println!(
+        "verify --file: {n} entries in {secs:.2} s = {:.0} entries/s; peak memory {} MiB (export {} MiB)",
+        n as f64 / secs,
+        peak_kb >> 10,
+        size >> 20
+    );
+}
+
+fn import_bench(dir: &Path, rows: u64) {
+    let data = dir.join("node");
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut node = Command::new(bin("aidledger-node"))
+        .args([
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            &addr.to_string(),
+            "--origin",
+            ORIGIN,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(node.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = format!("http://{addr}");
+
+    let registrar = SigningKey::from_bytes(&[1; 32]);
+    let key_file = dir.join("charity.key");
+    std::fs::write(&key_file, format!("{}\n", hex::encode([2u8; 32]))).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let charity = SigningKey::from_bytes(&[2; 32]);
+    let setup_file = dir.join("setup.ndjson");
+    let ndjson: Vec<String> = setup(&registrar, &charity)
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect();
+    std::fs::write(&setup_file, ndjson.join("\n")).unwrap();
+    let ok = Command::new(bin("aidledger"))
+        .args(["submit", "--node", &url, setup_file.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+
+    let csv_file = dir.join("rows.csv");
+    let mut csv = String::from("fund,beneficiary,tier,cause,amount,method,region,date,ref\n");
+    for i in 0..rows {
+        csv.push_str(&format!(
+            "F,bnf_{i:064x},assisted,illness,{}.{:02},cash,3211{:02},2026-{:02}-{:02},V{i}\n",
+            100 + i % 900,
+            i % 100,
+            81 + i % 3,
+            1 + i % 12,
+            1 + i % 28
+        ));
+    }
+    std::fs::write(&csv_file, csv).unwrap();
+    let started = Instant::now();
+    let out = Command::new(bin("aidledger"))
+        .args([
+            "import",
+            "--node",
+            &url,
+            "--key",
+            key_file.to_str().unwrap(),
+            "--issuer",
+            CHARITY,
+            "--kind",
+            "disbursement",
+            csv_file.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!(
+        "import: {rows} rows in {secs:.2} s = {:.0} rows/s ({})",
+        rows as f64 / secs,
+        String::from_utf8_lossy(&out.stdout).trim()
+    );
+    let _ = node.kill();
+    let _ = node.wait();
+}

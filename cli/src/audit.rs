@@ -4,12 +4,14 @@
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use anyhow::Context;
 use ledger::checkpoint::{Checkpoint, CheckpointVerifier};
+use ledger::entry::Leaf;
 use ledger::merkle::{leaf_hash, Frontier, Hash};
-use ledger::sequencer::Replayer;
-use ledger::verify::{ChainVerifier, Position};
+use ledger::sequencer::{ReplayError, Replayer};
+use ledger::verify::{ChainVerifier, Position, VerifyError};
 use serde::{Deserialize, Serialize};
 
 use crate::client::NodeClient;
@@ -23,71 +25,168 @@ pub struct Pins {
     pub genesis: Option<Hash>,
 }
 
-/// Streams leaves through the chain verifier and the rules.
+/// Leaves handed to the replaying thread at a time.
+const REPLAY_BATCH: usize = 256;
+
+/// Streams leaves through the chain verifier (on this thread, signatures in
+/// batches on all cores) and the rules (replayed on a second thread, so the
+/// two overlap). The first fault by seq is reported, whichever check found it.
 pub struct Audit {
     chain: ChainVerifier,
-    replay: Replayer,
     genesis: Option<Hash>,
     pinned_genesis: Option<Hash>,
+    batch: Vec<Leaf>,
+    to_replay: Option<mpsc::SyncSender<Vec<Leaf>>>,
+    replaying: std::thread::JoinHandle<(Replayer, Option<ReplayError>)>,
+}
+
+/// What a finished audit leaves to keep.
+pub struct Verified {
+    /// Where the chain stands.
+    pub position: Position,
+    /// The replayed state.
+    pub replay: Replayer,
+    /// Leaf hash of seq 0.
+    pub genesis: Option<Hash>,
 }
 
 impl Audit {
-    /// From seq 0, checking signatures on all cores.
+    /// From seq 0.
     pub fn new(pinned_genesis: Option<Hash>) -> Audit {
+        Audit::resume(Position::default(), Replayer::lean(), None, pinned_genesis)
+    }
+
+    /// After an already verified prefix.
+    pub fn resume(
+        position: Position,
+        replay: Replayer,
+        genesis: Option<Hash>,
+        pinned_genesis: Option<Hash>,
+    ) -> Audit {
+        let (tx, rx) = mpsc::sync_channel::<Vec<Leaf>>(16);
+        let replaying = std::thread::spawn(move || {
+            let mut replay = replay;
+            for batch in rx {
+                for leaf in &batch {
+                    if let Err(e) = replay.push(leaf) {
+                        return (replay, Some(e));
+                    }
+                }
+            }
+            (replay, None)
+        });
         Audit {
-            chain: ChainVerifier::new().with_threads(threads()),
-            replay: Replayer::lean(),
-            genesis: None,
+            chain: ChainVerifier::resume(position).with_threads(threads()),
+            genesis,
             pinned_genesis,
+            batch: Vec::with_capacity(REPLAY_BATCH),
+            to_replay: Some(tx),
+            replaying,
         }
     }
 
-    /// Leaves verified so far.
+    /// Leaves checked so far.
     pub fn size(&self) -> u64 {
         self.chain.size()
     }
 
-    /// Checks the next leaf. A [`Failed`] names the seq and the reason.
-    pub fn push(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
-        let leaf = self.chain.push(bytes).map_err(|e| Failed(e.to_string()))?;
+    /// Checks the next leaf.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<(), AuditFault> {
+        let leaf = self.chain.push(bytes).map_err(AuditFault::Chain)?;
         if leaf.seq == 0 {
             let h = leaf_hash(bytes);
             if let Some(pin) = self.pinned_genesis.filter(|p| *p != h) {
-                return Err(Failed(format!(
+                return Err(AuditFault::Genesis(format!(
                     "seq 0: genesis leaf hash is {h}, the pinned genesis is {pin}"
-                ))
-                .into());
+                )));
             }
             self.genesis = Some(h);
         }
-        self.replay.push(&leaf).map_err(|e| {
-            // A bad signature earlier in the pending batch is the first fault.
-            match self.chain.flush() {
-                Err(sig) => Failed(sig.to_string()),
-                Ok(()) => Failed(format!("{e} (the rules refuse this entry)")),
-            }
-        })?;
+        self.batch.push(leaf);
+        if self.batch.len() >= REPLAY_BATCH {
+            self.send();
+        }
         Ok(())
     }
 
-    /// Checks the pending signatures and that the leaves make the tree of
+    fn send(&mut self) {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(REPLAY_BATCH));
+        if let Some(tx) = &self.to_replay {
+            // The replaying thread stops at the first refusal; its report
+            // comes when it is joined.
+            if tx.send(batch).is_err() {
+                self.to_replay = None;
+            }
+        }
+    }
+
+    /// Finishes both checks and reports the earliest fault, if any: the
+    /// chain's (including `fault`, one already found), or the rules'.
+    fn close(mut self, fault: Option<AuditFault>) -> Result<Verified, Failed> {
+        self.send();
+        self.to_replay = None;
+        let chain = match fault {
+            Some(f) => Some(f),
+            None => self.chain.flush().err().map(AuditFault::Chain),
+        };
+        let (replay, refused) = self
+            .replaying
+            .join()
+            .expect("the replaying thread does not panic");
+        let chain_seq = chain.as_ref().map_or(u64::MAX, AuditFault::seq);
+        match (chain, refused) {
+            (_, Some(r)) if r.seq < chain_seq => {
+                Err(Failed(format!("{r} (the rules refuse this entry)")))
+            }
+            (Some(f), _) => Err(Failed(f.to_string())),
+            (None, _) => Ok(Verified {
+                position: self.chain.position(),
+                replay,
+                genesis: self.genesis,
+            }),
+        }
+    }
+
+    /// Checks everything pending and that the leaves make the tree of
     /// `checkpoint`.
-    pub fn finish(&mut self, checkpoint: &Checkpoint) -> anyhow::Result<()> {
-        let position = self.position()?;
-        let root = position.frontier.root();
+    pub fn finish(self, checkpoint: &Checkpoint) -> Result<Verified, Failed> {
+        let done = self.close(None)?;
+        let root = done.position.frontier.root();
         if root != checkpoint.root {
             return Err(Failed(format!(
                 "the {} leaves give root {}, the checkpoint says size {} root {}",
                 root.size, root.hash, checkpoint.root.size, checkpoint.root.hash
-            ))
-            .into());
+            )));
         }
-        Ok(())
+        Ok(done)
     }
 
-    fn position(&mut self) -> anyhow::Result<Position> {
-        self.chain.flush().map_err(|e| Failed(e.to_string()))?;
-        Ok(self.chain.position())
+    /// Stops at a fault found while pushing, reporting the earliest one.
+    pub fn fail(self, fault: AuditFault) -> Failed {
+        match self.close(Some(fault)) {
+            Err(f) => f,
+            Ok(_) => unreachable!("a fault was given"),
+        }
+    }
+}
+
+/// A fault found while pushing a leaf.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditFault {
+    /// Chain, seq, leaf or signature.
+    #[error("{0}")]
+    Chain(VerifyError),
+    /// Not the pinned genesis.
+    #[error("{0}")]
+    Genesis(String),
+}
+
+impl AuditFault {
+    fn seq(&self) -> u64 {
+        match self {
+            AuditFault::Chain(e) => e.seq,
+            AuditFault::Genesis(_) => 0,
+        }
     }
 }
 
@@ -128,7 +227,9 @@ pub fn verify_file(
         if line.last() == Some(&b'\n') {
             line.pop();
         }
-        audit.push(&line)?;
+        if let Err(fault) = audit.push(&line) {
+            return Err(audit.fail(fault).into());
+        }
         if audit.size() % 4096 == 0 {
             progress.set_position(audit.size());
         }
@@ -247,53 +348,65 @@ pub fn verify_node(
         Some(dir) => dir.load()?,
         None => None,
     };
-    let mut audit = Audit::new(pins.genesis);
-    if let Some((saved, replay)) = &saved {
-        let old = verify_checkpoint(&pins.verifier, saved.checkpoint.as_bytes())?;
-        if let (Some(pin), Some(was)) = (pins.genesis, saved.genesis) {
-            if pin != was {
-                return Err(Failed(format!(
-                    "the state directory verified genesis {was}, not the pinned {pin}"
-                ))
-                .into());
+    let mut audit = match &saved {
+        None => Audit::new(pins.genesis),
+        Some((saved, replay)) => {
+            let old = verify_checkpoint(&pins.verifier, saved.checkpoint.as_bytes())?;
+            if let (Some(pin), Some(was)) = (pins.genesis, saved.genesis) {
+                if pin != was {
+                    return Err(Failed(format!(
+                        "the state directory verified genesis {was}, not the pinned {pin}"
+                    ))
+                    .into());
+                }
             }
+            check_extends(client, &old, &saved.checkpoint, &cp, &note)?;
+            let frontier = Frontier::from_peaks(saved.size, saved.peaks.clone())
+                .filter(|f| f.root() == old.root)
+                .context("the state directory's tree does not match its checkpoint")?;
+            let position = Position {
+                frontier,
+                last_leaf: saved.last_leaf,
+                logged_at: saved.logged_at.clone(),
+            };
+            Audit::resume(
+                position,
+                Replayer::restore(replay)?,
+                saved.genesis,
+                pins.genesis,
+            )
         }
-        check_extends(client, &old, &saved.checkpoint, &cp, &note)?;
-        let frontier = Frontier::from_peaks(saved.size, saved.peaks.clone())
-            .filter(|f| f.root() == old.root)
-            .context("the state directory's tree does not match its checkpoint")?;
-        audit.chain = ChainVerifier::resume(Position {
-            frontier,
-            last_leaf: saved.last_leaf,
-            logged_at: saved.logged_at.clone(),
-        })
-        .with_threads(threads());
-        audit.replay = Replayer::restore(replay)?;
-        audit.genesis = saved.genesis;
-    }
+    };
     let from = audit.size();
     progress.set_length(cp.root.size);
     progress.set_position(from);
-    client.leaves(from, cp.root.size, |_, bytes| {
-        audit.push(bytes)?;
+    let mut fault = None;
+    let fetched = client.leaves(from, cp.root.size, |_, bytes| {
+        if let Err(f) = audit.push(bytes) {
+            fault = Some(f);
+            anyhow::bail!("stop");
+        }
         if audit.size() % 4096 == 0 {
             progress.set_position(audit.size());
         }
         Ok(())
-    })?;
-    audit.finish(&cp)?;
+    });
+    if let Some(f) = fault {
+        return Err(audit.fail(f).into());
+    }
+    fetched?;
+    let done = audit.finish(&cp)?;
     progress.finish_and_clear();
     if let Some(dir) = state {
-        let position = audit.position()?;
         let saved = Saved {
             checkpoint: note,
-            size: position.frontier.size(),
-            peaks: position.frontier.peaks().to_vec(),
-            last_leaf: position.last_leaf,
-            logged_at: position.logged_at,
-            genesis: audit.genesis,
+            size: done.position.frontier.size(),
+            peaks: done.position.frontier.peaks().to_vec(),
+            last_leaf: done.position.last_leaf,
+            logged_at: done.position.logged_at,
+            genesis: done.genesis,
         };
-        dir.save(&saved, &audit.replay.snapshot())?;
+        dir.save(&saved, &done.replay.snapshot())?;
     }
     let verified = cp.root.size - from;
     Ok((cp, verified))

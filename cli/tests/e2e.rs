@@ -550,6 +550,60 @@ fn iati_export_validates_against_the_2_03_schema() {
 }
 
 #[test]
+fn the_sample_spreadsheets_import_and_a_rerun_adds_nothing() {
+    let w = World::new();
+    let secret = w.path("secret");
+    std::fs::write(&secret, "deployment secret\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let key = w.charity_key.to_str().unwrap();
+    let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/samples");
+    for sample in ["disbursements-gbk.csv", "disbursements-en.csv"] {
+        let file = w.path(sample);
+        std::fs::copy(format!("{samples}/{sample}"), &file).unwrap();
+        let args = [
+            "import",
+            "--node",
+            &w.node.url,
+            "--vkey",
+            &w.vkey,
+            "--key",
+            key,
+            "--issuer",
+            CHARITY,
+            "--kind",
+            "disbursement",
+            "--secret-file",
+            &secret,
+            &file,
+        ];
+        let out = ok(&args, None);
+        assert!(out.stdout.contains("0 refused"), "{}", out.stdout);
+        let out = ok(&args, None);
+        assert!(
+            out.stdout.contains("0 added"),
+            "a re-run adds nothing: {}",
+            out.stdout
+        );
+    }
+    assert_eq!(w.size(), 4 + 3 + 2);
+    // The same people from the UTF-8 file get the same pseudonyms.
+    let first = w.node.get("/v1/entries/4")["leaf"]["entry"]["statement"]["body"].clone();
+    let out = ok(
+        &["pseudonym", "--secret-file", &secret],
+        Some(b"321181196003120136\n"),
+    );
+    assert_eq!(first["beneficiary"].as_str().unwrap(), out.stdout.trim());
+    assert_eq!(first["amount"], 300_000);
+    assert_eq!(first["tier"], "assisted");
+    assert_eq!(first["date"], "2026-03-05");
+    let export = w.path("all.ndjson");
+    ok(&["export", "--node", &w.node.url, "--out", &export], None);
+    let all = std::fs::read_to_string(&export).unwrap();
+    assert!(!all.contains("321181196003120136") && !all.contains("张某"));
+}
+
+#[test]
 fn pseudonyms_need_a_private_secret_and_a_valid_id() {
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("secret");

@@ -120,9 +120,10 @@ impl Replayer {
         }
     }
 
-    /// Keeps only the state the rules read: not the query indexes or the
-    /// alerts, which no rule consults. An auditor's replay needs no more,
-    /// and holds far less in memory.
+    /// Keeps only the state the rules decide with: not the query indexes,
+    /// the alerts or the duplicate-aid histories (alerts are derived data
+    /// and never refuse an entry). An auditor's replay reaches the same
+    /// decisions and holds far less in memory.
     pub fn lean() -> Replayer {
         Replayer {
             lean: true,
@@ -175,9 +176,9 @@ impl Replayer {
         match apply(&self.state, leaf.seq, &leaf.entry) {
             Ok(Applied::New(mut effects)) => {
                 if self.lean {
-                    effects
-                        .writes
-                        .retain(|w| !matches!(w.table, Table::Index | Table::Alerts));
+                    effects.writes.retain(|w| {
+                        !matches!(w.table, Table::Index | Table::Alerts | Table::Histories)
+                    });
                 }
                 self.state.apply(&effects.writes)
             }
