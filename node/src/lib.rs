@@ -409,3 +409,98 @@ async fn consistency(
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::{to_bytes, Body};
+    use axum::http::Request;
+    use ed25519_dalek::SigningKey;
+    use ledger::entry::SignedEntry;
+    use tower::ServiceExt;
+
+    async fn post(app: &Router, body: Vec<u8>) -> (StatusCode, Value) {
+        let req = Request::post("/v1/entries").body(Body::from(body)).unwrap();
+        let res = app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = to_bytes(res.into_body(), usize::MAX).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    /// With the sequencer stuck behind the log's lock, a full queue answers
+    /// `overloaded` (503) at once instead of growing, and an entry refused
+    /// that way is not in the log: it can be submitted again later as new.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_full_queue_answers_overloaded_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let v: Value =
+            serde_json::from_str(include_str!("../../tests/vectors/ledger.json")).unwrap();
+        let signer =
+            CheckpointSigner::new("t.example/aid", SigningKey::from_bytes(&[3; 32])).unwrap();
+        let (node, _) = Node::start(
+            Log::open(RocksBackend::open(dir.path()).unwrap()).unwrap(),
+            signer,
+        );
+        let app = app(node.clone());
+        for l in v["leaves"].as_array().unwrap() {
+            let (status, _) = post(&app, serde_json::to_vec(&l["entry"]).unwrap()).await;
+            assert_eq!(status, StatusCode::CREATED);
+        }
+        let base = node.log.read().unwrap().size();
+
+        // The vectors' charity (seed 2) may award credit points. More
+        // requests than one group (MAX_GROUP) and the queue can hold.
+        let charity = SigningKey::from_bytes(&[2; 32]);
+        let n = sequencer::MAX_GROUP + sequencer::QUEUE + 100;
+        let entries: Vec<Vec<u8>> = (0..n)
+            .map(|i| {
+                let body =
+                    json!({"holder": format!("vol_{i:064x}"), "points": 1, "reason": "服务"});
+                let e = SignedEntry::create(
+                    &charity,
+                    "CN-USCI-53440300MJ0000018R",
+                    "credit.award",
+                    &format!("q{i}"),
+                    "2026-03-01T09:00:00Z",
+                    body,
+                )
+                .unwrap();
+                serde_json::to_vec(&e).unwrap()
+            })
+            .collect();
+        let guard = node.log.write().unwrap();
+        let tasks: Vec<_> = entries
+            .iter()
+            .cloned()
+            .map(|e| {
+                let app = app.clone();
+                tokio::spawn(async move { post(&app, e).await })
+            })
+            .collect();
+        // At most one group and a full queue can wait for the writer: every
+        // other request is answered, and only with a refusal, while it is stuck.
+        while tasks.iter().filter(|t| t.is_finished()).count() < 100 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        drop(guard);
+        let mut overloaded = Vec::new();
+        for (i, t) in tasks.into_iter().enumerate() {
+            let (status, answer) = t.await.unwrap();
+            match status {
+                StatusCode::CREATED => {}
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    assert_eq!(answer["error"]["code"], "overloaded");
+                    overloaded.push(i);
+                }
+                other => panic!("{other}: {answer}"),
+            }
+        }
+        assert!(overloaded.len() >= 100, "{} overloaded", overloaded.len());
+        let size = node.log.read().unwrap().size();
+        assert_eq!(size, base + (n - overloaded.len()) as u64);
+        // A refused entry was never sequenced: it is new when sent again.
+        let (status, r) = post(&app, entries[overloaded[0]].clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        assert_eq!(r["seq"], size);
+    }
+}
