@@ -290,7 +290,6 @@ impl StateRead for MemState {
 pub struct Overlay<'a> {
     base: &'a dyn StateRead,
     pending: MemState,
-    writes: Vec<Write>,
 }
 
 impl<'a> Overlay<'a> {
@@ -299,17 +298,24 @@ impl<'a> Overlay<'a> {
         Overlay {
             base,
             pending: MemState::new(),
-            writes: Vec::new(),
         }
     }
     /// Adds one entry's effects.
     pub fn apply(&mut self, effects: Effects) {
-        self.pending.apply(&effects.writes);
-        self.writes.extend(effects.writes);
+        for w in effects.writes {
+            self.pending.map.insert((w.table, w.key), w.value);
+        }
     }
-    /// All pending writes, in order, to commit.
+    /// The group's writes to commit: the last value of each key, sorted by
+    /// table and key. A record rewritten by many entries of the group (a
+    /// fund's totals, a month's statistics) is written once, and sorted
+    /// keys make RocksDB's memtable inserts nearly sequential.
     pub fn into_writes(self) -> Vec<Write> {
-        self.writes
+        self.pending
+            .map
+            .into_iter()
+            .map(|((table, key), value)| Write { table, key, value })
+            .collect()
     }
 }
 
