@@ -356,7 +356,7 @@ pub fn run(
     progress.set_length(summary.rows);
     progress.inc(summary.errors.len() as u64);
     for chunk in rows.bodies.chunks(crate::client::PAGE as usize) {
-        let signed: Vec<(u64, Result<SignedEntry, String>)> = chunk
+        let signed: Vec<(u64, Result<SignedEntry, RowError>)> = chunk
             .par_iter()
             .map(|(row, body)| {
                 let nonce = format!("imp-{}-{row}", journal.tag);
@@ -368,8 +368,13 @@ pub fn run(
                     &journal.issued_at,
                     body.clone(),
                 )
-                .map_err(|e| e.to_string())
-                .and_then(|e| precheck(&e).map(|()| e));
+                .map_err(|e| ("schema_violation", e.to_string()))
+                .and_then(|e| precheck(&e).map(|()| e))
+                .map_err(|(code, message)| RowError {
+                    row: *row,
+                    code: code.into(),
+                    message,
+                });
                 (*row, entry)
             })
             .collect();
@@ -381,11 +386,7 @@ pub fn run(
                     rows_sent.push(row);
                     entries.push(e);
                 }
-                Err(message) => summary.errors.push(RowError {
-                    row,
-                    code: "schema_violation".into(),
-                    message,
-                }),
+                Err(e) => summary.errors.push(e),
             }
         }
         for (row, outcome) in rows_sent.into_iter().zip(submitter.submit(&entries)?) {
@@ -413,10 +414,18 @@ pub fn run(
 }
 
 /// The checks the node makes before the rules, run here so a bad row is
-/// reported by row number without a round trip.
-fn precheck(e: &SignedEntry) -> Result<(), String> {
-    let value = serde_json::to_value(e).map_err(|e| e.to_string())?;
-    ledger::schema::validate_entry(&value).map_err(|e| e.to_string())
+/// reported by row number without a round trip, and so that a resident ID
+/// or mobile number typed into any column never leaves this machine.
+fn precheck(e: &SignedEntry) -> Result<(), (&'static str, String)> {
+    let value = serde_json::to_value(e).map_err(|e| ("schema_violation", e.to_string()))?;
+    ledger::schema::validate_entry(&value).map_err(|e| ("schema_violation", e.to_string()))?;
+    match ledger::ident::pii_in_body(&e.statement.body) {
+        Some((path, _)) => Err((
+            "pii_detected",
+            format!("{path} holds a resident ID or mobile number; not sent"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Reads the import's journal, or writes a new one.

@@ -299,6 +299,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let key = keyfile::read(&key)?;
             let body: Value =
                 serde_json::from_slice(&read_input(&body)?).context("the body is not JSON")?;
+            if let Some((path, _)) = ledger::ident::pii_in_body(&body) {
+                anyhow::bail!(
+                    "not signing: {path} holds a resident ID or mobile number; use a pseudonym"
+                );
+            }
             let nonce = nonce.unwrap_or_else(default_nonce);
             let issued_at = issued_at.unwrap_or_else(|| format_timestamp(SystemTime::now()));
             let entry = SignedEntry::create(&key, &issuer, &kind, &nonce, &issued_at, body)?;

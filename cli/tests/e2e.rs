@@ -139,6 +139,31 @@ fn sign_submit_verify_and_check_receipts() {
     let proof: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(proof["size"], 5);
 
+    // A real ID number is never signed.
+    let key = w.charity_key.to_str().unwrap();
+    let body = json!({"holder": format!("vol_{}", "ab".repeat(32)), "points": 1, "reason": "张三 11010519491231002X"});
+    let out = cli(
+        &[
+            "sign",
+            "--key",
+            key,
+            "--issuer",
+            CHARITY,
+            "--kind",
+            "credit.award",
+            "--body",
+            "-",
+        ],
+        Some(body.to_string().as_bytes()),
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("not signing: body.reason"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty());
+
     // Key files others may read are refused, as ssh does.
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&w.charity_key, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -422,11 +447,12 @@ fn an_interrupted_import_rerun_yields_each_row_once() {
     let bad = w.path("bad.csv");
     std::fs::write(
         &bad,
-        "fund,beneficiary,tier,cause,amount,method,region,date\n\
-         MED-2026,bnf_00000000000000000000000000000000000000000000000000000000000000aa,assisted,illness,2.00,cash,321181,2026-05-01\n\
-         MED-2026,bnf_00000000000000000000000000000000000000000000000000000000000000ab,assisted,illness,abc,cash,321181,2026-05-01\n\
-         MED-2026,bnf_00000000000000000000000000000000000000000000000000000000000000ac,assisted,illness,99999999,cash,321181,2026-05-01\n\
-         MED-2026,bnf_00000000000000000000000000000000000000000000000000000000000000ad,assisted,sickness,2.00,cash,321181,2026-05-01\n",
+        "fund,beneficiary,tier,cause,amount,method,region,date,ref\n\
+         MED-2026,bnf_00000000000000000000000000000000000000000000000000000000000000aa,assisted,illness,2.00,cash,321181,2026-05-01,\n\
+         MED-2026,bnf_00000000000000000000000000000000000000000000000000000000000000ab,assisted,illness,abc,cash,321181,2026-05-01,\n\
+         MED-2026,bnf_00000000000000000000000000000000000000000000000000000000000000ac,assisted,illness,99999999,cash,321181,2026-05-01,\n\
+         MED-2026,bnf_00000000000000000000000000000000000000000000000000000000000000ad,assisted,sickness,2.00,cash,321181,2026-05-01,\n\
+         MED-2026,bnf_00000000000000000000000000000000000000000000000000000000000000ae,assisted,illness,2.00,cash,321181,2026-05-01,13912345678\n",
     )
     .unwrap();
     let report = w.path("report.csv");
@@ -456,7 +482,8 @@ fn an_interrupted_import_rerun_yields_each_row_once() {
     assert!(lines[1].starts_with("3,bad_row,"), "{report}");
     assert!(lines[2].starts_with("4,rule_violation,"), "{report}");
     assert!(lines[3].starts_with("5,schema_violation,"), "{report}");
-    assert_eq!(lines.len(), 4, "{report}");
+    assert!(lines[4].starts_with("6,pii_detected,"), "{report}");
+    assert_eq!(lines.len(), 5, "{report}");
     assert_eq!(w.size(), 4 + rows + 1);
 }
 
