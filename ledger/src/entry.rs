@@ -348,19 +348,39 @@ impl Leaf {
 
     /// `JCS(leaf)` written directly, and where in it `JCS(statement)` lies.
     fn encode(&self) -> Result<(Vec<u8>, std::ops::Range<usize>), EntryError> {
-        let mut out = Vec::with_capacity(1024);
+        let statement = self.entry.statement.canonical_bytes()?;
+        Leaf::encode_parts(
+            &self.entry.signature,
+            &statement,
+            &self.logged_at,
+            &self.prev,
+            self.seq,
+        )
+    }
+
+    /// `JCS(leaf)` of the leaf with these members, `statement` being
+    /// `JCS(statement)` computed beforehand (the sequencer computes it for
+    /// a whole group in parallel).
+    pub fn encode_parts(
+        signature: &EntrySignature,
+        statement: &[u8],
+        logged_at: &str,
+        prev: &Hash,
+        seq: u64,
+    ) -> Result<(Vec<u8>, std::ops::Range<usize>), EntryError> {
+        let mut out = Vec::with_capacity(statement.len() + 320);
         out.extend_from_slice(b"{\"entry\":{\"signature\":\"");
-        out.extend_from_slice(hex::encode(self.entry.signature.0).as_bytes());
+        out.extend_from_slice(hex::encode(signature.0).as_bytes());
         out.extend_from_slice(b"\",\"statement\":");
         let start = out.len();
-        self.entry.statement.write_canonical(&mut out)?;
+        out.extend_from_slice(statement);
         let statement = start..out.len();
         out.extend_from_slice(b"},\"logged_at\":");
-        write_string(&self.logged_at, &mut out)?;
+        write_string(logged_at, &mut out)?;
         out.extend_from_slice(b",\"prev\":\"");
-        out.extend_from_slice(self.prev.to_hex().as_bytes());
+        out.extend_from_slice(prev.to_hex().as_bytes());
         out.extend_from_slice(b"\",\"seq\":");
-        write_integer(self.seq, &mut out)?;
+        write_integer(seq, &mut out)?;
         out.push(b'}');
         if out.len() > MAX_LEAF_BYTES {
             return Err(EntryError::TooLarge(out.len()));

@@ -152,6 +152,19 @@ pub enum Applied {
 
 /// Applies SPEC §6 to `entry` sequenced at `seq` on top of `state`.
 pub fn apply(state: &dyn StateRead, seq: u64, entry: &SignedEntry) -> Result<Applied, Refusal> {
+    let statement = entry.statement.canonical_bytes()?;
+    apply_canonical(state, seq, entry, &statement)
+}
+
+/// As [`apply`], given `JCS(entry.statement)` already computed: the
+/// sequencer computes it for a whole group in parallel, once for the nonce
+/// record and the leaf bytes both.
+pub fn apply_canonical(
+    state: &dyn StateRead,
+    seq: u64,
+    entry: &SignedEntry,
+    statement: &[u8],
+) -> Result<Applied, Refusal> {
     let st = &entry.statement;
     if let Some((path, pii)) = ident::pii_in_body(&st.body) {
         let what = match pii {
@@ -163,7 +176,7 @@ pub fn apply(state: &dyn StateRead, seq: u64, entry: &SignedEntry) -> Result<App
             format!("{path} holds {what}; use a bnf_/vol_ pseudonym"),
         ));
     }
-    let statement_hash = hex::encode(Sha256::digest(st.canonical_bytes()?));
+    let statement_hash = hex::encode(Sha256::digest(statement));
     let nonce_key = key(&[Part::Str(&st.issuer), Part::Str(&st.nonce)]);
     if let Some(used) = get::<NonceRec>(state, Table::Nonces, &nonce_key)? {
         if used.statement == statement_hash {

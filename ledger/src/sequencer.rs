@@ -9,8 +9,10 @@
 
 use std::time::SystemTime;
 
-use crate::entry::{format_timestamp, Leaf, LeafRecord, SignedEntry};
-use crate::rules::{apply, Applied, Code, Refusal};
+use rayon::prelude::*;
+
+use crate::entry::{format_timestamp, EntryError, Leaf, LeafRecord, SignedEntry};
+use crate::rules::{apply, apply_canonical, Applied, Code, Refusal};
 use crate::state::{MemState, Overlay, StateError, StateRead, Table};
 use crate::store::{AppendError, Backend, Log, Sequenced};
 
@@ -40,21 +42,27 @@ pub fn sequence_group<B: Backend>(
     let mut results = Vec::with_capacity(entries.len());
     let writes = {
         let mut overlay = Overlay::new(log.backend());
-        for entry in entries {
+        // The statements' canonical bytes do not depend on the order: made
+        // on all cores, then used for the nonce record and the leaf alike.
+        let prepared: Vec<(SignedEntry, Result<Vec<u8>, EntryError>)> = entries
+            .into_par_iter()
+            .map(|e| {
+                let statement = e.statement.canonical_bytes();
+                (e, statement)
+            })
+            .collect();
+        for (entry, statement) in prepared {
             let seq = first + records.len() as u64;
-            let result = match apply(&overlay, seq, &entry) {
-                Ok(Applied::Resubmission(at)) => Ok(Outcome::Resubmitted(at)),
+            let applied = statement
+                .map_err(Refusal::from)
+                .and_then(|s| Ok((apply_canonical(&overlay, seq, &entry, &s)?, s)));
+            let result = match applied {
+                Ok((Applied::Resubmission(at), _)) => Ok(Outcome::Resubmitted(at)),
                 Err(refusal) => Err(refusal),
-                Ok(Applied::New(effects)) => {
-                    let leaf = Leaf {
-                        entry,
-                        logged_at: logged_at.clone(),
-                        prev,
-                        seq,
-                    };
-                    match leaf.to_bytes() {
+                Ok((Applied::New(effects), statement)) => {
+                    match Leaf::encode_parts(&entry.signature, &statement, &logged_at, &prev, seq) {
                         Err(e) => Err(Refusal::from(e)),
-                        Ok(bytes) => {
+                        Ok((bytes, _)) => {
                             let record = LeafRecord::new(bytes);
                             prev = record.hash;
                             overlay.apply(effects);
