@@ -263,7 +263,17 @@ impl StateDir {
 
     /// The last verified checkpoint note, if any.
     pub fn checkpoint(&self) -> anyhow::Result<Option<String>> {
-        Ok(self.load()?.map(|(s, _)| s.checkpoint))
+        // Only the first line: the replay snapshot after it can be large.
+        let file = match std::fs::File::open(self.path()) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", self.path().display())),
+        };
+        let mut line = String::new();
+        std::io::BufReader::new(file).read_line(&mut line)?;
+        let saved: Saved = serde_json::from_str(&line)
+            .with_context(|| format!("{} is damaged", self.path().display()))?;
+        Ok(Some(saved.checkpoint))
     }
 
     fn load(&self) -> anyhow::Result<Option<(Saved, Vec<u8>)>> {

@@ -180,7 +180,7 @@ impl NodeClient {
         end: u64,
         mut f: impl FnMut(u64, &[u8]) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
-        let (tx, rx) = mpsc::sync_channel::<anyhow::Result<(u64, Vec<u8>)>>(4);
+        let (tx, rx) = mpsc::sync_channel::<anyhow::Result<(u64, u64, Vec<u8>)>>(4);
         let client = self.clone();
         let fetcher = std::thread::spawn(move || {
             let mut at = start;
@@ -188,7 +188,7 @@ impl NodeClient {
                 let limit = (end - at).min(PAGE);
                 let page = client.get(&format!("/v1/entries?start={at}&limit={limit}"));
                 let failed = page.is_err();
-                if tx.send(page.map(|p| (at, p))).is_err() || failed {
+                if tx.send(page.map(|p| (at, limit, p))).is_err() || failed {
                     return;
                 }
                 at += limit;
@@ -196,17 +196,21 @@ impl NodeClient {
         });
         let mut next = start;
         for page in rx {
-            let (at, page) = page?;
-            debug_assert_eq!(at, next);
+            // Every page must hold exactly the leaves asked for, or the
+            // next page's seqs would be misnumbered.
+            let (at, limit, page) = page?;
             for line in page.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                if next >= end {
-                    bail!("the node sent more leaves than asked for");
+                if next == at + limit {
+                    bail!("the node sent more than {limit} leaves from seq {at}");
                 }
                 f(next, line)?;
                 next += 1;
             }
-            if next == at {
-                bail!("the node sent no leaves from seq {at}");
+            if next != at + limit {
+                bail!(
+                    "the node sent {} leaves from seq {at}, not {limit}",
+                    next - at
+                );
             }
         }
         fetcher
