@@ -141,7 +141,7 @@ fn main() {
     let size = log.size();
     let signer =
         CheckpointSigner::new("bench.example/aid", SigningKey::from_bytes(&[3; 32])).unwrap();
-    let (node, _sequencer) = node::Node::start(log, signer);
+    let (node, sequencer) = node::Node::start(log, signer);
     println!(
         "node bench: store of {size} entries; node start {:.0} ms",
         started.elapsed().as_secs_f64() * 1e3
@@ -271,4 +271,8 @@ fn main() {
         "durable appends, 1,000-entry batches, 4 connections: {:.0} entries/s ({ok} acknowledged)",
         ok as f64 / secs
     );
+    // Stop serving, let the sequencer close the store, then remove it.
+    drop(runtime);
+    sequencer.join().unwrap();
+    drop(dir);
 }

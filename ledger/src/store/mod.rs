@@ -9,6 +9,8 @@
 
 use std::time::SystemTime;
 
+use rayon::prelude::*;
+
 use crate::entry::{format_timestamp, parse_timestamp, EntryError, Leaf, LeafRecord, SignedEntry};
 use crate::merkle::{self, Frontier, Hash, HashSource, ProofError, ProveError, RootHash};
 use crate::state::{StateRead, Write};
@@ -223,16 +225,23 @@ impl<B: Backend> Log<B> {
         let logged_at = format_timestamp(now);
         let mut prev = self.head.last_leaf;
         let mut records = Vec::with_capacity(entries.len());
-        for (index, entry) in entries.into_iter().enumerate() {
-            let leaf = Leaf {
-                entry,
-                logged_at: logged_at.clone(),
-                prev,
-                seq: self.size() + index as u64,
-            };
-            let bytes = leaf
-                .to_bytes()
-                .map_err(|error| AppendError::Entry { index, error })?;
+        // Each leaf holds the hash of the one before, so leaves are built in
+        // order; the statements inside them are encoded on all cores first.
+        let statements: Vec<_> = entries
+            .par_iter()
+            .map(|e| e.statement.canonical_bytes())
+            .collect();
+        for (index, (entry, statement)) in entries.iter().zip(statements).enumerate() {
+            let error = |error| AppendError::Entry { index, error };
+            let seq = self.size() + index as u64;
+            let (bytes, _) = Leaf::encode_parts(
+                &entry.signature,
+                &statement.map_err(error)?,
+                &logged_at,
+                &prev,
+                seq,
+            )
+            .map_err(error)?;
             let record = LeafRecord::new(bytes);
             prev = record.hash;
             records.push(record);
