@@ -34,6 +34,32 @@ pub fn sequence_group<B: Backend>(
     entries: Vec<SignedEntry>,
     now: SystemTime,
 ) -> Result<Vec<Result<Outcome, Refusal>>, AppendError> {
+    let built = build_group(log, entries, now)?;
+    log.append_records(&built.records, &built.writes, built.time)?;
+    Ok(built.results)
+}
+
+/// A commit group decided but not yet written.
+pub struct BuiltGroup {
+    /// One result per submitted entry, in order.
+    pub results: Vec<Result<Outcome, Refusal>>,
+    /// The accepted entries' leaves, chained.
+    pub records: Vec<LeafRecord>,
+    /// Their derived-state writes.
+    pub writes: Vec<crate::state::Write>,
+    /// Their `logged_at`.
+    pub time: SystemTime,
+}
+
+/// The reading half of [`sequence_group`]: the rules over the log's state
+/// and the group's leaves, without writing anything. A writer that shares
+/// the log with readers builds under a shared borrow, then writes with
+/// [`Log::prepare`], [`Log::commit`] and [`Log::install`].
+pub fn build_group<B: Backend>(
+    log: &Log<B>,
+    entries: Vec<SignedEntry>,
+    now: SystemTime,
+) -> Result<BuiltGroup, AppendError> {
     let time = log.next_logged_at(now);
     let logged_at = format_timestamp(time);
     let first = log.size();
@@ -90,8 +116,12 @@ pub fn sequence_group<B: Backend>(
         }
         overlay.into_writes()
     };
-    log.append_records(&records, &writes, time)?;
-    Ok(results)
+    Ok(BuiltGroup {
+        results,
+        records,
+        writes,
+        time,
+    })
 }
 
 /// An entry of the ledger that the rules refuse on replay.

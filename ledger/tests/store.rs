@@ -262,3 +262,42 @@ fn a_store_is_opened_once() {
         Err(StoreError::Io(_))
     ));
 }
+
+/// A writer sharing the log with readers: after `commit` the group is
+/// durable but readers still see the old head (no leaf, root or proof past
+/// it); `install` moves the head. A group prepared at another size is refused.
+#[test]
+fn a_committed_group_is_invisible_until_installed() {
+    let mut rocks = Rocks(Vec::new());
+    let (mut log, mut hashes) = fill(&mut rocks, &[3, 4]);
+    let old = log.head();
+    let mut prev = old.last_leaf;
+    let leaves: Vec<_> = (0..5u64)
+        .map(|i| {
+            let leaf = Leaf {
+                entry: common::entry(3, 100 + i, 0),
+                logged_at: ledger::entry::format_timestamp(t(9)),
+                prev,
+                seq: 7 + i,
+            };
+            let record = ledger::entry::LeafRecord::new(leaf.to_bytes().unwrap());
+            prev = record.hash;
+            record
+        })
+        .collect();
+    let group = log.prepare(&leaves, &[], t(9));
+    log.commit(&group).unwrap();
+    assert_eq!(log.head(), old);
+    assert_eq!(log.size(), 7);
+    assert_eq!(log.leaf(7).unwrap(), None);
+    assert!(log.root_at(12).is_err());
+    assert!(log.prove_inclusion(7, 12).is_err());
+    let stale = log.prepare(&leaves[..1], &[], t(9));
+    log.install(group);
+    assert_eq!(log.size(), 12);
+    assert_eq!(log.leaf(7).unwrap().as_deref(), Some(&leaves[0].bytes[..]));
+    assert!(log.commit(&stale).is_err(), "prepared at size 7, now 12");
+    hashes.extend(leaves.iter().map(|r| r.hash));
+    let log = rocks.reopen(log);
+    check_log(&log, &hashes);
+}

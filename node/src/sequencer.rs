@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use ledger::entry::SignedEntry;
 use ledger::rules::Refusal;
-use ledger::sequencer::{sequence_group, Outcome};
+use ledger::sequencer::{build_group, Outcome};
 use serde::Serialize;
 use tokio::sync::oneshot;
 
@@ -97,6 +97,26 @@ fn run(rx: Receiver<Job>, log: SharedLog, shared: Arc<Shared>) {
     }
 }
 
+/// Sequences one group. The rules and the durable write run under the
+/// log's read lock, so reads go on meanwhile (they see the old head until
+/// the group is installed); only moving the head takes the write lock.
+/// This thread is the log's only writer, so nothing appends in between.
+fn sequence(
+    log: &SharedLog,
+    entries: Vec<SignedEntry>,
+) -> Result<Vec<Result<Outcome, Refusal>>, String> {
+    let reader = log.read().expect("log lock");
+    let built = build_group(&reader, entries, SystemTime::now()).map_err(|e| e.to_string())?;
+    if built.records.is_empty() {
+        return Ok(built.results);
+    }
+    let group = reader.prepare(&built.records, &built.writes, built.time);
+    reader.commit(&group).map_err(|e| e.to_string())?;
+    drop(reader);
+    log.write().expect("log lock").install(group);
+    Ok(built.results)
+}
+
 fn commit(jobs: &mut Vec<Job>, log: &SharedLog, shared: &Shared) {
     let sizes: Vec<usize> = jobs.iter().map(|j| j.entries.len()).collect();
     let entries: Vec<SignedEntry> = jobs
@@ -105,11 +125,10 @@ fn commit(jobs: &mut Vec<Job>, log: &SharedLog, shared: &Shared) {
         .collect();
     let submitted = entries.len();
     let started = std::time::Instant::now();
-    let result = {
-        let mut log = log.write().expect("log lock");
-        sequence_group(&mut log, entries, SystemTime::now())
-            .map_err(|e| e.to_string())
-            .and_then(|outcomes| {
+    let result = sequence(log, entries).and_then(|outcomes| {
+        let log = log.read().expect("log lock");
+        {
+            {
                 let head = log.head().root;
                 let checkpoint = shared.signer.sign(head);
                 *shared.checkpoint.write().expect("checkpoint lock") = checkpoint.clone();
@@ -125,8 +144,9 @@ fn commit(jobs: &mut Vec<Job>, log: &SharedLog, shared: &Shared) {
                         Err(refusal) => Ok(Err(refusal)),
                     })
                     .collect::<Result<Vec<Answer>, String>>()
-            })
-    };
+            }
+        }
+    });
     let new = result.as_ref().map_or(0, |a| {
         a.iter().filter(|x| matches!(x, Ok((_, true)))).count()
     });

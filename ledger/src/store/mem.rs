@@ -3,10 +3,26 @@
 use super::{Backend, GroupWrite, HeadRecord, StoreError};
 use crate::merkle::{Hash, HashSource};
 use crate::state::{MemState, StateError, StateRead, Table};
+use std::sync::RwLock;
 
-/// Keeps everything in `Vec`s. Not durable; `commit` cannot fail.
-#[derive(Debug, Default, Clone)]
+/// Keeps everything in `Vec`s behind a lock (commits take `&self`, as
+/// RocksDB's do). Not durable; `commit` cannot fail.
+#[derive(Debug, Default)]
 pub struct MemBackend {
+    inner: RwLock<Inner>,
+}
+
+/// A copy of everything stored (tests reopen a log over a copy).
+impl Clone for MemBackend {
+    fn clone(&self) -> MemBackend {
+        MemBackend {
+            inner: RwLock::new(self.read().clone()),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct Inner {
     leaves: Vec<Vec<u8>>,
     hashes: Vec<Hash>,
     head: Option<HeadRecord>,
@@ -18,17 +34,22 @@ impl MemBackend {
     pub fn new() -> MemBackend {
         MemBackend::default()
     }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().expect("memory store lock")
+    }
 }
 
 impl HashSource for MemBackend {
     type Error = StoreError;
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
+        let inner = self.read();
         indexes
             .iter()
             .map(|&i| {
                 usize::try_from(i)
                     .ok()
-                    .and_then(|i| self.hashes.get(i).copied())
+                    .and_then(|i| inner.hashes.get(i).copied())
                     .ok_or_else(|| StoreError::Corrupt(format!("stored hash {i} missing")))
             })
             .collect()
@@ -37,28 +58,29 @@ impl HashSource for MemBackend {
 
 impl Backend for MemBackend {
     fn load_head(&self) -> Result<Option<HeadRecord>, StoreError> {
-        Ok(self.head)
+        Ok(self.read().head)
     }
 
-    fn commit(&mut self, group: &GroupWrite<'_>) -> Result<(), StoreError> {
-        debug_assert_eq!(group.first_seq as usize, self.leaves.len());
-        self.leaves
+    fn commit(&self, group: &GroupWrite<'_>) -> Result<(), StoreError> {
+        let mut inner = self.inner.write().expect("memory store lock");
+        debug_assert_eq!(group.first_seq as usize, inner.leaves.len());
+        inner
+            .leaves
             .extend(group.leaves.iter().map(|r| r.bytes.clone()));
         for &(index, h) in &group.hashes {
             // Stored hash indexes are dense and written in increasing order.
-            debug_assert_eq!(index as usize, self.hashes.len());
-            self.hashes.push(h);
+            debug_assert_eq!(index as usize, inner.hashes.len());
+            inner.hashes.push(h);
         }
-        self.state.apply(group.state);
-        self.head = Some(group.head);
+        inner.state.apply(group.state);
+        inner.head = Some(group.head);
         Ok(())
     }
 
     fn leaf(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(usize::try_from(seq)
             .ok()
-            .and_then(|s| self.leaves.get(s))
-            .cloned())
+            .and_then(|s| self.read().leaves.get(s).cloned()))
     }
 
     fn scan_leaves(
@@ -67,7 +89,7 @@ impl Backend for MemBackend {
         f: &mut dyn FnMut(u64, &[u8]) -> bool,
     ) -> Result<(), StoreError> {
         let start = usize::try_from(start).unwrap_or(usize::MAX);
-        for (i, bytes) in self.leaves.iter().enumerate().skip(start) {
+        for (i, bytes) in self.read().leaves.iter().enumerate().skip(start) {
             if !f(i as u64, bytes) {
                 break;
             }
@@ -78,7 +100,7 @@ impl Backend for MemBackend {
 
 impl StateRead for MemBackend {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        self.state.get(table, key)
+        self.read().state.get(table, key)
     }
     fn scan(
         &self,
@@ -87,6 +109,6 @@ impl StateRead for MemBackend {
         from: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StateError> {
-        self.state.scan(table, prefix, from, f)
+        self.read().state.scan(table, prefix, from, f)
     }
 }

@@ -103,13 +103,23 @@ pub struct GroupWrite<'a> {
     pub state: &'a [Write],
 }
 
+/// A group between [`Log::prepare`] and [`Log::install`].
+#[derive(Debug)]
+pub struct PreparedGroup<'a> {
+    write: GroupWrite<'a>,
+    frontier: Frontier,
+    logged_at: SystemTime,
+}
+
 /// Persistence for a [`Log`] and its derived state. Implementations hold no
 /// logic of their own.
 pub trait Backend: HashSource<Error = StoreError> + StateRead {
     /// The stored head, or `None` for a new store.
     fn load_head(&self) -> Result<Option<HeadRecord>, StoreError>;
-    /// Writes the group atomically; returns only once it is durable.
-    fn commit(&mut self, group: &GroupWrite<'_>) -> Result<(), StoreError>;
+    /// Writes the group atomically; returns only once it is durable. Takes
+    /// `&self`: readers may go on while a group is written (what they read
+    /// is bounded by the [`Log`]'s head, which moves only after the commit).
+    fn commit(&self, group: &GroupWrite<'_>) -> Result<(), StoreError>;
     /// The bytes of leaf `seq`, if stored.
     fn leaf(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError>;
     /// Calls `f(seq, bytes)` for leaves from `start` in seq order until it
@@ -278,6 +288,22 @@ impl<B: Backend> Log<B> {
         if records.is_empty() {
             return Ok(self.head);
         }
+        let group = self.prepare(records, state, logged_at);
+        self.commit(&group)?;
+        Ok(self.install(group))
+    }
+
+    /// The first step of [`Log::append_records`] for a writer that does not
+    /// hold the log exclusively: the group's Merkle nodes and new head.
+    /// Then [`Log::commit`] (still shared), then [`Log::install`]
+    /// (exclusive). Only one writer may do this at a time, and nothing else
+    /// may append in between.
+    pub fn prepare<'a>(
+        &self,
+        records: &'a [LeafRecord],
+        state: &'a [Write],
+        logged_at: SystemTime,
+    ) -> PreparedGroup<'a> {
         let mut frontier = self.frontier.clone();
         let mut hashes = Vec::with_capacity(records.len() * 2 + 64);
         for r in records {
@@ -285,19 +311,44 @@ impl<B: Backend> Log<B> {
         }
         let head = HeadRecord {
             root: frontier.root(),
-            last_leaf: records[records.len() - 1].hash,
+            last_leaf: records.last().map_or(self.head.last_leaf, |r| r.hash),
         };
-        self.backend.commit(&GroupWrite {
-            first_seq: self.size(),
-            leaves: records,
-            hashes,
-            head,
-            state,
-        })?;
-        self.head = head;
-        self.frontier = frontier;
-        self.last_logged_at = self.last_logged_at.max(logged_at);
-        Ok(head)
+        PreparedGroup {
+            write: GroupWrite {
+                first_seq: self.size(),
+                leaves: records,
+                hashes,
+                head,
+                state,
+            },
+            frontier,
+            logged_at,
+        }
+    }
+
+    /// Writes a prepared group durably. Readers still see the old head.
+    pub fn commit(&self, group: &PreparedGroup<'_>) -> Result<(), StoreError> {
+        if group.write.first_seq != self.size() {
+            return Err(StoreError::Io(format!(
+                "a group prepared at size {} cannot be committed at size {}",
+                group.write.first_seq,
+                self.size()
+            )));
+        }
+        self.backend.commit(&group.write)
+    }
+
+    /// Moves the head to a committed group's: from now on readers see it.
+    pub fn install(&mut self, group: PreparedGroup<'_>) -> HeadRecord {
+        assert_eq!(
+            group.write.first_seq,
+            self.size(),
+            "groups are installed in order"
+        );
+        self.head = group.write.head;
+        self.frontier = group.frontier;
+        self.last_logged_at = self.last_logged_at.max(group.logged_at);
+        self.head
     }
 
     /// Leaf bytes of `seq`, if it is in the log.

@@ -199,7 +199,7 @@ impl Backend for RocksBackend {
         }
     }
 
-    fn commit(&mut self, group: &GroupWrite<'_>) -> Result<(), StoreError> {
+    fn commit(&self, group: &GroupWrite<'_>) -> Result<(), StoreError> {
         let mut batch = WriteBatch::default();
         let leaves = self.cf(cf::LEAVES);
         for (i, r) in group.leaves.iter().enumerate() {
