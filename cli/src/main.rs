@@ -47,6 +47,40 @@ struct VkeyArg {
     vkey: Option<String>,
 }
 
+#[derive(Args)]
+struct ImportArgs {
+    #[command(flatten)]
+    node: NodeArg,
+    #[command(flatten)]
+    vkey: VkeyArg,
+    /// Signing key file.
+    #[arg(long)]
+    key: PathBuf,
+    /// Issuing organisation id.
+    #[arg(long)]
+    issuer: String,
+    /// disbursement, fund.receive or credit.award.
+    #[arg(long)]
+    kind: String,
+    /// Pseudonym secret, for an id_number column.
+    #[arg(long)]
+    secret_file: Option<PathBuf>,
+    /// utf-8, gbk or auto.
+    #[arg(long, default_value = "auto")]
+    encoding: String,
+    /// Journal that makes re-runs resume (default: FILE.import.json).
+    #[arg(long)]
+    journal: Option<PathBuf>,
+    /// Write refused rows (row, code, message) to this CSV.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Write the verified receipts (NDJSON) to this file.
+    #[arg(long)]
+    receipts: Option<PathBuf>,
+    /// The CSV file.
+    file: PathBuf,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Create an Ed25519 signing key (mode 0600) and print its public key.
@@ -98,38 +132,7 @@ enum Command {
         file: PathBuf,
     },
     /// Import spreadsheet rows (CSV, UTF-8 or GBK) as signed entries.
-    Import {
-        #[command(flatten)]
-        node: NodeArg,
-        #[command(flatten)]
-        vkey: VkeyArg,
-        /// Signing key file.
-        #[arg(long)]
-        key: PathBuf,
-        /// Issuing organisation id.
-        #[arg(long)]
-        issuer: String,
-        /// disbursement, fund.receive or credit.award.
-        #[arg(long)]
-        kind: String,
-        /// Pseudonym secret, for an id_number column.
-        #[arg(long)]
-        secret_file: Option<PathBuf>,
-        /// utf-8, gbk or auto.
-        #[arg(long, default_value = "auto")]
-        encoding: String,
-        /// Journal that makes re-runs resume (default: FILE.import.json).
-        #[arg(long)]
-        journal: Option<PathBuf>,
-        /// Write refused rows (row, code, message) to this CSV.
-        #[arg(long)]
-        report: Option<PathBuf>,
-        /// Write the verified receipts (NDJSON) to this file.
-        #[arg(long)]
-        receipts: Option<PathBuf>,
-        /// The CSV file.
-        file: PathBuf,
-    },
+    Import(ImportArgs),
     /// Verify a whole ledger: signatures, chain, seqs, Merkle root and the rules.
     #[command(after_help = EXIT_CODES)]
     Verify {
@@ -336,33 +339,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Import {
-            node,
-            vkey,
-            key,
-            issuer,
-            kind,
-            secret_file,
-            encoding,
-            journal,
-            report,
-            receipts,
-            file,
-        } => {
-            return import_csv(
-                node,
-                vkey,
-                key,
-                issuer,
-                kind,
-                secret_file,
-                encoding,
-                journal,
-                report,
-                receipts,
-                file,
-            )
-        }
+        Command::Import(args) => return import_csv(args),
         Command::Verify {
             node,
             file,
@@ -555,20 +532,20 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn import_csv(
-    node: NodeArg,
-    vkey: VkeyArg,
-    key: PathBuf,
-    issuer: String,
-    kind: String,
-    secret_file: Option<PathBuf>,
-    encoding: String,
-    journal: Option<PathBuf>,
-    report: Option<PathBuf>,
-    receipts: Option<PathBuf>,
-    file: PathBuf,
-) -> anyhow::Result<ExitCode> {
+fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let ImportArgs {
+        node,
+        vkey,
+        key,
+        issuer,
+        kind,
+        secret_file,
+        encoding,
+        journal,
+        report,
+        receipts,
+        file,
+    } = args;
     let key = keyfile::read(&key)?;
     let secret = secret_file.map(|f| keyfile::read_secret(&f)).transpose()?;
     let client = NodeClient::new(&node.node);
