@@ -8,7 +8,7 @@
 //! `cargo bench -p cli --bench cli [-- ENTRIES [ROWS]]`. Build the
 //! workspace's binaries first (`cargo build --release --workspace --bins`).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,6 +23,9 @@ use serde_json::{json, Value};
 const BUREAU: &str = "CN-USCI-11320000MB0000019A";
 const CHARITY: &str = "CN-USCI-53440300MJ0000018R";
 const ORIGIN: &str = "bench.example/aid";
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 fn main() {
     let mut args = std::env::args()
@@ -205,30 +208,8 @@ fn verify_bench(dir: &Path, n: u64) {
 }
 
 fn import_bench(dir: &Path, rows: u64) {
-    let data = dir.join("node");
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let mut node = Command::new(bin("aidledger-node"))
-        .args([
-            "serve",
-            "--data",
-            data.to_str().unwrap(),
-            "--listen",
-            &addr.to_string(),
-            "--origin",
-            ORIGIN,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(node.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = format!("http://{addr}");
+    let node = common::Node::start(&dir.join("node"), common::free_addr());
+    let url = node.url.clone();
 
     let registrar = SigningKey::from_bytes(&[1; 32]);
     let key_file = dir.join("charity.key");
@@ -289,6 +270,5 @@ fn import_bench(dir: &Path, rows: u64) {
         rows as f64 / secs,
         String::from_utf8_lossy(&out.stdout).trim()
     );
-    let _ = node.kill();
-    let _ = node.wait();
+    drop(node);
 }

@@ -91,31 +91,10 @@ fn sign_submit_verify_and_check_receipts() {
         .as_str()
         .unwrap()
         .to_string();
-    let out = ok(
-        &[
-            "verify",
-            "--node",
-            &w.node.url,
-            "--vkey",
-            &w.vkey,
-            "--genesis",
-            &genesis,
-        ],
-        None,
-    );
+    let out = w.verify(&["--genesis", &genesis]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("verified: 5 entries"), "{}", out.stdout);
-    let out = cli(
-        &[
-            "verify",
-            "--node",
-            &w.node.url,
-            "--vkey",
-            &w.vkey,
-            "--genesis",
-            &"11".repeat(32),
-        ],
-        None,
-    );
+    let out = w.verify(&["--genesis", &"11".repeat(32)]);
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("seq 0"), "{}", out.stderr);
     let stranger = ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key();
@@ -205,13 +184,8 @@ fn a_tampered_export_fails_naming_the_seq() {
     );
     assert!(out.stdout.contains("verified: 4 entries"), "{}", out.stdout);
 
-    // One byte of seq 3's amount changed: its signature no longer verifies.
-    let text = std::fs::read_to_string(&out_file).unwrap();
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    lines[3] = lines[3].replacen("10000000", "10000001", 1);
-    std::fs::write(&out_file, lines.join("\n") + "\n").unwrap();
-    let out = cli(
-        &[
+    let verify_file = || {
+        let args = [
             "verify",
             "--file",
             &out_file,
@@ -219,9 +193,15 @@ fn a_tampered_export_fails_naming_the_seq() {
             &cp,
             "--vkey",
             &w.vkey,
-        ],
-        None,
-    );
+        ];
+        cli(&args, None)
+    };
+    // One byte of seq 3's amount changed: its signature no longer verifies.
+    let text = std::fs::read_to_string(&out_file).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[3] = lines[3].replacen("10000000", "10000001", 1);
+    std::fs::write(&out_file, lines.join("\n") + "\n").unwrap();
+    let out = verify_file();
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("seq 3"), "{}", out.stderr);
 
@@ -229,18 +209,7 @@ fn a_tampered_export_fails_naming_the_seq() {
     lines = text.lines().map(str::to_string).collect();
     lines.remove(1);
     std::fs::write(&out_file, lines.join("\n") + "\n").unwrap();
-    let out = cli(
-        &[
-            "verify",
-            "--file",
-            &out_file,
-            "--checkpoint",
-            &cp,
-            "--vkey",
-            &w.vkey,
-        ],
-        None,
-    );
+    let out = verify_file();
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("seq 1"), "{}", out.stderr);
 }
@@ -249,18 +218,8 @@ fn a_tampered_export_fails_naming_the_seq() {
 fn a_replaced_history_is_reported_as_a_fork() {
     let mut w = World::new();
     let state = w.path("audit");
-    let out = ok(
-        &[
-            "verify",
-            "--node",
-            &w.node.url,
-            "--vkey",
-            &w.vkey,
-            "--state-dir",
-            &state,
-        ],
-        None,
-    );
+    let out = w.verify(&["--state-dir", &state]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("verified: 4 entries"), "{}", out.stdout);
     let award = |w: &World, i: u64| {
         w.sign(
@@ -274,18 +233,8 @@ fn a_replaced_history_is_reported_as_a_fork() {
 
     // New entries: the next run verifies only those.
     w.submit(&(0..3).map(|i| award(&w, i)).collect::<Vec<_>>().join("\n"));
-    let out = ok(
-        &[
-            "verify",
-            "--node",
-            &w.node.url,
-            "--vkey",
-            &w.vkey,
-            "--state-dir",
-            &state,
-        ],
-        None,
-    );
+    let out = w.verify(&["--state-dir", &state]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stdout.contains("verified: 3 entries (size 7"),
         "{}",
@@ -326,18 +275,7 @@ fn a_replaced_history_is_reported_as_a_fork() {
     w.submit(&history.join("\n"));
     assert_eq!(w.size(), 8);
 
-    let out = cli(
-        &[
-            "verify",
-            "--node",
-            &w.node.url,
-            "--vkey",
-            &w.vkey,
-            "--state-dir",
-            &state,
-        ],
-        None,
-    );
+    let out = w.verify(&["--state-dir", &state]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("FORK OR ROLLBACK"), "{}", out.stderr);
     assert!(
@@ -388,25 +326,11 @@ fn an_interrupted_import_rerun_yields_each_row_once() {
     let rows = 20_000u64;
     let file = w.path("rows.csv");
     std::fs::write(&file, disbursement_csv(rows)).unwrap();
-    let key = w.charity_key.to_str().unwrap().to_string();
-    let args = [
-        "import",
-        "--node",
-        &w.node.url,
-        "--vkey",
-        &w.vkey,
-        "--key",
-        &key,
-        "--issuer",
-        CHARITY,
-        "--kind",
-        "disbursement",
-        &file,
-    ];
+    let args = w.import_args(&file, &[]);
 
     // First run, killed once some batches are in the ledger.
     let mut first = Command::new(env!("CARGO_BIN_EXE_aidledger"))
-        .args(args)
+        .args(&args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -456,25 +380,7 @@ fn an_interrupted_import_rerun_yields_each_row_once() {
     )
     .unwrap();
     let report = w.path("report.csv");
-    let out = cli(
-        &[
-            "import",
-            "--node",
-            &w.node.url,
-            "--vkey",
-            &w.vkey,
-            "--key",
-            &key,
-            "--issuer",
-            CHARITY,
-            "--kind",
-            "disbursement",
-            "--report",
-            &report,
-            &bad,
-        ],
-        None,
-    );
+    let out = cli(&w.import_args(&bad, &["--report", &report]), None);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     let report = std::fs::read_to_string(&report).unwrap();
     let lines: Vec<&str> = report.lines().collect();
@@ -492,24 +398,7 @@ fn iati_export_validates_against_the_2_03_schema() {
     let w = World::new();
     let file = w.path("rows.csv");
     std::fs::write(&file, disbursement_csv(30)).unwrap();
-    let key = w.charity_key.to_str().unwrap();
-    ok(
-        &[
-            "import",
-            "--node",
-            &w.node.url,
-            "--vkey",
-            &w.vkey,
-            "--key",
-            key,
-            "--issuer",
-            CHARITY,
-            "--kind",
-            "disbursement",
-            &file,
-        ],
-        None,
-    );
+    ok(&w.import_args(&file, &[]), None);
     // One disbursement reversed: it is left out of the totals.
     let reversal = w.sign(
         &w.charity_key,
@@ -583,27 +472,11 @@ fn the_sample_spreadsheets_import_and_a_rerun_adds_nothing() {
     std::fs::write(&secret, "deployment secret\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let key = w.charity_key.to_str().unwrap();
     let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/samples");
     for sample in ["disbursements-gbk.csv", "disbursements-en.csv"] {
         let file = w.path(sample);
         std::fs::copy(format!("{samples}/{sample}"), &file).unwrap();
-        let args = [
-            "import",
-            "--node",
-            &w.node.url,
-            "--vkey",
-            &w.vkey,
-            "--key",
-            key,
-            "--issuer",
-            CHARITY,
-            "--kind",
-            "disbursement",
-            "--secret-file",
-            &secret,
-            &file,
-        ];
+        let args = w.import_args(&file, &["--secret-file", &secret]);
         let out = ok(&args, None);
         assert!(out.stdout.contains("0 refused"), "{}", out.stdout);
         let out = ok(&args, None);

@@ -111,9 +111,9 @@ pub struct Out {
 }
 
 /// Runs `aidledger args…` with optional stdin.
-pub fn cli(args: &[&str], stdin: Option<&[u8]>) -> Out {
+pub fn cli<S: AsRef<str>>(args: &[S], stdin: Option<&[u8]>) -> Out {
     let mut child = Command::new(env!("CARGO_BIN_EXE_aidledger"))
-        .args(args)
+        .args(args.iter().map(AsRef::as_ref))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -133,8 +133,9 @@ pub fn cli(args: &[&str], stdin: Option<&[u8]>) -> Out {
 }
 
 /// Runs `aidledger` and asserts the exit status.
-pub fn ok(args: &[&str], stdin: Option<&[u8]>) -> Out {
+pub fn ok<S: AsRef<str>>(args: &[S], stdin: Option<&[u8]>) -> Out {
     let out = cli(args, stdin);
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
     assert_eq!(
         out.code, 0,
         "aidledger {args:?}\nstdout: {}\nstderr: {}",
@@ -233,6 +234,35 @@ impl World {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
+    }
+
+    /// `aidledger import` arguments for `file` as the charity's
+    /// disbursements, with `extra` options.
+    pub fn import_args(&self, file: &str, extra: &[&str]) -> Vec<String> {
+        let key = self.charity_key.to_str().unwrap();
+        let mut args = vec![
+            "import",
+            "--node",
+            &self.node.url,
+            "--vkey",
+            &self.vkey,
+            "--key",
+            key,
+            "--issuer",
+            CHARITY,
+            "--kind",
+            "disbursement",
+        ];
+        args.extend(extra);
+        args.push(file);
+        args.into_iter().map(str::to_string).collect()
+    }
+
+    /// `aidledger verify --node` of this world's node, with `extra` options.
+    pub fn verify(&self, extra: &[&str]) -> Out {
+        let mut args = vec!["verify", "--node", &self.node.url, "--vkey", &self.vkey];
+        args.extend(extra);
+        cli(&args, None)
     }
 
     pub fn size(&self) -> u64 {
