@@ -108,7 +108,15 @@ pub(crate) fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonE
 /// else, including non-ASCII, is written as UTF-8.
 pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) -> Result<(), CanonError> {
     out.push(b'"');
-    for &b in s.as_bytes() {
+    let bytes = s.as_bytes();
+    // Most strings need no escape at all: copy runs of plain bytes whole.
+    let mut plain = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
+        out.extend_from_slice(&bytes[plain..i]);
+        plain = i + 1;
         match b {
             0 => return Err(CanonError::Nul),
             b'"' => out.extend_from_slice(b"\\\""),
@@ -119,16 +127,26 @@ pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) -> Result<(), CanonError>
             0x0c => out.extend_from_slice(b"\\f"),
             0x0d => out.extend_from_slice(b"\\r"),
             0x01..=0x1f => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
                 out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(b >> 4)]);
-                out.push(HEX[usize::from(b & 0xf)]);
+                push_hex(&[b], out);
             }
-            _ => out.push(b),
+            _ => unreachable!("only bytes below 0x20, '\"' and '\\\\' are escaped"),
         }
     }
+    out.extend_from_slice(&bytes[plain..]);
     out.push(b'"');
     Ok(())
+}
+
+/// Appends `bytes` as lowercase hex (hashes, keys and signatures inside
+/// canonical bytes), without the `String` that `hex::encode` builds.
+pub(crate) fn push_hex(bytes: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(bytes.len() * 2);
+    for &b in bytes {
+        out.push(HEX[usize::from(b >> 4)]);
+        out.push(HEX[usize::from(b & 0xf)]);
+    }
 }
 
 /// Appends an integer that must lie in ±(2^53-1).

@@ -7,7 +7,9 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::canonical::{self, parse_strict, write_integer, write_string, write_value, CanonError};
+use crate::canonical::{
+    self, parse_strict, push_hex, write_integer, write_string, write_value, CanonError,
+};
 use crate::merkle::{leaf_hash, Hash};
 
 /// Domain separation prefix of every signed statement (SPEC §2).
@@ -140,7 +142,7 @@ impl Statement {
         out.extend_from_slice(b",\"issuer\":");
         write_string(&self.issuer, out)?;
         out.extend_from_slice(b",\"key\":\"");
-        out.extend_from_slice(hex::encode(self.key.0).as_bytes());
+        push_hex(&self.key.0, out);
         out.extend_from_slice(b"\",\"kind\":");
         write_string(&self.kind, out)?;
         out.extend_from_slice(b",\"nonce\":");
@@ -321,9 +323,34 @@ impl SignedEntry {
 /// `verify_strict` (SPEC §2): canonical `S`, key and `R` not of small order,
 /// cofactorless equation.
 pub fn verify_strict(key: &PublicKey, msg: &[u8], sig: &EntrySignature) -> Result<(), EntryError> {
-    let key = VerifyingKey::from_bytes(&key.0).map_err(|_| EntryError::BadSignature)?;
+    let key = verifying_key(key).ok_or(EntryError::BadSignature)?;
     key.verify_strict(msg, &Signature::from_bytes(&sig.0))
         .map_err(|_| EntryError::BadSignature)
+}
+
+/// The decompressed point of a public key, from a per-thread cache: a ledger
+/// has few signing keys, and decompressing one costs a fifth of a
+/// verification. `None` for bytes that are no curve point.
+fn verifying_key(key: &PublicKey) -> Option<VerifyingKey> {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    /// Bound on cached keys per thread (the cache is emptied when full).
+    const MAX_KEYS: usize = 4_096;
+    thread_local! {
+        static KEYS: RefCell<HashMap<[u8; 32], VerifyingKey>> = RefCell::new(HashMap::new());
+    }
+    KEYS.with(|keys| {
+        let mut keys = keys.borrow_mut();
+        if let Some(k) = keys.get(&key.0) {
+            return Some(*k);
+        }
+        let k = VerifyingKey::from_bytes(&key.0).ok()?;
+        if keys.len() >= MAX_KEYS {
+            keys.clear();
+        }
+        keys.insert(key.0, k);
+        Some(k)
+    })
 }
 
 /// One sequenced entry (SPEC §3). `leaf_bytes = JCS(leaf)`.
@@ -370,7 +397,7 @@ impl Leaf {
     ) -> Result<(Vec<u8>, std::ops::Range<usize>), EntryError> {
         let mut out = Vec::with_capacity(statement.len() + 320);
         out.extend_from_slice(b"{\"entry\":{\"signature\":\"");
-        out.extend_from_slice(hex::encode(signature.0).as_bytes());
+        push_hex(&signature.0, &mut out);
         out.extend_from_slice(b"\",\"statement\":");
         let start = out.len();
         out.extend_from_slice(statement);
@@ -378,7 +405,7 @@ impl Leaf {
         out.extend_from_slice(b"},\"logged_at\":");
         write_string(logged_at, &mut out)?;
         out.extend_from_slice(b",\"prev\":\"");
-        out.extend_from_slice(prev.to_hex().as_bytes());
+        push_hex(&prev.0, &mut out);
         out.extend_from_slice(b"\",\"seq\":");
         write_integer(seq, &mut out)?;
         out.push(b'}');

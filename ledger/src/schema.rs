@@ -132,6 +132,10 @@ fn schemas() -> &'static Schemas {
 }
 
 fn first_error(validator: &Validator, value: &Value, prefix: &str) -> Result<(), SchemaError> {
+    // `is_valid` builds no error values: the fast path for the usual case.
+    if validator.is_valid(value) {
+        return Ok(());
+    }
     match validator.iter_errors(value).next() {
         None => Ok(()),
         Some(e) => Err(SchemaError {

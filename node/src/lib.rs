@@ -29,7 +29,8 @@ pub mod sequencer;
 pub mod tiles;
 
 pub use error::ApiError;
-use sequencer::{Job, Queue, QueueError};
+use ledger::sequencer::Outcome;
+use sequencer::{Committed, Job, Queue, QueueError};
 
 /// The log, shared between the sequencer (writes) and the handlers (reads).
 pub type SharedLog = Arc<RwLock<Log<RocksBackend>>>;
@@ -197,9 +198,13 @@ async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response, ApiEr
         Value::Array(items) => (items, false),
         other => (vec![other], true),
     };
-    // Schema and verify_strict for every entry, in parallel, off the async threads.
+    // Schema and verify_strict for every entry, off the async threads; an
+    // array's entries in parallel (one entry is not worth a hop to rayon).
     let checked = tokio::task::spawn_blocking(move || {
         use rayon::prelude::*;
+        if items.len() == 1 {
+            return items.into_iter().map(check_submission_value).collect();
+        }
         items
             .into_par_iter()
             .map(check_submission_value)
@@ -229,19 +234,26 @@ async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response, ApiEr
                 }
                 QueueError::Closed => ApiError::new("overloaded", "the node is shutting down"),
             })?;
-        let results = rx
+        let committed = rx
             .await
             .map_err(ApiError::internal)?
             .map_err(ApiError::internal)?;
+        created = committed
+            .outcomes
+            .iter()
+            .any(|o| matches!(o, Ok(Outcome::Sequenced(_))));
+        // Receipts (inclusion proofs) are made here, not on the sequencer's
+        // thread. One receipt takes microseconds (hashes mostly cached, the
+        // log's lock free but while a head moves): made in place; an
+        // array's on the blocking pool.
+        let results = if committed.outcomes.len() == 1 {
+            receipts(&node.log.read().expect("log lock"), committed)?
+        } else {
+            node.read(move |log| receipts(log, committed)).await?
+        };
         let mut results = results.into_iter();
         for slot in answers.iter_mut().filter(|a| a.is_none()) {
-            *slot = Some(match results.next().expect("one answer per entry") {
-                Ok((receipt, new)) => {
-                    created |= new;
-                    Ok(serde_json::to_value(receipt).map_err(ApiError::internal)?)
-                }
-                Err(refusal) => Err(refusal.into()),
-            });
+            *slot = Some(results.next().expect("one answer per entry"));
         }
     }
     for a in answers.iter().flatten() {
@@ -263,6 +275,29 @@ async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response, ApiEr
     }
     let results: Vec<Value> = answers.map(|a| a.unwrap_or_else(|e| e.body())).collect();
     Ok(Json(json!({ "results": results })).into_response())
+}
+
+/// Receipts (or refusals) for a committed job's outcomes.
+fn receipts(
+    log: &Log<RocksBackend>,
+    committed: Committed,
+) -> Result<Vec<Result<Value, ApiError>>, ApiError> {
+    let Committed {
+        outcomes,
+        checkpoint,
+        size,
+    } = committed;
+    outcomes
+        .into_iter()
+        .map(|o| match o {
+            Ok(outcome) => {
+                let r = sequencer::receipt(log, &outcome, &checkpoint, size)
+                    .map_err(ApiError::internal)?;
+                Ok(Ok(serde_json::to_value(r).map_err(ApiError::internal)?))
+            }
+            Err(refusal) => Ok(Err(ApiError::from(refusal))),
+        })
+        .collect()
 }
 
 fn param(q: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError> {

@@ -7,9 +7,11 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use ledger::entry::SignedEntry;
+use ledger::entry::{Leaf, SignedEntry};
+use ledger::merkle::leaf_hash;
 use ledger::rules::Refusal;
 use ledger::sequencer::{build_group, Outcome};
+use ledger::store::{Log, RocksBackend};
 use serde::Serialize;
 use tokio::sync::oneshot;
 
@@ -36,15 +38,25 @@ pub struct Receipt {
     pub inclusion: Vec<String>,
 }
 
-/// One entry's answer: a receipt (and whether it was new) or a refusal.
-pub type Answer = Result<(Receipt, bool), Refusal>;
+/// What one committed group tells its submitters: each entry's outcome
+/// and the checkpoint of the tree that holds them. The handlers turn
+/// outcomes into receipts ([`receipt`]) on the blocking pool, in parallel,
+/// so the sequencer goes on with the next group meanwhile.
+pub struct Committed {
+    /// One outcome per entry of the job, in order.
+    pub outcomes: Vec<Result<Outcome, Refusal>>,
+    /// The signed checkpoint of the group's tree.
+    pub checkpoint: Arc<str>,
+    /// That tree's size.
+    pub size: u64,
+}
 
 /// One request's entries and where to send their answers.
 pub struct Job {
     /// Checked entries, in request order.
     pub entries: Vec<SignedEntry>,
-    /// The answers, in the same order; `Err` if the commit itself failed.
-    pub reply: oneshot::Sender<Result<Vec<Answer>, String>>,
+    /// The outcomes; `Err` if the commit itself failed.
+    pub reply: oneshot::Sender<Result<Committed, String>>,
 }
 
 /// Why a job was not queued.
@@ -125,30 +137,17 @@ fn commit(jobs: &mut Vec<Job>, log: &SharedLog, shared: &Shared) {
         .collect();
     let submitted = entries.len();
     let started = std::time::Instant::now();
-    let result = sequence(log, entries).and_then(|outcomes| {
-        let log = log.read().expect("log lock");
-        {
-            {
-                let head = log.head().root;
-                let checkpoint = shared.signer.sign(head);
-                *shared.checkpoint.write().expect("checkpoint lock") = checkpoint.clone();
-                outcomes
-                    .into_iter()
-                    .map(|o| match o {
-                        Ok(Outcome::Sequenced(s)) => {
-                            receipt(&log, s.seq, &checkpoint, head.size).map(|r| Ok((r, true)))
-                        }
-                        Ok(Outcome::Resubmitted(seq)) => {
-                            receipt(&log, seq, &checkpoint, head.size).map(|r| Ok((r, false)))
-                        }
-                        Err(refusal) => Ok(Err(refusal)),
-                    })
-                    .collect::<Result<Vec<Answer>, String>>()
-            }
-        }
+    let result = sequence(log, entries).map(|outcomes| {
+        let head = log.read().expect("log lock").head().root;
+        let checkpoint = shared.signer.sign(head);
+        *shared.checkpoint.write().expect("checkpoint lock") = checkpoint.clone();
+        (outcomes, Arc::<str>::from(checkpoint), head.size)
     });
-    let new = result.as_ref().map_or(0, |a| {
-        a.iter().filter(|x| matches!(x, Ok((_, true)))).count()
+    let new = result.as_ref().map_or(0, |(outcomes, _, _)| {
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, Ok(Outcome::Sequenced(_))))
+            .count()
     });
     shared.metrics.group(submitted, new, started.elapsed());
     match result {
@@ -158,32 +157,44 @@ fn commit(jobs: &mut Vec<Job>, log: &SharedLog, shared: &Shared) {
                 let _ = job.reply.send(Err(e.clone()));
             }
         }
-        Ok(answers) => {
-            let mut answers = answers.into_iter();
+        Ok((outcomes, checkpoint, size)) => {
+            let mut outcomes = outcomes.into_iter();
             for (job, n) in jobs.drain(..).zip(sizes) {
-                let _ = job.reply.send(Ok(answers.by_ref().take(n).collect()));
+                let _ = job.reply.send(Ok(Committed {
+                    outcomes: outcomes.by_ref().take(n).collect(),
+                    checkpoint: checkpoint.clone(),
+                    size,
+                }));
             }
         }
     }
 }
 
-/// A receipt for `seq` against the checkpoint of the tree of `size` leaves.
-fn receipt(
-    log: &ledger::store::Log<ledger::store::RocksBackend>,
-    seq: u64,
+/// The receipt of a sequenced or resubmitted entry against the checkpoint
+/// of the tree of `size` leaves. A new entry's leaf hash and `logged_at`
+/// come from sequencing; a resubmission's are read from its leaf.
+pub fn receipt(
+    log: &Log<RocksBackend>,
+    outcome: &Outcome,
     checkpoint: &str,
     size: u64,
 ) -> Result<Receipt, String> {
-    let bytes = log
-        .leaf(seq)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("leaf {seq} missing"))?;
-    let leaf = ledger::entry::Leaf::from_bytes(&bytes).map_err(|e| e.to_string())?;
+    let (seq, leaf_hash, logged_at) = match outcome {
+        Outcome::Sequenced(s) => (s.seq, s.leaf_hash, s.logged_at.clone()),
+        Outcome::Resubmitted(seq) => {
+            let bytes = log
+                .leaf(*seq)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("leaf {seq} missing"))?;
+            let leaf = Leaf::from_bytes(&bytes).map_err(|e| e.to_string())?;
+            (*seq, leaf_hash(&bytes), leaf.logged_at)
+        }
+    };
     let path = log.prove_inclusion(seq, size).map_err(|e| e.to_string())?;
     Ok(Receipt {
         seq,
-        leaf_hash: ledger::merkle::leaf_hash(&bytes).to_hex(),
-        logged_at: leaf.logged_at,
+        leaf_hash: leaf_hash.to_hex(),
+        logged_at,
         checkpoint: checkpoint.to_owned(),
         inclusion: path.iter().map(|h| h.to_hex()).collect(),
     })
