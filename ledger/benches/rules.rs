@@ -1,5 +1,7 @@
 //! Rules benchmark (issue 3): sequencing through `apply` with derived state
-//! and index writes in the same commit, in groups of 1,000, one fsync each.
+//! and index writes in the same commit, in groups of 1,000, one fsync each,
+//! in two stages as the node runs them (the rules of one group run while
+//! the one before is committed).
 //! Signatures are made beforehand and not checked (the node checks them
 //! before sequencing); schema checks are excluded too.
 //!
@@ -7,11 +9,11 @@
 //! the figure reported is for the last 100,000, with 1,000,000 already in
 //! the store).
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use ed25519_dalek::SigningKey;
 use ledger::entry::SignedEntry;
-use ledger::sequencer::{sequence_group, Outcome};
+use ledger::sequencer::{sequence_group, sequence_pipelined, Outcome};
 use ledger::store::{Log, RocksBackend};
 use rayon::prelude::*;
 use serde_json::{json, Value};
@@ -93,13 +95,7 @@ fn main() {
         sign(&charity, CHARITY, kind, format!("n-{i}"), body)
     };
     println!("rules bench: {total} entries (90% disbursements to 200,000 families, 10% credit awards), groups of {GROUP}");
-    let (mut all_time, mut last_time, mut alerts) = (Duration::ZERO, Duration::ZERO, 0u64);
-    let mut next = 0;
-    while next < total {
-        let entries: Vec<SignedEntry> = (next..next + GROUP).into_par_iter().map(entry).collect();
-        let start = Instant::now();
-        let results = sequence_group(&mut log, entries, SystemTime::now()).unwrap();
-        let took = start.elapsed();
+    let check = |results: Vec<Result<Outcome, ledger::rules::Refusal>>| {
         assert!(
             results
                 .iter()
@@ -107,12 +103,37 @@ fn main() {
             "{:?}",
             results.iter().find(|r| r.is_err())
         );
-        all_time += took;
-        if next >= total - measured {
-            last_time += took;
-        }
-        next += GROUP;
-    }
+    };
+    // Fill the store; entries are signed as they are needed (not timed).
+    let filled = total - measured;
+    let mut next = 0;
+    sequence_pipelined(
+        &mut log,
+        || {
+            (next < filled).then(|| {
+                next += GROUP;
+                let entries = (next - GROUP..next).into_par_iter().map(entry).collect();
+                (entries, SystemTime::now())
+            })
+        },
+        check,
+    )
+    .unwrap();
+    // The measured entries are signed beforehand.
+    let mut groups: Vec<Vec<SignedEntry>> = (filled..total)
+        .step_by(GROUP as usize)
+        .map(|g| (g..g + GROUP).into_par_iter().map(entry).collect())
+        .collect();
+    groups.reverse();
+    let start = Instant::now();
+    sequence_pipelined(
+        &mut log,
+        || groups.pop().map(|g| (g, SystemTime::now())),
+        check,
+    )
+    .unwrap();
+    let took = start.elapsed();
+    let mut alerts = 0u64;
     let mut cursor = None;
     loop {
         let page = ledger::query::alerts(log.backend(), cursor, 1000).unwrap();
@@ -123,9 +144,7 @@ fn main() {
         }
     }
     println!(
-        "rules + state + index writes: {:.0} entries/s over all {total}; {:.0} entries/s for the last {measured} (store already holding {}); {alerts} duplicate-aid alerts",
-        total as f64 / all_time.as_secs_f64(),
-        measured as f64 / last_time.as_secs_f64(),
-        total - measured
+        "rules + state + index writes: {:.0} entries/s for the last {measured} (store already holding {filled}); {alerts} duplicate-aid alerts",
+        measured as f64 / took.as_secs_f64(),
     );
 }

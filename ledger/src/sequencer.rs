@@ -7,14 +7,17 @@
 //! that every entry was valid when sequenced, and the rebuild of derived
 //! state from the leaves alone.
 
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use rayon::prelude::*;
 
 use crate::entry::{format_timestamp, EntryError, Leaf, LeafRecord, SignedEntry};
 use crate::rules::{apply, apply_canonical, Applied, Code, Refusal};
-use crate::state::{MemState, Overlay, StateError, StateRead, Table};
-use crate::store::{AppendError, Backend, Log, Sequenced};
+use crate::state::{Layered, MemState, Overlay, StateError, StateRead, Table};
+use crate::store::{AppendError, Backend, Log, PreparedGroup, Sequenced, StoreError, Tip};
 
 /// What happened to one submitted entry of a group.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,8 +37,9 @@ pub fn sequence_group<B: Backend>(
     entries: Vec<SignedEntry>,
     now: SystemTime,
 ) -> Result<Vec<Result<Outcome, Refusal>>, AppendError> {
-    let built = build_group(log, entries, now)?;
-    log.append_records(&built.records, &built.writes, built.time)?;
+    let built = build_group(log.tip(), log.backend(), entries, now)?;
+    log.commit(&built.group)?;
+    log.install(built.group);
     Ok(built.results)
 }
 
@@ -43,84 +47,185 @@ pub fn sequence_group<B: Backend>(
 pub struct BuiltGroup {
     /// One result per submitted entry, in order.
     pub results: Vec<Result<Outcome, Refusal>>,
-    /// The accepted entries' leaves, chained.
-    pub records: Vec<LeafRecord>,
-    /// Their derived-state writes.
-    pub writes: Vec<crate::state::Write>,
-    /// Their `logged_at`.
-    pub time: SystemTime,
+    /// The accepted entries' leaves and state writes, ready to commit.
+    pub group: PreparedGroup,
 }
 
-/// The reading half of [`sequence_group`]: the rules over the log's state
-/// and the group's leaves, without writing anything. A writer that shares
-/// the log with readers builds under a shared borrow, then writes with
-/// [`Log::prepare`], [`Log::commit`] and [`Log::install`].
-pub fn build_group<B: Backend>(
-    log: &Log<B>,
+/// The deciding half of [`sequence_group`]: the rules over `state` (the
+/// store's, plus any groups built on `tip` but not yet committed) and the
+/// group's leaves chained on `tip`, without writing anything. Then
+/// [`Log::commit`] and [`Log::install`].
+pub fn build_group(
+    tip: &Tip,
+    state: &dyn StateRead,
     entries: Vec<SignedEntry>,
     now: SystemTime,
 ) -> Result<BuiltGroup, AppendError> {
-    let time = log.next_logged_at(now);
+    let time = tip.next_logged_at(now);
     let logged_at = format_timestamp(time);
-    let first = log.size();
-    let mut prev = log.head().last_leaf;
+    let first = tip.size();
+    let mut prev = tip.head().last_leaf;
     let mut records: Vec<LeafRecord> = Vec::with_capacity(entries.len());
     let mut results = Vec::with_capacity(entries.len());
-    let writes = {
-        let mut overlay = Overlay::new(log.backend());
-        // The statements' canonical bytes do not depend on the order: made
-        // on all cores, then used for the nonce record and the leaf alike.
-        let prepared: Vec<(SignedEntry, Result<Vec<u8>, EntryError>)> = entries
-            .into_par_iter()
-            .map(|e| {
-                let statement = e.statement.canonical_bytes();
-                (e, statement)
-            })
-            .collect();
-        for (entry, statement) in prepared {
-            let seq = first + records.len() as u64;
-            let applied = statement
-                .map_err(Refusal::from)
-                .and_then(|s| Ok((apply_canonical(&overlay, seq, &entry, &s)?, s)));
-            let result = match applied {
-                Ok((Applied::Resubmission(at), _)) => Ok(Outcome::Resubmitted(at)),
-                Err(refusal) => Err(refusal),
-                Ok((Applied::New(effects), statement)) => {
-                    match Leaf::encode_parts(&entry.signature, &statement, &logged_at, &prev, seq) {
-                        Err(e) => Err(Refusal::from(e)),
-                        Ok((bytes, _)) => {
-                            let record = LeafRecord::new(bytes);
-                            prev = record.hash;
-                            overlay.apply(effects);
-                            let done = Sequenced {
-                                seq,
-                                leaf_hash: record.hash,
-                                logged_at: logged_at.clone(),
-                            };
-                            records.push(record);
-                            Ok(Outcome::Sequenced(done))
-                        }
+    let mut overlay = Overlay::new(state);
+    // The statements' canonical bytes do not depend on the order: made on
+    // all cores, then used for the nonce record and the leaf alike.
+    let prepared: Vec<(SignedEntry, Result<Vec<u8>, EntryError>)> = entries
+        .into_par_iter()
+        .map(|e| {
+            let statement = e.statement.canonical_bytes();
+            (e, statement)
+        })
+        .collect();
+    for (entry, statement) in prepared {
+        let seq = first + records.len() as u64;
+        let applied = statement
+            .map_err(Refusal::from)
+            .and_then(|s| Ok((apply_canonical(&overlay, seq, &entry, &s)?, s)));
+        let result = match applied {
+            Ok((Applied::Resubmission(at), _)) => Ok(Outcome::Resubmitted(at)),
+            Err(refusal) => Err(refusal),
+            Ok((Applied::New(effects), statement)) => {
+                match Leaf::encode_parts(&entry.signature, &statement, &logged_at, &prev, seq) {
+                    Err(e) => Err(Refusal::from(e)),
+                    Ok((bytes, _)) => {
+                        let record = LeafRecord::new(bytes);
+                        prev = record.hash;
+                        overlay.apply(effects);
+                        let done = Sequenced {
+                            seq,
+                            leaf_hash: record.hash,
+                            logged_at: logged_at.clone(),
+                        };
+                        records.push(record);
+                        Ok(Outcome::Sequenced(done))
                     }
                 }
-            };
-            if let Err(Refusal {
-                code: Code::Internal,
-                message,
-            }) = &result
-            {
-                return Err(AppendError::Store(crate::store::StoreError::Io(
-                    message.clone(),
-                )));
             }
-            results.push(result);
+        };
+        if let Err(Refusal {
+            code: Code::Internal,
+            message,
+        }) = &result
+        {
+            return Err(AppendError::Store(StoreError::Io(message.clone())));
         }
-        overlay.into_writes()
-    };
+        results.push(result);
+    }
+    let writes = overlay.into_writes();
     Ok(BuiltGroup {
         results,
-        records,
-        writes,
-        time,
+        group: tip.prepare(records, writes, time),
+    })
+}
+
+/// The deciding stage of a two-stage writer: builds group N+1 while group N
+/// is committed on another thread. Its rules read the store through the
+/// state writes of the groups built but not yet installed, so every group
+/// sees the effects of the ones before it; its tip is the last built
+/// group's. The committing stage must commit and install the groups in the
+/// order built, and report each installed size with [`Pipeline::installed`].
+pub struct Pipeline<B: Backend> {
+    backend: Arc<B>,
+    tip: Tip,
+    /// (size after the group, its state writes) of groups built and not yet
+    /// known to be installed, oldest first.
+    in_flight: VecDeque<(u64, Arc<[crate::state::Write]>)>,
+    installed: Arc<AtomicU64>,
+}
+
+impl<B: Backend> Pipeline<B> {
+    /// Starts at the log's tip.
+    pub fn new(log: &Log<B>) -> Pipeline<B> {
+        Pipeline {
+            backend: log.shared_backend(),
+            tip: log.tip().clone(),
+            in_flight: VecDeque::new(),
+            installed: Arc::new(AtomicU64::new(log.size())),
+        }
+    }
+
+    /// Where the committing stage reports the log's size after each install.
+    pub fn installed(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.installed)
+    }
+
+    /// Builds the next group on the last one built.
+    pub fn build(
+        &mut self,
+        entries: Vec<SignedEntry>,
+        now: SystemTime,
+    ) -> Result<BuiltGroup, AppendError> {
+        let installed = self.installed.load(Ordering::Acquire);
+        while self
+            .in_flight
+            .front()
+            .is_some_and(|(end, _)| *end <= installed)
+        {
+            self.in_flight.pop_front();
+        }
+        let layers: Vec<&[crate::state::Write]> =
+            self.in_flight.iter().map(|(_, w)| &w[..]).collect();
+        let state = Layered::new(&*self.backend, &layers);
+        let built = build_group(&self.tip, &state, entries, now)?;
+        self.tip = built.group.tip().clone();
+        self.in_flight
+            .push_back((self.tip.size(), built.group.state_writes()));
+        Ok(built)
+    }
+
+    /// Forgets every group built and not installed (a commit failed, so
+    /// the committing stage dropped it and those after it) and starts
+    /// again at the log's tip.
+    pub fn reset(&mut self, log: &Log<B>) {
+        self.tip = log.tip().clone();
+        self.in_flight.clear();
+        self.installed.store(log.size(), Ordering::Release);
+    }
+}
+
+/// Sequences groups through a [`Pipeline`]: `next` gives each group's
+/// entries and clock reading (until `None`) and `done` gets each group's results once it is
+/// durable and installed, in order. Rules for one group run on this thread
+/// while the one before is committed on another. Stops at the first failed
+/// commit (nothing of that group or later ones is in the log).
+pub fn sequence_pipelined<B: Backend + Send + Sync>(
+    log: &mut Log<B>,
+    mut next: impl FnMut() -> Option<(Vec<SignedEntry>, SystemTime)>,
+    mut done: impl FnMut(Vec<Result<Outcome, Refusal>>) + Send,
+) -> Result<(), AppendError> {
+    let mut pipeline = Pipeline::new(log);
+    let installed = pipeline.installed();
+    // One group committing and one waiting: the builder runs at most one
+    // group ahead.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<BuiltGroup>(1);
+    std::thread::scope(|scope| {
+        let committer = scope.spawn(move || -> Result<(), AppendError> {
+            for built in rx {
+                log.commit(&built.group)?;
+                log.install(built.group);
+                installed.store(log.size(), Ordering::Release);
+                done(built.results);
+            }
+            Ok(())
+        });
+        let mut built_all = Ok(());
+        while let Some((entries, now)) = next() {
+            match pipeline.build(entries, now) {
+                Ok(built) => {
+                    if tx.send(built).is_err() {
+                        break; // the committer stopped on an error
+                    }
+                }
+                Err(e) => {
+                    built_all = Err(e);
+                    break;
+                }
+            }
+        }
+        drop(tx);
+        let committed = committer.join().expect("committer thread");
+        committed.and(built_all)
     })
 }
 

@@ -351,6 +351,62 @@ impl StateRead for Overlay<'_> {
     }
 }
 
+/// Committed state seen through the writes of commit groups not yet
+/// committed (each sorted by table and key, one write per key, as
+/// [`Overlay::into_writes`] gives them; oldest first): what the rules of a
+/// pipelined writer read while the group before is being committed.
+pub struct Layered<'a> {
+    base: &'a dyn StateRead,
+    layers: &'a [&'a [Write]],
+}
+
+impl<'a> Layered<'a> {
+    /// `layers` over `base`, the last layer on top.
+    pub fn new(base: &'a dyn StateRead, layers: &'a [&'a [Write]]) -> Layered<'a> {
+        Layered { base, layers }
+    }
+}
+
+impl StateRead for Layered<'_> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        for layer in self.layers.iter().rev() {
+            if let Ok(i) = layer.binary_search_by(|w| (w.table, &w.key[..]).cmp(&(table, key))) {
+                return Ok(Some(layer[i].value.clone()));
+            }
+        }
+        self.base.get(table, key)
+    }
+    fn scan(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        from: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StateError> {
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        self.base.scan(table, prefix, from, &mut |k, v| {
+            merged.insert(k.to_vec(), v.to_vec());
+            true
+        })?;
+        let start = prefix.max(from);
+        for layer in self.layers {
+            let first = layer.partition_point(|w| (w.table, &w.key[..]) < (table, start));
+            for w in layer[first..]
+                .iter()
+                .take_while(|w| w.table == table && w.key.starts_with(prefix))
+            {
+                merged.insert(w.key.clone(), w.value.clone());
+            }
+        }
+        for (k, v) in &merged {
+            if !f(k, v) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A registered organisation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrgRec {

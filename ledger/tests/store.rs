@@ -285,14 +285,14 @@ fn a_committed_group_is_invisible_until_installed() {
             record
         })
         .collect();
-    let group = log.prepare(&leaves, &[], t(9));
+    let group = log.tip().prepare(leaves.clone(), Vec::new(), t(9));
     log.commit(&group).unwrap();
     assert_eq!(log.head(), old);
     assert_eq!(log.size(), 7);
     assert_eq!(log.leaf(7).unwrap(), None);
     assert!(log.root_at(12).is_err());
     assert!(log.prove_inclusion(7, 12).is_err());
-    let stale = log.prepare(&leaves[..1], &[], t(9));
+    let stale = log.tip().prepare(leaves[..1].to_vec(), Vec::new(), t(9));
     log.install(group);
     assert_eq!(log.size(), 12);
     assert_eq!(log.leaf(7).unwrap().as_deref(), Some(&leaves[0].bytes[..]));

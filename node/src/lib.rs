@@ -227,7 +227,7 @@ async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response, ApiEr
     if !entries.is_empty() {
         let (reply, rx) = oneshot::channel();
         node.queue
-            .submit(Job { entries, reply })
+            .submit(Job::new(entries, reply))
             .map_err(|e| match e {
                 QueueError::Full => {
                     ApiError::new("overloaded", "the sequencer is behind; retry shortly")

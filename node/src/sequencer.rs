@@ -3,15 +3,16 @@
 //! commit group: rules, one `WriteBatch`, one fsync, one signed checkpoint.
 //! Each submitter gets its receipts only after the group is durable.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use ledger::entry::{Leaf, SignedEntry};
 use ledger::merkle::leaf_hash;
 use ledger::rules::Refusal;
-use ledger::sequencer::{build_group, Outcome};
-use ledger::store::{Log, RocksBackend};
+use ledger::sequencer::{BuiltGroup, Outcome, Pipeline};
+use ledger::store::{Log, PreparedGroup, RocksBackend};
 use serde::Serialize;
 use tokio::sync::oneshot;
 
@@ -53,10 +54,26 @@ pub struct Committed {
 
 /// One request's entries and where to send their answers.
 pub struct Job {
-    /// Checked entries, in request order.
-    pub entries: Vec<SignedEntry>,
+    /// Checked entries, in request order (the sequencer takes them).
+    entries: Vec<SignedEntry>,
+    /// How many there were.
+    count: usize,
     /// The outcomes; `Err` if the commit itself failed.
-    pub reply: oneshot::Sender<Result<Committed, String>>,
+    reply: oneshot::Sender<Result<Committed, String>>,
+}
+
+impl Job {
+    /// A request's checked entries and where their outcomes go.
+    pub fn new(
+        entries: Vec<SignedEntry>,
+        reply: oneshot::Sender<Result<Committed, String>>,
+    ) -> Job {
+        Job {
+            count: entries.len(),
+            entries,
+            reply,
+        }
+    }
 }
 
 /// Why a job was not queued.
@@ -81,8 +98,10 @@ impl Queue {
     }
 }
 
-/// Starts the sequencer thread. It ends when every [`Queue`] is dropped,
-/// after finishing the groups already queued.
+/// Starts the sequencer thread, which decides groups and hands them to a
+/// committer thread of its own: the rules of group N+1 run while group N
+/// is written and fsynced. It ends when every [`Queue`] is dropped, after
+/// finishing the groups already queued.
 pub fn start(log: SharedLog, shared: Arc<Shared>) -> (Queue, std::thread::JoinHandle<()>) {
     let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
     let handle = std::thread::Builder::new()
@@ -92,7 +111,32 @@ pub fn start(log: SharedLog, shared: Arc<Shared>) -> (Queue, std::thread::JoinHa
     (Queue(tx), handle)
 }
 
+/// What the sequencer hands the committer.
+enum ToCommit {
+    /// A decided group and the jobs it answers.
+    Group {
+        built: BuiltGroup,
+        jobs: Vec<Job>,
+        started: Instant,
+    },
+    /// Sent after a failed commit: acknowledged once every group before it
+    /// has been answered, so the sequencer can start again from the log.
+    Reset(std::sync::mpsc::Sender<()>),
+}
+
 fn run(rx: Receiver<Job>, log: SharedLog, shared: Arc<Shared>) {
+    let mut pipeline = Pipeline::new(&log.read().expect("log lock"));
+    let failed = Arc::new(AtomicBool::new(false));
+    // One group being committed, one waiting: the rules run one group ahead.
+    let (to_commit, committing) = std::sync::mpsc::sync_channel(1);
+    let committer = {
+        let (log, shared, failed) = (log.clone(), shared.clone(), failed.clone());
+        let installed = pipeline.installed();
+        std::thread::Builder::new()
+            .name("committer".into())
+            .spawn(move || commit_stage(committing, &log, &shared, &installed, &failed))
+            .expect("spawn the committer thread")
+    };
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         let mut count = jobs[0].entries.len();
@@ -105,68 +149,116 @@ fn run(rx: Receiver<Job>, log: SharedLog, shared: Arc<Shared>) {
                 Err(_) => break,
             }
         }
-        commit(&mut jobs, &log, &shared);
+        if failed.load(Ordering::Acquire) {
+            // Groups built on the failed one were failed too: start again
+            // from what the log holds.
+            let (ack, acked) = std::sync::mpsc::channel();
+            if to_commit.send(ToCommit::Reset(ack)).is_ok() {
+                let _ = acked.recv();
+            }
+            pipeline.reset(&log.read().expect("log lock"));
+            failed.store(false, Ordering::Release);
+        }
+        let started = Instant::now();
+        let entries: Vec<SignedEntry> = jobs
+            .iter_mut()
+            .flat_map(|j| std::mem::take(&mut j.entries))
+            .collect();
+        match pipeline.build(entries, SystemTime::now()) {
+            Ok(built) => {
+                let group = ToCommit::Group {
+                    built,
+                    jobs,
+                    started,
+                };
+                if to_commit.send(group).is_err() {
+                    break;
+                }
+            }
+            Err(e) => fail(jobs, &e.to_string()),
+        }
     }
+    drop(to_commit);
+    committer.join().expect("committer thread");
 }
 
-/// Sequences one group. The rules and the durable write run under the
-/// log's read lock, so reads go on meanwhile (they see the old head until
-/// the group is installed); only moving the head takes the write lock.
-/// This thread is the log's only writer, so nothing appends in between.
-fn sequence(
+/// Commits and installs groups in the order decided, publishes each new
+/// checkpoint, and only then answers the group's submitters.
+fn commit_stage(
+    rx: Receiver<ToCommit>,
     log: &SharedLog,
-    entries: Vec<SignedEntry>,
-) -> Result<Vec<Result<Outcome, Refusal>>, String> {
-    let reader = log.read().expect("log lock");
-    let built = build_group(&reader, entries, SystemTime::now()).map_err(|e| e.to_string())?;
-    if built.records.is_empty() {
-        return Ok(built.results);
-    }
-    let group = reader.prepare(&built.records, &built.writes, built.time);
-    reader.commit(&group).map_err(|e| e.to_string())?;
-    drop(reader);
-    log.write().expect("log lock").install(group);
-    Ok(built.results)
-}
-
-fn commit(jobs: &mut Vec<Job>, log: &SharedLog, shared: &Shared) {
-    let sizes: Vec<usize> = jobs.iter().map(|j| j.entries.len()).collect();
-    let entries: Vec<SignedEntry> = jobs
-        .iter_mut()
-        .flat_map(|j| std::mem::take(&mut j.entries))
-        .collect();
-    let submitted = entries.len();
-    let started = std::time::Instant::now();
-    let result = sequence(log, entries).map(|outcomes| {
-        let head = log.read().expect("log lock").head().root;
-        let checkpoint = shared.signer.sign(head);
-        *shared.checkpoint.write().expect("checkpoint lock") = checkpoint.clone();
-        (outcomes, Arc::<str>::from(checkpoint), head.size)
-    });
-    let new = result.as_ref().map_or(0, |(outcomes, _, _)| {
-        outcomes
+    shared: &Shared,
+    installed: &AtomicU64,
+    failed: &AtomicBool,
+) {
+    for message in rx {
+        let (built, jobs, started) = match message {
+            ToCommit::Reset(ack) => {
+                let _ = ack.send(());
+                continue;
+            }
+            ToCommit::Group {
+                built,
+                jobs,
+                started,
+            } => (built, jobs, started),
+        };
+        let submitted = built.results.len();
+        let new = built
+            .results
             .iter()
             .filter(|o| matches!(o, Ok(Outcome::Sequenced(_))))
-            .count()
-    });
-    shared.metrics.group(submitted, new, started.elapsed());
-    match result {
-        Err(e) => {
-            tracing::error!(error = %e, "commit group failed; nothing of it is in the log");
-            for job in jobs.drain(..) {
-                let _ = job.reply.send(Err(e.clone()));
+            .count();
+        let result = if failed.load(Ordering::Acquire) {
+            Err("an earlier commit group failed; nothing of this one is in the log".to_owned())
+        } else {
+            commit_group(log, shared, built.group)
+        };
+        match result {
+            Err(e) => {
+                failed.store(true, Ordering::Release);
+                shared.metrics.group(submitted, 0, started.elapsed());
+                fail(jobs, &e);
+            }
+            Ok((checkpoint, size)) => {
+                installed.store(size, Ordering::Release);
+                shared.metrics.group(submitted, new, started.elapsed());
+                let mut outcomes = built.results.into_iter();
+                for job in jobs {
+                    let n = job.count;
+                    let _ = job.reply.send(Ok(Committed {
+                        outcomes: outcomes.by_ref().take(n).collect(),
+                        checkpoint: checkpoint.clone(),
+                        size,
+                    }));
+                }
             }
         }
-        Ok((outcomes, checkpoint, size)) => {
-            let mut outcomes = outcomes.into_iter();
-            for (job, n) in jobs.drain(..).zip(sizes) {
-                let _ = job.reply.send(Ok(Committed {
-                    outcomes: outcomes.by_ref().take(n).collect(),
-                    checkpoint: checkpoint.clone(),
-                    size,
-                }));
-            }
-        }
+    }
+}
+
+/// Writes a group durably (under the log's read lock: reads go on and see
+/// the old head), moves the head (write lock, briefly) and signs the new
+/// checkpoint.
+fn commit_group(
+    log: &SharedLog,
+    shared: &Shared,
+    group: PreparedGroup,
+) -> Result<(Arc<str>, u64), String> {
+    log.read()
+        .expect("log lock")
+        .commit(&group)
+        .map_err(|e| e.to_string())?;
+    let head = log.write().expect("log lock").install(group);
+    let checkpoint = shared.signer.sign(head.root);
+    *shared.checkpoint.write().expect("checkpoint lock") = checkpoint.clone();
+    Ok((Arc::from(checkpoint), head.root.size))
+}
+
+fn fail(jobs: Vec<Job>, error: &str) {
+    tracing::error!(error, "commit group failed; nothing of it is in the log");
+    for job in jobs {
+        let _ = job.reply.send(Err(error.to_owned()));
     }
 }
 

@@ -61,7 +61,7 @@ impl Backend for MemBackend {
         Ok(self.read().head)
     }
 
-    fn commit(&self, group: &GroupWrite<'_>) -> Result<(), StoreError> {
+    fn commit(&self, group: &GroupWrite) -> Result<(), StoreError> {
         let mut inner = self.inner.write().expect("memory store lock");
         debug_assert_eq!(group.first_seq as usize, inner.leaves.len());
         inner
@@ -72,7 +72,7 @@ impl Backend for MemBackend {
             debug_assert_eq!(index as usize, inner.hashes.len());
             inner.hashes.push(h);
         }
-        inner.state.apply(group.state);
+        inner.state.apply(&group.state);
         inner.head = Some(group.head);
         Ok(())
     }

@@ -7,6 +7,7 @@
 //! (RocksDB: one `WriteBatch` with `sync = true`), so after any crash the
 //! store holds exactly the groups whose `append` returned.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use rayon::prelude::*;
@@ -90,25 +91,163 @@ impl HeadRecord {
 
 /// Everything one commit group writes, applied all-or-nothing.
 #[derive(Debug)]
-pub struct GroupWrite<'a> {
+pub struct GroupWrite {
     /// Seq of `leaves[0]`.
     pub first_seq: u64,
     /// The new leaves, in seq order.
-    pub leaves: &'a [LeafRecord],
+    pub leaves: Vec<LeafRecord>,
     /// `(stored_hash_index, hash)` of every Merkle node the leaves complete.
     pub hashes: Vec<(u64, Hash)>,
     /// The tree head after the group.
     pub head: HeadRecord,
-    /// Derived-state writes the group's entries cause (see [`crate::state`]).
-    pub state: &'a [Write],
+    /// Derived-state writes the group's entries cause (see [`crate::state`]),
+    /// sorted by table and key, one per key.
+    pub state: Arc<[Write]>,
 }
 
-/// A group between [`Log::prepare`] and [`Log::install`].
-#[derive(Debug)]
-pub struct PreparedGroup<'a> {
-    write: GroupWrite<'a>,
+/// Where the log stands, or will stand once the groups prepared on top of
+/// it are installed: what chaining and hashing the next group needs. A
+/// pipelined writer prepares group N+1 on group N's tip while N is still
+/// being committed.
+#[derive(Debug, Clone)]
+pub struct Tip {
+    head: HeadRecord,
     frontier: Frontier,
-    logged_at: SystemTime,
+    last_logged_at: SystemTime,
+}
+
+impl Tip {
+    /// The tree head at this tip.
+    pub fn head(&self) -> HeadRecord {
+        self.head
+    }
+
+    /// Number of leaves at this tip: the next group's first seq.
+    pub fn size(&self) -> u64 {
+        self.head.root.size
+    }
+
+    /// The `logged_at` a group sequenced at `now` gets: never earlier than
+    /// the last leaf's.
+    pub fn next_logged_at(&self, now: SystemTime) -> SystemTime {
+        now.max(self.last_logged_at)
+    }
+
+    /// The group of `entries` on this tip, without rules: each entry becomes
+    /// the next leaf (seq, prev, `logged_at` = `now`, never before the
+    /// previous leaf's). See [`Log::append`].
+    pub fn group_of(
+        &self,
+        entries: Vec<SignedEntry>,
+        now: SystemTime,
+    ) -> Result<(PreparedGroup, Vec<Sequenced>), AppendError> {
+        let now = self.next_logged_at(now);
+        let logged_at = format_timestamp(now);
+        let mut prev = self.head.last_leaf;
+        let mut records = Vec::with_capacity(entries.len());
+        // Each leaf holds the hash of the one before, so leaves are built in
+        // order; the statements inside them are encoded on all cores first.
+        let statements: Vec<_> = entries
+            .par_iter()
+            .map(|e| e.statement.canonical_bytes())
+            .collect();
+        for (index, (entry, statement)) in entries.iter().zip(statements).enumerate() {
+            let error = |error| AppendError::Entry { index, error };
+            let seq = self.size() + index as u64;
+            let (bytes, _) = Leaf::encode_parts(
+                &entry.signature,
+                &statement.map_err(error)?,
+                &logged_at,
+                &prev,
+                seq,
+            )
+            .map_err(error)?;
+            let record = LeafRecord::new(bytes);
+            prev = record.hash;
+            records.push(record);
+        }
+        let sequenced = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Sequenced {
+                seq: self.size() + i as u64,
+                leaf_hash: r.hash,
+                logged_at: logged_at.clone(),
+            })
+            .collect();
+        Ok((self.prepare(records, Vec::new(), now), sequenced))
+    }
+
+    /// Makes the group of `records` (built on this tip: chained from its
+    /// last leaf, seqs from its size) with `state`, the derived-state
+    /// writes they cause (sorted by table and key, one per key, as
+    /// [`crate::state::Overlay::into_writes`] gives them): its Merkle
+    /// nodes, new head and new tip. Nothing
+    /// is written; see [`Log::commit`] and [`Log::install`].
+    pub fn prepare(
+        &self,
+        records: Vec<LeafRecord>,
+        state: Vec<Write>,
+        logged_at: SystemTime,
+    ) -> PreparedGroup {
+        let mut frontier = self.frontier.clone();
+        let mut hashes = Vec::with_capacity(records.len() * 2 + 64);
+        for r in &records {
+            frontier.push_stored(r.hash, |index, h| hashes.push((index, h)));
+        }
+        let head = HeadRecord {
+            root: frontier.root(),
+            last_leaf: records.last().map_or(self.head.last_leaf, |r| r.hash),
+        };
+        let last_logged_at = if records.is_empty() {
+            self.last_logged_at
+        } else {
+            self.last_logged_at.max(logged_at)
+        };
+        PreparedGroup {
+            write: GroupWrite {
+                first_seq: self.size(),
+                leaves: records,
+                hashes,
+                head,
+                state: state.into(),
+            },
+            tip: Tip {
+                head,
+                frontier,
+                last_logged_at,
+            },
+        }
+    }
+}
+
+/// A group between [`Tip::prepare`] and [`Log::install`].
+#[derive(Debug)]
+pub struct PreparedGroup {
+    write: GroupWrite,
+    tip: Tip,
+}
+
+impl PreparedGroup {
+    /// The tip once this group is installed: where the next group starts.
+    pub fn tip(&self) -> &Tip {
+        &self.tip
+    }
+
+    /// Number of leaves in the group.
+    pub fn len(&self) -> usize {
+        self.write.leaves.len()
+    }
+
+    /// Whether the group holds no leaf.
+    pub fn is_empty(&self) -> bool {
+        self.write.leaves.is_empty()
+    }
+
+    /// The group's derived-state writes.
+    pub fn state_writes(&self) -> Arc<[Write]> {
+        Arc::clone(&self.write.state)
+    }
 }
 
 /// Persistence for a [`Log`] and its derived state. Implementations hold no
@@ -119,7 +258,7 @@ pub trait Backend: HashSource<Error = StoreError> + StateRead {
     /// Writes the group atomically; returns only once it is durable. Takes
     /// `&self`: readers may go on while a group is written (what they read
     /// is bounded by the [`Log`]'s head, which moves only after the commit).
-    fn commit(&self, group: &GroupWrite<'_>) -> Result<(), StoreError>;
+    fn commit(&self, group: &GroupWrite) -> Result<(), StoreError>;
     /// The bytes of leaf `seq`, if stored.
     fn leaf(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError>;
     /// Calls `f(seq, bytes)` for leaves from `start` in seq order until it
@@ -144,10 +283,10 @@ pub struct Sequenced {
 
 /// An append-only log over a backend.
 pub struct Log<B: Backend> {
-    backend: B,
-    head: HeadRecord,
-    frontier: Frontier,
-    last_logged_at: SystemTime,
+    /// Shared with a pipelined writer's rules, which read state while a
+    /// group is committed (see [`Log::shared_backend`]).
+    backend: Arc<B>,
+    tip: Tip,
 }
 
 impl<B: Backend> Log<B> {
@@ -200,26 +339,40 @@ impl<B: Backend> Log<B> {
                 .ok_or_else(|| StoreError::Corrupt(format!("leaf {}: bad logged_at", size - 1)))?;
         }
         Ok(Log {
-            backend,
-            head,
-            frontier,
-            last_logged_at,
+            backend: Arc::new(backend),
+            tip: Tip {
+                head,
+                frontier,
+                last_logged_at,
+            },
         })
     }
 
     /// The current tree head.
     pub fn head(&self) -> HeadRecord {
-        self.head
+        self.tip.head
     }
 
     /// Number of leaves.
     pub fn size(&self) -> u64 {
-        self.head.root.size
+        self.tip.size()
+    }
+
+    /// Where the next group starts.
+    pub fn tip(&self) -> &Tip {
+        &self.tip
     }
 
     /// The backend, for reads the log does not wrap.
     pub fn backend(&self) -> &B {
         &self.backend
+    }
+
+    /// The backend, for a writer's rules on another thread. What it holds
+    /// past the head (a committed group not yet installed) is for the
+    /// writer only: readers go through the log.
+    pub fn shared_backend(&self) -> Arc<B> {
+        Arc::clone(&self.backend)
     }
 
     /// Sequences `entries` as one commit group: builds each leaf (seq, prev,
@@ -231,103 +384,38 @@ impl<B: Backend> Log<B> {
         entries: Vec<SignedEntry>,
         now: SystemTime,
     ) -> Result<Vec<Sequenced>, AppendError> {
-        let now = self.next_logged_at(now);
-        let logged_at = format_timestamp(now);
-        let mut prev = self.head.last_leaf;
-        let mut records = Vec::with_capacity(entries.len());
-        // Each leaf holds the hash of the one before, so leaves are built in
-        // order; the statements inside them are encoded on all cores first.
-        let statements: Vec<_> = entries
-            .par_iter()
-            .map(|e| e.statement.canonical_bytes())
-            .collect();
-        for (index, (entry, statement)) in entries.iter().zip(statements).enumerate() {
-            let error = |error| AppendError::Entry { index, error };
-            let seq = self.size() + index as u64;
-            let (bytes, _) = Leaf::encode_parts(
-                &entry.signature,
-                &statement.map_err(error)?,
-                &logged_at,
-                &prev,
-                seq,
-            )
-            .map_err(error)?;
-            let record = LeafRecord::new(bytes);
-            prev = record.hash;
-            records.push(record);
-        }
-        self.append_records(&records, &[], now)?;
-        let first = self.size() - records.len() as u64;
-        Ok(records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| Sequenced {
-                seq: first + i as u64,
-                leaf_hash: r.hash,
-                logged_at: logged_at.clone(),
-            })
-            .collect())
+        let (group, sequenced) = self.tip.group_of(entries, now)?;
+        self.commit(&group)?;
+        self.install(group);
+        Ok(sequenced)
     }
 
-    /// The `logged_at` a group sequenced at `now` gets: never earlier than
-    /// the last leaf's.
+    /// The `logged_at` a group sequenced at `now` gets (see [`Tip::next_logged_at`]).
     pub fn next_logged_at(&self, now: SystemTime) -> SystemTime {
-        now.max(self.last_logged_at)
+        self.tip.next_logged_at(now)
     }
 
-    /// Appends leaves that are already built and chained, with the state
-    /// writes they cause, as one atomic group; `logged_at` is the time they
-    /// carry (from [`Log::next_logged_at`]). The caller vouches for their
-    /// content (see [`crate::sequencer`]); the log computes the tree.
+    /// Appends leaves that are already built and chained on this log's tip,
+    /// with the state writes they cause, as one atomic group; `logged_at`
+    /// is the time they carry (from [`Log::next_logged_at`]). The caller
+    /// vouches for their content (see [`crate::sequencer`]); the log
+    /// computes the tree.
     pub fn append_records(
         &mut self,
-        records: &[LeafRecord],
-        state: &[Write],
+        records: Vec<LeafRecord>,
+        state: Vec<Write>,
         logged_at: SystemTime,
     ) -> Result<HeadRecord, StoreError> {
-        if records.is_empty() {
-            return Ok(self.head);
-        }
-        let group = self.prepare(records, state, logged_at);
+        let group = self.tip.prepare(records, state, logged_at);
         self.commit(&group)?;
         Ok(self.install(group))
     }
 
-    /// The first step of [`Log::append_records`] for a writer that does not
-    /// hold the log exclusively: the group's Merkle nodes and new head.
-    /// Then [`Log::commit`] (still shared), then [`Log::install`]
-    /// (exclusive). Only one writer may do this at a time, and nothing else
-    /// may append in between.
-    pub fn prepare<'a>(
-        &self,
-        records: &'a [LeafRecord],
-        state: &'a [Write],
-        logged_at: SystemTime,
-    ) -> PreparedGroup<'a> {
-        let mut frontier = self.frontier.clone();
-        let mut hashes = Vec::with_capacity(records.len() * 2 + 64);
-        for r in records {
-            frontier.push_stored(r.hash, |index, h| hashes.push((index, h)));
-        }
-        let head = HeadRecord {
-            root: frontier.root(),
-            last_leaf: records.last().map_or(self.head.last_leaf, |r| r.hash),
-        };
-        PreparedGroup {
-            write: GroupWrite {
-                first_seq: self.size(),
-                leaves: records,
-                hashes,
-                head,
-                state,
-            },
-            frontier,
-            logged_at,
-        }
-    }
-
-    /// Writes a prepared group durably. Readers still see the old head.
-    pub fn commit(&self, group: &PreparedGroup<'_>) -> Result<(), StoreError> {
+    /// Writes a group prepared on this log's tip durably. Readers still see
+    /// the old head until [`Log::install`]. Takes `&self`: a writer that
+    /// shares the log with readers commits under a shared lock. Groups must
+    /// be committed and installed one at a time, in order.
+    pub fn commit(&self, group: &PreparedGroup) -> Result<(), StoreError> {
         if group.write.first_seq != self.size() {
             return Err(StoreError::Io(format!(
                 "a group prepared at size {} cannot be committed at size {}",
@@ -335,20 +423,21 @@ impl<B: Backend> Log<B> {
                 self.size()
             )));
         }
+        if group.write.leaves.is_empty() && group.write.state.is_empty() {
+            return Ok(());
+        }
         self.backend.commit(&group.write)
     }
 
     /// Moves the head to a committed group's: from now on readers see it.
-    pub fn install(&mut self, group: PreparedGroup<'_>) -> HeadRecord {
+    pub fn install(&mut self, group: PreparedGroup) -> HeadRecord {
         assert_eq!(
             group.write.first_seq,
             self.size(),
             "groups are installed in order"
         );
-        self.head = group.write.head;
-        self.frontier = group.frontier;
-        self.last_logged_at = self.last_logged_at.max(group.logged_at);
-        self.head
+        self.tip = group.tip;
+        self.head()
     }
 
     /// Leaf bytes of `seq`, if it is in the log.
@@ -413,7 +502,7 @@ impl<B: Backend> Log<B> {
     /// Root of the tree of the first `size` leaves, for any `size` up to now.
     pub fn root_at(&self, size: u64) -> Result<RootHash, ProveError<StoreError>> {
         self.check_size(size)?;
-        merkle::root_at(&self.backend, size)
+        merkle::root_at(&*self.backend, size)
     }
 
     /// Inclusion path of `seq` in the tree of `size` leaves, any `size` up to now.
@@ -423,7 +512,7 @@ impl<B: Backend> Log<B> {
         size: u64,
     ) -> Result<Vec<Hash>, ProveError<StoreError>> {
         self.check_size(size)?;
-        merkle::prove_inclusion(&self.backend, seq, size)
+        merkle::prove_inclusion(&*self.backend, seq, size)
     }
 
     /// Consistency path between two sizes up to now.
@@ -433,7 +522,7 @@ impl<B: Backend> Log<B> {
         second: u64,
     ) -> Result<Vec<Hash>, ProveError<StoreError>> {
         self.check_size(second)?;
-        merkle::prove_consistency(&self.backend, first, second)
+        merkle::prove_consistency(&*self.backend, first, second)
     }
 
     fn check_size(&self, size: u64) -> Result<(), ProofError> {

@@ -199,7 +199,7 @@ impl Backend for RocksBackend {
         }
     }
 
-    fn commit(&self, group: &GroupWrite<'_>) -> Result<(), StoreError> {
+    fn commit(&self, group: &GroupWrite) -> Result<(), StoreError> {
         let mut batch = WriteBatch::default();
         let leaves = self.cf(cf::LEAVES);
         for (i, r) in group.leaves.iter().enumerate() {
@@ -209,7 +209,7 @@ impl Backend for RocksBackend {
         for (index, h) in &group.hashes {
             batch.put_cf(hashes, index.to_be_bytes(), h.0);
         }
-        for w in group.state {
+        for w in group.state.iter() {
             batch.put_cf(self.cf(w.table.name()), &w.key, &w.value);
         }
         batch.put_cf(self.cf(cf::META), HEAD_KEY, group.head.to_bytes());
