@@ -333,22 +333,36 @@ impl StateRead for Overlay<'_> {
         from: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StateError> {
-        // The rules scan small prefixes (one beneficiary and cause): merge in memory.
-        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-        self.base.scan(table, prefix, from, &mut |k, v| {
-            merged.insert(k.to_vec(), v.to_vec());
-            true
-        })?;
-        for (k, v) in scan_map(&self.pending.map, table, prefix, from) {
-            merged.insert(k.to_vec(), v.to_vec());
-        }
-        for (k, v) in &merged {
-            if !f(k, v) {
-                break;
-            }
-        }
-        Ok(())
+        let pending = scan_map(&self.pending.map, table, prefix, from);
+        merged_scan(self.base, table, prefix, from, pending, f)
     }
+}
+
+/// Scans `base` with `above` (key, value) pairs of the same range laid over
+/// it, later pairs winning. The rules scan small prefixes (one org's keys),
+/// so the merge is made in memory.
+fn merged_scan<'v>(
+    base: &dyn StateRead,
+    table: Table,
+    prefix: &[u8],
+    from: &[u8],
+    above: impl Iterator<Item = (&'v [u8], &'v [u8])>,
+    f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+) -> Result<(), StateError> {
+    let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    base.scan(table, prefix, from, &mut |k, v| {
+        merged.insert(k.to_vec(), v.to_vec());
+        true
+    })?;
+    for (k, v) in above {
+        merged.insert(k.to_vec(), v.to_vec());
+    }
+    for (k, v) in &merged {
+        if !f(k, v) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Committed state seen through the writes of commit groups not yet
@@ -383,27 +397,15 @@ impl StateRead for Layered<'_> {
         from: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StateError> {
-        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-        self.base.scan(table, prefix, from, &mut |k, v| {
-            merged.insert(k.to_vec(), v.to_vec());
-            true
-        })?;
         let start = prefix.max(from);
-        for layer in self.layers {
+        let above = self.layers.iter().flat_map(|layer| {
             let first = layer.partition_point(|w| (w.table, &w.key[..]) < (table, start));
-            for w in layer[first..]
+            layer[first..]
                 .iter()
                 .take_while(|w| w.table == table && w.key.starts_with(prefix))
-            {
-                merged.insert(w.key.clone(), w.value.clone());
-            }
-        }
-        for (k, v) in &merged {
-            if !f(k, v) {
-                break;
-            }
-        }
-        Ok(())
+                .map(|w| (&w.key[..], &w.value[..]))
+        });
+        merged_scan(self.base, table, prefix, from, above, f)
     }
 }
 
@@ -660,4 +662,54 @@ pub struct AlertRec {
     pub issuer: String,
     /// Earlier unreversed disbursements by other orgs, same cause, within 90 days.
     pub matches: Vec<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(table: Table, key: &[u8], value: &[u8]) -> Write {
+        Write {
+            table,
+            key: key.to_vec(),
+            value: value.to_vec(),
+        }
+    }
+
+    #[test]
+    fn layers_lie_over_the_base_newest_on_top() {
+        let mut base = MemState::new();
+        base.apply(&[
+            w(Table::Index, b"a1", b"base"),
+            w(Table::Index, b"a3", b"base"),
+        ]);
+        let older = [
+            w(Table::Funds, b"a2", b"fund"),
+            w(Table::Index, b"a1", b"older"),
+        ];
+        let newer = [
+            w(Table::Index, b"a1", b"newer"),
+            w(Table::Index, b"a2", b"newer"),
+        ];
+        let layers: [&[Write]; 2] = [&older, &newer];
+        let state = Layered::new(&base, &layers);
+        assert_eq!(state.get(Table::Index, b"a1").unwrap().unwrap(), b"newer");
+        assert_eq!(state.get(Table::Index, b"a3").unwrap().unwrap(), b"base");
+        assert_eq!(state.get(Table::Funds, b"a2").unwrap().unwrap(), b"fund");
+        assert_eq!(state.get(Table::Funds, b"a1").unwrap(), None);
+        let mut seen = Vec::new();
+        state
+            .scan(Table::Index, b"a", b"a2", &mut |k, v| {
+                seen.push((k.to_vec(), v.to_vec()));
+                true
+            })
+            .unwrap();
+        assert_eq!(
+            seen,
+            [
+                (b"a2".to_vec(), b"newer".to_vec()),
+                (b"a3".to_vec(), b"base".to_vec())
+            ]
+        );
+    }
 }
