@@ -185,8 +185,8 @@ impl<B: Backend> Pipeline<B> {
 }
 
 /// Sequences groups through a [`Pipeline`]: `next` gives each group's
-/// entries and clock reading (until `None`) and `done` gets each group's results once it is
-/// durable and installed, in order. Rules for one group run on this thread
+/// entries and clock reading (until `None`), and `done` gets each group's
+/// results once it is durable and installed, in order. Rules for one group run on this thread
 /// while the one before is committed on another. Stops at the first failed
 /// commit (nothing of that group or later ones is in the log).
 pub fn sequence_pipelined<B: Backend + Send + Sync>(

@@ -234,16 +234,6 @@ impl PreparedGroup {
         &self.tip
     }
 
-    /// Number of leaves in the group.
-    pub fn len(&self) -> usize {
-        self.write.leaves.len()
-    }
-
-    /// Whether the group holds no leaf.
-    pub fn is_empty(&self) -> bool {
-        self.write.leaves.is_empty()
-    }
-
     /// The group's derived-state writes.
     pub fn state_writes(&self) -> Arc<[Write]> {
         Arc::clone(&self.write.state)
@@ -390,14 +380,9 @@ impl<B: Backend> Log<B> {
         Ok(sequenced)
     }
 
-    /// The `logged_at` a group sequenced at `now` gets (see [`Tip::next_logged_at`]).
-    pub fn next_logged_at(&self, now: SystemTime) -> SystemTime {
-        self.tip.next_logged_at(now)
-    }
-
     /// Appends leaves that are already built and chained on this log's tip,
     /// with the state writes they cause, as one atomic group; `logged_at`
-    /// is the time they carry (from [`Log::next_logged_at`]). The caller
+    /// is the time they carry (from [`Tip::next_logged_at`]). The caller
     /// vouches for their content (see [`crate::sequencer`]); the log
     /// computes the tree.
     pub fn append_records(
