@@ -17,8 +17,8 @@ use crate::canonical::{parse_strict, MAX_SAFE_INTEGER};
 use crate::entry::{EntryError, SignedEntry, Statement, MAX_LEAF_BYTES};
 use crate::ident;
 use crate::state::{
-    alert_key, get, key, AlertRec, CreditRec, Effects, EntryRec, FundRec, KeyRec, NeedRec,
-    NonceRec, OrgRec, Part, StateError, StateRead, StatsRec, Table,
+    alert_key, get, key, AlertRec, CreditRec, Effects, EntryRec, FundRec, HistoryItem, KeyRec,
+    NeedRec, NonceRec, OrgRec, Part, StateError, StateRead, StatsRec, Table,
 };
 
 /// The SPEC's refusal codes.
@@ -152,21 +152,22 @@ pub enum Applied {
 
 /// Applies SPEC §6 to `entry` sequenced at `seq` on top of `state`.
 pub fn apply(state: &dyn StateRead, seq: u64, entry: &SignedEntry) -> Result<Applied, Refusal> {
-    let statement = entry.statement.canonical_bytes()?;
-    apply_canonical(state, seq, entry, &statement)
+    apply_prepared(state, seq, entry, &prepare(entry)?)
 }
 
-/// As [`apply`], given `JCS(entry.statement)` already computed: the
-/// sequencer computes it for a whole group in parallel, once for the nonce
-/// record and the leaf bytes both.
-pub fn apply_canonical(
-    state: &dyn StateRead,
-    seq: u64,
-    entry: &SignedEntry,
-    statement: &[u8],
-) -> Result<Applied, Refusal> {
-    let st = &entry.statement;
-    if let Some((path, pii)) = ident::pii_in_body(&st.body) {
+/// What [`apply`] needs of an entry that does not depend on the state: the
+/// sequencer makes it for a whole group on all cores.
+pub struct Prepared {
+    /// `JCS(statement)`, for the nonce record and the leaf bytes both.
+    pub statement: Vec<u8>,
+    statement_hash: String,
+}
+
+/// The state-free checks and work of [`apply`]: the canonical statement
+/// and the PII guard.
+pub fn prepare(entry: &SignedEntry) -> Result<Prepared, Refusal> {
+    let statement = entry.statement.canonical_bytes()?;
+    if let Some((path, pii)) = ident::pii_in_body(&entry.statement.body) {
         let what = match pii {
             ident::Pii::ResidentId => "a resident ID number",
             ident::Pii::Mobile => "a mobile phone number",
@@ -176,7 +177,21 @@ pub fn apply_canonical(
             format!("{path} holds {what}; use a bnf_/vol_ pseudonym"),
         ));
     }
-    let statement_hash = hex::encode(Sha256::digest(statement));
+    Ok(Prepared {
+        statement_hash: hex::encode(Sha256::digest(&statement)),
+        statement,
+    })
+}
+
+/// As [`apply`], given [`prepare`]'s result for `entry`.
+pub fn apply_prepared(
+    state: &dyn StateRead,
+    seq: u64,
+    entry: &SignedEntry,
+    prepared: &Prepared,
+) -> Result<Applied, Refusal> {
+    let st = &entry.statement;
+    let statement_hash = prepared.statement_hash.clone();
     let nonce_key = key(&[Part::Str(&st.issuer), Part::Str(&st.nonce)]);
     if let Some(used) = get::<NonceRec>(state, Table::Nonces, &nonce_key)? {
         if used.statement == statement_hash {
@@ -225,6 +240,23 @@ pub fn apply_canonical(
     Ok(Applied::New(fx))
 }
 
+/// The point reads of [`apply`] for `st` that miss every cache: its nonce
+/// and, for a disbursement, the beneficiary's history. The sequencer reads
+/// them for a whole group in one batch before the rules run.
+pub fn cold_reads(st: &Statement) -> Vec<(Table, Vec<u8>)> {
+    let mut reads = vec![(
+        Table::Nonces,
+        key(&[Part::Str(&st.issuer), Part::Str(&st.nonce)]),
+    )];
+    if st.kind == "disbursement" {
+        let field = |name| st.body.get(name).and_then(Value::as_str);
+        if let (Some(beneficiary), Some(cause)) = (field("beneficiary"), field("cause")) {
+            reads.push((Table::Histories, history_key(beneficiary, cause)));
+        }
+    }
+    reads
+}
+
 struct Cx<'a> {
     state: &'a dyn StateRead,
     seq: u64,
@@ -232,6 +264,11 @@ struct Cx<'a> {
     /// The signing key's record (absent only for genesis).
     key: Option<KeyRec>,
     fx: Effects,
+}
+
+/// Key of a beneficiary's history for a cause in [`Table::Histories`].
+fn history_key(beneficiary: &str, cause: &str) -> Vec<u8> {
+    key(&[Part::Str(beneficiary), Part::Str(cause)])
 }
 
 fn body<T: DeserializeOwned>(st: &Statement) -> Result<T, Refusal> {
@@ -794,11 +831,15 @@ impl Cx<'_> {
             1,
         )?;
         let own_days = days(&b.date).ok_or_else(|| Refusal::new(Code::SchemaViolation, "date"))?;
-        let history_key = key(&[Part::Str(&b.beneficiary), Part::Str(&b.cause)]);
-        let mut history: Vec<u64> =
+        let history_key = history_key(&b.beneficiary, &b.cause);
+        let mut history: Vec<HistoryItem> =
             get(self.state, Table::Histories, &history_key)?.unwrap_or_default();
-        let matches = self.duplicate_matches(&history, own_days)?;
-        history.push(self.seq);
+        let matches = self.duplicate_matches(&history, own_days);
+        history.push(HistoryItem {
+            seq: self.seq,
+            issuer: self.st.issuer.clone(),
+            date: b.date.clone(),
+        });
         self.fx.put(Table::Histories, history_key, &history);
         if !matches.is_empty() {
             let alert = AlertRec {
@@ -827,28 +868,18 @@ impl Cx<'_> {
         Ok(())
     }
 
-    /// Earlier unreversed disbursements to the beneficiary for the same cause
-    /// by another org, dated within the window.
-    /// Of the earlier disbursements to this beneficiary for this cause
-    /// (`history`, from one point read), those by another org, unreversed,
-    /// dated within the window.
-    fn duplicate_matches(&self, history: &[u64], own_days: i64) -> Result<Vec<u64>, Refusal> {
-        let seqs = history.iter().copied();
-        let mut matches = Vec::new();
-        for s in seqs {
-            let Some(e) = get::<EntryRec>(self.state, Table::Entries, &s.to_be_bytes())? else {
-                continue;
-            };
-            let close = e
-                .date
-                .as_deref()
-                .and_then(days)
-                .is_some_and(|d| (d - own_days).abs() <= DUPLICATE_WINDOW_DAYS);
-            if e.issuer != self.st.issuer && !e.reversed && close {
-                matches.push(s);
-            }
-        }
-        Ok(matches)
+    /// Of the earlier unreversed disbursements to this beneficiary for this
+    /// cause (`history`, one point read), those by another org dated within
+    /// the window.
+    fn duplicate_matches(&self, history: &[HistoryItem], own_days: i64) -> Vec<u64> {
+        history
+            .iter()
+            .filter(|h| {
+                h.issuer != self.st.issuer
+                    && days(&h.date).is_some_and(|d| (d - own_days).abs() <= DUPLICATE_WINDOW_DAYS)
+            })
+            .map(|h| h.seq)
+            .collect()
     }
 
     /// Counts a disbursement into (`sign` +1) or out of (−1) its month's statistics.
@@ -1135,6 +1166,15 @@ impl Cx<'_> {
                     t.region.clone().unwrap_or_default(),
                 );
                 self.count_disbursement(&date, &f.category, &region, &t.issuer, t.amount, -1)?;
+                // A reversed disbursement no longer counts as aid given.
+                let history_key = history_key(
+                    t.beneficiary.as_deref().unwrap_or_default(),
+                    t.cause.as_deref().unwrap_or_default(),
+                );
+                let mut history: Vec<HistoryItem> =
+                    get(self.state, Table::Histories, &history_key)?.unwrap_or_default();
+                history.retain(|h| h.seq != t.seq);
+                self.fx.put(Table::Histories, history_key, &history);
             }
             "credit.award" | "credit.redeem" => {
                 let holder = t.holder.clone().unwrap_or_default();

@@ -14,8 +14,8 @@ use std::time::SystemTime;
 
 use rayon::prelude::*;
 
-use crate::entry::{format_timestamp, EntryError, Leaf, LeafRecord, SignedEntry};
-use crate::rules::{apply, apply_canonical, Applied, Code, Refusal};
+use crate::entry::{format_timestamp, Leaf, LeafRecord, SignedEntry};
+use crate::rules::{apply, apply_prepared, cold_reads, prepare, Applied, Code, Prepared, Refusal};
 use crate::state::{Layered, MemState, Overlay, StateError, StateRead, Table};
 use crate::store::{AppendError, Backend, Log, PreparedGroup, Sequenced, StoreError, Tip};
 
@@ -68,20 +68,27 @@ pub fn build_group(
     let mut records: Vec<LeafRecord> = Vec::with_capacity(entries.len());
     let mut results = Vec::with_capacity(entries.len());
     let mut overlay = Overlay::new(state);
-    // The statements' canonical bytes do not depend on the order: made on
-    // all cores, then used for the nonce record and the leaf alike.
-    let prepared: Vec<(SignedEntry, Result<Vec<u8>, EntryError>)> = entries
+    // What does not depend on the order (canonical bytes, statement hash,
+    // PII guard) is made on all cores; then the group's nonces and
+    // histories are read in one batch.
+    let prepared: Vec<(SignedEntry, Result<Prepared, Refusal>)> = entries
         .into_par_iter()
         .map(|e| {
-            let statement = e.statement.canonical_bytes();
-            (e, statement)
+            let p = prepare(&e);
+            (e, p)
         })
         .collect();
-    for (entry, statement) in prepared {
+    let cold: Vec<_> = prepared
+        .iter()
+        .flat_map(|(e, _)| cold_reads(&e.statement))
+        .collect();
+    overlay
+        .prefetch(cold)
+        .map_err(|e| AppendError::Store(StoreError::Io(e.0)))?;
+    for (entry, prepared) in prepared {
         let seq = first + records.len() as u64;
-        let applied = statement
-            .map_err(Refusal::from)
-            .and_then(|s| Ok((apply_canonical(&overlay, seq, &entry, &s)?, s)));
+        let applied =
+            prepared.and_then(|p| Ok((apply_prepared(&overlay, seq, &entry, &p)?, p.statement)));
         let result = match applied {
             Ok((Applied::Resubmission(at), _)) => Ok(Outcome::Resubmitted(at)),
             Err(refusal) => Err(refusal),

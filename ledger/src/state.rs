@@ -8,7 +8,8 @@
 //! 8-byte big-endian so that iteration order is seq order. Values are the
 //! JSON (serde field order, deterministic) of the record types below.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
 use serde::de::DeserializeOwned;
@@ -36,8 +37,9 @@ pub enum Table {
     Alerts,
     /// index name, value, seq → empty: entries by org, fund, beneficiary, kind, date, …
     Index,
-    /// beneficiary, cause → JSON list of disbursement seqs: the duplicate-aid
-    /// check reads one record instead of scanning an index.
+    /// beneficiary, cause → [`HistoryItem`]s of its unreversed
+    /// disbursements: the duplicate-aid check reads this one record instead
+    /// of scanning an index and reading each earlier entry.
     Histories,
     /// month (`YYYY-MM`) → [`StatsRec`]: disbursement totals for `/v1/stats`.
     Stats,
@@ -128,6 +130,11 @@ pub struct StateError(pub String);
 pub trait StateRead {
     /// The value at `key` in `table`.
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
+    /// The values at `keys` in `table`, in order: one batched read where
+    /// the store has one.
+    fn get_many(&self, table: Table, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, StateError> {
+        keys.iter().map(|k| self.get(table, k)).collect()
+    }
     /// Calls `f(key, value)` for keys that start with `prefix` and are not
     /// below `from` (paging), in key order, until it returns `false`.
     fn scan(
@@ -287,9 +294,14 @@ impl StateRead for MemState {
 
 /// Pending writes of a commit group over committed state: each entry of a
 /// group sees the effects of the ones before it.
+///
+/// Point reads of the base are remembered for the life of the overlay (one
+/// group): the base must not change under it except by writes that equal
+/// what it already shows (the sequencer's layers of groups in flight).
 pub struct Overlay<'a> {
     base: &'a dyn StateRead,
     pending: MemState,
+    read: RefCell<HashMap<(Table, Vec<u8>), Option<Vec<u8>>>>,
 }
 
 impl<'a> Overlay<'a> {
@@ -298,7 +310,29 @@ impl<'a> Overlay<'a> {
         Overlay {
             base,
             pending: MemState::new(),
+            read: RefCell::default(),
         }
+    }
+    /// Reads `keys` of the base ahead, in one batch per table, so that the
+    /// rules find them in memory (the sequencer passes the nonces and
+    /// histories a group will look up).
+    pub fn prefetch(&mut self, mut keys: Vec<(Table, Vec<u8>)>) -> Result<(), StateError> {
+        keys.sort_unstable();
+        keys.dedup();
+        let read = self.read.get_mut();
+        for batch in keys.chunk_by(|a, b| a.0 == b.0) {
+            let table = batch[0].0;
+            let wanted: Vec<&[u8]> = batch
+                .iter()
+                .map(|(_, k)| &k[..])
+                .filter(|k| !read.contains_key(&(table, k.to_vec())))
+                .collect();
+            let values = self.base.get_many(table, &wanted)?;
+            for (k, v) in wanted.into_iter().zip(values) {
+                read.insert((table, k.to_vec()), v);
+            }
+        }
+        Ok(())
     }
     /// Adds one entry's effects.
     pub fn apply(&mut self, effects: Effects) {
@@ -321,10 +355,16 @@ impl<'a> Overlay<'a> {
 
 impl StateRead for Overlay<'_> {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        match self.pending.get(table, key)? {
-            Some(v) => Ok(Some(v)),
-            None => self.base.get(table, key),
+        if let Some(v) = self.pending.get(table, key)? {
+            return Ok(Some(v));
         }
+        let memo = (table, key.to_vec());
+        if let Some(v) = self.read.borrow().get(&memo) {
+            return Ok(v.clone());
+        }
+        let v = self.base.get(table, key)?;
+        self.read.borrow_mut().insert(memo, v.clone());
+        Ok(v)
     }
     fn scan(
         &self,
@@ -379,16 +419,44 @@ impl<'a> Layered<'a> {
     pub fn new(base: &'a dyn StateRead, layers: &'a [&'a [Write]]) -> Layered<'a> {
         Layered { base, layers }
     }
+    /// The value of `key` in the topmost layer that writes it.
+    fn in_layers(&self, table: Table, key: &[u8]) -> Option<&'a [u8]> {
+        self.layers.iter().rev().find_map(|layer| {
+            let i = layer
+                .binary_search_by(|w| (w.table, &w.key[..]).cmp(&(table, key)))
+                .ok()?;
+            Some(&layer[i].value[..])
+        })
+    }
 }
 
 impl StateRead for Layered<'_> {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        for layer in self.layers.iter().rev() {
-            if let Ok(i) = layer.binary_search_by(|w| (w.table, &w.key[..]).cmp(&(table, key))) {
-                return Ok(Some(layer[i].value.clone()));
+        match self.in_layers(table, key) {
+            Some(v) => Ok(Some(v.to_vec())),
+            None => self.base.get(table, key),
+        }
+    }
+    fn get_many(&self, table: Table, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, StateError> {
+        let mut out = vec![None; keys.len()];
+        let mut below = Vec::new();
+        let mut below_keys = Vec::new();
+        for (slot, &key) in keys.iter().enumerate() {
+            match self.in_layers(table, key) {
+                Some(v) => out[slot] = Some(v.to_vec()),
+                None => {
+                    below.push(slot);
+                    below_keys.push(key);
+                }
             }
         }
-        self.base.get(table, key)
+        for (slot, v) in below
+            .into_iter()
+            .zip(self.base.get_many(table, &below_keys)?)
+        {
+            out[slot] = v;
+        }
+        Ok(out)
     }
     fn scan(
         &self,
@@ -558,26 +626,36 @@ pub struct EntryRec {
     /// Issuing org.
     pub issuer: String,
     /// Fund (receive, disbursement) or source fund (transfer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fund: Option<String>,
     /// Destination fund (transfer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_fund: Option<String>,
     /// Amount or points.
     pub amount: u64,
     /// Credit holder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holder: Option<String>,
     /// Beneficiary (disbursement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beneficiary: Option<String>,
     /// Cause (disbursement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
     /// Date (receive, transfer, disbursement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
     /// Region code (disbursement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// Seq of the correction that amended it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub corrected_by: Option<u64>,
     /// Whether that correction reversed it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reversed: bool,
     /// Need this disbursement fulfilled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fulfilled_need: Option<String>,
 }
 
@@ -645,6 +723,17 @@ impl StatsRec {
             .or_default()
             .add(amount, sign);
     }
+}
+
+/// One unreversed disbursement in a beneficiary's history for a cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryItem {
+    /// Its seq.
+    pub seq: u64,
+    /// Its issuer.
+    pub issuer: String,
+    /// Its `date`.
+    pub date: String,
 }
 
 /// A duplicate-aid alert (derived, not part of the chain).

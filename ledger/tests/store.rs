@@ -252,6 +252,48 @@ fn tampered_store_refuses_to_open() {
     }
 }
 
+/// A store whose derived state another build encoded (one from before
+/// formats were recorded, or a later format) is refused at open; a new or
+/// current one opens.
+#[test]
+fn a_store_of_another_state_format_is_refused() {
+    use ledger::store::STATE_FORMAT;
+    use rocksdb::{Options, DB};
+    let set_format = |dir: &std::path::Path, format: Option<u32>| {
+        let opts = Options::default();
+        let cfs = DB::list_cf(&opts, dir).unwrap();
+        let db = DB::open_cf(&opts, dir, cfs).unwrap();
+        let cf = db.cf_handle("meta").unwrap();
+        match format {
+            Some(f) => db.put_cf(cf, b"state-format", f.to_be_bytes()).unwrap(),
+            None => db.delete_cf(cf, b"state-format").unwrap(),
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut log = Log::open(RocksBackend::open(dir.path()).unwrap()).unwrap();
+        log.append(vec![common::entry(1, 0, 0)], t(0)).unwrap();
+    }
+    drop(RocksBackend::open(dir.path()).unwrap());
+    for (format, found) in [(None, 1), (Some(STATE_FORMAT + 1), STATE_FORMAT + 1)] {
+        set_format(dir.path(), format);
+        match RocksBackend::open(dir.path()) {
+            Err(StoreError::Format { found: f, wanted }) => {
+                assert_eq!((f, wanted), (found, STATE_FORMAT));
+            }
+            Err(other) => panic!("expected Format, got {other}"),
+            Ok(_) => panic!("a store of format {found} opened"),
+        }
+    }
+    set_format(dir.path(), Some(STATE_FORMAT));
+    assert_eq!(
+        Log::open(RocksBackend::open(dir.path()).unwrap())
+            .unwrap()
+            .size(),
+        1
+    );
+}
+
 /// A second process (here: a second open) cannot open the same store.
 #[test]
 fn a_store_is_opened_once() {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ledger::checkpoint::CheckpointSigner;
-use ledger::store::{Log, RocksBackend};
+use ledger::store::{Log, RocksBackend, StoreError};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -86,8 +86,18 @@ fn serve(data: &Path, listen: &str, origin: &str, demo: bool) -> anyhow::Result<
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let key = ledger::keyfile::read_or_create(&data.join("node.key"))?;
     let signer = CheckpointSigner::new(origin, key)?;
-    let backend = RocksBackend::open(&data.join("db"))
-        .with_context(|| format!("opening the store in {}", data.display()))?;
+    let db = data.join("db");
+    let backend = match RocksBackend::open(&db) {
+        // The demo ledger is synthetic: one written by an older build is
+        // seeded afresh rather than refused.
+        Err(e @ StoreError::Format { .. }) if demo => {
+            eprintln!("{e}; seeding the demo ledger afresh");
+            std::fs::remove_dir_all(&db).with_context(|| format!("removing {}", db.display()))?;
+            RocksBackend::open(&db)
+        }
+        opened => opened,
+    }
+    .with_context(|| format!("opening the store in {}", data.display()))?;
     let mut log =
         Log::open(backend).context("the store failed its checks at open; not serving it")?;
     if demo {

@@ -21,7 +21,7 @@ pub use mem::MemBackend;
 #[cfg(feature = "store")]
 mod rocks;
 #[cfg(feature = "store")]
-pub use rocks::RocksBackend;
+pub use rocks::{RocksBackend, STATE_FORMAT};
 
 /// Why the store could not read or write, or refuses to serve.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +32,14 @@ pub enum StoreError {
     /// What is stored contradicts itself: the node must not serve it.
     #[error("store is inconsistent: {0}")]
     Corrupt(String),
+    /// The derived state was written by a build that encoded it otherwise.
+    #[error("derived state is format {found}, this build reads format {wanted}: start from an empty data directory")]
+    Format {
+        /// The store's format (1: before formats were recorded).
+        found: u32,
+        /// This build's.
+        wanted: u32,
+    },
 }
 
 /// Why a group was not appended. Nothing was written.

@@ -26,6 +26,13 @@ pub mod cf {
 }
 
 const HEAD_KEY: &[u8] = b"head";
+const FORMAT_KEY: &[u8] = b"state-format";
+
+/// Version of the encoding of the derived-state tables, kept in the meta
+/// column family; raised whenever a record's shape changes. 2: histories
+/// hold each disbursement's seq, issuer and date; entry records leave out
+/// empty fields.
+pub const STATE_FORMAT: u32 = 2;
 
 /// Stored hashes above the leaves (levels ≥ 1: one hash per leaf in all,
 /// 32 bytes) are kept in memory once read or written. They never change, so
@@ -128,13 +135,51 @@ impl RocksBackend {
             let mut opts = Options::default();
             opts.set_block_based_table_factory(&state_table);
             opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            if matches!(t, Table::Nonces | Table::Histories) {
+                // Every entry looks up a nonce that is not there, and most
+                // disbursements a history that is not in the memtable: a
+                // whole-key bloom filter answers those without searching the
+                // memtable's skip list.
+                opts.set_memtable_whole_key_filtering(true);
+                opts.set_memtable_prefix_bloom_ratio(0.05);
+            }
             cfs.push(ColumnFamilyDescriptor::new(t.name(), opts));
         }
         let db = DB::open_cf_descriptors(&db_opts, dir, cfs).map_err(io)?;
-        Ok(RocksBackend {
+        let backend = RocksBackend {
             db,
             upper: RwLock::new(UpperCache::default()),
-        })
+        };
+        backend.check_format()?;
+        Ok(backend)
+    }
+
+    /// Records [`STATE_FORMAT`] in a new store; refuses a store whose
+    /// derived state is in another format.
+    fn check_format(&self) -> Result<(), StoreError> {
+        let meta = self.cf(cf::META);
+        let found = match self.db.get_cf(meta, FORMAT_KEY).map_err(io)? {
+            Some(v) => u32::from_be_bytes(
+                v.as_slice()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("state format is not 4 bytes".into()))?,
+            ),
+            None if self.load_head()?.is_some() => 1,
+            None => {
+                let mut opts = WriteOptions::default();
+                opts.set_sync(true);
+                let mut batch = WriteBatch::default();
+                batch.put_cf(meta, FORMAT_KEY, STATE_FORMAT.to_be_bytes());
+                return self.db.write_opt(batch, &opts).map_err(io);
+            }
+        };
+        if found != STATE_FORMAT {
+            return Err(StoreError::Format {
+                found,
+                wanted: STATE_FORMAT,
+            });
+        }
+        Ok(())
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -265,6 +310,13 @@ impl StateRead for RocksBackend {
         self.db
             .get_cf(self.cf(table.name()), key)
             .map_err(state_err)
+    }
+    fn get_many(&self, table: Table, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, StateError> {
+        self.db
+            .batched_multi_get_cf(self.cf(table.name()), keys, false)
+            .into_iter()
+            .map(|v| v.map(|v| v.map(|v| v.to_vec())).map_err(state_err))
+            .collect()
     }
     fn scan(
         &self,
