@@ -61,6 +61,11 @@ impl Table {
         Table::Stats,
     ];
 
+    /// Its place in [`Table::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// Column family name.
     pub fn name(self) -> &'static str {
         match self {
@@ -194,10 +199,12 @@ impl Effects {
     }
 }
 
-/// Derived state held in memory: tests, replaying auditors, the in-memory store.
+/// Derived state held in memory: tests, replaying auditors, the in-memory
+/// store, a commit group's pending writes. One ordered map per table, in
+/// [`Table::ALL`] order, so that a point read borrows its key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MemState {
-    map: BTreeMap<(Table, Vec<u8>), Vec<u8>>,
+    tables: [BTreeMap<Vec<u8>, Vec<u8>>; Table::ALL.len()],
 }
 
 impl MemState {
@@ -208,19 +215,18 @@ impl MemState {
     /// Applies writes.
     pub fn apply(&mut self, effects: &[Write]) {
         for w in effects {
-            self.map.insert((w.table, w.key.clone()), w.value.clone());
+            self.put(w.table, w.key.clone(), w.value.clone());
         }
+    }
+    fn put(&mut self, table: Table, key: Vec<u8>, value: Vec<u8>) {
+        self.tables[table.index()].insert(key, value);
     }
     /// Appends the state to `out` as `(table u8, key len u32, key, value
     /// len u32, value)*` (big-endian lengths, tables numbered as in
     /// [`Table::ALL`]).
     pub fn encode_into(&self, out: &mut Vec<u8>) {
-        for ((t, k), v) in &self.map {
-            let table = Table::ALL
-                .iter()
-                .position(|x| x == t)
-                .expect("every table is in ALL");
-            out.push(table as u8);
+        for (t, k, v) in self.entries() {
+            out.push(t.index() as u8);
             for part in [k, v] {
                 out.extend_from_slice(&(part.len() as u32).to_be_bytes());
                 out.extend_from_slice(part);
@@ -236,7 +242,7 @@ impl MemState {
             *bytes = rest;
             Ok(head.to_vec())
         };
-        let mut map = BTreeMap::new();
+        let mut state = MemState::new();
         while !bytes.is_empty() {
             let t = take(1, &mut bytes)?[0];
             let table = *Table::ALL.get(t as usize).ok_or_else(bad)?;
@@ -247,34 +253,38 @@ impl MemState {
             };
             let k = part(&mut bytes)?;
             let v = part(&mut bytes)?;
-            map.insert((table, k), v);
+            state.put(table, k, v);
         }
-        Ok(MemState { map })
+        Ok(state)
     }
 
     /// Every `(table, key, value)` in order, for byte-for-byte comparisons.
     pub fn entries(&self) -> impl Iterator<Item = (Table, &[u8], &[u8])> {
-        self.map
-            .iter()
-            .map(|((t, k), v)| (*t, k.as_slice(), v.as_slice()))
+        Table::ALL.into_iter().flat_map(move |t| {
+            self.tables[t.index()]
+                .iter()
+                .map(move |(k, v)| (t, k.as_slice(), v.as_slice()))
+        })
     }
-}
 
-fn scan_map<'m>(
-    map: &'m BTreeMap<(Table, Vec<u8>), Vec<u8>>,
-    table: Table,
-    prefix: &'m [u8],
-    from: &[u8],
-) -> impl Iterator<Item = (&'m [u8], &'m [u8])> {
-    let start = prefix.max(from).to_vec();
-    map.range((Bound::Included((table, start)), Bound::Unbounded))
-        .take_while(move |((t, k), _)| *t == table && k.starts_with(prefix))
-        .map(|((_, k), v)| (k.as_slice(), v.as_slice()))
+    /// Keys of `table` that start with `prefix` and are not below `from`, in order.
+    fn range<'m>(
+        &'m self,
+        table: Table,
+        prefix: &'m [u8],
+        from: &[u8],
+    ) -> impl Iterator<Item = (&'m [u8], &'m [u8])> {
+        let start: &[u8] = prefix.max(from);
+        self.tables[table.index()]
+            .range::<[u8], _>((Bound::Included(start), Bound::Unbounded))
+            .take_while(move |(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+    }
 }
 
 impl StateRead for MemState {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        Ok(self.map.get(&(table, key.to_vec())).cloned())
+        Ok(self.tables[table.index()].get(key).cloned())
     }
     fn scan(
         &self,
@@ -283,7 +293,7 @@ impl StateRead for MemState {
         from: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StateError> {
-        for (k, v) in scan_map(&self.map, table, prefix, from) {
+        for (k, v) in self.range(table, prefix, from) {
             if !f(k, v) {
                 break;
             }
@@ -301,7 +311,8 @@ impl StateRead for MemState {
 pub struct Overlay<'a> {
     base: &'a dyn StateRead,
     pending: MemState,
-    read: RefCell<HashMap<(Table, Vec<u8>), Option<Vec<u8>>>>,
+    /// Base reads, one map per table.
+    read: RefCell<[HashMap<Vec<u8>, Option<Vec<u8>>>; Table::ALL.len()]>,
 }
 
 impl<'a> Overlay<'a> {
@@ -319,17 +330,17 @@ impl<'a> Overlay<'a> {
     pub fn prefetch(&mut self, mut keys: Vec<(Table, Vec<u8>)>) -> Result<(), StateError> {
         keys.sort_unstable();
         keys.dedup();
-        let read = self.read.get_mut();
         for batch in keys.chunk_by(|a, b| a.0 == b.0) {
             let table = batch[0].0;
+            let read = &mut self.read.get_mut()[table.index()];
             let wanted: Vec<&[u8]> = batch
                 .iter()
                 .map(|(_, k)| &k[..])
-                .filter(|k| !read.contains_key(&(table, k.to_vec())))
+                .filter(|k| !read.contains_key(*k))
                 .collect();
             let values = self.base.get_many(table, &wanted)?;
             for (k, v) in wanted.into_iter().zip(values) {
-                read.insert((table, k.to_vec()), v);
+                read.insert(k.to_vec(), v);
             }
         }
         Ok(())
@@ -337,7 +348,7 @@ impl<'a> Overlay<'a> {
     /// Adds one entry's effects.
     pub fn apply(&mut self, effects: Effects) {
         for w in effects.writes {
-            self.pending.map.insert((w.table, w.key), w.value);
+            self.pending.put(w.table, w.key, w.value);
         }
     }
     /// The group's writes to commit: the last value of each key, sorted by
@@ -345,10 +356,14 @@ impl<'a> Overlay<'a> {
     /// fund's totals, a month's statistics) is written once, and sorted
     /// keys make RocksDB's memtable inserts nearly sequential.
     pub fn into_writes(self) -> Vec<Write> {
-        self.pending
-            .map
+        Table::ALL
             .into_iter()
-            .map(|((table, key), value)| Write { table, key, value })
+            .zip(self.pending.tables)
+            .flat_map(|(table, writes)| {
+                writes
+                    .into_iter()
+                    .map(move |(key, value)| Write { table, key, value })
+            })
             .collect()
     }
 }
@@ -358,12 +373,11 @@ impl StateRead for Overlay<'_> {
         if let Some(v) = self.pending.get(table, key)? {
             return Ok(Some(v));
         }
-        let memo = (table, key.to_vec());
-        if let Some(v) = self.read.borrow().get(&memo) {
+        if let Some(v) = self.read.borrow()[table.index()].get(key) {
             return Ok(v.clone());
         }
         let v = self.base.get(table, key)?;
-        self.read.borrow_mut().insert(memo, v.clone());
+        self.read.borrow_mut()[table.index()].insert(key.to_vec(), v.clone());
         Ok(v)
     }
     fn scan(
@@ -373,7 +387,7 @@ impl StateRead for Overlay<'_> {
         from: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StateError> {
-        let pending = scan_map(&self.pending.map, table, prefix, from);
+        let pending = self.pending.range(table, prefix, from);
         merged_scan(self.base, table, prefix, from, pending, f)
     }
 }
@@ -756,6 +770,17 @@ pub struct AlertRec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `MemState` keeps table `t` at `t.index()` and lists tables in
+    /// `Table::ALL` order: that order must be the tables' own, so that a
+    /// group's writes come out sorted by (table, key).
+    #[test]
+    fn tables_are_listed_in_their_order() {
+        for (i, t) in Table::ALL.into_iter().enumerate() {
+            assert_eq!(t.index(), i);
+        }
+        assert!(Table::ALL.is_sorted());
+    }
 
     fn w(table: Table, key: &[u8], value: &[u8]) -> Write {
         Write {
