@@ -825,5 +825,50 @@ mod tests {
                 (b"a3".to_vec(), b"base".to_vec())
             ]
         );
+        // A batched read gives what one read per key gives, in order.
+        let keys: [&[u8]; 4] = [b"a3", b"a9", b"a1", b"a2"];
+        let one_by_one: Vec<_> = keys
+            .iter()
+            .map(|k| state.get(Table::Index, k).unwrap())
+            .collect();
+        assert_eq!(state.get_many(Table::Index, &keys).unwrap(), one_by_one);
+    }
+
+    /// A group's overlay shows its own writes over what it read or fetched
+    /// ahead of the base, and commits only its writes.
+    #[test]
+    fn an_overlay_reads_ahead_and_keeps_its_writes_on_top() {
+        let mut base = MemState::new();
+        base.apply(&[
+            w(Table::Nonces, b"n1", b"used"),
+            w(Table::Histories, b"h", b"[]"),
+        ]);
+        let mut overlay = Overlay::new(&base);
+        overlay
+            .prefetch(vec![
+                (Table::Nonces, b"n2".to_vec()),
+                (Table::Histories, b"h".to_vec()),
+                (Table::Nonces, b"n1".to_vec()),
+                (Table::Nonces, b"n2".to_vec()),
+            ])
+            .unwrap();
+        assert_eq!(overlay.get(Table::Nonces, b"n1").unwrap().unwrap(), b"used");
+        assert_eq!(overlay.get(Table::Nonces, b"n2").unwrap(), None);
+        let mut effects = Effects::default();
+        effects.writes.push(w(Table::Nonces, b"n2", b"new"));
+        effects.writes.push(w(Table::Histories, b"h", b"[1]"));
+        overlay.apply(effects);
+        assert_eq!(overlay.get(Table::Nonces, b"n2").unwrap().unwrap(), b"new");
+        assert_eq!(
+            overlay.get(Table::Histories, b"h").unwrap().unwrap(),
+            b"[1]"
+        );
+        assert_eq!(
+            overlay.into_writes(),
+            [
+                w(Table::Nonces, b"n2", b"new"),
+                w(Table::Histories, b"h", b"[1]")
+            ]
+        );
     }
 }
