@@ -192,7 +192,7 @@ pub fn apply_prepared(
 ) -> Result<Applied, Refusal> {
     let st = &entry.statement;
     let statement_hash = prepared.statement_hash.clone();
-    let nonce_key = key(&[Part::Str(&st.issuer), Part::Str(&st.nonce)]);
+    let nonce_key = nonce_key(st);
     if let Some(used) = get::<NonceRec>(state, Table::Nonces, &nonce_key)? {
         if used.statement == statement_hash {
             return Ok(Applied::Resubmission(used.seq));
@@ -244,10 +244,7 @@ pub fn apply_prepared(
 /// and, for a disbursement, the beneficiary's history. The sequencer reads
 /// them for a whole group in one batch before the rules run.
 pub fn cold_reads(st: &Statement) -> Vec<(Table, Vec<u8>)> {
-    let mut reads = vec![(
-        Table::Nonces,
-        key(&[Part::Str(&st.issuer), Part::Str(&st.nonce)]),
-    )];
+    let mut reads = vec![(Table::Nonces, nonce_key(st))];
     if st.kind == "disbursement" {
         let field = |name| st.body.get(name).and_then(Value::as_str);
         if let (Some(beneficiary), Some(cause)) = (field("beneficiary"), field("cause")) {
@@ -264,6 +261,11 @@ struct Cx<'a> {
     /// The signing key's record (absent only for genesis).
     key: Option<KeyRec>,
     fx: Effects,
+}
+
+/// Key of `(issuer, nonce)` in [`Table::Nonces`].
+fn nonce_key(st: &Statement) -> Vec<u8> {
+    key(&[Part::Str(&st.issuer), Part::Str(&st.nonce)])
 }
 
 /// Key of a beneficiary's history for a cause in [`Table::Histories`].
