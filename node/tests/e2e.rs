@@ -3,6 +3,8 @@
 //! at once. Every 2xx receipt verifies with `/v1/log`'s vkey, every entry is
 //! in the export exactly once, seqs are gapless and the chain verifies. The
 //! node stops cleanly on SIGTERM and serves the same log after a restart.
+//! A node whose disk fills up mid-run acknowledges only what it wrote: after
+//! a restart every acknowledged entry is in the log, and it appends again.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -58,16 +60,39 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 }
 
 fn spawn(data: &std::path::Path, addr: SocketAddr) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aidledger-node"))
-        .args([
-            "serve",
-            "--data",
-            data.to_str().unwrap(),
-            "--listen",
-            &addr.to_string(),
-            "--origin",
-            "test.example/aid",
-        ])
+    spawn_limited(data, addr, None)
+}
+
+/// The node, with its files limited to `max_file_kib` if given (a disk
+/// that fills up: writes past the limit fail with EFBIG, SIGXFSZ ignored).
+fn spawn_limited(data: &std::path::Path, addr: SocketAddr, max_file_kib: Option<u64>) -> Child {
+    let node = env!("CARGO_BIN_EXE_aidledger-node");
+    let serve = [
+        "serve",
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        &addr.to_string(),
+        "--origin",
+        "test.example/aid",
+    ];
+    let mut command = match max_file_kib {
+        None => Command::new(node),
+        Some(kib) => {
+            // `ulimit -f` counts 512-byte blocks.
+            let mut c = Command::new("sh");
+            c.args([
+                "-c",
+                r#"trap '' XFSZ; ulimit -f "$1"; shift; exec "$@""#,
+                "sh",
+            ])
+            .arg((kib * 2).to_string())
+            .arg(node);
+            c
+        }
+    };
+    let mut child = command
+        .args(serve)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -85,6 +110,129 @@ fn free_addr() -> SocketAddr {
         .unwrap()
         .local_addr()
         .unwrap()
+}
+
+/// Verifies the node's whole export (chain, and root against its signed
+/// checkpoint) and that it holds each acknowledged `(seq, leaf hash)`;
+/// returns the checkpoint's root.
+fn export_holds(
+    addr: SocketAddr,
+    verifier: &CheckpointVerifier,
+    acked: &[(u64, String)],
+) -> ledger::merkle::RootHash {
+    let (_, cp) = http(addr, "GET", "/v1/checkpoint", b"");
+    let head = verifier.verify(&cp).unwrap().root;
+    let mut chain = ChainVerifier::new();
+    let mut hashes = Vec::new();
+    let mut start = 0;
+    while start < head.size {
+        let (status, page) = http(
+            addr,
+            "GET",
+            &format!("/v1/entries?start={start}&limit=1000"),
+            b"",
+        );
+        assert_eq!(status, 200);
+        for line in page.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            chain.push(line).unwrap();
+            hashes.push(ledger::merkle::leaf_hash(line).to_hex());
+            start += 1;
+        }
+    }
+    chain.finish(&head).unwrap();
+    for (seq, hash) in acked {
+        assert_eq!(hashes.get(*seq as usize), Some(hash), "seq {seq}");
+    }
+    head
+}
+
+/// A credit award by the vectors' charity (seed 2 holds the credit role).
+fn award(n: u64) -> SignedEntry {
+    let charity = SigningKey::from_bytes(&[2; 32]);
+    let body = json!({"holder": format!("vol_{:064x}", n % 50), "points": 1, "reason": "志愿服务"});
+    SignedEntry::create(
+        &charity,
+        "CN-USCI-53440300MJ0000018R",
+        "credit.award",
+        &format!("award-{n}"),
+        "2026-03-01T09:00:00Z",
+        body,
+    )
+    .unwrap()
+}
+
+/// The disk fills up under a running node (its files may not grow past 3
+/// MiB, so its WAL soon cannot): the write that fails is answered
+/// `internal` and nothing unwritten is acknowledged. Restarted with room,
+/// the node serves a log holding every acknowledged entry, whose chain and
+/// root verify, and appends again.
+#[test]
+fn a_full_disk_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let mut node = spawn_limited(dir.path(), addr, Some(3 * 1024));
+    let (_, info) = http(addr, "GET", "/v1/log", b"");
+    let info: Value = serde_json::from_slice(&info).unwrap();
+    let verifier = CheckpointVerifier::from_vkey(info["vkey"].as_str().unwrap()).unwrap();
+    for l in vectors()["leaves"].as_array().unwrap() {
+        let body = serde_json::to_vec(&l["entry"]).unwrap();
+        assert_eq!(http(addr, "POST", "/v1/entries", &body).0, 201);
+    }
+    let mut acked: Vec<(u64, String)> = Vec::new();
+    let mut failed = 0;
+    let mut next = 0;
+    // Arrays of 250 (~1.5 KiB of WAL an entry) until three have failed.
+    while failed < 3 && next < 20_000 {
+        let batch: Vec<SignedEntry> = (next..next + 250).map(award).collect();
+        next += 250;
+        let (status, body) = http(
+            addr,
+            "POST",
+            "/v1/entries",
+            &serde_json::to_vec(&batch).unwrap(),
+        );
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        if status == 200 {
+            for r in body["results"].as_array().unwrap() {
+                check_receipt(&verifier, r);
+                acked.push((
+                    r["seq"].as_u64().unwrap(),
+                    r["leaf_hash"].as_str().unwrap().to_owned(),
+                ));
+            }
+        } else {
+            assert_eq!(
+                (status, body["error"]["code"].as_str()),
+                (500, Some("internal")),
+                "{body}"
+            );
+            failed += 1;
+        }
+    }
+    assert!(failed > 0, "the file size limit was never reached");
+    assert!(!acked.is_empty(), "nothing was written before the limit");
+    // Still answering reads after the failure.
+    assert_eq!(http(addr, "GET", "/v1/checkpoint", b"").0, 200);
+    node.kill().unwrap();
+    node.wait().unwrap();
+
+    let addr = free_addr();
+    let mut node = spawn(dir.path(), addr);
+    let head = export_holds(addr, &verifier, &acked);
+    // A failed write may or may not have reached the disk; an acknowledged
+    // one always has.
+    assert!(head.size >= 5 + acked.len() as u64);
+    let (status, r) = http(
+        addr,
+        "POST",
+        "/v1/entries",
+        &serde_json::to_vec(&award(next)).unwrap(),
+    );
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&r));
+    let r: Value = serde_json::from_slice(&r).unwrap();
+    assert_eq!(r["seq"].as_u64(), Some(head.size));
+    node.kill().unwrap();
+    node.wait().unwrap();
 }
 
 #[test]
@@ -150,29 +298,7 @@ fn a_real_node_under_concurrent_load() {
     );
 
     // The export holds every acknowledged entry exactly once, gapless, and verifies.
-    let (_, cp) = http(addr, "GET", "/v1/checkpoint", b"");
-    let head = verifier.verify(&cp).unwrap().root;
-    let mut chain = ChainVerifier::new();
-    let mut hashes = Vec::new();
-    let mut start = 0;
-    while start < head.size {
-        let (status, page) = http(
-            addr,
-            "GET",
-            &format!("/v1/entries?start={start}&limit=1000"),
-            b"",
-        );
-        assert_eq!(status, 200);
-        for line in page.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            chain.push(line).unwrap();
-            hashes.push(ledger::merkle::leaf_hash(line).to_hex());
-            start += 1;
-        }
-    }
-    chain.finish(&head).unwrap();
-    for (seq, hash) in &acked {
-        assert_eq!(&hashes[*seq as usize], hash, "seq {seq}");
-    }
+    let head = export_holds(addr, &verifier, &acked);
 
     // SIGTERM: a clean stop; a restart serves the same log.
     let pid = node.id().to_string();
