@@ -36,6 +36,13 @@ enum Command {
         #[arg(long)]
         origin: String,
     },
+    /// Rebuild the derived state of the ledger in DATA from its leaves (after
+    /// an upgrade that changed the state's format; the node is stopped).
+    Reindex {
+        /// Data directory of the ledger.
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+    },
     /// Seed DATA with a synthetic year of aid (first run only) and serve it.
     Demo {
         /// Data directory of the demo ledger.
@@ -74,6 +81,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             origin,
         } => serve(&data, &listen, &origin, false),
+        Command::Reindex { data } => {
+            let started = std::time::Instant::now();
+            let size = RocksBackend::reindex(&data.join("db"))
+                .with_context(|| format!("reindexing the store in {}", data.display()))?;
+            println!(
+                "derived state rebuilt from {size} leaves in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
         Command::Demo {
             data,
             listen,

@@ -33,7 +33,7 @@ pub enum StoreError {
     #[error("store is inconsistent: {0}")]
     Corrupt(String),
     /// The derived state was written by a build that encoded it otherwise.
-    #[error("derived state is format {found}, this build reads format {wanted}: start from an empty data directory")]
+    #[error("derived state is format {found}, this build reads format {wanted}: rebuild it from the leaves (aidledger-node reindex)")]
     Format {
         /// The store's format (1: before formats were recorded).
         found: u32,
@@ -371,6 +371,11 @@ impl<B: Backend> Log<B> {
     /// writer only: readers go through the log.
     pub fn shared_backend(&self) -> Arc<B> {
         Arc::clone(&self.backend)
+    }
+
+    /// Closes the log and gives its backend back, if nothing else holds it.
+    pub fn into_backend(self) -> Option<B> {
+        Arc::into_inner(self.backend)
     }
 
     /// Sequences `entries` as one commit group: builds each leaf (seq, prev,

@@ -13,7 +13,7 @@ use rocksdb::{BlockBasedOptions, ColumnFamilyDescriptor, Options, WriteBatch, Wr
 
 use super::{Backend, GroupWrite, HeadRecord, StoreError};
 use crate::merkle::{Hash, HashSource};
-use crate::state::{StateError, StateRead, Table};
+use crate::state::{MemState, StateError, StateRead, Table};
 
 /// Column family names, in one place.
 pub mod cf {
@@ -96,8 +96,53 @@ fn io(e: rocksdb::Error) -> StoreError {
 }
 
 impl RocksBackend {
-    /// Opens (creating if missing) the database in `dir`.
+    /// Opens (creating if missing) the database in `dir`; refuses a store
+    /// whose derived state is in another format than [`STATE_FORMAT`].
     pub fn open(dir: &Path) -> Result<RocksBackend, StoreError> {
+        let backend = RocksBackend::open_any_format(dir)?;
+        backend.check_format()?;
+        Ok(backend)
+    }
+
+    /// Rebuilds the derived state of the store in `dir`, of any format, from
+    /// its leaves: the log's checks at open, the rules replayed from seq 0
+    /// (every leaf must be one they accept), every state table emptied and
+    /// written again, and [`STATE_FORMAT`] recorded last, so that an
+    /// interrupted run is simply run again. Holds the whole state in memory
+    /// while it runs. Returns the log's size.
+    pub fn reindex(dir: &Path) -> Result<u64, StoreError> {
+        let log = super::Log::open(RocksBackend::open_any_format(dir)?)?;
+        let state = crate::sequencer::replay(&log)
+            .map_err(|e| StoreError::Corrupt(format!("replaying the leaves: {e}")))?;
+        let size = log.size();
+        let mut backend = log.into_backend().expect("the log was the only owner");
+        backend.replace_state(&state)?;
+        Ok(size)
+    }
+
+    /// Empties every state table and writes `state` into them, then the
+    /// current format.
+    fn replace_state(&mut self, state: &MemState) -> Result<(), StoreError> {
+        for t in Table::ALL {
+            self.db.drop_cf(t.name()).map_err(io)?;
+            self.db
+                .create_cf(t.name(), &Options::default())
+                .map_err(io)?;
+        }
+        let mut batch = WriteBatch::default();
+        for (t, k, v) in state.entries() {
+            batch.put_cf(self.cf(t.name()), k, v);
+            if batch.len() >= 10_000 {
+                self.db.write(std::mem::take(&mut batch)).map_err(io)?;
+            }
+        }
+        batch.put_cf(self.cf(cf::META), FORMAT_KEY, STATE_FORMAT.to_be_bytes());
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        self.db.write_opt(batch, &opts).map_err(io)
+    }
+
+    fn open_any_format(dir: &Path) -> Result<RocksBackend, StoreError> {
         let mut db_opts = Options::default();
         db_opts.create_if_missing(true);
         db_opts.create_missing_column_families(true);
@@ -150,12 +195,10 @@ impl RocksBackend {
             cfs.push(ColumnFamilyDescriptor::new(t.name(), opts));
         }
         let db = DB::open_cf_descriptors(&db_opts, dir, cfs).map_err(io)?;
-        let backend = RocksBackend {
+        Ok(RocksBackend {
             db,
             upper: RwLock::new(UpperCache::default()),
-        };
-        backend.check_format()?;
-        Ok(backend)
+        })
     }
 
     /// Records [`STATE_FORMAT`] in a new store; refuses a store whose
