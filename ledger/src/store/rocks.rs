@@ -137,6 +137,12 @@ impl RocksBackend {
             }
         }
         batch.put_cf(self.cf(cf::META), FORMAT_KEY, STATE_FORMAT.to_be_bytes());
+        self.write_durably(batch)
+    }
+
+    /// Writes `batch` and fsyncs the WAL before returning: one WAL record,
+    /// so after a crash it is all there or not at all.
+    fn write_durably(&self, batch: WriteBatch) -> Result<(), StoreError> {
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
         self.db.write_opt(batch, &opts).map_err(io)
@@ -213,11 +219,9 @@ impl RocksBackend {
             ),
             None if self.load_head()?.is_some() => 1,
             None => {
-                let mut opts = WriteOptions::default();
-                opts.set_sync(true);
                 let mut batch = WriteBatch::default();
                 batch.put_cf(meta, FORMAT_KEY, STATE_FORMAT.to_be_bytes());
-                return self.db.write_opt(batch, &opts).map_err(io);
+                return self.write_durably(batch);
             }
         };
         if found != STATE_FORMAT {
@@ -310,9 +314,7 @@ impl Backend for RocksBackend {
         // sync = true: the WAL is fsynced before write returns, so a receipt
         // handed out after this call survives power loss. One batch = one
         // WAL record: after a crash it is all there or not at all.
-        let mut opts = WriteOptions::default();
-        opts.set_sync(true);
-        self.db.write_opt(batch, &opts).map_err(io)?;
+        self.write_durably(batch)?;
         let mut upper = self.upper.write().expect("hash cache lock");
         for &(i, h) in &group.hashes {
             if tlog_tiles::split_stored_hash_index(i).0 >= 1 {
