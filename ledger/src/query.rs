@@ -60,7 +60,7 @@ pub fn alerts(
         Table::Alerts,
         b"",
         &from,
-        &mut |_, v| match serde_json::from_slice::<AlertRec>(v) {
+        &mut |_, v| match crate::state::decode::<AlertRec>(Table::Alerts, v) {
             Ok(alert) if items.len() == limit => {
                 next = Some(alert.seq);
                 false
@@ -115,7 +115,7 @@ pub fn stats(state: &dyn StateRead) -> Result<Stats, StateError> {
         Table::Stats,
         b"",
         b"",
-        &mut |_, v| match serde_json::from_slice::<crate::state::StatsRec>(v) {
+        &mut |_, v| match crate::state::decode::<crate::state::StatsRec>(Table::Stats, v) {
             Ok(m) => {
                 out.total.count += m.total.count;
                 out.total.amount = out.total.amount.saturating_add(m.total.amount);

@@ -160,7 +160,7 @@ pub fn apply(state: &dyn StateRead, seq: u64, entry: &SignedEntry) -> Result<App
 pub struct Prepared {
     /// `JCS(statement)`, for the nonce record and the leaf bytes both.
     pub statement: Vec<u8>,
-    statement_hash: String,
+    statement_hash: [u8; 32],
 }
 
 /// The state-free checks and work of [`apply`]: the canonical statement
@@ -178,7 +178,7 @@ pub fn prepare(entry: &SignedEntry) -> Result<Prepared, Refusal> {
         ));
     }
     Ok(Prepared {
-        statement_hash: hex::encode(Sha256::digest(&statement)),
+        statement_hash: Sha256::digest(&statement).into(),
         statement,
     })
 }
@@ -191,7 +191,7 @@ pub fn apply_prepared(
     prepared: &Prepared,
 ) -> Result<Applied, Refusal> {
     let st = &entry.statement;
-    let statement_hash = prepared.statement_hash.clone();
+    let statement_hash = prepared.statement_hash;
     let nonce_key = nonce_key(st);
     if let Some(used) = get::<NonceRec>(state, Table::Nonces, &nonce_key)? {
         if used.statement == statement_hash {

@@ -6,7 +6,7 @@
 //!
 //! Keys are built by [`key`]: text parts joined with `0x1f`, with seqs as
 //! 8-byte big-endian so that iteration order is seq order. Values are the
-//! JSON (serde field order, deterministic) of the record types below.
+//! record types below as [`encode`] writes them.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -159,10 +159,21 @@ pub fn get<T: DeserializeOwned>(
 ) -> Result<Option<T>, StateError> {
     match state.get(table, key)? {
         None => Ok(None),
-        Some(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| StateError(format!("undecodable {} record: {e}", table.name()))),
+        Some(bytes) => decode(table, &bytes).map(Some),
     }
+}
+
+/// The stored bytes of a record: postcard, a compact serde encoding (field
+/// order, varint integers, no field names). Deterministic, so a replay
+/// reproduces the store byte for byte.
+pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
+    postcard::to_allocvec(record).expect("state records serialise")
+}
+
+/// Decodes a record of `table` stored by [`encode`].
+pub fn decode<T: DeserializeOwned>(table: Table, bytes: &[u8]) -> Result<T, StateError> {
+    postcard::from_bytes(bytes)
+        .map_err(|e| StateError(format!("undecodable {} record: {e}", table.name())))
 }
 
 /// One write to state.
@@ -184,9 +195,9 @@ pub struct Effects {
 }
 
 impl Effects {
-    /// Sets `key` in `table` to the JSON of `record`.
+    /// Sets `key` in `table` to the [`encode`]d `record`.
     pub fn put<T: Serialize>(&mut self, table: Table, key: Vec<u8>, record: &T) {
-        let value = serde_json::to_vec(record).expect("state records serialise");
+        let value = encode(record);
         self.writes.push(Write { table, key, value });
     }
     /// Adds an index entry (empty value).
@@ -581,8 +592,8 @@ impl FundRec {
 pub struct NonceRec {
     /// Seq of the entry that used it.
     pub seq: u64,
-    /// SHA-256 of that statement's canonical bytes (lowercase hex).
-    pub statement: String,
+    /// SHA-256 of that statement's canonical bytes.
+    pub statement: [u8; 32],
 }
 
 /// A credit-point holder.
@@ -640,36 +651,26 @@ pub struct EntryRec {
     /// Issuing org.
     pub issuer: String,
     /// Fund (receive, disbursement) or source fund (transfer).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fund: Option<String>,
     /// Destination fund (transfer).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_fund: Option<String>,
     /// Amount or points.
     pub amount: u64,
     /// Credit holder.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holder: Option<String>,
     /// Beneficiary (disbursement).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beneficiary: Option<String>,
     /// Cause (disbursement).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
     /// Date (receive, transfer, disbursement).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
     /// Region code (disbursement).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// Seq of the correction that amended it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub corrected_by: Option<u64>,
     /// Whether that correction reversed it.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reversed: bool,
     /// Need this disbursement fulfilled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fulfilled_need: Option<String>,
 }
 

@@ -10,7 +10,7 @@ use axum::Json;
 use ledger::entry::Leaf;
 use ledger::query;
 use ledger::state::{
-    get, key, CreditRec, EntryRec, FundRec, KeyRec, NeedRec, OrgRec, Part, StateRead, Table,
+    decode, get, key, CreditRec, EntryRec, FundRec, KeyRec, NeedRec, OrgRec, Part, StateRead, Table,
 };
 use ledger::store::{Log, RocksBackend};
 use serde::de::DeserializeOwned;
@@ -72,27 +72,22 @@ fn table_page<T: DeserializeOwned>(
     let mut next = None;
     let mut bad = None;
     state
-        .scan(
-            table,
-            b"",
-            &from,
-            &mut |k, v| match serde_json::from_slice::<T>(v) {
-                Ok(_) if items.len() == p.limit => {
-                    next = Some(hex::encode(k));
-                    false
+        .scan(table, b"", &from, &mut |k, v| match decode::<T>(table, v) {
+            Ok(_) if items.len() == p.limit => {
+                next = Some(hex::encode(k));
+                false
+            }
+            Ok(rec) => {
+                if keep(&rec) {
+                    items.push(show(rec));
                 }
-                Ok(rec) => {
-                    if keep(&rec) {
-                        items.push(show(rec));
-                    }
-                    true
-                }
-                Err(e) => {
-                    bad = Some(e);
-                    false
-                }
-            },
-        )
+                true
+            }
+            Err(e) => {
+                bad = Some(e);
+                false
+            }
+        })
         .map_err(ApiError::internal)?;
     if let Some(e) = bad {
         return Err(ApiError::internal(e));

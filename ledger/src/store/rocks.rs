@@ -31,8 +31,9 @@ const FORMAT_KEY: &[u8] = b"state-format";
 /// Version of the encoding of the derived-state tables, kept in the meta
 /// column family; raised whenever a record's shape changes. 2: histories
 /// hold each disbursement's seq, issuer and date; entry records leave out
-/// empty fields.
-pub const STATE_FORMAT: u32 = 2;
+/// empty fields. 3: records are postcard, not JSON; nonce records hold the
+/// statement hash as 32 bytes.
+pub const STATE_FORMAT: u32 = 3;
 
 /// Stored hashes above the leaves (levels ≥ 1: one hash per leaf in all,
 /// 32 bytes) are kept in memory once read or written. They never change, so
