@@ -63,9 +63,12 @@ impl Conn {
         }
     }
     fn request(&mut self, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
-        let s = self.reader.get_mut();
-        write!(s, "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", self.addr, body.len()).unwrap();
-        s.write_all(body).unwrap();
+        // Head and body in one write, as HTTP clients do: two writes on a
+        // no-delay socket are two segments and two reads for the server.
+        let mut request = Vec::with_capacity(160 + body.len());
+        write!(request, "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", self.addr, body.len()).unwrap();
+        request.extend_from_slice(body);
+        self.reader.get_mut().write_all(&request).unwrap();
         let mut status = String::new();
         self.reader.read_line(&mut status).unwrap();
         let code = status.split(' ').nth(1).unwrap().parse().unwrap();

@@ -30,7 +30,7 @@ pub mod tiles;
 
 pub use error::ApiError;
 use ledger::sequencer::Outcome;
-use sequencer::{Committed, Job, Queue, QueueError};
+use sequencer::{Committed, Job, Queue, QueueError, Submitted};
 
 /// The log, shared between the sequencer (writes) and the handlers (reads).
 pub type SharedLog = Arc<RwLock<Log<RocksBackend>>>;
@@ -198,29 +198,32 @@ async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response, ApiEr
         Value::Array(items) => (items, false),
         other => (vec![other], true),
     };
-    // Schema and verify_strict for every entry, off the async threads; an
-    // array's entries in parallel (one entry is not worth a hop to rayon).
-    let checked = tokio::task::spawn_blocking(move || {
-        use rayon::prelude::*;
-        if items.len() == 1 {
-            return items.into_iter().map(check_submission_value).collect();
-        }
-        items
-            .into_par_iter()
-            .map(check_submission_value)
-            .collect::<Vec<_>>()
-    })
-    .await
-    .map_err(ApiError::internal)?;
-    let mut answers: Vec<Option<Result<Value, ApiError>>> = Vec::with_capacity(checked.len());
+    // Schema and verify_strict, off the async threads: an array's entries
+    // in parallel on the blocking pool; a single entry with the rest of its
+    // commit group, by the sequencer.
+    let mut answers: Vec<Option<Result<Value, ApiError>>> = Vec::with_capacity(items.len());
     let mut entries = Vec::new();
-    for c in checked {
-        match c {
-            Ok(entry) => {
-                entries.push(entry);
-                answers.push(None);
+    if single {
+        entries.extend(items.into_iter().map(Submitted::Parsed));
+        answers.push(None);
+    } else {
+        let checked = tokio::task::spawn_blocking(move || {
+            use rayon::prelude::*;
+            items
+                .into_par_iter()
+                .map(check_submission_value)
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(ApiError::internal)?;
+        for c in checked {
+            match c {
+                Ok(entry) => {
+                    entries.push(Submitted::Checked(entry));
+                    answers.push(None);
+                }
+                Err(refusal) => answers.push(Some(Err(refusal.into()))),
             }
-            Err(refusal) => answers.push(Some(Err(refusal.into()))),
         }
     }
     let mut created = false;

@@ -1,7 +1,8 @@
-//! The single writer. Requests queue checked entries on a bounded channel;
-//! one thread drains what is waiting (up to [`MAX_GROUP`] entries) into one
-//! commit group: rules, one `WriteBatch`, one fsync, one signed checkpoint.
-//! Each submitter gets its receipts only after the group is durable.
+//! The single writer. Requests queue entries on a bounded channel; one
+//! thread drains what is waiting (up to [`MAX_GROUP`] entries) into one
+//! commit group: the checks of entries not yet checked (in parallel), rules,
+//! one `WriteBatch`, one fsync, one signed checkpoint. Each submitter gets
+//! its receipts only after the group is durable.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
@@ -10,10 +11,12 @@ use std::time::{Instant, SystemTime};
 
 use ledger::entry::{Leaf, SignedEntry};
 use ledger::merkle::leaf_hash;
-use ledger::rules::Refusal;
+use ledger::rules::{check_submission_value, Refusal};
 use ledger::sequencer::{BuiltGroup, Outcome, Pipeline};
 use ledger::store::{Log, PreparedGroup, RocksBackend};
+use rayon::prelude::*;
 use serde::Serialize;
+use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::{Shared, SharedLog};
@@ -52,10 +55,21 @@ pub struct Committed {
     pub size: u64,
 }
 
+/// An entry as a request hands it over.
+pub enum Submitted {
+    /// Through [`check_submission_value`] already: an array's entries are
+    /// checked on the blocking pool while the sequencer works on others.
+    Checked(SignedEntry),
+    /// Strictly parsed only: a single entry is checked with the rest of its
+    /// group, in parallel, which spares each request a round trip through
+    /// the blocking pool (two thread wake-ups).
+    Parsed(Value),
+}
+
 /// One request's entries and where to send their answers.
 pub struct Job {
-    /// Checked entries, in request order (the sequencer takes them).
-    entries: Vec<SignedEntry>,
+    /// Entries in request order (the sequencer takes them).
+    entries: Vec<Submitted>,
     /// How many there were.
     count: usize,
     /// The outcomes; `Err` if the commit itself failed.
@@ -63,11 +77,8 @@ pub struct Job {
 }
 
 impl Job {
-    /// A request's checked entries and where their outcomes go.
-    pub fn new(
-        entries: Vec<SignedEntry>,
-        reply: oneshot::Sender<Result<Committed, String>>,
-    ) -> Job {
+    /// A request's entries and where their outcomes go.
+    pub fn new(entries: Vec<Submitted>, reply: oneshot::Sender<Result<Committed, String>>) -> Job {
         Job {
             count: entries.len(),
             entries,
@@ -160,12 +171,27 @@ fn run(rx: Receiver<Job>, log: SharedLog, shared: Arc<Shared>) {
             failed.store(false, Ordering::Release);
         }
         let started = Instant::now();
-        let entries: Vec<SignedEntry> = jobs
+        let submitted: Vec<Submitted> = jobs
             .iter_mut()
             .flat_map(|j| std::mem::take(&mut j.entries))
             .collect();
+        let mut entries = Vec::with_capacity(submitted.len());
+        let refusals: Vec<Option<Refusal>> = check(submitted)
+            .into_iter()
+            .map(|c| c.map(|entry| entries.push(entry)).err())
+            .collect();
         match pipeline.build(entries, SystemTime::now()) {
-            Ok(built) => {
+            Ok(mut built) => {
+                // One result per submitted entry again: the check's
+                // refusals in their places.
+                let mut decided = built.results.into_iter();
+                built.results = refusals
+                    .into_iter()
+                    .map(|r| match r {
+                        None => decided.next().expect("one result per checked entry"),
+                        Some(refusal) => Err(refusal),
+                    })
+                    .collect();
                 let group = ToCommit::Group {
                     built,
                     jobs,
@@ -180,6 +206,23 @@ fn run(rx: Receiver<Job>, log: SharedLog, shared: Arc<Shared>) {
     }
     drop(to_commit);
     committer.join().expect("committer thread");
+}
+
+/// Checks the entries not yet checked, in parallel when there are several.
+fn check(submitted: Vec<Submitted>) -> Vec<Result<SignedEntry, Refusal>> {
+    let one = |s| match s {
+        Submitted::Checked(entry) => Ok(entry),
+        Submitted::Parsed(value) => check_submission_value(value),
+    };
+    let parsed = submitted
+        .iter()
+        .filter(|s| matches!(s, Submitted::Parsed(_)))
+        .count();
+    if parsed > 1 {
+        submitted.into_par_iter().map(one).collect()
+    } else {
+        submitted.into_iter().map(one).collect()
+    }
 }
 
 /// Commits and installs groups in the order decided, publishes each new

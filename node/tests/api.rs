@@ -305,6 +305,19 @@ async fn errors_have_the_spec_shape_and_codes() {
         ["bad_signature", "ok", "nonce_conflict", "unknown_key"]
     );
     assert_eq!(r["results"][1]["seq"], 1);
+    // Sent singly, the same entries are checked by the sequencer with
+    // their commit group: the same codes, and nothing is added.
+    for (entry, status, code) in [
+        (&forged, StatusCode::BAD_REQUEST, "bad_signature"),
+        (&conflict, StatusCode::CONFLICT, "nonce_conflict"),
+        (&unknown, StatusCode::FORBIDDEN, "unknown_key"),
+    ] {
+        let body = serde_json::to_vec(entry).unwrap();
+        let (got, e) = json_call(&app, Method::POST, "/v1/entries", body).await;
+        assert_eq!((got, error_code(&e)), (status, code), "{e}");
+    }
+    let (_, info) = json_call(&app, Method::GET, "/v1/log", vec![]).await;
+    assert_eq!(info["size"], 2);
     // CORS for browsers and dashboards.
     let req = Request::builder()
         .uri("/v1/log")
