@@ -158,7 +158,8 @@ pub fn apply(state: &dyn StateRead, seq: u64, entry: &SignedEntry) -> Result<App
 /// What [`apply`] needs of an entry that does not depend on the state: the
 /// sequencer makes it for a whole group on all cores.
 pub struct Prepared {
-    /// `JCS(statement)`, for the nonce record and the leaf bytes both.
+    /// `JCS(statement)`: its hash goes in the nonce record, the bytes in
+    /// the leaf.
     pub statement: Vec<u8>,
     statement_hash: [u8; 32],
 }
