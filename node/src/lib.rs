@@ -1,5 +1,5 @@
 //! aidledger-node: the HTTP face of the ledger and its only writer
-//! (SPEC §7). This crate is glue: parsing requests, queueing checked entries
+//! (SPEC §7). This crate is glue: parsing requests, queueing entries
 //! for the sequencer thread, and reading proofs and leaves from the
 //! `ledger` crate's store.
 
