@@ -48,7 +48,9 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyFileError + '_ {
 /// Creates a new random key in a new file (mode 0600, synced); an existing
 /// file is never overwritten.
 pub fn create(path: &Path) -> Result<SigningKey, KeyFileError> {
-    let key = SigningKey::generate(&mut rand_core::OsRng);
+    let mut seed = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
+    let key = SigningKey::from_bytes(&seed);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
