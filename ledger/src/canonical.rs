@@ -16,6 +16,16 @@ use serde_json::{Map, Number, Value};
 /// Largest integer magnitude allowed anywhere in a statement: 2^53 - 1.
 pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 
+/// Lowercase hex of `bytes`, the form of every hash, key and signature in
+/// the ledger's JSON. `hex::encode` builds its string a `char` at a time,
+/// which was 4% of the node's CPU in batch appends (receipts are mostly
+/// hashes).
+pub fn lower_hex(bytes: &[u8]) -> String {
+    let mut out = vec![0; bytes.len() * 2];
+    hex::encode_to_slice(bytes, &mut out).expect("output is twice the input");
+    String::from_utf8(out).expect("hex digits are ASCII")
+}
+
 /// Why a JSON text or value has no canonical form.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CanonError {
@@ -272,6 +282,13 @@ impl<'de> Visitor<'de> for StrictVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lower_hex_equals_hex_encode() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(lower_hex(&bytes), hex::encode(&bytes));
+        assert_eq!(lower_hex(&[]), "");
+    }
 
     fn check(input: &str, expected: Result<&str, CanonError>) {
         let got = parse_strict(input.as_bytes())

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::SystemTime;
 
-use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer as _, SigningKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
@@ -65,7 +65,7 @@ macro_rules! hex_bytes {
         }
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(&hex::encode(self.0))
+                f.write_str(&crate::canonical::lower_hex(&self.0))
             }
         }
         impl fmt::Debug for $name {
@@ -75,7 +75,7 @@ macro_rules! hex_bytes {
         }
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&hex::encode(self.0))
+                s.serialize_str(&crate::canonical::lower_hex(&self.0))
             }
         }
         impl<'de> Deserialize<'de> for $name {
@@ -196,24 +196,34 @@ impl Statement {
 }
 
 fn check_keys(value: &Value, path: &str) -> Result<(), EntryError> {
+    match bad_key(value) {
+        None => Ok(()),
+        Some((at, k)) => Err(EntryError::Schema(format!(
+            "{path}{at}: key {k:?} does not match ^[a-z][a-z0-9_]{{0,63}}$"
+        ))),
+    }
+}
+
+/// The first object key in `value` that is not `^[a-z][a-z0-9_]{0,63}$`,
+/// with the path from `value` to the object holding it. The path is only
+/// built for a bad key: valid entries allocate nothing here.
+fn bad_key(value: &Value) -> Option<(String, &str)> {
     match value {
-        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
             let ok = k.len() <= 64
                 && k.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
                 && k.bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
             if !ok {
-                return Err(EntryError::Schema(format!(
-                    "{path}: key {k:?} does not match ^[a-z][a-z0-9_]{{0,63}}$"
-                )));
+                return Some((String::new(), k.as_str()));
             }
-            check_keys(v, &format!("{path}.{k}"))
+            bad_key(v).map(|(at, bad)| (format!(".{k}{at}"), bad))
         }),
         Value::Array(items) => items
             .iter()
             .enumerate()
-            .try_for_each(|(i, v)| check_keys(v, &format!("{path}[{i}]"))),
-        _ => Ok(()),
+            .find_map(|(i, v)| bad_key(v).map(|(at, bad)| (format!("[{i}]{at}"), bad))),
+        _ => None,
     }
 }
 
@@ -321,35 +331,67 @@ impl SignedEntry {
 }
 
 /// `verify_strict` (SPEC §2): canonical `S`, key and `R` not of small order,
-/// cofactorless equation.
+/// cofactorless equation. Accepts exactly what ed25519-dalek's
+/// `VerifyingKey::verify_strict` accepts (`tests/strict_verify.rs` checks
+/// the two against each other on valid, forged and edge-case signatures),
+/// with one square root fewer.
+///
+/// ed25519-dalek decompresses `R` (a square root) to refuse a small-order
+/// `R`, computes `R' = [s]B - [k]A` and accepts iff `compress(R')` equals
+/// the signature's `R` bytes. Here `R` is not decompressed: when the bytes
+/// equal `compress(R')` they decompress to `R'` itself, so "`R` is not of
+/// small order" is "`R'` is not of small order", three doublings. When the
+/// bytes differ, both refuse.
 pub fn verify_strict(key: &PublicKey, msg: &[u8], sig: &EntrySignature) -> Result<(), EntryError> {
-    let key = verifying_key(key).ok_or(EntryError::BadSignature)?;
-    key.verify_strict(msg, &Signature::from_bytes(&sig.0))
-        .map_err(|_| EntryError::BadSignature)
+    use curve25519_dalek::{EdwardsPoint, Scalar};
+    use sha2::{Digest, Sha512};
+    let minus_a = minus_key_point(key).ok_or(EntryError::BadSignature)?;
+    let (r, s) = sig.0.split_at(32);
+    let s: Scalar = Option::from(Scalar::from_canonical_bytes(
+        s.try_into().expect("64 = 32 + 32"),
+    ))
+    .ok_or(EntryError::BadSignature)?;
+    let k: [u8; 64] = Sha512::new()
+        .chain_update(r)
+        .chain_update(key.0)
+        .chain_update(msg)
+        .finalize()
+        .into();
+    let k = Scalar::from_bytes_mod_order_wide(&k);
+    let expected = EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &minus_a, &s);
+    if expected.compress().as_bytes()[..] == *r && !expected.is_small_order() {
+        Ok(())
+    } else {
+        Err(EntryError::BadSignature)
+    }
 }
 
-/// The decompressed point of a public key, from a per-thread cache: a ledger
-/// has few signing keys, and decompressing one costs a fifth of a
-/// verification. `None` for bytes that are no curve point.
-fn verifying_key(key: &PublicKey) -> Option<VerifyingKey> {
+/// `-A` for a public key `A`, from a per-thread cache: a ledger has few
+/// signing keys, and decompressing one costs a fifth of a verification.
+/// `None` for bytes that are no curve point and for small-order (weak) keys.
+fn minus_key_point(key: &PublicKey) -> Option<curve25519_dalek::EdwardsPoint> {
+    use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
     use std::cell::RefCell;
     use std::collections::HashMap;
     /// Bound on cached keys per thread (the cache is emptied when full).
     const MAX_KEYS: usize = 4_096;
     thread_local! {
-        static KEYS: RefCell<HashMap<[u8; 32], VerifyingKey>> = RefCell::new(HashMap::new());
+        static KEYS: RefCell<HashMap<[u8; 32], EdwardsPoint>> = RefCell::new(HashMap::new());
     }
     KEYS.with(|keys| {
         let mut keys = keys.borrow_mut();
         if let Some(k) = keys.get(&key.0) {
             return Some(*k);
         }
-        let k = VerifyingKey::from_bytes(&key.0).ok()?;
+        let a = CompressedEdwardsY(key.0).decompress()?;
+        if a.is_small_order() {
+            return None;
+        }
         if keys.len() >= MAX_KEYS {
             keys.clear();
         }
-        keys.insert(key.0, k);
-        Some(k)
+        keys.insert(key.0, -a);
+        Some(-a)
     })
 }
 
@@ -572,5 +614,13 @@ mod tests {
                 Err(EntryError::Schema(_))
             ));
         }
+        // The refusal names the object holding the bad key.
+        let nested = serde_json::json!({"a": [1, {"b": {"ok": 1, "Bad": 2}}]});
+        assert_eq!(
+            statement("n", nested).check_envelope(),
+            Err(EntryError::Schema(
+                "body.a[1].b: key \"Bad\" does not match ^[a-z][a-z0-9_]{0,63}$".into()
+            ))
+        );
     }
 }

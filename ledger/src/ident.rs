@@ -127,7 +127,7 @@ pub fn pseudonym(
     };
     Ok(format!(
         "{prefix}{}",
-        hex::encode(mac.finalize().into_bytes())
+        crate::canonical::lower_hex(&mac.finalize().into_bytes())
     ))
 }
 

@@ -40,7 +40,7 @@ impl Hash {
     }
     /// Lowercase hex.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        crate::canonical::lower_hex(&self.0)
     }
 }
 

@@ -622,7 +622,7 @@ impl Cx<'_> {
     }
 
     fn add_key(&mut self, raw: [u8; 32], org: &str, roles: Vec<String>) {
-        let hex_key = hex::encode(raw);
+        let hex_key = crate::canonical::lower_hex(&raw);
         self.fx.index(key(&[
             Part::Str("orgkey"),
             Part::Str(org),
