@@ -9,7 +9,7 @@ use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::traits::IsIdentity;
 use curve25519_dalek::Scalar;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
-use ledger::entry::{verify_strict, EntrySignature, PublicKey};
+use ledger::entry::{verify_strict, verify_strict_all, EntrySignature, PublicKey};
 use proptest::prelude::*;
 use sha2::{Digest, Sha512};
 
@@ -180,6 +180,43 @@ proptest! {
         }
         prop_assert_eq!(carry, 0);
         prop_assert_eq!(both(key, &msg, sig), (false, false));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// The batched check gives each item the single check's answer, whatever
+    /// the mix of valid, forged, small-order and malformed items around it.
+    #[test]
+    fn all_at_once_equals_one_by_one(
+        cases in proptest::collection::vec((any::<[u8; 32]>(), 0u8..6, any::<u16>()), 0..40),
+    ) {
+        let mut items: Vec<([u8; 32], Vec<u8>, [u8; 64])> = Vec::new();
+        for (seed, how, n) in cases {
+            let sk = SigningKey::from_bytes(&seed);
+            let msg = n.to_le_bytes().to_vec();
+            let mut key = sk.verifying_key().to_bytes();
+            let mut sig = sk.sign(&msg).to_bytes();
+            match how {
+                0 => {}
+                1 => sig[usize::from(n) % 64] ^= 1,
+                2 => key = seed, // most often no point, or another key
+                3 => sig[..32].copy_from_slice(&EIGHT_TORSION[usize::from(n) % 8].compress().to_bytes()),
+                4 => key = EIGHT_TORSION[usize::from(n) % 8].compress().to_bytes(),
+                _ => sig[63] |= 0xf0, // s far above the group order
+            }
+            items.push((key, msg, sig));
+        }
+        let keys: Vec<PublicKey> = items.iter().map(|(k, _, _)| PublicKey(*k)).collect();
+        let sigs: Vec<EntrySignature> = items.iter().map(|(_, _, s)| EntrySignature(*s)).collect();
+        let refs: Vec<(&PublicKey, &[u8], &EntrySignature)> = items
+            .iter()
+            .enumerate()
+            .map(|(i, (_, m, _))| (&keys[i], &m[..], &sigs[i]))
+            .collect();
+        let one_by_one: Vec<_> = refs.iter().map(|(k, m, s)| verify_strict(k, m, s)).collect();
+        prop_assert_eq!(verify_strict_all(&refs), one_by_one);
     }
 }
 

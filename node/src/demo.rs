@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use ed25519_dalek::SigningKey;
 use ledger::entry::SignedEntry;
 use ledger::ident::{pseudonym, PseudonymKind};
-use ledger::rules::check_submission_value;
+use ledger::rules::check_submissions;
 use ledger::sequencer::{sequence_group, Outcome};
 use ledger::store::{Backend, Log};
 use serde_json::{json, Value};
@@ -485,13 +485,9 @@ pub fn seed<B: Backend>(log: &mut Log<B>) -> anyhow::Result<u64> {
         return Ok(0);
     }
     let entries = build();
-    let checked = {
-        use rayon::prelude::*;
-        entries
-            .into_par_iter()
-            .map(check_submission_value)
-            .collect::<Result<Vec<_>, _>>()?
-    };
+    let checked = check_submissions(entries)
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
     // The demo's year happened in the past: logged_at runs through it.
     let mut t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600); // 2026-01-01
     for group in checked.chunks(1_000) {

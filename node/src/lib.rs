@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use ledger::checkpoint::CheckpointSigner;
-use ledger::rules::check_submission_value;
+use ledger::rules::check_submissions;
 use ledger::store::{Log, RocksBackend};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -221,15 +221,9 @@ async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response, ApiEr
         entries.extend(items.into_iter().map(Submitted::Parsed));
         answers.push(None);
     } else {
-        let checked = tokio::task::spawn_blocking(move || {
-            use rayon::prelude::*;
-            items
-                .into_par_iter()
-                .map(check_submission_value)
-                .collect::<Vec<_>>()
-        })
-        .await
-        .map_err(ApiError::internal)?;
+        let checked = tokio::task::spawn_blocking(move || check_submissions(items))
+            .await
+            .map_err(ApiError::internal)?;
         for c in checked {
             match c {
                 Ok(entry) => {

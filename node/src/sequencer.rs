@@ -11,10 +11,9 @@ use std::time::{Instant, SystemTime};
 
 use ledger::entry::{Leaf, SignedEntry};
 use ledger::merkle::leaf_hash;
-use ledger::rules::{check_submission_value, Refusal};
+use ledger::rules::{check_submissions, Refusal};
 use ledger::sequencer::{BuiltGroup, Outcome, Pipeline};
 use ledger::store::{Log, PreparedGroup, RocksBackend};
-use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -57,7 +56,7 @@ pub struct Committed {
 
 /// An entry as a request hands it over.
 pub enum Submitted {
-    /// Through [`check_submission_value`] already: an array's entries are
+    /// Through [`check_submissions`] already: an array's entries are
     /// checked on the blocking pool while the sequencer works on others.
     Checked(SignedEntry),
     /// Strictly parsed only: a single entry is checked with the rest of its
@@ -210,19 +209,24 @@ fn run(rx: Receiver<Job>, log: SharedLog, shared: Arc<Shared>) {
 
 /// Checks the entries not yet checked, in parallel when there are several.
 fn check(submitted: Vec<Submitted>) -> Vec<Result<SignedEntry, Refusal>> {
-    let one = |s| match s {
-        Submitted::Checked(entry) => Ok(entry),
-        Submitted::Parsed(value) => check_submission_value(value),
-    };
-    let parsed = submitted
-        .iter()
-        .filter(|s| matches!(s, Submitted::Parsed(_)))
-        .count();
-    if parsed > 1 {
-        submitted.into_par_iter().map(one).collect()
-    } else {
-        submitted.into_iter().map(one).collect()
-    }
+    let mut parsed = Vec::new();
+    let mut out: Vec<Option<Result<SignedEntry, Refusal>>> = submitted
+        .into_iter()
+        .map(|s| match s {
+            Submitted::Checked(entry) => Some(Ok(entry)),
+            Submitted::Parsed(value) => {
+                parsed.push(value);
+                None
+            }
+        })
+        .collect();
+    let mut checked = check_submissions(parsed).into_iter();
+    out.iter_mut()
+        .map(|slot| {
+            slot.take()
+                .unwrap_or_else(|| checked.next().expect("one result per parsed entry"))
+        })
+        .collect()
 }
 
 /// Commits and installs groups in the order decided, publishes each new
