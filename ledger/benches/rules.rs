@@ -162,7 +162,10 @@ fn main() {
         let rate = measured as f64 / start.elapsed().as_secs_f64();
         let cpu = cpu_seconds().zip(cpu_start).map(|(end, start)| end - start);
         let cpu = cpu.map_or(String::new(), |s| {
-            format!(" ({:.1} µs of CPU an entry, all threads)", s * 1e6 / measured as f64)
+            format!(
+                " ({:.1} µs of CPU an entry, all threads)",
+                s * 1e6 / measured as f64
+            )
         });
         println!("  {measured} entries on top of {first}: {rate:.0} entries/s{cpu}");
         rates.push(rate);
