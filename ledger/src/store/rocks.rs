@@ -170,9 +170,12 @@ impl RocksBackend {
         db_opts.set_max_total_wal_size(512 << 20);
         db_opts.set_recycle_log_file_num(4);
 
+        // Block caches are RocksDB's lock-free HyperClockCache: a group's
+        // batched point reads spent a quarter of their time in the LRU
+        // cache's lookups and releases.
         let mut hash_table = BlockBasedOptions::default();
         hash_table.set_bloom_filter(10.0, false);
-        hash_table.set_block_cache(&rocksdb::Cache::new_lru_cache(256 << 20));
+        hash_table.set_block_cache(&rocksdb::Cache::new_hyper_clock_cache(256 << 20, 0));
         let mut hash_opts = Options::default();
         hash_opts.set_block_based_table_factory(&hash_table);
         // Hashes are random bytes: compressing them only costs time.
@@ -194,7 +197,7 @@ impl RocksBackend {
         ];
         let mut state_table = BlockBasedOptions::default();
         state_table.set_bloom_filter(10.0, false);
-        state_table.set_block_cache(&rocksdb::Cache::new_lru_cache(256 << 20));
+        state_table.set_block_cache(&rocksdb::Cache::new_hyper_clock_cache(256 << 20, 0));
         for t in Table::ALL {
             let mut opts = Options::default();
             opts.set_block_based_table_factory(&state_table);
