@@ -198,6 +198,9 @@ impl RocksBackend {
         let mut state_table = BlockBasedOptions::default();
         state_table.set_bloom_filter(10.0, false);
         state_table.set_block_cache(&rocksdb::Cache::new_hyper_clock_cache(256 << 20, 0));
+        // A hash index in each data block answers a point read without the
+        // binary search (the blocks stay readable in order for scans).
+        state_table.set_data_block_index_type(rocksdb::DataBlockIndexType::BinaryAndHash);
         for t in Table::ALL {
             let mut opts = Options::default();
             opts.set_block_based_table_factory(&state_table);
