@@ -34,6 +34,13 @@ fn crash_writer() {
             .map(|i| common::entry(4, size + i, 200))
             .collect();
         log.append(entries, SystemTime::now()).unwrap();
+        // Now and then every memtable is flushed: the WAL file in use
+        // becomes obsolete and is kept for reuse, so that kills also land
+        // while a recycled WAL file (old records past the new ones) is
+        // written.
+        if log.size() % 10 == 0 {
+            log.backend().flush().unwrap();
+        }
         // Acknowledged only after append returned, i.e. after the fsync.
         writeln!(out, "acked {}", log.size()).unwrap();
         out.flush().unwrap();
@@ -119,6 +126,18 @@ fn kill_9_never_loses_an_acknowledged_group() {
         .unwrap();
         verifier.finish(&log.head().root).unwrap();
     }
+    // The kills did land on recycled WAL files: RocksDB logs each reuse.
+    let reused = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("LOG"))
+        .filter(|p| {
+            std::fs::read_to_string(p)
+                .unwrap_or_default()
+                .contains("from recycle list")
+        })
+        .count();
+    assert!(reused > 0, "no run reused a WAL file");
     assert!(
         acked_total >= 10,
         "too few rounds got as far as an acknowledgement ({acked_total})"

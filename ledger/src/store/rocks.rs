@@ -82,12 +82,8 @@ impl Drop for RocksBackend {
     /// would otherwise replay the whole WAL at the next open (seconds on a
     /// large store). Nothing depends on this for durability.
     fn drop(&mut self) {
-        let mut names = vec![cf::LEAVES, cf::HASHES, cf::META];
-        names.extend(Table::ALL.iter().map(|t| t.name()));
-        for name in names {
-            if let Err(e) = self.db.flush_cf(self.cf(name)) {
-                eprintln!("flushing {name} at close: {e}");
-            }
+        if let Err(e) = self.flush() {
+            eprintln!("at close: {e}");
         }
     }
 }
@@ -250,6 +246,20 @@ impl RocksBackend {
                 found,
                 wanted: STATE_FORMAT,
             });
+        }
+        Ok(())
+    }
+
+    /// Writes every memtable to table files; the WAL files they needed
+    /// become obsolete (kept for reuse, see `open_any_format`). Done at
+    /// close; durability never depends on it.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        let mut names = vec![cf::LEAVES, cf::HASHES, cf::META];
+        names.extend(Table::ALL.iter().map(|t| t.name()));
+        for name in names {
+            self.db
+                .flush_cf(self.cf(name))
+                .map_err(|e| StoreError::Io(format!("flushing {name}: {}", e.into_string())))?;
         }
         Ok(())
     }
