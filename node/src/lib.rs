@@ -18,6 +18,7 @@ use axum::{Json, Router};
 use ledger::checkpoint::CheckpointSigner;
 use ledger::rules::check_submissions;
 use ledger::store::{Log, RocksBackend};
+use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
@@ -30,7 +31,7 @@ pub mod tiles;
 
 pub use error::ApiError;
 use ledger::sequencer::Outcome;
-use sequencer::{Committed, Job, Queue, QueueError, Submitted};
+use sequencer::{Committed, Job, Queue, QueueError, Receipt, Submitted};
 
 /// The log, shared between the sequencer (writes) and the handlers (reads).
 pub type SharedLog = Arc<RwLock<Log<RocksBackend>>>;
@@ -215,7 +216,7 @@ async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response, ApiEr
     // Schema and verify_strict, off the async threads: an array's entries
     // in parallel on the blocking pool; a single entry with the rest of its
     // commit group, by the sequencer.
-    let mut answers: Vec<Option<Result<Value, ApiError>>> = Vec::with_capacity(items.len());
+    let mut answers: Vec<Option<Result<Receipt, ApiError>>> = Vec::with_capacity(items.len());
     let mut entries = Vec::new();
     if single {
         entries.extend(items.into_iter().map(Submitted::Parsed));
@@ -284,15 +285,32 @@ async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response, ApiEr
         };
         return Ok((status, Json(receipt)).into_response());
     }
-    let results: Vec<Value> = answers.map(|a| a.unwrap_or_else(|e| e.body())).collect();
-    Ok(Json(json!({ "results": results })).into_response())
+    let results: Vec<Answer> = answers
+        .map(|a| a.map_or_else(|e| Answer::Refused(e.body()), Answer::Receipt))
+        .collect();
+    Ok(Json(Results { results }).into_response())
+}
+
+/// The answer to an array: one receipt or error body per entry, in order.
+/// Serialised straight from these types: a batch's answer is ~2 MB, and
+/// building it as a `Value` first cost ~5% of the node's CPU.
+#[derive(Serialize)]
+struct Results {
+    results: Vec<Answer>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Answer {
+    Receipt(Receipt),
+    Refused(Value),
 }
 
 /// Receipts (or refusals) for a committed job's outcomes.
 fn receipts(
     log: &Log<RocksBackend>,
     committed: Committed,
-) -> Result<Vec<Result<Value, ApiError>>, ApiError> {
+) -> Result<Vec<Result<Receipt, ApiError>>, ApiError> {
     let Committed {
         outcomes,
         checkpoint,
@@ -304,7 +322,7 @@ fn receipts(
             Ok(outcome) => {
                 let r = sequencer::receipt(log, &outcome, &checkpoint, size)
                     .map_err(ApiError::internal)?;
-                Ok(Ok(serde_json::to_value(r).map_err(ApiError::internal)?))
+                Ok(Ok(r))
             }
             Err(refusal) => Ok(Err(ApiError::from(refusal))),
         })
