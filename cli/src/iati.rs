@@ -116,7 +116,7 @@ fn activity(out: &mut String, org: &Value, fund: &Value, flows: &[Value], today:
         out,
         "<iati-activity last-updated-datetime=\"{now}\" xml:lang=\"zh\" default-currency=\"CNY\">\
          <iati-identifier>{}</iati-identifier>",
-        escape(&activity_id(owner, id))
+        escape(activity_id(owner, id))
     );
     narrative(
         out,
@@ -186,7 +186,7 @@ fn activity(out: &mut String, org: &Value, fund: &Value, flows: &[Value], today:
                 let from = text(b, "from_fund");
                 let attr = format!(
                     " provider-activity-id=\"{}\"",
-                    escape(&activity_id(text(e, "issuer"), from))
+                    escape(activity_id(text(e, "issuer"), from))
                 );
                 transaction(
                     out,

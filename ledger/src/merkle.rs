@@ -23,7 +23,7 @@ pub const NODE_PREFIX: u8 = 0x01;
 
 /// A SHA-256 hash: leaf, node or root. Compared in constant time; shown and
 /// serialised as lowercase hex (SPEC §1).
-#[derive(Clone, Copy, Default, Hash)]
+#[derive(Clone, Copy, Default)]
 pub struct Hash(pub [u8; 32]);
 
 impl Hash {
@@ -55,6 +55,13 @@ impl PartialEq for Hash {
     }
 }
 impl Eq for Hash {}
+
+/// Hashes the bytes, as equality compares them.
+impl std::hash::Hash for Hash {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
 
 impl fmt::Display for Hash {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {

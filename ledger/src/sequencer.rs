@@ -376,11 +376,12 @@ pub fn replay<B: Backend>(log: &Log<B>) -> Result<MemState, ReplayError> {
     }
 }
 
+/// One `(table, key, value)` of a state.
+pub type StateRow = (crate::state::Table, Vec<u8>, Vec<u8>);
+
 /// Every `(table, key, value)` of a state, in order: for comparing a store's
 /// state with a replay byte for byte.
-pub fn dump(
-    state: &dyn StateRead,
-) -> Result<Vec<(crate::state::Table, Vec<u8>, Vec<u8>)>, crate::state::StateError> {
+pub fn dump(state: &dyn StateRead) -> Result<Vec<StateRow>, crate::state::StateError> {
     let mut out = Vec::new();
     for t in crate::state::Table::ALL {
         state.scan(t, b"", b"", &mut |k, v| {

@@ -495,6 +495,10 @@ mod tests {
     /// `overloaded` (503) at once instead of growing, and an entry refused
     /// that way is not in the log: it can be submitted again later as new.
     #[tokio::test(flavor = "multi_thread")]
+    #[expect(
+        clippy::await_holding_lock,
+        reason = "the test holds the log's write lock to stall the writer on purpose"
+    )]
     async fn a_full_queue_answers_overloaded_and_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let v: Value =
