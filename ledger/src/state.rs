@@ -349,10 +349,11 @@ pub struct Overlay<'a> {
     read: RefCell<[FastMap<Option<Vec<u8>>>; Table::ALL.len()]>,
 }
 
-/// Keys to values with a fast, fixed hash: an overlay holds one group of
-/// entries, its keys come from the rules, and an ordered map cost a tenth
-/// of a group's rule time in key comparisons.
-type FastMap<V> = HashMap<Vec<u8>, V, foldhash::fast::FixedState>;
+/// Keys to values with a fast hash: an ordered map cost a tenth of a
+/// group's rule time in key comparisons. Seeded at random, so that keys
+/// chosen by a submitter cannot be made to collide; nothing depends on the
+/// maps' order ([`Overlay::into_writes`] sorts).
+type FastMap<V> = HashMap<Vec<u8>, V, foldhash::fast::RandomState>;
 
 impl<'a> Overlay<'a> {
     /// No pending writes yet.
