@@ -834,6 +834,23 @@ pub struct AlertRec {
 mod tests {
     use super::*;
 
+    /// Every (key, value) a scan of `state` gives.
+    fn scan_all(
+        state: &dyn StateRead,
+        table: Table,
+        prefix: &[u8],
+        from: &[u8],
+    ) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut seen = Vec::new();
+        state
+            .scan(table, prefix, from, &mut |k, v| {
+                seen.push((k.to_vec(), v.to_vec()));
+                true
+            })
+            .unwrap();
+        seen
+    }
+
     fn put(table: Table, key: &str, value: &str) -> Write {
         Write {
             table,
@@ -867,13 +884,7 @@ mod tests {
         assert_eq!(get("a1").as_deref(), Some(&b"base"[..]));
         assert_eq!(get("a3").as_deref(), Some(&b"last"[..]));
         assert_eq!(get("zz"), None);
-        let mut seen = Vec::new();
-        overlay
-            .scan(Table::Index, b"a", b"a2", &mut |k, v| {
-                seen.push((k.to_vec(), v.to_vec()));
-                true
-            })
-            .unwrap();
+        let seen = scan_all(&overlay, Table::Index, b"a", b"a2");
         let pair = |k: &str, v: &str| (k.as_bytes().to_vec(), v.as_bytes().to_vec());
         assert_eq!(seen, [pair("a2", "new"), pair("a3", "last")]);
         assert_eq!(
@@ -927,13 +938,7 @@ mod tests {
         assert_eq!(state.get(Table::Index, b"a3").unwrap().unwrap(), b"base");
         assert_eq!(state.get(Table::Funds, b"a2").unwrap().unwrap(), b"fund");
         assert_eq!(state.get(Table::Funds, b"a1").unwrap(), None);
-        let mut seen = Vec::new();
-        state
-            .scan(Table::Index, b"a", b"a2", &mut |k, v| {
-                seen.push((k.to_vec(), v.to_vec()));
-                true
-            })
-            .unwrap();
+        let seen = scan_all(&state, Table::Index, b"a", b"a2");
         assert_eq!(
             seen,
             [
