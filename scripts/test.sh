@@ -4,8 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-# The public page is checked in a real headless Chromium (node/tests/page.rs).
-[ -x "${CHROMIUM:-/usr/bin/chromium}" ] || install_missing chromium
+# setup.sh's own detection, on fake trees and on this machine.
+setup_line=$(bash scripts/setup-test.sh --installed | tail -1)
+echo "$setup_line"
+# The public page is checked in a real headless Chromium (node/tests/page.rs
+# runs $CHROMIUM, else /usr/bin/chromium): it must start, not merely exist.
+"${CHROMIUM:-/usr/bin/chromium}" --version >/dev/null 2>&1 || install_missing chromium
 # The CLI's IATI export is validated against the 2.03 XSD with xmllint.
 command -v xmllint >/dev/null || install_missing libxml2-utils
 # The CLI must build without RocksDB (auditors need no C++ toolchain).
@@ -21,5 +25,8 @@ trap 'rm -f "$log"' EXIT
 status=0
 cargo test --release --workspace "$@" 2>&1 | tee "$log" || status=$?
 # One closing line over every test binary.
-awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
+echo "$setup_line" >>"$log"
+awk '/^test result:/ { p += $4; f += $6; i += $8 }
+     /^setup: [0-9]+ passed/ { p += $2; f += $4 }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
 exit "$status"
