@@ -202,6 +202,12 @@ pub(crate) fn from_serde(e: serde_json::Error) -> CanonError {
     if text.starts_with("\u{1}nul") {
         return CanonError::Nul;
     }
+    // A number too large for any float (`1e400`) is JSON, but out of range:
+    // refused like 2^64 and 1.5, not as malformed (SPEC §1).
+    if let Some(rest) = text.strip_prefix("number out of range") {
+        let at = rest.trim_start_matches(" at ");
+        return CanonError::Number(format!("out of range ({at})"));
+    }
     CanonError::Malformed(text)
 }
 
@@ -332,6 +338,10 @@ mod tests {
         );
         check("1.0", Err(CanonError::Number("1.0".into())));
         check("1e2", Err(CanonError::Number("100.0".into())));
+        for out_of_range in ["1e400", "-1e400", r#"{"amount":1E999}"#] {
+            let e = parse_strict(out_of_range.as_bytes()).unwrap_err();
+            assert!(matches!(e, CanonError::Number(_)), "{out_of_range}: {e:?}");
+        }
         check(
             r#"{"a":1,"a":2}"#,
             Err(CanonError::DuplicateKey("a".into())),

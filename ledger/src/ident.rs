@@ -132,7 +132,7 @@ pub fn pseudonym(
 }
 
 /// What the PII guard found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pii {
     /// A resident ID number (18 chars, valid check character).
     ResidentId,
@@ -140,12 +140,95 @@ pub enum Pii {
     Mobile,
 }
 
-/// The first personal data in `text`, per SPEC §6: a maximal run of 17 ASCII
-/// digits followed by a digit or `X`/`x` (not inside a longer run) with a
-/// valid GB 11643 check character, or a maximal run of exactly 11 digits
-/// matching `1[3-9]\d{9}`.
+impl Pii {
+    /// The refusal's words for it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Pii::ResidentId => "a resident ID number",
+            Pii::Mobile => "a mobile phone number",
+        }
+    }
+}
+
+/// How the guard reads a character, as one ASCII byte: a decimal digit of
+/// any script as its ASCII digit, `X`/`x`/`Ｘ`/`ｘ` as `X`, a separator as
+/// `-`, anything else as `_`.
+fn read_char(c: char) -> u8 {
+    match c {
+        '0'..='9' => c as u8,
+        'X' | 'x' | '\u{FF38}' | '\u{FF58}' => b'X',
+        ' '
+        | '\u{A0}'
+        | '\u{3000}'
+        | '-'
+        | '\u{2010}'..='\u{2015}'
+        | '\u{200B}'..='\u{200D}'
+        | '\u{2060}'
+        | '\u{FEFF}' => b'-',
+        c if c.is_ascii() => b'_',
+        c => decimal_value(c).map_or(b'_', |v| b'0' + v),
+    }
+}
+
+/// The value of a Unicode decimal digit (general category Nd). Unicode
+/// keeps every script's decimal digits in contiguous runs of ten, 0 to 9
+/// in order (a stability policy), and runs may abut (the mathematical
+/// digits), so the value is the count of Nd characters before it in its
+/// block, modulo ten.
+fn decimal_value(c: char) -> Option<u8> {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    let is_nd = |c: char| c.general_category() == GeneralCategory::DecimalNumber;
+    if !is_nd(c) {
+        return None;
+    }
+    let before = (1..=c as u32)
+        .map_while(|back| char::from_u32(c as u32 - back).filter(|&p| is_nd(p)))
+        .count();
+    Some((before % 10) as u8)
+}
+
+/// The first personal data in `text`, per SPEC §6: read with
+/// [`read_char`], then checked as written and with every run of separators
+/// between two digits removed.
 pub fn find_pii(text: &str) -> Option<Pii> {
-    let b = text.as_bytes();
+    // Most strings hold no digit at all.
+    if text.is_ascii() && !text.bytes().any(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let written: Vec<u8> = text.chars().map(read_char).collect();
+    find_pii_read(&written).or_else(|| {
+        let joined = join_separated_digits(&written);
+        (joined.len() != written.len())
+            .then(|| find_pii_read(&joined))
+            .flatten()
+    })
+}
+
+/// `read` without the separator runs that stand between two digits.
+fn join_separated_digits(read: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(read.len());
+    let mut i = 0;
+    while i < read.len() {
+        if read[i] == b'-' {
+            let end = i + read[i..].iter().take_while(|&&b| b == b'-').count();
+            let between_digits = out.last().is_some_and(u8::is_ascii_digit)
+                && read.get(end).is_some_and(u8::is_ascii_digit);
+            if !between_digits {
+                out.extend_from_slice(&read[i..end]);
+            }
+            i = end;
+        } else {
+            out.push(read[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The scan over read text: a maximal run of 17 digits followed by a digit
+/// or `X` (not inside a longer run) with a valid GB 11643 check character,
+/// or a maximal run of exactly 11 digits matching `1[3-9]\d{9}`.
+fn find_pii_read(b: &[u8]) -> Option<Pii> {
     let mut i = 0;
     while i < b.len() {
         if !b[i].is_ascii_digit() {
@@ -159,7 +242,7 @@ pub fn find_pii(text: &str) -> Option<Pii> {
         let run = &b[start..i];
         let id_candidate = match run.len() {
             18 => Some(run),
-            17 if i < b.len() && (b[i] == b'X' || b[i] == b'x') => Some(&b[start..=i]),
+            17 if b.get(i) == Some(&b'X') => Some(&b[start..=i]),
             _ => None,
         };
         if id_candidate.is_some_and(|c| is_resident_id(std::str::from_utf8(c).expect("ASCII"))) {
@@ -172,22 +255,42 @@ pub fn find_pii(text: &str) -> Option<Pii> {
     None
 }
 
-/// Values whose format is pinned and cannot carry personal data: the guard
-/// skips them (pseudonyms, 64-hex keys, valid org ids, regions, dates).
-fn is_exempt(s: &str) -> bool {
-    is_beneficiary(s)
+/// The part of a body string the guard reads: none of a value whose format
+/// is pinned and cannot carry personal data (pseudonyms, 64-hex keys,
+/// `CN-USCI-` org ids with a valid check character, regions, dates), the
+/// part after `XX-SCHEME-` of any other org id, else the whole string.
+fn guarded_part(s: &str) -> Option<&str> {
+    if is_beneficiary(s)
         || is_volunteer(s)
         || is_hex64(s)
-        || is_org_id(s)
         || is_region(s)
         || crate::entry::is_date(s)
+        || (s.starts_with("CN-USCI-") && is_org_id(s))
+    {
+        return None;
+    }
+    if is_org_id(s) {
+        return s.splitn(3, '-').nth(2);
+    }
+    Some(s)
+}
+
+/// Where the first personal data in a statement is (`nonce` or a path into
+/// the body), if any: the guard of SPEC §6, which the node, the replay and
+/// the CLI (before it signs) all run.
+pub fn pii_in_statement(statement: &crate::Statement) -> Option<(String, Pii)> {
+    find_pii(&statement.nonce)
+        .map(|p| ("nonce".to_owned(), p))
+        .or_else(|| pii_in_body(&statement.body))
 }
 
 /// The path of the first string in `body` holding personal data, if any.
 pub fn pii_in_body(body: &Value) -> Option<(String, Pii)> {
     fn walk(v: &Value, path: &mut String) -> Option<(String, Pii)> {
         match v {
-            Value::String(s) if !is_exempt(s) => find_pii(s).map(|p| (path.clone(), p)),
+            Value::String(s) => guarded_part(s)
+                .and_then(find_pii)
+                .map(|p| (path.clone(), p)),
             Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
                 let len = path.len();
                 path.push_str(&format!("[{i}]"));
@@ -237,13 +340,29 @@ mod tests {
         assert_eq!(find_pii("ID:11010519491231002xyz"), Some(Pii::ResidentId));
         // Inside a longer digit run it is not an ID.
         assert_eq!(find_pii("9110105194912310021"), None);
-        // Full-width digits are not ASCII digits.
-        assert_eq!(find_pii("１３８１２３４５６７８"), None);
+        // Digits of any script count, read as their value.
+        assert_eq!(find_pii("１３８１２３４５６７８"), Some(Pii::Mobile));
+        assert_eq!(find_pii("١٣٨١٢٣٤٥٦٧٨"), Some(Pii::Mobile));
+        assert_eq!(find_pii("𝟏𝟑𝟖𝟏𝟐𝟑𝟒𝟓𝟔𝟕𝟖"), Some(Pii::Mobile));
+        // Separators join digits only between two digits.
+        assert_eq!(find_pii("138 1234 5678"), Some(Pii::Mobile));
+        assert_eq!(find_pii("138\u{3000}1234\u{2014}5678"), Some(Pii::Mobile));
+        assert_eq!(find_pii("a-13812345678-b"), Some(Pii::Mobile));
+        assert_eq!(find_pii("1381234 56789"), None);
+        assert_eq!(find_pii("11010519491231002 X"), None);
         assert_eq!(find_pii("12812345678"), None);
         assert_eq!(find_pii("电话:13812345678。"), Some(Pii::Mobile));
         // Exempt shapes are not searched.
         let body =
             serde_json::json!({"region": "320000", "who": format!("bnf_{}", "1".repeat(64))});
+        assert_eq!(pii_in_body(&body), None);
+        // Only the local part of an org id of another scheme is read.
+        let body = serde_json::json!({"org": "CN-ABC-11010519491231002X"});
+        assert_eq!(
+            pii_in_body(&body),
+            Some(("body.org".into(), Pii::ResidentId))
+        );
+        let body = serde_json::json!({"org": "CN-13812345-678"});
         assert_eq!(pii_in_body(&body), None);
         let body = serde_json::json!({"a": [{"b": "call 13912345678"}]});
         assert_eq!(

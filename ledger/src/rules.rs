@@ -217,14 +217,10 @@ pub struct Prepared {
 /// and the PII guard.
 pub fn prepare(entry: &SignedEntry) -> Result<Prepared, Refusal> {
     let statement = entry.statement.canonical_bytes()?;
-    if let Some((path, pii)) = ident::pii_in_body(&entry.statement.body) {
-        let what = match pii {
-            ident::Pii::ResidentId => "a resident ID number",
-            ident::Pii::Mobile => "a mobile phone number",
-        };
+    if let Some((path, pii)) = ident::pii_in_statement(&entry.statement) {
         return Err(Refusal::new(
             Code::PiiDetected,
-            format!("{path} holds {what}; use a bnf_/vol_ pseudonym"),
+            format!("{path} holds {}; use a bnf_/vol_ pseudonym", pii.describe()),
         ));
     }
     Ok(Prepared {
@@ -295,8 +291,11 @@ pub fn apply_prepared(
 /// them for a whole group in one batch before the rules run.
 pub fn cold_reads(st: &Statement) -> Vec<(Table, Vec<u8>)> {
     let mut reads = vec![(Table::Nonces, nonce_key(st))];
+    let field = |name| st.body.get(name).and_then(Value::as_str);
+    if let Some(reference) = field("ref").filter(|_| takes_voucher(&st.kind)) {
+        reads.push((Table::Vouchers, voucher_key(&st.issuer, reference)));
+    }
     if st.kind == "disbursement" {
-        let field = |name| st.body.get(name).and_then(Value::as_str);
         if let (Some(beneficiary), Some(cause)) = (field("beneficiary"), field("cause")) {
             reads.push((Table::Histories, history_key(beneficiary, cause)));
         }
@@ -316,6 +315,16 @@ struct Cx<'a> {
 /// Key of `(issuer, nonce)` in [`Table::Nonces`].
 fn nonce_key(st: &Statement) -> Vec<u8> {
     key(&[Part::Str(&st.issuer), Part::Str(&st.nonce)])
+}
+
+/// The kinds whose `ref` is a voucher number, unique per issuing org.
+fn takes_voucher(kind: &str) -> bool {
+    matches!(kind, "fund.receive" | "fund.transfer" | "disbursement")
+}
+
+/// Key of `(issuer, ref)` in [`Table::Vouchers`].
+fn voucher_key(issuer: &str, reference: &str) -> Vec<u8> {
+    key(&[Part::Str(issuer), Part::Str(reference)])
 }
 
 /// Key of a beneficiary's history for a cause in [`Table::Histories`].
@@ -504,8 +513,9 @@ struct CorrectionBody {
     reverse: bool,
 }
 
-/// The role a kind needs (beyond per-kind conditions checked with it).
-fn role_for(kind: &str) -> &'static str {
+/// The role a kind needs (beyond per-kind conditions checked with it);
+/// `""` for kinds decided per entry (key.*, need.release/fulfil, correction).
+pub fn role_for(kind: &str) -> &'static str {
     match kind {
         "org.register" => "registrar",
         "fund.open" | "fund.receive" | "fund.transfer" => "fund",
@@ -797,9 +807,27 @@ impl Cx<'_> {
         Ok(())
     }
 
+    /// Claims voucher number `reference` for this entry's issuer: a second
+    /// use by the same organisation is refused, even of a reversed entry's.
+    fn voucher(&mut self, reference: Option<&str>) -> Result<(), Refusal> {
+        let Some(reference) = reference else {
+            return Ok(());
+        };
+        let key = voucher_key(&self.st.issuer, reference);
+        if let Some(seq) = get::<u64>(self.state, Table::Vouchers, &key)? {
+            return Err(Refusal::rule(format!(
+                "duplicate voucher: {} already used ref {reference:?} at seq {seq}",
+                self.st.issuer
+            )));
+        }
+        self.fx.put(Table::Vouchers, key, &self.seq);
+        Ok(())
+    }
+
     fn fund_receive(&mut self) -> Result<(), Refusal> {
         let b: ReceiveBody = body(self.st)?;
         let mut f = self.owned_fund(&b.fund)?;
+        self.voucher(b.reference.as_deref())?;
         f.balance = add(f.balance, b.amount, "fund balance")?;
         f.received = add(f.received, b.amount, "fund receipts")?;
         f.receipts += 1;
@@ -819,6 +847,7 @@ impl Cx<'_> {
     fn fund_transfer(&mut self) -> Result<(), Refusal> {
         let b: TransferBody = body(self.st)?;
         let mut from = self.owned_fund(&b.from_fund)?;
+        self.voucher(b.reference.as_deref())?;
         if b.from_fund == b.to_fund {
             return Err(Refusal::rule("a fund cannot transfer to itself"));
         }
@@ -852,6 +881,7 @@ impl Cx<'_> {
     fn disbursement(&mut self) -> Result<(), Refusal> {
         let b: DisburseBody = body(self.st)?;
         let mut f = self.owned_fund(&b.fund)?;
+        self.voucher(b.reference.as_deref())?;
         if let Some(need_id) = &b.need {
             let need = self.need(need_id)?;
             if need.state != "claimed" || need.claimer.as_deref() != Some(&self.st.issuer) {

@@ -97,13 +97,14 @@ pub fn build_group(
                     Err(e) => Err(Refusal::from(e)),
                     Ok((bytes, _)) => {
                         let record = LeafRecord::new(bytes);
-                        prev = record.hash;
-                        overlay.apply(effects);
                         let done = Sequenced {
                             seq,
                             leaf_hash: record.hash,
                             logged_at: logged_at.clone(),
+                            prev,
                         };
+                        prev = record.hash;
+                        overlay.apply(effects);
                         records.push(record);
                         Ok(Outcome::Sequenced(done))
                     }

@@ -43,11 +43,13 @@ pub enum Table {
     Histories,
     /// month (`YYYY-MM`) → [`StatsRec`]: disbursement totals for `/v1/stats`.
     Stats,
+    /// issuer, voucher number (`ref`) → the seq that used it (a `u64`).
+    Vouchers,
 }
 
 impl Table {
     /// Every table, in a fixed order.
-    pub const ALL: [Table; 11] = [
+    pub const ALL: [Table; 12] = [
         Table::Orgs,
         Table::Keys,
         Table::Funds,
@@ -59,6 +61,7 @@ impl Table {
         Table::Index,
         Table::Histories,
         Table::Stats,
+        Table::Vouchers,
     ];
 
     /// Its place in [`Table::ALL`].
@@ -80,6 +83,7 @@ impl Table {
             Table::Index => "st_index",
             Table::Histories => "st_histories",
             Table::Stats => "st_stats",
+            Table::Vouchers => "st_vouchers",
         }
     }
 }

@@ -380,10 +380,48 @@ fn envelope_and_check_order() {
         "cause": "illness", "amount": 1, "region": "321181", "summary": "联系电话13812345678"}),
         Code::PiiDetected,
     );
+    // What people type: fullwidth digits, numbers split by separators.
+    for typed in [
+        "联系电话１３８１２３４５６７８",
+        "电话 138 1234 5678",
+        "身份证 110105-19491231-002X",
+        "电话138\u{200B}1234\u{200B}5678",
+    ] {
+        let mut body = disburse("CHA-MED", &bnf(1), "illness", 100, "2026-02-01");
+        body["ref"] = json!(typed);
+        let msg = w.refuse(2, CHARITY, "disbursement", body, Code::PiiDetected);
+        assert!(msg.contains("body.ref"), "{typed}: {msg}");
+    }
+    // The nonce is read too.
+    let in_nonce = signed(
+        2,
+        CHARITY,
+        "disbursement",
+        "pay-138-1234-5678",
+        disburse("CHA-MED", &bnf(1), "illness", 100, "2026-02-01"),
+    );
+    let msg = w.refuse_bytes(&in_nonce, Code::PiiDetected);
+    assert!(msg.starts_with("nonce holds a mobile"), "{msg}");
+    // An org id of another scheme is read after its `XX-SCHEME-` prefix.
+    let msg = w.refuse(
+        1,
+        BUREAU,
+        "org.register",
+        json!({"org": {"id": "CN-ABC-11010519491231002X", "name": "x", "type": "other", "region": "320000"},
+            "keys": [{"key": pubkey(7), "roles": ["admin"]}]}),
+        Code::PiiDetected,
+    );
+    assert!(msg.contains("body.org.id"), "{msg}");
     // Allowed look-alikes are not PII.
-    let mut body = disburse("CHA-MED", &bnf(1), "illness", 100, "2026-02-01");
-    body["ref"] = json!("订单 2026020100001234567");
-    w.ok(2, CHARITY, "disbursement", body);
+    for allowed in [
+        "订单 2026020100001234567",
+        "账号 6222 0200 1234 5678 901",
+        "2026-11-28 发放 3 笔",
+    ] {
+        let mut body = disburse("CHA-MED", &bnf(1), "illness", 100, "2026-02-01");
+        body["ref"] = json!(allowed);
+        w.ok(2, CHARITY, "disbursement", body);
+    }
 }
 
 #[test]
@@ -966,4 +1004,55 @@ fn duplicate_aid_alerts() {
         disburse("UNION-HARD", &family, "illness", 10_000, "2026-05-12"),
     );
     assert_eq!(alert(&w, after), None);
+}
+
+/// A voucher number is unique per issuing organisation across receipts,
+/// transfers and disbursements (SPEC §6): a second use is a duplicate
+/// voucher, even of a reversed entry's; another organisation may use it.
+#[test]
+fn a_voucher_number_pays_once() {
+    let mut w = funded();
+    let mut pay = disburse("CHA-MED", &bnf(1), "illness", 300_000, "2026-03-05");
+    pay["ref"] = json!("MZ-0301");
+    let first = w.ok(2, CHARITY, "disbursement", pay.clone());
+    // The same row re-signed (another nonce): refused, and nothing changes.
+    let msg = w.refuse(2, CHARITY, "disbursement", pay.clone(), Code::RuleViolation);
+    assert!(
+        msg.contains("duplicate voucher") && msg.contains(&format!("seq {first}")),
+        "{msg}"
+    );
+    // Across kinds of the same organisation.
+    let receive = json!({"fund": "CHA-MED", "amount": 5, "from": "x", "date": "2026-03-06", "ref": "MZ-0301"});
+    w.refuse(2, CHARITY, "fund.receive", receive, Code::RuleViolation);
+    let transfer = json!({"from_fund": "CHA-MED", "to_fund": "UNION-HARD", "amount": 5, "date": "2026-03-06", "ref": "MZ-0301"});
+    w.refuse(2, CHARITY, "fund.transfer", transfer, Code::RuleViolation);
+    // The union used R-1 already; the charity may use it.
+    let receive =
+        json!({"fund": "CHA-MED", "amount": 5, "from": "x", "date": "2026-03-06", "ref": "R-1"});
+    w.ok(2, CHARITY, "fund.receive", receive);
+    // A reversed entry's voucher stays used.
+    w.ok(
+        2,
+        CHARITY,
+        "correction",
+        json!({"target": first, "reason": "录入错误", "reverse": true}),
+    );
+    w.refuse(2, CHARITY, "disbursement", pay, Code::RuleViolation);
+    // Two uses in one commit group: the second is refused.
+    let mut a = disburse("CHA-MED", &bnf(2), "illness", 10, "2026-03-07");
+    a["ref"] = json!("MZ-0400");
+    let mut b = disburse("CHA-MED", &bnf(3), "illness", 20, "2026-03-07");
+    b["ref"] = json!("MZ-0400");
+    let results = w.submit_group(vec![
+        signed(2, CHARITY, "disbursement", "g-a", a),
+        signed(2, CHARITY, "disbursement", "g-b", b),
+    ]);
+    assert!(
+        matches!(results[0], Ok(Outcome::Sequenced(_))),
+        "{results:?}"
+    );
+    assert!(
+        matches!(&results[1], Err(r) if r.code == Code::RuleViolation),
+        "{results:?}"
+    );
 }

@@ -487,3 +487,44 @@ fn pipelined_groups_see_the_groups_in_flight() {
         dump(&state).unwrap()
     });
 }
+
+/// An auditor's replay refuses a second use of a voucher number that a
+/// node sequenced around the rules, naming its seq.
+#[test]
+fn replay_refuses_a_duplicate_voucher() {
+    use ledger::entry::LeafRecord;
+    let mut w = World::new();
+    w.ok(2, CHARITY, "fund.open", fund_open("F", "medical", 0));
+    w.ok(
+        2,
+        CHARITY,
+        "fund.receive",
+        json!({"fund": "F", "amount": 1000, "from": "x", "date": "2026-01-02", "ref": "V-1"}),
+    );
+    let size = w.log.size();
+    let entry = check_submission(&signed(
+        2,
+        CHARITY,
+        "fund.receive",
+        "again",
+        json!({"fund": "F", "amount": 1000, "from": "x", "date": "2026-01-03", "ref": "V-1"}),
+    ))
+    .unwrap();
+    let leaf = Leaf {
+        entry,
+        logged_at: "2030-01-01T00:00:00.000Z".into(),
+        prev: w.log.head().last_leaf,
+        seq: size,
+    };
+    w.log
+        .append_records(
+            vec![LeafRecord::new(leaf.to_bytes().unwrap())],
+            Vec::new(),
+            SystemTime::UNIX_EPOCH,
+        )
+        .unwrap();
+    let e = replay(&w.log).unwrap_err();
+    assert_eq!(e.seq, size);
+    assert_eq!(e.refusal.code, ledger::rules::Code::RuleViolation);
+    assert!(e.refusal.message.contains("duplicate voucher"), "{e}");
+}

@@ -212,7 +212,12 @@ fn main() {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let addr = listener.local_addr().unwrap();
-    runtime.spawn(async move { axum::serve(listener, node::app(node)).await.unwrap() });
+    let limits = node::serve::Limits::for_file_limit(node::serve::raise_file_limit()).unwrap();
+    runtime.spawn(async move {
+        node::serve::serve(listener, node::app(node), limits, std::future::pending())
+            .await
+            .unwrap()
+    });
 
     // 2. Random inclusion proofs, paced at 2,000 requests/s for 10 s.
     let times = paced_proofs(addr, size, 2_500);

@@ -27,6 +27,7 @@ pub mod error;
 pub mod lists;
 pub mod metrics;
 pub mod sequencer;
+pub mod serve;
 pub mod tiles;
 
 pub use error::ApiError;
@@ -166,10 +167,63 @@ pub fn app(node: Node) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(30),
+            REQUEST_TIMEOUT,
         ))
+        .layer(axum::middleware::from_fn(json_errors))
         .layer(tower_http::cors::CorsLayer::permissive())
         .with_state(node)
+}
+
+/// Longest a request may take, its body's upload included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Gives every error answer the SPEC's shape. The handlers answer with
+/// [`ApiError`] already; this catches the answers made by the HTTP stack
+/// itself (body limit, path and query decoding, the request timeout), which
+/// come as plain text or empty, keeping their status. A body announced
+/// longer than [`BODY_LIMIT`] is refused before it is read.
+async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return ApiError::new(
+            "too_large",
+            format!("the body may be at most {BODY_LIMIT} bytes"),
+        )
+        .into_response();
+    }
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE
+        | StatusCode::URI_TOO_LONG
+        | StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "too_large",
+        StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => "overloaded",
+        s if s.is_client_error() => "schema_violation",
+        _ => "internal",
+    };
+    let text = axum::body::to_bytes(res.into_body(), 4096)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let message = match (code, text.trim()) {
+        ("internal", _) => "internal error".to_owned(),
+        ("overloaded", "") => format!("no answer within {} s; retry", REQUEST_TIMEOUT.as_secs()),
+        (_, "") => status.canonical_reason().unwrap_or("error").to_owned(),
+        (_, text) => text.to_owned(),
+    };
+    (status, Json(ApiError::new(code, message).body())).into_response()
 }
 
 async fn time_request(

@@ -105,7 +105,7 @@ fn entry_summary(log: &Log<RocksBackend>, seq: u64) -> Result<Value, ApiError> {
         .ok_or_else(|| ApiError::internal(format!("leaf {seq} missing")))?;
     let leaf = Leaf::from_bytes(&bytes).map_err(ApiError::internal)?;
     let st = leaf.entry.statement;
-    let mut v = json!({"seq": seq, "kind": st.kind, "issuer": st.issuer, "body": st.body, "logged_at": leaf.logged_at});
+    let mut v = json!({"seq": seq, "kind": st.kind, "issuer": st.issuer, "nonce": st.nonce, "body": st.body, "logged_at": leaf.logged_at});
     let rec: Option<EntryRec> =
         get(log.backend(), Table::Entries, &seq.to_be_bytes()).map_err(ApiError::internal)?;
     if let Some(rec) = rec {

@@ -35,6 +35,8 @@ enum Command {
         /// The log's origin line and checkpoint key name, e.g. ledger.example.gov.cn/aid/2026.
         #[arg(long)]
         origin: String,
+        #[command(flatten)]
+        conn: ConnArgs,
     },
     /// Rebuild the derived state of the ledger in DATA from its leaves (after
     /// an upgrade that changed the state's format; the node is stopped).
@@ -54,7 +56,43 @@ enum Command {
         /// The demo log's origin.
         #[arg(long, default_value = "demo.aidledger.local/aid/2026")]
         origin: String,
+        #[command(flatten)]
+        conn: ConnArgs,
     },
+}
+
+/// How the node treats connections.
+#[derive(clap::Args)]
+struct ConnArgs {
+    /// Most connections open at once [default: the open-files limit less
+    /// what the store needs]. At the cap the connection that has waited
+    /// longest without a request is closed for a new one.
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Seconds a connection has to send a request's head, when it opens and
+    /// between requests.
+    #[arg(long, default_value_t = 10)]
+    header_timeout: u64,
+}
+
+impl ConnArgs {
+    fn limits(&self) -> anyhow::Result<node::serve::Limits> {
+        let mut limits = node::serve::Limits::for_file_limit(node::serve::raise_file_limit())?;
+        if let Some(max) = self.max_connections {
+            anyhow::ensure!(
+                (1..=limits.max_connections).contains(&max),
+                "--max-connections must be 1..={} under this process's open-files limit",
+                limits.max_connections
+            );
+            limits.max_connections = max;
+        }
+        anyhow::ensure!(
+            self.header_timeout > 0,
+            "--header-timeout must be at least 1"
+        );
+        limits.header_timeout = std::time::Duration::from_secs(self.header_timeout);
+        Ok(limits)
+    }
 }
 
 fn main() -> ExitCode {
@@ -80,7 +118,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             data,
             listen,
             origin,
-        } => serve(&data, &listen, &origin, false),
+            conn,
+        } => serve(&data, &listen, &origin, conn.limits()?, false),
         Command::Reindex { data } => {
             let started = std::time::Instant::now();
             let size = RocksBackend::reindex(&data.join("db"))
@@ -95,11 +134,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             data,
             listen,
             origin,
-        } => serve(&data, &listen, &origin, true),
+            conn,
+        } => serve(&data, &listen, &origin, conn.limits()?, true),
     }
 }
 
-fn serve(data: &Path, listen: &str, origin: &str, demo: bool) -> anyhow::Result<()> {
+fn serve(
+    data: &Path,
+    listen: &str,
+    origin: &str,
+    limits: node::serve::Limits,
+    demo: bool,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let key = ledger::keyfile::read_or_create(&data.join("node.key"))?;
     let signer = CheckpointSigner::new(origin, key)?;
@@ -127,7 +173,7 @@ fn serve(data: &Path, listen: &str, origin: &str, demo: bool) -> anyhow::Result<
             );
         }
     }
-    tracing::info!(size = log.size(), vkey = %signer.vkey(), "store opened");
+    tracing::info!(size = log.size(), vkey = %signer.vkey(), max_connections = limits.max_connections, "store opened");
     let (node, sequencer) = node::Node::start(log, signer);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -140,9 +186,7 @@ fn serve(data: &Path, listen: &str, origin: &str, demo: bool) -> anyhow::Result<
             "aidledger-node listening on http://{}",
             listener.local_addr()?
         );
-        axum::serve(listener, node::app(node))
-            .with_graceful_shutdown(shutdown())
-            .await?;
+        node::serve::serve(listener, node::app(node), limits, shutdown()).await?;
         anyhow::Ok(())
     })?;
     // The router and every handler are gone: the sequencer finishes the

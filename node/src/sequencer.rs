@@ -35,6 +35,9 @@ pub struct Receipt {
     pub leaf_hash: String,
     /// Its `logged_at`.
     pub logged_at: String,
+    /// The leaf hash of the seq before it: with `logged_at`, the submitter
+    /// rebuilds the leaf from its own entry and checks `leaf_hash`.
+    pub prev: String,
     /// The signed checkpoint the inclusion proof is against.
     pub checkpoint: String,
     /// RFC 9162 inclusion path of `seq` in that checkpoint's tree.
@@ -318,15 +321,15 @@ pub fn receipt(
     checkpoint: &str,
     size: u64,
 ) -> Result<Receipt, String> {
-    let (seq, leaf_hash, logged_at) = match outcome {
-        Outcome::Sequenced(s) => (s.seq, s.leaf_hash, s.logged_at.clone()),
+    let (seq, leaf_hash, logged_at, prev) = match outcome {
+        Outcome::Sequenced(s) => (s.seq, s.leaf_hash, s.logged_at.clone(), s.prev),
         Outcome::Resubmitted(seq) => {
             let bytes = log
                 .leaf(*seq)
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("leaf {seq} missing"))?;
             let leaf = Leaf::from_bytes(&bytes).map_err(|e| e.to_string())?;
-            (*seq, leaf_hash(&bytes), leaf.logged_at)
+            (*seq, leaf_hash(&bytes), leaf.logged_at, leaf.prev)
         }
     };
     let path = log.prove_inclusion(seq, size).map_err(|e| e.to_string())?;
@@ -334,6 +337,7 @@ pub fn receipt(
         seq,
         leaf_hash: leaf_hash.to_hex(),
         logged_at,
+        prev: prev.to_hex(),
         checkpoint: checkpoint.to_owned(),
         inclusion: path.iter().map(|h| h.to_hex()).collect(),
     })

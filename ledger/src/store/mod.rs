@@ -21,7 +21,7 @@ pub use mem::MemBackend;
 #[cfg(feature = "store")]
 mod rocks;
 #[cfg(feature = "store")]
-pub use rocks::{RocksBackend, STATE_FORMAT};
+pub use rocks::{RocksBackend, MAX_OPEN_FILES, STATE_FORMAT};
 
 /// Why the store could not read or write, or refuses to serve.
 #[derive(Debug, thiserror::Error)]
@@ -174,13 +174,19 @@ impl Tip {
             prev = record.hash;
             records.push(record);
         }
+        let mut prev = self.head.last_leaf;
         let sequenced = records
             .iter()
             .enumerate()
-            .map(|(i, r)| Sequenced {
-                seq: self.size() + i as u64,
-                leaf_hash: r.hash,
-                logged_at: logged_at.clone(),
+            .map(|(i, r)| {
+                let s = Sequenced {
+                    seq: self.size() + i as u64,
+                    leaf_hash: r.hash,
+                    logged_at: logged_at.clone(),
+                    prev,
+                };
+                prev = r.hash;
+                s
             })
             .collect();
         Ok((self.prepare(records, Vec::new(), now), sequenced))
@@ -277,6 +283,8 @@ pub struct Sequenced {
     pub leaf_hash: Hash,
     /// Its `logged_at`.
     pub logged_at: String,
+    /// The leaf hash of the seq before it (64 zeros for seq 0).
+    pub prev: Hash,
 }
 
 /// An append-only log over a backend.

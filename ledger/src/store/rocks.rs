@@ -26,6 +26,9 @@ pub mod cf {
 }
 
 const HEAD_KEY: &[u8] = b"head";
+/// Most table files RocksDB keeps open at once (blob files have a cache of
+/// the same size). Past it, files are closed and reopened as needed.
+pub const MAX_OPEN_FILES: u64 = 512;
 const FORMAT_KEY: &[u8] = b"state-format";
 
 /// Version of the encoding of the derived-state tables, kept in the meta
@@ -33,7 +36,7 @@ const FORMAT_KEY: &[u8] = b"state-format";
 /// hold each disbursement's seq, issuer and date; entry records leave out
 /// empty fields. 3: records are postcard, not JSON; nonce records hold the
 /// statement hash as 32 bytes.
-pub const STATE_FORMAT: u32 = 3;
+pub const STATE_FORMAT: u32 = 4;
 
 /// Stored hashes above the leaves (levels ≥ 1: one hash per leaf in all,
 /// 32 bytes) are kept in memory once read or written. They never change, so
@@ -167,6 +170,9 @@ impl RocksBackend {
         // point-in-time recovery; older ones silently turned it off.
         db_opts.set_max_total_wal_size(512 << 20);
         db_opts.set_recycle_log_file_num(1);
+        // A bound, so that the node can give every other descriptor to
+        // connections without the store ever failing to open a file.
+        db_opts.set_max_open_files(MAX_OPEN_FILES as i32);
 
         // Block caches are RocksDB's lock-free HyperClockCache: a group's
         // batched point reads spent a quarter of their time in the LRU
@@ -207,7 +213,7 @@ impl RocksBackend {
             // the writer. Older data, which is most of it, is compressed.
             use rocksdb::DBCompressionType::{Lz4, None as Plain};
             opts.set_compression_per_level(&[Plain, Plain, Lz4, Lz4, Lz4, Lz4, Lz4]);
-            if matches!(t, Table::Nonces | Table::Histories) {
+            if matches!(t, Table::Nonces | Table::Histories | Table::Vouchers) {
                 // Every entry looks up a nonce that is not there, and most
                 // disbursements a history that is not in the memtable: a
                 // whole-key bloom filter answers those without searching the

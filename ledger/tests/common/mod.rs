@@ -125,6 +125,16 @@ impl<B: Backend> World<B> {
         results.pop().unwrap()
     }
 
+    /// Submits `entries` (bytes as a client sends them) as one commit group.
+    pub fn submit_group(&mut self, entries: Vec<Vec<u8>>) -> Vec<Result<Outcome, Refusal>> {
+        let checked = entries
+            .iter()
+            .map(|b| check_submission(b).unwrap())
+            .collect();
+        self.now += Duration::from_secs(60);
+        sequence_group(&mut self.log, checked, self.now).unwrap()
+    }
+
     /// Signs and submits with a fresh nonce.
     pub fn submit(
         &mut self,

@@ -1,0 +1,248 @@
+//! The real `aidledger-node` binary under abuse from the network, as an
+//! attacker would try it: connections that send part of a head and go
+//! silent, more of them than the node may hold, and requests the HTTP
+//! stack itself refuses. Honest clients must still be served, and every
+//! answer must have the SPEC's `{"error":{"code","message"}}` shape.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use ledger::entry::SignedEntry;
+use serde_json::{json, Value};
+
+mod common;
+
+/// Connections the node may hold in these tests.
+const ROOM: u64 = 200;
+
+struct Node {
+    child: Child,
+    addr: SocketAddr,
+    stderr: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The node with an open-files limit that leaves it `ROOM` connections,
+/// and a header timeout of `header_timeout` seconds.
+fn spawn(header_timeout: u64) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let stderr = dir.path().join("stderr");
+    let files = node::serve::RESERVED_FILES + ROOM;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_aidledger-node"));
+    command
+        .args(["serve", "--data"])
+        .arg(dir.path().join("data"))
+        .args([
+            "--listen",
+            &addr.to_string(),
+            "--origin",
+            "test.example/aid",
+        ])
+        .args(["--header-timeout", &header_timeout.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr).unwrap());
+    // SAFETY: setrlimit is a plain system call, safe between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = rustix::process::Rlimit {
+                current: Some(files),
+                maximum: Some(files),
+            };
+            rustix::process::setrlimit(rustix::process::Resource::Nofile, limit)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let mut child = command.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("listening"), "{line}");
+    Node {
+        child,
+        addr,
+        stderr,
+        _dir: dir,
+    }
+}
+
+/// Sends `request` as it is on a fresh connection; returns the status and
+/// the body parsed as JSON.
+fn raw(addr: SocketAddr, request: &[u8]) -> (u16, Value) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).unwrap();
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head in {:?}", String::from_utf8_lossy(&answer)));
+    let head = String::from_utf8_lossy(&answer[..split]).to_string();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = serde_json::from_slice(&answer[split + 4..])
+        .unwrap_or_else(|e| panic!("{head}: body is not JSON ({e})"));
+    (status, body)
+}
+
+fn post(addr: SocketAddr, body: &[u8]) -> (u16, Value) {
+    let mut req = format!(
+        "POST /v1/entries HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    raw(addr, &req)
+}
+
+fn get(addr: SocketAddr, path: &str) -> (u16, Value) {
+    raw(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+}
+
+/// The vector ledger's five entries, then `n` credit awards by its charity.
+fn honest_entries(n: usize) -> Vec<Vec<u8>> {
+    let v = common::vectors();
+    let mut out: Vec<Vec<u8>> = v["leaves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| serde_json::to_vec(&l["entry"]).unwrap())
+        .collect();
+    let charity = SigningKey::from_bytes(&[2; 32]);
+    out.extend((0..n).map(|i| {
+        let e = SignedEntry::create(
+            &charity,
+            "CN-USCI-53440300MJ0000018R",
+            "credit.award",
+            &format!("honest-{i}"),
+            "2026-03-01T09:00:00Z",
+            json!({"holder": format!("vol_{i:064x}"), "points": 1, "reason": "服务"}),
+        )
+        .unwrap();
+        serde_json::to_vec(&e).unwrap()
+    }));
+    out
+}
+
+/// More slow-head connections than the node has file descriptors, held
+/// open, do not keep an honest client out: it gets every submission
+/// accepted, and the node never runs out of descriptors.
+#[test]
+fn slow_heads_beyond_the_cap_do_not_lock_out_honest_clients() {
+    let node = spawn(30);
+    let mut attackers = Vec::new();
+    for _ in 0..node::serve::RESERVED_FILES + 2 * ROOM {
+        let mut s = TcpStream::connect(node.addr).unwrap();
+        // Part of a head, then silence.
+        let _ = s.write_all(b"POST /v1/entries HTTP/1.1\r\nHost: x\r\n");
+        attackers.push(s);
+    }
+    let mut accepted = 0;
+    for entry in honest_entries(15) {
+        let (status, answer) = post(node.addr, &entry);
+        assert_eq!(status, 201, "{answer}");
+        accepted += 1;
+    }
+    assert_eq!(accepted, 20);
+    // While the attack goes on, a fresh wave of it does not either.
+    for _ in 0..ROOM {
+        if let Ok(mut s) = TcpStream::connect(node.addr) {
+            let _ = s.write_all(b"GET / HTTP/1.1\r\n");
+            attackers.push(s);
+        }
+    }
+    let (status, log) = get(node.addr, "/v1/log");
+    assert_eq!(status, 200);
+    assert_eq!(log["size"], 20);
+    drop(attackers);
+    let stderr = std::fs::read_to_string(&node.stderr).unwrap();
+    assert!(!stderr.contains("Too many open files"), "{stderr}");
+    assert!(stderr.contains("shedding"), "{stderr}");
+}
+
+/// A connection that sends part of a head and goes silent, or stays idle
+/// after an answer, is closed after the header timeout.
+#[test]
+fn silent_and_idle_connections_are_closed() {
+    let node = spawn(1);
+    let mut silent = TcpStream::connect(node.addr).unwrap();
+    silent.write_all(b"GET /v1/log HTTP/1.1\r\nHo").unwrap();
+    let mut idle = TcpStream::connect(node.addr).unwrap();
+    write!(idle, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    for s in [&mut silent, &mut idle] {
+        // Bounded so that a node that never closes fails the test.
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut all = Vec::new();
+        let closed = s.read_to_end(&mut all);
+        assert!(closed.is_ok(), "not closed: {closed:?}");
+    }
+}
+
+/// Answers made by the HTTP stack, not a handler, have the SPEC's shape.
+#[test]
+fn every_refusal_has_the_spec_shape() {
+    let node = spawn(30);
+    let addr = node.addr;
+    let check = |(status, body): (u16, Value), want_status: u16, want_code: &str| {
+        assert_eq!(status, want_status, "{body}");
+        assert_eq!(body["error"]["code"], want_code, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+    };
+    // A body over the limit, announced by its length.
+    let big = format!(
+        "POST /v1/entries HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        node::BODY_LIMIT + 1
+    );
+    check(raw(addr, big.as_bytes()), 413, "too_large");
+    // A URI past hyper's limit.
+    let long = format!(
+        "GET /v1/funds/{} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    check(raw(addr, long.as_bytes()), 414, "too_large");
+    // More header fields than hyper parses.
+    let mut many = String::from("GET /v1/log HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..150 {
+        many.push_str(&format!("X-Field-{i}: {i}\r\n"));
+    }
+    many.push_str("\r\n");
+    check(raw(addr, many.as_bytes()), 431, "too_large");
+    // Not HTTP at all.
+    check(raw(addr, b"NOT A REQUEST\r\n\r\n"), 400, "schema_violation");
+    // Invalid UTF-8 in a path segment.
+    check(get(addr, "/v1/funds/%ff"), 400, "schema_violation");
+    check(get(addr, "/v1/entries/%ff%fe"), 400, "schema_violation");
+    // Numbers: out of range is a schema violation, like 2^64 and 1.5.
+    for n in ["1e400", "18446744073709551616", "1.5"] {
+        check(
+            post(addr, format!("{{\"amount\":{n}}}").as_bytes()),
+            400,
+            "schema_violation",
+        );
+    }
+    check(post(addr, b"{\"amount\":"), 400, "malformed_json");
+    check(get(addr, "/no/such/route"), 404, "not_found");
+}
