@@ -124,6 +124,36 @@ impl NodeClient {
         unreachable!("the last attempt returns")
     }
 
+    /// Calls `f` on every item of a paged list (SPEC §7: `{"items":[…],
+    /// "next_cursor"}`), in order, 1,000 a request.
+    pub fn each_item(&self, path: &str, mut f: impl FnMut(&Value)) -> anyhow::Result<()> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut cursor: Option<String> = None;
+        loop {
+            let url = match &cursor {
+                None => format!("{path}{sep}limit={PAGE}"),
+                Some(c) => format!("{path}{sep}limit={PAGE}&cursor={c}"),
+            };
+            let page = self.get_json(&url)?;
+            page["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .for_each(&mut f);
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Every item of a paged list.
+    pub fn all_items(&self, path: &str) -> anyhow::Result<Vec<Value>> {
+        let mut items = Vec::new();
+        self.each_item(path, |v| items.push(v.clone()))?;
+        Ok(items)
+    }
+
     /// GET `path`; a non-2xx answer is a [`NodeError`].
     pub fn get(&self, path: &str) -> anyhow::Result<Vec<u8>> {
         let (status, body) = self.request(path, None)?;

@@ -13,25 +13,6 @@ use serde_json::Value;
 
 use crate::client::NodeClient;
 
-/// Every item of a paged list (`{"items","next_cursor"}`).
-pub fn all_items(client: &NodeClient, path: &str) -> anyhow::Result<Vec<Value>> {
-    let mut items = Vec::new();
-    let sep = if path.contains('?') { '&' } else { '?' };
-    let mut cursor: Option<String> = None;
-    loop {
-        let url = match &cursor {
-            None => format!("{path}{sep}limit=1000"),
-            Some(c) => format!("{path}{sep}limit=1000&cursor={c}"),
-        };
-        let page = client.get_json(&url)?;
-        items.extend(page["items"].as_array().cloned().unwrap_or_default());
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => return Ok(items),
-        }
-    }
-}
-
 /// IATI sector (vocabulary 1, DAC 5-digit) for a fund category.
 fn sector(category: &str) -> &'static str {
     match category {
@@ -89,7 +70,7 @@ pub fn export(
         .context("looking up the organisation")?;
     let funds: Vec<Value> = match only {
         Some(id) => vec![client.get_json(&format!("/v1/funds/{id}"))?],
-        None => all_items(client, "/v1/funds")?,
+        None => client.all_items("/v1/funds")?,
     };
     let funds: Vec<&Value> = funds.iter().filter(|f| f["owner"] == org).collect();
     if funds.is_empty() {
@@ -101,7 +82,7 @@ pub fn export(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<iati-activities version=\"2.03\" generated-datetime=\"{now}\">\n"
     );
     for fund in funds {
-        let flows = all_items(client, &format!("/v1/funds/{}/flows", text(fund, "fund")))?;
+        let flows = client.all_items(&format!("/v1/funds/{}/flows", text(fund, "fund")))?;
         activity(&mut out, &org_rec, fund, &flows, today, now);
     }
     out.push_str("</iati-activities>\n");

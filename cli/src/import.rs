@@ -1,28 +1,40 @@
 //! Bulk import from a spreadsheet export (CSV, UTF-8 or GBK): one signed
 //! entry per row, submitted in arrays of 1,000 with every receipt verified.
 //!
-//! A row's nonce is `imp-<tag>-<row>`, with `tag` fixed by a journal file
-//! kept next to the CSV on the first run (with the statements' `issued_at`),
-//! so a re-run after an interruption signs the very same statements: rows
-//! already in the ledger come back as identical resubmissions (their
-//! original seq), the rest are added, and nothing is there twice. A row
-//! edited after it was imported is refused as `nonce_conflict`.
+//! A row's identity is its content, not the file it came in: its nonce is
+//! `imp-` and a hash of the issuer, the kind and the canonical body it
+//! becomes (amounts in fen, dates and labels normalised, ID numbers as
+//! pseudonyms), with a counter for the second and later identical rows of
+//! one file. So the same rows re-saved by a spreadsheet (BOM, CRLF),
+//! converted from GBK, copied under another name or imported again after an
+//! interruption are "already in the ledger": the node answers an identical
+//! statement with its original seq, and one signed at another time with
+//! `nonce_conflict`, which for a nonce made from the content can only mean
+//! the same row. A row changed after it was imported is a new row: with a
+//! voucher number (`ref`) the node refuses it as a duplicate voucher; without
+//! one a disbursement equal in fund, beneficiary, amount and date to one of
+//! the issuer's own in the ledger or earlier in the file is held back before
+//! signing, unless `--allow-repeat` (monthly payments repeat, but not twice
+//! on one day for the same amount).
 //!
 //! ID numbers in an `id_number` column are turned into pseudonyms on this
 //! machine (`--secret-file`); columns the kind does not use (names, phone
 //! numbers, …) are never read into an entry.
 
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context};
 use ed25519_dalek::SigningKey;
 use ledger::entry::SignedEntry;
 use ledger::ident::{pseudonym, PseudonymKind};
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::client::NodeClient;
 use crate::receipt::{Receipt, Submitter};
 
 /// What a column holds.
@@ -121,8 +133,9 @@ pub struct Import<'a> {
     pub key: &'a SigningKey,
     /// Pseudonym secret, needed if there is an ID column.
     pub secret: Option<Vec<u8>>,
-    /// Journal path (default: the CSV's path + `.import.json`).
-    pub journal: Option<PathBuf>,
+    /// Import disbursements equal in fund, beneficiary, amount and date to
+    /// one already in the ledger or earlier in the file.
+    pub allow_repeat: bool,
 }
 
 /// One row that did not make it into the ledger.
@@ -130,20 +143,15 @@ pub struct Import<'a> {
 pub struct RowError {
     /// Spreadsheet row number (the header is row 1).
     pub row: u64,
-    /// SPEC error code (or `bad_row` for what could not become an entry).
+    /// SPEC error code, `bad_row` for what could not become an entry, or
+    /// `repeat` for a disbursement held back as a likely second payment.
     pub code: String,
     /// Why.
     pub message: String,
 }
 
-/// The journal that makes a re-run sign the same statements.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Journal {
-    tag: String,
-    issued_at: String,
-    issuer: String,
-    kind: String,
-}
+/// The code of a row held back as a repeat.
+pub const REPEAT: &str = "repeat";
 
 /// The rows of a CSV as entries to sign: (row number, body) or a row error.
 pub struct Rows {
@@ -153,8 +161,6 @@ pub struct Rows {
     pub errors: Vec<RowError>,
     /// Headers not read (never sent).
     pub ignored: Vec<String>,
-    /// SHA-256 of the file bytes.
-    pub digest: [u8; 32],
 }
 
 /// Decodes the file (UTF-8, with or without BOM, or GBK).
@@ -226,7 +232,6 @@ pub fn read_rows(
         bodies,
         errors,
         ignored,
-        digest: Sha256::digest(bytes).into(),
     })
 }
 
@@ -321,61 +326,248 @@ fn date(raw: &str) -> Option<String> {
 }
 
 /// What an import did.
+#[derive(Default)]
 pub struct Summary {
     /// Rows in the file.
     pub rows: u64,
     /// Rows sequenced by this run.
     pub added: u64,
-    /// Rows that were already in the ledger (identical resubmissions).
+    /// Rows that were already in the ledger.
     pub already: u64,
-    /// Rows refused or unreadable.
+    /// Rows held back as repeats (also listed in `errors`).
+    pub held: u64,
+    /// Rows refused, unreadable or held back.
     pub errors: Vec<RowError>,
     /// Columns not read.
     pub ignored: Vec<String>,
+    /// Rows dealt with before an interruption, if the run was interrupted.
+    pub interrupted_after: Option<u64>,
 }
 
-/// Runs an import: rows → signed entries → verified receipts.
+/// A row on its way to the ledger.
+struct Row {
+    row: u64,
+    body: Value,
+    nonce: String,
+}
+
+/// The nonce of a row: `imp-` and 40 letters `a`-`p` spelling 160 bits of
+/// SHA-256 over the issuer, the kind, the canonical body and `occurrence`
+/// (0 for the first row with this body in the file, 1 for the second, …).
+/// Letters, not hex: the PII guard reads nonces, and hex digits could
+/// happen to spell a phone number.
+pub fn row_nonce(issuer: &str, kind: &str, canonical_body: &[u8], occurrence: u32) -> String {
+    let mut h = Sha256::new();
+    for part in [issuer.as_bytes(), kind.as_bytes(), canonical_body] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    h.update(occurrence.to_be_bytes());
+    let digest = h.finalize();
+    let mut nonce = String::from("imp-");
+    for b in &digest[..20] {
+        nonce.push(char::from(b'a' + (b >> 4)));
+        nonce.push(char::from(b'a' + (b & 15)));
+    }
+    nonce
+}
+
+/// What makes two disbursements the same payment when they carry no
+/// voucher number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PaymentKey {
+    fund: String,
+    beneficiary: String,
+    amount: u64,
+    date: String,
+}
+
+impl PaymentKey {
+    fn of(body: &Value) -> Option<PaymentKey> {
+        if body.get("ref").is_some() {
+            return None;
+        }
+        Some(PaymentKey {
+            fund: body["fund"].as_str()?.to_owned(),
+            beneficiary: body["beneficiary"].as_str()?.to_owned(),
+            amount: body["amount"].as_u64()?,
+            date: body["date"].as_str()?.to_owned(),
+        })
+    }
+}
+
+/// The issuer's unreversed disbursements in the ledger with the payment
+/// keys of `rows`: key → (seq, nonce) of each. Reads each fund's flows or
+/// each beneficiary's history, whichever takes fewer requests.
+fn ledger_payments(
+    client: &NodeClient,
+    issuer: &str,
+    keys: &[&PaymentKey],
+) -> anyhow::Result<HashMap<PaymentKey, Vec<(u64, String)>>> {
+    let mut by_fund: HashMap<&str, Vec<&PaymentKey>> = HashMap::new();
+    for k in keys {
+        by_fund.entry(&k.fund).or_default().push(k);
+    }
+    let wanted: std::collections::HashSet<&PaymentKey> = keys.iter().copied().collect();
+    let mut found: HashMap<PaymentKey, Vec<(u64, String)>> = HashMap::new();
+    let mut take = |item: &Value| {
+        if item["kind"] != "disbursement"
+            || item["issuer"] != issuer
+            || item["reversed"].as_bool() == Some(true)
+        {
+            return;
+        }
+        if let (Some(key), Some(seq)) = (PaymentKey::of(&item["body"]), item["seq"].as_u64()) {
+            if wanted.contains(&key) {
+                let nonce = item["nonce"].as_str().unwrap_or_default().to_owned();
+                found.entry(key).or_default().push((seq, nonce));
+            }
+        }
+    };
+    for (fund, keys) in by_fund {
+        let info = client.get_json(&format!("/v1/funds/{fund}"))?;
+        let pages_of_fund = info["disbursements"].as_u64().unwrap_or(0) / 1000 + 1;
+        let mut beneficiaries: Vec<&str> = keys.iter().map(|k| k.beneficiary.as_str()).collect();
+        beneficiaries.sort_unstable();
+        beneficiaries.dedup();
+        if pages_of_fund <= beneficiaries.len() as u64 {
+            client.each_item(&format!("/v1/funds/{fund}/flows"), &mut take)?;
+        } else {
+            for b in beneficiaries {
+                client.each_item(&format!("/v1/beneficiaries/{b}"), &mut take)?;
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Runs an import: rows → checks → signed entries → verified receipts.
+/// Stops between arrays once `stop` is set.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     opts: &Import<'_>,
+    client: &NodeClient,
     submitter: &mut Submitter<'_>,
+    rows: Rows,
     size_before: u64,
     progress: &indicatif::ProgressBar,
+    stop: &AtomicBool,
     mut receipts: impl FnMut(&Receipt) -> anyhow::Result<()>,
 ) -> anyhow::Result<Summary> {
-    let bytes =
-        std::fs::read(opts.file).with_context(|| format!("reading {}", opts.file.display()))?;
-    let rows = read_rows(&bytes, opts.encoding, opts.kind, opts.secret.as_deref())?;
-    let journal = journal(opts, &rows.digest)?;
     let mut summary = Summary {
         rows: (rows.bodies.len() + rows.errors.len()) as u64,
-        added: 0,
-        already: 0,
         errors: rows.errors,
         ignored: rows.ignored,
+        ..Summary::default()
     };
     progress.set_length(summary.rows);
     progress.inc(summary.errors.len() as u64);
-    for chunk in rows.bodies.chunks(crate::client::PAGE as usize) {
+
+    // Nonces from content; identical rows of one file counted apart.
+    let mut seen: HashMap<Vec<u8>, u32> = HashMap::new();
+    let mut pending = Vec::with_capacity(rows.bodies.len());
+    for (row, body) in rows.bodies {
+        let canonical =
+            ledger::canonical_json(&body).map_err(|e| anyhow::anyhow!("row {row}: {e}"))?;
+        let n = seen.entry(canonical.clone()).or_insert(0);
+        let nonce = row_nonce(opts.issuer, opts.kind, &canonical, *n);
+        *n += 1;
+        pending.push(Row { row, body, nonce });
+    }
+
+    // Disbursements without a voucher number that repeat a payment.
+    if opts.kind == "disbursement" && !opts.allow_repeat {
+        let keys: Vec<PaymentKey> = pending
+            .iter()
+            .filter_map(|r| PaymentKey::of(&r.body))
+            .collect();
+        let mut distinct: Vec<&PaymentKey> = keys.iter().collect();
+        distinct.sort_unstable_by(|a, b| {
+            (&a.fund, &a.beneficiary, &a.date, a.amount).cmp(&(
+                &b.fund,
+                &b.beneficiary,
+                &b.date,
+                b.amount,
+            ))
+        });
+        distinct.dedup();
+        let in_ledger = if distinct.is_empty() {
+            HashMap::new()
+        } else {
+            ledger_payments(client, opts.issuer, &distinct)?
+        };
+        let mut first_row: HashMap<PaymentKey, u64> = HashMap::new();
+        let mut kept = Vec::with_capacity(pending.len());
+        for r in pending {
+            let Some(key) = PaymentKey::of(&r.body) else {
+                kept.push(r);
+                continue;
+            };
+            let earlier = in_ledger.get(&key).map(Vec::as_slice).unwrap_or_default();
+            if earlier.iter().any(|(_, nonce)| *nonce == r.nonce) {
+                // This very row, imported before.
+                summary.already += 1;
+                progress.inc(1);
+                continue;
+            }
+            let held = if let Some((seq, _)) = earlier.first() {
+                Some(format!(
+                    "same fund, beneficiary, amount and date as seq {seq}, already in the ledger; \
+                     give a voucher number (ref), or --allow-repeat if this is a second payment"
+                ))
+            } else {
+                first_row.get(&key).map(|row| {
+                    format!(
+                        "same fund, beneficiary, amount and date as row {row}; \
+                         give a voucher number (ref), or --allow-repeat if this is a second payment"
+                    )
+                })
+            };
+            match held {
+                Some(message) => {
+                    summary.held += 1;
+                    summary.errors.push(RowError {
+                        row: r.row,
+                        code: REPEAT.into(),
+                        message,
+                    });
+                    progress.inc(1);
+                }
+                None => {
+                    first_row.insert(key, r.row);
+                    kept.push(r);
+                }
+            }
+        }
+        pending = kept;
+    }
+
+    let issued_at = ledger::entry::format_timestamp(std::time::SystemTime::now());
+    let mut done = summary.rows - pending.len() as u64;
+    for chunk in pending.chunks(crate::client::PAGE as usize) {
+        if stop.load(Ordering::SeqCst) {
+            summary.interrupted_after = Some(done);
+            break;
+        }
         let signed: Vec<(u64, Result<SignedEntry, RowError>)> = chunk
             .par_iter()
-            .map(|(row, body)| {
-                let nonce = format!("imp-{}-{row}", journal.tag);
+            .map(|r| {
                 let entry = SignedEntry::create(
                     opts.key,
                     opts.issuer,
                     opts.kind,
-                    &nonce,
-                    &journal.issued_at,
-                    body.clone(),
+                    &r.nonce,
+                    &issued_at,
+                    r.body.clone(),
                 )
                 .map_err(|e| ("schema_violation", e.to_string()))
                 .and_then(|e| precheck(&e).map(|()| e))
                 .map_err(|(code, message)| RowError {
-                    row: *row,
+                    row: r.row,
                     code: code.into(),
                     message,
                 });
-                (*row, entry)
+                (r.row, entry)
             })
             .collect();
         let mut rows_sent = Vec::new();
@@ -399,6 +591,9 @@ pub fn run(
                     }
                     receipts(&r)?;
                 }
+                // The nonce is the row's content: the same row, signed at
+                // another time.
+                Err(e) if e.code == "nonce_conflict" => summary.already += 1,
                 Err(e) => summary.errors.push(RowError {
                     row,
                     code: e.code,
@@ -406,11 +601,118 @@ pub fn run(
                 }),
             }
         }
+        done += chunk.len() as u64;
         progress.inc(chunk.len() as u64);
     }
     summary.errors.sort_by_key(|e| e.row);
     progress.finish_and_clear();
     Ok(summary)
+}
+
+/// Fen as yuan with thousands separators: `1234567` → `12,345.67`.
+pub fn yuan(fen: u64) -> String {
+    let whole = (fen / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{grouped}.{:02}", fen % 100)
+}
+
+/// The checks made once before anything is signed: the key is registered
+/// to the issuer, active, and holds the role the kind needs; every fund
+/// named exists and is the issuer's. Returns warnings (a file whose total
+/// passes a fund's balance); an `Err` means nothing may be sent.
+pub fn preflight(
+    client: &NodeClient,
+    opts: &Import<'_>,
+    rows: &Rows,
+) -> anyhow::Result<Vec<String>> {
+    let key = hex::encode(opts.key.verifying_key().to_bytes());
+    let org = match client.get_json(&format!("/v1/orgs/{}", opts.issuer)) {
+        Ok(org) => org,
+        Err(e)
+            if e.downcast_ref::<crate::client::NodeError>()
+                .is_some_and(|n| n.status == 404) =>
+        {
+            bail!(
+                "organisation {} is not registered on this ledger; nothing was sent",
+                opts.issuer
+            )
+        }
+        Err(e) => return Err(e),
+    };
+    let k = org["keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|k| k["key"] == key.as_str())
+        .with_context(|| {
+            format!(
+                "key {key} is not a key of {}; nothing was sent",
+                opts.issuer
+            )
+        })?;
+    if let Some(seq) = k["revoked_seq"].as_u64() {
+        bail!(
+            "key {key} of {} was revoked at seq {seq}; nothing was sent",
+            opts.issuer
+        );
+    }
+    let role = ledger::rules::role_for(opts.kind);
+    if !k["roles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|r| r == role)
+    {
+        bail!(
+            "key {key} of {} lacks the {role} role that {} needs; nothing was sent",
+            opts.issuer,
+            opts.kind
+        );
+    }
+    let mut needed: std::collections::BTreeMap<&str, u64> = Default::default();
+    for (_, body) in &rows.bodies {
+        if let Some(fund) = body["fund"].as_str() {
+            let amount = body["amount"].as_u64().unwrap_or(0);
+            let n = needed.entry(fund).or_default();
+            *n = n.saturating_add(amount);
+        }
+    }
+    let mut warnings = Vec::new();
+    for (fund, total) in needed {
+        let f = match client.get_json(&format!("/v1/funds/{fund}")) {
+            Ok(f) => f,
+            Err(e)
+                if e.downcast_ref::<crate::client::NodeError>()
+                    .is_some_and(|n| n.status == 404) =>
+            {
+                bail!("fund {fund} does not exist on this ledger: open it first (fund.open); nothing was sent")
+            }
+            Err(e) => return Err(e),
+        };
+        if f["owner"] != opts.issuer {
+            bail!(
+                "fund {fund} belongs to {}, not {}; nothing was sent",
+                f["owner"].as_str().unwrap_or("another organisation"),
+                opts.issuer
+            );
+        }
+        let balance = f["balance"].as_u64().unwrap_or(0);
+        if opts.kind == "disbursement" && total > balance {
+            warnings.push(format!(
+                "fund {fund}: available {} yuan, the file needs {} yuan ({} short); rows past the balance will be refused",
+                yuan(balance),
+                yuan(total),
+                yuan(total - balance)
+            ));
+        }
+    }
+    Ok(warnings)
 }
 
 /// The checks the node makes before the rules, run here so a bad row is
@@ -419,43 +721,13 @@ pub fn run(
 fn precheck(e: &SignedEntry) -> Result<(), (&'static str, String)> {
     let value = serde_json::to_value(e).map_err(|e| ("schema_violation", e.to_string()))?;
     ledger::schema::validate_entry(&value).map_err(|e| ("schema_violation", e.to_string()))?;
-    match ledger::ident::pii_in_body(&e.statement.body) {
-        Some((path, _)) => Err((
+    match ledger::ident::pii_in_statement(&e.statement) {
+        Some((path, pii)) => Err((
             "pii_detected",
-            format!("{path} holds a resident ID or mobile number; not sent"),
+            format!("{path} holds {}; not sent", pii.describe()),
         )),
         None => Ok(()),
     }
-}
-
-/// Reads the import's journal, or writes a new one.
-fn journal(opts: &Import<'_>, digest: &[u8; 32]) -> anyhow::Result<Journal> {
-    let path = opts.journal.clone().unwrap_or_else(|| {
-        let mut p = opts.file.as_os_str().to_owned();
-        p.push(".import.json");
-        PathBuf::from(p)
-    });
-    if let Ok(bytes) = std::fs::read(&path) {
-        let j: Journal = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{} is damaged", path.display()))?;
-        if j.issuer != opts.issuer || j.kind != opts.kind {
-            bail!(
-                "{} belongs to an import of {} rows by {}; remove it or give --journal",
-                path.display(),
-                j.kind,
-                j.issuer
-            );
-        }
-        return Ok(j);
-    }
-    let j = Journal {
-        tag: hex::encode(&digest[..6]),
-        issued_at: ledger::entry::format_timestamp(std::time::SystemTime::now()),
-        issuer: opts.issuer.to_string(),
-        kind: opts.kind.to_string(),
-    };
-    crate::write_durably(&path, &serde_json::to_vec_pretty(&j)?)?;
-    Ok(j)
 }
 
 #[cfg(test)]

@@ -45,6 +45,9 @@ struct VkeyArg {
     /// publishes at /v1/log is used, which proves consistency but not identity.
     #[arg(long)]
     vkey: Option<String>,
+    /// The genesis leaf hash published with the vkey; the node's must match.
+    #[arg(long)]
+    genesis: Option<String>,
 }
 
 #[derive(Args)]
@@ -68,9 +71,10 @@ struct ImportArgs {
     /// utf-8, gbk or auto.
     #[arg(long, default_value = "auto")]
     encoding: String,
-    /// Journal that makes re-runs resume (default: FILE.import.json).
+    /// Also import disbursements without a voucher number (ref) equal in fund,
+    /// beneficiary, amount and date to one already in the ledger or earlier in the file.
     #[arg(long)]
-    journal: Option<PathBuf>,
+    allow_repeat: bool,
     /// Write refused rows (row, code, message) to this CSV.
     #[arg(long)]
     report: Option<PathBuf>,
@@ -207,11 +211,15 @@ enum Command {
         /// Fund id.
         id: String,
     },
-    /// Show what one beneficiary pseudonym received, across all organisations.
+    /// Show what one beneficiary received, across all organisations.
     Beneficiary {
         #[command(flatten)]
         node: NodeArg,
-        /// bnf_ pseudonym.
+        /// Pseudonym secret: turns a resident ID number given instead of a
+        /// pseudonym into one on this machine (the number is never sent).
+        #[arg(long)]
+        secret_file: Option<PathBuf>,
+        /// bnf_ pseudonym, or a resident ID number with --secret-file.
         bnf: String,
     },
     /// Write IATI 2.03 activity XML for an organisation's funds.
@@ -302,9 +310,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let key = keyfile::read(&key)?;
             let body: Value =
                 serde_json::from_slice(&read_input(&body)?).context("the body is not JSON")?;
-            if let Some((path, _)) = ledger::ident::pii_in_body(&body) {
+            if let Some((path, pii)) = ledger::ident::pii_in_body(&body) {
                 anyhow::bail!(
-                    "not signing: {path} holds a resident ID or mobile number; use a pseudonym"
+                    "not signing: {path} holds {}; use a pseudonym",
+                    pii.describe()
                 );
             }
             let nonce = nonce.unwrap_or_else(default_nonce);
@@ -316,9 +325,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             writeln!(stdout, "{}", serde_json::to_string_pretty(&value)?)?;
         }
         Command::Submit { node, vkey, file } => {
-            let client = NodeClient::new(&node.node);
-            let verifier = verifier(&client, vkey.vkey)?;
             let entries = parse_entries(&read_input(&file)?)?;
+            if entries.is_empty() {
+                anyhow::bail!("no entries to submit: the input is empty");
+            }
+            let client = NodeClient::new(&node.node);
+            let verifier = trusted_verifier(&client, vkey)?;
             let outcomes = Submitter::new(&client, &verifier).submit(&entries)?;
             let mut refused = 0;
             for (i, o) in outcomes.iter().enumerate() {
@@ -390,23 +402,58 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             receipt,
         } => {
             let verifier = CheckpointVerifier::from_vkey(&vkey).context("--vkey")?;
-            let r: Receipt = serde_json::from_slice(&read_input(&receipt)?)
-                .context("the receipt is not a receipt")?;
-            let cp = receipt::check(&verifier, &r).map_err(Failed)?;
-            if let Some(entry) = entry {
-                let other: Value = serde_json::from_slice(&read_input(&entry)?)
-                    .context("the entry file is not JSON")?;
-                receipt::check_entry(&r, &other).map_err(Failed)?;
+            let bytes = read_input(&receipt)?;
+            // One receipt (JSON), or the NDJSON that `submit` and `import --receipts` write.
+            let receipts: Vec<Receipt> = match serde_json::from_slice::<Receipt>(&bytes) {
+                Ok(r) => vec![r],
+                Err(_) => bytes
+                    .split(|b| *b == b'\n')
+                    .enumerate()
+                    .filter(|(_, l)| !l.trim_ascii().is_empty())
+                    .map(|(i, l)| {
+                        serde_json::from_slice(l)
+                            .with_context(|| format!("line {} is not a receipt", i + 1))
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+            };
+            if receipts.is_empty() {
+                anyhow::bail!("{} holds no receipt", receipt.display());
             }
-            writeln!(
-                stdout,
-                "receipt verified: seq {} is in the tree of size {} (root {})",
-                r.seq, cp.root.size, cp.root.hash
-            )?;
+            if entry.is_some() && receipts.len() > 1 {
+                anyhow::bail!(
+                    "--entry checks one receipt; the file holds {}",
+                    receipts.len()
+                );
+            }
+            for (i, r) in receipts.iter().enumerate() {
+                let cp = receipt::check(&verifier, r)
+                    .map_err(|e| Failed(format!("receipt {} (seq {}): {e}", i + 1, r.seq)))?;
+                if let Some(entry) = &entry {
+                    let other: Value = serde_json::from_slice(&read_input(entry)?)
+                        .context("the entry file is not JSON")?;
+                    receipt::check_entry(r, &other).map_err(Failed)?;
+                }
+                if receipts.len() == 1 {
+                    writeln!(
+                        stdout,
+                        "receipt verified: seq {} is in the tree of size {} (root {})",
+                        r.seq, cp.root.size, cp.root.hash
+                    )?;
+                }
+            }
+            if receipts.len() > 1 {
+                let lo = receipts.iter().map(|r| r.seq).min().unwrap_or(0);
+                let hi = receipts.iter().map(|r| r.seq).max().unwrap_or(0);
+                writeln!(
+                    stdout,
+                    "{} receipts verified: seqs {lo} to {hi}, each proven in its signed checkpoint",
+                    receipts.len()
+                )?;
+            }
         }
         Command::Prove { node, vkey, seq } => {
             let client = NodeClient::new(&node.node);
-            let verifier = verifier(&client, vkey.vkey)?;
+            let verifier = trusted_verifier(&client, vkey)?;
             let note = client.checkpoint()?;
             let cp = audit::verify_checkpoint(&verifier, &note)?;
             let (leaf, path) = client.inclusion(seq, cp.root.size)?;
@@ -504,14 +551,19 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             writeln!(stdout)?;
             entries_table(
                 &mut stdout,
-                &iati::all_items(&client, &format!("/v1/funds/{id}/flows"))?,
+                &client.all_items(&format!("/v1/funds/{id}/flows"))?,
             )?;
         }
-        Command::Beneficiary { node, bnf } => {
+        Command::Beneficiary {
+            node,
+            secret_file,
+            bnf,
+        } => {
+            let bnf = beneficiary_pseudonym(&bnf, secret_file.as_deref())?;
             let client = NodeClient::new(&node.node);
             entries_table(
                 &mut stdout,
-                &iati::all_items(&client, &format!("/v1/beneficiaries/{bnf}"))?,
+                &client.all_items(&format!("/v1/beneficiaries/{bnf}"))?,
             )?;
         }
         Command::Iati {
@@ -541,15 +593,17 @@ fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
         kind,
         secret_file,
         encoding,
-        journal,
+        allow_repeat,
         report,
         receipts,
         file,
     } = args;
     let key = keyfile::read(&key)?;
     let secret = secret_file.map(|f| keyfile::read_secret(&f)).transpose()?;
+    let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+    let rows = import::read_rows(&bytes, &encoding, &kind, secret.as_deref())?;
     let client = NodeClient::new(&node.node);
-    let verifier = verifier(&client, vkey.vkey)?;
+    let verifier = trusted_verifier(&client, vkey)?;
     let size_before = client.log_info()?.size;
     let opts = import::Import {
         file: &file,
@@ -558,36 +612,48 @@ fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
         kind: &kind,
         key: &key,
         secret,
-        journal,
+        allow_repeat,
     };
+    for warning in import::preflight(&client, &opts, &rows)? {
+        eprintln!("aidledger: warning: {warning}");
+    }
+    if !rows.ignored.is_empty() {
+        eprintln!("columns not read (never sent): {}", rows.ignored.join(", "));
+    }
     let mut receipts_out = receipts
         .map(|p| std::fs::File::create(&p).with_context(|| format!("creating {}", p.display())))
         .transpose()?
         .map(std::io::BufWriter::new);
+    let stop = interrupt_flag()?;
     let started = std::time::Instant::now();
     let bar = progress(0, "importing");
     let mut submitter = Submitter::new(&client, &verifier);
-    let summary = import::run(&opts, &mut submitter, size_before, &bar, |r| {
-        if let Some(out) = receipts_out.as_mut() {
-            serde_json::to_writer(&mut *out, r)?;
-            out.write_all(b"\n")?;
-        }
-        Ok(())
-    })?;
+    let summary = import::run(
+        &opts,
+        &client,
+        &mut submitter,
+        rows,
+        size_before,
+        &bar,
+        &stop,
+        |r| {
+            if let Some(out) = receipts_out.as_mut() {
+                // One whole line per write: an interrupted run leaves whole lines.
+                let mut line = serde_json::to_vec(r)?;
+                line.push(b'\n');
+                out.write_all(&line)?;
+            }
+            Ok(())
+        },
+    )?;
     if let Some(out) = receipts_out {
         out.into_inner()?.sync_all()?;
-    }
-    if !summary.ignored.is_empty() {
-        eprintln!(
-            "columns not read (never sent): {}",
-            summary.ignored.join(", ")
-        );
     }
     for e in summary.errors.iter().take(20) {
         eprintln!("row {}: {}: {}", e.row, e.code, e.message);
     }
     if summary.errors.len() > 20 {
-        eprintln!("… and {} more refused rows", summary.errors.len() - 20);
+        eprintln!("… and {} more rows not imported", summary.errors.len() - 20);
     }
     if let Some(report) = report {
         let mut w = csv::Writer::from_path(&report)
@@ -599,18 +665,91 @@ fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "{} rows: {} added, {} already in the ledger, {} refused ({secs:.1} s, {:.0} rows/s)",
+        "{} rows: {} added, {} already in the ledger, {} held back as repeats, {} refused ({secs:.1} s, {:.0} rows/s)",
         summary.rows,
         summary.added,
         summary.already,
-        summary.errors.len(),
-        summary.rows as f64 / secs.max(1e-9)
+        summary.held,
+        summary.errors.len() as u64 - summary.held,
+        (summary.rows as f64 / secs.max(1e-9)).round()
     );
+    if let Some(n) = summary.interrupted_after {
+        eprintln!("interrupted after {n} rows; run the same command again to resume");
+        return Ok(ExitCode::from(130));
+    }
     Ok(if summary.errors.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The pseudonym to look up. A resident ID number is turned into one here
+/// with the secret, or refused before any request: it never leaves this
+/// machine.
+fn beneficiary_pseudonym(given: &str, secret_file: Option<&Path>) -> anyhow::Result<String> {
+    if ledger::ident::is_beneficiary(given) {
+        return Ok(given.to_owned());
+    }
+    let looks_like_id = ledger::ident::find_pii(given).is_some()
+        || given.trim().len() == 18 && given.trim().chars().take(17).all(|c| c.is_ascii_digit());
+    if !looks_like_id {
+        anyhow::bail!(
+            "a beneficiary is bnf_ and 64 hex digits (or a resident ID number with --secret-file)"
+        );
+    }
+    let Some(secret_file) = secret_file else {
+        anyhow::bail!(
+            "that is a resident ID number, which is never sent to the node: give --secret-file to look up its pseudonym"
+        );
+    };
+    let secret = keyfile::read_secret(secret_file)?;
+    pseudonym(&secret, given, PseudonymKind::Beneficiary)
+        .map_err(|_| anyhow::anyhow!("the resident ID number has a wrong check character"))
+}
+
+/// A flag set by the first Ctrl-C (the import stops between arrays, with
+/// whole lines in its receipts file); a second Ctrl-C stops at once.
+fn interrupt_flag() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let flag = std::sync::Arc::new(AtomicBool::new(false));
+    let set = flag.clone();
+    ctrlc::set_handler(move || {
+        if set.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\naidledger: stopping after the array in flight (Ctrl-C again to stop at once)");
+    })
+    .context("installing the Ctrl-C handler")?;
+    Ok(flag)
+}
+
+/// The vkey to trust, checked against the node before anything is sent: the
+/// node's latest checkpoint must verify with it and, if `--genesis` is
+/// given, the node's genesis must be that one. A wrong trust anchor is a
+/// verification failure, and nothing is written.
+fn trusted_verifier(client: &NodeClient, vkey: VkeyArg) -> anyhow::Result<CheckpointVerifier> {
+    let verifier = verifier(client, vkey.vkey)?;
+    let note = client.checkpoint()?;
+    verifier.verify(&note).map_err(|e| {
+        Failed(format!(
+            "the node's checkpoint does not verify with this vkey ({e}): a wrong vkey, or another node; nothing was sent"
+        ))
+    })?;
+    if let Some(genesis) = vkey.genesis {
+        let pinned: Hash = genesis
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--genesis is not 64 hex digits"))?;
+        let theirs = client.log_info()?.genesis;
+        if theirs.as_deref() != Some(pinned.to_hex().as_str()) {
+            return Err(Failed(format!(
+                "the node's genesis is {}, not the pinned {pinned}: another ledger; nothing was sent",
+                theirs.as_deref().unwrap_or("absent")
+            ))
+            .into());
+        }
+    }
+    Ok(verifier)
 }
 
 /// The checkpoint verifier from `--vkey`, or the node's own published vkey.
@@ -661,7 +800,9 @@ fn default_nonce() -> String {
     let ms = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
-    format!("s-{ms}-{}", hex::encode(r))
+    // The letter keeps the guard from joining the time's digits to the
+    // random hex's across the `-` (SPEC §6 reads the nonce too).
+    format!("s-{ms}-n{}", hex::encode(r))
 }
 
 fn progress(len: u64, what: &str) -> indicatif::ProgressBar {

@@ -121,7 +121,10 @@ pub fn cli<S: AsRef<str>>(args: &[S], stdin: Option<&[u8]>) -> Out {
         .unwrap();
     let mut input = child.stdin.take().unwrap();
     if let Some(b) = stdin {
-        input.write_all(b).unwrap();
+        // A command that fails before it reads its input may be gone already.
+        if let Err(e) = input.write_all(b) {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+        }
     }
     drop(input);
     let out = child.wait_with_output().unwrap();

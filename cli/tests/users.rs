@@ -1,0 +1,263 @@
+//! The CLI as its users meet it: a fund manager importing spreadsheets that
+//! get re-saved, converted and renamed, interrupting an import, pointing it
+//! at a wrong trust anchor; a caseworker looking up a family by its ID
+//! number. The real node and the real `aidledger` binary.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+mod common;
+use common::*;
+
+/// The same four rows, as a spreadsheet's export would write them.
+const ROWS: &str = "姓名,资金编号,受助人代码,类别,致困原因,金额（元）,发放方式,区划代码,发放日期,凭证号\n\
+张某,MED-2026,bnf_00000000000000000000000000000000000000000000000000000000000000a1,救助户,因病,\"3,000.00\",现金,321181,2026/3/5,MZ-0301\n\
+李某,MED-2026,bnf_00000000000000000000000000000000000000000000000000000000000000a2,监测户,因病,\"1,500.50\",现金,321182,2026/3/6,MZ-0302\n\
+王某,MED-2026,bnf_00000000000000000000000000000000000000000000000000000000000000a3,脆弱户,因学,800,代金券,321181,2026/3/9,\n\
+赵某,MED-2026,bnf_00000000000000000000000000000000000000000000000000000000000000a4,脆弱户,因病,200,现金,321181,2026/3/9,\n";
+
+fn imported(out: &Out) -> (u64, u64) {
+    let line = out.stdout.lines().last().unwrap_or_default();
+    let count = |what: &str| -> u64 {
+        let before = line.split(what).next().unwrap();
+        before
+            .rsplit(|c: char| !c.is_ascii_digit())
+            .find(|s| !s.is_empty())
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    (count(" added"), count(" already"))
+}
+
+#[test]
+fn a_resaved_converted_or_renamed_spreadsheet_never_pays_twice() {
+    let w = World::new();
+    let utf8 = w.path("发放表.csv");
+    std::fs::write(&utf8, ROWS).unwrap();
+    let out = ok(&w.import_args(&utf8, &[]), None);
+    assert_eq!(imported(&out), (4, 0), "{}", out.stdout);
+    let size = w.size();
+
+    // Excel's re-save: BOM and CRLF, another name.
+    let excel = w.path("发放表 (2).csv");
+    std::fs::write(&excel, format!("\u{FEFF}{}", ROWS.replace('\n', "\r\n"))).unwrap();
+    // Converted to GBK, another name again.
+    let gbk = w.path("gbk.csv");
+    std::fs::write(&gbk, encoding_rs::GBK.encode(ROWS).0).unwrap();
+    for file in [&excel, &gbk, &utf8] {
+        let out = ok(&w.import_args(file, &[]), None);
+        assert_eq!(imported(&out), (0, 4), "{file}: {}", out.stdout);
+        assert_eq!(w.size(), size, "{file} added entries");
+    }
+    let fund = w.node.get("/v1/funds/MED-2026");
+    assert_eq!(fund["disbursements"], 4);
+
+    // A changed row: with its voucher number, refused as a duplicate
+    // voucher; without one, held back as a repeat of the same payment.
+    let changed = w.path("changed.csv");
+    std::fs::write(
+        &changed,
+        ROWS.replace("\"3,000.00\"", "\"3,100.00\"")
+            .replace("因学,800", "因病,800"),
+    )
+    .unwrap();
+    let report = w.path("changed-report.csv");
+    let out = cli(&w.import_args(&changed, &["--report", &report]), None);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(w.size(), size, "a changed row was added");
+    let report = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        report.contains("2,rule_violation,\"duplicate voucher"),
+        "{report}"
+    );
+    assert!(report.contains("4,repeat,"), "{report}");
+    // A second payment on purpose goes in with --allow-repeat (the
+    // duplicate voucher is still refused).
+    let out = cli(&w.import_args(&changed, &["--allow-repeat"]), None);
+    assert_eq!(imported(&out), (1, 2), "{}", out.stdout);
+}
+
+#[test]
+fn a_repeat_within_one_file_is_held_back() {
+    let w = World::new();
+    let twice = w.path("twice.csv");
+    let row = "MED-2026,bnf_00000000000000000000000000000000000000000000000000000000000000b1,assisted,illness,5.00,cash,321181,2026-04-01\n";
+    std::fs::write(
+        &twice,
+        format!("fund,beneficiary,tier,cause,amount,method,region,date\n{row}{row}"),
+    )
+    .unwrap();
+    let out = cli(&w.import_args(&twice, &[]), None);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("row 3: repeat: same fund, beneficiary, amount and date as row 2"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(w.node.get("/v1/funds/MED-2026")["disbursements"], 1);
+    // With --allow-repeat both rows are payments, and a re-run adds neither again.
+    let out = ok(&w.import_args(&twice, &["--allow-repeat"]), None);
+    assert_eq!(imported(&out), (1, 1), "{}", out.stdout);
+    let out = ok(&w.import_args(&twice, &["--allow-repeat"]), None);
+    assert_eq!(imported(&out), (0, 2), "{}", out.stdout);
+    assert_eq!(w.node.get("/v1/funds/MED-2026")["disbursements"], 2);
+}
+
+#[test]
+fn a_wrong_vkey_writes_nothing() {
+    let w = World::new();
+    let file = w.path("rows.csv");
+    std::fs::write(&file, ROWS).unwrap();
+    let size = w.size();
+    let other = {
+        let d = tempfile::tempdir().unwrap();
+        let n = Node::start(&d.path().join("n"), free_addr());
+        n.get("/v1/log")["vkey"].as_str().unwrap().to_string()
+    };
+    let mut args = w.import_args(&file, &[]);
+    let at = args.iter().position(|a| a == "--vkey").unwrap();
+    args[at + 1] = other.clone();
+    let out = cli(&args, None);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("does not verify with this vkey"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(w.size(), size);
+    let out = cli(
+        &["submit", "--node", &w.node.url, "--vkey", &other, "-"],
+        Some(
+            w.sign(
+                &w.charity_key,
+                CHARITY,
+                "credit.award",
+                serde_json::json!({"holder": CHARITY, "points": 1, "reason": "x"}),
+            )
+            .as_bytes(),
+        ),
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(w.size(), size);
+    // A genesis that is not the node's: nothing either.
+    let args = w.import_args(&file, &["--genesis", &"0".repeat(64)]);
+    let out = cli(&args, None);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(w.size(), size);
+}
+
+#[test]
+fn checks_before_signing_name_what_is_wrong() {
+    let w = World::new();
+    let file = w.path("rows.csv");
+    std::fs::write(&file, ROWS.replace("MED-2026", "NO-SUCH-FUND")).unwrap();
+    let out = cli(&w.import_args(&file, &[]), None);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("fund NO-SUCH-FUND does not exist"),
+        "{}",
+        out.stderr
+    );
+    // The bureau's key is not the charity's.
+    let mut args = w.import_args(&w.path("rows.csv"), &[]);
+    let at = args.iter().position(|a| a == "--key").unwrap();
+    args[at + 1] = w.bureau_key.to_str().unwrap().to_string();
+    std::fs::write(&file, ROWS).unwrap();
+    let out = cli(&args, None);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("is not a key of"), "{}", out.stderr);
+    // A total past the balance is a warning with the shortfall in yuan.
+    std::fs::write(&file, ROWS.replace("\"3,000.00\"", "\"1,000,000.00\"")).unwrap();
+    let out = cli(&w.import_args(&file, &[]), None);
+    assert!(out.stderr.contains("short)"), "{}", out.stderr);
+    // An empty submission is a usage error.
+    let out = cli(
+        &["submit", "--node", &w.node.url, "--vkey", &w.vkey, "-"],
+        Some(b""),
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+}
+
+#[test]
+fn sigint_mid_import_then_a_rerun_gives_every_row_once() {
+    let w = World::new();
+    let rows = 30_000u64;
+    let mut csv = String::from("fund,beneficiary,tier,cause,amount,method,region,date,ref\n");
+    for i in 0..rows {
+        csv.push_str(&format!(
+            "MED-2026,bnf_{i:064x},assisted,illness,1.00,cash,321181,2026-05-01,V-{i}\n"
+        ));
+    }
+    let file = w.path("big.csv");
+    std::fs::write(&file, csv).unwrap();
+    let receipts = w.path("receipts.ndjson");
+    let args = w.import_args(&file, &["--receipts", &receipts]);
+    let mut first = Command::new(env!("CARGO_BIN_EXE_aidledger"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while w.size() < 4 + 2_000 {
+        assert!(
+            first.try_wait().unwrap().is_none(),
+            "the import ended first"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Command::new("kill")
+        .args(["-INT", &first.id().to_string()])
+        .status()
+        .unwrap();
+    let status = first.wait().unwrap();
+    let mut stderr = String::new();
+    first
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(w.size() < 4 + rows, "the import finished before the SIGINT");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("run the same command again to resume"),
+        "{stderr}"
+    );
+    // Whole lines only, each a receipt.
+    let text = std::fs::read_to_string(&receipts).unwrap();
+    assert!(text.ends_with('\n'));
+    for line in text.lines() {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(r["seq"].is_u64());
+    }
+    let out = ok(&args, None);
+    assert!(
+        out.stdout.contains(&format!("{rows} rows:")),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(w.size(), 4 + rows, "every row exactly once");
+    assert_eq!(w.node.get("/v1/funds/MED-2026")["disbursements"], rows);
+    // The receipts of the re-run check, line by line.
+    ok(&["check-receipt", "--vkey", &w.vkey, &receipts], None);
+}
+
+#[test]
+fn a_resident_id_given_to_beneficiary_is_never_sent() {
+    // A "node" that only counts connections.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let out = cli(&["beneficiary", "--node", &url, "11010519491231002X"], None);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--secret-file"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("11010519491231002X"),
+        "the number is echoed"
+    );
+    assert!(listener.accept().is_err(), "the CLI connected to the node");
+}
