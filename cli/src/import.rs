@@ -96,28 +96,93 @@ fn columns(kind: &str) -> anyhow::Result<Vec<(&'static [&'static str], Field)>> 
     })
 }
 
-/// Spreadsheet labels accepted for coded values, with their codes.
-const LABELS: &[(&str, &str)] = &[
-    ("救助户", "assisted"),
-    ("脆弱户", "vulnerable"),
-    ("监测户", "monitored"),
-    ("疾病", "illness"),
-    ("因病", "illness"),
-    ("残疾", "disability"),
-    ("因残", "disability"),
-    ("教育", "education"),
-    ("因学", "education"),
-    ("灾害", "disaster"),
-    ("因灾", "disaster"),
-    ("失业", "unemployment"),
-    ("住房", "housing"),
-    ("养老", "elderly"),
-    ("其他", "other"),
-    ("现金", "cash"),
-    ("实物", "in_kind"),
-    ("服务", "service"),
-    ("代金券", "voucher"),
+/// Spreadsheet labels accepted for coded values: (field, label, code).
+const LABELS: &[(&str, &str, &str)] = &[
+    ("tier", "救助户", "assisted"),
+    ("tier", "脆弱户", "vulnerable"),
+    ("tier", "监测户", "monitored"),
+    ("cause", "疾病", "illness"),
+    ("cause", "因病", "illness"),
+    ("cause", "残疾", "disability"),
+    ("cause", "因残", "disability"),
+    ("cause", "教育", "education"),
+    ("cause", "因学", "education"),
+    ("cause", "灾害", "disaster"),
+    ("cause", "因灾", "disaster"),
+    ("cause", "失业", "unemployment"),
+    ("cause", "住房", "housing"),
+    ("cause", "养老", "elderly"),
+    ("cause", "其他", "other"),
+    ("method", "现金", "cash"),
+    ("method", "实物", "in_kind"),
+    ("method", "服务", "service"),
+    ("method", "代金券", "voucher"),
 ];
+
+/// The code a coded field's cell stands for, or why it stands for none
+/// (the accepted labels and codes listed).
+fn coded(field: &str, raw: &str) -> Result<String, String> {
+    let of_field = || LABELS.iter().filter(move |(f, _, _)| *f == field);
+    if let Some((_, _, code)) = of_field().find(|(_, label, code)| *label == raw || *code == raw) {
+        return Ok((*code).to_owned());
+    }
+    let mut accepted: Vec<String> = Vec::new();
+    for (_, label, code) in of_field() {
+        let text = format!("{label} ({code})");
+        if !accepted.iter().any(|a| a.ends_with(&format!("({code})"))) {
+            accepted.push(text);
+        }
+    }
+    Err(format!(
+        "{field}: {raw:?} is not accepted; use one of {}",
+        accepted.join(", ")
+    ))
+}
+
+/// Body fields a kind's rows must fill, each with the columns that can.
+fn required(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "disbursement" => &[
+            "fund",
+            "beneficiary",
+            "tier",
+            "cause",
+            "amount",
+            "method",
+            "region",
+            "date",
+        ],
+        "fund.receive" => &["fund", "amount", "from", "date"],
+        "credit.award" => &["holder", "points", "reason"],
+        _ => &[],
+    }
+}
+
+impl Field {
+    /// The body field the column fills.
+    fn target(self) -> &'static str {
+        match self {
+            Field::Text(n) | Field::Int(n) | Field::Date(n) | Field::IdNumber(n, _) => n,
+            Field::Yuan => "amount",
+        }
+    }
+}
+
+/// A number Excel wrote in scientific notation (`3.21181E+17`): what an ID
+/// number becomes in a cell formatted as a number, its last digits lost.
+fn is_scientific(raw: &str) -> bool {
+    let Some((mantissa, exponent)) = raw.split_once(['E', 'e']) else {
+        return false;
+    };
+    let digits = mantissa.replace('.', "");
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && exponent
+            .trim_start_matches('+')
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        && !exponent.is_empty()
+}
 
 /// Options of one import.
 pub struct Import<'a> {
@@ -208,6 +273,26 @@ pub fn read_rows(
             None => ignored.push(h.to_string()),
         }
     }
+    // Checked once, at the header: every field the kind needs has a column.
+    let missing: Vec<String> = required(kind)
+        .iter()
+        .filter(|field| !used.iter().any(|(_, f)| f.target() == **field))
+        .map(|field| {
+            let names: Vec<&str> = columns
+                .iter()
+                .filter(|(_, f)| f.target() == *field)
+                .flat_map(|(names, _)| names.iter().copied())
+                .collect();
+            format!("{field} ({})", names.join(" / "))
+        })
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "the header row has no column for {}; the columns found are: {}",
+            missing.join(", "),
+            headers.iter().collect::<Vec<_>>().join(", ")
+        );
+    }
     if used.iter().any(|(_, f)| matches!(f, Field::IdNumber(..))) && secret.is_none() {
         bail!("the file has an ID number column: give --secret-file to turn it into pseudonyms");
     }
@@ -247,13 +332,8 @@ fn row_body(
             continue;
         }
         let (name, value) = match *field {
-            Field::Text(name) => {
-                let code = LABELS
-                    .iter()
-                    .find(|(l, _)| *l == raw)
-                    .map_or(raw, |(_, c)| c);
-                (name, Value::from(code))
-            }
+            Field::Text(name @ ("tier" | "cause" | "method")) => (name, Value::from(coded(name, raw)?)),
+            Field::Text(name) => (name, Value::from(raw)),
             Field::Int(name) => (
                 name,
                 Value::from(
@@ -267,6 +347,13 @@ fn row_body(
                 name,
                 Value::from(date(raw).ok_or_else(|| format!("{name}: {raw:?} is not a date"))?),
             ),
+            Field::IdNumber(_, _) if is_scientific(raw) => {
+                return Err(format!(
+                    "column {}: {raw} is an ID number that Excel turned into a number, losing its last digits; \
+                     format the column as text (设置单元格格式 → 文本) and enter the numbers again",
+                    i + 1
+                ))
+            }
             Field::IdNumber(name, kind) => {
                 let secret = secret.expect("checked with the headers");
                 let p = pseudonym(secret, raw, kind).map_err(|_| {
@@ -768,5 +855,35 @@ mod tests {
         assert_eq!(rows.errors.len(), 1);
         assert_eq!(rows.errors[0].row, 3);
         assert!(read_rows(&gbk, "auto", "disbursement", None).is_err());
+    }
+
+    #[test]
+    fn headers_labels_and_excel_numbers_are_explained() {
+        let e = read_rows(b"fund,amount\nF,1\n", "utf-8", "disbursement", None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("beneficiary (beneficiary / 受助人代码 / id_number / 身份证号"),
+            "{e}"
+        );
+        assert!(e.contains("cause (cause / 致困原因)"), "{e}");
+        assert_eq!(coded("tier", "救助户"), Ok("assisted".into()));
+        assert_eq!(coded("tier", "monitored"), Ok("monitored".into()));
+        let e = coded("tier", "贫困户").unwrap_err();
+        assert!(
+            e.contains("救助户 (assisted), 脆弱户 (vulnerable), 监测户 (monitored)"),
+            "{e}"
+        );
+        assert!(is_scientific("3.21181E+17") && is_scientific("1E+17"));
+        assert!(!is_scientific("321181196003120136") && !is_scientific("E+17"));
+        let csv = "资金编号,身份证号,类别,致困原因,金额（元）,发放方式,区划代码,日期\n\
+                   F1,3.21181E+17,救助户,因病,100,现金,110105,2026/3/5\n";
+        let rows = read_rows(csv.as_bytes(), "utf-8", "disbursement", Some(b"s")).unwrap();
+        assert!(
+            rows.errors[0].message.contains("format the column as text"),
+            "{}",
+            rows.errors[0].message
+        );
     }
 }

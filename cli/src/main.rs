@@ -208,6 +208,9 @@ enum Command {
     Fund {
         #[command(flatten)]
         node: NodeArg,
+        /// Flows shown (oldest first); 0 shows only the totals.
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
         /// Fund id.
         id: String,
     },
@@ -387,14 +390,22 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 (None, None) => unreachable!("clap requires --node or --file"),
             };
             let secs = started.elapsed().as_secs_f64();
-            writeln!(
-                stdout,
-                "verified: {} entries (size {}, root {}) in {secs:.1} s, {:.0} entries/s",
-                verified,
-                cp.root.size,
-                cp.root.hash,
-                verified as f64 / secs.max(1e-9)
-            )?;
+            if verified == 0 && cp.root.size > 0 {
+                writeln!(
+                    stdout,
+                    "verified: no new entries since size {} (checkpoint root {}); every entry was verified before",
+                    cp.root.size, cp.root.hash
+                )?;
+            } else {
+                writeln!(
+                    stdout,
+                    "verified: {} entries (size {}, root {}) in {secs:.1} s, {:.0} entries/s",
+                    verified,
+                    cp.root.size,
+                    cp.root.hash,
+                    verified as f64 / secs.max(1e-9)
+                )?;
+            }
         }
         Command::CheckReceipt {
             vkey,
@@ -467,6 +478,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 "checkpoint": String::from_utf8_lossy(&note),
             });
             writeln!(stdout, "{}", serde_json::to_string_pretty(&proof)?)?;
+            eprintln!(
+                "verified: seq {seq} (leaf {leaf}) is in the tree of size {} (root {}) whose checkpoint is signed by {}",
+                cp.root.size,
+                cp.root.hash,
+                verifier.origin()
+            );
         }
         Command::Monitor {
             node,
@@ -521,7 +538,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 Path::new(&cp_path).display()
             )?;
         }
-        Command::Fund { node, id } => {
+        Command::Fund { node, limit, id } => {
             let client = NodeClient::new(&node.node);
             let f = client.get_json(&format!("/v1/funds/{id}"))?;
             for field in [
@@ -548,11 +565,27 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     bp % 100
                 )?;
             }
-            writeln!(stdout)?;
-            entries_table(
-                &mut stdout,
-                &client.all_items(&format!("/v1/funds/{id}/flows"))?,
-            )?;
+            let flows = f["receipts"].as_u64().unwrap_or(0)
+                + f["transfers_in"].as_u64().unwrap_or(0)
+                + f["transfers_out"].as_u64().unwrap_or(0)
+                + f["disbursements"].as_u64().unwrap_or(0);
+            if limit > 0 {
+                let page = client.get_json(&format!(
+                    "/v1/funds/{id}/flows?limit={}",
+                    limit.min(cli::client::PAGE)
+                ))?;
+                let items = page["items"].as_array().cloned().unwrap_or_default();
+                writeln!(stdout)?;
+                entries_table(&mut stdout, &items)?;
+                if flows > items.len() as u64 {
+                    writeln!(
+                        stdout,
+                        "… {} of {flows} flows shown; --limit N shows more (at most {})",
+                        items.len(),
+                        cli::client::PAGE
+                    )?;
+                }
+            }
         }
         Command::Beneficiary {
             node,
@@ -808,8 +841,14 @@ fn default_nonce() -> String {
 fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(len);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} {per_sec} eta {eta}")
-            .expect("a valid template"),
+        indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} {rate}/s eta {eta}")
+            .expect("a valid template")
+            .with_key(
+                "rate",
+                |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0}", state.per_sec());
+                },
+            ),
     );
     bar.set_message(what.to_string());
     bar

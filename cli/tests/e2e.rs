@@ -387,7 +387,7 @@ fn an_interrupted_import_rerun_yields_each_row_once() {
     assert_eq!(lines[0], "row,code,message");
     assert!(lines[1].starts_with("3,bad_row,"), "{report}");
     assert!(lines[2].starts_with("4,rule_violation,"), "{report}");
-    assert!(lines[3].starts_with("5,schema_violation,"), "{report}");
+    assert!(lines[3].starts_with("5,bad_row,"), "{report}");
     assert!(lines[4].starts_with("6,pii_detected,"), "{report}");
     assert_eq!(lines.len(), 5, "{report}");
     assert_eq!(w.size(), 4 + rows + 1);

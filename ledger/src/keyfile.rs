@@ -14,8 +14,8 @@ use ed25519_dalek::SigningKey;
 /// Why a secret file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
-    /// Reading or creating it failed.
-    #[error("{path}: {source}")]
+    /// Reading or creating it failed (the cause follows in the chain).
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -33,6 +33,9 @@ pub enum KeyFileError {
     /// Not a key file.
     #[error("{0} does not hold a key (64 hex digits)")]
     Malformed(PathBuf),
+    /// A new key was asked for where a file already is.
+    #[error("{0} already exists; a key file is never overwritten (choose another name)")]
+    Exists(PathBuf),
     /// Empty secret.
     #[error("{0} is empty")]
     Empty(PathBuf),
@@ -56,7 +59,10 @@ pub fn create(path: &Path) -> Result<SigningKey, KeyFileError> {
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .map_err(io(path))?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => KeyFileError::Exists(path.to_path_buf()),
+            _ => io(path)(e),
+        })?;
     writeln!(f, "{}", hex::encode(key.to_bytes())).map_err(io(path))?;
     f.sync_all().map_err(io(path))?;
     Ok(key)

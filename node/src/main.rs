@@ -97,8 +97,10 @@ impl ConnArgs {
 
 fn main() -> ExitCode {
     // Logs go to stderr; stdout carries only the "listening on" line.
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
