@@ -12,6 +12,11 @@ echo "$setup_line"
 "${CHROMIUM:-/usr/bin/chromium}" --version >/dev/null 2>&1 || install_missing chromium
 # The CLI's IATI export is validated against the 2.03 XSD with xmllint.
 command -v xmllint >/dev/null || install_missing libxml2-utils
+# The repository carries its own copy of the contract (docs/SPEC.md); say so
+# when the shared copy has moved on (its changelog is the last section).
+if [ -f ../shared/SPEC.md ] && ! cmp -s ../shared/SPEC.md docs/SPEC.md; then
+  echo "warning: docs/SPEC.md differs from ../shared/SPEC.md: bring the shared changes in" >&2
+fi
 # The CLI must build without RocksDB (auditors need no C++ toolchain).
 if cargo tree -p cli -e normal --prefix none | grep -q '^rocksdb'; then
   echo "the cli crate depends on rocksdb" >&2

@@ -373,7 +373,7 @@ fn row_body(
 }
 
 /// `1,200.5` yuan → 120050 fen.
-fn yuan_to_fen(raw: &str) -> Result<u64, String> {
+pub fn yuan_to_fen(raw: &str) -> Result<u64, String> {
     let bad = || format!("amount: {raw:?} is not an amount in yuan (at most two decimals)");
     let s: String = raw.trim_start_matches(['¥', '￥']).replace(',', "");
     let (whole, frac) = s.split_once('.').unwrap_or((&s, ""));

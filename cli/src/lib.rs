@@ -7,11 +7,17 @@
 use std::io::Write;
 use std::path::Path;
 
+pub mod admin;
 pub mod audit;
 pub mod client;
+pub mod config;
 pub mod iati;
 pub mod import;
 pub mod receipt;
+
+use anyhow::Context;
+use ledger::checkpoint::CheckpointVerifier;
+use ledger::merkle::Hash;
 
 /// A verification failure (exit status 1), as opposed to a usage or I/O
 /// error (exit status 2).
@@ -28,4 +34,57 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)
+}
+
+/// The vkey to trust, checked against the node before anything is sent:
+/// the node's latest checkpoint must verify with it and, if `genesis` is
+/// given, the node's genesis must be that one. Without `vkey`, the node's
+/// own (said so on stderr). A wrong trust anchor is a verification
+/// failure, and nothing is written.
+pub fn trusted_verifier(
+    client: &client::NodeClient,
+    vkey: Option<String>,
+    genesis: Option<String>,
+) -> anyhow::Result<CheckpointVerifier> {
+    let vkey = match vkey {
+        Some(v) => v,
+        None => {
+            let v = client.log_info()?.vkey;
+            eprintln!("aidledger: no --vkey given; using the node's own {v}");
+            v
+        }
+    };
+    let verifier = CheckpointVerifier::from_vkey(&vkey).context("the vkey")?;
+    let note = client.checkpoint()?;
+    verifier.verify(&note).map_err(|e| {
+        Failed(format!(
+            "the node's checkpoint does not verify with this vkey ({e}): a wrong vkey, or another node; nothing was sent"
+        ))
+    })?;
+    if let Some(genesis) = genesis {
+        let pinned: Hash = genesis
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--genesis is not 64 hex digits"))?;
+        let theirs = client.log_info()?.genesis;
+        if theirs.as_deref() != Some(pinned.to_hex().as_str()) {
+            return Err(Failed(format!(
+                "the node's genesis is {}, not the pinned {pinned}: another ledger; nothing was sent",
+                theirs.as_deref().unwrap_or("absent")
+            ))
+            .into());
+        }
+    }
+    Ok(verifier)
+}
+
+/// A nonce for an entry signed by hand: `s-<unix ms>-n<8 hex>`. The letter
+/// keeps the PII guard (which reads nonces) from joining the time's digits
+/// to the random hex's across the `-`.
+pub fn fresh_nonce() -> String {
+    let mut r = [0u8; 4];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut r);
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("s-{ms}-n{}", hex::encode(r))
 }

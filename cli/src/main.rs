@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use cli::audit::{self, Pins, StateDir};
 use cli::client::NodeClient;
 use cli::receipt::{self, Receipt, Submitter};
-use cli::{iati, import, write_durably, Failed};
+use cli::{admin, iati, import, write_durably, Failed};
 use ledger::checkpoint::CheckpointVerifier;
 use ledger::entry::{format_timestamp, SignedEntry};
 use ledger::ident::{pseudonym, PseudonymKind};
@@ -28,6 +28,9 @@ const EXIT_CODES: &str = "Exit status: 0 success (verified), 1 verification fail
 #[derive(Parser)]
 #[command(name = "aidledger", version, about = "Sign, import and verify entries of the aid ledger", after_help = EXIT_CODES)]
 struct Cli {
+    /// Config file written by `init` [default: $AIDLEDGER_CONFIG or ~/.config/aidledger/config.toml].
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -35,7 +38,7 @@ struct Cli {
 #[derive(Args)]
 struct NodeArg {
     /// Base URL of the node.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    #[arg(long, env = "AIDLEDGER_NODE", default_value = "http://127.0.0.1:8080")]
     node: String,
 }
 
@@ -43,10 +46,10 @@ struct NodeArg {
 struct VkeyArg {
     /// The node's checkpoint vkey (`name+keyid+key`). Without it, the vkey the node itself
     /// publishes at /v1/log is used, which proves consistency but not identity.
-    #[arg(long)]
+    #[arg(long, env = "AIDLEDGER_VKEY")]
     vkey: Option<String>,
     /// The genesis leaf hash published with the vkey; the node's must match.
-    #[arg(long)]
+    #[arg(long, env = "AIDLEDGER_GENESIS")]
     genesis: Option<String>,
 }
 
@@ -57,16 +60,16 @@ struct ImportArgs {
     #[command(flatten)]
     vkey: VkeyArg,
     /// Signing key file.
-    #[arg(long)]
+    #[arg(long, env = "AIDLEDGER_KEY")]
     key: PathBuf,
     /// Issuing organisation id.
-    #[arg(long)]
+    #[arg(long, env = "AIDLEDGER_ISSUER")]
     issuer: String,
     /// disbursement, fund.receive or credit.award.
     #[arg(long)]
     kind: String,
     /// Pseudonym secret, for an id_number column.
-    #[arg(long)]
+    #[arg(long, env = "AIDLEDGER_SECRET_FILE")]
     secret_file: Option<PathBuf>,
     /// utf-8, gbk or auto.
     #[arg(long, default_value = "auto")]
@@ -96,7 +99,7 @@ enum Command {
     /// Print the pseudonyms of resident ID numbers (arguments, or one per line on stdin).
     Pseudonym {
         /// File holding the deployment's pseudonym secret (mode 0600).
-        #[arg(long)]
+        #[arg(long, env = "AIDLEDGER_SECRET_FILE")]
         secret_file: PathBuf,
         /// Volunteer pseudonyms (vol_) instead of beneficiary ones (bnf_).
         #[arg(long)]
@@ -107,10 +110,10 @@ enum Command {
     /// Sign a statement and print the entry (checked against the schema first).
     Sign {
         /// Signing key file.
-        #[arg(long)]
+        #[arg(long, env = "AIDLEDGER_KEY")]
         key: PathBuf,
         /// Issuing organisation id.
-        #[arg(long)]
+        #[arg(long, env = "AIDLEDGER_ISSUER")]
         issuer: String,
         /// Kind, e.g. disbursement.
         #[arg(long)]
@@ -150,10 +153,10 @@ enum Command {
         #[arg(long)]
         checkpoint: Option<PathBuf>,
         /// The node's vkey.
-        #[arg(long)]
+        #[arg(long, env = "AIDLEDGER_VKEY")]
         vkey: String,
         /// Pinned genesis leaf hash.
-        #[arg(long)]
+        #[arg(long, env = "AIDLEDGER_GENESIS")]
         genesis: Option<String>,
         /// Keep the verified state here and verify only new entries next time.
         #[arg(long, conflicts_with = "file")]
@@ -163,7 +166,7 @@ enum Command {
     #[command(after_help = EXIT_CODES)]
     CheckReceipt {
         /// The node's vkey.
-        #[arg(long)]
+        #[arg(long, env = "AIDLEDGER_VKEY")]
         vkey: String,
         /// The entry or leaf the receipt must be for.
         #[arg(long)]
@@ -187,7 +190,7 @@ enum Command {
         #[command(flatten)]
         node: NodeArg,
         /// The node's vkey.
-        #[arg(long)]
+        #[arg(long, env = "AIDLEDGER_VKEY")]
         vkey: String,
         /// Seconds between polls.
         #[arg(long, default_value_t = 30)]
@@ -204,15 +207,36 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Show a fund: totals and flows.
-    Fund {
-        #[command(flatten)]
-        node: NodeArg,
-        /// Flows shown (oldest first); 0 shows only the totals.
-        #[arg(long, default_value_t = 50)]
-        limit: u64,
-        /// Fund id.
-        id: String,
+    /// Show a fund's totals and flows (`fund ID`), or open a fund (`fund open`).
+    Fund(FundCmd),
+    /// Register an organisation and its keys (registrar).
+    #[command(subcommand)]
+    Org(OrgCmd),
+    /// Add or revoke an organisation's key (its admin, or the registrar).
+    #[command(subcommand)]
+    Key(KeyCmd),
+    /// Fetch the node's origin, vkey and genesis, show them to compare with
+    /// what the operator published, and write them (with your key, issuer
+    /// and secret paths) to the config file that later commands read.
+    Init {
+        /// Base URL of the node.
+        #[arg(long)]
+        node: String,
+        /// The vkey the operator published: init refuses a node that differs.
+        #[arg(long)]
+        vkey: Option<String>,
+        /// The genesis leaf hash the operator published: likewise.
+        #[arg(long)]
+        genesis: Option<String>,
+        /// Your signing key file.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// The organisation you sign for.
+        #[arg(long)]
+        issuer: Option<String>,
+        /// The deployment's pseudonym secret file.
+        #[arg(long)]
+        secret_file: Option<PathBuf>,
     },
     /// Show what one beneficiary received, across all organisations.
     Beneficiary {
@@ -220,7 +244,7 @@ enum Command {
         node: NodeArg,
         /// Pseudonym secret: turns a resident ID number given instead of a
         /// pseudonym into one on this machine (the number is never sent).
-        #[arg(long)]
+        #[arg(long, env = "AIDLEDGER_SECRET_FILE")]
         secret_file: Option<PathBuf>,
         /// bnf_ pseudonym, or a resident ID number with --secret-file.
         bnf: String,
@@ -241,9 +265,187 @@ enum Command {
     },
 }
 
+/// Who signs an entry and where it goes.
+#[derive(Args)]
+struct SignerArgs {
+    #[command(flatten)]
+    node: NodeArg,
+    #[command(flatten)]
+    vkey: VkeyArg,
+    /// Signing key file.
+    #[arg(long, env = "AIDLEDGER_KEY")]
+    key: PathBuf,
+    /// The organisation that signs.
+    #[arg(long, env = "AIDLEDGER_ISSUER")]
+    issuer: String,
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct FundCmd {
+    #[command(subcommand)]
+    action: Option<FundAction>,
+    #[command(flatten)]
+    node: NodeArg,
+    /// Flows shown (oldest first); 0 shows only the totals.
+    #[arg(long, default_value_t = 50)]
+    limit: u64,
+    /// Fund id.
+    id: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum FundAction {
+    /// Open a fund owned by the issuer (a key with the fund role).
+    Open {
+        #[command(flatten)]
+        signer: SignerArgs,
+        /// Fund id, e.g. MZ-2026-MED.
+        #[arg(long)]
+        id: String,
+        /// Title, e.g. 2026年大病救助.
+        #[arg(long)]
+        title: String,
+        /// dibao, tekun, temporary, medical, education, housing, employment, disaster or other.
+        #[arg(long)]
+        category: String,
+        /// fiscal, donation, crowdfunding, union_dues or other.
+        #[arg(long)]
+        source: String,
+        /// 6-digit region code (GB/T 2260).
+        #[arg(long)]
+        region: String,
+        /// Budget in yuan.
+        #[arg(long, default_value = "0")]
+        budget: String,
+        /// First day (YYYY-MM-DD).
+        #[arg(long)]
+        start: String,
+        /// Last day (YYYY-MM-DD).
+        #[arg(long)]
+        end: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCmd {
+    /// Register an organisation with its keys (signed by the registrar).
+    Register {
+        #[command(flatten)]
+        signer: SignerArgs,
+        /// The new organisation's id, e.g. CN-USCI-53440300MJ0000018R.
+        #[arg(long)]
+        id: String,
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// government, union, charity or other.
+        #[arg(long = "type")]
+        org_type: String,
+        /// 6-digit region code (GB/T 2260).
+        #[arg(long)]
+        region: String,
+        /// One of its keys and the roles it holds: HEX=role,role (repeat for more keys).
+        #[arg(long = "org-key", required = true)]
+        org_keys: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCmd {
+    /// Add a key to an organisation.
+    Add {
+        #[command(flatten)]
+        signer: SignerArgs,
+        /// The organisation.
+        #[arg(long)]
+        org: String,
+        /// The new public key (64 hex digits, as keygen prints it).
+        #[arg(long)]
+        public: String,
+        /// Its roles, comma-separated: admin, fund, disburse, credit, assess, publish (registrar only by a registrar).
+        #[arg(long, value_delimiter = ',', required = true)]
+        roles: Vec<String>,
+    },
+    /// Revoke a key: entries it signs from now on are refused.
+    Revoke {
+        #[command(flatten)]
+        signer: SignerArgs,
+        /// The organisation.
+        #[arg(long)]
+        org: String,
+        /// The public key to revoke.
+        #[arg(long)]
+        public: String,
+        /// Why (kept in the ledger).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+impl From<SignerArgs> for admin::Signer {
+    fn from(a: SignerArgs) -> admin::Signer {
+        admin::Signer {
+            node: a.node.node,
+            vkey: a.vkey.vkey,
+            genesis: a.vkey.genesis,
+            key: a.key,
+            issuer: a.issuer,
+        }
+    }
+}
+
+/// The first word on the command line that is not an option (nor
+/// `--config`'s value): the subcommand.
+fn subcommand() -> Option<String> {
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--config" {
+            args.next();
+        } else if !a.starts_with('-') {
+            return Some(a);
+        }
+    }
+    None
+}
+
+/// The config file named by `--config` on the command line, if any.
+fn config_flag() -> Option<PathBuf> {
+    let mut args = std::env::args_os().skip(1);
+    while let Some(a) = args.next() {
+        let a = a.to_string_lossy().into_owned();
+        if a == "--config" {
+            return args.next().map(PathBuf::from);
+        }
+        if let Some(v) = a.strip_prefix("--config=") {
+            return Some(PathBuf::from(v));
+        }
+    }
+    None
+}
+
 fn main() -> ExitCode {
+    // The config's values become the defaults of their flags (clap reads
+    // them from AIDLEDGER_* variables); flags and variables set by the
+    // user win. `init` writes the file, so it does not read it.
+    let is_init = subcommand().as_deref() == Some("init");
+    if !is_init {
+        if let Some(path) = config_flag().or_else(cli::config::default_path) {
+            match cli::config::Config::load(&path) {
+                Ok(config) => {
+                    for (name, value) in config.as_env() {
+                        std::env::set_var(name, value);
+                    }
+                }
+                Err(e) => {
+                    eprintln!("aidledger: error: {e:#}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    }
     let cli = Cli::parse();
-    match run(cli.command) {
+    match run(cli.command, cli.config) {
         Ok(code) => code,
         Err(e) if e.is::<Failed>() => {
             eprintln!("aidledger: VERIFICATION FAILED: {e}");
@@ -264,7 +466,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> anyhow::Result<ExitCode> {
+fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     match command {
         Command::Keygen { out } => {
@@ -319,7 +521,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     pii.describe()
                 );
             }
-            let nonce = nonce.unwrap_or_else(default_nonce);
+            let nonce = nonce.unwrap_or_else(cli::fresh_nonce);
             let issued_at = issued_at.unwrap_or_else(|| format_timestamp(SystemTime::now()));
             let entry = SignedEntry::create(&key, &issuer, &kind, &nonce, &issued_at, body)?;
             let value = serde_json::to_value(&entry)?;
@@ -333,7 +535,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("no entries to submit: the input is empty");
             }
             let client = NodeClient::new(&node.node);
-            let verifier = trusted_verifier(&client, vkey)?;
+            let verifier = cli::trusted_verifier(&client, vkey.vkey, vkey.genesis)?;
             let outcomes = Submitter::new(&client, &verifier).submit(&entries)?;
             let mut refused = 0;
             for (i, o) in outcomes.iter().enumerate() {
@@ -464,7 +666,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Prove { node, vkey, seq } => {
             let client = NodeClient::new(&node.node);
-            let verifier = trusted_verifier(&client, vkey)?;
+            let verifier = cli::trusted_verifier(&client, vkey.vkey, vkey.genesis)?;
             let note = client.checkpoint()?;
             let cp = audit::verify_checkpoint(&verifier, &note)?;
             let (leaf, path) = client.inclusion(seq, cp.root.size)?;
@@ -538,7 +740,133 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 Path::new(&cp_path).display()
             )?;
         }
-        Command::Fund { node, limit, id } => {
+        Command::Fund(FundCmd {
+            action: Some(FundAction::Open {
+                signer,
+                id,
+                title,
+                category,
+                source,
+                region,
+                budget,
+                start,
+                end,
+            }),
+            ..
+        }) => {
+            let budget = import::yuan_to_fen(&budget).map_err(anyhow::Error::msg)?;
+            let body = serde_json::json!({"fund": id, "title": title, "category": category,
+                "source": source, "region": region, "currency": "CNY", "budget": budget,
+                "start": start, "end": end});
+            return admin::sign_and_submit(&signer.into(), "fund.open", body, &format!("fund {id} opened"));
+        }
+        Command::Org(OrgCmd::Register {
+            signer,
+            id,
+            name,
+            org_type,
+            region,
+            org_keys,
+        }) => {
+            admin::check_org_id(&id)?;
+            let keys = org_keys
+                .iter()
+                .map(|k| admin::key_with_roles(k))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let body = serde_json::json!({"org": {"id": id, "name": name, "type": org_type, "region": region},
+                "keys": keys});
+            return admin::sign_and_submit(&signer.into(), "org.register", body, &format!("{id} registered"));
+        }
+        Command::Key(KeyCmd::Add {
+            signer,
+            org,
+            public,
+            roles,
+        }) => {
+            let body = serde_json::json!({"org": org, "key": public, "roles": roles});
+            return admin::sign_and_submit(&signer.into(), "key.add", body, &format!("key {public} added to {org}"));
+        }
+        Command::Key(KeyCmd::Revoke {
+            signer,
+            org,
+            public,
+            reason,
+        }) => {
+            let body = serde_json::json!({"org": org, "key": public, "reason": reason});
+            return admin::sign_and_submit(&signer.into(), "key.revoke", body, &format!("key {public} of {org} revoked"));
+        }
+        Command::Init {
+            node,
+            vkey,
+            genesis,
+            key,
+            issuer,
+            secret_file,
+        } => {
+            let path = config
+                .or_else(cli::config::default_path)
+                .context("no config path: give --config or set HOME")?;
+            let client = NodeClient::new(&node);
+            let info = client.log_info()?;
+            let verifier = CheckpointVerifier::from_vkey(&info.vkey).context("the node's vkey")?;
+            verifier.verify(&client.checkpoint()?).map_err(|e| {
+                Failed(format!("the node's checkpoint does not verify with its own vkey: {e}"))
+            })?;
+            if let Some(published) = &vkey {
+                if *published != info.vkey {
+                    return Err(Failed(format!(
+                        "the node's vkey {} is not the published {published}: another node, or a wrong URL; nothing was written",
+                        info.vkey
+                    ))
+                    .into());
+                }
+            }
+            if let Some(published) = &genesis {
+                if info.genesis.as_deref() != Some(published.as_str()) {
+                    return Err(Failed(format!(
+                        "the node's genesis {} is not the published {published}: another ledger; nothing was written",
+                        info.genesis.as_deref().unwrap_or("(none)")
+                    ))
+                    .into());
+                }
+            }
+            if let Some(k) = &key {
+                keyfile::read(k)?;
+            }
+            if let Some(f) = &secret_file {
+                keyfile::read_secret(f)?;
+            }
+            let absolute = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+            let saved = cli::config::Config {
+                node: Some(node),
+                origin: Some(info.origin.clone()),
+                vkey: Some(info.vkey.clone()),
+                genesis: info.genesis.clone(),
+                key: key.map(absolute),
+                issuer,
+                secret_file: secret_file.map(absolute),
+            };
+            saved.save(&path)?;
+            writeln!(stdout, "origin   {}", info.origin)?;
+            writeln!(stdout, "vkey     {}", info.vkey)?;
+            writeln!(stdout, "key id   {:08x}", verifier.id())?;
+            writeln!(stdout, "genesis  {}", info.genesis.as_deref().unwrap_or("(empty ledger)"))?;
+            writeln!(stdout, "size     {}", info.size)?;
+            let compared = match (&vkey, &genesis) {
+                (Some(_), Some(_)) => "the vkey and the genesis match what you gave",
+                (Some(_), None) => "the vkey matches what you gave; compare the genesis with what the operator published",
+                (None, Some(_)) => "the genesis matches what you gave; compare the vkey with what the operator published",
+                (None, None) => "compare the vkey and the genesis with what the operator published before you trust them",
+            };
+            writeln!(stdout, "{compared}; written to {}", path.display())?;
+        }
+        Command::Fund(FundCmd {
+            action: None,
+            node,
+            limit,
+            id,
+        }) => {
+            let id = id.context("give a fund id (aidledger fund ID), or aidledger fund open …")?;
             let client = NodeClient::new(&node.node);
             let f = client.get_json(&format!("/v1/funds/{id}"))?;
             for field in [
@@ -636,7 +964,7 @@ fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
     let rows = import::read_rows(&bytes, &encoding, &kind, secret.as_deref())?;
     let client = NodeClient::new(&node.node);
-    let verifier = trusted_verifier(&client, vkey)?;
+    let verifier = cli::trusted_verifier(&client, vkey.vkey, vkey.genesis)?;
     let size_before = client.log_info()?.size;
     let opts = import::Import {
         file: &file,
@@ -757,46 +1085,7 @@ fn interrupt_flag() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBo
     Ok(flag)
 }
 
-/// The vkey to trust, checked against the node before anything is sent: the
-/// node's latest checkpoint must verify with it and, if `--genesis` is
-/// given, the node's genesis must be that one. A wrong trust anchor is a
-/// verification failure, and nothing is written.
-fn trusted_verifier(client: &NodeClient, vkey: VkeyArg) -> anyhow::Result<CheckpointVerifier> {
-    let verifier = verifier(client, vkey.vkey)?;
-    let note = client.checkpoint()?;
-    verifier.verify(&note).map_err(|e| {
-        Failed(format!(
-            "the node's checkpoint does not verify with this vkey ({e}): a wrong vkey, or another node; nothing was sent"
-        ))
-    })?;
-    if let Some(genesis) = vkey.genesis {
-        let pinned: Hash = genesis
-            .parse()
-            .map_err(|_| anyhow::anyhow!("--genesis is not 64 hex digits"))?;
-        let theirs = client.log_info()?.genesis;
-        if theirs.as_deref() != Some(pinned.to_hex().as_str()) {
-            return Err(Failed(format!(
-                "the node's genesis is {}, not the pinned {pinned}: another ledger; nothing was sent",
-                theirs.as_deref().unwrap_or("absent")
-            ))
-            .into());
-        }
-    }
-    Ok(verifier)
-}
 
-/// The checkpoint verifier from `--vkey`, or the node's own published vkey.
-fn verifier(client: &NodeClient, vkey: Option<String>) -> anyhow::Result<CheckpointVerifier> {
-    let vkey = match vkey {
-        Some(v) => v,
-        None => {
-            let v = client.log_info()?.vkey;
-            eprintln!("aidledger: no --vkey given; using the node's own {v}");
-            v
-        }
-    };
-    CheckpointVerifier::from_vkey(&vkey).context("the vkey")
-}
 
 fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
     if path == Path::new("-") {
@@ -827,16 +1116,6 @@ fn parse_entries(bytes: &[u8]) -> anyhow::Result<Vec<SignedEntry>> {
     }
 }
 
-fn default_nonce() -> String {
-    let mut r = [0u8; 4];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut r);
-    let ms = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    // The letter keeps the guard from joining the time's digits to the
-    // random hex's across the `-` (SPEC §6 reads the nonce too).
-    format!("s-{ms}-n{}", hex::encode(r))
-}
 
 fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(len);

@@ -261,3 +261,73 @@ fn a_resident_id_given_to_beneficiary_is_never_sent() {
     );
     assert!(listener.accept().is_err(), "the CLI connected to the node");
 }
+
+#[test]
+fn an_organisation_is_set_up_with_commands_and_a_config() {
+    let w = World::new();
+    let union_key = w.path("union.key");
+    let union_pub = ok(&["keygen", "--out", &union_key], None).stdout.trim().to_string();
+    let out = cli(&["keygen", "--out", &union_key], None);
+    assert_eq!(out.code, 2);
+    assert_eq!(out.stderr.matches("exists").count(), 1, "{}", out.stderr);
+    let bureau = w.bureau_key.to_str().unwrap();
+    let register = |id: &str| {
+        cli(
+            &[
+                "org", "register", "--node", &w.node.url, "--vkey", &w.vkey, "--key", bureau,
+                "--issuer", BUREAU, "--id", id, "--name", "市总工会", "--type", "union",
+                "--region", "321100", "--org-key", &format!("{union_pub}=admin,fund,disburse"),
+            ],
+            None,
+        )
+    };
+    // A wrong GB 32100 check character is explained, with the right one.
+    let out = register("CN-USCI-81110000000000019D");
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("it is C, not D: CN-USCI-81110000000000019C"), "{}", out.stderr);
+    let union = "CN-USCI-81110000000000019C";
+    let out = register(union);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("registered at seq 4"), "{}", out.stderr);
+
+    // init pins the node's vkey and genesis; later commands need no flags.
+    let config = w.path("config.toml");
+    let genesis = w.node.get("/v1/log")["genesis"].as_str().unwrap().to_string();
+    let out = ok(
+        &[
+            "init", "--config", &config, "--node", &w.node.url, "--vkey", &w.vkey, "--genesis",
+            &genesis, "--key", &union_key, "--issuer", union,
+        ],
+        None,
+    );
+    assert!(out.stdout.contains(&w.vkey) && out.stdout.contains(&genesis), "{}", out.stdout);
+    let wrong = cli(&["init", "--config", &w.path("other.toml"), "--node", &w.node.url, "--genesis", &"0".repeat(64)], None);
+    assert_eq!(wrong.code, 1, "{}", wrong.stderr);
+    assert!(!std::path::Path::new(&w.path("other.toml")).exists());
+    ok(
+        &[
+            "--config", &config, "fund", "open", "--id", "GH-2026", "--title", "困难职工帮扶",
+            "--category", "tekun", "--source", "union_dues", "--region", "321100",
+            "--budget", "1,000,000", "--start", "2026-01-01", "--end", "2026-12-31",
+        ],
+        None,
+    );
+    assert_eq!(w.node.get("/v1/funds/GH-2026")["budget"], 100_000_000);
+    assert_eq!(w.node.get("/v1/funds/GH-2026")["owner"], union);
+
+    // A second key, then its revocation: what it signs afterwards is refused.
+    let clerk_key = w.path("clerk.key");
+    let clerk_pub = ok(&["keygen", "--out", &clerk_key], None).stdout.trim().to_string();
+    ok(&["--config", &config, "key", "add", "--org", union, "--public", &clerk_pub, "--roles", "fund"], None);
+    ok(&["--config", &config, "key", "revoke", "--org", union, "--public", &clerk_pub, "--reason", "调岗"], None);
+    let out = cli(
+        &[
+            "--config", &config, "fund", "open", "--key", &clerk_key, "--id", "GH-2027",
+            "--title", "x", "--category", "tekun", "--source", "union_dues", "--region", "321100",
+            "--start", "2027-01-01", "--end", "2027-12-31",
+        ],
+        None,
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("key_revoked"), "{}", out.stderr);
+}

@@ -178,6 +178,11 @@ impl CheckpointVerifier {
         &self.name
     }
 
+    /// The C2SP key id: the first 4 bytes of SHA-256(name, 0x0A, 0x01, key).
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
     /// Parses and verifies a signed checkpoint. Signature lines of other keys
     /// (witness cosignatures) are ignored; at least one line must be ours and
     /// every line that claims to be ours must verify.

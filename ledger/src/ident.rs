@@ -17,18 +17,26 @@ const ID_CHECK: &[u8; 11] = b"10X98765432";
 /// An 18-character unified social credit code with a valid check character.
 pub fn is_usci(code: &str) -> bool {
     let b = code.as_bytes();
-    if b.len() != 18 {
-        return false;
+    b.len() == 18
+        && code.is_char_boundary(17)
+        && usci_check_char(&code[..17]) == Some(char::from(b[17]))
+}
+
+/// The GB 32100 check character for the first 17 characters of a unified
+/// social credit code, or `None` if they are not 17 characters of its set
+/// (digits and capitals without I, O, S, V, Z).
+pub fn usci_check_char(first17: &str) -> Option<char> {
+    let b = first17.as_bytes();
+    if b.len() != 17 {
+        return None;
     }
     let mut sum = 0;
-    for (i, &c) in b[..17].iter().enumerate() {
-        let Some(v) = USCI_CHARS.iter().position(|&x| x == c) else {
-            return false;
-        };
+    for (i, &c) in b.iter().enumerate() {
+        let v = USCI_CHARS.iter().position(|&x| x == c)?;
         sum += v as u32 * USCI_WEIGHTS[i];
     }
     let check = (31 - sum % 31) % 31;
-    b[17] == USCI_CHARS[check as usize]
+    Some(char::from(USCI_CHARS[check as usize]))
 }
 
 /// `^[A-Z]{2}-[A-Z0-9]{2,10}-[A-Za-z0-9._-]{1,64}$`, and with prefix

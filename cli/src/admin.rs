@@ -1,0 +1,99 @@
+//! Setting an organisation up with commands rather than JSON written by
+//! hand: `org register`, `key add`, `key revoke`, `fund open` build the
+//! body, check it as the node would, sign it, submit it and verify the
+//! receipt.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use anyhow::Context;
+use ed25519_dalek::SigningKey;
+use ledger::entry::{format_timestamp, SignedEntry};
+use serde_json::{json, Value};
+
+use crate::client::NodeClient;
+use crate::receipt::Submitter;
+
+/// Who signs, for whom, and where it goes.
+pub struct Signer {
+    /// The node.
+    pub node: String,
+    /// The vkey to trust (else the node's own).
+    pub vkey: Option<String>,
+    /// A pinned genesis.
+    pub genesis: Option<String>,
+    /// The signing key file.
+    pub key: PathBuf,
+    /// The issuing organisation.
+    pub issuer: String,
+}
+
+/// `HEX=role,role` → `{"key": HEX, "roles": [...]}`.
+pub fn key_with_roles(spec: &str) -> anyhow::Result<Value> {
+    let (key, roles) = spec
+        .split_once('=')
+        .with_context(|| format!("--org-key {spec:?}: write it as HEX=role,role"))?;
+    let roles: Vec<&str> = roles.split(',').map(str::trim).filter(|r| !r.is_empty()).collect();
+    anyhow::ensure!(!roles.is_empty(), "--org-key {spec:?} names no role");
+    Ok(json!({"key": key.trim(), "roles": roles}))
+}
+
+/// Refuses an org id the node would refuse, saying why; for a unified
+/// social credit code with a wrong check character, the right one.
+pub fn check_org_id(id: &str) -> anyhow::Result<()> {
+    if ledger::ident::is_org_id(id) {
+        return Ok(());
+    }
+    if let Some(code) = id.strip_prefix("CN-USCI-") {
+        if code.len() == 18 && code.is_ascii() {
+            if let Some(right) = ledger::ident::usci_check_char(&code[..17]) {
+                anyhow::bail!(
+                    "{id}: the last character of a unified social credit code is a check character (GB 32100); \
+                     for {} it is {right}, not {}: CN-USCI-{}{right}",
+                    &code[..17],
+                    &code[17..],
+                    &code[..17]
+                );
+            }
+        }
+        anyhow::bail!(
+            "{id}: after CN-USCI- comes the 18-character unified social credit code \
+             (digits and capitals except I, O, S, V, Z)"
+        );
+    }
+    anyhow::bail!("{id}: an org id is XX-SCHEME-ID, e.g. CN-USCI-53440300MJ0000018R or XM-DAC-41114")
+}
+
+/// Builds, checks, signs and submits one entry of `kind`, prints its
+/// verified receipt (JSON, stdout) and `done` (stderr). A refusal exits 1
+/// with the node's code and message; nothing is sent if the entry fails the
+/// checks the node would make, or if the node's checkpoint does not verify
+/// with the vkey.
+pub fn sign_and_submit(signer: &Signer, kind: &str, body: Value, done: &str) -> anyhow::Result<ExitCode> {
+    let key: SigningKey = ledger::keyfile::read(&signer.key)?;
+    let nonce = crate::fresh_nonce();
+    let issued_at = format_timestamp(SystemTime::now());
+    let entry = SignedEntry::create(&key, &signer.issuer, kind, &nonce, &issued_at, body)?;
+    ledger::rules::check_submission_value(serde_json::to_value(&entry)?)
+        .map_err(|r| anyhow::anyhow!("not signing: {r}"))?;
+    let client = NodeClient::new(&signer.node);
+    let verifier = crate::trusted_verifier(&client, signer.vkey.clone(), signer.genesis.clone())?;
+    let outcome = Submitter::new(&client, &verifier)
+        .submit(std::slice::from_ref(&entry))?
+        .pop()
+        .context("the node answered no result")?;
+    match outcome {
+        Ok(receipt) => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", serde_json::to_string(&receipt)?)?;
+            eprintln!("{done} at seq {} (receipt verified)", receipt.seq);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("aidledger: refused: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
