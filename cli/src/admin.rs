@@ -35,7 +35,11 @@ pub fn key_with_roles(spec: &str) -> anyhow::Result<Value> {
     let (key, roles) = spec
         .split_once('=')
         .with_context(|| format!("--org-key {spec:?}: write it as HEX=role,role"))?;
-    let roles: Vec<&str> = roles.split(',').map(str::trim).filter(|r| !r.is_empty()).collect();
+    let roles: Vec<&str> = roles
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .collect();
     anyhow::ensure!(!roles.is_empty(), "--org-key {spec:?} names no role");
     Ok(json!({"key": key.trim(), "roles": roles}))
 }
@@ -63,7 +67,9 @@ pub fn check_org_id(id: &str) -> anyhow::Result<()> {
              (digits and capitals except I, O, S, V, Z)"
         );
     }
-    anyhow::bail!("{id}: an org id is XX-SCHEME-ID, e.g. CN-USCI-53440300MJ0000018R or XM-DAC-41114")
+    anyhow::bail!(
+        "{id}: an org id is XX-SCHEME-ID, e.g. CN-USCI-53440300MJ0000018R or XM-DAC-41114"
+    )
 }
 
 /// Builds, checks, signs and submits one entry of `kind`, prints its
@@ -71,7 +77,12 @@ pub fn check_org_id(id: &str) -> anyhow::Result<()> {
 /// with the node's code and message; nothing is sent if the entry fails the
 /// checks the node would make, or if the node's checkpoint does not verify
 /// with the vkey.
-pub fn sign_and_submit(signer: &Signer, kind: &str, body: Value, done: &str) -> anyhow::Result<ExitCode> {
+pub fn sign_and_submit(
+    signer: &Signer,
+    kind: &str,
+    body: Value,
+    done: &str,
+) -> anyhow::Result<ExitCode> {
     let key: SigningKey = ledger::keyfile::read(&signer.key)?;
     let nonce = crate::fresh_nonce();
     let issued_at = format_timestamp(SystemTime::now());
@@ -88,11 +99,15 @@ pub fn sign_and_submit(signer: &Signer, kind: &str, body: Value, done: &str) -> 
         Ok(receipt) => {
             let mut out = std::io::stdout().lock();
             writeln!(out, "{}", serde_json::to_string(&receipt)?)?;
-            eprintln!("{done} at seq {} (receipt verified)", receipt.seq);
+            eprintln!(
+                "{}",
+                rust_i18n::t!("admin.done", what = done, seq = receipt.seq)
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("aidledger: refused: {e}");
+            let message = format!("{}: {}", e.code, crate::i18n::explain(&e.code, &e.message));
+            eprintln!("{}", rust_i18n::t!("msg.refused", message = message));
             Ok(ExitCode::from(1))
         }
     }

@@ -54,7 +54,8 @@ impl Config {
     /// Reads `path`; a missing file is an empty config.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).with_context(|| format!("{} is not a valid config", path.display())),
+            Ok(text) => toml::from_str(&text)
+                .with_context(|| format!("{} is not a valid config", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
         }
@@ -69,7 +70,8 @@ impl Config {
             "# aidledger's settings, written by `aidledger init`. Flags and AIDLEDGER_* variables override them.\n{}",
             toml::to_string(self)?
         );
-        crate::write_durably(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))
+        crate::write_durably(path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))
     }
 
     /// The variables the command line reads its defaults from, for the
@@ -109,7 +111,10 @@ mod tests {
         c.save(&path).unwrap();
         assert_eq!(Config::load(&path).unwrap(), c);
         let names: Vec<&str> = c.as_env().iter().map(|(n, _)| *n).collect();
-        assert_eq!(names, ["AIDLEDGER_NODE", "AIDLEDGER_VKEY", "AIDLEDGER_ISSUER"]);
+        assert_eq!(
+            names,
+            ["AIDLEDGER_NODE", "AIDLEDGER_VKEY", "AIDLEDGER_ISSUER"]
+        );
         std::fs::write(&path, "nod = 1\n").unwrap();
         assert!(Config::load(&path).is_err());
     }

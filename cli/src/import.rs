@@ -34,6 +34,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use rust_i18n::t;
+
 use crate::client::NodeClient;
 use crate::receipt::{Receipt, Submitter};
 
@@ -128,15 +130,20 @@ fn coded(field: &str, raw: &str) -> Result<String, String> {
     }
     let mut accepted: Vec<String> = Vec::new();
     for (_, label, code) in of_field() {
-        let text = format!("{label} ({code})");
+        let text = format!("{label}({code})");
         if !accepted.iter().any(|a| a.ends_with(&format!("({code})"))) {
             accepted.push(text);
         }
     }
-    Err(format!(
-        "{field}: {raw:?} is not accepted; use one of {}",
-        accepted.join(", ")
-    ))
+    let key = format!("field.{field}");
+    let name = t!(&key).into_owned();
+    Err(t!(
+        "row.label",
+        field = name,
+        value = raw,
+        accepted = accepted.join(&t!("list.sep"))
+    )
+    .into_owned())
 }
 
 /// Body fields a kind's rows must fill, each with the columns that can.
@@ -226,22 +233,31 @@ pub struct Rows {
     pub errors: Vec<RowError>,
     /// Headers not read (never sent).
     pub ignored: Vec<String>,
+    /// The file was GBK.
+    pub gbk: bool,
+    /// The header row had Chinese names.
+    pub chinese_headers: bool,
 }
 
-/// Decodes the file (UTF-8, with or without BOM, or GBK).
-fn decode(bytes: &[u8], encoding: &str) -> anyhow::Result<String> {
+/// Decodes the file (UTF-8, with or without BOM, or GBK); true if GBK.
+fn decode(bytes: &[u8], encoding: &str) -> anyhow::Result<(String, bool)> {
     let utf8 = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     match encoding {
-        "utf-8" | "utf8" => Ok(std::str::from_utf8(utf8)
-            .context("the file is not valid UTF-8 (try --encoding gbk)")?
-            .to_string()),
-        "auto" if std::str::from_utf8(utf8).is_ok() => Ok(String::from_utf8(utf8.to_vec())?),
+        "utf-8" | "utf8" => Ok((
+            std::str::from_utf8(utf8)
+                .context("the file is not valid UTF-8 (try --encoding gbk)")?
+                .to_string(),
+            false,
+        )),
+        "auto" if std::str::from_utf8(utf8).is_ok() => {
+            Ok((String::from_utf8(utf8.to_vec())?, false))
+        }
         "gbk" | "auto" => {
             let (text, had_errors) = encoding_rs::GBK.decode_without_bom_handling(bytes);
             if had_errors {
                 bail!("the file is neither valid UTF-8 nor valid GBK");
             }
-            Ok(text.into_owned())
+            Ok((text.into_owned(), true))
         }
         other => bail!("unknown encoding {other}: use utf-8, gbk or auto"),
     }
@@ -254,7 +270,7 @@ pub fn read_rows(
     kind: &str,
     secret: Option<&[u8]>,
 ) -> anyhow::Result<Rows> {
-    let text = decode(bytes, encoding)?;
+    let (text, gbk) = decode(bytes, encoding)?;
     let columns = columns(kind)?;
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -288,13 +304,16 @@ pub fn read_rows(
         .collect();
     if !missing.is_empty() {
         bail!(
-            "the header row has no column for {}; the columns found are: {}",
-            missing.join(", "),
-            headers.iter().collect::<Vec<_>>().join(", ")
+            "{}",
+            t!(
+                "import.missing_columns",
+                missing = missing.join(", "),
+                found = headers.iter().collect::<Vec<_>>().join(", ")
+            )
         );
     }
     if used.iter().any(|(_, f)| matches!(f, Field::IdNumber(..))) && secret.is_none() {
-        bail!("the file has an ID number column: give --secret-file to turn it into pseudonyms");
+        bail!("{}", t!("import.need_secret"));
     }
     let mut bodies = Vec::new();
     let mut errors = Vec::new();
@@ -317,6 +336,8 @@ pub fn read_rows(
         bodies,
         errors,
         ignored,
+        gbk,
+        chinese_headers: headers.iter().any(|h| !h.is_ascii()),
     })
 }
 
@@ -331,42 +352,37 @@ fn row_body(
         if raw.is_empty() {
             continue;
         }
-        let (name, value) = match *field {
-            Field::Text(name @ ("tier" | "cause" | "method")) => (name, Value::from(coded(name, raw)?)),
-            Field::Text(name) => (name, Value::from(raw)),
-            Field::Int(name) => (
-                name,
-                Value::from(
-                    raw.replace(',', "")
-                        .parse::<u64>()
-                        .map_err(|_| format!("{name}: {raw:?} is not a whole number"))?,
+        let (name, value) =
+            match *field {
+                Field::Text(name @ ("tier" | "cause" | "method")) => {
+                    (name, Value::from(coded(name, raw)?))
+                }
+                Field::Text(name) => (name, Value::from(raw)),
+                Field::Int(name) => (
+                    name,
+                    Value::from(raw.replace(',', "").parse::<u64>().map_err(|_| {
+                        t!("row.not_whole", field = name, value = raw).into_owned()
+                    })?),
                 ),
-            ),
-            Field::Yuan => ("amount", Value::from(yuan_to_fen(raw)?)),
-            Field::Date(name) => (
-                name,
-                Value::from(date(raw).ok_or_else(|| format!("{name}: {raw:?} is not a date"))?),
-            ),
-            Field::IdNumber(_, _) if is_scientific(raw) => {
-                return Err(format!(
-                    "column {}: {raw} is an ID number that Excel turned into a number, losing its last digits; \
-                     format the column as text (设置单元格格式 → 文本) and enter the numbers again",
-                    i + 1
-                ))
-            }
-            Field::IdNumber(name, kind) => {
-                let secret = secret.expect("checked with the headers");
-                let p = pseudonym(secret, raw, kind).map_err(|_| {
-                    format!(
-                        "the ID number in column {} is not valid (check character)",
-                        i + 1
-                    )
-                })?;
-                (name, Value::from(p))
-            }
-        };
+                Field::Yuan => ("amount", Value::from(yuan_to_fen(raw)?)),
+                Field::Date(name) => (
+                    name,
+                    Value::from(date(raw).ok_or_else(|| {
+                        t!("row.not_date", field = name, value = raw).into_owned()
+                    })?),
+                ),
+                Field::IdNumber(_, _) if is_scientific(raw) => {
+                    return Err(t!("row.excel_number", column = i + 1, value = raw).into_owned())
+                }
+                Field::IdNumber(name, kind) => {
+                    let secret = secret.expect("checked with the headers");
+                    let p = pseudonym(secret, raw, kind)
+                        .map_err(|_| t!("row.bad_id", column = i + 1).into_owned())?;
+                    (name, Value::from(p))
+                }
+            };
         if body.insert(name.to_string(), value).is_some() {
-            return Err(format!("{name} is given by two columns"));
+            return Err(t!("row.two_columns", field = name).into_owned());
         }
     }
     Ok(Value::Object(body))
@@ -374,7 +390,7 @@ fn row_body(
 
 /// `1,200.5` yuan → 120050 fen.
 pub fn yuan_to_fen(raw: &str) -> Result<u64, String> {
-    let bad = || format!("amount: {raw:?} is not an amount in yuan (at most two decimals)");
+    let bad = || t!("row.not_yuan", value = raw).into_owned();
     let s: String = raw.trim_start_matches(['¥', '￥']).replace(',', "");
     let (whole, frac) = s.split_once('.').unwrap_or((&s, ""));
     if whole.is_empty()
@@ -598,17 +614,11 @@ pub fn run(
                 continue;
             }
             let held = if let Some((seq, _)) = earlier.first() {
-                Some(format!(
-                    "same fund, beneficiary, amount and date as seq {seq}, already in the ledger; \
-                     give a voucher number (ref), or --allow-repeat if this is a second payment"
-                ))
+                Some(t!("row.repeat_ledger", seq = seq).into_owned())
             } else {
-                first_row.get(&key).map(|row| {
-                    format!(
-                        "same fund, beneficiary, amount and date as row {row}; \
-                         give a voucher number (ref), or --allow-repeat if this is a second payment"
-                    )
-                })
+                first_row
+                    .get(&key)
+                    .map(|row| t!("row.repeat_file", row = row).into_owned())
             };
             match held {
                 Some(message) => {
@@ -725,10 +735,7 @@ pub fn preflight(
             if e.downcast_ref::<crate::client::NodeError>()
                 .is_some_and(|n| n.status == 404) =>
         {
-            bail!(
-                "organisation {} is not registered on this ledger; nothing was sent",
-                opts.issuer
-            )
+            bail!("{}", t!("preflight.no_org", org = opts.issuer))
         }
         Err(e) => return Err(e),
     };
@@ -738,15 +745,12 @@ pub fn preflight(
         .flatten()
         .find(|k| k["key"] == key.as_str())
         .with_context(|| {
-            format!(
-                "key {key} is not a key of {}; nothing was sent",
-                opts.issuer
-            )
+            t!("preflight.not_their_key", key = key, org = opts.issuer).into_owned()
         })?;
     if let Some(seq) = k["revoked_seq"].as_u64() {
         bail!(
-            "key {key} of {} was revoked at seq {seq}; nothing was sent",
-            opts.issuer
+            "{}",
+            t!("preflight.revoked", key = key, org = opts.issuer, seq = seq)
         );
     }
     let role = ledger::rules::role_for(opts.kind);
@@ -757,9 +761,14 @@ pub fn preflight(
         .any(|r| r == role)
     {
         bail!(
-            "key {key} of {} lacks the {role} role that {} needs; nothing was sent",
-            opts.issuer,
-            opts.kind
+            "{}",
+            t!(
+                "preflight.role",
+                key = key,
+                org = opts.issuer,
+                role = role,
+                kind = opts.kind
+            )
         );
     }
     let mut needed: std::collections::BTreeMap<&str, u64> = Default::default();
@@ -778,25 +787,33 @@ pub fn preflight(
                 if e.downcast_ref::<crate::client::NodeError>()
                     .is_some_and(|n| n.status == 404) =>
             {
-                bail!("fund {fund} does not exist on this ledger: open it first (fund.open); nothing was sent")
+                bail!("{}", t!("preflight.no_fund", fund = fund))
             }
             Err(e) => return Err(e),
         };
         if f["owner"] != opts.issuer {
             bail!(
-                "fund {fund} belongs to {}, not {}; nothing was sent",
-                f["owner"].as_str().unwrap_or("another organisation"),
-                opts.issuer
+                "{}",
+                t!(
+                    "preflight.not_their_fund",
+                    fund = fund,
+                    owner = f["owner"].as_str().unwrap_or("?"),
+                    org = opts.issuer
+                )
             );
         }
         let balance = f["balance"].as_u64().unwrap_or(0);
         if opts.kind == "disbursement" && total > balance {
-            warnings.push(format!(
-                "fund {fund}: available {} yuan, the file needs {} yuan ({} short); rows past the balance will be refused",
-                yuan(balance),
-                yuan(total),
-                yuan(total - balance)
-            ));
+            warnings.push(
+                rust_i18n::t!(
+                    "import.shortfall",
+                    fund = fund,
+                    balance = yuan(balance),
+                    needed = yuan(total),
+                    short = yuan(total - balance)
+                )
+                .into_owned(),
+            );
         }
     }
     Ok(warnings)
@@ -811,7 +828,15 @@ fn precheck(e: &SignedEntry) -> Result<(), (&'static str, String)> {
     match ledger::ident::pii_in_statement(&e.statement) {
         Some((path, pii)) => Err((
             "pii_detected",
-            format!("{path} holds {}; not sent", pii.describe()),
+            t!(
+                "row.pii",
+                path = path,
+                what = match pii {
+                    ledger::ident::Pii::ResidentId => t!("pii.resident_id"),
+                    ledger::ident::Pii::Mobile => t!("pii.mobile"),
+                }
+            )
+            .into_owned(),
         )),
         None => Ok(()),
     }
@@ -872,7 +897,7 @@ mod tests {
         assert_eq!(coded("tier", "monitored"), Ok("monitored".into()));
         let e = coded("tier", "贫困户").unwrap_err();
         assert!(
-            e.contains("救助户 (assisted), 脆弱户 (vulnerable), 监测户 (monitored)"),
+            e.contains("救助户(assisted), 脆弱户(vulnerable), 监测户(monitored)"),
             "{e}"
         );
         assert!(is_scientific("3.21181E+17") && is_scientific("1E+17"));

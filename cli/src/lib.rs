@@ -7,10 +7,13 @@
 use std::io::Write;
 use std::path::Path;
 
+rust_i18n::i18n!("locales", fallback = "en");
+
 pub mod admin;
 pub mod audit;
 pub mod client;
 pub mod config;
+pub mod i18n;
 pub mod iati;
 pub mod import;
 pub mod receipt;
@@ -50,16 +53,14 @@ pub fn trusted_verifier(
         Some(v) => v,
         None => {
             let v = client.log_info()?.vkey;
-            eprintln!("aidledger: no --vkey given; using the node's own {v}");
+            eprintln!("{}", rust_i18n::t!("trust.own_vkey", vkey = v));
             v
         }
     };
     let verifier = CheckpointVerifier::from_vkey(&vkey).context("the vkey")?;
     let note = client.checkpoint()?;
     verifier.verify(&note).map_err(|e| {
-        Failed(format!(
-            "the node's checkpoint does not verify with this vkey ({e}): a wrong vkey, or another node; nothing was sent"
-        ))
+        Failed(rust_i18n::t!("trust.wrong_vkey", error = e.to_string()).into_owned())
     })?;
     if let Some(genesis) = genesis {
         let pinned: Hash = genesis
@@ -67,10 +68,14 @@ pub fn trusted_verifier(
             .map_err(|_| anyhow::anyhow!("--genesis is not 64 hex digits"))?;
         let theirs = client.log_info()?.genesis;
         if theirs.as_deref() != Some(pinned.to_hex().as_str()) {
-            return Err(Failed(format!(
-                "the node's genesis is {}, not the pinned {pinned}: another ledger; nothing was sent",
-                theirs.as_deref().unwrap_or("absent")
-            ))
+            return Err(Failed(
+                rust_i18n::t!(
+                    "trust.wrong_genesis",
+                    theirs = theirs.as_deref().unwrap_or("-"),
+                    pinned = pinned
+                )
+                .into_owned(),
+            )
             .into());
         }
     }

@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use cli::audit::{self, Pins, StateDir};
 use cli::client::NodeClient;
+use cli::i18n;
 use cli::receipt::{self, Receipt, Submitter};
 use cli::{admin, iati, import, write_durably, Failed};
 use ledger::checkpoint::CheckpointVerifier;
@@ -16,21 +17,32 @@ use ledger::entry::{format_timestamp, SignedEntry};
 use ledger::ident::{pseudonym, PseudonymKind};
 use ledger::keyfile;
 use ledger::merkle::Hash;
+use rust_i18n::t;
 use serde_json::Value;
+
+// The same table as the library's, for the messages this binary prints.
+rust_i18n::i18n!("locales", fallback = "en");
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const EXIT_CODES: &str = "Exit status: 0 success (verified), 1 verification failed \
 (a bad entry, a fork or rollback, a receipt that does not verify, or import rows refused), \
-2 usage or I/O error.";
+2 usage or I/O error, 130 interrupted.";
 
 #[derive(Parser)]
-#[command(name = "aidledger", version, about = "Sign, import and verify entries of the aid ledger", after_help = EXIT_CODES)]
+#[command(
+    name = "aidledger",
+    version,
+    about = "Sign, import and verify entries of the aid ledger"
+)]
 struct Cli {
     /// Config file written by `init` [default: $AIDLEDGER_CONFIG or ~/.config/aidledger/config.toml].
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// Language of the interface: zh or en [default: from LANG].
+    #[arg(long, global = true)]
+    lang: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -400,7 +412,7 @@ impl From<SignerArgs> for admin::Signer {
 fn subcommand() -> Option<String> {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        if a == "--config" {
+        if a == "--config" || a == "--lang" {
             args.next();
         } else if !a.starts_with('-') {
             return Some(a);
@@ -409,16 +421,19 @@ fn subcommand() -> Option<String> {
     None
 }
 
-/// The config file named by `--config` on the command line, if any.
-fn config_flag() -> Option<PathBuf> {
+/// The value of a global option given on the command line (`--name V` or
+/// `--name=V`), read before clap parses: the config and the language
+/// decide the defaults and the help clap is given.
+fn global_flag(name: &str) -> Option<String> {
     let mut args = std::env::args_os().skip(1);
+    let long = format!("--{name}");
     while let Some(a) = args.next() {
         let a = a.to_string_lossy().into_owned();
-        if a == "--config" {
-            return args.next().map(PathBuf::from);
+        if a == long {
+            return args.next().map(|v| v.to_string_lossy().into_owned());
         }
-        if let Some(v) = a.strip_prefix("--config=") {
-            return Some(PathBuf::from(v));
+        if let Some(v) = a.strip_prefix(&format!("{long}=")) {
+            return Some(v.to_owned());
         }
     }
     None
@@ -428,9 +443,13 @@ fn main() -> ExitCode {
     // The config's values become the defaults of their flags (clap reads
     // them from AIDLEDGER_* variables); flags and variables set by the
     // user win. `init` writes the file, so it does not read it.
+    i18n::choose(global_flag("lang").as_deref());
     let is_init = subcommand().as_deref() == Some("init");
     if !is_init {
-        if let Some(path) = config_flag().or_else(cli::config::default_path) {
+        if let Some(path) = global_flag("config")
+            .map(PathBuf::from)
+            .or_else(cli::config::default_path)
+        {
             match cli::config::Config::load(&path) {
                 Ok(config) => {
                     for (name, value) in config.as_env() {
@@ -438,17 +457,21 @@ fn main() -> ExitCode {
                     }
                 }
                 Err(e) => {
-                    eprintln!("aidledger: error: {e:#}");
+                    eprintln!("{}", t!("msg.error", message = format!("{e:#}")));
                     return ExitCode::from(2);
                 }
             }
         }
     }
-    let cli = Cli::parse();
+    let matches = i18n::localize(Cli::command()).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     match run(cli.command, cli.config) {
         Ok(code) => code,
         Err(e) if e.is::<Failed>() => {
-            eprintln!("aidledger: VERIFICATION FAILED: {e}");
+            eprintln!("{}", t!("msg.failed", message = e.to_string()));
             ExitCode::from(1)
         }
         Err(e)
@@ -460,7 +483,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("aidledger: error: {e:#}");
+            eprintln!("{}", t!("msg.error", message = format!("{e:#}")));
             ExitCode::from(2)
         }
     }
@@ -532,7 +555,7 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         Command::Submit { node, vkey, file } => {
             let entries = parse_entries(&read_input(&file)?)?;
             if entries.is_empty() {
-                anyhow::bail!("no entries to submit: the input is empty");
+                anyhow::bail!("{}", t!("submit.empty"));
             }
             let client = NodeClient::new(&node.node);
             let verifier = cli::trusted_verifier(&client, vkey.vkey, vkey.genesis)?;
@@ -543,14 +566,18 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
                     Ok(r) => writeln!(stdout, "{}", serde_json::to_string(r)?)?,
                     Err(e) => {
                         refused += 1;
-                        eprintln!("entry {}: refused: {e}", i + 1);
+                        let message = format!("{}: {}", e.code, i18n::explain(&e.code, &e.message));
+                        eprintln!("{}", t!("submit.refused", n = i + 1, message = message));
                     }
                 }
             }
             eprintln!(
-                "{} of {} entries in the ledger, receipts verified",
-                outcomes.len() - refused,
-                outcomes.len()
+                "{}",
+                t!(
+                    "submit.summary",
+                    ok = outcomes.len() - refused,
+                    total = outcomes.len()
+                )
             );
             if refused > 0 {
                 return Ok(ExitCode::from(1));
@@ -573,7 +600,7 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
                     .map_err(|_| anyhow::anyhow!("--genesis is not 64 hex digits"))?,
             };
             let started = std::time::Instant::now();
-            let bar = progress(0, "verifying");
+            let bar = progress(0, &t!("progress.verifying"));
             let (cp, verified) = match (node, file) {
                 (_, Some(file)) => {
                     let cp = audit::verify_file(
@@ -595,17 +622,25 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             if verified == 0 && cp.root.size > 0 {
                 writeln!(
                     stdout,
-                    "verified: no new entries since size {} (checkpoint root {}); every entry was verified before",
-                    cp.root.size, cp.root.hash
+                    "{}",
+                    t!(
+                        "verify.nothing_new",
+                        size = cp.root.size,
+                        root = cp.root.hash
+                    )
                 )?;
             } else {
                 writeln!(
                     stdout,
-                    "verified: {} entries (size {}, root {}) in {secs:.1} s, {:.0} entries/s",
-                    verified,
-                    cp.root.size,
-                    cp.root.hash,
-                    verified as f64 / secs.max(1e-9)
+                    "{}",
+                    t!(
+                        "verify.done",
+                        count = verified,
+                        size = cp.root.size,
+                        root = cp.root.hash,
+                        secs = format!("{secs:.1}"),
+                        rate = format!("{:.0}", verified as f64 / secs.max(1e-9))
+                    )
                 )?;
             }
         }
@@ -649,8 +684,13 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
                 if receipts.len() == 1 {
                     writeln!(
                         stdout,
-                        "receipt verified: seq {} is in the tree of size {} (root {})",
-                        r.seq, cp.root.size, cp.root.hash
+                        "{}",
+                        t!(
+                            "receipt.one",
+                            seq = r.seq,
+                            size = cp.root.size,
+                            root = cp.root.hash
+                        )
                     )?;
                 }
             }
@@ -659,8 +699,8 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
                 let hi = receipts.iter().map(|r| r.seq).max().unwrap_or(0);
                 writeln!(
                     stdout,
-                    "{} receipts verified: seqs {lo} to {hi}, each proven in its signed checkpoint",
-                    receipts.len()
+                    "{}",
+                    t!("receipt.many", count = receipts.len(), lo = lo, hi = hi)
                 )?;
             }
         }
@@ -681,10 +721,15 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             });
             writeln!(stdout, "{}", serde_json::to_string_pretty(&proof)?)?;
             eprintln!(
-                "verified: seq {seq} (leaf {leaf}) is in the tree of size {} (root {}) whose checkpoint is signed by {}",
-                cp.root.size,
-                cp.root.hash,
-                verifier.origin()
+                "{}",
+                t!(
+                    "prove.done",
+                    seq = seq,
+                    leaf = leaf,
+                    size = cp.root.size,
+                    root = cp.root.hash,
+                    origin = verifier.origin()
+                )
             );
         }
         Command::Monitor {
@@ -719,7 +764,7 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
                 std::fs::File::create(&out)
                     .with_context(|| format!("creating {}", out.display()))?,
             );
-            let bar = progress(size, "exporting");
+            let bar = progress(size, &t!("progress.exporting"));
             client.leaves(0, size, |seq, bytes| {
                 f.write_all(bytes)?;
                 f.write_all(b"\n")?;
@@ -741,24 +786,30 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             )?;
         }
         Command::Fund(FundCmd {
-            action: Some(FundAction::Open {
-                signer,
-                id,
-                title,
-                category,
-                source,
-                region,
-                budget,
-                start,
-                end,
-            }),
+            action:
+                Some(FundAction::Open {
+                    signer,
+                    id,
+                    title,
+                    category,
+                    source,
+                    region,
+                    budget,
+                    start,
+                    end,
+                }),
             ..
         }) => {
             let budget = import::yuan_to_fen(&budget).map_err(anyhow::Error::msg)?;
             let body = serde_json::json!({"fund": id, "title": title, "category": category,
                 "source": source, "region": region, "currency": "CNY", "budget": budget,
                 "start": start, "end": end});
-            return admin::sign_and_submit(&signer.into(), "fund.open", body, &format!("fund {id} opened"));
+            return admin::sign_and_submit(
+                &signer.into(),
+                "fund.open",
+                body,
+                &format!("fund {id} opened"),
+            );
         }
         Command::Org(OrgCmd::Register {
             signer,
@@ -775,7 +826,12 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let body = serde_json::json!({"org": {"id": id, "name": name, "type": org_type, "region": region},
                 "keys": keys});
-            return admin::sign_and_submit(&signer.into(), "org.register", body, &format!("{id} registered"));
+            return admin::sign_and_submit(
+                &signer.into(),
+                "org.register",
+                body,
+                &format!("{id} registered"),
+            );
         }
         Command::Key(KeyCmd::Add {
             signer,
@@ -784,7 +840,12 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             roles,
         }) => {
             let body = serde_json::json!({"org": org, "key": public, "roles": roles});
-            return admin::sign_and_submit(&signer.into(), "key.add", body, &format!("key {public} added to {org}"));
+            return admin::sign_and_submit(
+                &signer.into(),
+                "key.add",
+                body,
+                &format!("key {public} added to {org}"),
+            );
         }
         Command::Key(KeyCmd::Revoke {
             signer,
@@ -793,7 +854,12 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             reason,
         }) => {
             let body = serde_json::json!({"org": org, "key": public, "reason": reason});
-            return admin::sign_and_submit(&signer.into(), "key.revoke", body, &format!("key {public} of {org} revoked"));
+            return admin::sign_and_submit(
+                &signer.into(),
+                "key.revoke",
+                body,
+                &format!("key {public} of {org} revoked"),
+            );
         }
         Command::Init {
             node,
@@ -810,7 +876,9 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             let info = client.log_info()?;
             let verifier = CheckpointVerifier::from_vkey(&info.vkey).context("the node's vkey")?;
             verifier.verify(&client.checkpoint()?).map_err(|e| {
-                Failed(format!("the node's checkpoint does not verify with its own vkey: {e}"))
+                Failed(format!(
+                    "the node's checkpoint does not verify with its own vkey: {e}"
+                ))
             })?;
             if let Some(published) = &vkey {
                 if *published != info.vkey {
@@ -850,7 +918,11 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             writeln!(stdout, "origin   {}", info.origin)?;
             writeln!(stdout, "vkey     {}", info.vkey)?;
             writeln!(stdout, "key id   {:08x}", verifier.id())?;
-            writeln!(stdout, "genesis  {}", info.genesis.as_deref().unwrap_or("(empty ledger)"))?;
+            writeln!(
+                stdout,
+                "genesis  {}",
+                info.genesis.as_deref().unwrap_or("(empty ledger)")
+            )?;
             writeln!(stdout, "size     {}", info.size)?;
             let compared = match (&vkey, &genesis) {
                 (Some(_), Some(_)) => "the vkey and the genesis match what you gave",
@@ -963,6 +1035,7 @@ fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let secret = secret_file.map(|f| keyfile::read_secret(&f)).transpose()?;
     let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
     let rows = import::read_rows(&bytes, &encoding, &kind, secret.as_deref())?;
+    let report_style = (rows.gbk, rows.chinese_headers);
     let client = NodeClient::new(&node.node);
     let verifier = cli::trusted_verifier(&client, vkey.vkey, vkey.genesis)?;
     let size_before = client.log_info()?.size;
@@ -976,10 +1049,13 @@ fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
         allow_repeat,
     };
     for warning in import::preflight(&client, &opts, &rows)? {
-        eprintln!("aidledger: warning: {warning}");
+        eprintln!("{}", t!("msg.warning", message = warning));
     }
     if !rows.ignored.is_empty() {
-        eprintln!("columns not read (never sent): {}", rows.ignored.join(", "));
+        eprintln!(
+            "{}",
+            t!("import.ignored", columns = rows.ignored.join(", "))
+        );
     }
     let mut receipts_out = receipts
         .map(|p| std::fs::File::create(&p).with_context(|| format!("creating {}", p.display())))
@@ -987,7 +1063,7 @@ fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
         .map(std::io::BufWriter::new);
     let stop = interrupt_flag()?;
     let started = std::time::Instant::now();
-    let bar = progress(0, "importing");
+    let bar = progress(0, &t!("progress.importing"));
     let mut submitter = Submitter::new(&client, &verifier);
     let summary = import::run(
         &opts,
@@ -1011,31 +1087,34 @@ fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
         out.into_inner()?.sync_all()?;
     }
     for e in summary.errors.iter().take(20) {
-        eprintln!("row {}: {}: {}", e.row, e.code, e.message);
+        let message = i18n::explain(&e.code, &e.message);
+        eprintln!(
+            "{}",
+            t!("import.row", row = e.row, code = e.code, message = message)
+        );
     }
     if summary.errors.len() > 20 {
-        eprintln!("… and {} more rows not imported", summary.errors.len() - 20);
+        eprintln!("{}", t!("import.more", count = summary.errors.len() - 20));
     }
     if let Some(report) = report {
-        let mut w = csv::Writer::from_path(&report)
-            .with_context(|| format!("creating {}", report.display()))?;
-        for e in &summary.errors {
-            w.serialize(e)?;
-        }
-        w.flush()?;
+        write_report(&report, &summary.errors, report_style)?;
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "{} rows: {} added, {} already in the ledger, {} held back as repeats, {} refused ({secs:.1} s, {:.0} rows/s)",
-        summary.rows,
-        summary.added,
-        summary.already,
-        summary.held,
-        summary.errors.len() as u64 - summary.held,
-        (summary.rows as f64 / secs.max(1e-9)).round()
+        "{}",
+        t!(
+            "import.summary",
+            rows = summary.rows,
+            added = summary.added,
+            already = summary.already,
+            held = summary.held,
+            refused = summary.errors.len() as u64 - summary.held,
+            secs = format!("{secs:.1}"),
+            rate = format!("{:.0}", summary.rows as f64 / secs.max(1e-9))
+        )
     );
     if let Some(n) = summary.interrupted_after {
-        eprintln!("interrupted after {n} rows; run the same command again to resume");
+        eprintln!("{}", t!("import.interrupted", rows = n));
         return Ok(ExitCode::from(130));
     }
     Ok(if summary.errors.is_empty() {
@@ -1055,18 +1134,49 @@ fn beneficiary_pseudonym(given: &str, secret_file: Option<&Path>) -> anyhow::Res
     let looks_like_id = ledger::ident::find_pii(given).is_some()
         || given.trim().len() == 18 && given.trim().chars().take(17).all(|c| c.is_ascii_digit());
     if !looks_like_id {
-        anyhow::bail!(
-            "a beneficiary is bnf_ and 64 hex digits (or a resident ID number with --secret-file)"
-        );
+        anyhow::bail!("{}", t!("beneficiary.shape"));
     }
     let Some(secret_file) = secret_file else {
-        anyhow::bail!(
-            "that is a resident ID number, which is never sent to the node: give --secret-file to look up its pseudonym"
-        );
+        anyhow::bail!("{}", t!("beneficiary.never_sent"));
     };
     let secret = keyfile::read_secret(secret_file)?;
     pseudonym(&secret, given, PseudonymKind::Beneficiary)
         .map_err(|_| anyhow::anyhow!("the resident ID number has a wrong check character"))
+}
+
+/// Writes the rows not imported so that Excel opens the file as it is: in
+/// GBK if the input was GBK, else UTF-8 with a BOM; Chinese column names if
+/// the input had them (`style` = (gbk, chinese headers)).
+fn write_report(
+    path: &Path,
+    errors: &[import::RowError],
+    (gbk, chinese): (bool, bool),
+) -> anyhow::Result<()> {
+    let header = |key: &str| {
+        if chinese {
+            t!(key, locale = "zh-CN").into_owned()
+        } else {
+            t!(key, locale = "en").into_owned()
+        }
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        header("report.row"),
+        header("report.code"),
+        header("report.message"),
+    ])?;
+    for e in errors {
+        w.write_record([e.row.to_string(), e.code.clone(), e.message.clone()])?;
+    }
+    let text = String::from_utf8(w.into_inner()?)?;
+    let bytes = if gbk {
+        encoding_rs::GBK.encode(&text).0.into_owned()
+    } else {
+        let mut b = b"\xEF\xBB\xBF".to_vec();
+        b.extend_from_slice(text.as_bytes());
+        b
+    };
+    write_durably(path, &bytes).with_context(|| format!("writing {}", path.display()))
 }
 
 /// A flag set by the first Ctrl-C (the import stops between arrays, with
@@ -1079,13 +1189,11 @@ fn interrupt_flag() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBo
         if set.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        eprintln!("\naidledger: stopping after the array in flight (Ctrl-C again to stop at once)");
+        eprintln!("\n{}", t!("import.stopping"));
     })
     .context("installing the Ctrl-C handler")?;
     Ok(flag)
 }
-
-
 
 fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
     if path == Path::new("-") {
@@ -1115,7 +1223,6 @@ fn parse_entries(bytes: &[u8]) -> anyhow::Result<Vec<SignedEntry>> {
             .collect(),
     }
 }
-
 
 fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(len);

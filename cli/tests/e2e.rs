@@ -242,6 +242,13 @@ fn a_replaced_history_is_reported_as_a_fork() {
     );
 
     let mut monitor = Command::new(env!("CARGO_BIN_EXE_aidledger"))
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C.UTF-8")
+        .env(
+            "AIDLEDGER_CONFIG",
+            "/nonexistent/aidledger-test/config.toml",
+        )
         .args([
             "monitor",
             "--node",
@@ -330,6 +337,13 @@ fn an_interrupted_import_rerun_yields_each_row_once() {
 
     // First run, killed once some batches are in the ledger.
     let mut first = Command::new(env!("CARGO_BIN_EXE_aidledger"))
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C.UTF-8")
+        .env(
+            "AIDLEDGER_CONFIG",
+            "/nonexistent/aidledger-test/config.toml",
+        )
         .args(&args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -384,7 +398,8 @@ fn an_interrupted_import_rerun_yields_each_row_once() {
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     let report = std::fs::read_to_string(&report).unwrap();
     let lines: Vec<&str> = report.lines().collect();
-    assert_eq!(lines[0], "row,code,message");
+    // UTF-8 with a BOM, so that Excel opens it as it is.
+    assert_eq!(lines[0], "\u{feff}row,code,message");
     assert!(lines[1].starts_with("3,bad_row,"), "{report}");
     assert!(lines[2].starts_with("4,rule_violation,"), "{report}");
     assert!(lines[3].starts_with("5,bad_row,"), "{report}");

@@ -94,7 +94,7 @@ fn a_repeat_within_one_file_is_held_back() {
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(
         out.stderr
-            .contains("row 3: repeat: same fund, beneficiary, amount and date as row 2"),
+            .contains("row 3: repeat: held back as a likely second payment (same fund, beneficiary, amount and date as row 2;"),
         "{}",
         out.stderr
     );
@@ -197,6 +197,13 @@ fn sigint_mid_import_then_a_rerun_gives_every_row_once() {
     let receipts = w.path("receipts.ndjson");
     let args = w.import_args(&file, &["--receipts", &receipts]);
     let mut first = Command::new(env!("CARGO_BIN_EXE_aidledger"))
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C.UTF-8")
+        .env(
+            "AIDLEDGER_CONFIG",
+            "/nonexistent/aidledger-test/config.toml",
+        )
         .args(&args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -266,7 +273,10 @@ fn a_resident_id_given_to_beneficiary_is_never_sent() {
 fn an_organisation_is_set_up_with_commands_and_a_config() {
     let w = World::new();
     let union_key = w.path("union.key");
-    let union_pub = ok(&["keygen", "--out", &union_key], None).stdout.trim().to_string();
+    let union_pub = ok(&["keygen", "--out", &union_key], None)
+        .stdout
+        .trim()
+        .to_string();
     let out = cli(&["keygen", "--out", &union_key], None);
     assert_eq!(out.code, 2);
     assert_eq!(out.stderr.matches("exists").count(), 1, "{}", out.stderr);
@@ -274,9 +284,26 @@ fn an_organisation_is_set_up_with_commands_and_a_config() {
     let register = |id: &str| {
         cli(
             &[
-                "org", "register", "--node", &w.node.url, "--vkey", &w.vkey, "--key", bureau,
-                "--issuer", BUREAU, "--id", id, "--name", "市总工会", "--type", "union",
-                "--region", "321100", "--org-key", &format!("{union_pub}=admin,fund,disburse"),
+                "org",
+                "register",
+                "--node",
+                &w.node.url,
+                "--vkey",
+                &w.vkey,
+                "--key",
+                bureau,
+                "--issuer",
+                BUREAU,
+                "--id",
+                id,
+                "--name",
+                "市总工会",
+                "--type",
+                "union",
+                "--region",
+                "321100",
+                "--org-key",
+                &format!("{union_pub}=admin,fund,disburse"),
             ],
             None,
         )
@@ -284,7 +311,12 @@ fn an_organisation_is_set_up_with_commands_and_a_config() {
     // A wrong GB 32100 check character is explained, with the right one.
     let out = register("CN-USCI-81110000000000019D");
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("it is C, not D: CN-USCI-81110000000000019C"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("it is C, not D: CN-USCI-81110000000000019C"),
+        "{}",
+        out.stderr
+    );
     let union = "CN-USCI-81110000000000019C";
     let out = register(union);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -292,23 +324,69 @@ fn an_organisation_is_set_up_with_commands_and_a_config() {
 
     // init pins the node's vkey and genesis; later commands need no flags.
     let config = w.path("config.toml");
-    let genesis = w.node.get("/v1/log")["genesis"].as_str().unwrap().to_string();
+    let genesis = w.node.get("/v1/log")["genesis"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let out = ok(
         &[
-            "init", "--config", &config, "--node", &w.node.url, "--vkey", &w.vkey, "--genesis",
-            &genesis, "--key", &union_key, "--issuer", union,
+            "init",
+            "--config",
+            &config,
+            "--node",
+            &w.node.url,
+            "--vkey",
+            &w.vkey,
+            "--genesis",
+            &genesis,
+            "--key",
+            &union_key,
+            "--issuer",
+            union,
         ],
         None,
     );
-    assert!(out.stdout.contains(&w.vkey) && out.stdout.contains(&genesis), "{}", out.stdout);
-    let wrong = cli(&["init", "--config", &w.path("other.toml"), "--node", &w.node.url, "--genesis", &"0".repeat(64)], None);
+    assert!(
+        out.stdout.contains(&w.vkey) && out.stdout.contains(&genesis),
+        "{}",
+        out.stdout
+    );
+    let wrong = cli(
+        &[
+            "init",
+            "--config",
+            &w.path("other.toml"),
+            "--node",
+            &w.node.url,
+            "--genesis",
+            &"0".repeat(64),
+        ],
+        None,
+    );
     assert_eq!(wrong.code, 1, "{}", wrong.stderr);
     assert!(!std::path::Path::new(&w.path("other.toml")).exists());
     ok(
         &[
-            "--config", &config, "fund", "open", "--id", "GH-2026", "--title", "困难职工帮扶",
-            "--category", "tekun", "--source", "union_dues", "--region", "321100",
-            "--budget", "1,000,000", "--start", "2026-01-01", "--end", "2026-12-31",
+            "--config",
+            &config,
+            "fund",
+            "open",
+            "--id",
+            "GH-2026",
+            "--title",
+            "困难职工帮扶",
+            "--category",
+            "tekun",
+            "--source",
+            "union_dues",
+            "--region",
+            "321100",
+            "--budget",
+            "1,000,000",
+            "--start",
+            "2026-01-01",
+            "--end",
+            "2026-12-31",
         ],
         None,
     );
@@ -317,17 +395,138 @@ fn an_organisation_is_set_up_with_commands_and_a_config() {
 
     // A second key, then its revocation: what it signs afterwards is refused.
     let clerk_key = w.path("clerk.key");
-    let clerk_pub = ok(&["keygen", "--out", &clerk_key], None).stdout.trim().to_string();
-    ok(&["--config", &config, "key", "add", "--org", union, "--public", &clerk_pub, "--roles", "fund"], None);
-    ok(&["--config", &config, "key", "revoke", "--org", union, "--public", &clerk_pub, "--reason", "调岗"], None);
+    let clerk_pub = ok(&["keygen", "--out", &clerk_key], None)
+        .stdout
+        .trim()
+        .to_string();
+    ok(
+        &[
+            "--config", &config, "key", "add", "--org", union, "--public", &clerk_pub, "--roles",
+            "fund",
+        ],
+        None,
+    );
+    ok(
+        &[
+            "--config", &config, "key", "revoke", "--org", union, "--public", &clerk_pub,
+            "--reason", "调岗",
+        ],
+        None,
+    );
     let out = cli(
         &[
-            "--config", &config, "fund", "open", "--key", &clerk_key, "--id", "GH-2027",
-            "--title", "x", "--category", "tekun", "--source", "union_dues", "--region", "321100",
-            "--start", "2027-01-01", "--end", "2027-12-31",
+            "--config",
+            &config,
+            "fund",
+            "open",
+            "--key",
+            &clerk_key,
+            "--id",
+            "GH-2027",
+            "--title",
+            "x",
+            "--category",
+            "tekun",
+            "--source",
+            "union_dues",
+            "--region",
+            "321100",
+            "--start",
+            "2027-01-01",
+            "--end",
+            "2027-12-31",
         ],
         None,
     );
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("key_revoked"), "{}", out.stderr);
+}
+
+/// The main messages in both languages, as a fund manager sees them: help,
+/// an import with a refused row (amounts in yuan, the code explained), the
+/// refusal report as Excel opens it.
+#[test]
+fn chinese_and_english_messages() {
+    let w = World::new();
+    let zh = [("LANG", "zh_CN.UTF-8")];
+    let help = cli_env(&["--help"], None, &zh);
+    assert!(
+        help.stdout
+            .starts_with("救助资金账本的签名、导入与验证工具\n\n用法： aidledger"),
+        "{}",
+        help.stdout
+    );
+    assert!(
+        help.stdout
+            .contains("  import         把电子表格（CSV，UTF-8 或 GBK）的每一行作为签名记录导入\n"),
+        "{}",
+        help.stdout
+    );
+    assert!(
+        help.stdout.contains("  -h, --help             显示帮助\n"),
+        "{}",
+        help.stdout
+    );
+    let en = cli(&["--help"], None);
+    assert!(
+        en.stdout
+            .starts_with("Sign, import and verify entries of the aid ledger\n"),
+        "{}",
+        en.stdout
+    );
+    // --lang wins over the locale.
+    let forced = cli_env(&["--lang", "en", "--help"], None, &zh);
+    assert_eq!(forced.stdout, en.stdout);
+
+    let file = w.path("发放.csv");
+    std::fs::write(
+        &file,
+        encoding_rs::GBK.encode(
+            "资金编号,受助人代码,类别,致困原因,金额（元）,发放方式,区划代码,发放日期,凭证号\n\
+             MED-2026,bnf_00000000000000000000000000000000000000000000000000000000000000c1,救助户,因病,\"1,000,000.00\",现金,321181,2026/3/5,MZ-0901\n\
+             MED-2026,bnf_00000000000000000000000000000000000000000000000000000000000000c2,贫困户,因病,10,现金,321181,2026/3/5,MZ-0902\n",
+        ).0,
+    )
+    .unwrap();
+    let report = w.path("未导入.csv");
+    let out = cli_env(&w.import_args(&file, &["--report", &report]), None, &zh);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let stderr = out.stderr.replace('\r', "");
+    assert!(stderr.contains("aidledger：注意：资金 MED-2026：可用 100,000.00 元，需要 1,000,000.00 元（缺 900,000.00 元）；超出余额的行将被拒绝\n"), "{stderr}");
+    assert!(stderr.contains("第 2 行：rule_violation：违反账本规则（资金 MED-2026 余额不足：可用 100,000.00 元，需要 1,000,000.00 元）\n"), "{stderr}");
+    assert!(stderr.contains("第 3 行：bad_row：该行无法转为记录（类别：“贫困户”不是可用的填法；可填 救助户(assisted)、脆弱户(vulnerable)、监测户(monitored)）\n"), "{stderr}");
+    let summary = out.stdout.lines().last().unwrap();
+    assert!(
+        summary.starts_with("共 2 行：新增 0 行，已在账本中 0 行，疑似重复暂缓 0 行，被拒 2 行（"),
+        "{summary}"
+    );
+    // The report: GBK like its input, with Chinese column names.
+    let bytes = std::fs::read(&report).unwrap();
+    let (text, _, bad) = encoding_rs::GBK.decode(&bytes);
+    assert!(!bad);
+    assert!(
+        text.starts_with("行号,错误代码,说明\n2,rule_violation,"),
+        "{text}"
+    );
+
+    let out = cli_env(
+        &["beneficiary", "--node", &w.node.url, "11010519491231002X"],
+        None,
+        &zh,
+    );
+    assert_eq!(
+        out.stderr,
+        "aidledger：错误：这是身份证号，不会发送给节点：请用 --secret-file 在本机换算成假名后查询\n"
+    );
+
+    let out = cli(&w.import_args(&file, &[]), None);
+    let stderr = out.stderr;
+    assert!(stderr.contains("row 2: rule_violation: a rule of the ledger forbids it (insufficient balance in fund MED-2026: 100,000.00 yuan available, 1,000,000.00 yuan needed)\n"), "{stderr}");
+    assert!(
+        out.stdout.lines().last().unwrap().starts_with(
+            "2 rows: 0 added, 0 already in the ledger, 0 held back as repeats, 2 refused ("
+        ),
+        "{}",
+        out.stdout
+    );
 }
