@@ -118,7 +118,7 @@ mod tests {
         let path = dir.path().join("k");
         let key = create(&path).unwrap();
         assert_eq!(read(&path).unwrap().to_bytes(), key.to_bytes());
-        assert!(matches!(create(&path), Err(KeyFileError::Io { .. })));
+        assert!(matches!(create(&path), Err(KeyFileError::Exists(_))));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
         assert!(matches!(
             read(&path),

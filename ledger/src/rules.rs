@@ -1126,6 +1126,8 @@ impl Cx<'_> {
     }
 
     fn need_release(&mut self) -> Result<(), Refusal> {
+        // A disburse key of the claiming organisation (SPEC §6).
+        self.need_role("disburse")?;
         let b: NeedRefBody = body(self.st)?;
         let mut n = self.claimed_need(&b.need)?;
         n.state = "open".into();
@@ -1136,6 +1138,7 @@ impl Cx<'_> {
     }
 
     fn need_fulfil(&mut self) -> Result<(), Refusal> {
+        self.need_role("disburse")?;
         let b: NeedFulfilBody = body(self.st)?;
         let mut n = self.claimed_need(&b.need)?;
         let mut d = get::<EntryRec>(self.state, Table::Entries, &b.disbursement.to_be_bytes())?

@@ -703,6 +703,20 @@ fn needs_are_claimed_once() {
     );
     w.ok(2, CHARITY, "need.claim", json!({"need": "N-1"}));
     assert_eq!(need(&w, "N-1").claimer.as_deref(), Some(CHARITY));
+    // Only a disburse key of the claiming organisation releases or fulfils it.
+    w.ok(
+        1,
+        BUREAU,
+        "key.add",
+        json!({"org": CHARITY, "key": pubkey(9), "roles": ["credit"]}),
+    );
+    for (kind, body) in [
+        ("need.release", json!({"need": "N-1", "reason": "x"})),
+        ("need.fulfil", json!({"need": "N-1", "disbursement": 0})),
+    ] {
+        let msg = w.refuse(9, CHARITY, kind, body, Code::RoleMissing);
+        assert!(msg.contains("disburse"), "{msg}");
+    }
     // A second organisation cannot claim it; the claimer alone releases or fulfils.
     let msg = w.refuse(
         3,
