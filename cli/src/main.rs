@@ -68,15 +68,7 @@ struct VkeyArg {
 #[derive(Args)]
 struct ImportArgs {
     #[command(flatten)]
-    node: NodeArg,
-    #[command(flatten)]
-    vkey: VkeyArg,
-    /// Signing key file.
-    #[arg(long, env = "AIDLEDGER_KEY")]
-    key: PathBuf,
-    /// Issuing organisation id.
-    #[arg(long, env = "AIDLEDGER_ISSUER")]
-    issuer: String,
+    signer: SignerArgs,
     /// disbursement, fund.receive or credit.award.
     #[arg(long)]
     kind: String,
@@ -1019,10 +1011,13 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
 
 fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let ImportArgs {
-        node,
-        vkey,
-        key,
-        issuer,
+        signer:
+            SignerArgs {
+                node,
+                vkey,
+                key,
+                issuer,
+            },
         kind,
         secret_file,
         encoding,

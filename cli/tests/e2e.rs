@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 mod common;
 
-use common::{cli, ok, Node, World, CHARITY};
+use common::{aidledger, cli, ok, Node, World, CHARITY};
 
 #[test]
 fn sign_submit_verify_and_check_receipts() {
@@ -241,14 +241,7 @@ fn a_replaced_history_is_reported_as_a_fork() {
         out.stdout
     );
 
-    let mut monitor = Command::new(env!("CARGO_BIN_EXE_aidledger"))
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env("LANG", "C.UTF-8")
-        .env(
-            "AIDLEDGER_CONFIG",
-            "/nonexistent/aidledger-test/config.toml",
-        )
+    let mut monitor = aidledger()
         .args([
             "monitor",
             "--node",
@@ -336,14 +329,7 @@ fn an_interrupted_import_rerun_yields_each_row_once() {
     let args = w.import_args(&file, &[]);
 
     // First run, killed once some batches are in the ledger.
-    let mut first = Command::new(env!("CARGO_BIN_EXE_aidledger"))
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env("LANG", "C.UTF-8")
-        .env(
-            "AIDLEDGER_CONFIG",
-            "/nonexistent/aidledger-test/config.toml",
-        )
+    let mut first = aidledger()
         .args(&args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -196,14 +196,7 @@ fn sigint_mid_import_then_a_rerun_gives_every_row_once() {
     std::fs::write(&file, csv).unwrap();
     let receipts = w.path("receipts.ndjson");
     let args = w.import_args(&file, &["--receipts", &receipts]);
-    let mut first = Command::new(env!("CARGO_BIN_EXE_aidledger"))
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env("LANG", "C.UTF-8")
-        .env(
-            "AIDLEDGER_CONFIG",
-            "/nonexistent/aidledger-test/config.toml",
-        )
+    let mut first = aidledger()
         .args(&args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

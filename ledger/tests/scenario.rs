@@ -348,7 +348,6 @@ fn a_year_of_aid() {
 /// skipped the rules), and names its seq.
 #[test]
 fn replay_names_an_entry_the_rules_refuse() {
-    use ledger::entry::LeafRecord;
     use ledger::sequencer::Replayer;
     use ledger::verify::ChainVerifier;
 
@@ -365,16 +364,7 @@ fn replay_names_an_entry_the_rules_refuse() {
         disburse("F", &bnf(1), "illness", 500, "2026-02-01"),
     ))
     .unwrap();
-    let leaf = Leaf {
-        entry,
-        logged_at: "2030-01-01T00:00:00.000Z".into(),
-        prev: w.log.head().last_leaf,
-        seq: size,
-    };
-    let record = LeafRecord::new(leaf.to_bytes().unwrap());
-    w.log
-        .append_records(vec![record], Vec::new(), SystemTime::UNIX_EPOCH)
-        .unwrap();
+    append_around_the_rules(&mut w, entry);
 
     // The chain verifier is satisfied: the fault is in the rules, not the bytes.
     let mut chain = ChainVerifier::new();
@@ -403,7 +393,6 @@ fn replay_names_an_entry_the_rules_refuse() {
 /// the schema refuses (an unknown tier) is found.
 #[test]
 fn replay_checks_the_schema() {
-    use ledger::entry::LeafRecord;
     let mut w = World::new();
     w.ok(2, CHARITY, "fund.open", fund_open("F", "medical", 0));
     w.ok(
@@ -421,19 +410,7 @@ fn replay_checks_the_schema() {
     );
     let entry = SignedEntry::from_json(&bytes).unwrap();
     let size = w.log.size();
-    let leaf = Leaf {
-        entry,
-        logged_at: "2030-01-01T00:00:00.000Z".into(),
-        prev: w.log.head().last_leaf,
-        seq: size,
-    };
-    w.log
-        .append_records(
-            vec![LeafRecord::new(leaf.to_bytes().unwrap())],
-            Vec::new(),
-            SystemTime::UNIX_EPOCH,
-        )
-        .unwrap();
+    append_around_the_rules(&mut w, entry);
     let e = replay(&w.log).unwrap_err();
     assert_eq!(
         (e.seq, e.refusal.code),
@@ -488,11 +465,28 @@ fn pipelined_groups_see_the_groups_in_flight() {
     });
 }
 
+/// Appends `entry` as the next leaf, signed and chained properly but
+/// without the rules: what a node that skipped them would write.
+fn append_around_the_rules(w: &mut World<ledger::store::MemBackend>, entry: SignedEntry) {
+    let leaf = Leaf {
+        entry,
+        logged_at: "2030-01-01T00:00:00.000Z".into(),
+        prev: w.log.head().last_leaf,
+        seq: w.log.size(),
+    };
+    w.log
+        .append_records(
+            vec![ledger::entry::LeafRecord::new(leaf.to_bytes().unwrap())],
+            Vec::new(),
+            SystemTime::UNIX_EPOCH,
+        )
+        .unwrap();
+}
+
 /// An auditor's replay refuses a second use of a voucher number that a
 /// node sequenced around the rules, naming its seq.
 #[test]
 fn replay_refuses_a_duplicate_voucher() {
-    use ledger::entry::LeafRecord;
     let mut w = World::new();
     w.ok(2, CHARITY, "fund.open", fund_open("F", "medical", 0));
     w.ok(
@@ -510,19 +504,7 @@ fn replay_refuses_a_duplicate_voucher() {
         json!({"fund": "F", "amount": 1000, "from": "x", "date": "2026-01-03", "ref": "V-1"}),
     ))
     .unwrap();
-    let leaf = Leaf {
-        entry,
-        logged_at: "2030-01-01T00:00:00.000Z".into(),
-        prev: w.log.head().last_leaf,
-        seq: size,
-    };
-    w.log
-        .append_records(
-            vec![LeafRecord::new(leaf.to_bytes().unwrap())],
-            Vec::new(),
-            SystemTime::UNIX_EPOCH,
-        )
-        .unwrap();
+    append_around_the_rules(&mut w, entry);
     let e = replay(&w.log).unwrap_err();
     assert_eq!(e.seq, size);
     assert_eq!(e.refusal.code, ledger::rules::Code::RuleViolation);

@@ -110,6 +110,19 @@ pub struct Out {
     pub stderr: String,
 }
 
+/// The `aidledger` binary, in English, with no config file of the user's.
+pub fn aidledger() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_aidledger"));
+    c.env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C.UTF-8")
+        .env(
+            "AIDLEDGER_CONFIG",
+            "/nonexistent/aidledger-test/config.toml",
+        );
+    c
+}
+
 /// Runs `aidledger args…` with optional stdin, in English, with no config
 /// file of the user's.
 pub fn cli<S: AsRef<str>>(args: &[S], stdin: Option<&[u8]>) -> Out {
@@ -118,15 +131,8 @@ pub fn cli<S: AsRef<str>>(args: &[S], stdin: Option<&[u8]>) -> Out {
 
 /// As [`cli`], with `env` set on top (e.g. `LANG`).
 pub fn cli_env<S: AsRef<str>>(args: &[S], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Out {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aidledger"))
+    let mut child = aidledger()
         .args(args.iter().map(AsRef::as_ref))
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env("LANG", "C.UTF-8")
-        .env(
-            "AIDLEDGER_CONFIG",
-            "/nonexistent/aidledger-test/config.toml",
-        )
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
