@@ -34,6 +34,13 @@ check present libclang.so
 check present libclang.so.1
 check present libclang-16.so
 
+# Without apt-get (not Debian): one line naming the packages, exit 2.
+no_apt=$( (PATH=/nonexistent; install_missing libclang-dev clang) 2>&1 || echo "exit $?")
+case "$no_apt" in
+  *"by hand"*"libclang-dev clang"*"exit 2") passed=$((passed + 1)) ;;
+  *) failed=$((failed + 1)); echo "setup-test: without apt-get: $no_apt" >&2 ;;
+esac
+
 # The real machine: what the detection says must match whether a library
 # clang-sys accepts exists (after setup ran, it must be present).
 if [ "${1:-}" = --installed ]; then
