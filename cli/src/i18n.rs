@@ -195,22 +195,7 @@ mod tests {
             "违反账本规则（资金 MED 余额不足：可用 91,749.00 元，需要 1,000,000.00 元）"
         );
         // Every SPEC code has an explanation in both languages.
-        for code in [
-            "malformed_json",
-            "schema_violation",
-            "bad_signature",
-            "pii_detected",
-            "nonce_conflict",
-            "unknown_key",
-            "key_revoked",
-            "role_missing",
-            "rule_violation",
-            "not_found",
-            "method_not_allowed",
-            "too_large",
-            "overloaded",
-            "internal",
-        ] {
+        for code in ledger::code::Code::ALL.map(|c| c.as_str()) {
             for locale in ["en", ZH] {
                 assert!(
                     lookup_in(locale, &format!("code.{code}")).is_some(),

@@ -690,7 +690,9 @@ pub fn run(
                 }
                 // The nonce is the row's content: the same row, signed at
                 // another time.
-                Err(e) if e.code == "nonce_conflict" => summary.already += 1,
+                Err(e) if e.code == ledger::code::Code::NonceConflict.as_str() => {
+                    summary.already += 1
+                }
                 Err(e) => summary.errors.push(RowError {
                     row,
                     code: e.code,

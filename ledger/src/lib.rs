@@ -24,6 +24,7 @@
 
 pub mod canonical;
 pub mod checkpoint;
+pub mod code;
 pub mod entry;
 pub mod ident;
 pub mod keyfile;

@@ -21,51 +21,7 @@ use crate::state::{
     NeedRec, NonceRec, OrgRec, Part, StateError, StateRead, StatsRec, Table,
 };
 
-/// The SPEC's refusal codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Code {
-    /// Not JSON.
-    MalformedJson,
-    /// Over the leaf size or batch limit.
-    TooLarge,
-    /// Wrong shape, unknown field, bad identifier.
-    SchemaViolation,
-    /// Signature does not verify.
-    BadSignature,
-    /// A resident ID or mobile number in a body.
-    PiiDetected,
-    /// `(issuer, nonce)` used for a different statement.
-    NonceConflict,
-    /// The key is not registered.
-    UnknownKey,
-    /// The key was revoked.
-    KeyRevoked,
-    /// The key lacks the role, or belongs to another org.
-    RoleMissing,
-    /// A rule of SPEC §6 refuses it; the message names the rule.
-    RuleViolation,
-    /// The state could not be read (the node answers `internal`).
-    Internal,
-}
-
-impl Code {
-    /// The SPEC's code string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::MalformedJson => "malformed_json",
-            Code::TooLarge => "too_large",
-            Code::SchemaViolation => "schema_violation",
-            Code::BadSignature => "bad_signature",
-            Code::PiiDetected => "pii_detected",
-            Code::NonceConflict => "nonce_conflict",
-            Code::UnknownKey => "unknown_key",
-            Code::KeyRevoked => "key_revoked",
-            Code::RoleMissing => "role_missing",
-            Code::RuleViolation => "rule_violation",
-            Code::Internal => "internal",
-        }
-    }
-}
+pub use crate::code::Code;
 
 /// Why an entry is refused. A refused entry changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,25 +1,26 @@
 //! One error type for every route: `{"error":{"code","message"}}` with the
-//! SPEC §7 status. Internal errors are logged with detail and answered
-//! without it.
+//! SPEC §7 status, both from [`Code`]. Internal errors are logged with
+//! detail and answered without it.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ledger::rules::{Code, Refusal};
+use ledger::code::Code;
+use ledger::rules::Refusal;
 use serde_json::json;
 
 /// An error answer.
 #[derive(Debug)]
 pub struct ApiError {
     /// SPEC code.
-    pub code: &'static str,
+    pub code: Code,
     /// What to tell the client.
     pub message: String,
 }
 
 impl ApiError {
-    /// An error with `code` (a SPEC code string).
-    pub fn new(code: &'static str, message: impl Into<String>) -> ApiError {
+    /// An error with `code`.
+    pub fn new(code: Code, message: impl Into<String>) -> ApiError {
         ApiError {
             code,
             message: message.into(),
@@ -27,30 +28,20 @@ impl ApiError {
     }
     /// `schema_violation` for a bad query parameter or body shape.
     pub fn bad_param(message: impl Into<String>) -> ApiError {
-        ApiError::new("schema_violation", message)
+        ApiError::new(Code::SchemaViolation, message)
     }
     /// `not_found`.
     pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new("not_found", message)
+        ApiError::new(Code::NotFound, message)
     }
     /// `internal`: the detail goes to the log, not to the client.
     pub fn internal(detail: impl std::fmt::Display) -> ApiError {
         tracing::error!(%detail, "internal error");
-        ApiError::new("internal", "internal error")
+        ApiError::new(Code::Internal, "internal error")
     }
-    /// The HTTP status of a SPEC code.
-    pub fn status(code: &str) -> StatusCode {
-        match code {
-            "malformed_json" | "schema_violation" | "bad_signature" => StatusCode::BAD_REQUEST,
-            "unknown_key" | "key_revoked" | "role_missing" => StatusCode::FORBIDDEN,
-            "not_found" => StatusCode::NOT_FOUND,
-            "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
-            "nonce_conflict" => StatusCode::CONFLICT,
-            "too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-            "rule_violation" | "pii_detected" => StatusCode::UNPROCESSABLE_ENTITY,
-            "overloaded" => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+    /// The HTTP status of the code.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.http_status()).expect("SPEC statuses are valid")
     }
     /// The JSON body `{"error":{"code","message"}}`.
     pub fn body(&self) -> serde_json::Value {
@@ -63,12 +54,12 @@ impl From<Refusal> for ApiError {
         if r.code == Code::Internal {
             return ApiError::internal(r.message);
         }
-        ApiError::new(r.code.as_str(), r.message)
+        ApiError::new(r.code, r.message)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (ApiError::status(self.code), Json(self.body())).into_response()
+        (self.status(), Json(self.body())).into_response()
     }
 }

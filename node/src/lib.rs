@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use ledger::checkpoint::CheckpointSigner;
+use ledger::code::Code;
 use ledger::rules::check_submissions;
 use ledger::store::{Log, RocksBackend};
 use serde::Serialize;
@@ -158,7 +159,7 @@ pub fn app(node: Node) -> Router {
         .fold(Router::new(), |r, (path, handlers)| r.route(path, handlers))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new("method_not_allowed", "method not allowed on this route")
+            ApiError::new(Code::MethodNotAllowed, "method not allowed on this route")
         })
         .layer(axum::middleware::from_fn_with_state(
             node.clone(),
@@ -189,7 +190,7 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if announced.is_some_and(|n| n > BODY_LIMIT as u64) {
         return ApiError::new(
-            "too_large",
+            Code::TooLarge,
             format!("the body may be at most {BODY_LIMIT} bytes"),
         )
         .into_response();
@@ -203,23 +204,27 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return res;
     }
+    // The stack's statuses, as the SPEC's codes; any other client error is
+    // a request of the wrong form, any other server error internal.
     let code = match status {
-        StatusCode::NOT_FOUND => "not_found",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::NOT_FOUND => Code::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => Code::MethodNotAllowed,
         StatusCode::PAYLOAD_TOO_LARGE
         | StatusCode::URI_TOO_LONG
-        | StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "too_large",
-        StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => "overloaded",
-        s if s.is_client_error() => "schema_violation",
-        _ => "internal",
+        | StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => Code::TooLarge,
+        StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => Code::Overloaded,
+        s if s.is_client_error() => Code::SchemaViolation,
+        _ => Code::Internal,
     };
     let text = axum::body::to_bytes(res.into_body(), 4096)
         .await
         .unwrap_or_default();
     let text = String::from_utf8_lossy(&text);
     let message = match (code, text.trim()) {
-        ("internal", _) => "internal error".to_owned(),
-        ("overloaded", "") => format!("no answer within {} s; retry", REQUEST_TIMEOUT.as_secs()),
+        (Code::Internal, _) => "internal error".to_owned(),
+        (Code::Overloaded, "") => {
+            format!("no answer within {} s; retry", REQUEST_TIMEOUT.as_secs())
+        }
         (_, "") => status.canonical_reason().unwrap_or("error").to_owned(),
         (_, text) => text.to_owned(),
     };
@@ -251,16 +256,16 @@ async fn metrics(State(node): State<Node>) -> Result<Response, ApiError> {
 async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response, ApiError> {
     let value = ledger::parse_strict(&body).map_err(|e| {
         let code = if e.is_malformed() {
-            "malformed_json"
+            Code::MalformedJson
         } else {
-            "schema_violation"
+            Code::SchemaViolation
         };
         ApiError::new(code, e.to_string())
     })?;
     let (items, single) = match value {
         Value::Array(items) if items.len() > MAX_BATCH => {
             return Err(ApiError::new(
-                "too_large",
+                Code::TooLarge,
                 format!("at most {MAX_BATCH} entries per request"),
             ))
         }
@@ -296,9 +301,9 @@ async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response, ApiEr
             .submit(Job::new(entries, reply))
             .map_err(|e| match e {
                 QueueError::Full => {
-                    ApiError::new("overloaded", "the sequencer is behind; retry shortly")
+                    ApiError::new(Code::Overloaded, "the sequencer is behind; retry shortly")
                 }
-                QueueError::Closed => ApiError::new("overloaded", "the node is shutting down"),
+                QueueError::Closed => ApiError::new(Code::Overloaded, "the node is shutting down"),
             })?;
         let committed = rx
             .await

@@ -92,12 +92,12 @@ impl Metrics {
         self.commit.observe(took.as_secs_f64());
     }
     /// An entry refused with `code`.
-    pub fn refused(&self, code: &'static str) {
+    pub fn refused(&self, code: ledger::code::Code) {
         *self
             .refusals
             .lock()
             .expect("metrics lock")
-            .entry(code)
+            .entry(code.as_str())
             .or_default() += 1;
     }
     /// A request answered after `took`.
