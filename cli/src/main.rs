@@ -1236,8 +1236,7 @@ fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
 }
 
 fn yuan(v: &Value) -> String {
-    v.as_u64()
-        .map_or_else(|| "-".into(), |f| format!("{}.{:02}", f / 100, f % 100))
+    v.as_u64().map_or_else(|| "-".into(), import::yuan)
 }
 
 /// Entry summaries as a table: seq, date, kind, issuer, amount, detail.

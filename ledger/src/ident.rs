@@ -91,15 +91,24 @@ pub fn is_volunteer(s: &str) -> bool {
 /// valid (`x` accepted for `X`).
 pub fn is_resident_id(id: &str) -> bool {
     let b = id.as_bytes();
-    if b.len() != 18 || !b[..17].iter().all(u8::is_ascii_digit) {
-        return false;
+    b.len() == 18
+        && id.is_char_boundary(17)
+        && resident_id_check_char(&id[..17]) == Some(char::from(b[17].to_ascii_uppercase()))
+}
+
+/// The GB 11643 check character (`0`-`9` or `X`) for the first 17 digits of
+/// a resident ID number, or `None` if they are not 17 ASCII digits.
+pub fn resident_id_check_char(first17: &str) -> Option<char> {
+    let b = first17.as_bytes();
+    if b.len() != 17 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
     }
-    let sum: u32 = b[..17]
+    let sum: u32 = b
         .iter()
         .zip(ID_WEIGHTS)
         .map(|(&c, w)| u32::from(c - b'0') * w)
         .sum();
-    b[17].to_ascii_uppercase() == ID_CHECK[(sum % 11) as usize]
+    Some(char::from(ID_CHECK[(sum % 11) as usize]))
 }
 
 /// What a pseudonym stands for.

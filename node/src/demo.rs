@@ -77,13 +77,8 @@ fn resident_id(county: &str, n: u64) -> String {
         19500101 + (n % 50) * 10_000 + (n % 12) * 100 + n % 28,
         n % 1000
     );
-    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = body
-        .bytes()
-        .zip(W)
-        .map(|(c, w)| u32::from(c - b'0') * w)
-        .sum();
-    format!("{body}{}", char::from(b"10X98765432"[(sum % 11) as usize]))
+    let check = ledger::ident::resident_id_check_char(&body).expect("17 digits");
+    format!("{body}{check}")
 }
 
 fn family(n: u64) -> String {
