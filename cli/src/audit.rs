@@ -135,9 +135,10 @@ impl Audit {
             .expect("the replaying thread does not panic");
         let chain_seq = chain.as_ref().map_or(u64::MAX, AuditFault::seq);
         match (chain, refused) {
-            (_, Some(r)) if r.seq < chain_seq => {
-                Err(Failed(format!("{r} (the rules refuse this entry)")))
-            }
+            (_, Some(r)) if r.seq() < chain_seq => Err(Failed(match r {
+                ReplayError::Refused { .. } => format!("{r} (the rules refuse this entry)"),
+                ReplayError::Storage { .. } => format!("{r} (the audit's replayed state)"),
+            })),
             (Some(f), _) => Err(Failed(f.to_string())),
             (None, _) => Ok(Verified {
                 position: self.chain.position(),

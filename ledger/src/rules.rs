@@ -41,18 +41,38 @@ impl Refusal {
             message: message.into(),
         }
     }
-    fn rule(message: impl Into<String>) -> Refusal {
-        Refusal::new(Code::RuleViolation, message)
-    }
-    fn role(message: impl Into<String>) -> Refusal {
-        Refusal::new(Code::RoleMissing, message)
+}
+
+/// Why the rules stopped on an entry, inside this module: the entry's
+/// fault (a refusal, the submitter's to act on) or the store's (a state
+/// that could not be read, the operator's). [`apply`] hands the two out
+/// apart.
+#[derive(Debug)]
+enum Stop {
+    Refused(Refusal),
+    Storage(StateError),
+}
+
+impl From<Refusal> for Stop {
+    fn from(r: Refusal) -> Stop {
+        Stop::Refused(r)
     }
 }
 
-impl From<StateError> for Refusal {
-    fn from(e: StateError) -> Refusal {
-        Refusal::new(Code::Internal, e.0)
+impl From<StateError> for Stop {
+    fn from(e: StateError) -> Stop {
+        Stop::Storage(e)
     }
+}
+
+/// A `rule_violation` naming the rule.
+fn rule(message: impl Into<String>) -> Stop {
+    Stop::Refused(Refusal::new(Code::RuleViolation, message))
+}
+
+/// A `role_missing`.
+fn role(message: impl Into<String>) -> Stop {
+    Stop::Refused(Refusal::new(Code::RoleMissing, message))
 }
 
 impl From<EntryError> for Refusal {
@@ -156,8 +176,17 @@ pub enum Applied {
 }
 
 /// Applies SPEC §6 to `entry` sequenced at `seq` on top of `state`.
-pub fn apply(state: &dyn StateRead, seq: u64, entry: &SignedEntry) -> Result<Applied, Refusal> {
-    apply_prepared(state, seq, entry, &prepare(entry)?)
+/// The outer `Err` is a state that could not be read (the operator's to
+/// act on); the inner one a refusal of the entry (the submitter's).
+pub fn apply(
+    state: &dyn StateRead,
+    seq: u64,
+    entry: &SignedEntry,
+) -> Result<Result<Applied, Refusal>, StateError> {
+    match prepare(entry) {
+        Ok(prepared) => apply_prepared(state, seq, entry, &prepared),
+        Err(refusal) => Ok(Err(refusal)),
+    }
 }
 
 /// What [`apply`] needs of an entry that does not depend on the state: the
@@ -191,7 +220,20 @@ pub fn apply_prepared(
     seq: u64,
     entry: &SignedEntry,
     prepared: &Prepared,
-) -> Result<Applied, Refusal> {
+) -> Result<Result<Applied, Refusal>, StateError> {
+    match decide(state, seq, entry, prepared) {
+        Ok(applied) => Ok(Ok(applied)),
+        Err(Stop::Refused(refusal)) => Ok(Err(refusal)),
+        Err(Stop::Storage(e)) => Err(e),
+    }
+}
+
+fn decide(
+    state: &dyn StateRead,
+    seq: u64,
+    entry: &SignedEntry,
+    prepared: &Prepared,
+) -> Result<Applied, Stop> {
     let st = &entry.statement;
     let statement_hash = prepared.statement_hash;
     let nonce_key = nonce_key(st);
@@ -205,7 +247,8 @@ pub fn apply_prepared(
                 "nonce {:?} of {} was used at seq {} for another statement",
                 st.nonce, st.issuer, used.seq
             ),
-        ));
+        )
+        .into());
     }
     let mut cx = Cx {
         state,
@@ -292,15 +335,15 @@ fn body<T: DeserializeOwned>(st: &Statement) -> Result<T, Refusal> {
     T::deserialize(&st.body).map_err(|e| Refusal::new(Code::SchemaViolation, format!("body: {e}")))
 }
 
-fn add(a: u64, b: u64, what: &str) -> Result<u64, Refusal> {
+fn add(a: u64, b: u64, what: &str) -> Result<u64, Stop> {
     a.checked_add(b)
         .filter(|s| *s <= MAX_SAFE_INTEGER as u64)
-        .ok_or_else(|| Refusal::rule(format!("{what} would exceed 2^53-1")))
+        .ok_or_else(|| rule(format!("{what} would exceed 2^53-1")))
 }
 
-fn sub(a: u64, b: u64, what: &str) -> Result<u64, Refusal> {
+fn sub(a: u64, b: u64, what: &str) -> Result<u64, Stop> {
     a.checked_sub(b)
-        .ok_or_else(|| Refusal::rule(format!("insufficient {what}: {a} available, {b} needed")))
+        .ok_or_else(|| rule(format!("insufficient {what}: {a} available, {b} needed")))
 }
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date (Howard Hinnant's algorithm).
@@ -491,19 +534,19 @@ impl Cx<'_> {
             .is_some_and(|k| k.roles.iter().any(|r| r == role))
     }
 
-    fn need_role(&self, role: &str) -> Result<(), Refusal> {
-        if self.has_role(role) {
+    fn need_role(&self, needed: &str) -> Result<(), Stop> {
+        if self.has_role(needed) {
             Ok(())
         } else {
-            Err(Refusal::role(format!(
-                "{} needs a key with role {role}",
+            Err(role(format!(
+                "{} needs a key with role {needed}",
                 self.st.kind
             )))
         }
     }
 
     /// unknown_key → key_revoked → role_missing (the key's org).
-    fn authenticate(&self) -> Result<KeyRec, Refusal> {
+    fn authenticate(&self) -> Result<KeyRec, Stop> {
         let k = get::<KeyRec>(self.state, Table::Keys, &self.st.key.0)?.ok_or_else(|| {
             Refusal::new(
                 Code::UnknownKey,
@@ -514,10 +557,11 @@ impl Cx<'_> {
             return Err(Refusal::new(
                 Code::KeyRevoked,
                 format!("key {} was revoked at seq {at}", self.st.key),
-            ));
+            )
+            .into());
         }
         if k.org != self.st.issuer {
-            return Err(Refusal::role(format!(
+            return Err(role(format!(
                 "key {} belongs to {}, not to issuer {}",
                 self.st.key, k.org, self.st.issuer
             )));
@@ -527,8 +571,8 @@ impl Cx<'_> {
 
     /// SPEC §5: seq 0 registers the registrar org, signed by one of its
     /// registrar keys.
-    fn genesis(&mut self) -> Result<(), Refusal> {
-        let not = |why: &str| Refusal::rule(format!("genesis: {why}"));
+    fn genesis(&mut self) -> Result<(), Stop> {
+        let not = |why: &str| rule(format!("genesis: {why}"));
         if self.st.kind != "org.register" {
             return Err(not("seq 0 must be an org.register"));
         }
@@ -556,7 +600,7 @@ impl Cx<'_> {
         Ok(())
     }
 
-    fn kind(&mut self) -> Result<(), Refusal> {
+    fn kind(&mut self) -> Result<(), Stop> {
         let role = role_for(&self.st.kind);
         if !role.is_empty() {
             self.need_role(role)?;
@@ -577,22 +621,21 @@ impl Cx<'_> {
             "need.release" => self.need_release(),
             "need.fulfil" => self.need_fulfil(),
             "correction" => self.correction(),
-            other => Err(Refusal::new(
-                Code::SchemaViolation,
-                format!("unknown kind {other:?}"),
-            )),
+            other => {
+                Err(Refusal::new(Code::SchemaViolation, format!("unknown kind {other:?}")).into())
+            }
         }
     }
 
-    fn fund(&self, id: &str) -> Result<FundRec, Refusal> {
+    fn fund(&self, id: &str) -> Result<FundRec, Stop> {
         get::<FundRec>(self.state, Table::Funds, id.as_bytes())?
-            .ok_or_else(|| Refusal::rule(format!("no fund {id:?}")))
+            .ok_or_else(|| rule(format!("no fund {id:?}")))
     }
 
-    fn owned_fund(&self, id: &str) -> Result<FundRec, Refusal> {
+    fn owned_fund(&self, id: &str) -> Result<FundRec, Stop> {
         let f = self.fund(id)?;
         if f.owner != self.st.issuer {
-            return Err(Refusal::role(format!(
+            return Err(role(format!(
                 "fund {id:?} belongs to {}; only its owner may use it",
                 f.owner
             )));
@@ -626,12 +669,12 @@ impl Cx<'_> {
             .put(Table::Entries, rec.seq.to_be_bytes().to_vec(), rec);
     }
 
-    fn key_unused(&self, k: &str) -> Result<[u8; 32], Refusal> {
+    fn key_unused(&self, k: &str) -> Result<[u8; 32], Stop> {
         let raw = crate::entry::PublicKey::from_hex(k).ok_or_else(|| {
             Refusal::new(Code::SchemaViolation, format!("key {k:?} is not 64 hex"))
         })?;
         if self.state.get(Table::Keys, &raw.0)?.is_some() {
-            return Err(Refusal::rule(format!("key {k} is already registered")));
+            return Err(rule(format!("key {k} is already registered")));
         }
         Ok(raw.0)
     }
@@ -653,18 +696,15 @@ impl Cx<'_> {
         self.fx.put(Table::Keys, raw.to_vec(), &rec);
     }
 
-    fn org_register(&mut self) -> Result<(), Refusal> {
+    fn org_register(&mut self) -> Result<(), Stop> {
         let b: RegisterBody = body(self.st)?;
         if get::<OrgRec>(self.state, Table::Orgs, b.org.id.as_bytes())?.is_some() {
-            return Err(Refusal::rule(format!(
-                "org {} is already registered",
-                b.org.id
-            )));
+            return Err(rule(format!("org {} is already registered", b.org.id)));
         }
         let mut seen = std::collections::HashSet::new();
         for g in &b.keys {
             if !seen.insert(g.key.as_str()) {
-                return Err(Refusal::rule(format!("key {} is listed twice", g.key)));
+                return Err(rule(format!("key {} is listed twice", g.key)));
             }
             let raw = self.key_unused(&g.key)?;
             self.add_key(raw, &b.org.id, g.roles.clone());
@@ -680,34 +720,32 @@ impl Cx<'_> {
         Ok(())
     }
 
-    fn key_add(&mut self) -> Result<(), Refusal> {
+    fn key_add(&mut self) -> Result<(), Stop> {
         let b: KeyAddBody = body(self.st)?;
         let own_admin = self.st.issuer == b.org && self.has_role("admin");
         if !own_admin && !self.has_role("registrar") {
-            return Err(Refusal::role(format!(
+            return Err(role(format!(
                 "key.add for {} needs that org's admin or a registrar",
                 b.org
             )));
         }
         if b.roles.iter().any(|r| r == "registrar") && !self.has_role("registrar") {
-            return Err(Refusal::role(
-                "only a registrar may grant the registrar role",
-            ));
+            return Err(role("only a registrar may grant the registrar role"));
         }
         if get::<OrgRec>(self.state, Table::Orgs, b.org.as_bytes())?.is_none() {
-            return Err(Refusal::rule(format!("no org {}", b.org)));
+            return Err(rule(format!("no org {}", b.org)));
         }
         let raw = self.key_unused(&b.key)?;
         self.add_key(raw, &b.org, b.roles);
         Ok(())
     }
 
-    fn key_revoke(&mut self) -> Result<(), Refusal> {
+    fn key_revoke(&mut self) -> Result<(), Stop> {
         let b: KeyRevokeBody = body(self.st)?;
         let own_admin = self.st.issuer == b.org && self.has_role("admin");
         let itself = self.st.key.to_string() == b.key;
         if !own_admin && !itself && !self.has_role("registrar") {
-            return Err(Refusal::role(format!(
+            return Err(role(format!(
                 "key.revoke for {} needs that org's admin, a registrar or the key itself",
                 b.org
             )));
@@ -716,25 +754,22 @@ impl Cx<'_> {
             .ok_or_else(|| Refusal::new(Code::SchemaViolation, "key is not 64 hex"))?;
         let mut k = get::<KeyRec>(self.state, Table::Keys, &raw.0)?
             .filter(|k| k.org == b.org)
-            .ok_or_else(|| Refusal::rule(format!("key {} is not a key of {}", b.key, b.org)))?;
+            .ok_or_else(|| rule(format!("key {} is not a key of {}", b.key, b.org)))?;
         if let Some(at) = k.revoked_seq {
-            return Err(Refusal::rule(format!(
-                "key {} is already revoked (seq {at})",
-                b.key
-            )));
+            return Err(rule(format!("key {} is already revoked (seq {at})", b.key)));
         }
         k.revoked_seq = Some(self.seq);
         self.fx.put(Table::Keys, raw.0.to_vec(), &k);
         Ok(())
     }
 
-    fn fund_open(&mut self) -> Result<(), Refusal> {
+    fn fund_open(&mut self) -> Result<(), Stop> {
         let b: FundOpenBody = body(self.st)?;
         if self.state.get(Table::Funds, b.fund.as_bytes())?.is_some() {
-            return Err(Refusal::rule(format!("fund {:?} already exists", b.fund)));
+            return Err(rule(format!("fund {:?} already exists", b.fund)));
         }
         if b.start > b.end {
-            return Err(Refusal::rule("fund start is after its end"));
+            return Err(rule("fund start is after its end"));
         }
         let f = FundRec {
             fund: b.fund,
@@ -765,13 +800,13 @@ impl Cx<'_> {
 
     /// Claims voucher number `reference` for this entry's issuer: a second
     /// use by the same organisation is refused, even of a reversed entry's.
-    fn voucher(&mut self, reference: Option<&str>) -> Result<(), Refusal> {
+    fn voucher(&mut self, reference: Option<&str>) -> Result<(), Stop> {
         let Some(reference) = reference else {
             return Ok(());
         };
         let key = voucher_key(&self.st.issuer, reference);
         if let Some(seq) = get::<u64>(self.state, Table::Vouchers, &key)? {
-            return Err(Refusal::rule(format!(
+            return Err(rule(format!(
                 "duplicate voucher: {} already used ref {reference:?} at seq {seq}",
                 self.st.issuer
             )));
@@ -780,7 +815,7 @@ impl Cx<'_> {
         Ok(())
     }
 
-    fn fund_receive(&mut self) -> Result<(), Refusal> {
+    fn fund_receive(&mut self) -> Result<(), Stop> {
         let b: ReceiveBody = body(self.st)?;
         let mut f = self.owned_fund(&b.fund)?;
         self.voucher(b.reference.as_deref())?;
@@ -800,12 +835,12 @@ impl Cx<'_> {
         Ok(())
     }
 
-    fn fund_transfer(&mut self) -> Result<(), Refusal> {
+    fn fund_transfer(&mut self) -> Result<(), Stop> {
         let b: TransferBody = body(self.st)?;
         let mut from = self.owned_fund(&b.from_fund)?;
         self.voucher(b.reference.as_deref())?;
         if b.from_fund == b.to_fund {
-            return Err(Refusal::rule("a fund cannot transfer to itself"));
+            return Err(rule("a fund cannot transfer to itself"));
         }
         let mut to = self.fund(&b.to_fund)?;
         from.balance = sub(
@@ -834,22 +869,20 @@ impl Cx<'_> {
         Ok(())
     }
 
-    fn disbursement(&mut self) -> Result<(), Refusal> {
+    fn disbursement(&mut self) -> Result<(), Stop> {
         let b: DisburseBody = body(self.st)?;
         let mut f = self.owned_fund(&b.fund)?;
         self.voucher(b.reference.as_deref())?;
         if let Some(need_id) = &b.need {
             let need = self.need(need_id)?;
             if need.state != "claimed" || need.claimer.as_deref() != Some(&self.st.issuer) {
-                return Err(Refusal::rule(format!(
+                return Err(rule(format!(
                     "need {need_id:?} is not claimed by {}",
                     self.st.issuer
                 )));
             }
             if need.beneficiary != b.beneficiary {
-                return Err(Refusal::rule(format!(
-                    "need {need_id:?} is for another beneficiary"
-                )));
+                return Err(rule(format!("need {need_id:?} is for another beneficiary")));
             }
         }
         f.balance = sub(
@@ -929,7 +962,7 @@ impl Cx<'_> {
         issuer: &str,
         amount: u64,
         sign: i8,
-    ) -> Result<(), Refusal> {
+    ) -> Result<(), Stop> {
         let month = date.get(..7).unwrap_or_default().to_owned();
         let issuer_type = get::<OrgRec>(self.state, Table::Orgs, issuer.as_bytes())?
             .map_or_else(|| "other".to_owned(), |o| o.org_type);
@@ -943,12 +976,12 @@ impl Cx<'_> {
         Ok(())
     }
 
-    fn credit(&mut self, award: bool) -> Result<(), Refusal> {
+    fn credit(&mut self, award: bool) -> Result<(), Stop> {
         let b: CreditBody = body(self.st)?;
         if !ident::is_volunteer(&b.holder)
             && get::<OrgRec>(self.state, Table::Orgs, b.holder.as_bytes())?.is_none()
         {
-            return Err(Refusal::rule(format!(
+            return Err(rule(format!(
                 "holder {} is neither a registered org nor a vol_ pseudonym",
                 b.holder
             )));
@@ -981,23 +1014,23 @@ impl Cx<'_> {
         Ok(())
     }
 
-    fn assessment(&mut self) -> Result<(), Refusal> {
+    fn assessment(&mut self) -> Result<(), Stop> {
         let b: AssessBody = body(self.st)?;
         if b.period_start > b.period_end {
-            return Err(Refusal::rule("period_start is after period_end"));
+            return Err(rule("period_start is after period_end"));
         }
         match b.subject_type.as_str() {
             "org" => {
                 if get::<OrgRec>(self.state, Table::Orgs, b.subject.as_bytes())?.is_none() {
-                    return Err(Refusal::rule(format!("no org {}", b.subject)));
+                    return Err(rule(format!("no org {}", b.subject)));
                 }
                 if b.subject == self.st.issuer {
-                    return Err(Refusal::rule("an assessor may not assess itself"));
+                    return Err(rule("an assessor may not assess itself"));
                 }
             }
             "fund" => {
                 if self.fund(&b.subject)?.owner == self.st.issuer {
-                    return Err(Refusal::rule("an assessor may not assess a fund it owns"));
+                    return Err(rule("an assessor may not assess a fund it owns"));
                 }
             }
             _ => {
@@ -1005,7 +1038,8 @@ impl Cx<'_> {
                     return Err(Refusal::new(
                         Code::SchemaViolation,
                         "/statement/body/subject: a region subject is 6 digits",
-                    ));
+                    )
+                    .into());
                 }
             }
         }
@@ -1015,9 +1049,9 @@ impl Cx<'_> {
         Ok(())
     }
 
-    fn need(&self, id: &str) -> Result<NeedRec, Refusal> {
+    fn need(&self, id: &str) -> Result<NeedRec, Stop> {
         get::<NeedRec>(self.state, Table::Needs, id.as_bytes())?
-            .ok_or_else(|| Refusal::rule(format!("no need {id:?}")))
+            .ok_or_else(|| rule(format!("no need {id:?}")))
     }
 
     fn put_need(&mut self, n: &NeedRec) {
@@ -1025,24 +1059,21 @@ impl Cx<'_> {
     }
 
     /// The need, claimed by the issuer (release, fulfil).
-    fn claimed_need(&self, id: &str) -> Result<NeedRec, Refusal> {
+    fn claimed_need(&self, id: &str) -> Result<NeedRec, Stop> {
         let n = self.need(id)?;
         match &n.claimer {
             Some(c) if n.state == "claimed" && *c == self.st.issuer => Ok(n),
-            Some(c) if n.state == "claimed" => Err(Refusal::role(format!(
+            Some(c) if n.state == "claimed" => Err(role(format!(
                 "need {id:?} is claimed by {c}; only the claimer may"
             ))),
-            _ => Err(Refusal::rule(format!(
-                "need {id:?} is {}, not claimed",
-                n.state
-            ))),
+            _ => Err(rule(format!("need {id:?} is {}, not claimed", n.state))),
         }
     }
 
-    fn need_publish(&mut self) -> Result<(), Refusal> {
+    fn need_publish(&mut self) -> Result<(), Stop> {
         let b: NeedPublishBody = body(self.st)?;
         if self.state.get(Table::Needs, b.need.as_bytes())?.is_some() {
-            return Err(Refusal::rule(format!("need {:?} already exists", b.need)));
+            return Err(rule(format!("need {:?} already exists", b.need)));
         }
         let n = NeedRec {
             need: b.need,
@@ -1064,12 +1095,12 @@ impl Cx<'_> {
         Ok(())
     }
 
-    fn need_claim(&mut self) -> Result<(), Refusal> {
+    fn need_claim(&mut self) -> Result<(), Stop> {
         let b: NeedRefBody = body(self.st)?;
         let mut n = self.need(&b.need)?;
         if n.state != "open" {
             let by = n.claimer.as_deref().unwrap_or("-");
-            return Err(Refusal::rule(format!(
+            return Err(rule(format!(
                 "need {:?} is already {} by {by}",
                 b.need, n.state
             )));
@@ -1081,7 +1112,7 @@ impl Cx<'_> {
         Ok(())
     }
 
-    fn need_release(&mut self) -> Result<(), Refusal> {
+    fn need_release(&mut self) -> Result<(), Stop> {
         // A disburse key of the claiming organisation (SPEC §6).
         self.need_role("disburse")?;
         let b: NeedRefBody = body(self.st)?;
@@ -1093,35 +1124,33 @@ impl Cx<'_> {
         Ok(())
     }
 
-    fn need_fulfil(&mut self) -> Result<(), Refusal> {
+    fn need_fulfil(&mut self) -> Result<(), Stop> {
         self.need_role("disburse")?;
         let b: NeedFulfilBody = body(self.st)?;
         let mut n = self.claimed_need(&b.need)?;
         let mut d = get::<EntryRec>(self.state, Table::Entries, &b.disbursement.to_be_bytes())?
             .filter(|e| e.kind == "disbursement")
-            .ok_or_else(|| {
-                Refusal::rule(format!("seq {} is not a disbursement", b.disbursement))
-            })?;
+            .ok_or_else(|| rule(format!("seq {} is not a disbursement", b.disbursement)))?;
         if d.issuer != self.st.issuer {
-            return Err(Refusal::rule(format!(
+            return Err(rule(format!(
                 "disbursement {} is not the claimer's own",
                 b.disbursement
             )));
         }
         if d.beneficiary.as_deref() != Some(&n.beneficiary) {
-            return Err(Refusal::rule(format!(
+            return Err(rule(format!(
                 "disbursement {} went to another beneficiary",
                 b.disbursement
             )));
         }
         if d.reversed {
-            return Err(Refusal::rule(format!(
+            return Err(rule(format!(
                 "disbursement {} was reversed",
                 b.disbursement
             )));
         }
         if let Some(other) = &d.fulfilled_need {
-            return Err(Refusal::rule(format!(
+            return Err(rule(format!(
                 "disbursement {} already fulfilled need {other:?}",
                 b.disbursement
             )));
@@ -1134,18 +1163,18 @@ impl Cx<'_> {
         Ok(())
     }
 
-    fn correction(&mut self) -> Result<(), Refusal> {
+    fn correction(&mut self) -> Result<(), Stop> {
         let b: CorrectionBody = body(self.st)?;
         let target = if b.target < self.seq {
             get::<EntryRec>(self.state, Table::Entries, &b.target.to_be_bytes())?
         } else {
             None
         };
-        let mut t = target
-            .ok_or_else(|| Refusal::rule(format!("seq {} is not a correctable entry", b.target)))?;
+        let mut t =
+            target.ok_or_else(|| rule(format!("seq {} is not a correctable entry", b.target)))?;
         let own = self.st.issuer == t.issuer && self.has_role(role_for(&t.kind));
         if !own && !self.has_role("registrar") {
-            return Err(Refusal::role(format!(
+            return Err(role(format!(
                 "a correction of seq {} needs a key of {} with role {}, or a registrar",
                 b.target,
                 t.issuer,
@@ -1153,7 +1182,7 @@ impl Cx<'_> {
             )));
         }
         if let Some(by) = t.corrected_by {
-            return Err(Refusal::rule(format!(
+            return Err(rule(format!(
                 "seq {} was already corrected at seq {by}",
                 b.target
             )));
@@ -1169,7 +1198,7 @@ impl Cx<'_> {
     }
 
     /// Undoes the money or points of `t`; refused if that would overdraw.
-    fn reverse(&mut self, t: &EntryRec) -> Result<(), Refusal> {
+    fn reverse(&mut self, t: &EntryRec) -> Result<(), Stop> {
         let fund_id = t.fund.clone().unwrap_or_default();
         match t.kind.as_str() {
             "fund.receive" => {
@@ -1220,7 +1249,7 @@ impl Cx<'_> {
             "credit.award" | "credit.redeem" => {
                 let holder = t.holder.clone().unwrap_or_default();
                 let mut c = get::<CreditRec>(self.state, Table::Credits, holder.as_bytes())?
-                    .ok_or_else(|| Refusal::rule(format!("no credit record of {holder}")))?;
+                    .ok_or_else(|| rule(format!("no credit record of {holder}")))?;
                 if t.kind == "credit.award" {
                     c.balance = sub(
                         c.balance,
@@ -1234,7 +1263,7 @@ impl Cx<'_> {
                 }
                 self.fx.put(Table::Credits, holder.as_bytes().to_vec(), &c);
             }
-            other => return Err(Refusal::rule(format!("a {other} has no amount to reverse"))),
+            other => return Err(rule(format!("a {other} has no amount to reverse"))),
         }
         Ok(())
     }

@@ -87,8 +87,14 @@ pub fn build_group(
         .map_err(|e| AppendError::Store(StoreError::Io(e.0)))?;
     for (entry, prepared) in prepared {
         let seq = first + records.len() as u64;
-        let applied =
-            prepared.and_then(|p| Ok((apply_prepared(&overlay, seq, &entry, &p)?, p.statement)));
+        // A state that cannot be read fails the group (the store's
+        // fault); a refusal is the entry's alone.
+        let applied = match prepared {
+            Err(refusal) => Err(refusal),
+            Ok(p) => apply_prepared(&overlay, seq, &entry, &p)
+                .map_err(|e| AppendError::Store(StoreError::Io(e.0)))?
+                .map(|applied| (applied, p.statement)),
+        };
         let result = match applied {
             Ok((Applied::Resubmission(at), _)) => Ok(Outcome::Resubmitted(at)),
             Err(refusal) => Err(refusal),
@@ -111,13 +117,6 @@ pub fn build_group(
                 }
             }
         };
-        if let Err(Refusal {
-            code: Code::Internal,
-            message,
-        }) = &result
-        {
-            return Err(AppendError::Store(StoreError::Io(message.clone())));
-        }
         results.push(result);
     }
     let writes = overlay.into_writes();
@@ -237,14 +236,44 @@ pub fn sequence_pipelined<B: Backend + Send + Sync>(
     })
 }
 
-/// An entry of the ledger that the rules refuse on replay.
+/// Why a replay stopped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("seq {seq}: {refusal}")]
-pub struct ReplayError {
-    /// The first invalid seq.
-    pub seq: u64,
-    /// Why the rules refuse it.
-    pub refusal: Refusal,
+pub enum ReplayError {
+    /// An entry of the ledger that the rules refuse: the node should not
+    /// have sequenced it.
+    #[error("seq {seq}: {refusal}")]
+    Refused {
+        /// The first invalid seq.
+        seq: u64,
+        /// Why the rules refuse it.
+        refusal: Refusal,
+    },
+    /// The leaves or the replayed state could not be read at this seq: a
+    /// fault of the store, not of the ledger.
+    #[error("seq {seq}: cannot read: {error}")]
+    Storage {
+        /// Where the replay was.
+        seq: u64,
+        /// What failed.
+        error: String,
+    },
+}
+
+impl ReplayError {
+    /// The seq the replay stopped at.
+    pub fn seq(&self) -> u64 {
+        match self {
+            ReplayError::Refused { seq, .. } | ReplayError::Storage { seq, .. } => *seq,
+        }
+    }
+
+    /// The refusal, if the rules refused an entry.
+    pub fn refusal(&self) -> Option<&Refusal> {
+        match self {
+            ReplayError::Refused { refusal, .. } => Some(refusal),
+            ReplayError::Storage { .. } => None,
+        }
+    }
 }
 
 /// Replays leaves in order into derived state, confirming the node's
@@ -309,7 +338,7 @@ impl Replayer {
     /// Applies the next leaf: schema, then the rules (its signature and chain
     /// are [`crate::verify::ChainVerifier`]'s job).
     pub fn push(&mut self, leaf: &Leaf) -> Result<(), ReplayError> {
-        let fail = |refusal| ReplayError {
+        let fail = |refusal| ReplayError::Refused {
             seq: leaf.seq,
             refusal,
         };
@@ -324,7 +353,12 @@ impl Replayer {
             .map_err(|e| fail(Refusal::new(Code::SchemaViolation, e.to_string())))?;
         crate::schema::validate_entry(&value)
             .map_err(|e| fail(Refusal::new(Code::SchemaViolation, e.to_string())))?;
-        match apply(&self.state, leaf.seq, &leaf.entry) {
+        let applied =
+            apply(&self.state, leaf.seq, &leaf.entry).map_err(|e| ReplayError::Storage {
+                seq: leaf.seq,
+                error: e.0,
+            })?;
+        match applied {
             Ok(Applied::New(mut effects)) => {
                 if self.lean {
                     effects.writes.retain(|w| {
@@ -352,7 +386,7 @@ pub fn replay<B: Backend>(log: &Log<B>) -> Result<MemState, ReplayError> {
     let mut failure = None;
     let scanned = log.scan(0, &mut |seq, bytes| {
         let result = Leaf::from_bytes(bytes)
-            .map_err(|e| ReplayError {
+            .map_err(|e| ReplayError::Refused {
                 seq,
                 refusal: Refusal::from(e),
             })
@@ -366,9 +400,9 @@ pub fn replay<B: Backend>(log: &Log<B>) -> Result<MemState, ReplayError> {
         }
     });
     if let Err(e) = scanned {
-        return Err(ReplayError {
+        return Err(ReplayError::Storage {
             seq: replayer.next,
-            refusal: Refusal::new(Code::Internal, e.to_string()),
+            error: e.to_string(),
         });
     }
     match failure {

@@ -382,11 +382,14 @@ fn replay_names_an_entry_the_rules_refuse() {
         .unwrap();
     chain.finish(&w.log.head().root).unwrap();
     let e = first_refused.expect("replay must refuse the overdraft");
-    assert_eq!(e.seq, size);
-    assert_eq!(e.refusal.code, ledger::rules::Code::RuleViolation);
-    assert!(e.refusal.message.contains("insufficient"), "{e}");
+    assert_eq!(e.seq(), size);
+    assert_eq!(
+        e.refusal().unwrap().code,
+        ledger::rules::Code::RuleViolation
+    );
+    assert!(e.refusal().unwrap().message.contains("insufficient"), "{e}");
     // And a rebuild from such a log fails at the same seq.
-    assert_eq!(replay(&w.log).unwrap_err().seq, size);
+    assert_eq!(replay(&w.log).unwrap_err().seq(), size);
 }
 
 /// The replay checks the schema too: a body the rules alone would accept but
@@ -413,10 +416,16 @@ fn replay_checks_the_schema() {
     append_around_the_rules(&mut w, entry);
     let e = replay(&w.log).unwrap_err();
     assert_eq!(
-        (e.seq, e.refusal.code),
+        (e.seq(), e.refusal().unwrap().code),
         (size, ledger::rules::Code::SchemaViolation)
     );
-    assert!(e.refusal.message.contains("/statement/body/tier"), "{e}");
+    assert!(
+        e.refusal()
+            .unwrap()
+            .message
+            .contains("/statement/body/tier"),
+        "{e}"
+    );
 }
 
 /// The two-stage writer's rules see the groups built but not yet
@@ -506,7 +515,13 @@ fn replay_refuses_a_duplicate_voucher() {
     .unwrap();
     append_around_the_rules(&mut w, entry);
     let e = replay(&w.log).unwrap_err();
-    assert_eq!(e.seq, size);
-    assert_eq!(e.refusal.code, ledger::rules::Code::RuleViolation);
-    assert!(e.refusal.message.contains("duplicate voucher"), "{e}");
+    assert_eq!(e.seq(), size);
+    assert_eq!(
+        e.refusal().unwrap().code,
+        ledger::rules::Code::RuleViolation
+    );
+    assert!(
+        e.refusal().unwrap().message.contains("duplicate voucher"),
+        "{e}"
+    );
 }

@@ -51,9 +51,6 @@ impl ApiError {
 
 impl From<Refusal> for ApiError {
     fn from(r: Refusal) -> ApiError {
-        if r.code == Code::Internal {
-            return ApiError::internal(r.message);
-        }
         ApiError::new(r.code, r.message)
     }
 }

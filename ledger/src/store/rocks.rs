@@ -13,6 +13,7 @@ use rocksdb::{BlockBasedOptions, ColumnFamilyDescriptor, Options, WriteBatch, Wr
 
 use super::{Backend, GroupWrite, HeadRecord, StoreError};
 use crate::merkle::{Hash, HashSource};
+use crate::sequencer::ReplayError;
 use crate::state::{MemState, StateError, StateRead, Table};
 
 /// Column family names, in one place.
@@ -112,8 +113,13 @@ impl RocksBackend {
     /// while it runs. Returns the log's size.
     pub fn reindex(dir: &Path) -> Result<u64, StoreError> {
         let log = super::Log::open(RocksBackend::open_any_format(dir)?)?;
-        let state = crate::sequencer::replay(&log)
-            .map_err(|e| StoreError::Corrupt(format!("replaying the leaves: {e}")))?;
+        // A leaf the rules refuse is a corrupt log; a read that fails is I/O.
+        let state = crate::sequencer::replay(&log).map_err(|e| match e {
+            ReplayError::Refused { .. } => {
+                StoreError::Corrupt(format!("replaying the leaves: {e}"))
+            }
+            ReplayError::Storage { .. } => StoreError::Io(format!("replaying the leaves: {e}")),
+        })?;
         let size = log.size();
         let mut backend = log.into_backend().expect("the log was the only owner");
         backend.replace_state(&state)?;
