@@ -25,6 +25,8 @@ fi
 # Benches are built (so they cannot rot) but not run: they are measurements.
 # The binaries too: the CLI's tests drive the node binary.
 cargo build --release --workspace --bins --benches
+# Lints, on the release build's dependencies (under a minute when warm).
+cargo clippy --release --workspace --all-targets -q -- -D warnings
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

@@ -95,18 +95,25 @@ fn fund(id: &str, title: &str, category: &str, source: &str, region: &str, budge
            "currency": "CNY", "budget": budget, "start": "2026-01-01", "end": "2026-12-31"})
 }
 
-fn disbursement(
-    fund: &str,
-    who: &str,
-    tier: &str,
-    cause: &str,
+/// One demo payment.
+struct Payment<'a> {
+    fund: &'a str,
+    who: &'a str,
+    tier: &'a str,
+    cause: &'a str,
     amount: u64,
-    region: &str,
+    region: &'a str,
     day: u64,
     reference: String,
-) -> Value {
-    json!({"fund": fund, "beneficiary": who, "tier": tier, "cause": cause, "amount": amount,
-           "method": "cash", "region": region, "date": date(day), "ref": reference})
+}
+
+impl Payment<'_> {
+    /// The disbursement's body.
+    fn body(&self) -> Value {
+        json!({"fund": self.fund, "beneficiary": self.who, "tier": self.tier, "cause": self.cause,
+               "amount": self.amount, "method": "cash", "region": self.region,
+               "date": date(self.day), "ref": self.reference})
+    }
 }
 
 /// Every entry of the demo ledger, in order, as submitted JSON.
@@ -345,16 +352,17 @@ fn build() -> Vec<Value> {
             org,
             "disbursement",
             day,
-            disbursement(
-                fund_id,
-                &family(family_no),
+            Payment {
+                fund: fund_id,
+                who: &family(family_no),
                 tier,
                 cause,
                 amount,
-                county,
+                region: county,
                 day,
-                format!("DSB-{i:06}"),
-            ),
+                reference: format!("DSB-{i:06}"),
+            }
+            .body(),
         );
     }
     // Duplicate-aid cases: the same family helped for the same illness by
@@ -367,32 +375,34 @@ fn build() -> Vec<Value> {
             BUREAU,
             "disbursement",
             100 + case,
-            disbursement(
-                "MZ-2026-MED",
-                &who,
-                "monitored",
-                "illness",
-                800_000,
-                county,
-                100 + case,
-                format!("DUP-A-{case}"),
-            ),
+            Payment {
+                fund: "MZ-2026-MED",
+                who: &who,
+                tier: "monitored",
+                cause: "illness",
+                amount: 800_000,
+                region: county,
+                day: 100 + case,
+                reference: format!("DUP-A-{case}"),
+            }
+            .body(),
         );
         d.sign(
             4,
             CHARITY,
             "disbursement",
             130 + case,
-            disbursement(
-                "CSZH-2026-DABING",
-                &who,
-                "monitored",
-                "illness",
-                1_200_000,
-                county,
-                130 + case,
-                format!("DUP-B-{case}"),
-            ),
+            Payment {
+                fund: "CSZH-2026-DABING",
+                who: &who,
+                tier: "monitored",
+                cause: "illness",
+                amount: 1_200_000,
+                region: county,
+                day: 130 + case,
+                reference: format!("DUP-B-{case}"),
+            }
+            .body(),
         );
     }
     // Floods: needs published by the department, claimed and fulfilled by the Red Cross.
@@ -402,16 +412,17 @@ fn build() -> Vec<Value> {
         d.sign(0, BUREAU, "need.publish", 170 + n, json!({"need": need, "beneficiary": who, "category": "disaster", "cause": "disaster",
             "amount": 1_500_000, "region": COUNTIES[n as usize % 5], "summary": "房屋因洪水受损，需修缮"}));
         d.sign(3, REDCROSS, "need.claim", 171 + n, json!({"need": need}));
-        let mut pay = disbursement(
-            "HSH-2026-ZAIHAI",
-            &who,
-            "assisted",
-            "disaster",
-            1_500_000,
-            COUNTIES[n as usize % 5],
-            175 + n,
-            format!("XQ-PAY-{n}"),
-        );
+        let mut pay = Payment {
+            fund: "HSH-2026-ZAIHAI",
+            who: &who,
+            tier: "assisted",
+            cause: "disaster",
+            amount: 1_500_000,
+            region: COUNTIES[n as usize % 5],
+            day: 175 + n,
+            reference: format!("XQ-PAY-{n}"),
+        }
+        .body();
         pay["need"] = json!(need);
         // Every demo entry is accepted in order from an empty log: its seq is its index.
         let pay_seq = d.entries.len() as u64;

@@ -128,7 +128,8 @@ pub fn start(log: SharedLog, shared: Arc<Shared>) -> (Queue, std::thread::JoinHa
 enum ToCommit {
     /// A decided group and the jobs it answers.
     Group {
-        built: BuiltGroup,
+        /// Boxed: a group is large, a reset is a sender.
+        built: Box<BuiltGroup>,
         jobs: Vec<Job>,
         started: Instant,
     },
@@ -195,7 +196,7 @@ fn run(rx: Receiver<Job>, log: SharedLog, shared: Arc<Shared>) {
                     })
                     .collect();
                 let group = ToCommit::Group {
-                    built,
+                    built: Box::new(built),
                     jobs,
                     started,
                 };
@@ -251,7 +252,7 @@ fn commit_stage(
                 built,
                 jobs,
                 started,
-            } => (built, jobs, started),
+            } => (*built, jobs, started),
         };
         let submitted = built.results.len();
         let new = built
