@@ -496,7 +496,7 @@ pub fn seed<B: Backend>(log: &mut Log<B>) -> anyhow::Result<u64> {
         .collect::<Result<Vec<_>, _>>()?;
     // The demo's year happened in the past: logged_at runs through it.
     let mut t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600); // 2026-01-01
-    for group in checked.chunks(1_000) {
+    for group in checked.chunks(crate::sequencer::MAX_GROUP) {
         t += Duration::from_secs(3_000);
         for (i, r) in sequence_group(log, group.to_vec(), t)?
             .into_iter()

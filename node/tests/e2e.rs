@@ -129,7 +129,7 @@ fn export_holds(
         let (status, page) = http(
             addr,
             "GET",
-            &format!("/v1/entries?start={start}&limit=1000"),
+            &format!("/v1/entries?start={start}&limit={}", node::MAX_BATCH),
             b"",
         );
         assert_eq!(status, 200);
