@@ -147,6 +147,8 @@ fn honest_entries(n: usize) -> Vec<Vec<u8>> {
 /// accepted, and the node never runs out of descriptors.
 #[test]
 fn slow_heads_beyond_the_cap_do_not_lock_out_honest_clients() {
+    // This test process holds every attacking connection open.
+    node::serve::raise_file_limit();
     let node = spawn(30);
     let mut attackers = Vec::new();
     for _ in 0..node::serve::RESERVED_FILES + 2 * ROOM {
