@@ -106,7 +106,7 @@ pub fn sign_and_submit(
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            let message = format!("{}: {}", e.code, crate::i18n::explain(&e.code, &e.message));
+            let message = crate::i18n::coded(&e.code, &e.message);
             eprintln!("{}", rust_i18n::t!("msg.refused", message = message));
             Ok(ExitCode::from(1))
         }

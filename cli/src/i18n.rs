@@ -41,11 +41,27 @@ fn lookup_in(locale: &str, key: &str) -> Option<Cow<'static, str>> {
 /// and options from the table where it has them, clap's own headings and
 /// built-in options too.
 pub fn localize(cmd: clap::Command) -> clap::Command {
-    let cmd = cmd.after_help(t!("cli.exit_codes").into_owned());
+    let cmd = exit_codes(cmd.after_help(""));
     if !is_zh() {
         return cmd;
     }
     localize_at(cmd, "")
+}
+
+/// The exit statuses, from the table, after the help of the root and of
+/// every command that asks for them with an `after_help`.
+fn exit_codes(mut cmd: clap::Command) -> clap::Command {
+    if cmd.get_after_help().is_some() {
+        cmd = cmd.after_help(t!("cli.exit_codes").into_owned());
+    }
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(&name, exit_codes);
+    }
+    cmd
 }
 
 fn localize_at(mut cmd: clap::Command, path: &str) -> clap::Command {
@@ -56,9 +72,6 @@ fn localize_at(mut cmd: clap::Command, path: &str) -> clap::Command {
             format!("cli.{path}.{leaf}")
         }
     };
-    if cmd.get_after_help().is_some() {
-        cmd = cmd.after_help(t!("cli.exit_codes").into_owned());
-    }
     if let Some(about) = lookup(&key("about")) {
         cmd = cmd.about(about.into_owned()).long_about(None);
     }
@@ -142,6 +155,11 @@ fn localize_at(mut cmd: clap::Command, path: &str) -> clap::Command {
         cmd = cmd.mut_subcommand(&name, |s| localize_at(s, &sub_path));
     }
     cmd
+}
+
+/// `code: explanation (message)`, as refusals are printed.
+pub fn coded(code: &str, message: &str) -> String {
+    format!("{code}: {}", explain(code, message))
 }
 
 /// A refusal as its reader should see it: the code's explanation, then the

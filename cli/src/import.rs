@@ -22,7 +22,6 @@
 //! numbers, …) are never read into an entry.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context};
@@ -193,18 +192,12 @@ fn is_scientific(raw: &str) -> bool {
 
 /// Options of one import.
 pub struct Import<'a> {
-    /// The CSV file.
-    pub file: &'a Path,
-    /// `utf-8`, `gbk` or `auto`.
-    pub encoding: &'a str,
     /// Issuing organisation.
     pub issuer: &'a str,
     /// Kind of every row.
     pub kind: &'a str,
     /// Signing key.
     pub key: &'a SigningKey,
-    /// Pseudonym secret, needed if there is an ID column.
-    pub secret: Option<Vec<u8>>,
     /// Import disbursements equal in fund, beneficiary, amount and date to
     /// one already in the ledger or earlier in the file.
     pub allow_repeat: bool,
@@ -529,7 +522,7 @@ fn ledger_payments(
     };
     for (fund, keys) in by_fund {
         let info = client.get_json(&format!("/v1/funds/{fund}"))?;
-        let pages_of_fund = info["disbursements"].as_u64().unwrap_or(0) / 1000 + 1;
+        let pages_of_fund = info["disbursements"].as_u64().unwrap_or(0) / crate::client::PAGE + 1;
         let mut beneficiaries: Vec<&str> = keys.iter().map(|k| k.beneficiary.as_str()).collect();
         beneficiaries.sort_unstable();
         beneficiaries.dedup();

@@ -26,9 +26,9 @@ rust_i18n::i18n!("locales", fallback = "en");
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const EXIT_CODES: &str = "Exit status: 0 success (verified), 1 verification failed \
-(a bad entry, a fork or rollback, a receipt that does not verify, or import rows refused), \
-2 usage or I/O error, 130 interrupted.";
+/// Marks the commands whose help ends with the exit statuses; the text is
+/// the table's `cli.exit_codes`, put there by `i18n::localize`.
+const EXIT_CODES: &str = "";
 
 #[derive(Parser)]
 #[command(
@@ -558,7 +558,7 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
                     Ok(r) => writeln!(stdout, "{}", serde_json::to_string(r)?)?,
                     Err(e) => {
                         refused += 1;
-                        let message = format!("{}: {}", e.code, i18n::explain(&e.code, &e.message));
+                        let message = i18n::coded(&e.code, &e.message);
                         eprintln!("{}", t!("submit.refused", n = i + 1, message = message));
                     }
                 }
@@ -1035,12 +1035,9 @@ fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let verifier = cli::trusted_verifier(&client, vkey.vkey, vkey.genesis)?;
     let size_before = client.log_info()?.size;
     let opts = import::Import {
-        file: &file,
-        encoding: &encoding,
         issuer: &issuer,
         kind: &kind,
         key: &key,
-        secret,
         allow_repeat,
     };
     for warning in import::preflight(&client, &opts, &rows)? {
