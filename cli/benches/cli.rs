@@ -44,7 +44,15 @@ fn main() {
 }
 
 fn sign(key: &SigningKey, issuer: &str, kind: &str, nonce: &str, body: Value) -> SignedEntry {
-    SignedEntry::create(key, issuer, kind, nonce, "2026-11-21T08:30:00Z", body).unwrap()
+    SignedEntry::create(
+        key,
+        issuer,
+        kind.parse().expect("a kind"),
+        nonce,
+        "2026-11-21T08:30:00Z",
+        body,
+    )
+    .unwrap()
 }
 
 /// The setup every ledger here starts with: a registrar, a charity, a fund

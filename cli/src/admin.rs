@@ -10,6 +10,7 @@ use std::time::SystemTime;
 
 use anyhow::Context;
 use ed25519_dalek::SigningKey;
+use ledger::domain::Kind;
 use ledger::entry::{format_timestamp, SignedEntry};
 use serde_json::{json, Value};
 
@@ -79,7 +80,7 @@ pub fn check_org_id(id: &str) -> anyhow::Result<()> {
 /// with the vkey.
 pub fn sign_and_submit(
     signer: &Signer,
-    kind: &str,
+    kind: Kind,
     body: Value,
     done: &str,
 ) -> anyhow::Result<ExitCode> {

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context};
 use ed25519_dalek::SigningKey;
+use ledger::domain::Kind;
 use ledger::entry::SignedEntry;
 use ledger::ident::{pseudonym, PseudonymKind};
 use rayon::prelude::*;
@@ -55,10 +56,10 @@ enum Field {
 
 /// Columns each kind takes: (header names, field). The first name is the
 /// documented English header; the others are common spreadsheet headers.
-fn columns(kind: &str) -> anyhow::Result<Vec<(&'static [&'static str], Field)>> {
+fn columns(kind: Kind) -> anyhow::Result<Vec<(&'static [&'static str], Field)>> {
     use Field::*;
     Ok(match kind {
-        "disbursement" => vec![
+        Kind::Disbursement => vec![
             (&["fund", "资金编号", "项目编号"][..], Text("fund")),
             (&["beneficiary", "受助人代码"], Text("beneficiary")),
             (
@@ -75,7 +76,7 @@ fn columns(kind: &str) -> anyhow::Result<Vec<(&'static [&'static str], Field)>> 
             (&["ref", "凭证号"], Text("ref")),
             (&["need", "需求编号"], Text("need")),
         ],
-        "fund.receive" => vec![
+        Kind::FundReceive => vec![
             (&["fund", "资金编号", "项目编号"][..], Text("fund")),
             (&["amount", "金额", "金额（元）", "金额(元)"], Yuan),
             (&["amount_fen", "金额（分）", "金额(分)"], Int("amount")),
@@ -83,7 +84,7 @@ fn columns(kind: &str) -> anyhow::Result<Vec<(&'static [&'static str], Field)>> 
             (&["date", "日期", "到账日期"], Date("date")),
             (&["ref", "凭证号"], Text("ref")),
         ],
-        "credit.award" => vec![
+        Kind::CreditAward => vec![
             (&["holder", "积分对象"][..], Text("holder")),
             (
                 &["id_number", "身份证号", "身份证号码"],
@@ -146,9 +147,9 @@ fn coded(field: &str, raw: &str) -> Result<String, String> {
 }
 
 /// Body fields a kind's rows must fill, each with the columns that can.
-fn required(kind: &str) -> &'static [&'static str] {
+fn required(kind: Kind) -> &'static [&'static str] {
     match kind {
-        "disbursement" => &[
+        Kind::Disbursement => &[
             "fund",
             "beneficiary",
             "tier",
@@ -158,8 +159,8 @@ fn required(kind: &str) -> &'static [&'static str] {
             "region",
             "date",
         ],
-        "fund.receive" => &["fund", "amount", "from", "date"],
-        "credit.award" => &["holder", "points", "reason"],
+        Kind::FundReceive => &["fund", "amount", "from", "date"],
+        Kind::CreditAward => &["holder", "points", "reason"],
         _ => &[],
     }
 }
@@ -195,7 +196,7 @@ pub struct Import<'a> {
     /// Issuing organisation.
     pub issuer: &'a str,
     /// Kind of every row.
-    pub kind: &'a str,
+    pub kind: Kind,
     /// Signing key.
     pub key: &'a SigningKey,
     /// Import disbursements equal in fund, beneficiary, amount and date to
@@ -260,7 +261,7 @@ fn decode(bytes: &[u8], encoding: &str) -> anyhow::Result<(String, bool)> {
 pub fn read_rows(
     bytes: &[u8],
     encoding: &str,
-    kind: &str,
+    kind: Kind,
     secret: Option<&[u8]>,
 ) -> anyhow::Result<Rows> {
     let (text, gbk) = decode(bytes, encoding)?;
@@ -418,7 +419,7 @@ fn date(raw: &str) -> Option<String> {
     }
     let (y, m, d): (u32, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
     let s = format!("{y:04}-{m:02}-{d:02}");
-    ledger::entry::is_date(&s).then_some(s)
+    ledger::date::parse(&s).is_some().then_some(s)
 }
 
 /// What an import did.
@@ -452,9 +453,9 @@ struct Row {
 /// (0 for the first row with this body in the file, 1 for the second, …).
 /// Letters, not hex: the PII guard reads nonces, and hex digits could
 /// happen to spell a phone number.
-pub fn row_nonce(issuer: &str, kind: &str, canonical_body: &[u8], occurrence: u32) -> String {
+pub fn row_nonce(issuer: &str, kind: Kind, canonical_body: &[u8], occurrence: u32) -> String {
     let mut h = Sha256::new();
-    for part in [issuer.as_bytes(), kind.as_bytes(), canonical_body] {
+    for part in [issuer.as_bytes(), kind.as_str().as_bytes(), canonical_body] {
         h.update((part.len() as u64).to_be_bytes());
         h.update(part);
     }
@@ -572,7 +573,7 @@ pub fn run(
     }
 
     // Disbursements without a voucher number that repeat a payment.
-    if opts.kind == "disbursement" && !opts.allow_repeat {
+    if opts.kind == Kind::Disbursement && !opts.allow_repeat {
         let keys: Vec<PaymentKey> = pending
             .iter()
             .filter_map(|r| PaymentKey::of(&r.body))
@@ -748,12 +749,14 @@ pub fn preflight(
             t!("preflight.revoked", key = key, org = opts.issuer, seq = seq)
         );
     }
-    let role = ledger::rules::role_for(opts.kind);
+    let Some(role) = opts.kind.role() else {
+        bail!("{} rows cannot be imported", opts.kind);
+    };
     if !k["roles"]
         .as_array()
         .into_iter()
         .flatten()
-        .any(|r| r == role)
+        .any(|r| r == role.as_str())
     {
         bail!(
             "{}",
@@ -798,7 +801,7 @@ pub fn preflight(
             );
         }
         let balance = f["balance"].as_u64().unwrap_or(0);
-        if opts.kind == "disbursement" && total > balance {
+        if opts.kind == Kind::Disbursement && total > balance {
             warnings.push(
                 rust_i18n::t!(
                     "import.shortfall",
@@ -861,7 +864,7 @@ mod tests {
                    F1,张三,11010519491231002X,救助户,因病,\"1,200.50\",现金,110105,2026/3/5\n\
                    F1,李四,110105194912310021,救助户,因病,100,现金,110105,2026/3/5\n";
         let (gbk, _, _) = encoding_rs::GBK.encode(csv);
-        let rows = read_rows(&gbk, "auto", "disbursement", Some(b"s")).unwrap();
+        let rows = read_rows(&gbk, "auto", Kind::Disbursement, Some(b"s")).unwrap();
         assert_eq!(rows.ignored, ["姓名"]);
         assert_eq!(rows.bodies.len(), 1);
         let (row, body) = &rows.bodies[0];
@@ -874,12 +877,12 @@ mod tests {
         assert!(!body.to_string().contains("张三"));
         assert_eq!(rows.errors.len(), 1);
         assert_eq!(rows.errors[0].row, 3);
-        assert!(read_rows(&gbk, "auto", "disbursement", None).is_err());
+        assert!(read_rows(&gbk, "auto", Kind::Disbursement, None).is_err());
     }
 
     #[test]
     fn headers_labels_and_excel_numbers_are_explained() {
-        let e = read_rows(b"fund,amount\nF,1\n", "utf-8", "disbursement", None)
+        let e = read_rows(b"fund,amount\nF,1\n", "utf-8", Kind::Disbursement, None)
             .err()
             .unwrap()
             .to_string();
@@ -899,7 +902,7 @@ mod tests {
         assert!(!is_scientific("321181196003120136") && !is_scientific("E+17"));
         let csv = "资金编号,身份证号,类别,致困原因,金额（元）,发放方式,区划代码,日期\n\
                    F1,3.21181E+17,救助户,因病,100,现金,110105,2026/3/5\n";
-        let rows = read_rows(csv.as_bytes(), "utf-8", "disbursement", Some(b"s")).unwrap();
+        let rows = read_rows(csv.as_bytes(), "utf-8", Kind::Disbursement, Some(b"s")).unwrap();
         assert!(
             rows.errors[0].message.contains("format the column as text"),
             "{}",

@@ -13,6 +13,7 @@ use cli::i18n;
 use cli::receipt::{self, Receipt, Submitter};
 use cli::{admin, iati, import, write_durably, Failed};
 use ledger::checkpoint::CheckpointVerifier;
+use ledger::domain::Kind;
 use ledger::entry::{format_timestamp, SignedEntry};
 use ledger::ident::{pseudonym, PseudonymKind};
 use ledger::keyfile;
@@ -71,7 +72,7 @@ struct ImportArgs {
     signer: SignerArgs,
     /// disbursement, fund.receive or credit.award.
     #[arg(long)]
-    kind: String,
+    kind: Kind,
     /// Pseudonym secret, for an id_number column.
     #[arg(long, env = "AIDLEDGER_SECRET_FILE")]
     secret_file: Option<PathBuf>,
@@ -121,7 +122,7 @@ enum Command {
         issuer: String,
         /// Kind, e.g. disbursement.
         #[arg(long)]
-        kind: String,
+        kind: Kind,
         /// Body JSON file, or - for stdin.
         #[arg(long)]
         body: PathBuf,
@@ -538,7 +539,7 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             }
             let nonce = nonce.unwrap_or_else(cli::fresh_nonce);
             let issued_at = issued_at.unwrap_or_else(|| format_timestamp(SystemTime::now()));
-            let entry = SignedEntry::create(&key, &issuer, &kind, &nonce, &issued_at, body)?;
+            let entry = SignedEntry::create(&key, &issuer, kind, &nonce, &issued_at, body)?;
             let value = serde_json::to_value(&entry)?;
             ledger::rules::check_submission_value(value.clone())
                 .map_err(|r| anyhow::anyhow!("not signing: {r}"))?;
@@ -798,7 +799,7 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
                 "start": start, "end": end});
             return admin::sign_and_submit(
                 &signer.into(),
-                "fund.open",
+                Kind::FundOpen,
                 body,
                 &format!("fund {id} opened"),
             );
@@ -820,7 +821,7 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
                 "keys": keys});
             return admin::sign_and_submit(
                 &signer.into(),
-                "org.register",
+                Kind::OrgRegister,
                 body,
                 &format!("{id} registered"),
             );
@@ -834,7 +835,7 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             let body = serde_json::json!({"org": org, "key": public, "roles": roles});
             return admin::sign_and_submit(
                 &signer.into(),
-                "key.add",
+                Kind::KeyAdd,
                 body,
                 &format!("key {public} added to {org}"),
             );
@@ -848,7 +849,7 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             let body = serde_json::json!({"org": org, "key": public, "reason": reason});
             return admin::sign_and_submit(
                 &signer.into(),
-                "key.revoke",
+                Kind::KeyRevoke,
                 body,
                 &format!("key {public} of {org} revoked"),
             );
@@ -1029,14 +1030,14 @@ fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let key = keyfile::read(&key)?;
     let secret = secret_file.map(|f| keyfile::read_secret(&f)).transpose()?;
     let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-    let rows = import::read_rows(&bytes, &encoding, &kind, secret.as_deref())?;
+    let rows = import::read_rows(&bytes, &encoding, kind, secret.as_deref())?;
     let report_style = (rows.gbk, rows.chinese_headers);
     let client = NodeClient::new(&node.node);
     let verifier = cli::trusted_verifier(&client, vkey.vkey, vkey.genesis)?;
     let size_before = client.log_info()?.size;
     let opts = import::Import {
         issuer: &issuer,
-        kind: &kind,
+        kind,
         key: &key,
         allow_repeat,
     };

@@ -45,7 +45,7 @@ fn entry(keys: &[SigningKey], i: u64) -> SignedEntry {
     SignedEntry::create(
         key,
         "CN-USCI-53440300MJ0000018R",
-        "disbursement",
+        ledger::domain::Kind::Disbursement,
         &format!("2026-11-21-{i:09}"),
         "2026-11-21T08:30:00Z",
         body,

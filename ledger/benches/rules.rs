@@ -43,7 +43,15 @@ fn cpu_seconds() -> Option<f64> {
 }
 
 fn sign(key: &SigningKey, issuer: &str, kind: &str, nonce: String, body: Value) -> SignedEntry {
-    SignedEntry::create(key, issuer, kind, &nonce, "2026-11-21T08:30:00Z", body).unwrap()
+    SignedEntry::create(
+        key,
+        issuer,
+        kind.parse().expect("a kind"),
+        &nonce,
+        "2026-11-21T08:30:00Z",
+        body,
+    )
+    .unwrap()
 }
 
 fn main() {

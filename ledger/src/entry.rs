@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::canonical::{
     self, parse_strict, push_hex, write_integer, write_string, write_value, CanonError,
 };
+use crate::domain::Kind;
 use crate::merkle::{leaf_hash, Hash};
 
 /// Domain separation prefix of every signed statement (SPEC §2).
@@ -110,7 +111,7 @@ pub struct Statement {
     /// Format version, 1.
     pub v: u64,
     /// Record kind (SPEC §6), e.g. `disbursement`.
-    pub kind: String,
+    pub kind: Kind,
     /// Org id of the issuing organisation.
     pub issuer: String,
     /// The signing key; must be an active key of `issuer`.
@@ -144,7 +145,7 @@ impl Statement {
         out.extend_from_slice(b",\"key\":\"");
         push_hex(&self.key.0, out);
         out.extend_from_slice(b"\",\"kind\":");
-        write_string(&self.kind, out)?;
+        write_string(self.kind.as_str(), out)?;
         out.extend_from_slice(b",\"nonce\":");
         write_string(&self.nonce, out)?;
         out.extend_from_slice(b",\"v\":");
@@ -246,32 +247,7 @@ pub fn is_rfc3339_utc(s: &str) -> bool {
     let (Some(h), Some(mi), Some(sec)) = (num(11..13), num(14..16), num(17..19)) else {
         return false;
     };
-    frac_ok && is_date(&s[..10]) && h < 24 && mi < 60 && sec < 60
-}
-
-/// `YYYY-MM-DD`, a real calendar date.
-pub fn is_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return false;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |acc, &c| {
-            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-        })
-    };
-    let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else {
-        return false;
-    };
-    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-    let days = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    (1..=days).contains(&d)
+    frac_ok && crate::date::parse(&s[..10]).is_some() && h < 24 && mi < 60 && sec < 60
 }
 
 /// A submitted entry: a statement and its signature (SPEC §2).
@@ -289,14 +265,14 @@ impl SignedEntry {
     pub fn create(
         signer: &SigningKey,
         issuer: &str,
-        kind: &str,
+        kind: Kind,
         nonce: &str,
         issued_at: &str,
         body: Value,
     ) -> Result<SignedEntry, EntryError> {
         Statement {
             v: STATEMENT_VERSION,
-            kind: kind.to_owned(),
+            kind,
             issuer: issuer.to_owned(),
             key: PublicKey(signer.verifying_key().to_bytes()),
             nonce: nonce.to_owned(),
@@ -595,10 +571,10 @@ mod tests {
     fn direct_writers_equal_generic_canonical_json() {
         let st = Statement {
             v: 1,
-            kind: "k\u{1}\"".into(),
+            kind: Kind::NeedPublish,
             issuer: "江苏".into(),
             key: PublicKey([3; 32]),
-            nonce: "n".into(),
+            nonce: "k\u{1}\"".into(),
             issued_at: "2026-11-21T08:30:00Z".into(),
             body: serde_json::json!({"z": [1, -2, {"b": null, "a": "é\n"}], "a": true}),
         };
@@ -637,7 +613,7 @@ mod tests {
     fn envelope_rules() {
         let statement = |nonce: &str, body: Value| Statement {
             v: 1,
-            kind: "x".into(),
+            kind: Kind::Correction,
             issuer: "CN-ORG-1".into(),
             key: PublicKey([7; 32]),
             nonce: nonce.into(),

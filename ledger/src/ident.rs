@@ -281,7 +281,7 @@ fn guarded_part(s: &str) -> Option<&str> {
         || is_volunteer(s)
         || is_hex64(s)
         || is_region(s)
-        || crate::entry::is_date(s)
+        || crate::date::parse(s).is_some()
         || (s.starts_with("CN-USCI-") && is_org_id(s))
     {
         return None;

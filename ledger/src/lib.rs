@@ -22,14 +22,18 @@
 
 #![deny(missing_docs)]
 
+pub mod body;
 pub mod canonical;
 pub mod checkpoint;
 pub mod code;
+pub mod date;
+pub mod domain;
 pub mod entry;
 pub mod ident;
 pub mod keyfile;
 pub mod merkle;
 pub mod query;
+pub mod records;
 pub mod rules;
 pub mod schema;
 pub mod sequencer;

@@ -421,7 +421,7 @@ pub fn dump(state: &dyn StateRead) -> Result<Vec<StateRow>, crate::state::StateE
     for t in crate::state::Table::ALL {
         state.scan(t, b"", b"", &mut |k, v| {
             out.push((t, k.to_vec(), v.to_vec()));
-            true
+            Ok(std::ops::ControlFlow::Continue(()))
         })?;
     }
     Ok(out)

@@ -9,9 +9,10 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use common::*;
+use ledger::records::{CreditRec, FundRec};
 use ledger::rules::check_submission;
 use ledger::sequencer::{dump, replay, sequence_group, Outcome};
-use ledger::state::{get, CreditRec, FundRec, Table};
+use ledger::state::{get, Table};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -83,23 +84,9 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn date(day: u64) -> String {
-    let d = ledger::rules::days("2026-01-01").unwrap() + day as i64;
-    // Back from a day number to a date: scan months (small range, test only).
-    let mut m = 1;
-    let mut first = ledger::rules::days("2026-01-01").unwrap();
-    loop {
-        let next = if m == 12 {
-            ledger::rules::days("2027-01-01")
-        } else {
-            ledger::rules::days(&format!("2026-{:02}-01", m + 1))
-        }
-        .unwrap();
-        if d < next {
-            return format!("2026-{m:02}-{:02}", d - first + 1);
-        }
-        first = next;
-        m += 1;
-    }
+    let first = ledger::date::parse("2026-01-01").unwrap();
+    let julian = first.to_julian_day() + i32::try_from(day).unwrap();
+    ledger::date::format(ledger::date::Date::from_julian_day(julian).unwrap())
 }
 
 /// What the model expects of a fund or holder.
@@ -212,7 +199,7 @@ proptest! {
                                     // A credit reversal: recompute from the stored record below.
                                     let leaf = ledger::entry::Leaf::from_bytes(&w.log.leaf(target).unwrap().unwrap()).unwrap();
                                     let tb = &leaf.entry.statement.body;
-                                    let sign = if leaf.entry.statement.kind == "credit.award" { -1 } else { 1 };
+                                    let sign = if leaf.entry.statement.kind == ledger::domain::Kind::CreditAward { -1 } else { 1 };
                                     *points.entry(tb["holder"].as_str().unwrap().into()).or_default() += sign * tb["points"].as_i64().unwrap();
                                 }
                             }

@@ -14,11 +14,13 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use common::*;
+use ledger::domain::Index;
 use ledger::entry::{Leaf, SignedEntry};
 use ledger::query;
+use ledger::records::{AlertRec, CreditRec, NeedRec};
 use ledger::rules::check_submission;
 use ledger::sequencer::{dump, replay, sequence_group, sequence_pipelined, Outcome};
-use ledger::state::{get, AlertRec, CreditRec, NeedRec, Table};
+use ledger::state::{get, Table};
 use ledger::store::{Log, RocksBackend};
 use serde_json::{json, Value};
 
@@ -262,7 +264,8 @@ fn a_year_of_aid() {
     let mut seqs = Vec::new();
     let mut cursor = None;
     loop {
-        let page = query::index_seqs(w.log.backend(), "fund", "CSH-2026-MED", cursor, 37).unwrap();
+        let page =
+            query::index_seqs(w.log.backend(), Index::Fund, "CSH-2026-MED", cursor, 37).unwrap();
         assert!(page.items.len() <= 37);
         seqs.extend(page.items);
         match page.next {
@@ -286,13 +289,13 @@ fn a_year_of_aid() {
             .contains("CSH-2026-MED"));
     }
     assert_eq!(
-        query::index_seqs(w.log.backend(), "bnf", &family, None, 10)
+        query::index_seqs(w.log.backend(), Index::Beneficiary, &family, None, 10)
             .unwrap()
             .items
             .len(),
         2
     );
-    let union_entries = query::index_seqs(w.log.backend(), "org", UNION, None, 1000).unwrap();
+    let union_entries = query::index_seqs(w.log.backend(), Index::Org, UNION, None, 1000).unwrap();
     assert!(union_entries.items.len() > 50 && union_entries.next.is_none());
 
     // A rebuild from the leaves alone reproduces the stored state byte for byte.

@@ -95,3 +95,113 @@ fn refusals_name_the_field() {
     assert_eq!(r.code, Code::SchemaViolation);
     assert!(r.message.contains("/statement/body"), "{}", r.message);
 }
+
+/// The field names a serde struct declares, read from what its derived
+/// `Deserialize` hands `deserialize_struct`.
+fn declared_fields<T: serde::de::DeserializeOwned>() -> Vec<&'static str> {
+    use serde::de::{self, Deserializer, Visitor};
+    struct Introspect<'a>(&'a mut Vec<&'static str>);
+    impl<'de> Deserializer<'de> for Introspect<'_> {
+        type Error = de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0.extend(fields);
+            Err(de::Error::custom("fields read"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map
+            enum identifier ignored_any
+        }
+    }
+    let mut fields = Vec::new();
+    let _ = T::deserialize(Introspect(&mut fields));
+    fields.sort_unstable();
+    fields
+}
+
+/// The property names of a schema object, sorted.
+fn properties(schema: &Value) -> Vec<&str> {
+    let mut names: Vec<&str> = schema["properties"]
+        .as_object()
+        .expect("an object schema")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    names.sort_unstable();
+    names
+}
+
+/// The typed bodies of `ledger::body` and the kinds' JSON Schemas name the
+/// same fields, nested objects included, and every kind has a body type.
+#[test]
+fn body_types_name_the_fields_of_their_schemas() {
+    use ledger::body::{self, Body};
+    use ledger::domain::Kind;
+    fn check<T: Body>(seen: &mut Vec<Kind>) -> Value {
+        let file = schemas_dir().join(format!("kinds/{}.json", T::KIND));
+        let schema: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        assert_eq!(declared_fields::<T>(), properties(&schema), "{}", T::KIND);
+        seen.push(T::KIND);
+        schema
+    }
+    let mut seen = Vec::new();
+    let register = check::<body::OrgRegister>(&mut seen);
+    let org = &register["properties"]["org"];
+    assert_eq!(declared_fields::<body::Org>(), properties(org));
+    let grant = &register["properties"]["keys"]["items"];
+    assert_eq!(declared_fields::<body::KeyGrant>(), properties(grant));
+    check::<body::KeyAdd>(&mut seen);
+    check::<body::KeyRevoke>(&mut seen);
+    check::<body::FundOpen>(&mut seen);
+    check::<body::FundReceive>(&mut seen);
+    check::<body::FundTransfer>(&mut seen);
+    check::<body::Disbursement>(&mut seen);
+    check::<body::CreditAward>(&mut seen);
+    check::<body::CreditRedeem>(&mut seen);
+    let assessment = check::<body::AssessmentResult>(&mut seen);
+    let indicator = &assessment["properties"]["indicators"]["items"];
+    assert_eq!(declared_fields::<body::Indicator>(), properties(indicator));
+    check::<body::NeedPublish>(&mut seen);
+    check::<body::NeedClaim>(&mut seen);
+    check::<body::NeedRelease>(&mut seen);
+    check::<body::NeedFulfil>(&mut seen);
+    check::<body::Correction>(&mut seen);
+    seen.sort();
+    assert_eq!(seen, Kind::ALL, "a kind without a body type");
+}
+
+/// Every example body reads as its kind's type and writes back the same
+/// JSON: the types accept what the schemas accept.
+#[test]
+fn example_bodies_round_trip_through_their_types() {
+    use ledger::body::{self, Body};
+    fn round_trip<T: Body>() {
+        let file = schemas_dir().join(format!("examples/{}.json", T::KIND));
+        let example: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        let typed: T = body::parse(&example).unwrap_or_else(|e| panic!("{}: {e}", T::KIND));
+        assert_eq!(body::to_value(&typed), example, "{}", T::KIND);
+    }
+    round_trip::<body::OrgRegister>();
+    round_trip::<body::KeyAdd>();
+    round_trip::<body::KeyRevoke>();
+    round_trip::<body::FundOpen>();
+    round_trip::<body::FundReceive>();
+    round_trip::<body::FundTransfer>();
+    round_trip::<body::Disbursement>();
+    round_trip::<body::CreditAward>();
+    round_trip::<body::CreditRedeem>();
+    round_trip::<body::AssessmentResult>();
+    round_trip::<body::NeedPublish>();
+    round_trip::<body::NeedClaim>();
+    round_trip::<body::NeedRelease>();
+    round_trip::<body::NeedFulfil>();
+    round_trip::<body::Correction>();
+}

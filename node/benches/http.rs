@@ -34,7 +34,15 @@ fn sign(
     nonce: String,
     body: serde_json::Value,
 ) -> SignedEntry {
-    SignedEntry::create(key, issuer, kind, &nonce, "2026-11-21T08:30:00Z", body).unwrap()
+    SignedEntry::create(
+        key,
+        issuer,
+        kind.parse().expect("a kind"),
+        &nonce,
+        "2026-11-21T08:30:00Z",
+        body,
+    )
+    .unwrap()
 }
 
 /// What the batch client reads of an array's answer (the rest of each

@@ -13,6 +13,7 @@
 use std::time::{Duration, SystemTime};
 
 use ed25519_dalek::SigningKey;
+use ledger::domain::Kind;
 use ledger::entry::SignedEntry;
 use ledger::ident::{pseudonym, PseudonymKind};
 use ledger::rules::check_submissions;
@@ -40,7 +41,7 @@ struct Demo {
 }
 
 impl Demo {
-    fn sign(&mut self, k: usize, issuer: &str, kind: &str, day: u64, body: Value) {
+    fn sign(&mut self, k: usize, issuer: &str, kind: Kind, day: u64, body: Value) {
         self.nonce += 1;
         let nonce = format!("demo-{:06}", self.nonce);
         let issued_at = format!("{}T09:00:00Z", date(day));
@@ -134,21 +135,21 @@ fn build() -> Vec<Value> {
         "assess",
         "publish",
     ];
-    d.sign(0, BUREAU, "org.register", 0, json!({"org": {"id": BUREAU, "name": "江苏省民政厅", "type": "government", "region": "320000"},
+    d.sign(0, BUREAU, Kind::OrgRegister, 0, json!({"org": {"id": BUREAU, "name": "江苏省民政厅", "type": "government", "region": "320000"},
         "keys": [{"key": hex(&keys[0]), "roles": roles}]}));
     for (k, id, name, t, region) in [
         (1, CHARITY, "江苏省慈善总会", "charity", "320000"),
         (2, UNION, "江苏省总工会", "union", "320000"),
         (3, REDCROSS, "江苏省红十字会", "charity", "320000"),
     ] {
-        d.sign(0, BUREAU, "org.register", 1, json!({"org": {"id": id, "name": name, "type": t, "region": region},
+        d.sign(0, BUREAU, Kind::OrgRegister, 1, json!({"org": {"id": id, "name": name, "type": t, "region": region},
             "keys": [{"key": hex(&keys[k]), "roles": ["admin", "fund", "disburse", "credit", "publish"]}]}));
     }
     // An extra, disburse-only key for the charity's caseworkers.
     d.sign(
         1,
         CHARITY,
-        "key.add",
+        Kind::KeyAdd,
         2,
         json!({"org": CHARITY, "key": hex(&keys[4]), "roles": ["disburse"]}),
     );
@@ -241,18 +242,18 @@ fn build() -> Vec<Value> {
         d.sign(
             *k,
             org,
-            "fund.open",
+            Kind::FundOpen,
             3,
             fund(id, title, category, source, "320000", amount + amount / 5),
         );
-        d.sign(*k, org, "fund.receive", 5 + i as u64, json!({"fund": id, "amount": amount, "from": if *source == "fiscal" { "省级财政拨款" } else { "社会捐赠" },
+        d.sign(*k, org, Kind::FundReceive, 5 + i as u64, json!({"fund": id, "amount": amount, "from": if *source == "fiscal" { "省级财政拨款" } else { "社会捐赠" },
             "date": date(5 + i as u64), "ref": format!("RCV-2026-{i:04}")}));
     }
     // Government purchase of services.
     d.sign(
         0,
         BUREAU,
-        "fund.transfer",
+        Kind::FundTransfer,
         20,
         json!({"from_fund": "MZ-2026-TEMP", "to_fund": "CSZH-2026-DABING", "amount": 40_000_000,
         "date": date(20), "ref": "政府购买服务合同-2026-007"}),
@@ -260,7 +261,7 @@ fn build() -> Vec<Value> {
     d.sign(
         0,
         BUREAU,
-        "fund.transfer",
+        Kind::FundTransfer,
         160,
         json!({"from_fund": "MZ-2026-TEMP", "to_fund": "HSH-2026-ZAIHAI", "amount": 30_000_000,
         "date": date(160), "ref": "防汛应急调拨-2026-03"}),
@@ -350,7 +351,7 @@ fn build() -> Vec<Value> {
         d.sign(
             k,
             org,
-            "disbursement",
+            Kind::Disbursement,
             day,
             Payment {
                 fund: fund_id,
@@ -373,7 +374,7 @@ fn build() -> Vec<Value> {
         d.sign(
             0,
             BUREAU,
-            "disbursement",
+            Kind::Disbursement,
             100 + case,
             Payment {
                 fund: "MZ-2026-MED",
@@ -390,7 +391,7 @@ fn build() -> Vec<Value> {
         d.sign(
             4,
             CHARITY,
-            "disbursement",
+            Kind::Disbursement,
             130 + case,
             Payment {
                 fund: "CSZH-2026-DABING",
@@ -409,9 +410,9 @@ fn build() -> Vec<Value> {
     for n in 0..12u64 {
         let who = family(60_000 + n);
         let need = format!("XQ-2026-{n:04}");
-        d.sign(0, BUREAU, "need.publish", 170 + n, json!({"need": need, "beneficiary": who, "category": "disaster", "cause": "disaster",
+        d.sign(0, BUREAU, Kind::NeedPublish, 170 + n, json!({"need": need, "beneficiary": who, "category": "disaster", "cause": "disaster",
             "amount": 1_500_000, "region": COUNTIES[n as usize % 5], "summary": "房屋因洪水受损，需修缮"}));
-        d.sign(3, REDCROSS, "need.claim", 171 + n, json!({"need": need}));
+        d.sign(3, REDCROSS, Kind::NeedClaim, 171 + n, json!({"need": need}));
         let mut pay = Payment {
             fund: "HSH-2026-ZAIHAI",
             who: &who,
@@ -426,11 +427,11 @@ fn build() -> Vec<Value> {
         pay["need"] = json!(need);
         // Every demo entry is accepted in order from an empty log: its seq is its index.
         let pay_seq = d.entries.len() as u64;
-        d.sign(3, REDCROSS, "disbursement", 175 + n, pay);
+        d.sign(3, REDCROSS, Kind::Disbursement, 175 + n, pay);
         d.sign(
             3,
             REDCROSS,
-            "need.fulfil",
+            Kind::NeedFulfil,
             176 + n,
             json!({"need": need, "disbursement": pay_seq}),
         );
@@ -447,7 +448,7 @@ fn build() -> Vec<Value> {
         d.sign(
             k,
             org,
-            "credit.award",
+            Kind::CreditAward,
             200 + v % 100,
             json!({"holder": vol, "points": 10 + v % 40, "reason": "入户走访困难家庭"}),
         );
@@ -455,7 +456,7 @@ fn build() -> Vec<Value> {
             d.sign(
                 k,
                 org,
-                "credit.redeem",
+                Kind::CreditRedeem,
                 300,
                 json!({"holder": vol, "points": 5, "reason": "兑换生活用品"}),
             );
@@ -475,7 +476,7 @@ fn build() -> Vec<Value> {
         d.sign(
             0,
             BUREAU,
-            "assessment.result",
+            Kind::AssessmentResult,
             360,
             json!({"subject_type": t, "subject": subject, "period_start": "2026-01-01",
             "period_end": "2026-12-31", "indicators": indicators, "score": score, "grade": grade}),

@@ -586,7 +586,7 @@ mod tests {
                 let e = SignedEntry::create(
                     &charity,
                     "CN-USCI-53440300MJ0000018R",
-                    "credit.award",
+                    ledger::domain::Kind::CreditAward,
                     &format!("q{i}"),
                     "2026-03-01T09:00:00Z",
                     body,

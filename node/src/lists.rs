@@ -7,13 +7,12 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
+use ledger::domain::{Index, NeedState};
 use ledger::entry::Leaf;
 use ledger::query;
-use ledger::state::{
-    decode, get, key, CreditRec, EntryRec, FundRec, KeyRec, NeedRec, OrgRec, Part, StateRead, Table,
-};
+use ledger::records::FundRec;
+use ledger::state::StateError;
 use ledger::store::{Log, RocksBackend};
-use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use crate::{ApiError, Node, MAX_BATCH};
@@ -54,12 +53,11 @@ fn seq_cursor(c: &Option<String>) -> Result<Option<u64>, ApiError> {
         .transpose()
 }
 
-/// A page of whole records from a state table, in key order.
-fn table_page<T: DeserializeOwned>(
-    state: &dyn StateRead,
-    table: Table,
+/// A table listing's page as the API answers it: the records shown, and
+/// the next record's key in hex as the cursor.
+fn table_page<T>(
     p: &Paging,
-    keep: impl Fn(&T) -> bool,
+    list: impl FnOnce(&[u8], usize) -> Result<query::Page<T, Vec<u8>>, StateError>,
     show: impl Fn(T) -> Value,
 ) -> Result<Json<Value>, ApiError> {
     let from = match &p.cursor {
@@ -68,31 +66,11 @@ fn table_page<T: DeserializeOwned>(
         }
         None => Vec::new(),
     };
-    let mut items = Vec::new();
-    let mut next = None;
-    let mut bad = None;
-    state
-        .scan(table, b"", &from, &mut |k, v| match decode::<T>(table, v) {
-            Ok(_) if items.len() == p.limit => {
-                next = Some(hex::encode(k));
-                false
-            }
-            Ok(rec) => {
-                if keep(&rec) {
-                    items.push(show(rec));
-                }
-                true
-            }
-            Err(e) => {
-                bad = Some(e);
-                false
-            }
-        })
-        .map_err(ApiError::internal)?;
-    if let Some(e) = bad {
-        return Err(ApiError::internal(e));
-    }
-    Ok(page(items, next))
+    let page = list(&from, p.limit).map_err(ApiError::internal)?;
+    Ok(self::page(
+        page.items.into_iter().map(show).collect(),
+        page.next.map(hex::encode),
+    ))
 }
 
 /// What the public sees of an entry in a list: seq, kind, issuer, body,
@@ -106,9 +84,7 @@ fn entry_summary(log: &Log<RocksBackend>, seq: u64) -> Result<Value, ApiError> {
     let leaf = Leaf::from_bytes(&bytes).map_err(ApiError::internal)?;
     let st = leaf.entry.statement;
     let mut v = json!({"seq": seq, "kind": st.kind, "issuer": st.issuer, "nonce": st.nonce, "body": st.body, "logged_at": leaf.logged_at});
-    let rec: Option<EntryRec> =
-        get(log.backend(), Table::Entries, &seq.to_be_bytes()).map_err(ApiError::internal)?;
-    if let Some(rec) = rec {
+    if let Some(rec) = query::entry(log.backend(), seq).map_err(ApiError::internal)? {
         v["corrected_by"] = json!(rec.corrected_by);
         v["reversed"] = json!(rec.reversed);
     }
@@ -118,11 +94,11 @@ fn entry_summary(log: &Log<RocksBackend>, seq: u64) -> Result<Value, ApiError> {
 /// A page of the entries in one index, as summaries.
 fn index_page(
     log: &Log<RocksBackend>,
-    name: &str,
+    index: Index,
     value: &str,
     p: &Paging,
 ) -> Result<(Vec<Value>, Option<String>), ApiError> {
-    let seqs = query::index_seqs(log.backend(), name, value, seq_cursor(&p.cursor)?, p.limit)
+    let seqs = query::index_seqs(log.backend(), index, value, seq_cursor(&p.cursor)?, p.limit)
         .map_err(ApiError::internal)?;
     let items = seqs
         .items
@@ -146,7 +122,11 @@ pub async fn orgs(
 ) -> Result<Json<Value>, ApiError> {
     let p = paging(&q)?;
     node.read(move |log| {
-        table_page::<OrgRec>(log.backend(), Table::Orgs, &p, |_| true, |o| json!(o))
+        table_page(
+            &p,
+            |from, limit| query::orgs(log.backend(), from, limit),
+            |o| json!(o),
+        )
     })
     .await
 }
@@ -159,24 +139,10 @@ pub async fn org(
 ) -> Result<Json<Value>, ApiError> {
     node.read(move |log| {
         let state = log.backend();
-        let org: OrgRec = get(state, Table::Orgs, id.as_bytes())
+        let org = query::org(state, &id)
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::not_found(format!("no org {id}")))?;
-        let mut keys = Vec::new();
-        let prefix = key(&[Part::Str("orgkey"), Part::Str(&id)]);
-        let mut hexes = Vec::new();
-        state
-            .scan(Table::Index, &prefix, b"", &mut |k, _| {
-                hexes.push(String::from_utf8_lossy(&k[prefix.len()..k.len() - 1]).into_owned());
-                true
-            })
-            .map_err(ApiError::internal)?;
-        for h in hexes {
-            let raw = hex::decode(&h).map_err(ApiError::internal)?;
-            if let Some(k) = get::<KeyRec>(state, Table::Keys, &raw).map_err(ApiError::internal)? {
-                keys.push(json!(k));
-            }
-        }
+        let keys = query::org_keys(state, &id).map_err(ApiError::internal)?;
         let mut v = json!(org);
         v["keys"] = json!(keys);
         Ok(Json(v))
@@ -191,7 +157,11 @@ pub async fn funds(
 ) -> Result<Json<Value>, ApiError> {
     let p = paging(&q)?;
     node.read(move |log| {
-        table_page::<FundRec>(log.backend(), Table::Funds, &p, |_| true, fund_view)
+        table_page(
+            &p,
+            |from, limit| query::funds(log.backend(), from, limit),
+            fund_view,
+        )
     })
     .await
 }
@@ -203,7 +173,7 @@ pub async fn fund(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     node.read(move |log| {
-        let f: FundRec = get(log.backend(), Table::Funds, id.as_bytes())
+        let f = query::fund(log.backend(), &id)
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::not_found(format!("no fund {id}")))?;
         Ok(Json(fund_view(f)))
@@ -220,15 +190,13 @@ pub async fn flows(
 ) -> Result<Json<Value>, ApiError> {
     let p = paging(&q)?;
     node.read(move |log| {
-        if log
-            .backend()
-            .get(Table::Funds, id.as_bytes())
+        if query::fund(log.backend(), &id)
             .map_err(ApiError::internal)?
             .is_none()
         {
             return Err(ApiError::not_found(format!("no fund {id}")));
         }
-        let (items, next) = index_page(log, "fund", &id, &p)?;
+        let (items, next) = index_page(log, Index::Fund, &id, &p)?;
         Ok(page(items, next))
     })
     .await
@@ -247,7 +215,7 @@ pub async fn beneficiary(
     }
     let p = paging(&q)?;
     node.read(move |log| {
-        let (items, next) = index_page(log, "bnf", &bnf, &p)?;
+        let (items, next) = index_page(log, Index::Beneficiary, &bnf, &p)?;
         Ok(page(items, next))
     })
     .await
@@ -278,10 +246,10 @@ pub async fn credits(
 ) -> Result<Json<Value>, ApiError> {
     let p = paging(&q)?;
     node.read(move |log| {
-        let c: CreditRec = get(log.backend(), Table::Credits, holder.as_bytes())
+        let c = query::credit(log.backend(), &holder)
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::not_found(format!("no credit points for {holder}")))?;
-        let (history, next) = index_page(log, "credit", &holder, &p)?;
+        let (history, next) = index_page(log, Index::Credit, &holder, &p)?;
         Ok(Json(json!({"holder": c.holder, "balance": c.balance, "awarded": c.awarded, "redeemed": c.redeemed,
                        "items": history, "next_cursor": next})))
     })
@@ -299,7 +267,7 @@ pub async fn assessments(
         .cloned()
         .ok_or_else(|| ApiError::bad_param("subject is required"))?;
     node.read(move |log| {
-        let (items, next) = index_page(log, "assess", &subject, &p)?;
+        let (items, next) = index_page(log, Index::Assessment, &subject, &p)?;
         Ok(page(items, next))
     })
     .await
@@ -311,18 +279,15 @@ pub async fn needs(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let p = paging(&q)?;
-    let wanted = q.get("state").cloned();
-    if let Some(s) = &wanted {
-        if !["open", "claimed", "fulfilled"].contains(&s.as_str()) {
-            return Err(ApiError::bad_param("state is open, claimed or fulfilled"));
-        }
-    }
+    let wanted = q
+        .get("state")
+        .map(|s| s.parse::<NeedState>())
+        .transpose()
+        .map_err(|_| ApiError::bad_param("state is open, claimed or fulfilled"))?;
     node.read(move |log| {
-        table_page::<NeedRec>(
-            log.backend(),
-            Table::Needs,
+        table_page(
             &p,
-            |n| wanted.as_ref().is_none_or(|w| *w == n.state),
+            |from, limit| query::needs(log.backend(), wanted, from, limit),
             |n| json!(n),
         )
     })

@@ -131,7 +131,7 @@ fn honest_entries(n: usize) -> Vec<Vec<u8>> {
         let e = SignedEntry::create(
             &charity,
             "CN-USCI-53440300MJ0000018R",
-            "credit.award",
+            ledger::domain::Kind::CreditAward,
             &format!("honest-{i}"),
             "2026-03-01T09:00:00Z",
             json!({"holder": format!("vol_{i:064x}"), "points": 1, "reason": "服务"}),

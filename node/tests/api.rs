@@ -351,20 +351,32 @@ fn the_demo_ledger() {
         "a seeded log is left alone"
     );
     let backend = log.backend();
-    let disbursements = ledger::query::index_seqs(backend, "kind", "disbursement", None, 1_000_000)
-        .unwrap()
-        .items
-        .len();
+    let disbursements = ledger::query::index_seqs(
+        backend,
+        ledger::domain::Index::Kind,
+        "disbursement",
+        None,
+        1_000_000,
+    )
+    .unwrap()
+    .items
+    .len();
     assert!(
         disbursements as u64 >= node::demo::DISBURSEMENTS,
         "{disbursements}"
     );
     let alerts = ledger::query::alerts(backend, None, 100).unwrap().items;
     assert_eq!(alerts.len(), 6, "{alerts:?}");
-    let fulfilled = ledger::query::index_seqs(backend, "kind", "need.fulfil", None, 100)
-        .unwrap()
-        .items
-        .len();
+    let fulfilled = ledger::query::index_seqs(
+        backend,
+        ledger::domain::Index::Kind,
+        "need.fulfil",
+        None,
+        100,
+    )
+    .unwrap()
+    .items
+    .len();
     assert_eq!(fulfilled, 12);
     assert_eq!(
         ledger::sequencer::dump(&ledger::sequencer::replay(&log).unwrap()).unwrap(),

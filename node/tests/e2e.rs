@@ -153,7 +153,7 @@ fn award(n: u64) -> SignedEntry {
     SignedEntry::create(
         &charity,
         "CN-USCI-53440300MJ0000018R",
-        "credit.award",
+        ledger::domain::Kind::CreditAward,
         &format!("award-{n}"),
         "2026-03-01T09:00:00Z",
         body,
@@ -267,7 +267,7 @@ fn a_real_node_under_concurrent_load() {
                 for i in 0..300u64 {
                     let body = json!({"holder": format!("vol_{:064x}", c), "points": 1, "reason": "志愿服务"});
                     let nonce = format!("c{c}-{i}");
-                    let entry = SignedEntry::create(&charity, "CN-USCI-53440300MJ0000018R", "credit.award", &nonce, "2026-03-01T09:00:00Z", body)
+                    let entry = SignedEntry::create(&charity, "CN-USCI-53440300MJ0000018R", ledger::domain::Kind::CreditAward, &nonce, "2026-03-01T09:00:00Z", body)
                         .unwrap();
                     let (status, r) = http(addr, "POST", "/v1/entries", &serde_json::to_vec(&entry).unwrap());
                     if status == 503 {

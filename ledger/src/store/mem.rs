@@ -2,7 +2,7 @@
 
 use super::{Backend, GroupWrite, HeadRecord, StoreError};
 use crate::merkle::{Hash, HashSource};
-use crate::state::{MemState, StateError, StateRead, Table};
+use crate::state::{MemState, StateError, StateRead, Table, Visitor};
 use std::sync::RwLock;
 
 /// Keeps everything in `Vec`s behind a lock (commits take `&self`, as
@@ -107,7 +107,7 @@ impl StateRead for MemBackend {
         table: Table,
         prefix: &[u8],
         from: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+        f: &mut Visitor<'_>,
     ) -> Result<(), StateError> {
         self.read().state.scan(table, prefix, from, f)
     }

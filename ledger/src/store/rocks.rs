@@ -14,7 +14,7 @@ use rocksdb::{BlockBasedOptions, ColumnFamilyDescriptor, Options, WriteBatch, Wr
 use super::{Backend, GroupWrite, HeadRecord, StoreError};
 use crate::merkle::{Hash, HashSource};
 use crate::sequencer::ReplayError;
-use crate::state::{MemState, StateError, StateRead, Table};
+use crate::state::{MemState, StateError, StateRead, Table, Visitor};
 
 /// Column family names, in one place.
 pub mod cf {
@@ -36,8 +36,10 @@ const FORMAT_KEY: &[u8] = b"state-format";
 /// column family; raised whenever a record's shape changes. 2: histories
 /// hold each disbursement's seq, issuer and date; entry records leave out
 /// empty fields. 3: records are postcard, not JSON; nonce records hold the
-/// statement hash as 32 bytes.
-pub const STATE_FORMAT: u32 = 4;
+/// statement hash as 32 bytes. 4: voucher numbers. 5: kinds, roles, org
+/// types, categories, sources, causes and need states are enums (one
+/// varint), not strings.
+pub const STATE_FORMAT: u32 = 5;
 
 /// Stored hashes above the leaves (levels ≥ 1: one hash per leaf in all,
 /// 32 bytes) are kept in memory once read or written. They never change, so
@@ -446,12 +448,12 @@ impl StateRead for RocksBackend {
         table: Table,
         prefix: &[u8],
         from: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+        f: &mut Visitor<'_>,
     ) -> Result<(), StateError> {
         let mode = rocksdb::IteratorMode::From(prefix.max(from), rocksdb::Direction::Forward);
         for item in self.db.iterator_cf(self.cf(table.name()), mode) {
             let (k, v) = item.map_err(state_err)?;
-            if !k.starts_with(prefix) || !f(&k, &v) {
+            if !k.starts_with(prefix) || f(&k, &v)?.is_break() {
                 break;
             }
         }

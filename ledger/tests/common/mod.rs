@@ -17,7 +17,7 @@ pub fn entry(k: u8, i: u64, pad: usize) -> SignedEntry {
     SignedEntry::create(
         &key(k),
         "CN-USCI-53440300MJ0000018R",
-        "disbursement",
+        ledger::domain::Kind::Disbursement,
         &format!("n-{i}"),
         "2026-11-21T08:30:00Z",
         body,
@@ -55,8 +55,15 @@ pub fn pubkey(n: u8) -> String {
 
 /// A signed statement as the JSON bytes a client would submit.
 pub fn signed(k: u8, issuer: &str, kind: &str, nonce: &str, body: Value) -> Vec<u8> {
-    let entry =
-        SignedEntry::create(&key(k), issuer, kind, nonce, "2026-03-01T09:00:00Z", body).unwrap();
+    let entry = SignedEntry::create(
+        &key(k),
+        issuer,
+        kind.parse().expect("a kind"),
+        nonce,
+        "2026-03-01T09:00:00Z",
+        body,
+    )
+    .unwrap();
     serde_json::to_vec(&entry).unwrap()
 }
 
@@ -179,7 +186,7 @@ impl<B: Backend> World<B> {
     }
 
     /// A fund record.
-    pub fn fund(&self, id: &str) -> ledger::state::FundRec {
+    pub fn fund(&self, id: &str) -> ledger::records::FundRec {
         ledger::state::get(
             self.log.backend(),
             ledger::state::Table::Funds,

@@ -1,0 +1,275 @@
+//! The records of derived state (SPEC §6): what the rules keep of each
+//! organisation, key, fund, need, credit holder and entry, stored in the
+//! tables of [`crate::state::Table`] as [`crate::state::encode`] writes them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Category, Cause, Kind, NeedState, OrgType, Role, Source};
+
+/// A registered organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgRec {
+    /// Org id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// government, union, charity, other.
+    #[serde(rename = "type")]
+    pub org_type: OrgType,
+    /// Region code.
+    pub region: String,
+    /// Seq of its `org.register`.
+    pub registered_seq: u64,
+}
+
+/// A key and its authority.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRec {
+    /// Lowercase hex public key.
+    pub key: String,
+    /// Owning org.
+    pub org: String,
+    /// Roles held.
+    pub roles: Vec<Role>,
+    /// Seq that added it.
+    pub added_seq: u64,
+    /// Seq that revoked it.
+    pub revoked_seq: Option<u64>,
+}
+
+/// A fund and its running totals (minor units).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FundRec {
+    /// Fund id.
+    pub fund: String,
+    /// Owning org.
+    pub owner: String,
+    /// Title.
+    pub title: String,
+    /// Category.
+    pub category: Category,
+    /// Source of money.
+    pub source: Source,
+    /// Region code.
+    pub region: String,
+    /// Currency (CNY).
+    pub currency: String,
+    /// Budget.
+    pub budget: u64,
+    /// First day.
+    pub start: String,
+    /// Last day.
+    pub end: String,
+    /// Seq of `fund.open`.
+    pub opened_seq: u64,
+    /// Sum of unreversed receipts.
+    pub received: u64,
+    /// Sum of unreversed transfers in.
+    pub transferred_in: u64,
+    /// Sum of unreversed transfers out.
+    pub transferred_out: u64,
+    /// Sum of unreversed disbursements.
+    pub disbursed: u64,
+    /// received + in − out − disbursed; never negative.
+    pub balance: u64,
+    /// Number of receipts.
+    pub receipts: u64,
+    /// Number of transfers in.
+    pub transfers_in: u64,
+    /// Number of transfers out.
+    pub transfers_out: u64,
+    /// Number of disbursements.
+    pub disbursements: u64,
+}
+
+impl FundRec {
+    /// Disbursed as a share of budget, in basis points (10000 = 100%);
+    /// `None` for a zero budget.
+    pub fn execution_rate_bp(&self) -> Option<u64> {
+        (self.budget > 0)
+            .then(|| (u128::from(self.disbursed) * 10_000 / u128::from(self.budget)) as u64)
+    }
+}
+
+/// A used nonce.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NonceRec {
+    /// Seq of the entry that used it.
+    pub seq: u64,
+    /// SHA-256 of that statement's canonical bytes.
+    pub statement: [u8; 32],
+}
+
+/// A credit-point holder.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditRec {
+    /// Org id or `vol_` pseudonym.
+    pub holder: String,
+    /// Awarded − redeemed (unreversed); never negative.
+    pub balance: u64,
+    /// Sum of unreversed awards.
+    pub awarded: u64,
+    /// Sum of unreversed redemptions.
+    pub redeemed: u64,
+}
+
+/// A published need and its claim state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeedRec {
+    /// Need id.
+    pub need: String,
+    /// Beneficiary pseudonym.
+    pub beneficiary: String,
+    /// Category.
+    pub category: Category,
+    /// Cause.
+    pub cause: Cause,
+    /// Amount asked.
+    pub amount: u64,
+    /// Region code.
+    pub region: String,
+    /// Summary.
+    pub summary: String,
+    /// Publishing org.
+    pub publisher: String,
+    /// Seq of `need.publish`.
+    pub published_seq: u64,
+    /// open, claimed, fulfilled.
+    pub state: NeedState,
+    /// Claiming org while claimed or fulfilled.
+    pub claimer: Option<String>,
+    /// Seq of the claim.
+    pub claimed_seq: Option<u64>,
+    /// Disbursement seq that fulfilled it.
+    pub fulfilled_by: Option<u64>,
+}
+
+/// What later rules need to know of an earlier entry (corrections, fulfil,
+/// duplicate alerts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryRec {
+    /// Its seq.
+    pub seq: u64,
+    /// Its kind.
+    pub kind: Kind,
+    /// Issuing org.
+    pub issuer: String,
+    /// Fund (receive, disbursement) or source fund (transfer).
+    pub fund: Option<String>,
+    /// Destination fund (transfer).
+    pub to_fund: Option<String>,
+    /// Amount or points.
+    pub amount: u64,
+    /// Credit holder.
+    pub holder: Option<String>,
+    /// Beneficiary (disbursement).
+    pub beneficiary: Option<String>,
+    /// Cause (disbursement).
+    pub cause: Option<Cause>,
+    /// Date (receive, transfer, disbursement).
+    pub date: Option<String>,
+    /// Region code (disbursement).
+    pub region: Option<String>,
+    /// Seq of the correction that amended it.
+    pub corrected_by: Option<u64>,
+    /// Whether that correction reversed it.
+    pub reversed: bool,
+    /// Need this disbursement fulfilled.
+    pub fulfilled_need: Option<String>,
+}
+
+/// A count and a sum of amounts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Number of disbursements.
+    pub count: u64,
+    /// Their amounts, minor units (saturating: these are statistics).
+    pub amount: u64,
+}
+
+impl Totals {
+    /// Adds (`sign` +1) or removes (−1) one disbursement of `amount`.
+    pub fn add(&mut self, amount: u64, sign: i8) {
+        if sign > 0 {
+            self.count += 1;
+            self.amount = self.amount.saturating_add(amount);
+        } else {
+            self.count = self.count.saturating_sub(1);
+            self.amount = self.amount.saturating_sub(amount);
+        }
+    }
+}
+
+/// Unreversed disbursements of one month (by their `date`), in total and
+/// by fund category, province (the region code's first two digits + 0000)
+/// and issuer type.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsRec {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// All of them.
+    pub total: Totals,
+    /// By fund category.
+    pub by_category: BTreeMap<String, Totals>,
+    /// By province code.
+    pub by_province: BTreeMap<String, Totals>,
+    /// By issuer type (government, union, charity, other).
+    pub by_issuer_type: BTreeMap<String, Totals>,
+}
+
+impl StatsRec {
+    /// Counts one disbursement in (`sign` +1) or out (−1).
+    pub fn record(
+        &mut self,
+        category: Category,
+        region: &str,
+        issuer_type: OrgType,
+        amount: u64,
+        sign: i8,
+    ) {
+        let province = format!("{}0000", region.get(..2).unwrap_or("00"));
+        self.total.add(amount, sign);
+        self.by_category
+            .entry(category.as_str().to_owned())
+            .or_default()
+            .add(amount, sign);
+        self.by_province
+            .entry(province)
+            .or_default()
+            .add(amount, sign);
+        self.by_issuer_type
+            .entry(issuer_type.as_str().to_owned())
+            .or_default()
+            .add(amount, sign);
+    }
+}
+
+/// One unreversed disbursement in a beneficiary's history for a cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryItem {
+    /// Its seq.
+    pub seq: u64,
+    /// Its issuer.
+    pub issuer: String,
+    /// Its `date`.
+    pub date: String,
+}
+
+/// A duplicate-aid alert (derived, not part of the chain).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertRec {
+    /// The new disbursement.
+    pub seq: u64,
+    /// Its beneficiary.
+    pub beneficiary: String,
+    /// Its cause.
+    pub cause: Cause,
+    /// Its date.
+    pub date: String,
+    /// Its issuer.
+    pub issuer: String,
+    /// Earlier unreversed disbursements by other orgs, same cause, within 90 days.
+    pub matches: Vec<u64>,
+}

@@ -1,0 +1,52 @@
+//! Credit points: `credit.award`, `credit.redeem`.
+
+use super::{add, rule, Cx, Stop};
+use crate::body::{CreditAward, CreditRedeem};
+use crate::domain::Index;
+use crate::ident;
+use crate::records::{CreditRec, EntryRec, OrgRec};
+use crate::state::{get, Table};
+
+impl Cx<'_> {
+    pub(super) fn credit_award(&mut self) -> Result<(), Stop> {
+        let b: CreditAward = self.body()?;
+        self.credit(b.holder, b.points, true)
+    }
+
+    pub(super) fn credit_redeem(&mut self) -> Result<(), Stop> {
+        let b: CreditRedeem = self.body()?;
+        self.credit(b.holder, b.points, false)
+    }
+
+    /// Adds (`award`) or spends `points` of `holder`'s.
+    fn credit(&mut self, holder: String, points: u64, award: bool) -> Result<(), Stop> {
+        if !ident::is_volunteer(&holder)
+            && get::<OrgRec>(self.state, Table::Orgs, holder.as_bytes())?.is_none()
+        {
+            return Err(rule(format!(
+                "holder {holder} is neither a registered org nor a vol_ pseudonym"
+            )));
+        }
+        let mut c = get::<CreditRec>(self.state, Table::Credits, holder.as_bytes())?
+            .unwrap_or_else(|| CreditRec {
+                holder: holder.clone(),
+                ..CreditRec::default()
+            });
+        if award {
+            c.balance = add(c.balance, points, "credit balance")?;
+            c.awarded = add(c.awarded, points, "credit awarded")?;
+        } else {
+            c.balance = super::sub(c.balance, points, &format!("credit points of {holder}"))?;
+            c.redeemed = add(c.redeemed, points, "credit redeemed")?;
+        }
+        self.fx.put(Table::Credits, holder.as_bytes().to_vec(), &c);
+        self.index(Index::Credit, &holder);
+        let rec = EntryRec {
+            holder: Some(holder),
+            amount: points,
+            ..self.entry_rec()
+        };
+        self.put_entry(&rec);
+        Ok(())
+    }
+}

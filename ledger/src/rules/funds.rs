@@ -1,0 +1,254 @@
+//! Funds and money: `fund.open`, `fund.receive`, `fund.transfer`,
+//! `disbursement` (with voucher numbers, monthly statistics and the
+//! duplicate-aid alert).
+
+use super::{add, role, rule, schema, Cx, Stop};
+use crate::body::{Disbursement, FundOpen, FundReceive, FundTransfer};
+use crate::date::{self, Date};
+use crate::domain::{Category, Index, NeedState, OrgType};
+use crate::records::{AlertRec, EntryRec, FundRec, HistoryItem, OrgRec, StatsRec};
+use crate::state::{alert_key, get, key, Part, Table};
+
+/// Window of the duplicate-aid alert, in days either side (SPEC §6).
+const DUPLICATE_WINDOW_DAYS: i64 = 90;
+
+/// Key of `(issuer, ref)` in [`Table::Vouchers`].
+pub(super) fn voucher_key(issuer: &str, reference: &str) -> Vec<u8> {
+    key(&[Part::Str(issuer), Part::Str(reference)])
+}
+
+/// Key of a beneficiary's history for a cause in [`Table::Histories`].
+pub(super) fn history_key(beneficiary: &str, cause: &str) -> Vec<u8> {
+    key(&[Part::Str(beneficiary), Part::Str(cause)])
+}
+
+impl Cx<'_> {
+    pub(super) fn fund(&self, id: &str) -> Result<FundRec, Stop> {
+        get::<FundRec>(self.state, Table::Funds, id.as_bytes())?
+            .ok_or_else(|| rule(format!("no fund {id:?}")))
+    }
+
+    fn owned_fund(&self, id: &str) -> Result<FundRec, Stop> {
+        let f = self.fund(id)?;
+        if f.owner != self.st.issuer {
+            return Err(role(format!(
+                "fund {id:?} belongs to {}; only its owner may use it",
+                f.owner
+            )));
+        }
+        Ok(f)
+    }
+
+    pub(super) fn put_fund(&mut self, f: &FundRec) {
+        self.fx.put(Table::Funds, f.fund.as_bytes().to_vec(), f);
+    }
+
+    pub(super) fn fund_open(&mut self) -> Result<(), Stop> {
+        let b: FundOpen = self.body()?;
+        if self.state.get(Table::Funds, b.fund.as_bytes())?.is_some() {
+            return Err(rule(format!("fund {:?} already exists", b.fund)));
+        }
+        if b.start > b.end {
+            return Err(rule("fund start is after its end"));
+        }
+        self.index(Index::Fund, &b.fund);
+        let f = FundRec {
+            fund: b.fund,
+            owner: self.st.issuer.clone(),
+            title: b.title,
+            category: b.category,
+            source: b.source,
+            region: b.region,
+            currency: b.currency,
+            budget: b.budget,
+            start: b.start,
+            end: b.end,
+            opened_seq: self.seq,
+            received: 0,
+            transferred_in: 0,
+            transferred_out: 0,
+            disbursed: 0,
+            balance: 0,
+            receipts: 0,
+            transfers_in: 0,
+            transfers_out: 0,
+            disbursements: 0,
+        };
+        self.put_fund(&f);
+        Ok(())
+    }
+
+    /// Claims voucher number `reference` for this entry's issuer: a second
+    /// use by the same organisation is refused, even of a reversed entry's.
+    fn voucher(&mut self, reference: Option<&str>) -> Result<(), Stop> {
+        let Some(reference) = reference else {
+            return Ok(());
+        };
+        let key = voucher_key(&self.st.issuer, reference);
+        if let Some(seq) = get::<u64>(self.state, Table::Vouchers, &key)? {
+            return Err(rule(format!(
+                "duplicate voucher: {} already used ref {reference:?} at seq {seq}",
+                self.st.issuer
+            )));
+        }
+        self.fx.put(Table::Vouchers, key, &self.seq);
+        Ok(())
+    }
+
+    pub(super) fn fund_receive(&mut self) -> Result<(), Stop> {
+        let b: FundReceive = self.body()?;
+        let mut f = self.owned_fund(&b.fund)?;
+        self.voucher(b.reference.as_deref())?;
+        f.balance = add(f.balance, b.amount, "fund balance")?;
+        f.received = add(f.received, b.amount, "fund receipts")?;
+        f.receipts += 1;
+        self.put_fund(&f);
+        self.index(Index::Fund, &b.fund);
+        self.index(Index::Date, &b.date);
+        let rec = EntryRec {
+            fund: Some(b.fund),
+            amount: b.amount,
+            date: Some(b.date),
+            ..self.entry_rec()
+        };
+        self.put_entry(&rec);
+        Ok(())
+    }
+
+    pub(super) fn fund_transfer(&mut self) -> Result<(), Stop> {
+        let b: FundTransfer = self.body()?;
+        let mut from = self.owned_fund(&b.from_fund)?;
+        self.voucher(b.reference.as_deref())?;
+        if b.from_fund == b.to_fund {
+            return Err(rule("a fund cannot transfer to itself"));
+        }
+        let mut to = self.fund(&b.to_fund)?;
+        from.balance = super::sub(
+            from.balance,
+            b.amount,
+            &format!("balance in fund {:?}", b.from_fund),
+        )?;
+        from.transferred_out = add(from.transferred_out, b.amount, "transfers out")?;
+        from.transfers_out += 1;
+        to.balance = add(to.balance, b.amount, "fund balance")?;
+        to.transferred_in = add(to.transferred_in, b.amount, "transfers in")?;
+        to.transfers_in += 1;
+        self.put_fund(&from);
+        self.put_fund(&to);
+        self.index(Index::Fund, &b.from_fund);
+        self.index(Index::Fund, &b.to_fund);
+        self.index(Index::Date, &b.date);
+        let rec = EntryRec {
+            fund: Some(b.from_fund),
+            to_fund: Some(b.to_fund),
+            amount: b.amount,
+            date: Some(b.date),
+            ..self.entry_rec()
+        };
+        self.put_entry(&rec);
+        Ok(())
+    }
+
+    pub(super) fn disbursement(&mut self) -> Result<(), Stop> {
+        let b: Disbursement = self.body()?;
+        let mut f = self.owned_fund(&b.fund)?;
+        self.voucher(b.reference.as_deref())?;
+        if let Some(need_id) = &b.need {
+            let need = self.need(need_id)?;
+            if need.state != NeedState::Claimed || need.claimer.as_deref() != Some(&self.st.issuer)
+            {
+                return Err(rule(format!(
+                    "need {need_id:?} is not claimed by {}",
+                    self.st.issuer
+                )));
+            }
+            if need.beneficiary != b.beneficiary {
+                return Err(rule(format!("need {need_id:?} is for another beneficiary")));
+            }
+        }
+        f.balance = super::sub(
+            f.balance,
+            b.amount,
+            &format!("balance in fund {:?}", b.fund),
+        )?;
+        f.disbursed = add(f.disbursed, b.amount, "fund disbursements")?;
+        f.disbursements += 1;
+        self.put_fund(&f);
+        let issuer = self.st.issuer.clone();
+        self.count_disbursement(&b.date, f.category, &b.region, &issuer, b.amount, 1)?;
+        let own_date = date::parse(&b.date).ok_or_else(|| schema("date"))?;
+        let history_key = history_key(&b.beneficiary, b.cause.as_str());
+        let mut history: Vec<HistoryItem> =
+            get(self.state, Table::Histories, &history_key)?.unwrap_or_default();
+        let matches = self.duplicate_matches(&history, own_date);
+        history.push(HistoryItem {
+            seq: self.seq,
+            issuer: issuer.clone(),
+            date: b.date.clone(),
+        });
+        self.fx.put(Table::Histories, history_key, &history);
+        if !matches.is_empty() {
+            let alert = AlertRec {
+                seq: self.seq,
+                beneficiary: b.beneficiary.clone(),
+                cause: b.cause,
+                date: b.date.clone(),
+                issuer,
+                matches,
+            };
+            self.fx.put(Table::Alerts, alert_key(self.seq), &alert);
+        }
+        self.index(Index::Fund, &b.fund);
+        self.index(Index::Beneficiary, &b.beneficiary);
+        self.index(Index::Date, &b.date);
+        let rec = EntryRec {
+            fund: Some(b.fund),
+            amount: b.amount,
+            beneficiary: Some(b.beneficiary),
+            cause: Some(b.cause),
+            region: Some(b.region),
+            date: Some(b.date),
+            ..self.entry_rec()
+        };
+        self.put_entry(&rec);
+        Ok(())
+    }
+
+    /// Of the earlier unreversed disbursements to this beneficiary for this
+    /// cause (`history`, one point read), those by another org dated within
+    /// the window.
+    fn duplicate_matches(&self, history: &[HistoryItem], own: Date) -> Vec<u64> {
+        history
+            .iter()
+            .filter(|h| {
+                h.issuer != self.st.issuer
+                    && date::parse(&h.date)
+                        .is_some_and(|d| date::days_between(own, d).abs() <= DUPLICATE_WINDOW_DAYS)
+            })
+            .map(|h| h.seq)
+            .collect()
+    }
+
+    /// Counts a disbursement into (`sign` +1) or out of (−1) its month's statistics.
+    pub(super) fn count_disbursement(
+        &mut self,
+        date: &str,
+        category: Category,
+        region: &str,
+        issuer: &str,
+        amount: u64,
+        sign: i8,
+    ) -> Result<(), Stop> {
+        let month = date.get(..7).unwrap_or_default().to_owned();
+        let issuer_type = get::<OrgRec>(self.state, Table::Orgs, issuer.as_bytes())?
+            .map_or(OrgType::Other, |o| o.org_type);
+        let mut stats: StatsRec =
+            get(self.state, Table::Stats, month.as_bytes())?.unwrap_or_else(|| StatsRec {
+                month: month.clone(),
+                ..StatsRec::default()
+            });
+        stats.record(category, region, issuer_type, amount, sign);
+        self.fx.put(Table::Stats, month.into_bytes(), &stats);
+        Ok(())
+    }
+}

@@ -1,0 +1,372 @@
+//! The rules of SPEC §6 as one pure function, [`apply`]: given the derived
+//! state before an entry and the entry with its seq, either the writes the
+//! entry causes or a refusal with the SPEC's code. The node, the replaying
+//! auditor and the tests all call it.
+//!
+//! Checks run in the SPEC's order from `pii_detected` on (parsing, schema and
+//! signature come before, in [`check_submission`]): PII → identical
+//! resubmission / `nonce_conflict` → `unknown_key` → `key_revoked` →
+//! `role_missing` → `rule_violation`.
+//!
+//! The rules of each area are in their own file: [`registry`] (orgs and
+//! keys), [`funds`] (funds, receipts, transfers, disbursements and the
+//! duplicate-aid alert), [`credits`], [`assessments`], [`needs`] and
+//! [`corrections`].
+
+mod assessments;
+mod corrections;
+mod credits;
+mod funds;
+mod needs;
+mod registry;
+mod submission;
+
+use sha2::{Digest, Sha256};
+
+use crate::body::Body;
+use crate::canonical::MAX_SAFE_INTEGER;
+use crate::domain::{Index, Kind, Role};
+use crate::entry::{EntryError, SignedEntry, Statement};
+use crate::ident;
+use crate::records::{EntryRec, KeyRec, NonceRec};
+use crate::state::{get, key, Effects, Part, StateError, StateRead, Table};
+
+pub use crate::code::Code;
+pub use submission::{check_submission, check_submission_value, check_submissions, LEAF_OVERHEAD};
+
+/// Why an entry is refused. A refused entry changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {message}", code.as_str())]
+pub struct Refusal {
+    /// SPEC code.
+    pub code: Code,
+    /// Human-readable reason naming the field or rule.
+    pub message: String,
+}
+
+impl Refusal {
+    /// A refusal with `code`.
+    pub fn new(code: Code, message: impl Into<String>) -> Refusal {
+        Refusal {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<EntryError> for Refusal {
+    fn from(e: EntryError) -> Refusal {
+        let code = match e {
+            EntryError::Malformed(_) => Code::MalformedJson,
+            EntryError::TooLarge(_) => Code::TooLarge,
+            EntryError::BadSignature => Code::BadSignature,
+            EntryError::Schema(_) | EntryError::NotCanonical => Code::SchemaViolation,
+        };
+        Refusal::new(code, e.to_string())
+    }
+}
+
+/// Why the rules stopped on an entry, inside this module: the entry's
+/// fault (a refusal, the submitter's to act on) or the store's (a state
+/// that could not be read, the operator's). [`apply`] hands the two out
+/// apart.
+#[derive(Debug)]
+enum Stop {
+    Refused(Refusal),
+    Storage(StateError),
+}
+
+impl From<Refusal> for Stop {
+    fn from(r: Refusal) -> Stop {
+        Stop::Refused(r)
+    }
+}
+
+impl From<StateError> for Stop {
+    fn from(e: StateError) -> Stop {
+        Stop::Storage(e)
+    }
+}
+
+/// A `rule_violation` naming the rule.
+fn rule(message: impl Into<String>) -> Stop {
+    Stop::Refused(Refusal::new(Code::RuleViolation, message))
+}
+
+/// A `role_missing`.
+fn role(message: impl Into<String>) -> Stop {
+    Stop::Refused(Refusal::new(Code::RoleMissing, message))
+}
+
+/// A `schema_violation` found by a rule (a check the JSON Schema cannot
+/// express).
+fn schema(message: impl Into<String>) -> Stop {
+    Stop::Refused(Refusal::new(Code::SchemaViolation, message))
+}
+
+/// What applying an accepted entry gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// A new entry: sequence it with these writes.
+    New(Effects),
+    /// The same statement was already sequenced at this seq (answer 200).
+    Resubmission(u64),
+}
+
+/// Applies SPEC §6 to `entry` sequenced at `seq` on top of `state`.
+/// The outer `Err` is a state that could not be read (the operator's to
+/// act on); the inner one a refusal of the entry (the submitter's).
+pub fn apply(
+    state: &dyn StateRead,
+    seq: u64,
+    entry: &SignedEntry,
+) -> Result<Result<Applied, Refusal>, StateError> {
+    match prepare(entry) {
+        Ok(prepared) => apply_prepared(state, seq, entry, &prepared),
+        Err(refusal) => Ok(Err(refusal)),
+    }
+}
+
+/// What [`apply`] needs of an entry that does not depend on the state: the
+/// sequencer makes it for a whole group on all cores.
+pub struct Prepared {
+    /// `JCS(statement)`: its hash goes in the nonce record, the bytes in
+    /// the leaf.
+    pub statement: Vec<u8>,
+    statement_hash: [u8; 32],
+}
+
+/// The state-free checks and work of [`apply`]: the canonical statement
+/// and the PII guard.
+pub fn prepare(entry: &SignedEntry) -> Result<Prepared, Refusal> {
+    let statement = entry.statement.canonical_bytes()?;
+    if let Some((path, pii)) = ident::pii_in_statement(&entry.statement) {
+        return Err(Refusal::new(
+            Code::PiiDetected,
+            format!("{path} holds {}; use a bnf_/vol_ pseudonym", pii.describe()),
+        ));
+    }
+    Ok(Prepared {
+        statement_hash: Sha256::digest(&statement).into(),
+        statement,
+    })
+}
+
+/// As [`apply`], given [`prepare`]'s result for `entry`.
+pub fn apply_prepared(
+    state: &dyn StateRead,
+    seq: u64,
+    entry: &SignedEntry,
+    prepared: &Prepared,
+) -> Result<Result<Applied, Refusal>, StateError> {
+    match decide(state, seq, entry, prepared) {
+        Ok(applied) => Ok(Ok(applied)),
+        Err(Stop::Refused(refusal)) => Ok(Err(refusal)),
+        Err(Stop::Storage(e)) => Err(e),
+    }
+}
+
+fn decide(
+    state: &dyn StateRead,
+    seq: u64,
+    entry: &SignedEntry,
+    prepared: &Prepared,
+) -> Result<Applied, Stop> {
+    let st = &entry.statement;
+    let statement_hash = prepared.statement_hash;
+    let nonce_key = nonce_key(st);
+    if let Some(used) = get::<NonceRec>(state, Table::Nonces, &nonce_key)? {
+        if used.statement == statement_hash {
+            return Ok(Applied::Resubmission(used.seq));
+        }
+        return Err(Refusal::new(
+            Code::NonceConflict,
+            format!(
+                "nonce {:?} of {} was used at seq {} for another statement",
+                st.nonce, st.issuer, used.seq
+            ),
+        )
+        .into());
+    }
+    let mut cx = Cx {
+        state,
+        seq,
+        st,
+        key: None,
+        fx: Effects::default(),
+    };
+    if seq == 0 {
+        cx.genesis()?;
+    } else {
+        cx.key = Some(cx.authenticate()?);
+    }
+    cx.kind()?;
+    let mut fx = cx.fx;
+    fx.put(
+        Table::Nonces,
+        nonce_key,
+        &NonceRec {
+            seq,
+            statement: statement_hash,
+        },
+    );
+    fx.index(crate::query::index_key(Index::Org, &st.issuer, seq));
+    fx.index(crate::query::index_key(Index::Kind, st.kind.as_str(), seq));
+    Ok(Applied::New(fx))
+}
+
+/// The point reads of [`apply`] for `st` that miss every cache: its nonce,
+/// its voucher number and, for a disbursement, the beneficiary's history.
+/// The sequencer reads them for a whole group in one batch before the
+/// rules run.
+pub fn cold_reads(st: &Statement) -> Vec<(Table, Vec<u8>)> {
+    let mut reads = vec![(Table::Nonces, nonce_key(st))];
+    let field = |name| st.body.get(name).and_then(serde_json::Value::as_str);
+    if let Some(reference) = field("ref").filter(|_| st.kind.takes_voucher()) {
+        reads.push((Table::Vouchers, funds::voucher_key(&st.issuer, reference)));
+    }
+    if st.kind == Kind::Disbursement {
+        if let (Some(beneficiary), Some(cause)) = (field("beneficiary"), field("cause")) {
+            reads.push((Table::Histories, funds::history_key(beneficiary, cause)));
+        }
+    }
+    reads
+}
+
+/// One entry under the rules: the state before it, what it is, and the
+/// writes decided so far.
+struct Cx<'a> {
+    state: &'a dyn StateRead,
+    seq: u64,
+    st: &'a Statement,
+    /// The signing key's record (absent only for genesis).
+    key: Option<KeyRec>,
+    fx: Effects,
+}
+
+/// Key of `(issuer, nonce)` in [`Table::Nonces`].
+fn nonce_key(st: &Statement) -> Vec<u8> {
+    key(&[Part::Str(&st.issuer), Part::Str(&st.nonce)])
+}
+
+/// `a + b` within the SPEC's integers, or a `rule_violation` naming `what`.
+fn add(a: u64, b: u64, what: &str) -> Result<u64, Stop> {
+    a.checked_add(b)
+        .filter(|s| *s <= MAX_SAFE_INTEGER as u64)
+        .ok_or_else(|| rule(format!("{what} would exceed 2^53-1")))
+}
+
+/// `a - b`, or a `rule_violation`: there is not enough of `what`.
+fn sub(a: u64, b: u64, what: &str) -> Result<u64, Stop> {
+    a.checked_sub(b)
+        .ok_or_else(|| rule(format!("insufficient {what}: {a} available, {b} needed")))
+}
+
+impl Cx<'_> {
+    /// The statement's body as its kind's type.
+    fn body<T: Body>(&self) -> Result<T, Stop> {
+        crate::body::parse(&self.st.body).map_err(|e| schema(format!("body: {e}")))
+    }
+
+    fn has_role(&self, role: Role) -> bool {
+        self.key.as_ref().is_some_and(|k| k.roles.contains(&role))
+    }
+
+    fn need_role(&self, needed: Role) -> Result<(), Stop> {
+        if self.has_role(needed) {
+            Ok(())
+        } else {
+            Err(role(format!(
+                "{} needs a key with role {needed}",
+                self.st.kind
+            )))
+        }
+    }
+
+    /// unknown_key → key_revoked → role_missing (the key's org).
+    fn authenticate(&self) -> Result<KeyRec, Stop> {
+        let k = get::<KeyRec>(self.state, Table::Keys, &self.st.key.0)?.ok_or_else(|| {
+            Refusal::new(
+                Code::UnknownKey,
+                format!("key {} is not registered", self.st.key),
+            )
+        })?;
+        if let Some(at) = k.revoked_seq {
+            return Err(Refusal::new(
+                Code::KeyRevoked,
+                format!("key {} was revoked at seq {at}", self.st.key),
+            )
+            .into());
+        }
+        if k.org != self.st.issuer {
+            return Err(role(format!(
+                "key {} belongs to {}, not to issuer {}",
+                self.st.key, k.org, self.st.issuer
+            )));
+        }
+        Ok(k)
+    }
+
+    /// The role of the kind, then the kind's own rules.
+    fn kind(&mut self) -> Result<(), Stop> {
+        if let Some(role) = self.st.kind.role() {
+            self.need_role(role)?;
+        }
+        match self.st.kind {
+            Kind::OrgRegister => self.org_register(),
+            Kind::KeyAdd => self.key_add(),
+            Kind::KeyRevoke => self.key_revoke(),
+            Kind::FundOpen => self.fund_open(),
+            Kind::FundReceive => self.fund_receive(),
+            Kind::FundTransfer => self.fund_transfer(),
+            Kind::Disbursement => self.disbursement(),
+            Kind::CreditAward => self.credit_award(),
+            Kind::CreditRedeem => self.credit_redeem(),
+            Kind::AssessmentResult => self.assessment(),
+            Kind::NeedPublish => self.need_publish(),
+            Kind::NeedClaim => self.need_claim(),
+            Kind::NeedRelease => self.need_release(),
+            Kind::NeedFulfil => self.need_fulfil(),
+            Kind::Correction => self.correction(),
+        }
+    }
+
+    /// Lists this entry in `index` under `value`.
+    fn index(&mut self, index: Index, value: &str) {
+        self.fx
+            .index(crate::query::index_key(index, value, self.seq));
+    }
+
+    /// The record of this entry, with nothing kind-specific filled in.
+    fn entry_rec(&self) -> EntryRec {
+        EntryRec {
+            seq: self.seq,
+            kind: self.st.kind,
+            issuer: self.st.issuer.clone(),
+            fund: None,
+            to_fund: None,
+            amount: 0,
+            holder: None,
+            beneficiary: None,
+            cause: None,
+            date: None,
+            region: None,
+            corrected_by: None,
+            reversed: false,
+            fulfilled_need: None,
+        }
+    }
+
+    fn put_entry(&mut self, rec: &EntryRec) {
+        self.fx
+            .put(Table::Entries, rec.seq.to_be_bytes().to_vec(), rec);
+    }
+
+    fn entry(&self, seq: u64) -> Result<Option<EntryRec>, Stop> {
+        Ok(get::<EntryRec>(
+            self.state,
+            Table::Entries,
+            &seq.to_be_bytes(),
+        )?)
+    }
+}
