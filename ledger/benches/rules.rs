@@ -15,7 +15,7 @@ use std::time::{Instant, SystemTime};
 
 use ed25519_dalek::SigningKey;
 use ledger::entry::SignedEntry;
-use ledger::sequencer::{sequence_group, sequence_pipelined, Outcome};
+use ledger::sequencer::{sequence_group, write_pipelined, GroupResult, Outcome};
 use ledger::store::{Log, RocksBackend};
 use rayon::prelude::*;
 use serde_json::{json, Value};
@@ -102,6 +102,7 @@ fn main() {
         ),
     ];
     sequence_group(&mut log, setup, SystemTime::now()).unwrap();
+    let log = std::sync::RwLock::new(log);
     let causes = ["illness", "education", "housing", "elderly"];
     let entry = |i: u64| -> SignedEntry {
         let body = if i % 10 == 9 {
@@ -119,7 +120,8 @@ fn main() {
         sign(&charity, CHARITY, kind, format!("n-{i}"), body)
     };
     println!("rules bench: {total} entries (90% disbursements to 200,000 families, 10% credit awards), groups of {GROUP}");
-    let check = |results: Vec<Result<Outcome, ledger::rules::Refusal>>| {
+    let check = |(), result: GroupResult<()>| {
+        let (results, ()) = result.expect("the group is committed");
         assert!(
             results
                 .iter()
@@ -131,18 +133,18 @@ fn main() {
     // Fill the store; entries are signed as they are needed (not timed).
     let filled = total - measured;
     let mut next = 0;
-    sequence_pipelined(
-        &mut log,
+    write_pipelined(
+        &log,
         || {
             (next < filled).then(|| {
                 next += GROUP;
                 let entries = (next - GROUP..next).into_par_iter().map(entry).collect();
-                (entries, SystemTime::now())
+                (entries, SystemTime::now(), ())
             })
         },
+        |_| (),
         check,
-    )
-    .unwrap();
+    );
     // The measured entries are signed beforehand, all three runs' at once,
     // so that a profile of the runs shows only sequencing.
     let runs: Vec<Vec<Vec<SignedEntry>>> = (0..3)
@@ -161,12 +163,12 @@ fn main() {
         let first = filled + run as u64 * measured;
         let start = Instant::now();
         let cpu_start = cpu_seconds();
-        sequence_pipelined(
-            &mut log,
-            || groups.pop().map(|g| (g, SystemTime::now())),
+        write_pipelined(
+            &log,
+            || groups.pop().map(|g| (g, SystemTime::now(), ())),
+            |_| (),
             check,
-        )
-        .unwrap();
+        );
         let rate = measured as f64 / start.elapsed().as_secs_f64();
         let cpu = cpu_seconds().zip(cpu_start).map(|(end, start)| end - start);
         let cpu = cpu.map_or(String::new(), |s| {
@@ -182,7 +184,7 @@ fn main() {
     let mut alerts = 0u64;
     let mut cursor = None;
     loop {
-        let page = ledger::query::alerts(log.backend(), cursor, 1000).unwrap();
+        let page = ledger::query::alerts(log.read().unwrap().backend(), cursor, 1000).unwrap();
         alerts += page.items.len() as u64;
         match page.next {
             Some(c) => cursor = Some(c),

@@ -19,7 +19,7 @@ use ledger::entry::{Leaf, SignedEntry};
 use ledger::query;
 use ledger::records::{AlertRec, CreditRec, NeedRec};
 use ledger::rules::check_submission;
-use ledger::sequencer::{dump, replay, sequence_group, sequence_pipelined, Outcome};
+use ledger::sequencer::{dump, replay, sequence_group, write_pipelined, Outcome};
 use ledger::state::{get, Table};
 use ledger::store::{Log, RocksBackend};
 use serde_json::{json, Value};
@@ -164,10 +164,16 @@ fn a_year_of_aid() {
     // while the one before is being committed, reading its writes in
     // flight) give the same leaves and the same state, byte for byte.
     {
-        let mut other = World::new().log;
+        let other = std::sync::RwLock::new(World::new().log);
         pipelined.reverse();
         let mut results = Vec::new();
-        sequence_pipelined(&mut other, || pipelined.pop(), |r| results.extend(r)).unwrap();
+        write_pipelined(
+            &other,
+            || pipelined.pop().map(|(group, t)| (group, t, ())),
+            |_| (),
+            |(), r| results.extend(r.expect("the group is committed").0),
+        );
+        let other = other.into_inner().unwrap();
         assert_eq!(results.len(), entries.len());
         assert!(results
             .iter()
@@ -459,16 +465,16 @@ fn pipelined_groups_see_the_groups_in_flight() {
             t,
         )
         .unwrap();
-    assert!(matches!(second.results[0], Ok(Outcome::Sequenced(_))));
+    assert!(matches!(second.0[0], Ok(Outcome::Sequenced(_))));
     assert_eq!(
-        second.results[1].as_ref().unwrap_err().code,
+        second.0[1].as_ref().unwrap_err().code,
         ledger::rules::Code::NonceConflict
     );
     // Nothing is in the log yet; committed in order, both groups land.
-    assert_eq!(w.log.tip().size(), first.group.tip().size() - 1);
-    for built in [first, second] {
-        w.log.commit(&built.group).unwrap();
-        w.log.install(built.group);
+    assert_eq!(w.log.tip().size(), first.1.tip().size() - 1);
+    for (_, group) in [first, second] {
+        w.log.commit(&group).unwrap();
+        w.log.install(group);
     }
     assert_eq!(w.fund("P-FUND").balance, 5_000);
     assert_eq!(dump(w.log.backend()).unwrap(), {

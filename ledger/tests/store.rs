@@ -355,33 +355,39 @@ fn a_committed_group_is_invisible_until_installed() {
     let mut rocks = Rocks(Vec::new());
     let (mut log, mut hashes) = fill(&mut rocks, &[3, 4]);
     let old = log.head();
-    let mut prev = old.last_leaf;
-    let leaves: Vec<_> = (0..5u64)
-        .map(|i| {
-            let leaf = Leaf {
-                entry: common::entry(3, 100 + i, 0),
-                logged_at: ledger::entry::format_timestamp(t(9)),
-                prev,
-                seq: 7 + i,
-            };
-            let record = ledger::entry::LeafRecord::new(leaf.to_bytes().unwrap());
-            prev = record.hash;
-            record
-        })
-        .collect();
-    let group = log.tip().prepare(leaves.clone(), Vec::new(), t(9));
+    let entries: Vec<_> = (0..5u64).map(|i| common::entry(3, 100 + i, 0)).collect();
+    let chained = |entries: &[ledger::SignedEntry]| {
+        let mut chain = log.tip().chain(t(9));
+        let leaves: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                let statement = e.statement.canonical_bytes().unwrap();
+                chain.push(&e.signature, &statement).unwrap()
+            })
+            .collect();
+        (chain.finish(Vec::new()), leaves)
+    };
+    let (group, leaves) = chained(&entries);
+    assert_eq!(leaves[0].seq, 7);
+    assert_eq!(leaves[1].prev, leaves[0].leaf_hash);
     log.commit(&group).unwrap();
     assert_eq!(log.head(), old);
     assert_eq!(log.size(), 7);
     assert_eq!(log.leaf(7).unwrap(), None);
     assert!(log.root_at(12).is_err());
     assert!(log.prove_inclusion(7, 12).is_err());
-    let stale = log.tip().prepare(leaves[..1].to_vec(), Vec::new(), t(9));
+    let (stale, _) = chained(&entries[..1]);
     log.install(group);
     assert_eq!(log.size(), 12);
-    assert_eq!(log.leaf(7).unwrap().as_deref(), Some(&leaves[0].bytes[..]));
-    assert!(log.commit(&stale).is_err(), "prepared at size 7, now 12");
-    hashes.extend(leaves.iter().map(|r| r.hash));
+    assert_eq!(log.leaf_hash(7).unwrap(), Some(leaves[0].leaf_hash));
+    assert!(matches!(
+        log.commit(&stale),
+        Err(StoreError::Stale {
+            prepared_at: 7,
+            size: 12
+        })
+    ));
+    hashes.extend(leaves.iter().map(|r| r.leaf_hash));
     let log = rocks.reopen(log);
     check_log(&log, &hashes);
 }

@@ -4,16 +4,16 @@
 //! one `WriteBatch`, one fsync, one signed checkpoint. Each submitter gets
 //! its receipts only after the group is durable.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use ledger::entry::{Leaf, SignedEntry};
 use ledger::merkle::leaf_hash;
+use ledger::merkle::ProveError;
 use ledger::rules::{check_submissions, Refusal};
-use ledger::sequencer::{BuiltGroup, Outcome, Pipeline};
-use ledger::store::{Log, PreparedGroup, RocksBackend};
+use ledger::sequencer::{write_pipelined, GroupResult, Outcome, WriteError};
+use ledger::store::{Log, RocksBackend, StoreError};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -74,13 +74,16 @@ pub struct Job {
     entries: Vec<Submitted>,
     /// How many there were.
     count: usize,
-    /// The outcomes; `Err` if the commit itself failed.
-    reply: oneshot::Sender<Result<Committed, String>>,
+    /// The outcomes; `Err` if nothing of the group is in the log.
+    reply: oneshot::Sender<Result<Committed, WriteError>>,
 }
 
 impl Job {
     /// A request's entries and where their outcomes go.
-    pub fn new(entries: Vec<Submitted>, reply: oneshot::Sender<Result<Committed, String>>) -> Job {
+    pub fn new(
+        entries: Vec<Submitted>,
+        reply: oneshot::Sender<Result<Committed, WriteError>>,
+    ) -> Job {
         Job {
             count: entries.len(),
             entries,
@@ -111,104 +114,74 @@ impl Queue {
     }
 }
 
-/// Starts the sequencer thread, which decides groups and hands them to a
-/// committer thread of its own: the rules of group N+1 run while group N
-/// is written and fsynced. It ends when every [`Queue`] is dropped, after
-/// finishing the groups already queued.
+/// Starts the sequencer thread, which runs the ledger's writer
+/// ([`write_pipelined`]): the rules of group N+1 run while group N is
+/// written and fsynced on a committer thread of its own. It ends when every
+/// [`Queue`] is dropped, after finishing the groups already queued.
 pub fn start(log: SharedLog, shared: Arc<Shared>) -> (Queue, std::thread::JoinHandle<()>) {
     let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
     let handle = std::thread::Builder::new()
         .name("sequencer".into())
-        .spawn(move || run(rx, log, shared))
+        .spawn(move || run(&rx, &log, &shared))
         .expect("spawn the sequencer thread");
     (Queue(tx), handle)
 }
 
-/// What the sequencer hands the committer.
-enum ToCommit {
-    /// A decided group and the jobs it answers.
-    Group {
-        /// Boxed: a group is large, a reset is a sender.
-        built: Box<BuiltGroup>,
-        jobs: Vec<Job>,
-        started: Instant,
-    },
-    /// Sent after a failed commit: acknowledged once every group before it
-    /// has been answered, so the sequencer can start again from the log.
-    Reset(std::sync::mpsc::Sender<()>),
+/// What the writer carries with each group and hands back with its
+/// results: the jobs it answers and the refusals of the checks made here.
+struct Tag {
+    jobs: Vec<Job>,
+    /// One per submitted entry: `Some` where the checks refused it (it was
+    /// not passed to the writer).
+    refused: Vec<Option<Refusal>>,
+    started: Instant,
 }
 
-fn run(rx: Receiver<Job>, log: SharedLog, shared: Arc<Shared>) {
-    let mut pipeline = Pipeline::new(&log.read().expect("log lock"));
-    let failed = Arc::new(AtomicBool::new(false));
-    // One group being committed, one waiting: the rules run one group ahead.
-    let (to_commit, committing) = std::sync::mpsc::sync_channel(1);
-    let committer = {
-        let (log, shared, failed) = (log.clone(), shared.clone(), failed.clone());
-        let installed = pipeline.installed();
-        std::thread::Builder::new()
-            .name("committer".into())
-            .spawn(move || commit_stage(committing, &log, &shared, &installed, &failed))
-            .expect("spawn the committer thread")
-    };
-    while let Ok(first) = rx.recv() {
-        let mut jobs = vec![first];
-        let mut count = jobs[0].entries.len();
-        while count < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(job) => {
-                    count += job.entries.len();
-                    jobs.push(job);
-                }
-                Err(_) => break,
+fn run(rx: &Receiver<Job>, log: &SharedLog, shared: &Shared) {
+    write_pipelined(
+        log,
+        || next_group(rx),
+        |head| {
+            let checkpoint: Arc<str> = Arc::from(shared.signer.sign(head.root));
+            *shared.checkpoint.write().expect("checkpoint lock") = checkpoint.to_string();
+            (checkpoint, head.root.size)
+        },
+        |tag, result| answer(shared, tag, result),
+    );
+}
+
+/// Waits for a job, then takes what else is waiting (up to [`MAX_GROUP`]
+/// entries) and checks the entries not yet checked: the next group, or
+/// `None` once every [`Queue`] is dropped.
+fn next_group(rx: &Receiver<Job>) -> Option<(Vec<SignedEntry>, SystemTime, Tag)> {
+    let first = rx.recv().ok()?;
+    let mut count = first.entries.len();
+    let mut jobs = vec![first];
+    while count < MAX_GROUP {
+        match rx.try_recv() {
+            Ok(job) => {
+                count += job.entries.len();
+                jobs.push(job);
             }
-        }
-        if failed.load(Ordering::Acquire) {
-            // Groups built on the failed one were failed too: start again
-            // from what the log holds.
-            let (ack, acked) = std::sync::mpsc::channel();
-            if to_commit.send(ToCommit::Reset(ack)).is_ok() {
-                let _ = acked.recv();
-            }
-            pipeline.reset(&log.read().expect("log lock"));
-            failed.store(false, Ordering::Release);
-        }
-        let started = Instant::now();
-        let submitted: Vec<Submitted> = jobs
-            .iter_mut()
-            .flat_map(|j| std::mem::take(&mut j.entries))
-            .collect();
-        let mut entries = Vec::with_capacity(submitted.len());
-        let refusals: Vec<Option<Refusal>> = check(submitted)
-            .into_iter()
-            .map(|c| c.map(|entry| entries.push(entry)).err())
-            .collect();
-        match pipeline.build(entries, SystemTime::now()) {
-            Ok(mut built) => {
-                // One result per submitted entry again: the check's
-                // refusals in their places.
-                let mut decided = built.results.into_iter();
-                built.results = refusals
-                    .into_iter()
-                    .map(|r| match r {
-                        None => decided.next().expect("one result per checked entry"),
-                        Some(refusal) => Err(refusal),
-                    })
-                    .collect();
-                let group = ToCommit::Group {
-                    built: Box::new(built),
-                    jobs,
-                    started,
-                };
-                if to_commit.send(group).is_err() {
-                    break;
-                }
-            }
-            Err(e) => fail(jobs, &e.to_string()),
+            Err(_) => break,
         }
     }
-    drop(to_commit);
-    committer.join().expect("committer thread");
+    let started = Instant::now();
+    let submitted: Vec<Submitted> = jobs
+        .iter_mut()
+        .flat_map(|j| std::mem::take(&mut j.entries))
+        .collect();
+    let mut entries = Vec::with_capacity(submitted.len());
+    let refused = check(submitted)
+        .into_iter()
+        .map(|c| c.map(|entry| entries.push(entry)).err())
+        .collect();
+    let tag = Tag {
+        jobs,
+        refused,
+        started,
+    };
+    Some((entries, SystemTime::now(), tag))
 }
 
 /// Checks the entries not yet checked, in parallel when there are several.
@@ -233,84 +206,66 @@ fn check(submitted: Vec<Submitted>) -> Vec<Result<SignedEntry, Refusal>> {
         .collect()
 }
 
-/// Commits and installs groups in the order decided, publishes each new
-/// checkpoint, and only then answers the group's submitters.
-fn commit_stage(
-    rx: Receiver<ToCommit>,
-    log: &SharedLog,
-    shared: &Shared,
-    installed: &AtomicU64,
-    failed: &AtomicBool,
-) {
-    for message in rx {
-        let (built, jobs, started) = match message {
-            ToCommit::Reset(ack) => {
-                let _ = ack.send(());
-                continue;
+/// Answers a group's jobs once it is durable and its checkpoint
+/// published (or failed): one outcome per submitted entry, the check's
+/// refusals in their places.
+fn answer(shared: &Shared, tag: Tag, result: GroupResult<(Arc<str>, u64)>) {
+    let Tag {
+        jobs,
+        refused,
+        started,
+    } = tag;
+    let submitted = refused.len();
+    match result {
+        Err(e) => {
+            shared.metrics.group(submitted, 0, started.elapsed());
+            tracing::error!(error = %e, "commit group failed; nothing of it is in the log");
+            for job in jobs {
+                let _ = job.reply.send(Err(e.clone()));
             }
-            ToCommit::Group {
-                built,
-                jobs,
-                started,
-            } => (*built, jobs, started),
-        };
-        let submitted = built.results.len();
-        let new = built
-            .results
-            .iter()
-            .filter(|o| matches!(o, Ok(Outcome::Sequenced(_))))
-            .count();
-        let result = if failed.load(Ordering::Acquire) {
-            Err("an earlier commit group failed; nothing of this one is in the log".to_owned())
-        } else {
-            commit_group(log, shared, built.group)
-        };
-        match result {
-            Err(e) => {
-                failed.store(true, Ordering::Release);
-                shared.metrics.group(submitted, 0, started.elapsed());
-                fail(jobs, &e);
-            }
-            Ok((checkpoint, size)) => {
-                installed.store(size, Ordering::Release);
-                shared.metrics.group(submitted, new, started.elapsed());
-                let mut outcomes = built.results.into_iter();
-                for job in jobs {
-                    let n = job.count;
-                    let _ = job.reply.send(Ok(Committed {
-                        outcomes: outcomes.by_ref().take(n).collect(),
-                        checkpoint: checkpoint.clone(),
-                        size,
-                    }));
-                }
+        }
+        Ok((decided, (checkpoint, size))) => {
+            let new = decided
+                .iter()
+                .filter(|o| matches!(o, Ok(Outcome::Sequenced(_))))
+                .count();
+            shared.metrics.group(submitted, new, started.elapsed());
+            let mut decided = decided.into_iter();
+            let mut outcomes = refused.into_iter().map(|r| match r {
+                None => decided.next().expect("one result per checked entry"),
+                Some(refusal) => Err(refusal),
+            });
+            for job in jobs {
+                let _ = job.reply.send(Ok(Committed {
+                    outcomes: outcomes.by_ref().take(job.count).collect(),
+                    checkpoint: checkpoint.clone(),
+                    size,
+                }));
             }
         }
     }
 }
 
-/// Writes a group durably (under the log's read lock: reads go on and see
-/// the old head), moves the head (write lock, briefly) and signs the new
-/// checkpoint.
-fn commit_group(
-    log: &SharedLog,
-    shared: &Shared,
-    group: PreparedGroup,
-) -> Result<(Arc<str>, u64), String> {
-    log.read()
-        .expect("log lock")
-        .commit(&group)
-        .map_err(|e| e.to_string())?;
-    let head = log.write().expect("log lock").install(group);
-    let checkpoint = shared.signer.sign(head.root);
-    *shared.checkpoint.write().expect("checkpoint lock") = checkpoint.clone();
-    Ok((Arc::from(checkpoint), head.root.size))
-}
-
-fn fail(jobs: Vec<Job>, error: &str) {
-    tracing::error!(error, "commit group failed; nothing of it is in the log");
-    for job in jobs {
-        let _ = job.reply.send(Err(error.to_owned()));
-    }
+/// Why a receipt could not be made for an outcome the writer reported.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiptError {
+    /// The resubmitted entry's leaf is not in the store.
+    #[error("leaf {0} is missing")]
+    Missing(u64),
+    /// The resubmitted entry's leaf does not parse.
+    #[error("leaf {seq}: {error}")]
+    Leaf {
+        /// Its seq.
+        seq: u64,
+        /// Why.
+        error: ledger::EntryError,
+    },
+    /// The store could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The inclusion proof could not be made.
+    #[error(transparent)]
+    Proof(#[from] ProveError<StoreError>),
 }
 
 /// The receipt of a sequenced or resubmitted entry against the checkpoint
@@ -321,19 +276,17 @@ pub fn receipt(
     outcome: &Outcome,
     checkpoint: &str,
     size: u64,
-) -> Result<Receipt, String> {
+) -> Result<Receipt, ReceiptError> {
     let (seq, leaf_hash, logged_at, prev) = match outcome {
         Outcome::Sequenced(s) => (s.seq, s.leaf_hash, s.logged_at.clone(), s.prev),
         Outcome::Resubmitted(seq) => {
-            let bytes = log
-                .leaf(*seq)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("leaf {seq} missing"))?;
-            let leaf = Leaf::from_bytes(&bytes).map_err(|e| e.to_string())?;
+            let bytes = log.leaf(*seq)?.ok_or(ReceiptError::Missing(*seq))?;
+            let leaf = Leaf::from_bytes(&bytes)
+                .map_err(|error| ReceiptError::Leaf { seq: *seq, error })?;
             (*seq, leaf_hash(&bytes), leaf.logged_at, leaf.prev)
         }
     };
-    let path = log.prove_inclusion(seq, size).map_err(|e| e.to_string())?;
+    let path = log.prove_inclusion(seq, size)?;
     Ok(Receipt {
         seq,
         leaf_hash: leaf_hash.to_hex(),

@@ -10,12 +10,19 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use rayon::prelude::*;
-
-use crate::entry::{format_timestamp, parse_timestamp, EntryError, Leaf, LeafRecord, SignedEntry};
+#[cfg(any(test, feature = "test-support"))]
+use crate::entry::SignedEntry;
+use crate::entry::{
+    format_timestamp, parse_timestamp, EntryError, EntrySignature, Leaf, LeafRecord,
+};
 use crate::merkle::{self, Frontier, Hash, HashSource, ProofError, ProveError, RootHash};
-use crate::state::{StateRead, Write};
+use crate::sequencer::ReplayError;
+use crate::state::{MemState, StateRead, Write};
 
+#[cfg(any(test, feature = "test-support"))]
+mod faulty;
+#[cfg(any(test, feature = "test-support"))]
+pub use faulty::{Faults, Faulty};
 mod mem;
 pub use mem::MemBackend;
 #[cfg(feature = "store")]
@@ -24,7 +31,7 @@ mod rocks;
 pub use rocks::{RocksBackend, MAX_OPEN_FILES, STATE_FORMAT};
 
 /// Why the store could not read or write, or refuses to serve.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The storage engine failed (disk, permissions, lock held by another process).
     #[error("storage: {0}")]
@@ -40,9 +47,19 @@ pub enum StoreError {
         /// This build's.
         wanted: u32,
     },
+    /// A group prepared on another tip than the log's: nothing was
+    /// written; prepare it again on [`Log::tip`].
+    #[error("a group prepared at size {prepared_at} cannot be committed at size {size}")]
+    Stale {
+        /// The size the group was prepared at.
+        prepared_at: u64,
+        /// The log's size.
+        size: u64,
+    },
 }
 
-/// Why a group was not appended. Nothing was written.
+/// Why [`Log::append`] did not append a group. Nothing was written.
+#[cfg(any(test, feature = "test-support"))]
 #[derive(Debug, thiserror::Error)]
 pub enum AppendError {
     /// Entry `index` of the group cannot become a leaf (e.g. too large).
@@ -141,55 +158,46 @@ impl Tip {
         now.max(self.last_logged_at)
     }
 
+    /// Starts chaining leaves onto this tip, all with the `logged_at` of a
+    /// group sequenced at `now`.
+    pub fn chain(&self, now: SystemTime) -> Chain<'_> {
+        let time = self.next_logged_at(now);
+        Chain {
+            tip: self,
+            logged_at: format_timestamp(time),
+            time,
+            prev: self.head.last_leaf,
+            records: Vec::new(),
+        }
+    }
+
     /// The group of `entries` on this tip, without rules: each entry becomes
-    /// the next leaf (seq, prev, `logged_at` = `now`, never before the
-    /// previous leaf's). See [`Log::append`].
+    /// the next leaf. See [`Log::append`].
+    #[cfg(any(test, feature = "test-support"))]
     pub fn group_of(
         &self,
         entries: Vec<SignedEntry>,
         now: SystemTime,
     ) -> Result<(PreparedGroup, Vec<Sequenced>), AppendError> {
-        let now = self.next_logged_at(now);
-        let logged_at = format_timestamp(now);
-        let mut prev = self.head.last_leaf;
-        let mut records = Vec::with_capacity(entries.len());
-        // Each leaf holds the hash of the one before, so leaves are built in
-        // order; the statements inside them are encoded on all cores first.
+        use rayon::prelude::*;
+        // The statements are encoded on all cores; the leaves, each
+        // holding the hash of the one before, in order.
         let statements: Vec<_> = entries
             .par_iter()
             .map(|e| e.statement.canonical_bytes())
             .collect();
-        for (index, (entry, statement)) in entries.iter().zip(statements).enumerate() {
-            let error = |error| AppendError::Entry { index, error };
-            let seq = self.size() + index as u64;
-            let (bytes, _) = Leaf::encode_parts(
-                &entry.signature,
-                &statement.map_err(error)?,
-                &logged_at,
-                &prev,
-                seq,
-            )
-            .map_err(error)?;
-            let record = LeafRecord::new(bytes);
-            prev = record.hash;
-            records.push(record);
-        }
-        let mut prev = self.head.last_leaf;
-        let sequenced = records
+        let mut chain = self.chain(now);
+        let sequenced = entries
             .iter()
+            .zip(statements)
             .enumerate()
-            .map(|(i, r)| {
-                let s = Sequenced {
-                    seq: self.size() + i as u64,
-                    leaf_hash: r.hash,
-                    logged_at: logged_at.clone(),
-                    prev,
-                };
-                prev = r.hash;
-                s
+            .map(|(index, (entry, statement))| {
+                statement
+                    .and_then(|st| chain.push(&entry.signature, &st))
+                    .map_err(|error| AppendError::Entry { index, error })
             })
-            .collect();
-        Ok((self.prepare(records, Vec::new(), now), sequenced))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((chain.finish(Vec::new()), sequenced))
     }
 
     /// Makes the group of `records` (built on this tip: chained from its
@@ -198,7 +206,7 @@ impl Tip {
     /// [`crate::state::Overlay::into_writes`] gives them): its Merkle
     /// nodes, new head and new tip. Nothing
     /// is written; see [`Log::commit`] and [`Log::install`].
-    pub fn prepare(
+    fn prepare(
         &self,
         records: Vec<LeafRecord>,
         state: Vec<Write>,
@@ -235,7 +243,65 @@ impl Tip {
     }
 }
 
-/// A group between [`Tip::prepare`] and [`Log::install`].
+/// The derived state of `log`, rebuilt from its leaves alone by the rules
+/// ([`crate::sequencer::replay`]). A leaf the rules refuse makes the log
+/// [`StoreError::Corrupt`]; a read that fails is [`StoreError::Io`].
+pub fn rebuild_state<B: Backend>(log: &Log<B>) -> Result<MemState, StoreError> {
+    crate::sequencer::replay(log).map_err(|e| match e {
+        ReplayError::Refused { .. } => StoreError::Corrupt(format!("replaying the leaves: {e}")),
+        ReplayError::Storage { .. } => StoreError::Io(format!("replaying the leaves: {e}")),
+    })
+}
+
+/// Leaves being chained onto a [`Tip`] (see [`Tip::chain`]): each gets
+/// the next seq and, as `prev`, the hash of the leaf before it.
+pub struct Chain<'t> {
+    tip: &'t Tip,
+    time: SystemTime,
+    logged_at: String,
+    prev: Hash,
+    records: Vec<LeafRecord>,
+}
+
+impl Chain<'_> {
+    /// The seq the next pushed leaf gets.
+    pub fn next_seq(&self) -> u64 {
+        self.tip.size() + self.records.len() as u64
+    }
+
+    /// Makes the next leaf of the entry with `signature` over the
+    /// canonical `statement`. A leaf that would be too large is refused
+    /// and the chain is unchanged.
+    pub fn push(
+        &mut self,
+        signature: &EntrySignature,
+        statement: &[u8],
+    ) -> Result<Sequenced, EntryError> {
+        let seq = self.next_seq();
+        let (bytes, _) =
+            Leaf::encode_parts(signature, statement, &self.logged_at, &self.prev, seq)?;
+        let record = LeafRecord::new(bytes);
+        let sequenced = Sequenced {
+            seq,
+            leaf_hash: record.hash,
+            logged_at: self.logged_at.clone(),
+            prev: self.prev,
+        };
+        self.prev = record.hash;
+        self.records.push(record);
+        Ok(sequenced)
+    }
+
+    /// The group of the leaves pushed, with `state`, the derived-state
+    /// writes they cause (sorted by table and key, one per key, as
+    /// [`crate::state::Overlay::into_writes`] gives them). Nothing is
+    /// written; see [`Log::commit`] and [`Log::install`].
+    pub fn finish(self, state: Vec<Write>) -> PreparedGroup {
+        self.tip.prepare(self.records, state, self.time)
+    }
+}
+
+/// A group between [`Chain::finish`] and [`Log::install`].
 #[derive(Debug)]
 pub struct PreparedGroup {
     write: GroupWrite,
@@ -386,10 +452,12 @@ impl<B: Backend> Log<B> {
         Arc::into_inner(self.backend)
     }
 
-    /// Sequences `entries` as one commit group: builds each leaf (seq, prev,
-    /// `logged_at` = `now`, never before the previous leaf's), then writes
-    /// them with their Merkle nodes and the new head atomically. Either every
-    /// entry is in the log when this returns `Ok`, or none is.
+    /// Sequences `entries` as one commit group without the rules or
+    /// derived state (tests of the store itself): builds each leaf (seq,
+    /// prev, `logged_at` = `now`, never before the previous leaf's), then
+    /// writes them with their Merkle nodes and the new head atomically.
+    /// Either every entry is in the log when this returns `Ok`, or none is.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn append(
         &mut self,
         entries: Vec<SignedEntry>,
@@ -403,9 +471,10 @@ impl<B: Backend> Log<B> {
 
     /// Appends leaves that are already built and chained on this log's tip,
     /// with the state writes they cause, as one atomic group; `logged_at`
-    /// is the time they carry (from [`Tip::next_logged_at`]). The caller
-    /// vouches for their content (see [`crate::sequencer`]); the log
-    /// computes the tree.
+    /// is the time they carry (from [`Tip::next_logged_at`]). Tests use it
+    /// to write what a node that skipped the rules would; the log computes
+    /// the tree.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn append_records(
         &mut self,
         records: Vec<LeafRecord>,
@@ -423,11 +492,10 @@ impl<B: Backend> Log<B> {
     /// be committed and installed one at a time, in order.
     pub fn commit(&self, group: &PreparedGroup) -> Result<(), StoreError> {
         if group.write.first_seq != self.size() {
-            return Err(StoreError::Io(format!(
-                "a group prepared at size {} cannot be committed at size {}",
-                group.write.first_seq,
-                self.size()
-            )));
+            return Err(StoreError::Stale {
+                prepared_at: group.write.first_seq,
+                size: self.size(),
+            });
         }
         if group.write.leaves.is_empty() && group.write.state.is_empty() {
             return Ok(());

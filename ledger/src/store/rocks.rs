@@ -13,7 +13,6 @@ use rocksdb::{BlockBasedOptions, ColumnFamilyDescriptor, Options, WriteBatch, Wr
 
 use super::{Backend, GroupWrite, HeadRecord, StoreError};
 use crate::merkle::{Hash, HashSource};
-use crate::sequencer::ReplayError;
 use crate::state::{MemState, StateError, StateRead, Table, Visitor};
 
 /// Column family names, in one place.
@@ -115,13 +114,7 @@ impl RocksBackend {
     /// while it runs. Returns the log's size.
     pub fn reindex(dir: &Path) -> Result<u64, StoreError> {
         let log = super::Log::open(RocksBackend::open_any_format(dir)?)?;
-        // A leaf the rules refuse is a corrupt log; a read that fails is I/O.
-        let state = crate::sequencer::replay(&log).map_err(|e| match e {
-            ReplayError::Refused { .. } => {
-                StoreError::Corrupt(format!("replaying the leaves: {e}"))
-            }
-            ReplayError::Storage { .. } => StoreError::Io(format!("replaying the leaves: {e}")),
-        })?;
+        let state = super::rebuild_state(&log)?;
         let size = log.size();
         let mut backend = log.into_backend().expect("the log was the only owner");
         backend.replace_state(&state)?;

@@ -1,0 +1,201 @@
+//! Replaying leaves through the rules: an auditor's check that every
+//! entry was valid when sequenced, and the rebuild of derived state from
+//! the leaves alone.
+
+use crate::entry::Leaf;
+use crate::rules::{apply, Applied, Code, Refusal};
+use crate::state::{MemState, StateError, Table};
+use crate::store::{Backend, Log};
+
+/// Why a replay stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    /// An entry of the ledger that the rules refuse: the node should not
+    /// have sequenced it.
+    #[error("seq {seq}: {refusal}")]
+    Refused {
+        /// The first invalid seq.
+        seq: u64,
+        /// Why the rules refuse it.
+        refusal: Refusal,
+    },
+    /// The leaves or the replayed state could not be read at this seq: a
+    /// fault of the store, not of the ledger.
+    #[error("seq {seq}: cannot read: {error}")]
+    Storage {
+        /// Where the replay was.
+        seq: u64,
+        /// What failed.
+        error: String,
+    },
+}
+
+impl ReplayError {
+    /// The seq the replay stopped at.
+    pub fn seq(&self) -> u64 {
+        match self {
+            ReplayError::Refused { seq, .. } | ReplayError::Storage { seq, .. } => *seq,
+        }
+    }
+
+    /// The refusal, if the rules refused an entry.
+    pub fn refusal(&self) -> Option<&Refusal> {
+        match self {
+            ReplayError::Refused { refusal, .. } => Some(refusal),
+            ReplayError::Storage { .. } => None,
+        }
+    }
+}
+
+/// Replays leaves in order into derived state, confirming the node's
+/// decision for each: every leaf must be a new, accepted entry.
+pub struct Replayer {
+    state: MemState,
+    next: u64,
+    lean: bool,
+}
+
+impl Default for Replayer {
+    fn default() -> Self {
+        Replayer::new()
+    }
+}
+
+impl Replayer {
+    /// Starts from seq 0 and empty state.
+    pub fn new() -> Replayer {
+        Replayer {
+            state: MemState::new(),
+            next: 0,
+            lean: false,
+        }
+    }
+
+    /// Keeps only the state the rules decide with: not the query indexes,
+    /// the alerts or the duplicate-aid histories (alerts are derived data
+    /// and never refuse an entry). An auditor's replay reaches the same
+    /// decisions and holds far less in memory.
+    pub fn lean() -> Replayer {
+        Replayer {
+            lean: true,
+            ..Replayer::new()
+        }
+    }
+
+    /// Continues a lean replay from a [`Replayer::snapshot`].
+    pub fn restore(snapshot: &[u8]) -> Result<Replayer, StateError> {
+        let next = snapshot
+            .get(..8)
+            .ok_or_else(|| StateError("replay snapshot too short".into()))?;
+        Ok(Replayer {
+            next: u64::from_be_bytes(next.try_into().expect("8 bytes")),
+            state: MemState::decode(&snapshot[8..])?,
+            lean: true,
+        })
+    }
+
+    /// The next seq to push and the state so far, as bytes to keep.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut out = self.next.to_be_bytes().to_vec();
+        self.state.encode_into(&mut out);
+        out
+    }
+
+    /// The seq the next pushed leaf must have.
+    pub fn next_seq(&self) -> u64 {
+        self.next
+    }
+
+    /// Applies the next leaf: schema, then the rules (its signature and chain
+    /// are [`crate::verify::ChainVerifier`]'s job).
+    pub fn push(&mut self, leaf: &Leaf) -> Result<(), ReplayError> {
+        let fail = |refusal| ReplayError::Refused {
+            seq: leaf.seq,
+            refusal,
+        };
+        if leaf.seq != self.next {
+            return Err(fail(Refusal::new(
+                Code::RuleViolation,
+                format!("expected seq {}", self.next),
+            )));
+        }
+        // The node validated the schema before the rules; so does the replay.
+        let value = serde_json::to_value(&leaf.entry)
+            .map_err(|e| fail(Refusal::new(Code::SchemaViolation, e.to_string())))?;
+        crate::schema::validate_entry(&value)
+            .map_err(|e| fail(Refusal::new(Code::SchemaViolation, e.to_string())))?;
+        let applied =
+            apply(&self.state, leaf.seq, &leaf.entry).map_err(|e| ReplayError::Storage {
+                seq: leaf.seq,
+                error: e.0,
+            })?;
+        match applied {
+            Ok(Applied::New(mut effects)) => {
+                if self.lean {
+                    effects.writes.retain(|w| {
+                        !matches!(w.table, Table::Index | Table::Alerts | Table::Histories)
+                    });
+                }
+                self.state.apply(&effects.writes)
+            }
+            Ok(Applied::Resubmission(at)) => {
+                return Err(fail(Refusal::new(
+                    Code::RuleViolation,
+                    format!("repeats the statement of seq {at}"),
+                )))
+            }
+            Err(refusal) => return Err(fail(refusal)),
+        }
+        self.next += 1;
+        Ok(())
+    }
+}
+
+/// Rebuilds derived state from a log's leaves alone.
+pub fn replay<B: Backend>(log: &Log<B>) -> Result<MemState, ReplayError> {
+    let mut replayer = Replayer::new();
+    let mut failure = None;
+    let scanned = log.scan(0, &mut |seq, bytes| {
+        let result = Leaf::from_bytes(bytes)
+            .map_err(|e| ReplayError::Refused {
+                seq,
+                refusal: Refusal::from(e),
+            })
+            .and_then(|leaf| replayer.push(&leaf));
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                failure = Some(e);
+                false
+            }
+        }
+    });
+    if let Err(e) = scanned {
+        return Err(ReplayError::Storage {
+            seq: replayer.next,
+            error: e.to_string(),
+        });
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(replayer.state),
+    }
+}
+
+/// One `(table, key, value)` of a state.
+#[cfg(any(test, feature = "test-support"))]
+pub type StateRow = (Table, Vec<u8>, Vec<u8>);
+
+/// Every `(table, key, value)` of a state, in order: for comparing a store's
+/// state with a replay byte for byte.
+#[cfg(any(test, feature = "test-support"))]
+pub fn dump(state: &dyn crate::state::StateRead) -> Result<Vec<StateRow>, StateError> {
+    let mut out = Vec::new();
+    for t in Table::ALL {
+        state.scan(t, b"", b"", &mut |k, v| {
+            out.push((t, k.to_vec(), v.to_vec()));
+            Ok(std::ops::ControlFlow::Continue(()))
+        })?;
+    }
+    Ok(out)
+}
