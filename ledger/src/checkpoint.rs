@@ -51,7 +51,7 @@ impl Checkpoint {
             "{}\n{}\n{}\n",
             self.origin,
             self.root.size,
-            BASE64_STANDARD.encode(self.root.hash.0)
+            BASE64_STANDARD.encode(self.root.hash.as_bytes())
         )
     }
 }
@@ -208,7 +208,7 @@ impl CheckpointVerifier {
             origin: body.origin().to_owned(),
             root: RootHash {
                 size: body.size(),
-                hash: Hash(body.hash().0),
+                hash: Hash::new(body.hash().0),
             },
         })
     }

@@ -470,7 +470,7 @@ impl Leaf {
         out.extend_from_slice(b"},\"logged_at\":");
         write_string(logged_at, &mut out)?;
         out.extend_from_slice(b",\"prev\":\"");
-        push_hex(&prev.0, &mut out);
+        push_hex(prev.as_bytes(), &mut out);
         out.extend_from_slice(b"\",\"seq\":");
         write_integer(seq, &mut out)?;
         out.push(b'}');
@@ -586,7 +586,7 @@ mod tests {
                 statement: st,
             },
             logged_at: "2026-11-21T08:30:00.125Z".into(),
-            prev: Hash([4; 32]),
+            prev: Hash::new([4; 32]),
             seq: 77,
         };
         let generic = canonical::canonical_json(&serde_json::to_value(&leaf).unwrap()).unwrap();

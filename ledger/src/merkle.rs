@@ -24,9 +24,17 @@ pub const NODE_PREFIX: u8 = 0x01;
 /// A SHA-256 hash: leaf, node or root. Compared in constant time; shown and
 /// serialised as lowercase hex (SPEC §1).
 #[derive(Clone, Copy, Default)]
-pub struct Hash(pub [u8; 32]);
+pub struct Hash([u8; 32]);
 
 impl Hash {
+    /// The hash with these bytes.
+    pub const fn new(bytes: [u8; 32]) -> Hash {
+        Hash(bytes)
+    }
+    /// Its bytes (compare hashes as [`Hash`]es: that is constant time).
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
     /// The all-zero hash: `prev` of seq 0 (SPEC §3).
     pub const ZERO: Hash = Hash([0; 32]);
     /// `MTH({}) = SHA-256("")`, the root of the empty tree.

@@ -154,6 +154,11 @@ pub fn entry(state: &dyn StateRead, seq: u64) -> Result<Option<EntryRec>, StateE
     get(state, Table::Entries, &seq.to_be_bytes())
 }
 
+/// The duplicate-aid alert the disbursement at `seq` raised, if any.
+pub fn alert(state: &dyn StateRead, seq: u64) -> Result<Option<AlertRec>, StateError> {
+    get(state, Table::Alerts, &alert_key(seq))
+}
+
 /// Duplicate-aid alerts, newest first, from seq `cursor` down.
 pub fn alerts(
     state: &dyn StateRead,

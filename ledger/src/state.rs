@@ -89,21 +89,19 @@ impl Table {
 }
 
 /// Separator between key parts (ASCII unit separator: no id contains it).
-pub const SEP: u8 = 0x1f;
+pub(crate) const SEP: u8 = 0x1f;
 
 /// One part of a key.
-pub enum Part<'a> {
+pub(crate) enum Part<'a> {
     /// Text (ids, names).
     Str(&'a str),
     /// A seq, big-endian.
     Seq(u64),
-    /// Raw bytes (keys).
-    Bytes(&'a [u8]),
 }
 
 /// Joins parts into a key; every text part is followed by [`SEP`] so that a
 /// prefix of parts is a prefix of keys and `ab` never matches `a`.
-pub fn key(parts: &[Part<'_>]) -> Vec<u8> {
+pub(crate) fn key(parts: &[Part<'_>]) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
     for p in parts {
         match p {
@@ -112,7 +110,6 @@ pub fn key(parts: &[Part<'_>]) -> Vec<u8> {
                 out.push(SEP);
             }
             Part::Seq(n) => out.extend_from_slice(&n.to_be_bytes()),
-            Part::Bytes(b) => out.extend_from_slice(b),
         }
     }
     out
@@ -120,12 +117,12 @@ pub fn key(parts: &[Part<'_>]) -> Vec<u8> {
 
 /// Key of the alert raised by the disbursement at `seq`: inverted so that a
 /// forward scan lists the newest first.
-pub fn alert_key(seq: u64) -> Vec<u8> {
+pub(crate) fn alert_key(seq: u64) -> Vec<u8> {
     (u64::MAX - seq).to_be_bytes().to_vec()
 }
 
 /// The seq at the end of an index key.
-pub fn seq_suffix(key: &[u8]) -> Option<u64> {
+pub(crate) fn seq_suffix(key: &[u8]) -> Option<u64> {
     let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
     Some(u64::from_be_bytes(tail))
 }
@@ -188,12 +185,12 @@ pub fn get<T: DeserializeOwned>(
 /// The stored bytes of a record: postcard, a compact serde encoding (field
 /// order, varint integers, no field names). Deterministic, so a replay
 /// reproduces the store byte for byte.
-pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
+pub(crate) fn encode<T: Serialize>(record: &T) -> Vec<u8> {
     postcard::to_allocvec(record).expect("state records serialise")
 }
 
 /// Decodes a record of `table` stored by [`encode`].
-pub fn decode<T: DeserializeOwned>(table: Table, bytes: &[u8]) -> Result<T, StateError> {
+pub(crate) fn decode<T: DeserializeOwned>(table: Table, bytes: &[u8]) -> Result<T, StateError> {
     postcard::from_bytes(bytes)
         .map_err(|e| StateError(format!("undecodable {} record: {e}", table.name())))
 }

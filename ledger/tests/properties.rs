@@ -137,28 +137,28 @@ proptest! {
         let root = t.root();
         let seq = a % size;
         let path = merkle::prove_inclusion(&t, seq, size).unwrap();
-        let flat: Vec<u8> = path.iter().flat_map(|h| h.0).collect();
-        let unflatten = |b: &[u8]| b.chunks(32).map(|c| Hash(c.try_into().unwrap())).collect::<Vec<_>>();
+        let flat: Vec<u8> = path.iter().flat_map(|h| *h.as_bytes()).collect();
+        let unflatten = |b: &[u8]| b.chunks(32).map(|c| Hash::new(c.try_into().unwrap())).collect::<Vec<_>>();
         each_flip(&flat, |b| root.verify_inclusion(&hs[seq as usize], seq, &unflatten(b)).is_ok());
-        let with_root = |b: &[u8]| RootHash { size, hash: Hash(b.try_into().unwrap()) };
-        each_flip(&root.hash.0, |b| with_root(b).verify_inclusion(&hs[seq as usize], seq, &path).is_ok());
-        each_flip(&hs[seq as usize].0, |b| root.verify_inclusion(&Hash(b.try_into().unwrap()), seq, &path).is_ok());
+        let with_root = |b: &[u8]| RootHash { size, hash: Hash::new(b.try_into().unwrap()) };
+        each_flip(root.hash.as_bytes(), |b| with_root(b).verify_inclusion(&hs[seq as usize], seq, &path).is_ok());
+        each_flip(hs[seq as usize].as_bytes(), |b| root.verify_inclusion(&Hash::new(b.try_into().unwrap()), seq, &path).is_ok());
 
         let first = 1 + b % (size - 1);
         let older = merkle::root_at(&t, first).unwrap();
         let cpath = merkle::prove_consistency(&t, first, size).unwrap();
-        let flat: Vec<u8> = cpath.iter().flat_map(|h| h.0).collect();
+        let flat: Vec<u8> = cpath.iter().flat_map(|h| *h.as_bytes()).collect();
         each_flip(&flat, |b| root.verify_consistency(&older, &unflatten(b)).is_ok());
-        let with_older = |b: &[u8]| RootHash { size: first, hash: Hash(b.try_into().unwrap()) };
-        each_flip(&older.hash.0, |b| root.verify_consistency(&with_older(b), &cpath).is_ok());
+        let with_older = |b: &[u8]| RootHash { size: first, hash: Hash::new(b.try_into().unwrap()) };
+        each_flip(older.hash.as_bytes(), |b| root.verify_consistency(&with_older(b), &cpath).is_ok());
     }
 
     #[test]
     fn garbage_proofs_never_panic(size in 0u64..100, seq in 0u64..120, path in proptest::collection::vec(any::<[u8; 32]>(), 0..80)) {
-        let path: Vec<Hash> = path.into_iter().map(Hash).collect();
-        let root = RootHash { size, hash: Hash([9; 32]) };
-        prop_assert!(root.verify_inclusion(&Hash([1; 32]), seq, &path).is_err());
-        let older = RootHash { size: seq, hash: Hash([2; 32]) };
+        let path: Vec<Hash> = path.into_iter().map(Hash::new).collect();
+        let root = RootHash { size, hash: Hash::new([9; 32]) };
+        prop_assert!(root.verify_inclusion(&Hash::new([1; 32]), seq, &path).is_err());
+        let older = RootHash { size: seq, hash: Hash::new([2; 32]) };
         prop_assert!(root.verify_consistency(&older, &path).is_err());
     }
 
@@ -170,7 +170,7 @@ proptest! {
     fn any_flipped_byte_in_a_checkpoint_is_detected(size in any::<u64>(), h in any::<[u8; 32]>()) {
         let signer = CheckpointSigner::new("ledger.example.org/aid/test", ed25519_dalek::SigningKey::from_bytes(&[5; 32])).unwrap();
         let verifier = CheckpointVerifier::from_vkey(&signer.vkey()).unwrap();
-        let root = RootHash { size, hash: Hash(h) };
+        let root = RootHash { size, hash: Hash::new(h) };
         let note = signer.sign(root);
         prop_assert_eq!(verifier.verify(note.as_bytes()).unwrap().root, root);
         each_flip(note.as_bytes(), |b| verifier.verify(b).is_ok_and(|cp| cp.root == root));
@@ -192,7 +192,7 @@ fn checkpoints_accept_cosignatures_and_refuse_garbage() {
     let verifier = CheckpointVerifier::from_vkey(&signer.vkey()).unwrap();
     let root = RootHash {
         size: 3,
-        hash: Hash([7; 32]),
+        hash: Hash::new([7; 32]),
     };
     let note = signer.sign(root);
     let witness_line = witness.sign(root).lines().last().unwrap().to_owned();
@@ -247,7 +247,7 @@ fn vkeys_round_trip_for_many_keys() {
         let verifier = CheckpointVerifier::from_vkey(&vkey).unwrap();
         let root = RootHash {
             size: u64::from(seed),
-            hash: Hash([seed; 32]),
+            hash: Hash::new([seed; 32]),
         };
         assert_eq!(
             verifier.verify(signer.sign(root).as_bytes()).unwrap().root,

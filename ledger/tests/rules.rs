@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use ledger::records::{AlertRec, CreditRec, KeyRec, NeedRec};
+use ledger::records::{CreditRec, KeyRec, NeedRec};
 use ledger::rules::Code;
 use ledger::sequencer::Outcome;
 use ledger::state::{get, Table};
@@ -997,14 +997,7 @@ fn duplicate_aid_alerts() {
         "disbursement",
         disburse("UNION-HARD", &family, "illness", 10_000, "2026-05-08"),
     );
-    let alert = |w: &World<_>, seq: u64| {
-        get::<AlertRec>(
-            w.log.backend(),
-            Table::Alerts,
-            &ledger::state::alert_key(seq),
-        )
-        .unwrap()
-    };
+    let alert = |w: &World<_>, seq: u64| ledger::query::alert(w.log.backend(), seq).unwrap();
     for quiet in [first, same_org, other_cause] {
         assert_eq!(alert(&w, quiet), None, "seq {quiet}");
     }

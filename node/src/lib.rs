@@ -24,28 +24,28 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 pub mod demo;
-pub mod error;
-pub mod lists;
-pub mod metrics;
-pub mod sequencer;
+mod error;
+mod lists;
+mod metrics;
+mod sequencer;
 pub mod serve;
-pub mod tiles;
+mod tiles;
 
 pub use error::ApiError;
 use ledger::sequencer::Outcome;
 use sequencer::{Committed, Job, Queue, QueueError, Receipt, Submitted};
 
 /// The log, shared between the sequencer (writes) and the handlers (reads).
-pub type SharedLog = Arc<RwLock<Log<RocksBackend>>>;
+pub(crate) type SharedLog = Arc<RwLock<Log<RocksBackend>>>;
 
 /// What the sequencer and the handlers share besides the log.
-pub struct Shared {
+pub(crate) struct Shared {
     /// Signs a checkpoint after every commit group.
-    pub signer: CheckpointSigner,
+    pub(crate) signer: CheckpointSigner,
     /// The latest signed checkpoint.
-    pub checkpoint: RwLock<String>,
+    pub(crate) checkpoint: RwLock<String>,
     /// Counters for `/metrics`.
-    pub metrics: metrics::Metrics,
+    pub(crate) metrics: metrics::Metrics,
 }
 
 /// Everything a handler needs.

@@ -576,7 +576,12 @@ async fn tiles_on_the_demo_ledger() {
     let edge = to_bytes(res.into_body(), usize::MAX).await.unwrap();
     assert_eq!(edge.len(), 153 * 32);
     for (i, h) in edge.chunks(32).enumerate() {
-        assert_eq!(h, leaf_hash(tail[256 + i]).0, "leaf {}", 10_496 + i);
+        assert_eq!(
+            h,
+            *leaf_hash(tail[256 + i]).as_bytes(),
+            "leaf {}",
+            10_496 + i
+        );
     }
     // Entry bundle of the last full tile: u16 length, then the exact bytes.
     let (status, bundle) = call(&app, Method::GET, "/tile/entries/040", vec![]).await;

@@ -95,8 +95,8 @@ impl HeadRecord {
     pub fn to_bytes(&self) -> [u8; 72] {
         let mut out = [0u8; 72];
         out[..8].copy_from_slice(&self.root.size.to_be_bytes());
-        out[8..40].copy_from_slice(&self.root.hash.0);
-        out[40..].copy_from_slice(&self.last_leaf.0);
+        out[8..40].copy_from_slice(self.root.hash.as_bytes());
+        out[40..].copy_from_slice(self.last_leaf.as_bytes());
         out
     }
     /// Inverse of [`HeadRecord::to_bytes`].
@@ -105,8 +105,8 @@ impl HeadRecord {
             .try_into()
             .map_err(|_| StoreError::Corrupt("head record is not 72 bytes".into()))?;
         let size = u64::from_be_bytes(b[..8].try_into().expect("8 bytes"));
-        let hash = Hash(b[8..40].try_into().expect("32 bytes"));
-        let last_leaf = Hash(b[40..].try_into().expect("32 bytes"));
+        let hash = Hash::new(b[8..40].try_into().expect("32 bytes"));
+        let last_leaf = Hash::new(b[40..].try_into().expect("32 bytes"));
         Ok(HeadRecord {
             root: RootHash { size, hash },
             last_leaf,

@@ -312,8 +312,8 @@ impl HashSource for RocksBackend {
                 .as_ref()
                 .try_into()
                 .map_err(|_| StoreError::Corrupt(format!("stored hash {i} is not 32 bytes")))?;
-            out[slot] = Hash(bytes);
-            fresh.push((i, Hash(bytes)));
+            out[slot] = Hash::new(bytes);
+            fresh.push((i, Hash::new(bytes)));
         }
         let mut upper = self.upper.write().expect("hash cache lock");
         fresh.into_iter().for_each(|(i, h)| upper.put(i, h));
@@ -359,7 +359,7 @@ impl Backend for RocksBackend {
         }
         let hashes = self.cf(cf::HASHES);
         for (index, h) in &group.hashes {
-            batch.put_cf(hashes, index.to_be_bytes(), h.0);
+            batch.put_cf(hashes, index.to_be_bytes(), h.as_bytes());
         }
         for w in group.state.iter() {
             batch.put_cf(self.cf(w.table.name()), &w.key, &w.value);
