@@ -121,13 +121,10 @@ fn main() {
 
     // 2. Inclusion proofs for random seqs in the tree of the full size.
     let size = log.size();
-    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut rng = fastrand::Rng::with_seed(1);
     let mut times = Vec::with_capacity(100_000);
     for _ in 0..100_000 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let seq = x % size;
+        let seq = rng.u64(..size);
         let start = Instant::now();
         let path = log.prove_inclusion(seq, size).unwrap();
         times.push(start.elapsed());

@@ -47,17 +47,6 @@ fn crash_writer() {
     }
 }
 
-/// A tiny xorshift; the test needs varied kill moments, not good randomness.
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 #[test]
 fn kill_9_never_loses_an_acknowledged_group() {
     let dir = tempfile::tempdir().unwrap();
@@ -66,7 +55,7 @@ fn kill_9_never_loses_an_acknowledged_group() {
         .unwrap()
         .as_nanos() as u64;
     println!("seed {seed}");
-    let mut rng = Rng(seed | 1);
+    let mut rng = fastrand::Rng::with_seed(seed);
     let mut acked_total = 0;
     for round in 0..24 {
         let mut child = Command::new(std::env::current_exe().unwrap())
@@ -93,7 +82,7 @@ fn kill_9_never_loses_an_acknowledged_group() {
             }
             acked
         });
-        std::thread::sleep(Duration::from_millis(20 + rng.below(400)));
+        std::thread::sleep(Duration::from_millis(20 + rng.u64(..400)));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let acked = reader.join().unwrap();

@@ -30,15 +30,41 @@ const FIRST_SEQ: u64 = 7;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Receive { f: usize, amount: u64 },
-    Transfer { f: usize, to: usize, amount: u64 },
-    Disburse { f: usize, family: u64, cause: usize, amount: u64, day: u64 },
-    Award { by: usize, v: u64, points: u64 },
-    Redeem { by: usize, v: u64, points: u64 },
+    Receive {
+        f: usize,
+        amount: u64,
+    },
+    Transfer {
+        f: usize,
+        to: usize,
+        amount: u64,
+    },
+    Disburse {
+        f: usize,
+        family: u64,
+        cause: usize,
+        amount: u64,
+        day: u64,
+    },
+    Award {
+        by: usize,
+        v: u64,
+        points: u64,
+    },
+    Redeem {
+        by: usize,
+        v: u64,
+        points: u64,
+    },
     /// A registrar's correction of seq `FIRST_SEQ + at`.
-    Correct { at: u64, reverse: bool },
+    Correct {
+        at: u64,
+        reverse: bool,
+    },
     /// The statement submitted `back` requests ago, again.
-    Resubmit { back: usize },
+    Resubmit {
+        back: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {

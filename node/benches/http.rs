@@ -120,7 +120,7 @@ fn paced_proofs(addr: SocketAddr, size: u64, per_client: u64) -> Vec<Duration> {
             .map(|c| {
                 scope.spawn(move || {
                     let mut conn = Conn::new(addr);
-                    let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ c;
+                    let mut rng = fastrand::Rng::with_seed(c);
                     let start = Instant::now();
                     (0..per_client)
                         .map(|k| {
@@ -128,13 +128,11 @@ fn paced_proofs(addr: SocketAddr, size: u64, per_client: u64) -> Vec<Duration> {
                                 (start + interval * k as u32)
                                     .saturating_duration_since(Instant::now()),
                             );
-                            x ^= x << 13;
-                            x ^= x >> 7;
-                            x ^= x << 17;
+                            let seq = rng.u64(..size);
                             let t = Instant::now();
                             let (status, _) = conn.request(
                                 "GET",
-                                &format!("/v1/proof/inclusion?seq={}&size={size}", x % size),
+                                &format!("/v1/proof/inclusion?seq={seq}&size={size}"),
                                 b"",
                             );
                             assert_eq!(status, 200);

@@ -28,6 +28,9 @@ const BUREAU: &str = "CN-USCI-11320000MB0000019A";
 const CHARITY: &str = "CN-USCI-53440300MJ0000018R";
 const UNION: &str = "CN-USCI-81110000000000019C";
 const REDCROSS: &str = "CN-USCI-91110000600037341L";
+/// Seed of the generator that picks the disbursements' counties and amounts.
+const DEMO_SEED: u64 = 0x9e37_79b9_7f4a_7c15;
+
 const COUNTIES: [&str; 5] = ["321181", "321182", "321183", "320102", "320211"];
 
 /// Disbursements in the demo ledger (besides the duplicate-aid cases).
@@ -37,7 +40,7 @@ struct Demo {
     keys: [SigningKey; 5],
     entries: Vec<Value>,
     nonce: u64,
-    rng: u64,
+    rng: fastrand::Rng,
 }
 
 impl Demo {
@@ -49,12 +52,6 @@ impl Demo {
             .expect("demo statements are canonical");
         self.entries
             .push(serde_json::to_value(entry).expect("entries serialise"));
-    }
-    fn next(&mut self, n: u64) -> u64 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        self.rng % n
     }
 }
 
@@ -124,7 +121,8 @@ fn build() -> Vec<Value> {
     let mut d = Demo {
         entries: Vec::new(),
         nonce: 0,
-        rng: 0x9e37_79b9_7f4a_7c15,
+        // Seeded: the demo ledger is the same on every run.
+        rng: fastrand::Rng::with_seed(DEMO_SEED),
         keys: keys.clone(),
     };
     let roles = [
@@ -345,8 +343,8 @@ fn build() -> Vec<Value> {
     for i in 0..DISBURSEMENTS {
         let (k, org, fund_id, tier, cause, low, high) = plans[(i % 8) as usize];
         let family_no = i / 8 % 1_500 + 1_500 * (i % 8);
-        let county = COUNTIES[d.next(5) as usize];
-        let amount = low + d.next(high - low) / 100 * 100;
+        let county = COUNTIES[d.rng.usize(..COUNTIES.len())];
+        let amount = low + d.rng.u64(..high - low) / 100 * 100;
         let day = 15 + i * 340 / DISBURSEMENTS;
         d.sign(
             k,

@@ -4,10 +4,10 @@
 //! stack itself refuses. Honest clients must still be served, and every
 //! answer must have the SPEC's `{"error":{"code","message"}}` shape.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
@@ -37,10 +37,7 @@ impl Drop for Node {
 /// and a header timeout of `header_timeout` seconds.
 fn spawn(header_timeout: u64) -> Node {
     let dir = tempfile::tempdir().unwrap();
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let addr = testkit::free_addr();
     let stderr = dir.path().join("stderr");
     let files = node::serve::RESERVED_FILES + ROOM;
     let mut command = Command::new(env!("CARGO_BIN_EXE_aidledger-node"));
@@ -54,7 +51,6 @@ fn spawn(header_timeout: u64) -> Node {
             "test.example/aid",
         ])
         .args(["--header-timeout", &header_timeout.to_string()])
-        .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr).unwrap());
     // SAFETY: setrlimit is a plain system call, safe between fork and exec.
     unsafe {
@@ -67,12 +63,7 @@ fn spawn(header_timeout: u64) -> Node {
                 .map_err(std::io::Error::from)
         });
     }
-    let mut child = command.spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains("listening"), "{line}");
+    let child = testkit::spawn_listening(&mut command);
     Node {
         child,
         addr,

@@ -30,7 +30,7 @@ fn node(dir: &tempfile::TempDir) -> (Router, std::thread::JoinHandle<()>) {
     (node::app(node), handle)
 }
 
-/// A node serving the demo ledger (10,649 entries).
+/// A node serving the demo ledger.
 fn demo_app(dir: &tempfile::TempDir) -> Router {
     let mut log = Log::open(RocksBackend::open(dir.path()).unwrap()).unwrap();
     node::demo::seed(&mut log).unwrap();
@@ -538,21 +538,27 @@ async fn public_lists_on_the_demo_ledger() {
     }
 }
 
-/// C2SP tiles on the demo ledger (10,649 leaves: 41 full level-0 tiles and
-/// one of width 153): hash tiles hold the leaf hashes, level-1 hashes are
+/// C2SP tiles on the demo ledger (full level-0 tiles and one partial one
+/// at the right edge): hash tiles hold the leaf hashes, level-1 hashes are
 /// the subtree hashes of the level-0 tiles below them, entry bundles hold
 /// the leaf bytes with u16 lengths; beyond the tree is 404.
 #[tokio::test(flavor = "multi_thread")]
 async fn tiles_on_the_demo_ledger() {
+    const WIDTH: u64 = 256;
     let dir = tempfile::tempdir().unwrap();
     let app = demo_app(&dir);
     let (_, info) = json_call(&app, Method::GET, "/v1/log", vec![]).await;
-    assert_eq!(info["size"], 41 * 256 + 153);
+    let size = info["size"].as_u64().unwrap();
+    let (full, edge_width) = (size / WIDTH, size % WIDTH);
+    // The demo is sized to exercise a partial tile and a partial level 1.
+    assert!(edge_width > 0 && (2..WIDTH).contains(&full), "{size}");
 
+    // The last full tile and the partial one after it.
+    let first = (full - 1) * WIDTH;
     let (_, export) = call(
         &app,
         Method::GET,
-        "/v1/entries?start=10240&limit=409",
+        &format!("/v1/entries?start={first}&limit={}", WIDTH + edge_width),
         vec![],
     )
     .await;
@@ -560,11 +566,11 @@ async fn tiles_on_the_demo_ledger() {
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
         .collect();
-    assert_eq!(tail.len(), 409);
+    assert_eq!(tail.len() as u64, WIDTH + edge_width);
 
-    // The right-edge level-0 tile: the hashes of leaves 10,496 ..= 10,648.
+    // The right-edge level-0 tile: the hashes of the leaves past the last full tile.
     let req = Request::builder()
-        .uri("/tile/0/041.p/153")
+        .uri(format!("/tile/0/{full:03}.p/{edge_width}"))
         .body(Body::empty())
         .unwrap();
     let res = app.clone().oneshot(req).await.unwrap();
@@ -574,31 +580,39 @@ async fn tiles_on_the_demo_ledger() {
         .unwrap()
         .contains("immutable"));
     let edge = to_bytes(res.into_body(), usize::MAX).await.unwrap();
-    assert_eq!(edge.len(), 153 * 32);
+    assert_eq!(edge.len() as u64, edge_width * 32);
     for (i, h) in edge.chunks(32).enumerate() {
         assert_eq!(
             h,
-            *leaf_hash(tail[256 + i]).as_bytes(),
+            *leaf_hash(tail[WIDTH as usize + i]).as_bytes(),
             "leaf {}",
-            10_496 + i
+            full * WIDTH + i as u64
         );
     }
     // Entry bundle of the last full tile: u16 length, then the exact bytes.
-    let (status, bundle) = call(&app, Method::GET, "/tile/entries/040", vec![]).await;
+    let (status, bundle) = call(
+        &app,
+        Method::GET,
+        &format!("/tile/entries/{:03}", full - 1),
+        vec![],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let mut rest = bundle.as_slice();
-    for line in &tail[..256] {
+    for line in &tail[..WIDTH as usize] {
         let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
         assert_eq!(&rest[2..2 + len], *line);
         rest = &rest[2 + len..];
     }
     assert!(rest.is_empty());
-    // Level 1 (width 41): each hash is the subtree hash of a full level-0 tile.
-    let (status, level1) = call(&app, Method::GET, "/tile/1/000.p/41", vec![]).await;
-    assert_eq!((status, level1.len()), (StatusCode::OK, 41 * 32));
-    for i in [0usize, 17, 40] {
+    // Level 1 (one hash per full level-0 tile): each is the subtree hash
+    // of the level-0 tile below it.
+    let (status, level1) = call(&app, Method::GET, &format!("/tile/1/000.p/{full}"), vec![]).await;
+    assert_eq!((status, level1.len() as u64), (StatusCode::OK, full * 32));
+    for i in [0, full / 2, full - 1] {
         let (_, level0) = call(&app, Method::GET, &format!("/tile/0/{i:03}"), vec![]).await;
-        assert_eq!(level0.len(), 256 * 32);
+        assert_eq!(level0.len() as u64, WIDTH * 32);
+        let i = i as usize;
         assert_eq!(
             tlog_tiles::Tile::subtree_hash(&level0).0,
             level1[i * 32..(i + 1) * 32],
@@ -606,15 +620,16 @@ async fn tiles_on_the_demo_ledger() {
         );
     }
     for uri in [
-        "/tile/0/042",
-        "/tile/0/041",
-        "/tile/0/041.p/154",
-        "/tile/1/000",
-        "/tile/2/000.p/1",
-        "/tile/entries/041",
-        "/tile/0/41",
-        "/tile/9/000",
+        format!("/tile/0/{:03}", full + 1),
+        format!("/tile/0/{full:03}"),
+        format!("/tile/0/{full:03}.p/{}", edge_width + 1),
+        "/tile/1/000".to_owned(),
+        "/tile/2/000.p/1".to_owned(),
+        format!("/tile/entries/{full:03}"),
+        "/tile/0/41".to_owned(),
+        "/tile/9/000".to_owned(),
     ] {
+        let uri = uri.as_str();
         let (status, e) = json_call(&app, Method::GET, uri, vec![]).await;
         assert_eq!(
             (status, error_code(&e)),

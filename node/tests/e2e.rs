@@ -6,8 +6,8 @@
 //! A node whose disk fills up mid-run acknowledges only what it wrote: after
 //! a restart every acknowledged entry is in the log, and it appends again.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 
 use ed25519_dalek::SigningKey;
@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 mod common;
 
 use common::{check_receipt, vectors};
+use testkit::free_addr;
 
 /// Minimal HTTP/1.1 over a fresh connection: (status, body).
 fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
@@ -91,25 +92,7 @@ fn spawn_limited(data: &std::path::Path, addr: SocketAddr, max_file_kib: Option<
             c
         }
     };
-    let mut child = command
-        .args(serve)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains("listening"), "{line}");
-    child
-}
-
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+    testkit::spawn_listening(command.args(serve).stderr(Stdio::null()))
 }
 
 /// Verifies the node's whole export (chain, and root against its signed

@@ -2,8 +2,6 @@
 //! serving the demo ledger: the script must have loaded and rendered the
 //! funds, the statistics and all duplicate-aid alerts from the API.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
 
 #[test]
@@ -14,27 +12,24 @@ fn the_page_renders_the_demo_ledger_in_chromium() {
         "{chromium} is missing: scripts/setup.sh installs it"
     );
     let dir = tempfile::tempdir().unwrap();
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let mut node = Command::new(env!("CARGO_BIN_EXE_aidledger-node"))
-        .args([
-            "demo",
-            "--data",
-            dir.path().join("data").to_str().unwrap(),
-            "--listen",
-            &addr.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(node.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains("listening"), "{line}");
+    let addr = testkit::free_addr();
+    let mut node = testkit::spawn_listening(
+        Command::new(env!("CARGO_BIN_EXE_aidledger-node"))
+            .args([
+                "demo",
+                "--data",
+                dir.path().join("data").to_str().unwrap(),
+                "--listen",
+                &addr.to_string(),
+            ])
+            .stderr(Stdio::null()),
+    );
+    // The page must show the size the node reports, with digit grouping.
+    let (_, log) = testkit::http_get(addr, "/v1/log");
+    let log: serde_json::Value = serde_json::from_slice(&log).unwrap();
+    let size = log["size"].as_u64().unwrap();
+    let grouped = format!("{},{:03}", size / 1000, size % 1000);
+    assert!((1_000..1_000_000).contains(&size), "{size}");
 
     let out = Command::new(&chromium)
         .args([
@@ -75,8 +70,8 @@ fn the_page_renders_the_demo_ledger_in_chromium() {
         "six duplicate-aid alerts expected"
     );
     assert!(
-        dom.contains(r#"<b id="size">10,649</b>"#),
-        "ledger size not rendered"
+        dom.contains(&format!(r#"<b id="size">{grouped}</b>"#)),
+        "ledger size {grouped} not rendered"
     );
     assert!(
         dom.contains(r#"<p id="error"></p>"#),

@@ -3,8 +3,8 @@
 //! user would.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -25,12 +25,7 @@ fn node_bin() -> PathBuf {
     bin
 }
 
-pub fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
+pub use testkit::free_addr;
 
 /// A running node; killed when dropped.
 pub struct Node {
@@ -41,25 +36,19 @@ pub struct Node {
 
 impl Node {
     pub fn start(data: &Path, addr: SocketAddr) -> Node {
-        let mut child = Command::new(node_bin())
-            .args([
-                "serve",
-                "--data",
-                data.to_str().unwrap(),
-                "--listen",
-                &addr.to_string(),
-                "--origin",
-                ORIGIN,
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.contains("listening"), "{line}");
+        let child = testkit::spawn_listening(
+            Command::new(node_bin())
+                .args([
+                    "serve",
+                    "--data",
+                    data.to_str().unwrap(),
+                    "--listen",
+                    &addr.to_string(),
+                    "--origin",
+                    ORIGIN,
+                ])
+                .stderr(Stdio::null()),
+        );
         Node {
             child,
             addr,
@@ -74,26 +63,9 @@ impl Node {
     }
 
     pub fn get(&self, path: &str) -> Value {
-        let body = http_get(&format!("{}{path}", self.url));
+        let (_, body) = testkit::http_get(self.addr, path);
         serde_json::from_slice(&body).unwrap()
     }
-}
-
-fn http_get(url: &str) -> Vec<u8> {
-    // A plain HTTP/1.1 GET over std: the tests need nothing more.
-    use std::io::Read;
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').unwrap();
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    raw[split + 4..].to_vec()
 }
 
 impl Drop for Node {

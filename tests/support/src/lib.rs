@@ -1,0 +1,54 @@
+//! What the workspace's tests share: a free loopback port, a binary that
+//! serves started and awaited until it listens, and a plain HTTP GET. Std
+//! only, so that any crate's tests can use it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+
+/// A loopback address no one listens on right now.
+pub fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind a loopback port")
+        .local_addr()
+        .expect("a bound socket has an address")
+}
+
+/// Spawns `command` (whose stdout this takes) and waits for its first
+/// line, which must announce that it listens: `aidledger-node serve` and
+/// `demo` print it once the socket is bound.
+pub fn spawn_listening(command: &mut Command) -> Child {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn the server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().expect("stdout is piped"))
+        .read_line(&mut line)
+        .expect("read the server's first line");
+    assert!(line.contains("listening"), "{line}");
+    child
+}
+
+/// The status and body of a plain HTTP/1.1 GET of `path` on `addr`.
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send the request");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read the answer");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP head");
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status code");
+    (status, raw[split + 4..].to_vec())
+}
