@@ -10,9 +10,9 @@ use std::time::SystemTime;
 
 use anyhow::Context;
 use ed25519_dalek::SigningKey;
-use ledger::domain::Kind;
+use ledger::body::{self, Body, KeyGrant};
+use ledger::domain::Role;
 use ledger::entry::{format_timestamp, SignedEntry};
-use serde_json::{json, Value};
 
 use crate::client::NodeClient;
 use crate::receipt::Submitter;
@@ -32,17 +32,24 @@ pub struct Signer {
 }
 
 /// `HEX=role,role` → `{"key": HEX, "roles": [...]}`.
-pub fn key_with_roles(spec: &str) -> anyhow::Result<Value> {
+pub fn key_with_roles(spec: &str) -> anyhow::Result<KeyGrant> {
     let (key, roles) = spec
         .split_once('=')
         .with_context(|| format!("--org-key {spec:?}: write it as HEX=role,role"))?;
-    let roles: Vec<&str> = roles
+    let roles = roles
         .split(',')
         .map(str::trim)
         .filter(|r| !r.is_empty())
-        .collect();
+        .map(|r| {
+            r.parse::<Role>()
+                .with_context(|| format!("--org-key {spec:?}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     anyhow::ensure!(!roles.is_empty(), "--org-key {spec:?} names no role");
-    Ok(json!({"key": key.trim(), "roles": roles}))
+    Ok(KeyGrant {
+        key: key.trim().to_owned(),
+        roles,
+    })
 }
 
 /// Refuses an org id the node would refuse, saying why; for a unified
@@ -78,16 +85,18 @@ pub fn check_org_id(id: &str) -> anyhow::Result<()> {
 /// with the node's code and message; nothing is sent if the entry fails the
 /// checks the node would make, or if the node's checkpoint does not verify
 /// with the vkey.
-pub fn sign_and_submit(
-    signer: &Signer,
-    kind: Kind,
-    body: Value,
-    done: &str,
-) -> anyhow::Result<ExitCode> {
+pub fn sign_and_submit<B: Body>(signer: &Signer, body: &B, done: &str) -> anyhow::Result<ExitCode> {
     let key: SigningKey = ledger::keyfile::read(&signer.key)?;
     let nonce = crate::fresh_nonce();
     let issued_at = format_timestamp(SystemTime::now());
-    let entry = SignedEntry::create(&key, &signer.issuer, kind, &nonce, &issued_at, body)?;
+    let entry = SignedEntry::create(
+        &key,
+        &signer.issuer,
+        B::KIND,
+        &nonce,
+        &issued_at,
+        body::to_value(body),
+    )?;
     ledger::rules::check_submission_value(serde_json::to_value(&entry)?)
         .map_err(|r| anyhow::anyhow!("not signing: {r}"))?;
     let client = NodeClient::new(&signer.node);

@@ -22,6 +22,8 @@ macro_rules! vocabulary {
         impl $name {
             /// Every value, in declaration order.
             pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+            /// Every value's string, in declaration order.
+            pub const NAMES: &'static [&'static str] = &[$($text,)+];
 
             /// The SPEC's string.
             pub const fn as_str(self) -> &'static str {
@@ -43,8 +45,8 @@ macro_rules! vocabulary {
                 match s {
                     $($text => Ok($name::$variant),)+
                     _ => Err(UnknownName {
-                        what: stringify!($name),
                         name: s.to_owned(),
+                        expected: $name::NAMES,
                     }),
                 }
             }
@@ -54,12 +56,12 @@ macro_rules! vocabulary {
 
 /// A string that names no value of a vocabulary.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{name:?} is not a {what}")]
+#[error("{name:?} is not one of {}", expected.join(", "))]
 pub struct UnknownName {
-    /// The vocabulary's type name.
-    pub what: &'static str,
     /// What was given.
     pub name: String,
+    /// The vocabulary's strings.
+    pub expected: &'static [&'static str],
 }
 
 vocabulary! {
@@ -269,6 +271,9 @@ mod tests {
         }
         assert_eq!("union_dues".parse::<Source>().unwrap(), Source::UnionDues);
         let err = "sponsor".parse::<Role>().unwrap_err();
-        assert_eq!(err.to_string(), "\"sponsor\" is not a Role");
+        assert_eq!(
+            err.to_string(),
+            "\"sponsor\" is not one of registrar, admin, fund, disburse, credit, assess, publish"
+        );
     }
 }
