@@ -10,62 +10,229 @@
 //! submission. Family pseudonyms are HMACs of synthetic resident ID numbers
 //! with valid check characters, under a demo secret.
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use ed25519_dalek::SigningKey;
-use ledger::domain::Kind;
+use ledger::body::{self, Body};
+use ledger::domain::{Category, Cause, Grade, OrgType, Role, Source, SubjectType, Tier};
 use ledger::entry::SignedEntry;
 use ledger::ident::{pseudonym, PseudonymKind};
 use ledger::rules::check_submissions;
 use ledger::sequencer::{sequence_group, Outcome};
 use ledger::store::{Backend, Log};
-use serde_json::{json, Value};
+use serde::Deserialize;
+use serde_json::Value;
 
 /// The demo's pseudonym secret (public, like the keys).
 pub const DEMO_SECRET: &[u8] = b"demo-deployment-secret";
 
-const BUREAU: &str = "CN-USCI-11320000MB0000019A";
-const CHARITY: &str = "CN-USCI-53440300MJ0000018R";
-const UNION: &str = "CN-USCI-81110000000000019C";
-const REDCROSS: &str = "CN-USCI-91110000600037341L";
-/// Seed of the generator that picks the disbursements' counties and amounts.
-const DEMO_SEED: u64 = 0x9e37_79b9_7f4a_7c15;
+/// The demo ledger's data (`node/demo/demo.toml`).
+const FIXTURE: &str = include_str!("../demo/demo.toml");
 
-const COUNTIES: [&str; 5] = ["321181", "321182", "321183", "320102", "320211"];
+/// The county of the synthetic resident IDs of needs, duplicate cases and
+/// volunteers, by number.
+const ID_COUNTIES: [&str; 5] = ["321181", "321182", "321183", "320102", "320211"];
 
-/// Disbursements in the demo ledger (besides the duplicate-aid cases).
-pub const DISBURSEMENTS: u64 = 10_200;
+/// Family numbers of the duplicate-aid cases, the needs and the
+/// volunteers start here: apart from the everyday disbursements' families.
+const DUPLICATE_FAMILIES: u64 = 50_000;
+const NEED_FAMILIES: u64 = 60_000;
+const VOLUNTEERS: u64 = 70_000;
 
-struct Demo {
-    keys: [SigningKey; 5],
-    entries: Vec<Value>,
-    nonce: u64,
-    rng: fastrand::Rng,
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Fixture {
+    registrar: OrgFixture,
+    orgs: Vec<OrgFixture>,
+    keys: Vec<KeyFixture>,
+    funds: Vec<FundFixture>,
+    transfers: Vec<TransferFixture>,
+    disbursements: Disbursements,
+    duplicates: Duplicates,
+    needs: Needs,
+    volunteers: Volunteers,
+    assessments: Vec<AssessmentFixture>,
+    indicators: Vec<body::Indicator>,
 }
 
-impl Demo {
-    fn sign(&mut self, k: usize, issuer: &str, kind: Kind, day: u64, body: Value) {
-        self.nonce += 1;
-        let nonce = format!("demo-{:06}", self.nonce);
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrgFixture {
+    id: String,
+    name: String,
+    #[serde(rename = "type")]
+    org_type: OrgType,
+    region: String,
+    key: usize,
+    roles: Vec<Role>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFixture {
+    org: String,
+    signer: usize,
+    key: usize,
+    roles: Vec<Role>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FundFixture {
+    id: String,
+    owner: String,
+    title: String,
+    category: Category,
+    source: Source,
+    from: String,
+    receives: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferFixture {
+    from_fund: String,
+    to_fund: String,
+    amount: u64,
+    day: u64,
+    #[serde(rename = "ref")]
+    reference: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Disbursements {
+    count: u64,
+    first_day: u64,
+    days: u64,
+    families_per_plan: u64,
+    seed: u64,
+    counties: Vec<String>,
+    plans: Vec<Plan>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Plan {
+    fund: String,
+    tier: Tier,
+    cause: Cause,
+    low: u64,
+    high: u64,
+    key: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Duplicates {
+    count: u64,
+    cause: Cause,
+    tier: Tier,
+    first: Payout,
+    second: Payout,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Payout {
+    fund: String,
+    amount: u64,
+    day: u64,
+    key: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Needs {
+    count: u64,
+    publisher: String,
+    claimer: String,
+    fund: String,
+    category: Category,
+    cause: Cause,
+    tier: Tier,
+    amount: u64,
+    first_day: u64,
+    summary: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Volunteers {
+    count: u64,
+    awarded_by: Vec<String>,
+    reason: String,
+    redeem_every: u64,
+    redeem_points: u64,
+    redeem_reason: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssessmentFixture {
+    subject_type: SubjectType,
+    subject: String,
+    score: u64,
+    grade: Grade,
+}
+
+/// The demo's data, parsed.
+fn fixture() -> Fixture {
+    toml::from_str(FIXTURE).expect("node/demo/demo.toml is a demo fixture")
+}
+
+/// Everyday disbursements in the demo ledger (besides the duplicate-aid
+/// cases and the needs).
+pub fn planned_disbursements() -> u64 {
+    fixture().disbursements.count
+}
+
+/// The demo key numbered `n`: its seed is `n` repeated.
+fn demo_key(n: usize) -> SigningKey {
+    SigningKey::from_bytes(&[u8::try_from(n).expect("demo keys are numbered 1-5"); 32])
+}
+
+/// Signs the demo's entries in order, each with a fresh nonce.
+struct Signer {
+    /// Each org's signing key number.
+    keys: HashMap<String, usize>,
+    entries: Vec<Value>,
+}
+
+impl Signer {
+    /// Signs `body` for `issuer` with its key (or key `key`), dated `day`.
+    fn sign<B: Body>(&mut self, issuer: &str, key: Option<usize>, day: u64, body: &B) {
+        let key = key.unwrap_or_else(|| self.keys[issuer]);
+        let nonce = format!("demo-{:06}", self.entries.len() + 1);
         let issued_at = format!("{}T09:00:00Z", date(day));
-        let entry = SignedEntry::create(&self.keys[k], issuer, kind, &nonce, &issued_at, body)
-            .expect("demo statements are canonical");
+        let entry = SignedEntry::create(
+            &demo_key(key),
+            issuer,
+            B::KIND,
+            &nonce,
+            &issued_at,
+            body::to_value(body),
+        )
+        .expect("demo statements are canonical");
         self.entries
             .push(serde_json::to_value(entry).expect("entries serialise"));
     }
+
+    /// The seq the next entry gets: every demo entry is accepted in order
+    /// from an empty log.
+    fn next_seq(&self) -> u64 {
+        self.entries.len() as u64
+    }
 }
 
-/// `2026-01-01` plus `day` days (0..365).
+/// `2026-01-01` plus `day` days, at most to the year's last day.
 fn date(day: u64) -> String {
-    const MONTHS: [u64; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    let mut d = day.min(364);
-    for (m, len) in MONTHS.iter().enumerate() {
-        if d < *len {
-            return format!("2026-{:02}-{:02}", m + 1, d + 1);
-        }
-        d -= len;
-    }
-    unreachable!("day is capped at 364")
+    let first = ledger::date::parse("2026-01-01").expect("a date");
+    let day = i32::try_from(day.min(364)).expect("small");
+    ledger::date::format(
+        ledger::date::Date::from_julian_day(first.to_julian_day() + day).expect("in 2026"),
+    )
 }
 
 /// A synthetic resident ID with a valid GB 11643 check character.
@@ -79,406 +246,226 @@ fn resident_id(county: &str, n: u64) -> String {
     format!("{body}{check}")
 }
 
+/// The pseudonym of synthetic person `n`.
+fn person(n: u64, kind: PseudonymKind) -> String {
+    let county = ID_COUNTIES[(n % ID_COUNTIES.len() as u64) as usize];
+    pseudonym(DEMO_SECRET, &resident_id(county, n), kind)
+        .expect("synthetic IDs carry valid check characters")
+}
+
 fn family(n: u64) -> String {
-    pseudonym(
-        DEMO_SECRET,
-        &resident_id(COUNTIES[(n % 5) as usize], n),
-        PseudonymKind::Beneficiary,
-    )
-    .expect("synthetic IDs carry valid check characters")
+    person(n, PseudonymKind::Beneficiary)
 }
 
-fn fund(id: &str, title: &str, category: &str, source: &str, region: &str, budget: u64) -> Value {
-    json!({"fund": id, "title": title, "category": category, "source": source, "region": region,
-           "currency": "CNY", "budget": budget, "start": "2026-01-01", "end": "2026-12-31"})
-}
-
-/// One demo payment.
-struct Payment<'a> {
-    fund: &'a str,
-    who: &'a str,
-    tier: &'a str,
-    cause: &'a str,
+/// A cash disbursement's body.
+#[allow(clippy::too_many_arguments)]
+fn payment(
+    fund: &str,
+    beneficiary: String,
+    tier: Tier,
+    cause: Cause,
     amount: u64,
-    region: &'a str,
+    region: &str,
     day: u64,
     reference: String,
-}
-
-impl Payment<'_> {
-    /// The disbursement's body.
-    fn body(&self) -> Value {
-        json!({"fund": self.fund, "beneficiary": self.who, "tier": self.tier, "cause": self.cause,
-               "amount": self.amount, "method": "cash", "region": self.region,
-               "date": date(self.day), "ref": self.reference})
+) -> body::Disbursement {
+    body::Disbursement {
+        fund: fund.to_owned(),
+        beneficiary,
+        tier,
+        cause,
+        amount,
+        method: ledger::domain::Method::Cash,
+        region: region.to_owned(),
+        date: date(day),
+        reference: Some(reference),
+        need: None,
     }
 }
 
 /// Every entry of the demo ledger, in order, as submitted JSON.
 fn build() -> Vec<Value> {
-    let keys = [1u8, 2, 3, 4, 5].map(|s| SigningKey::from_bytes(&[s; 32]));
-    let hex = |k: &SigningKey| hex::encode(k.verifying_key().to_bytes());
-    let mut d = Demo {
+    let fx = fixture();
+    let hex = |n: usize| hex::encode(demo_key(n).verifying_key().to_bytes());
+    let mut d = Signer {
+        keys: std::iter::once(&fx.registrar)
+            .chain(&fx.orgs)
+            .map(|o| (o.id.clone(), o.key))
+            .collect(),
         entries: Vec::new(),
-        nonce: 0,
-        // Seeded: the demo ledger is the same on every run.
-        rng: fastrand::Rng::with_seed(DEMO_SEED),
-        keys: keys.clone(),
     };
-    let roles = [
-        "registrar",
-        "admin",
-        "fund",
-        "disburse",
-        "assess",
-        "publish",
-    ];
-    d.sign(0, BUREAU, Kind::OrgRegister, 0, json!({"org": {"id": BUREAU, "name": "江苏省民政厅", "type": "government", "region": "320000"},
-        "keys": [{"key": hex(&keys[0]), "roles": roles}]}));
-    for (k, id, name, t, region) in [
-        (1, CHARITY, "江苏省慈善总会", "charity", "320000"),
-        (2, UNION, "江苏省总工会", "union", "320000"),
-        (3, REDCROSS, "江苏省红十字会", "charity", "320000"),
-    ] {
-        d.sign(0, BUREAU, Kind::OrgRegister, 1, json!({"org": {"id": id, "name": name, "type": t, "region": region},
-            "keys": [{"key": hex(&keys[k]), "roles": ["admin", "fund", "disburse", "credit", "publish"]}]}));
+    let registrar = fx.registrar.id.clone();
+    for (o, day) in std::iter::once((&fx.registrar, 0)).chain(fx.orgs.iter().map(|o| (o, 1))) {
+        let register = body::OrgRegister {
+            org: body::Org {
+                id: o.id.clone(),
+                name: o.name.clone(),
+                org_type: o.org_type,
+                region: o.region.clone(),
+            },
+            keys: vec![body::KeyGrant {
+                key: hex(o.key),
+                roles: o.roles.clone(),
+            }],
+        };
+        d.sign(&registrar, None, day, &register);
     }
-    // An extra, disburse-only key for the charity's caseworkers.
-    d.sign(
-        1,
-        CHARITY,
-        Kind::KeyAdd,
-        2,
-        json!({"org": CHARITY, "key": hex(&keys[4]), "roles": ["disburse"]}),
-    );
-
-    // (issuer key, org, id, title, category, source, receipts in fen)
-    let funds: [(usize, &str, &str, &str, &str, &str, u64); 9] = [
-        (
-            0,
-            BUREAU,
-            "MZ-2026-DIBAO",
-            "2026年城乡低保资金",
-            "dibao",
-            "fiscal",
-            900_000_000,
-        ),
-        (
-            0,
-            BUREAU,
-            "MZ-2026-TEMP",
-            "2026年临时救助资金",
-            "temporary",
-            "fiscal",
-            500_000_000,
-        ),
-        (
-            0,
-            BUREAU,
-            "MZ-2026-MED",
-            "2026年医疗救助资金",
-            "medical",
-            "fiscal",
-            2_500_000_000,
-        ),
-        (
-            2,
-            UNION,
-            "ZGH-2026-KUNNAN",
-            "困难职工帮扶资金",
-            "tekun",
-            "union_dues",
-            500_000_000,
-        ),
-        (
-            2,
-            UNION,
-            "ZGH-2026-JIUYE",
-            "职工就业援助资金",
-            "employment",
-            "union_dues",
-            400_000_000,
-        ),
-        (
-            1,
-            CHARITY,
-            "CSZH-2026-DABING",
-            "大病医疗救助专项",
-            "medical",
-            "donation",
-            2_000_000_000,
-        ),
-        (
-            1,
-            CHARITY,
-            "CSZH-2026-JIAOYU",
-            "助学圆梦",
-            "education",
-            "crowdfunding",
-            500_000_000,
-        ),
-        (
-            3,
-            REDCROSS,
-            "HSH-2026-ZAIHAI",
-            "防汛救灾专项",
-            "disaster",
-            "donation",
-            120_000_000,
-        ),
-        (
-            3,
-            REDCROSS,
-            "HSH-2026-ZHUFANG",
-            "危房改造援助",
-            "housing",
-            "other",
-            2_500_000_000,
-        ),
-    ];
-    for (i, (k, org, id, title, category, source, amount)) in funds.iter().enumerate() {
-        d.sign(
-            *k,
-            org,
-            Kind::FundOpen,
-            3,
-            fund(id, title, category, source, "320000", amount + amount / 5),
-        );
-        d.sign(*k, org, Kind::FundReceive, 5 + i as u64, json!({"fund": id, "amount": amount, "from": if *source == "fiscal" { "省级财政拨款" } else { "社会捐赠" },
-            "date": date(5 + i as u64), "ref": format!("RCV-2026-{i:04}")}));
+    for k in &fx.keys {
+        let add = body::KeyAdd {
+            org: k.org.clone(),
+            key: hex(k.key),
+            roles: k.roles.clone(),
+        };
+        d.sign(&k.org, Some(k.signer), 2, &add);
     }
-    // Government purchase of services.
-    d.sign(
-        0,
-        BUREAU,
-        Kind::FundTransfer,
-        20,
-        json!({"from_fund": "MZ-2026-TEMP", "to_fund": "CSZH-2026-DABING", "amount": 40_000_000,
-        "date": date(20), "ref": "政府购买服务合同-2026-007"}),
-    );
-    d.sign(
-        0,
-        BUREAU,
-        Kind::FundTransfer,
-        160,
-        json!({"from_fund": "MZ-2026-TEMP", "to_fund": "HSH-2026-ZAIHAI", "amount": 30_000_000,
-        "date": date(160), "ref": "防汛应急调拨-2026-03"}),
-    );
+    let owner: HashMap<&str, &str> = fx
+        .funds
+        .iter()
+        .map(|f| (f.id.as_str(), f.owner.as_str()))
+        .collect();
+    for (i, f) in fx.funds.iter().enumerate() {
+        let open = body::FundOpen {
+            fund: f.id.clone(),
+            title: f.title.clone(),
+            category: f.category,
+            source: f.source,
+            region: fx.registrar.region.clone(),
+            currency: "CNY".to_owned(),
+            budget: f.receives + f.receives / 5,
+            start: date(0),
+            end: date(364),
+        };
+        d.sign(&f.owner, None, 3, &open);
+        let day = 5 + i as u64;
+        let receive = body::FundReceive {
+            fund: f.id.clone(),
+            amount: f.receives,
+            from: f.from.clone(),
+            date: date(day),
+            reference: Some(format!("RCV-2026-{i:04}")),
+        };
+        d.sign(&f.owner, None, day, &receive);
+    }
+    for t in &fx.transfers {
+        let transfer = body::FundTransfer {
+            from_fund: t.from_fund.clone(),
+            to_fund: t.to_fund.clone(),
+            amount: t.amount,
+            date: date(t.day),
+            reference: Some(t.reference.clone()),
+        };
+        d.sign(owner[t.from_fund.as_str()], None, t.day, &transfer);
+    }
 
-    // Disbursements across counties; each family is helped by one body for each cause.
-    let plans: [(usize, &str, &str, &str, &str, u64, u64); 8] = [
-        (
-            0,
-            BUREAU,
-            "MZ-2026-DIBAO",
-            "assisted",
-            "other",
-            60_000,
-            120_000,
-        ),
-        (
-            0,
-            BUREAU,
-            "MZ-2026-MED",
-            "assisted",
-            "illness",
-            200_000,
-            3_000_000,
-        ),
-        (
-            0,
-            BUREAU,
-            "MZ-2026-TEMP",
-            "monitored",
-            "unemployment",
-            50_000,
-            300_000,
-        ),
-        (
-            2,
-            UNION,
-            "ZGH-2026-KUNNAN",
-            "vulnerable",
-            "elderly",
-            50_000,
-            500_000,
-        ),
-        (
-            2,
-            UNION,
-            "ZGH-2026-JIUYE",
-            "monitored",
-            "unemployment",
-            100_000,
-            400_000,
-        ),
-        (
-            4,
-            CHARITY,
-            "CSZH-2026-DABING",
-            "vulnerable",
-            "disability",
-            300_000,
-            2_000_000,
-        ),
-        (
-            1,
-            CHARITY,
-            "CSZH-2026-JIAOYU",
-            "vulnerable",
-            "education",
-            100_000,
-            500_000,
-        ),
-        (
-            3,
-            REDCROSS,
-            "HSH-2026-ZHUFANG",
-            "assisted",
-            "housing",
-            500_000,
-            3_000_000,
-        ),
-    ];
-    for i in 0..DISBURSEMENTS {
-        let (k, org, fund_id, tier, cause, low, high) = plans[(i % 8) as usize];
-        let family_no = i / 8 % 1_500 + 1_500 * (i % 8);
-        let county = COUNTIES[d.rng.usize(..COUNTIES.len())];
-        let amount = low + d.rng.u64(..high - low) / 100 * 100;
-        let day = 15 + i * 340 / DISBURSEMENTS;
-        d.sign(
-            k,
-            org,
-            Kind::Disbursement,
+    let plan = &fx.disbursements;
+    let mut rng = fastrand::Rng::with_seed(plan.seed);
+    let plans = plan.plans.len() as u64;
+    for i in 0..plan.count {
+        let p = &plan.plans[(i % plans) as usize];
+        let family_no = i / plans % plan.families_per_plan + plan.families_per_plan * (i % plans);
+        let county = &plan.counties[rng.usize(..plan.counties.len())];
+        let amount = p.low + rng.u64(..p.high - p.low) / 100 * 100;
+        let day = plan.first_day + i * plan.days / plan.count;
+        let pay = payment(
+            &p.fund,
+            family(family_no),
+            p.tier,
+            p.cause,
+            amount,
+            county,
             day,
-            Payment {
-                fund: fund_id,
-                who: &family(family_no),
-                tier,
-                cause,
-                amount,
-                region: county,
+            format!("DSB-{i:06}"),
+        );
+        d.sign(owner[p.fund.as_str()], p.key, day, &pay);
+    }
+    let dup = &fx.duplicates;
+    for case in 0..dup.count {
+        let who = family(DUPLICATE_FAMILIES + case);
+        let county = ID_COUNTIES[case as usize % ID_COUNTIES.len()];
+        for (payout, label) in [(&dup.first, "A"), (&dup.second, "B")] {
+            let day = payout.day + case;
+            let pay = payment(
+                &payout.fund,
+                who.clone(),
+                dup.tier,
+                dup.cause,
+                payout.amount,
+                county,
                 day,
-                reference: format!("DSB-{i:06}"),
-            }
-            .body(),
-        );
-    }
-    // Duplicate-aid cases: the same family helped for the same illness by
-    // the department and by the charity within weeks.
-    for case in 0..6u64 {
-        let who = family(50_000 + case);
-        let county = COUNTIES[case as usize % 5];
-        d.sign(
-            0,
-            BUREAU,
-            Kind::Disbursement,
-            100 + case,
-            Payment {
-                fund: "MZ-2026-MED",
-                who: &who,
-                tier: "monitored",
-                cause: "illness",
-                amount: 800_000,
-                region: county,
-                day: 100 + case,
-                reference: format!("DUP-A-{case}"),
-            }
-            .body(),
-        );
-        d.sign(
-            4,
-            CHARITY,
-            Kind::Disbursement,
-            130 + case,
-            Payment {
-                fund: "CSZH-2026-DABING",
-                who: &who,
-                tier: "monitored",
-                cause: "illness",
-                amount: 1_200_000,
-                region: county,
-                day: 130 + case,
-                reference: format!("DUP-B-{case}"),
-            }
-            .body(),
-        );
-    }
-    // Floods: needs published by the department, claimed and fulfilled by the Red Cross.
-    for n in 0..12u64 {
-        let who = family(60_000 + n);
-        let need = format!("XQ-2026-{n:04}");
-        d.sign(0, BUREAU, Kind::NeedPublish, 170 + n, json!({"need": need, "beneficiary": who, "category": "disaster", "cause": "disaster",
-            "amount": 1_500_000, "region": COUNTIES[n as usize % 5], "summary": "房屋因洪水受损，需修缮"}));
-        d.sign(3, REDCROSS, Kind::NeedClaim, 171 + n, json!({"need": need}));
-        let mut pay = Payment {
-            fund: "HSH-2026-ZAIHAI",
-            who: &who,
-            tier: "assisted",
-            cause: "disaster",
-            amount: 1_500_000,
-            region: COUNTIES[n as usize % 5],
-            day: 175 + n,
-            reference: format!("XQ-PAY-{n}"),
-        }
-        .body();
-        pay["need"] = json!(need);
-        // Every demo entry is accepted in order from an empty log: its seq is its index.
-        let pay_seq = d.entries.len() as u64;
-        d.sign(3, REDCROSS, Kind::Disbursement, 175 + n, pay);
-        d.sign(
-            3,
-            REDCROSS,
-            Kind::NeedFulfil,
-            176 + n,
-            json!({"need": need, "disbursement": pay_seq}),
-        );
-    }
-    // Volunteers earn credit points with the charity and the union.
-    for v in 0..300u64 {
-        let vol = pseudonym(
-            DEMO_SECRET,
-            &resident_id("321181", 70_000 + v),
-            PseudonymKind::Volunteer,
-        )
-        .expect("valid id");
-        let (k, org) = if v % 2 == 0 { (1, CHARITY) } else { (2, UNION) };
-        d.sign(
-            k,
-            org,
-            Kind::CreditAward,
-            200 + v % 100,
-            json!({"holder": vol, "points": 10 + v % 40, "reason": "入户走访困难家庭"}),
-        );
-        if v % 5 == 0 {
-            d.sign(
-                k,
-                org,
-                Kind::CreditRedeem,
-                300,
-                json!({"holder": vol, "points": 5, "reason": "兑换生活用品"}),
+                format!("DUP-{label}-{case}"),
             );
+            d.sign(owner[payout.fund.as_str()], payout.key, day, &pay);
         }
     }
-    // Year-end assessments by the department.
-    let indicators = json!([
-        {"code": "exec", "name": "预算执行率", "unit": "%", "op": "ge", "target": 90, "actual": 93, "weight": 40, "score": 4000},
-        {"code": "ontime", "name": "按时发放率", "unit": "%", "op": "ge", "target": 98, "actual": 97, "weight": 30, "score": 2700},
-        {"code": "dup", "name": "重复救助处置", "unit": "件", "op": "le", "target": 0, "actual": 6, "weight": 30, "score": 2100}]);
-    for (t, subject, score, grade) in [
-        ("org", CHARITY, 8800, "good"),
-        ("org", UNION, 9100, "excellent"),
-        ("fund", "HSH-2026-ZAIHAI", 9300, "excellent"),
-        ("region", "321181", 8500, "good"),
-    ] {
-        d.sign(
-            0,
-            BUREAU,
-            Kind::AssessmentResult,
-            360,
-            json!({"subject_type": t, "subject": subject, "period_start": "2026-01-01",
-            "period_end": "2026-12-31", "indicators": indicators, "score": score, "grade": grade}),
+    let needs = &fx.needs;
+    for n in 0..needs.count {
+        let who = family(NEED_FAMILIES + n);
+        let need = format!("XQ-2026-{n:04}");
+        let county = ID_COUNTIES[n as usize % ID_COUNTIES.len()];
+        let day = needs.first_day + n;
+        let publish = body::NeedPublish {
+            need: need.clone(),
+            beneficiary: who.clone(),
+            category: needs.category,
+            cause: needs.cause,
+            amount: needs.amount,
+            region: county.to_owned(),
+            summary: needs.summary.clone(),
+        };
+        d.sign(&needs.publisher, None, day, &publish);
+        let claim = body::NeedClaim { need: need.clone() };
+        d.sign(&needs.claimer, None, day + 1, &claim);
+        let mut pay = payment(
+            &needs.fund,
+            who,
+            needs.tier,
+            needs.cause,
+            needs.amount,
+            county,
+            day + 5,
+            format!("XQ-PAY-{n}"),
         );
+        pay.need = Some(need.clone());
+        let pay_seq = d.next_seq();
+        d.sign(&needs.claimer, None, day + 5, &pay);
+        let fulfil = body::NeedFulfil {
+            need,
+            disbursement: pay_seq,
+        };
+        d.sign(&needs.claimer, None, day + 6, &fulfil);
+    }
+    let vols = &fx.volunteers;
+    for v in 0..vols.count {
+        let holder = person(VOLUNTEERS + v, PseudonymKind::Volunteer);
+        let org = &vols.awarded_by[v as usize % vols.awarded_by.len()];
+        let award = body::CreditAward {
+            holder: holder.clone(),
+            points: 10 + v % 40,
+            reason: vols.reason.clone(),
+            reference: None,
+        };
+        d.sign(org, None, 200 + v % 100, &award);
+        if v % vols.redeem_every == 0 {
+            let redeem = body::CreditRedeem {
+                holder,
+                points: vols.redeem_points,
+                reason: vols.redeem_reason.clone(),
+            };
+            d.sign(org, None, 300, &redeem);
+        }
+    }
+    for a in &fx.assessments {
+        let result = body::AssessmentResult {
+            subject_type: a.subject_type,
+            subject: a.subject.clone(),
+            period_start: date(0),
+            period_end: date(364),
+            indicators: fx.indicators.clone(),
+            score: a.score,
+            grade: a.grade,
+            report: None,
+        };
+        d.sign(&registrar, None, 360, &result);
     }
     d.entries
 }
@@ -523,6 +510,7 @@ mod tests {
             );
         }
         assert_eq!(date(0), "2026-01-01");
+        assert!(fixture().disbursements.plans.len() > 1);
         assert_eq!(date(59), "2026-03-01");
         assert_eq!(date(364), "2026-12-31");
     }

@@ -362,7 +362,7 @@ fn the_demo_ledger() {
     .items
     .len();
     assert!(
-        disbursements as u64 >= node::demo::DISBURSEMENTS,
+        disbursements as u64 >= node::demo::planned_disbursements(),
         "{disbursements}"
     );
     let alerts = ledger::query::alerts(backend, None, 100).unwrap().items;
