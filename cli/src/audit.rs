@@ -231,7 +231,7 @@ pub fn verify_file(
         if let Err(fault) = audit.push(&line) {
             return Err(audit.fail(fault).into());
         }
-        if audit.size() % 4096 == 0 {
+        if audit.size() % crate::PROGRESS_EVERY == 0 {
             progress.set_position(audit.size());
         }
     }
@@ -397,7 +397,7 @@ pub fn verify_node(
             fault = Some(f);
             anyhow::bail!("stop");
         }
-        if audit.size() % 4096 == 0 {
+        if audit.size() % crate::PROGRESS_EVERY == 0 {
             progress.set_position(audit.size());
         }
         Ok(())

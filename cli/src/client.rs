@@ -12,8 +12,12 @@ use serde_json::Value;
 /// Entries per page of `GET /v1/entries` and per submitted array (SPEC §7).
 pub const PAGE: u64 = 1000;
 
-/// Largest answer read: a page of 1,000 leaves of at most 65,535 bytes.
-const MAX_BODY: u64 = 1000 * 65_536 + 4096;
+/// Largest answer read: a page of leaves of at most `MAX_LEAF_BYTES`, each
+/// with its newline, and room for anything around them.
+const MAX_BODY: u64 = PAGE * (ledger::entry::MAX_LEAF_BYTES as u64 + 1) + ANSWER_SLACK;
+
+/// Bytes allowed beyond a page's leaves in an answer.
+const ANSWER_SLACK: u64 = 4096;
 
 /// Attempts for a request that failed in transport or with 500/503.
 const ATTEMPTS: u32 = 6;

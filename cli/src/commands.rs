@@ -344,7 +344,7 @@ pub(crate) fn export(
     client.leaves(0, size, |seq, bytes| {
         f.write_all(bytes)?;
         f.write_all(b"\n")?;
-        if seq % 4096 == 0 {
+        if seq % cli::PROGRESS_EVERY == 0 {
             bar.set_position(seq);
         }
         Ok(())

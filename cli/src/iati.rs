@@ -89,7 +89,16 @@ pub fn export(
     Ok(out)
 }
 
+/// One fund as an `iati-activity`: what it is, then its transactions.
 fn activity(out: &mut String, org: &Value, fund: &Value, flows: &[Value], today: &str, now: &str) {
+    describe(out, org, fund, today, now);
+    transactions(out, text(fund, "fund"), flows);
+    out.push_str("</iati-activity>\n");
+}
+
+/// The activity's opening and identity: ids, organisations, title,
+/// status, dates, sector and budget.
+fn describe(out: &mut String, org: &Value, fund: &Value, today: &str, now: &str) {
     let id = text(fund, "fund");
     let owner = text(fund, "owner");
     let (start, end) = (text(fund, "start"), text(fund, "end"));
@@ -147,6 +156,12 @@ fn activity(out: &mut String, org: &Value, fund: &Value, flows: &[Value], today:
         sector(text(fund, "category")),
         yuan(fund["budget"].as_u64().unwrap_or(0))
     );
+}
+
+/// The fund's unreversed flows as IATI transactions: receipts and
+/// transfers one by one, disbursements summed by date and region (no
+/// household is named).
+fn transactions(out: &mut String, id: &str, flows: &[Value]) {
     // Disbursements: (date, region) → (sum, count).
     let mut paid: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
     for e in flows.iter().filter(|e| e["reversed"] != true) {
@@ -212,7 +227,6 @@ fn activity(out: &mut String, org: &Value, fund: &Value, flows: &[Value], today:
             Some(region),
         );
     }
-    out.push_str("</iati-activity>\n");
 }
 
 fn transaction(

@@ -28,6 +28,10 @@ use ledger::merkle::Hash;
 #[error("{0}")]
 pub struct Failed(pub String);
 
+/// Leaves between two updates of a progress bar: often enough to see it
+/// move, rarely enough to cost nothing.
+pub const PROGRESS_EVERY: u64 = 4096;
+
 /// Writes `bytes` to `path` so that it is whole or absent after a crash:
 /// a temporary file, fsync, rename.
 pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

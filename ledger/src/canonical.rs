@@ -17,9 +17,8 @@ use serde_json::{Map, Number, Value};
 pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 
 /// Lowercase hex of `bytes`, the form of every hash, key and signature in
-/// the ledger's JSON. `hex::encode` builds its string a `char` at a time,
-/// which was 4% of the node's CPU in batch appends (receipts are mostly
-/// hashes).
+/// the ledger's JSON. `hex::encode` builds its string a `char` at a time;
+/// receipts are mostly hashes, so this is on the node's hot path.
 pub fn lower_hex(bytes: &[u8]) -> String {
     let mut out = vec![0; bytes.len() * 2];
     hex::encode_to_slice(bytes, &mut out).expect("output is twice the input");

@@ -115,8 +115,9 @@ impl ChainVerifier {
             last_time,
             last_logged_at: at.logged_at,
             pending: Vec::new(),
-            // Batches of 256-512 cost ~12-15 µs a signature here, against
-            // ~48 µs for verify_strict alone.
+            // Batched verification shares one inversion and one multiscalar
+            // multiplication across the batch: the larger, the cheaper a
+            // signature, up to a few hundred.
             batch: 512,
             threads: 1,
             keys: HashMap::new(),

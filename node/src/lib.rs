@@ -58,10 +58,9 @@ pub struct Node {
 
 /// Turns transparent huge pages off for this process (Linux; elsewhere a
 /// no-op). mimalloc marks its arenas for huge pages, and a request's
-/// buffers come and go, so page faults kept clearing fresh 2 MiB pages
-/// whole: ~10% of the CPU during 1,000-entry batch appends, against 0.2%
-/// with 4 KiB pages. Only the page size changes, so a kernel that refuses
-/// the flag changes nothing else.
+/// buffers come and go, so page faults would keep clearing fresh 2 MiB pages
+/// whole during batch appends. Only the page size changes, so a kernel that
+/// refuses the flag changes nothing else.
 fn no_huge_pages() {
     #[cfg(target_os = "linux")]
     if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
@@ -91,6 +90,35 @@ impl Node {
         });
         let (queue, handle) = sequencer::start(log.clone(), shared.clone());
         (Node { log, shared, queue }, handle)
+    }
+
+    /// Queues `entries` for the sequencer and waits until their group is
+    /// durable (or failed).
+    async fn sequence(&self, entries: Vec<Submitted>) -> Result<Committed, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.queue
+            .submit(Job::new(entries, reply))
+            .map_err(|e| match e {
+                QueueError::Full => {
+                    ApiError::new(Code::Overloaded, "the sequencer is behind; retry shortly")
+                }
+                QueueError::Closed => ApiError::new(Code::Overloaded, "the node is shutting down"),
+            })?;
+        rx.await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)
+    }
+
+    /// Receipts (inclusion proofs) for a committed job, made here, not on
+    /// the sequencer's thread. One receipt takes microseconds (hashes mostly
+    /// cached, the log's lock free but while a head moves): made in place;
+    /// an array's on the blocking pool.
+    async fn receipts(&self, committed: Committed) -> Result<Answers, ApiError> {
+        if committed.outcomes.len() == 1 {
+            receipts(&self.log.read().expect("log lock"), committed)
+        } else {
+            self.read(move |log| receipts(log, committed)).await
+        }
     }
 
     /// Runs `f` on the log under a read lock, on the blocking pool.
@@ -216,7 +244,9 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
         s if s.is_client_error() => Code::SchemaViolation,
         _ => Code::Internal,
     };
-    let text = axum::body::to_bytes(res.into_body(), 4096)
+    /// Of a rejection's text, at most this many bytes become the message.
+    const MESSAGE_LIMIT: usize = 4096;
+    let text = axum::body::to_bytes(res.into_body(), MESSAGE_LIMIT)
         .await
         .unwrap_or_default();
     let text = String::from_utf8_lossy(&text);
@@ -251,10 +281,40 @@ async fn metrics(State(node): State<Node>) -> Result<Response, ApiError> {
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 
+/// What a request gets for each entry: a receipt or an error.
+type Answers = Vec<Result<Receipt, ApiError>>;
+
 /// `POST /v1/entries`: one entry (201 receipt; 200 for an identical
 /// resubmission) or an array of up to 1,000 (200 `{"results":[…]}`).
 async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response, ApiError> {
-    let value = ledger::parse_strict(&body).map_err(|e| {
+    let (items, single) = submitted_items(&body)?;
+    let (entries, mut answers) = precheck(items, single).await?;
+    let mut created = false;
+    if !entries.is_empty() {
+        let committed = node.sequence(entries).await?;
+        created = committed
+            .outcomes
+            .iter()
+            .any(|o| matches!(o, Ok(Outcome::Sequenced(_))));
+        let mut receipts = node.receipts(committed).await?.into_iter();
+        for slot in answers.iter_mut().filter(|a| a.is_none()) {
+            *slot = Some(receipts.next().expect("one answer per entry"));
+        }
+    }
+    let answers: Answers = answers
+        .into_iter()
+        .map(|a| a.expect("every entry answered"))
+        .collect();
+    for e in answers.iter().filter_map(|a| a.as_ref().err()) {
+        node.shared.metrics.refused(e.code);
+    }
+    respond(answers, single, created)
+}
+
+/// The entries of a submitted body, and whether it was one entry rather
+/// than an array.
+fn submitted_items(body: &[u8]) -> Result<(Vec<Value>, bool), ApiError> {
+    let value = ledger::parse_strict(body).map_err(|e| {
         let code = if e.is_malformed() {
             Code::MalformedJson
         } else {
@@ -262,81 +322,53 @@ async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response, ApiEr
         };
         ApiError::new(code, e.to_string())
     })?;
-    let (items, single) = match value {
-        Value::Array(items) if items.len() > MAX_BATCH => {
-            return Err(ApiError::new(
-                Code::TooLarge,
-                format!("at most {MAX_BATCH} entries per request"),
-            ))
-        }
-        Value::Array(items) => (items, false),
-        other => (vec![other], true),
-    };
-    // Schema and verify_strict, off the async threads: an array's entries
-    // in parallel on the blocking pool; a single entry with the rest of its
-    // commit group, by the sequencer.
-    let mut answers: Vec<Option<Result<Receipt, ApiError>>> = Vec::with_capacity(items.len());
-    let mut entries = Vec::new();
+    match value {
+        Value::Array(items) if items.len() > MAX_BATCH => Err(ApiError::new(
+            Code::TooLarge,
+            format!("at most {MAX_BATCH} entries per request"),
+        )),
+        Value::Array(items) => Ok((items, false)),
+        other => Ok((vec![other], true)),
+    }
+}
+
+/// Schema and verify_strict, off the async threads: an array's entries in
+/// parallel on the blocking pool; a single entry with the rest of its
+/// commit group, by the sequencer. Gives the entries to sequence, and one
+/// slot per submitted entry: its refusal already, or `None` until the
+/// sequencer answers.
+async fn precheck(
+    items: Vec<Value>,
+    single: bool,
+) -> Result<(Vec<Submitted>, Vec<Option<Result<Receipt, ApiError>>>), ApiError> {
     if single {
-        entries.extend(items.into_iter().map(Submitted::Parsed));
-        answers.push(None);
-    } else {
-        let checked = tokio::task::spawn_blocking(move || check_submissions(items))
-            .await
-            .map_err(ApiError::internal)?;
-        for c in checked {
-            match c {
-                Ok(entry) => {
-                    entries.push(Submitted::Checked(entry));
-                    answers.push(None);
-                }
-                Err(refusal) => answers.push(Some(Err(refusal.into()))),
-            }
-        }
+        return Ok((
+            items.into_iter().map(Submitted::Parsed).collect(),
+            vec![None],
+        ));
     }
-    let mut created = false;
-    if !entries.is_empty() {
-        let (reply, rx) = oneshot::channel();
-        node.queue
-            .submit(Job::new(entries, reply))
-            .map_err(|e| match e {
-                QueueError::Full => {
-                    ApiError::new(Code::Overloaded, "the sequencer is behind; retry shortly")
-                }
-                QueueError::Closed => ApiError::new(Code::Overloaded, "the node is shutting down"),
-            })?;
-        let committed = rx
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)?;
-        created = committed
-            .outcomes
-            .iter()
-            .any(|o| matches!(o, Ok(Outcome::Sequenced(_))));
-        // Receipts (inclusion proofs) are made here, not on the sequencer's
-        // thread. One receipt takes microseconds (hashes mostly cached, the
-        // log's lock free but while a head moves): made in place; an
-        // array's on the blocking pool.
-        let results = if committed.outcomes.len() == 1 {
-            receipts(&node.log.read().expect("log lock"), committed)?
-        } else {
-            node.read(move |log| receipts(log, committed)).await?
-        };
-        let mut results = results.into_iter();
-        for slot in answers.iter_mut().filter(|a| a.is_none()) {
-            *slot = Some(results.next().expect("one answer per entry"));
-        }
-    }
-    for a in answers.iter().flatten() {
-        if let Err(e) = a {
-            node.shared.metrics.refused(e.code);
-        }
-    }
-    let mut answers = answers
+    let checked = tokio::task::spawn_blocking(move || check_submissions(items))
+        .await
+        .map_err(ApiError::internal)?;
+    let mut entries = Vec::with_capacity(checked.len());
+    let answers = checked
         .into_iter()
-        .map(|a| a.expect("every entry answered"));
+        .map(|c| match c {
+            Ok(entry) => {
+                entries.push(Submitted::Checked(entry));
+                None
+            }
+            Err(refusal) => Some(Err(refusal.into())),
+        })
+        .collect();
+    Ok((entries, answers))
+}
+
+/// One entry's answer (201 when new, 200 for a resubmission), or an
+/// array's `{"results":[…]}`.
+fn respond(answers: Answers, single: bool, created: bool) -> Result<Response, ApiError> {
     if single {
-        let receipt = answers.next().expect("one entry")?;
+        let receipt = answers.into_iter().next().expect("one entry")?;
         let status = if created {
             StatusCode::CREATED
         } else {
@@ -345,14 +377,15 @@ async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response, ApiEr
         return Ok((status, Json(receipt)).into_response());
     }
     let results: Vec<Answer> = answers
+        .into_iter()
         .map(|a| a.map_or_else(|e| Answer::Refused(e.body()), Answer::Receipt))
         .collect();
     Ok(Json(Results { results }).into_response())
 }
 
 /// The answer to an array: one receipt or error body per entry, in order.
-/// Serialised straight from these types: a batch's answer is ~2 MB, and
-/// building it as a `Value` first cost ~5% of the node's CPU.
+/// Serialised straight from these types: a batch's answer is megabytes,
+/// and building it as a `Value` first would copy it all once more.
 #[derive(Serialize)]
 struct Results {
     results: Vec<Answer>,
@@ -366,10 +399,7 @@ enum Answer {
 }
 
 /// Receipts (or refusals) for a committed job's outcomes.
-fn receipts(
-    log: &Log<RocksBackend>,
-    committed: Committed,
-) -> Result<Vec<Result<Receipt, ApiError>>, ApiError> {
+fn receipts(log: &Log<RocksBackend>, committed: Committed) -> Result<Answers, ApiError> {
     let Committed {
         outcomes,
         checkpoint,

@@ -31,6 +31,10 @@ const HEAD_KEY: &[u8] = b"head";
 pub const MAX_OPEN_FILES: u64 = 512;
 const FORMAT_KEY: &[u8] = b"state-format";
 
+/// Rows written per batch while derived state is rebuilt: bounded memory,
+/// few enough writes.
+const REBUILD_BATCH: usize = 10_000;
+
 /// Version of the encoding of the derived-state tables, kept in the meta
 /// column family; raised whenever a record's shape changes. 2: histories
 /// hold each disbursement's seq, issuer and date; entry records leave out
@@ -43,8 +47,7 @@ pub const STATE_FORMAT: u32 = 5;
 /// Stored hashes above the leaves (levels ≥ 1: one hash per leaf in all,
 /// 32 bytes) are kept in memory once read or written. They never change, so
 /// the cache is never stale; a proof then reads only leaf-level hashes from
-/// RocksDB. Measured at 1,000,000 leaves: a median proof went from ~40 µs
-/// (point gets of ~4 µs each) to a few µs.
+/// RocksDB instead of one point get per level (README, performance).
 #[derive(Default)]
 struct UpperCache {
     /// `levels[l - 1][n]` = hash at `(l, n)`; `Hash::ZERO` = not cached.
@@ -133,7 +136,7 @@ impl RocksBackend {
         let mut batch = WriteBatch::default();
         for (t, k, v) in state.entries() {
             batch.put_cf(self.cf(t.name()), k, v);
-            if batch.len() >= 10_000 {
+            if batch.len() >= REBUILD_BATCH {
                 self.db.write(std::mem::take(&mut batch)).map_err(io)?;
             }
         }
@@ -159,16 +162,15 @@ impl RocksBackend {
         db_opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::PointInTime);
         // A WAL file is kept until every column family with data in it has
         // flushed, and the small families (funds, orgs, meta) take a very
-        // long time to fill a memtable: measured, 1.7 GB of WAL after
-        // 1,100,000 entries, all replayed at the next open after a crash.
-        // Past 512 MiB RocksDB flushes the families holding the oldest WAL.
+        // long time to fill a memtable, so the WAL would grow without bound
+        // and all of it be replayed at the next open after a crash. Past
+        // 512 MiB RocksDB flushes the families holding the oldest WAL.
         // An obsolete WAL file is then reused rather than deleted: appending
-        // to a fresh file cost the committing thread a third of its time in
-        // the kernel, allocating page-cache pages. One is enough (rules
-        // bench: the same with four), and the next open deletes the kept
-        // files, ~30 ms each: with four a node started in 435 ms, with one
-        // in 31 ms. The bundled RocksDB (11.8) keeps recycling on with
-        // point-in-time recovery; older ones silently turned it off.
+        // to a fresh file makes the kernel allocate page-cache pages on the
+        // committing thread. One kept file is enough, and the next open
+        // deletes the kept files one by one, so fewer start faster. The
+        // bundled RocksDB (11.8) keeps recycling on with point-in-time
+        // recovery; older ones silently turned it off.
         db_opts.set_max_total_wal_size(512 << 20);
         db_opts.set_recycle_log_file_num(1);
         // A bound, so that the node can give every other descriptor to
@@ -189,8 +191,7 @@ impl RocksBackend {
         let mut leaf_opts = Options::default();
         // Leaf bytes go to blob files at flush (RocksDB's integrated
         // BlobDB): the LSM then holds only small references, so flushes and
-        // compactions stop rewriting the leaves. Measured: store appends of
-        // 1,000-leaf groups went from ~115k to ~250k leaves/s.
+        // compactions stop rewriting the leaves.
         leaf_opts.set_enable_blob_files(true);
         leaf_opts.set_min_blob_size(256);
         leaf_opts.set_compression_type(rocksdb::DBCompressionType::None);
@@ -337,7 +338,13 @@ impl Backend for RocksBackend {
         // Sized up front, so that a batch of a few MiB is not copied again
         // each time it doubles (filling it was a fifth of the committing
         // thread's profile).
-        let record = |key: usize, value: usize| key + value + 8;
+        // A record in a WriteBatch: a tag byte, the column family id, the
+        // key's and the value's varint lengths, then their bytes. Eight bytes
+        // cover the framing of any key and value here.
+        const RECORD_FRAMING: usize = 8;
+        // The batch's own header: an 8-byte sequence number and a 4-byte count.
+        const BATCH_HEADER: usize = 12;
+        let record = |key: usize, value: usize| key + value + RECORD_FRAMING;
         let bytes = group
             .leaves
             .iter()
@@ -350,8 +357,8 @@ impl Backend for RocksBackend {
                     .map(|w| record(w.key.len(), w.value.len())),
             )
             .sum::<usize>()
-            + record(HEAD_KEY.len(), 72)
-            + 12;
+            + record(HEAD_KEY.len(), HeadRecord::EMPTY.to_bytes().len())
+            + BATCH_HEADER;
         let mut batch = WriteBatch::with_capacity_bytes(bytes);
         let leaves = self.cf(cf::LEAVES);
         for (i, r) in group.leaves.iter().enumerate() {
