@@ -347,7 +347,7 @@ impl StateRead for MemState {
 /// Point reads of the base are remembered for the life of the overlay (one
 /// group): the base must not change under it except by writes that equal
 /// what it already shows (the sequencer's layers of groups in flight).
-pub struct Overlay<'a> {
+pub(crate) struct Overlay<'a> {
     base: &'a dyn StateRead,
     /// Pending writes, one map per table; sorted only once, at
     /// [`Overlay::into_writes`].
@@ -489,7 +489,7 @@ fn merged_scan<'v>(
 /// committed (each sorted by table and key, one write per key, as
 /// [`Overlay::into_writes`] gives them; oldest first): what the rules of a
 /// pipelined writer read while the group before is being committed.
-pub struct Layered<'a> {
+pub(crate) struct Layered<'a> {
     base: &'a dyn StateRead,
     layers: &'a [&'a [Write]],
 }

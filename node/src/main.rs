@@ -124,7 +124,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => serve(&data, &listen, &origin, conn.limits()?, false),
         Command::Reindex { data } => {
             let started = std::time::Instant::now();
-            let size = RocksBackend::reindex(&data.join("db"))
+            let size = ledger::store::reindex(&data.join("db"))
                 .with_context(|| format!("reindexing the store in {}", data.display()))?;
             println!(
                 "derived state rebuilt from {size} leaves in {:.1} s",

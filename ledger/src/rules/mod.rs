@@ -129,16 +129,16 @@ pub fn apply(
 
 /// What [`apply`] needs of an entry that does not depend on the state: the
 /// sequencer makes it for a whole group on all cores.
-pub struct Prepared {
+pub(crate) struct Prepared {
     /// `JCS(statement)`: its hash goes in the nonce record, the bytes in
     /// the leaf.
-    pub statement: Vec<u8>,
+    pub(crate) statement: Vec<u8>,
     statement_hash: [u8; 32],
 }
 
 /// The state-free checks and work of [`apply`]: the canonical statement
 /// and the PII guard.
-pub fn prepare(entry: &SignedEntry) -> Result<Prepared, Refusal> {
+pub(crate) fn prepare(entry: &SignedEntry) -> Result<Prepared, Refusal> {
     let statement = entry.statement.canonical_bytes()?;
     if let Some((path, pii)) = ident::pii_in_statement(&entry.statement) {
         return Err(Refusal::new(
@@ -153,7 +153,7 @@ pub fn prepare(entry: &SignedEntry) -> Result<Prepared, Refusal> {
 }
 
 /// As [`apply`], given [`prepare`]'s result for `entry`.
-pub fn apply_prepared(
+pub(crate) fn apply_prepared(
     state: &dyn StateRead,
     seq: u64,
     entry: &SignedEntry,
@@ -219,7 +219,7 @@ fn decide(
 /// its voucher number and, for a disbursement, the beneficiary's history.
 /// The sequencer reads them for a whole group in one batch before the
 /// rules run.
-pub fn cold_reads(st: &Statement) -> Vec<(Table, Vec<u8>)> {
+pub(crate) fn cold_reads(st: &Statement) -> Vec<(Table, Vec<u8>)> {
     let mut reads = vec![(Table::Nonces, nonce_key(st))];
     let field = |name| st.body.get(name).and_then(serde_json::Value::as_str);
     if let Some(reference) = field("ref").filter(|_| st.kind.takes_voucher()) {

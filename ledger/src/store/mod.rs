@@ -253,6 +253,22 @@ pub fn rebuild_state<B: Backend>(log: &Log<B>) -> Result<MemState, StoreError> {
     })
 }
 
+/// Rebuilds the derived state of the RocksDB store in `dir`, of any
+/// format, from its leaves: the log's checks at open, [`rebuild_state`]
+/// (every leaf must be one the rules accept), every state table emptied and
+/// written again, and [`STATE_FORMAT`] recorded last, so that an
+/// interrupted run is simply run again. Holds the whole state in memory
+/// while it runs. Returns the log's size.
+#[cfg(feature = "store")]
+pub fn reindex(dir: &std::path::Path) -> Result<u64, StoreError> {
+    let log = Log::open(RocksBackend::open_any_format(dir)?)?;
+    let state = rebuild_state(&log)?;
+    let size = log.size();
+    let mut backend = log.into_backend().expect("the log was the only owner");
+    backend.replace_state(&state)?;
+    Ok(size)
+}
+
 /// Leaves being chained onto a [`Tip`] (see [`Tip::chain`]): each gets
 /// the next seq and, as `prev`, the hash of the leaf before it.
 pub struct Chain<'t> {
@@ -443,7 +459,7 @@ impl<B: Backend> Log<B> {
     /// The backend, for a writer's rules on another thread. What it holds
     /// past the head (a committed group not yet installed) is for the
     /// writer only: readers go through the log.
-    pub fn shared_backend(&self) -> Arc<B> {
+    pub(crate) fn shared_backend(&self) -> Arc<B> {
         Arc::clone(&self.backend)
     }
 

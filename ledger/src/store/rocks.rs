@@ -109,24 +109,9 @@ impl RocksBackend {
         Ok(backend)
     }
 
-    /// Rebuilds the derived state of the store in `dir`, of any format, from
-    /// its leaves: the log's checks at open, the rules replayed from seq 0
-    /// (every leaf must be one they accept), every state table emptied and
-    /// written again, and [`STATE_FORMAT`] recorded last, so that an
-    /// interrupted run is simply run again. Holds the whole state in memory
-    /// while it runs. Returns the log's size.
-    pub fn reindex(dir: &Path) -> Result<u64, StoreError> {
-        let log = super::Log::open(RocksBackend::open_any_format(dir)?)?;
-        let state = super::rebuild_state(&log)?;
-        let size = log.size();
-        let mut backend = log.into_backend().expect("the log was the only owner");
-        backend.replace_state(&state)?;
-        Ok(size)
-    }
-
     /// Empties every state table and writes `state` into them, then the
-    /// current format.
-    fn replace_state(&mut self, state: &MemState) -> Result<(), StoreError> {
+    /// current format (see [`super::reindex`]).
+    pub(super) fn replace_state(&mut self, state: &MemState) -> Result<(), StoreError> {
         for t in Table::ALL {
             self.db.drop_cf(t.name()).map_err(io)?;
             self.db
@@ -152,7 +137,7 @@ impl RocksBackend {
         self.db.write_opt(batch, &opts).map_err(io)
     }
 
-    fn open_any_format(dir: &Path) -> Result<RocksBackend, StoreError> {
+    pub(super) fn open_any_format(dir: &Path) -> Result<RocksBackend, StoreError> {
         let mut db_opts = Options::default();
         db_opts.create_if_missing(true);
         db_opts.create_missing_column_families(true);
