@@ -241,7 +241,7 @@ pub(crate) fn check_receipt(
         if let Some(entry) = &entry {
             let other: Value = serde_json::from_slice(&read_input(entry)?)
                 .context("the entry file is not JSON")?;
-            receipt::check_entry(r, &other).map_err(Failed)?;
+            receipt::check_entry(r, &other).map_err(|e| Failed(e.to_string()))?;
         }
         if receipts.len() == 1 {
             writeln!(

@@ -7,10 +7,10 @@
 use std::collections::HashMap;
 
 use anyhow::Context;
-use ledger::canonical::{canonical_json, parse_strict};
-use ledger::checkpoint::{Checkpoint, CheckpointVerifier};
-use ledger::entry::{Leaf, SignedEntry};
-use ledger::merkle::{leaf_hash, Hash};
+use ledger::canonical::{canonical_json, parse_strict, CanonError};
+use ledger::checkpoint::{Checkpoint, CheckpointError, CheckpointVerifier};
+use ledger::entry::{EntryError, Leaf, SignedEntry};
+use ledger::merkle::{leaf_hash, Hash, ProofError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -38,58 +38,106 @@ pub struct Receipt {
     pub leaf: Option<Value>,
 }
 
+/// Why a receipt does not count.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiptError {
+    /// Its checkpoint is not signed by the node's key.
+    #[error("the receipt's checkpoint does not verify: {0}")]
+    Checkpoint(CheckpointError),
+    /// Its inclusion proof does not prove its leaf hash in that checkpoint.
+    #[error("seq {seq} is not proven in the checkpoint's tree of size {size}: {error}")]
+    NotIncluded {
+        /// The receipt's seq.
+        seq: u64,
+        /// The checkpoint's tree size.
+        size: u64,
+        /// Why the proof fails.
+        error: ProofError,
+    },
+    /// The leaf it carries (or the entry sent) does not hash to its leaf hash.
+    #[error("seq {seq}: the leaf hashes to {found}, the receipt says {expected}")]
+    LeafHash {
+        /// The receipt's seq.
+        seq: u64,
+        /// What the leaf hashes to.
+        found: Hash,
+        /// The receipt's leaf hash.
+        expected: Hash,
+    },
+    /// The leaf is not canonical JSON.
+    #[error("the leaf is not canonical JSON: {0}")]
+    NotCanonical(CanonError),
+    /// The leaf is not a well-formed leaf.
+    #[error("the leaf is malformed: {0}")]
+    Leaf(EntryError),
+    /// The leaf's seq, `logged_at` or `prev` are not the receipt's.
+    #[error("the leaf's seq, logged_at or prev differ from the receipt's")]
+    LeafMismatch,
+    /// The leaf's entry is not validly signed.
+    #[error("the leaf's entry does not verify: {0}")]
+    Signature(EntryError),
+    /// The entry file given to tie the receipt to is not a signed entry.
+    #[error("the entry file is not a signed entry: {0}")]
+    NotAnEntry(EntryError),
+    /// The receipt has no leaf to compare an entry with.
+    #[error(
+        "this receipt carries no leaf, so it cannot be tied to an entry offline; \
+         give the leaf (GET /v1/entries/{{seq}}) instead"
+    )]
+    NoLeaf,
+    /// The receipt's leaf holds another entry.
+    #[error("seq {0} holds a different entry")]
+    OtherEntry(u64),
+}
+
 /// Checks a receipt: the checkpoint's signature, the inclusion proof, and
 /// the leaf if the receipt carries one. Returns the checkpoint.
-pub fn check(verifier: &CheckpointVerifier, r: &Receipt) -> Result<Checkpoint, String> {
+pub fn check(verifier: &CheckpointVerifier, r: &Receipt) -> Result<Checkpoint, ReceiptError> {
     let cp = verifier
         .verify(r.checkpoint.as_bytes())
-        .map_err(|e| format!("the receipt's checkpoint does not verify: {e}"))?;
+        .map_err(ReceiptError::Checkpoint)?;
     cp.root
         .verify_inclusion(&r.leaf_hash, r.seq, &r.inclusion)
-        .map_err(|e| {
-            format!(
-                "seq {} is not proven in the checkpoint's tree of size {}: {e}",
-                r.seq, cp.root.size
-            )
+        .map_err(|error| ReceiptError::NotIncluded {
+            seq: r.seq,
+            size: cp.root.size,
+            error,
         })?;
     if let Some(leaf) = &r.leaf {
-        let leaf = leaf_of(r, leaf)?;
-        leaf.entry
+        leaf_of(r, leaf)?
+            .entry
             .verify()
-            .map_err(|e| format!("the leaf's entry does not verify: {e}"))?;
+            .map_err(ReceiptError::Signature)?;
     }
     Ok(cp)
 }
 
 /// The receipt's leaf, checked to be the one its hash names.
-fn leaf_of(r: &Receipt, leaf: &Value) -> Result<Leaf, String> {
-    let bytes = canonical_json(leaf).map_err(|e| format!("the leaf is not canonical JSON: {e}"))?;
-    if leaf_hash(&bytes) != r.leaf_hash {
-        return Err(format!(
-            "the leaf hashes to {}, the receipt says {}",
-            leaf_hash(&bytes),
-            r.leaf_hash
-        ));
+fn leaf_of(r: &Receipt, leaf: &Value) -> Result<Leaf, ReceiptError> {
+    let bytes = canonical_json(leaf).map_err(ReceiptError::NotCanonical)?;
+    let found = leaf_hash(&bytes);
+    if found != r.leaf_hash {
+        return Err(ReceiptError::LeafHash {
+            seq: r.seq,
+            found,
+            expected: r.leaf_hash,
+        });
     }
-    let leaf = Leaf::from_bytes(&bytes).map_err(|e| format!("the leaf is malformed: {e}"))?;
+    let leaf = Leaf::from_bytes(&bytes).map_err(ReceiptError::Leaf)?;
     if leaf.seq != r.seq || leaf.logged_at != r.logged_at || leaf.prev != r.prev {
-        return Err("the leaf's seq, logged_at or prev differ from the receipt's".into());
+        return Err(ReceiptError::LeafMismatch);
     }
     Ok(leaf)
 }
 
 /// Checks that `other` (a submitted entry, a leaf, or a `GET
 /// /v1/entries/{seq}` answer) is what the receipt is for.
-pub fn check_entry(r: &Receipt, other: &Value) -> Result<(), String> {
+pub fn check_entry(r: &Receipt, other: &Value) -> Result<(), ReceiptError> {
     if other.get("statement").is_some() {
-        let entry = SignedEntry::from_value(other.clone())
-            .map_err(|e| format!("the entry file is not a signed entry: {e}"))?;
-        let leaf = r.leaf.as_ref().ok_or(
-            "this receipt carries no leaf, so it cannot be tied to an entry offline; \
-             give the leaf (GET /v1/entries/{seq}) instead",
-        )?;
+        let entry = SignedEntry::from_value(other.clone()).map_err(ReceiptError::NotAnEntry)?;
+        let leaf = r.leaf.as_ref().ok_or(ReceiptError::NoLeaf)?;
         if leaf_of(r, leaf)?.entry != entry {
-            return Err(format!("seq {} holds a different entry", r.seq));
+            return Err(ReceiptError::OtherEntry(r.seq));
         }
         return Ok(());
     }
@@ -156,7 +204,7 @@ impl<'a> Submitter<'a> {
             if let Err(e) = self.verify(&entries[start..end], &mut batch) {
                 let recorded = out.iter().chain(&batch).filter(|o| o.is_ok()).count();
                 return Err(crate::Failed(format!(
-                    "{e:#}; {recorded} entries are recorded; re-run with the right vkey to collect their receipts"
+                    "{e}; {recorded} entries are recorded; re-run with the right vkey to collect their receipts"
                 ))
                 .into());
             }
@@ -168,7 +216,11 @@ impl<'a> Submitter<'a> {
 
     /// Verifies receipts: each one's leaf, rebuilt from the entry sent,
     /// must hash to its `leaf_hash`, which its checkpoint must include.
-    fn verify(&mut self, entries: &[SignedEntry], batch: &mut [Outcome]) -> anyhow::Result<()> {
+    fn verify(
+        &mut self,
+        entries: &[SignedEntry],
+        batch: &mut [Outcome],
+    ) -> Result<(), ReceiptError> {
         for (entry, outcome) in entries.iter().zip(batch.iter_mut()) {
             let Ok(r) = outcome else { continue };
             let leaf = Leaf {
@@ -177,33 +229,33 @@ impl<'a> Submitter<'a> {
                 prev: r.prev,
                 seq: r.seq,
             };
-            let bytes = leaf
-                .to_bytes()
-                .map_err(|e| anyhow::anyhow!("seq {}: {e}", r.seq))?;
-            if leaf_hash(&bytes) != r.leaf_hash {
-                anyhow::bail!(
-                    "seq {}: the receipt's leaf hash is not that of the entry sent",
-                    r.seq
-                );
+            let bytes = leaf.to_bytes().map_err(ReceiptError::Leaf)?;
+            let found = leaf_hash(&bytes);
+            if found != r.leaf_hash {
+                return Err(ReceiptError::LeafHash {
+                    seq: r.seq,
+                    found,
+                    expected: r.leaf_hash,
+                });
             }
-            r.leaf = Some(parse_strict(&bytes)?);
+            r.leaf = Some(parse_strict(&bytes).map_err(ReceiptError::NotCanonical)?);
             let cp = match self.checkpoints.get(&r.checkpoint) {
                 Some(cp) => cp.clone(),
                 None => {
-                    let cp = self.verifier.verify(r.checkpoint.as_bytes()).map_err(|e| {
-                        anyhow::anyhow!(
-                            "seq {}: the receipt's checkpoint does not verify: {e}",
-                            r.seq
-                        )
-                    })?;
+                    let cp = self
+                        .verifier
+                        .verify(r.checkpoint.as_bytes())
+                        .map_err(ReceiptError::Checkpoint)?;
                     self.checkpoints.insert(r.checkpoint.clone(), cp.clone());
                     cp
                 }
             };
             cp.root
                 .verify_inclusion(&r.leaf_hash, r.seq, &r.inclusion)
-                .map_err(|e| {
-                    anyhow::anyhow!("seq {}: the receipt's inclusion proof fails: {e}", r.seq)
+                .map_err(|error| ReceiptError::NotIncluded {
+                    seq: r.seq,
+                    size: cp.root.size,
+                    error,
                 })?;
         }
         Ok(())
