@@ -22,6 +22,9 @@ if cargo tree -p cli -e normal --prefix none | grep -q '^rocksdb'; then
   echo "the cli crate depends on rocksdb" >&2
   exit 1
 fi
+# Old executables of earlier builds are removed first: the shared target
+# directory would otherwise grow by gigabytes with every change.
+bash scripts/prune-target.sh
 # Benches are built (so they cannot rot) but not run: they are measurements.
 # The binaries too: the CLI's tests drive the node binary.
 cargo build --release --workspace --bins --benches
