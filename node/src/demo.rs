@@ -197,6 +197,8 @@ fn demo_key(n: usize) -> SigningKey {
 struct Signer {
     /// Each org's signing key number.
     keys: HashMap<String, usize>,
+    /// Each fund's owner.
+    owners: HashMap<String, String>,
     entries: Vec<Value>,
 }
 
@@ -217,6 +219,12 @@ impl Signer {
         .expect("demo statements are canonical");
         self.entries
             .push(serde_json::to_value(entry).expect("entries serialise"));
+    }
+
+    /// Signs `body` for the owner of `fund`.
+    fn sign_for_fund<B: Body>(&mut self, fund: &str, key: Option<usize>, day: u64, body: &B) {
+        let owner = self.owners[fund].clone();
+        self.sign(&owner, key, day, body);
     }
 
     /// The seq the next entry gets: every demo entry is accepted in order
@@ -286,15 +294,36 @@ fn payment(
 /// Every entry of the demo ledger, in order, as submitted JSON.
 fn build() -> Vec<Value> {
     let fx = fixture();
-    let hex = |n: usize| hex::encode(demo_key(n).verifying_key().to_bytes());
     let mut d = Signer {
         keys: std::iter::once(&fx.registrar)
             .chain(&fx.orgs)
             .map(|o| (o.id.clone(), o.key))
             .collect(),
+        owners: fx
+            .funds
+            .iter()
+            .map(|f| (f.id.clone(), f.owner.clone()))
+            .collect(),
         entries: Vec::new(),
     };
-    let registrar = fx.registrar.id.clone();
+    registry(&fx, &mut d);
+    funds(&fx, &mut d);
+    everyday_disbursements(&fx, &mut d);
+    duplicate_cases(&fx, &mut d);
+    flood_needs(&fx, &mut d);
+    volunteers(&fx, &mut d);
+    assessments(&fx, &mut d);
+    d.entries
+}
+
+/// The public key of demo key `n`, in hex.
+fn key_hex(n: usize) -> String {
+    hex::encode(demo_key(n).verifying_key().to_bytes())
+}
+
+/// The registrar (genesis), the other organisations, and the keys their
+/// admins add.
+fn registry(fx: &Fixture, d: &mut Signer) {
     for (o, day) in std::iter::once((&fx.registrar, 0)).chain(fx.orgs.iter().map(|o| (o, 1))) {
         let register = body::OrgRegister {
             org: body::Org {
@@ -304,25 +333,24 @@ fn build() -> Vec<Value> {
                 region: o.region.clone(),
             },
             keys: vec![body::KeyGrant {
-                key: hex(o.key),
+                key: key_hex(o.key),
                 roles: o.roles.clone(),
             }],
         };
-        d.sign(&registrar, None, day, &register);
+        d.sign(&fx.registrar.id, None, day, &register);
     }
     for k in &fx.keys {
         let add = body::KeyAdd {
             org: k.org.clone(),
-            key: hex(k.key),
+            key: key_hex(k.key),
             roles: k.roles.clone(),
         };
         d.sign(&k.org, Some(k.signer), 2, &add);
     }
-    let owner: HashMap<&str, &str> = fx
-        .funds
-        .iter()
-        .map(|f| (f.id.as_str(), f.owner.as_str()))
-        .collect();
+}
+
+/// Each fund opened by its owner and given its receipt, then the transfers.
+fn funds(fx: &Fixture, d: &mut Signer) {
     for (i, f) in fx.funds.iter().enumerate() {
         let open = body::FundOpen {
             fund: f.id.clone(),
@@ -354,9 +382,12 @@ fn build() -> Vec<Value> {
             date: date(t.day),
             reference: Some(t.reference.clone()),
         };
-        d.sign(owner[t.from_fund.as_str()], None, t.day, &transfer);
+        d.sign_for_fund(&t.from_fund, None, t.day, &transfer);
     }
+}
 
+/// The everyday disbursements, the plans taking turns.
+fn everyday_disbursements(fx: &Fixture, d: &mut Signer) {
     let plan = &fx.disbursements;
     let mut rng = fastrand::Rng::with_seed(plan.seed);
     let plans = plan.plans.len() as u64;
@@ -376,8 +407,12 @@ fn build() -> Vec<Value> {
             day,
             format!("DSB-{i:06}"),
         );
-        d.sign(owner[p.fund.as_str()], p.key, day, &pay);
+        d.sign_for_fund(&p.fund, p.key, day, &pay);
     }
+}
+
+/// Families helped for the same cause by two bodies within the window.
+fn duplicate_cases(fx: &Fixture, d: &mut Signer) {
     let dup = &fx.duplicates;
     for case in 0..dup.count {
         let who = family(DUPLICATE_FAMILIES + case);
@@ -394,9 +429,13 @@ fn build() -> Vec<Value> {
                 day,
                 format!("DUP-{label}-{case}"),
             );
-            d.sign(owner[payout.fund.as_str()], payout.key, day, &pay);
+            d.sign_for_fund(&payout.fund, payout.key, day, &pay);
         }
     }
+}
+
+/// Needs published, claimed, paid and marked fulfilled.
+fn flood_needs(fx: &Fixture, d: &mut Signer) {
     let needs = &fx.needs;
     for n in 0..needs.count {
         let who = family(NEED_FAMILIES + n);
@@ -434,6 +473,10 @@ fn build() -> Vec<Value> {
         };
         d.sign(&needs.claimer, None, day + 6, &fulfil);
     }
+}
+
+/// Volunteers' credit points awarded and redeemed.
+fn volunteers(fx: &Fixture, d: &mut Signer) {
     let vols = &fx.volunteers;
     for v in 0..vols.count {
         let holder = person(VOLUNTEERS + v, PseudonymKind::Volunteer);
@@ -454,6 +497,10 @@ fn build() -> Vec<Value> {
             d.sign(org, None, 300, &redeem);
         }
     }
+}
+
+/// The year-end assessments.
+fn assessments(fx: &Fixture, d: &mut Signer) {
     for a in &fx.assessments {
         let result = body::AssessmentResult {
             subject_type: a.subject_type,
@@ -465,9 +512,8 @@ fn build() -> Vec<Value> {
             grade: a.grade,
             report: None,
         };
-        d.sign(&registrar, None, 360, &result);
+        d.sign(&fx.registrar.id, None, 360, &result);
     }
-    d.entries
 }
 
 /// Seeds an empty log with the demo ledger; returns how many entries went in.
