@@ -96,13 +96,7 @@ pub fn check(verifier: &CheckpointVerifier, r: &Receipt) -> Result<Checkpoint, R
     let cp = verifier
         .verify(r.checkpoint.as_bytes())
         .map_err(ReceiptError::Checkpoint)?;
-    cp.root
-        .verify_inclusion(&r.leaf_hash, r.seq, &r.inclusion)
-        .map_err(|error| ReceiptError::NotIncluded {
-            seq: r.seq,
-            size: cp.root.size,
-            error,
-        })?;
+    included(&cp, r)?;
     if let Some(leaf) = &r.leaf {
         leaf_of(r, leaf)?
             .entry
@@ -110,6 +104,17 @@ pub fn check(verifier: &CheckpointVerifier, r: &Receipt) -> Result<Checkpoint, R
             .map_err(ReceiptError::Signature)?;
     }
     Ok(cp)
+}
+
+/// Checks the receipt's inclusion proof against its verified checkpoint.
+fn included(cp: &Checkpoint, r: &Receipt) -> Result<(), ReceiptError> {
+    cp.root
+        .verify_inclusion(&r.leaf_hash, r.seq, &r.inclusion)
+        .map_err(|error| ReceiptError::NotIncluded {
+            seq: r.seq,
+            size: cp.root.size,
+            error,
+        })
 }
 
 /// The receipt's leaf, checked to be the one its hash names.
@@ -250,13 +255,7 @@ impl<'a> Submitter<'a> {
                     cp
                 }
             };
-            cp.root
-                .verify_inclusion(&r.leaf_hash, r.seq, &r.inclusion)
-                .map_err(|error| ReceiptError::NotIncluded {
-                    seq: r.seq,
-                    size: cp.root.size,
-                    error,
-                })?;
+            included(&cp, r)?;
         }
         Ok(())
     }
