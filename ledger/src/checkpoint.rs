@@ -183,6 +183,11 @@ impl CheckpointVerifier {
         self.id
     }
 
+    /// The Ed25519 key.
+    pub fn key(&self) -> &VerifyingKey {
+        &self.key
+    }
+
     /// Parses and verifies a signed checkpoint. Signature lines of other keys
     /// (witness cosignatures) are ignored; at least one line must be ours and
     /// every line that claims to be ours must verify.

@@ -40,6 +40,7 @@ pub mod sequencer;
 pub mod state;
 pub mod store;
 pub mod verify;
+pub mod witness;
 
 pub use canonical::{canonical_json, parse_strict, CanonError};
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointSigner, CheckpointVerifier};

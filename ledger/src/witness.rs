@@ -1,0 +1,701 @@
+//! Witnesses (SPEC §4.1): C2SP tlog-cosignature v1 Ed25519 cosignatures
+//! (signature type `0x04`), the decision a C2SP tlog-witness makes on an
+//! `add-checkpoint` request, and C2SP tlog-policy files with their quorum.
+//! Pure: no I/O, no clock (timestamps are passed in).
+//!
+//! A cosignature line is `— <name> base64(key_id[4] || u64be timestamp ||
+//! ed25519_signature[64])`; the key id is `SHA-256(name || 0x0A || 0x04 ||
+//! pubkey32)[0..4]` and the signed message is `cosignature/v1\ntime
+//! <timestamp>\n` followed by the checkpoint body (its three lines).
+
+use base64::prelude::{Engine, BASE64_STANDARD};
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+
+use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointVerifier};
+use crate::merkle::{Hash, RootHash};
+
+/// C2SP signed-note signature type of timestamped Ed25519 cosignatures.
+pub const COSIGNATURE_TYPE: u8 = 0x04;
+
+/// The header line of the cosigned message (domain separation).
+const HEADER: &str = "cosignature/v1\n";
+
+/// Most consistency-proof lines an `add-checkpoint` request may carry.
+pub const MAX_PROOF_LINES: usize = 63;
+
+/// Largest timestamp a cosignature may carry (C2SP: at most 2^63 - 1).
+const MAX_TIMESTAMP: u64 = i64::MAX as u64;
+
+/// Why a witness key, a cosignature or a policy was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WitnessError {
+    /// The vkey is not `<name>+<8 hex>+<base64(0x04 || key32)>` with a matching key id.
+    #[error("malformed witness key: {0}")]
+    BadVkey(&'static str),
+    /// The cosignature is not `key_id || timestamp || signature` by this key.
+    #[error("cosignature of {0} does not verify")]
+    BadCosignature(String),
+}
+
+/// `SHA-256(name || 0x0A || 0x04 || pubkey32)[0..4]` as a u32.
+pub fn cosignature_key_id(name: &str, key: &VerifyingKey) -> u32 {
+    signed_note::key_id(name, &typed_key(key))
+}
+
+fn typed_key(key: &VerifyingKey) -> [u8; 33] {
+    let mut out = [0u8; 33];
+    out[0] = COSIGNATURE_TYPE;
+    out[1..].copy_from_slice(key.as_bytes());
+    out
+}
+
+/// The message a cosignature signs: the header, the timestamp line, then
+/// the checkpoint body (its three lines, final newline included).
+pub fn cosigned_message(body: &str, timestamp: u64) -> String {
+    format!("{HEADER}time {timestamp}\n{body}")
+}
+
+/// A witness's key: makes cosignature lines.
+pub struct WitnessSigner {
+    name: String,
+    key: SigningKey,
+    id: u32,
+}
+
+impl WitnessSigner {
+    /// A witness named `name` (a valid note key name, e.g. `audit.example.gov.cn/w1`).
+    pub fn new(name: &str, key: SigningKey) -> Result<WitnessSigner, WitnessError> {
+        if !signed_note::is_key_name_valid(name) {
+            return Err(WitnessError::BadVkey(
+                "name is not a valid key name (no spaces or '+')",
+            ));
+        }
+        let id = cosignature_key_id(name, &key.verifying_key());
+        Ok(WitnessSigner {
+            name: name.to_owned(),
+            key,
+            id,
+        })
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its vkey, `<name>+<8 hex key id>+<base64(0x04 || pubkey32)>`.
+    pub fn vkey(&self) -> String {
+        format!(
+            "{}+{:08x}+{}",
+            self.name,
+            self.id,
+            BASE64_STANDARD.encode(typed_key(&self.key.verifying_key()))
+        )
+    }
+
+    /// The cosignature line (ending in `\n`) for the checkpoint `cp` at
+    /// `timestamp` (seconds since the epoch; must not be zero).
+    pub fn cosign(&self, cp: &Checkpoint, timestamp: u64) -> String {
+        let timestamp = timestamp.clamp(1, MAX_TIMESTAMP);
+        let sig = self
+            .key
+            .sign(cosigned_message(&cp.body(), timestamp).as_bytes());
+        let mut blob = Vec::with_capacity(4 + 8 + 64);
+        blob.extend_from_slice(&self.id.to_be_bytes());
+        blob.extend_from_slice(&timestamp.to_be_bytes());
+        blob.extend_from_slice(&sig.to_bytes());
+        format!("\u{2014} {} {}\n", self.name, BASE64_STANDARD.encode(blob))
+    }
+}
+
+/// A witness's public key, as a policy names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WitnessVerifier {
+    name: String,
+    id: u32,
+    key: VerifyingKey,
+}
+
+impl WitnessVerifier {
+    /// Parses a witness vkey and checks that its key id matches its key.
+    pub fn from_vkey(vkey: &str) -> Result<WitnessVerifier, WitnessError> {
+        let mut parts = vkey.splitn(3, '+');
+        let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(WitnessError::BadVkey("want <name>+<id>+<key>"));
+        };
+        if !signed_note::is_key_name_valid(name) {
+            return Err(WitnessError::BadVkey("invalid name"));
+        }
+        if id_hex.len() != 8 || !id_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(WitnessError::BadVkey("key id is not 8 hex digits"));
+        }
+        let id = u32::from_str_radix(id_hex, 16).map_err(|_| WitnessError::BadVkey("key id"))?;
+        let raw = BASE64_STANDARD
+            .decode(key_b64)
+            .map_err(|_| WitnessError::BadVkey("key is not base64"))?;
+        let [COSIGNATURE_TYPE, key @ ..] = raw.as_slice() else {
+            return Err(WitnessError::BadVkey(
+                "not an Ed25519 cosignature key (type 0x04)",
+            ));
+        };
+        let key: [u8; 32] = key
+            .try_into()
+            .map_err(|_| WitnessError::BadVkey("Ed25519 key is not 32 bytes"))?;
+        let key = VerifyingKey::from_bytes(&key)
+            .map_err(|_| WitnessError::BadVkey("not a valid Ed25519 point"))?;
+        if cosignature_key_id(name, &key) != id {
+            return Err(WitnessError::BadVkey("key id does not match name and key"));
+        }
+        Ok(WitnessVerifier {
+            name: name.to_owned(),
+            id,
+            key,
+        })
+    }
+
+    /// The witness's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its key id.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Checks a cosignature (the bytes after the key id: timestamp and
+    /// signature) over `body`; returns its timestamp.
+    pub fn verify(&self, body: &str, cosignature: &[u8]) -> Result<u64, WitnessError> {
+        let bad = || WitnessError::BadCosignature(self.name.clone());
+        let (ts, sig) = cosignature.split_at_checked(8).ok_or_else(bad)?;
+        let timestamp = u64::from_be_bytes(ts.try_into().expect("8 bytes"));
+        let sig: [u8; 64] = sig.try_into().map_err(|_| bad())?;
+        if timestamp == 0 || timestamp > MAX_TIMESTAMP {
+            return Err(bad());
+        }
+        self.key
+            .verify_strict(
+                cosigned_message(body, timestamp).as_bytes(),
+                &Signature::from_bytes(&sig),
+            )
+            .map_err(|_| bad())?;
+        Ok(timestamp)
+    }
+}
+
+/// One signature line of a note: key name, key id, the bytes after the id.
+type SignatureLine = (String, u32, Vec<u8>);
+
+/// The signature lines of a signed note and the note's text. `None` if it
+/// is not a note.
+fn signature_lines(note: &[u8]) -> Option<(String, Vec<SignatureLine>)> {
+    let text = std::str::from_utf8(note).ok()?;
+    let (body, sigs) = text.rsplit_once("\n\n")?;
+    let lines = sigs
+        .strip_suffix('\n')?
+        .split('\n')
+        .map(|line| {
+            let sig = signed_note::Signature::from_bytes(line.as_bytes()).ok()?;
+            Some((sig.name().to_owned(), sig.id(), sig.signature().to_vec()))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((format!("{body}\n"), lines))
+}
+
+/// What an `add-checkpoint` request carries (C2SP tlog-witness).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddCheckpoint {
+    /// The size of the checkpoint the log believes the witness holds.
+    pub old: u64,
+    /// The consistency proof from `old` to the checkpoint's size.
+    pub proof: Vec<Hash>,
+    /// The signed checkpoint.
+    pub note: Vec<u8>,
+}
+
+/// Why a witness does not cosign, with the HTTP status C2SP tlog-witness
+/// gives each.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// 400: the body is not `old N`, proof lines, an empty line and a
+    /// checkpoint, or `old` exceeds the checkpoint's size.
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    /// 404: the witness does not know the checkpoint's origin.
+    #[error("unknown log {0:?}")]
+    UnknownLog(String),
+    /// 403: no valid signature by a key trusted for the origin.
+    #[error("not signed by a trusted key of {0:?}")]
+    Unsigned(String),
+    /// 409: `old` is not the size the witness holds (answered as `<size>\n`).
+    #[error("the witness holds size {0}")]
+    Conflict(u64),
+    /// 422: the checkpoint does not extend what the witness holds (a proof
+    /// that fails, a proof from size 0, equal sizes with other roots, an
+    /// empty tree with a root that is not the empty one). A validly signed
+    /// checkpoint refused this way is evidence of a fork.
+    #[error("inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+impl Refusal {
+    /// The HTTP status of the refusal.
+    pub fn status(&self) -> u16 {
+        match self {
+            Refusal::Malformed(_) => 400,
+            Refusal::Unsigned(_) => 403,
+            Refusal::UnknownLog(_) => 404,
+            Refusal::Conflict(_) => 409,
+            Refusal::Inconsistent(_) => 422,
+        }
+    }
+}
+
+impl AddCheckpoint {
+    /// Parses a request body: `old <N>\n`, up to 63 base64 hash lines, an
+    /// empty line, then the signed checkpoint.
+    pub fn parse(body: &[u8]) -> Result<AddCheckpoint, Refusal> {
+        let bad = |why: &str| Refusal::Malformed(why.to_owned());
+        let text = std::str::from_utf8(body).map_err(|_| bad("not UTF-8"))?;
+        let (head, note) = text
+            .split_once("\n\n")
+            .ok_or_else(|| bad("no empty line before the checkpoint"))?;
+        let mut lines = head.split('\n');
+        let old = lines
+            .next()
+            .and_then(|l| l.strip_prefix("old "))
+            .filter(|n| is_decimal(n))
+            .and_then(|n| n.parse::<u64>().ok())
+            .ok_or_else(|| bad("the first line is not `old <size>`"))?;
+        let proof = lines
+            .map(|l| {
+                let raw = BASE64_STANDARD
+                    .decode(l)
+                    .map_err(|_| bad("a proof line is not base64"))?;
+                let raw: [u8; 32] = raw
+                    .try_into()
+                    .map_err(|_| bad("a proof line is not a 32-byte hash"))?;
+                Ok(Hash::new(raw))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if proof.len() > MAX_PROOF_LINES {
+            return Err(bad("more than 63 proof lines"));
+        }
+        Ok(AddCheckpoint {
+            old,
+            proof,
+            note: note.as_bytes().to_vec(),
+        })
+    }
+
+    /// The request body for this request.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = format!("old {}\n", self.old).into_bytes();
+        for h in &self.proof {
+            out.extend_from_slice(BASE64_STANDARD.encode(h.as_bytes()).as_bytes());
+            out.push(b'\n');
+        }
+        out.push(b'\n');
+        out.extend_from_slice(&self.note);
+        out
+    }
+
+    /// The witness's decision (C2SP tlog-witness `add-checkpoint`), given
+    /// the keys it trusts for the origin the checkpoint names (`None`: an
+    /// unknown log) and the tree it last cosigned for that origin (`None`:
+    /// never). On `Ok` the witness stores the new tree, durably and under
+    /// the same lock as the check, then cosigns it.
+    pub fn decide(
+        &self,
+        trusted: impl Fn(&str) -> Option<Vec<CheckpointVerifier>>,
+        stored: Option<RootHash>,
+    ) -> Result<Checkpoint, Refusal> {
+        let body = note_body(&self.note)
+            .ok_or_else(|| Refusal::Malformed("not a signed checkpoint".into()))?;
+        let keys = trusted(&body.origin).ok_or_else(|| Refusal::UnknownLog(body.origin.clone()))?;
+        let mut signed = None;
+        for key in &keys {
+            match key.verify(&self.note) {
+                Ok(cp) => signed = Some(cp),
+                // A line that claims a trusted key but does not verify makes
+                // the note malformed: refused like an unsigned one.
+                Err(CheckpointError::Unsigned(_)) if has_line_of(&self.note, key) => {
+                    return Err(Refusal::Unsigned(body.origin))
+                }
+                Err(_) => {}
+            }
+        }
+        let cp = signed.ok_or_else(|| Refusal::Unsigned(body.origin.clone()))?;
+        if self.old > cp.root.size {
+            return Err(Refusal::Malformed(format!(
+                "old size {} is larger than the checkpoint's {}",
+                self.old, cp.root.size
+            )));
+        }
+        let held = stored.unwrap_or(RootHash::EMPTY);
+        if self.old != held.size {
+            return Err(Refusal::Conflict(held.size));
+        }
+        let inconsistent = |why: String| Err(Refusal::Inconsistent(why));
+        if cp.root.size == 0 && cp.root.hash != Hash::EMPTY_ROOT {
+            return inconsistent("an empty tree with another root than the empty one".into());
+        }
+        if self.old == 0 {
+            if !self.proof.is_empty() {
+                return inconsistent("a consistency proof from the empty tree".into());
+            }
+            return Ok(cp);
+        }
+        if self.old == cp.root.size && held.hash != cp.root.hash {
+            return inconsistent(format!(
+                "another root for size {}: the witness holds {}",
+                held.size, held.hash
+            ));
+        }
+        if cp.root.verify_consistency(&held, &self.proof).is_err() {
+            return inconsistent(format!(
+                "the proof does not show size {} extends the witness's {}",
+                cp.root.size, held.size
+            ));
+        }
+        Ok(cp)
+    }
+}
+
+/// `s` is a decimal with no leading zeroes (`0` alone allowed).
+fn is_decimal(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'))
+}
+
+/// The checkpoint a note's body states, unverified.
+fn note_body(note: &[u8]) -> Option<Checkpoint> {
+    let (text, _) = signature_lines(note)?;
+    let cp = tlog_tiles::Checkpoint::from_bytes(text.as_bytes()).ok()?;
+    Some(Checkpoint {
+        origin: cp.origin().to_owned(),
+        root: RootHash {
+            size: cp.size(),
+            hash: Hash::new(cp.hash().0),
+        },
+    })
+}
+
+/// Whether `note` has a signature line with `key`'s name and key id.
+fn has_line_of(note: &[u8], key: &CheckpointVerifier) -> bool {
+    signature_lines(note).is_some_and(|(_, lines)| {
+        lines
+            .iter()
+            .any(|(name, id, _)| name == key.origin() && *id == key.id())
+    })
+}
+
+/// Why a policy file was refused, or a checkpoint under it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// The file breaks C2SP tlog-policy's syntax or rules.
+    #[error("policy line {line}: {message}")]
+    Syntax {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The checkpoint is not validly signed by a log the policy lists.
+    #[error("the checkpoint is not signed by a log of the policy: {0}")]
+    Log(String),
+    /// The checkpoint lacks the quorum.
+    #[error(
+        "no quorum: cosigned by {}; missing {}{}",
+        list(cosigned),
+        list(missing),
+        if invalid.is_empty() { String::new() } else { format!("; cosignatures that do not verify: {}", list(invalid)) }
+    )]
+    NoQuorum {
+        /// Policy names of the witnesses whose cosignatures verified.
+        cosigned: Vec<String>,
+        /// Policy names of the witnesses that did not cosign.
+        missing: Vec<String>,
+        /// Policy names of the witnesses whose line did not verify.
+        invalid: Vec<String>,
+    },
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// A log a policy accepts.
+#[derive(Debug, Clone)]
+pub struct PolicyLog {
+    /// Its key (the key name is the origin).
+    pub verifier: CheckpointVerifier,
+    /// Where it is served, if given.
+    pub url: Option<String>,
+}
+
+/// A witness a policy names.
+#[derive(Debug, Clone)]
+pub struct PolicyWitness {
+    /// Its name in the policy (for groups and the quorum).
+    pub name: String,
+    /// Its key.
+    pub verifier: WitnessVerifier,
+    /// Its submission prefix, if given.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Member {
+    Witness(usize),
+    Group(usize),
+}
+
+#[derive(Debug, Clone)]
+struct Group {
+    name: String,
+    threshold: usize,
+    members: Vec<Member>,
+}
+
+/// A C2SP tlog-policy: the logs accepted, the witnesses named, and the
+/// quorum a checkpoint's cosignatures must meet.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    logs: Vec<PolicyLog>,
+    witnesses: Vec<PolicyWitness>,
+    groups: Vec<Group>,
+    /// `None`: `quorum none`.
+    quorum: Option<Member>,
+}
+
+/// A checkpoint that met a policy: what it states, and who cosigned it when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Witnessed {
+    /// The checkpoint.
+    pub checkpoint: Checkpoint,
+    /// (policy name, timestamp) of each witness whose cosignature verified.
+    pub cosignatures: Vec<(String, u64)>,
+}
+
+impl Policy {
+    /// Parses a policy file (C2SP tlog-policy).
+    pub fn parse(text: &str) -> Result<Policy, PolicyError> {
+        let mut logs: Vec<PolicyLog> = Vec::new();
+        let mut witnesses: Vec<PolicyWitness> = Vec::new();
+        let mut groups: Vec<Group> = Vec::new();
+        let mut quorum: Option<Option<Member>> = None;
+        for (i, raw) in text.split('\n').enumerate() {
+            let line = i + 1;
+            let err = |message: String| PolicyError::Syntax { line, message };
+            if let Some(b) = raw
+                .bytes()
+                .find(|b| (*b < 0x20 && *b != b'\t') || *b == 0x7f)
+            {
+                return Err(err(format!("control character 0x{b:02x}")));
+            }
+            let words: Vec<&str> = raw.split([' ', '\t']).filter(|w| !w.is_empty()).collect();
+            if words.is_empty() || words[0].starts_with('#') {
+                continue;
+            }
+            let lookup = |name: &str| -> Option<Member> {
+                witnesses
+                    .iter()
+                    .position(|w| w.name == name)
+                    .map(Member::Witness)
+                    .or_else(|| {
+                        groups
+                            .iter()
+                            .position(|g| g.name == name)
+                            .map(Member::Group)
+                    })
+            };
+            let url = |w: Option<&&str>| w.map(|u| (*u).to_owned());
+            match words.as_slice() {
+                ["log", vkey, rest @ ..] if rest.len() <= 1 => {
+                    let verifier = CheckpointVerifier::from_vkey(vkey)
+                        .map_err(|e| err(format!("log key: {e}")))?;
+                    if logs.iter().any(|l| l.verifier.key() == verifier.key()) {
+                        return Err(err("a log with this key is already listed".into()));
+                    }
+                    logs.push(PolicyLog {
+                        verifier,
+                        url: url(rest.first()),
+                    });
+                }
+                ["witness", name, vkey, rest @ ..] if rest.len() <= 1 => {
+                    if *name == "none" || lookup(name).is_some() {
+                        return Err(err(format!("the name {name:?} is already defined")));
+                    }
+                    let verifier = WitnessVerifier::from_vkey(vkey)
+                        .map_err(|e| err(format!("witness key: {e}")))?;
+                    if witnesses.iter().any(|w| w.verifier.key == verifier.key) {
+                        return Err(err("a witness with this key is already listed".into()));
+                    }
+                    witnesses.push(PolicyWitness {
+                        name: (*name).to_owned(),
+                        verifier,
+                        url: url(rest.first()),
+                    });
+                }
+                ["group", name, threshold, names @ ..] if !names.is_empty() => {
+                    if *name == "none" || lookup(name).is_some() {
+                        return Err(err(format!("the name {name:?} is already defined")));
+                    }
+                    let mut members = Vec::with_capacity(names.len());
+                    for m in names {
+                        let member = lookup(m).ok_or_else(|| {
+                            err(format!("{m:?} is not defined on an earlier line"))
+                        })?;
+                        if members.contains(&member) {
+                            return Err(err(format!("{m:?} is listed twice")));
+                        }
+                        members.push(member);
+                    }
+                    let n = members.len();
+                    let threshold = match *threshold {
+                        "all" => n,
+                        "any" => 1,
+                        k if is_decimal(k) => k
+                            .parse::<usize>()
+                            .ok()
+                            .filter(|k| (1..=n).contains(k))
+                            .ok_or_else(|| err(format!("threshold {k} is not within 1..={n}")))?,
+                        other => {
+                            return Err(err(format!(
+                                "threshold {other:?} is not all, any or a number"
+                            )))
+                        }
+                    };
+                    groups.push(Group {
+                        name: (*name).to_owned(),
+                        threshold,
+                        members,
+                    });
+                }
+                ["quorum", name] => {
+                    if quorum.is_some() {
+                        return Err(err("a second quorum line".into()));
+                    }
+                    quorum = Some(if *name == "none" {
+                        None
+                    } else {
+                        Some(lookup(name).ok_or_else(|| {
+                            err(format!("{name:?} is not defined on an earlier line"))
+                        })?)
+                    });
+                }
+                [word, ..] => return Err(err(format!("cannot read a {word:?} line here"))),
+                [] => unreachable!("empty lines are skipped"),
+            }
+        }
+        let quorum = quorum.ok_or(PolicyError::Syntax {
+            line: text.split('\n').count(),
+            message: "no quorum line".into(),
+        })?;
+        Ok(Policy {
+            logs,
+            witnesses,
+            groups,
+            quorum,
+        })
+    }
+
+    /// The logs it accepts.
+    pub fn logs(&self) -> &[PolicyLog] {
+        &self.logs
+    }
+
+    /// The witnesses it names.
+    pub fn witnesses(&self) -> &[PolicyWitness] {
+        &self.witnesses
+    }
+
+    /// Checks `note`: signed by one of the policy's logs, and cosigned by
+    /// witnesses that meet the quorum. Cosignatures by keys the policy does
+    /// not name are ignored.
+    pub fn verify(&self, note: &[u8]) -> Result<Witnessed, PolicyError> {
+        let mut checkpoint = None;
+        let mut failures = Vec::new();
+        for log in &self.logs {
+            match log.verifier.verify(note) {
+                Ok(cp) => {
+                    checkpoint = Some(cp);
+                    break;
+                }
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+        let checkpoint = checkpoint.ok_or_else(|| {
+            PolicyError::Log(if failures.is_empty() {
+                "the policy lists no log".into()
+            } else {
+                failures.join("; ")
+            })
+        })?;
+        let body = checkpoint.body();
+        let (_, lines) =
+            signature_lines(note).ok_or_else(|| PolicyError::Log("not a signed note".into()))?;
+        let mut cosigned = vec![None; self.witnesses.len()];
+        let mut invalid = Vec::new();
+        for (name, id, sig) in &lines {
+            let Some(i) = self
+                .witnesses
+                .iter()
+                .position(|w| w.verifier.name() == name && w.verifier.id() == *id)
+            else {
+                continue;
+            };
+            match self.witnesses[i].verifier.verify(&body, sig) {
+                Ok(ts) => cosigned[i] = Some(ts),
+                Err(_) => invalid.push(self.witnesses[i].name.clone()),
+            }
+        }
+        let signed: Vec<bool> = cosigned.iter().map(Option::is_some).collect();
+        let met = self.quorum.is_none_or(|q| self.satisfied(q, &signed));
+        let names = |keep: bool| -> Vec<String> {
+            self.witnesses
+                .iter()
+                .zip(&signed)
+                .filter(|(_, s)| **s == keep)
+                .map(|(w, _)| w.name.clone())
+                .collect()
+        };
+        if !met {
+            return Err(PolicyError::NoQuorum {
+                cosigned: names(true),
+                missing: names(false),
+                invalid,
+            });
+        }
+        Ok(Witnessed {
+            checkpoint,
+            cosignatures: self
+                .witnesses
+                .iter()
+                .zip(cosigned)
+                .filter_map(|(w, ts)| ts.map(|ts| (w.name.clone(), ts)))
+                .collect(),
+        })
+    }
+
+    /// Whether `member` has witnessed, given which witnesses cosigned.
+    fn satisfied(&self, member: Member, signed: &[bool]) -> bool {
+        match member {
+            Member::Witness(i) => signed[i],
+            Member::Group(g) => {
+                let group = &self.groups[g];
+                group
+                    .members
+                    .iter()
+                    .filter(|m| self.satisfied(**m, signed))
+                    .count()
+                    >= group.threshold
+            }
+        }
+    }
+}
