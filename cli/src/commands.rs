@@ -24,7 +24,7 @@ use serde_json::Value;
 use crate::{
     BeneficiaryArgs, CheckReceiptArgs, ExportArgs, FundCmd, FundOpenArgs, IatiArgs, ImportArgs,
     InitArgs, KeyAddArgs, KeyRevokeArgs, KeygenArgs, MonitorArgs, OrgRegisterArgs, ProveArgs,
-    PseudonymArgs, SignArgs, SignerArgs, SubmitArgs, VerifyArgs,
+    PseudonymArgs, SignArgs, SignerArgs, SubmitArgs, VerifyArgs, WitnessCmd,
 };
 
 pub(crate) fn keygen(
@@ -869,4 +869,44 @@ pub(crate) fn entries_table(out: &mut impl Write, items: &[Value]) -> anyhow::Re
     }
     writeln!(out, "{} entries", items.len())?;
     Ok(())
+}
+
+pub(crate) fn witness(cmd: WitnessCmd, stdout: &mut impl Write) -> anyhow::Result<ExitCode> {
+    use cli::witness;
+    match cmd {
+        WitnessCmd::Init(a) => {
+            let vkey = witness::init(&a.dir, &a.name)?;
+            writeln!(stdout, "{vkey}")?;
+        }
+        WitnessCmd::AddLog(a) => {
+            witness::add_log(&a.dir, &a.origin, &a.vkey)?;
+            writeln!(stdout, "trusting {} ({})", a.origin, a.vkey)?;
+        }
+        WitnessCmd::Serve(a) => {
+            let w = witness::Witness::open(&a.dir)?;
+            eprintln!("witness {}", w.vkey());
+            witness::serve(w, &a.listen)?;
+        }
+        WitnessCmd::Evidence(a) => {
+            let evidence = witness::Witness::open(&a.dir)?.evidence()?;
+            for e in &evidence {
+                writeln!(
+                    stdout,
+                    "{}\t{}\tsize {}\troot {}\t{}",
+                    e.time,
+                    e.origin,
+                    e.checkpoint.root.size,
+                    e.checkpoint.root.hash,
+                    e.path.display()
+                )?;
+            }
+            if evidence.is_empty() {
+                writeln!(
+                    stdout,
+                    "no evidence: every signed checkpoint extended the last one"
+                )?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -17,6 +17,7 @@ pub mod i18n;
 pub mod iati;
 pub mod import;
 pub mod receipt;
+pub mod witness;
 
 use anyhow::Context;
 use ledger::checkpoint::CheckpointVerifier;
@@ -32,15 +33,21 @@ pub struct Failed(pub String);
 /// move, rarely enough to cost nothing.
 pub const PROGRESS_EVERY: u64 = 4096;
 
-/// Writes `bytes` to `path` so that it is whole or absent after a crash:
-/// a temporary file, fsync, rename.
+/// Writes `bytes` to `path` so that it is whole or absent after a crash,
+/// and there after a power loss: a temporary file, fsync, rename, fsync of
+/// the directory that holds the new name.
 pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path)?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// The vkey to trust, checked against the node before anything is sent:

@@ -124,6 +124,10 @@ enum Command {
     Beneficiary(BeneficiaryArgs),
     /// Write IATI 2.03 activity XML for an organisation's funds.
     Iati(IatiArgs),
+    /// Run a witness (C2SP tlog-witness): cosign only checkpoints that extend
+    /// what it cosigned before.
+    #[command(subcommand)]
+    Witness(WitnessCmd),
 }
 
 /// Who signs an entry and where it goes.
@@ -165,6 +169,58 @@ enum FundAction {
 enum OrgCmd {
     /// Register an organisation with its keys (signed by the registrar).
     Register(OrgRegisterArgs),
+}
+
+#[derive(Subcommand)]
+enum WitnessCmd {
+    /// Create the witness's key (mode 0600) in DIR and print its vkey.
+    Init(WitnessInitArgs),
+    /// Trust a log: cosign checkpoints of ORIGIN signed with VKEY.
+    AddLog(WitnessAddLogArgs),
+    /// Serve POST /add-checkpoint and GET /<origin hash>/checkpoint.
+    Serve(WitnessServeArgs),
+    /// List the refused checkpoints kept as evidence of a fork.
+    Evidence(WitnessDirArg),
+}
+
+#[derive(Args)]
+struct WitnessDirArg {
+    /// The witness's directory.
+    #[arg(long)]
+    dir: PathBuf,
+}
+
+#[derive(Args)]
+struct WitnessInitArgs {
+    /// The witness's name, e.g. witness.audit.example.gov.cn.
+    #[arg(long)]
+    name: String,
+    /// Its directory (created).
+    #[arg(long)]
+    dir: PathBuf,
+}
+
+#[derive(Args)]
+struct WitnessAddLogArgs {
+    /// The witness's directory.
+    #[arg(long)]
+    dir: PathBuf,
+    /// The log's origin.
+    #[arg(long)]
+    origin: String,
+    /// The log's vkey.
+    #[arg(long)]
+    vkey: String,
+}
+
+#[derive(Args)]
+struct WitnessServeArgs {
+    /// The witness's directory.
+    #[arg(long)]
+    dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    listen: String,
 }
 
 #[derive(Subcommand)]
@@ -293,6 +349,7 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         Command::Init(args) => commands::init(args, stdout, config),
         Command::Beneficiary(args) => commands::beneficiary(args, stdout),
         Command::Iati(args) => commands::iati_export(args, stdout),
+        Command::Witness(cmd) => commands::witness(cmd, stdout),
     }
 }
 

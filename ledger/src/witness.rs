@@ -301,6 +301,12 @@ impl AddCheckpoint {
         out
     }
 
+    /// The origin the checkpoint names (unverified): which log's state
+    /// and lock the decision needs.
+    pub fn origin(&self) -> Option<String> {
+        stated_checkpoint(&self.note).map(|cp| cp.origin)
+    }
+
     /// The witness's decision (C2SP tlog-witness `add-checkpoint`), given
     /// the keys it trusts for the origin the checkpoint names (`None`: an
     /// unknown log) and the tree it last cosigned for that origin (`None`:
@@ -311,7 +317,7 @@ impl AddCheckpoint {
         trusted: impl Fn(&str) -> Option<Vec<CheckpointVerifier>>,
         stored: Option<RootHash>,
     ) -> Result<Checkpoint, Refusal> {
-        let body = note_body(&self.note)
+        let body = stated_checkpoint(&self.note)
             .ok_or_else(|| Refusal::Malformed("not a signed checkpoint".into()))?;
         let keys = trusted(&body.origin).ok_or_else(|| Refusal::UnknownLog(body.origin.clone()))?;
         let mut signed = None;
@@ -368,8 +374,8 @@ fn is_decimal(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'))
 }
 
-/// The checkpoint a note's body states, unverified.
-fn note_body(note: &[u8]) -> Option<Checkpoint> {
+/// The checkpoint a note's body states, without checking any signature.
+pub fn stated_checkpoint(note: &[u8]) -> Option<Checkpoint> {
     let (text, _) = signature_lines(note)?;
     let cp = tlog_tiles::Checkpoint::from_bytes(text.as_bytes()).ok()?;
     Some(Checkpoint {

@@ -30,25 +30,48 @@ pub fn spawn_listening(command: &mut Command) -> Child {
     child
 }
 
-/// The status and body of a plain HTTP/1.1 GET of `path` on `addr`.
-pub fn http_get(addr: SocketAddr, path: &str) -> (u16, Vec<u8>) {
+/// An HTTP/1.1 answer: status, head (status line and headers) and body.
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// The status line and headers, as sent.
+    pub head: String,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// Sends `method path` with `body` on a fresh connection and reads the
+/// whole answer.
+pub fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Answer {
     let mut s = TcpStream::connect(addr).expect("connect");
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
     )
-    .expect("send the request");
+    .expect("send the head");
+    s.write_all(body).expect("send the body");
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("read the answer");
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .expect("an HTTP head");
-    let head = String::from_utf8_lossy(&raw[..split]);
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let status = head
         .split(' ')
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("a status code");
-    (status, raw[split + 4..].to_vec())
+    Answer {
+        status,
+        head,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+/// The status and body of a plain HTTP/1.1 GET of `path` on `addr`.
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, Vec<u8>) {
+    let a = http(addr, "GET", path, b"");
+    (a.status, a.body)
 }

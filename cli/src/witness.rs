@@ -1,0 +1,332 @@
+//! `aidledger witness`: a C2SP tlog-witness. It keeps, per log it trusts,
+//! the last checkpoint it cosigned, and cosigns a new one only if it
+//! extends that one (the decision is `ledger::witness::AddCheckpoint`).
+//!
+//! Its directory:
+//!
+//! - `witness.key` (mode 0600) and `witness.name`;
+//! - `logs/<hex SHA-256(origin)>/origin` and `vkeys` (one trusted log key a
+//!   line), written by `add-log`;
+//! - `logs/<…>/checkpoint`: the latest cosigned checkpoint, the log's note
+//!   with the witness's cosignature line appended, replaced durably (temporary
+//!   file, fsync, rename, fsync of the directory) before the 200 is sent;
+//! - `logs/<…>/evidence/<time>-<size>.note`: validly signed checkpoints that
+//!   do not extend what the witness cosigned (a fork or a rollback).
+//!
+//! Requests for one origin are serialised: the check against the stored
+//! size and the replacement happen under one lock, so two racing requests
+//! can never make it cosign two inconsistent trees.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use anyhow::Context;
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use ledger::checkpoint::{Checkpoint, CheckpointVerifier};
+use ledger::witness::{stated_checkpoint, AddCheckpoint, Refusal, WitnessSigner};
+use sha2::{Digest, Sha256};
+
+use crate::write_durably;
+
+/// Largest `add-checkpoint` body: 63 proof lines and a checkpoint with a
+/// few hundred signature lines fit well within it.
+const MAX_REQUEST: usize = 64 << 10;
+
+/// The lowercase hex SHA-256 of an origin: its directory and its
+/// monitoring path.
+pub fn origin_hash(origin: &str) -> String {
+    hex::encode(Sha256::digest(origin.as_bytes()))
+}
+
+/// Creates a witness in `dir` named `name`; returns its vkey.
+pub fn init(dir: &Path, name: &str) -> anyhow::Result<String> {
+    std::fs::create_dir_all(dir.join("logs"))
+        .with_context(|| format!("creating {}", dir.display()))?;
+    let key = ledger::keyfile::create(&dir.join("witness.key"))?;
+    let signer = WitnessSigner::new(name, key)?;
+    write_durably(&dir.join("witness.name"), format!("{name}\n").as_bytes())?;
+    Ok(signer.vkey())
+}
+
+/// Trusts the log `origin` signing with `vkey` (more keys: more calls).
+pub fn add_log(dir: &Path, origin: &str, vkey: &str) -> anyhow::Result<()> {
+    let verifier = CheckpointVerifier::from_vkey(vkey).context("--vkey")?;
+    anyhow::ensure!(
+        verifier.origin() == origin,
+        "the vkey is for {:?}, not for {origin:?}",
+        verifier.origin()
+    );
+    let log = dir.join("logs").join(origin_hash(origin));
+    std::fs::create_dir_all(log.join("evidence"))?;
+    write_durably(&log.join("origin"), format!("{origin}\n").as_bytes())?;
+    let mut keys = read_lines(&log.join("vkeys"))?;
+    if !keys.iter().any(|k| k == vkey) {
+        keys.push(vkey.to_owned());
+    }
+    write_durably(&log.join("vkeys"), (keys.join("\n") + "\n").as_bytes())?;
+    Ok(())
+}
+
+fn read_lines(path: &Path) -> std::io::Result<Vec<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.trim().to_owned())
+            .collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// One piece of evidence: a validly signed checkpoint the witness refused.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    /// The log.
+    pub origin: String,
+    /// When it was refused, seconds since the epoch.
+    pub time: u64,
+    /// What it states.
+    pub checkpoint: Checkpoint,
+    /// Its file.
+    pub path: PathBuf,
+}
+
+/// A witness at work: its key, its directory, one lock per origin.
+pub struct Witness {
+    dir: PathBuf,
+    signer: WitnessSigner,
+    locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+}
+
+/// What an `add-checkpoint` request gets.
+#[derive(Debug)]
+pub enum Answer {
+    /// 200: the cosignature line.
+    Cosigned(String),
+    /// The protocol's refusal.
+    Refused(Refusal),
+}
+
+impl Witness {
+    /// Opens the witness in `dir` (made by [`init`]).
+    pub fn open(dir: &Path) -> anyhow::Result<Witness> {
+        let key = ledger::keyfile::read(&dir.join("witness.key"))?;
+        let name = std::fs::read_to_string(dir.join("witness.name"))
+            .with_context(|| format!("{} is not a witness directory", dir.display()))?;
+        Ok(Witness {
+            dir: dir.to_path_buf(),
+            signer: WitnessSigner::new(name.trim(), key)?,
+            locks: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Its vkey.
+    pub fn vkey(&self) -> String {
+        self.signer.vkey()
+    }
+
+    fn log_dir(&self, origin: &str) -> PathBuf {
+        self.dir.join("logs").join(origin_hash(origin))
+    }
+
+    /// The keys trusted for `origin`; `None` for a log it does not know.
+    fn trusted(&self, origin: &str) -> std::io::Result<Option<Vec<CheckpointVerifier>>> {
+        let keys = read_lines(&self.log_dir(origin).join("vkeys"))?;
+        Ok((!keys.is_empty()).then(|| {
+            keys.iter()
+                .filter_map(|k| CheckpointVerifier::from_vkey(k).ok())
+                .collect()
+        }))
+    }
+
+    /// The latest checkpoint it cosigned for `origin`, as served.
+    pub fn latest(&self, origin_hash: &str) -> std::io::Result<Option<Vec<u8>>> {
+        if origin_hash.len() != 64 || !origin_hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        let path = self
+            .dir
+            .join("logs")
+            .join(origin_hash.to_ascii_lowercase())
+            .join("checkpoint");
+        match std::fs::read(path) {
+            Ok(note) => Ok(Some(note)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Decides an `add-checkpoint` request at `now` (seconds since the
+    /// epoch). A cosignature is returned only once the new state is durable.
+    pub fn add_checkpoint(&self, body: &[u8], now: u64) -> anyhow::Result<Answer> {
+        let req = match AddCheckpoint::parse(body) {
+            Ok(req) => req,
+            Err(refusal) => return Ok(Answer::Refused(refusal)),
+        };
+        let Some(origin) = req.origin() else {
+            return Ok(Answer::Refused(Refusal::Malformed(
+                "not a signed checkpoint".into(),
+            )));
+        };
+        let lock = {
+            let mut locks = self.locks.lock().expect("witness locks");
+            Arc::clone(locks.entry(origin.clone()).or_default())
+        };
+        let _held = lock.lock().expect("origin lock");
+        let trusted = self.trusted(&origin)?;
+        let log_dir = self.log_dir(&origin);
+        let stored = match std::fs::read(log_dir.join("checkpoint")) {
+            Ok(note) => Some(stored_root(&note, trusted.as_deref().unwrap_or_default())?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e.into()),
+        };
+        match req.decide(|_| trusted.clone(), stored) {
+            Ok(cp) => {
+                let line = self.signer.cosign(&cp, now);
+                let mut note = req.note.clone();
+                note.extend_from_slice(line.as_bytes());
+                write_durably(&log_dir.join("checkpoint"), &note)?;
+                Ok(Answer::Cosigned(line))
+            }
+            Err(refusal @ Refusal::Inconsistent(_)) => {
+                let size = stated_checkpoint(&req.note).map_or(0, |cp| cp.root.size);
+                let file = log_dir.join("evidence").join(format!("{now}-{size}.note"));
+                write_durably(&file, &req.note)?;
+                Ok(Answer::Refused(refusal))
+            }
+            Err(refusal) => Ok(Answer::Refused(refusal)),
+        }
+    }
+
+    /// The evidence kept, oldest first.
+    pub fn evidence(&self) -> anyhow::Result<Vec<Evidence>> {
+        let mut out = Vec::new();
+        let logs = match std::fs::read_dir(self.dir.join("logs")) {
+            Ok(logs) => logs,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e.into()),
+        };
+        for log in logs {
+            let log = log?.path();
+            let origin = std::fs::read_to_string(log.join("origin")).unwrap_or_default();
+            let Ok(files) = std::fs::read_dir(log.join("evidence")) else {
+                continue;
+            };
+            for file in files {
+                let path = file?.path();
+                let note = std::fs::read(&path)?;
+                let time = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.split('-').next())
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(0);
+                if let Some(checkpoint) = stated_checkpoint(&note) {
+                    out.push(Evidence {
+                        origin: origin.trim().to_owned(),
+                        time,
+                        checkpoint,
+                        path,
+                    });
+                }
+            }
+        }
+        out.sort_by_key(|e| (e.time, e.path.clone()));
+        Ok(out)
+    }
+}
+
+/// The tree a stored checkpoint states (it was verified when stored).
+fn stored_root(note: &[u8], keys: &[CheckpointVerifier]) -> anyhow::Result<ledger::RootHash> {
+    keys.iter()
+        .find_map(|k| k.verify(note).ok())
+        .or_else(|| stated_checkpoint(note))
+        .map(|cp| cp.root)
+        .context("the stored checkpoint is unreadable")
+}
+
+/// Serves the witness on `listen` until Ctrl-C or SIGTERM: `POST
+/// /add-checkpoint` and `GET /<origin hash>/checkpoint`. Prints one line
+/// when it listens.
+pub fn serve(witness: Witness, listen: &str) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        println!(
+            "aidledger witness listening on http://{}",
+            listener.local_addr()?
+        );
+        let app = Router::new()
+            .route("/add-checkpoint", post(add_checkpoint))
+            .route("/{origin_hash}/checkpoint", get(latest))
+            .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST))
+            .with_state(Arc::new(witness));
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown())
+            .await?;
+        anyhow::Ok(())
+    })
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(1, |d| d.as_secs())
+}
+
+async fn add_checkpoint(State(w): State<Arc<Witness>>, body: Bytes) -> Response {
+    let answer = tokio::task::spawn_blocking(move || w.add_checkpoint(&body, now())).await;
+    match answer {
+        Ok(Ok(Answer::Cosigned(line))) => (StatusCode::OK, line).into_response(),
+        Ok(Ok(Answer::Refused(Refusal::Conflict(size)))) => (
+            StatusCode::CONFLICT,
+            [(header::CONTENT_TYPE, "text/x.tlog.size")],
+            format!("{size}\n"),
+        )
+            .into_response(),
+        Ok(Ok(Answer::Refused(r))) => (
+            StatusCode::from_u16(r.status()).expect("a protocol status"),
+            format!("{r}\n"),
+        )
+            .into_response(),
+        Ok(Err(e)) => {
+            eprintln!("witness: {e:#}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "storage failure\n").into_response()
+        }
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response(),
+    }
+}
+
+async fn latest(State(w): State<Arc<Witness>>, UrlPath(hash): UrlPath<String>) -> Response {
+    match tokio::task::spawn_blocking(move || w.latest(&hash)).await {
+        Ok(Ok(Some(note))) => (StatusCode::OK, note).into_response(),
+        Ok(Ok(None)) => (
+            StatusCode::NOT_FOUND,
+            "no checkpoint cosigned for this log\n",
+        )
+            .into_response(),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "storage failure\n").into_response(),
+    }
+}

@@ -1,0 +1,257 @@
+//! `aidledger witness` as a real process on loopback: every answer of
+//! `add-checkpoint` reached by a crafted request, the monitoring endpoint,
+//! the evidence of a fork, and SIGKILL at random moments never making it
+//! cosign a smaller tree or another root for a size it cosigned.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use base64::prelude::{Engine, BASE64_STANDARD};
+use common::ok;
+use ed25519_dalek::SigningKey;
+use ledger::checkpoint::{Checkpoint, CheckpointSigner};
+use ledger::merkle::{leaf_hash, prove_consistency, MemTree, RootHash};
+use ledger::witness::{AddCheckpoint, WitnessVerifier};
+use ledger::Hash;
+
+const ORIGIN: &str = "test.example/aid";
+
+fn log() -> CheckpointSigner {
+    CheckpointSigner::new(ORIGIN, SigningKey::from_bytes(&[1; 32])).unwrap()
+}
+
+/// The tree of the first `n` leaves of one growing log.
+fn tree(n: u64) -> MemTree {
+    let mut t = MemTree::new();
+    for i in 0..n {
+        t.push(leaf_hash(&i.to_be_bytes()));
+    }
+    t
+}
+
+/// A witness directory trusting `log()`; returns its vkey.
+fn witness_dir(dir: &Path) -> String {
+    let out = ok(
+        &[
+            "witness",
+            "init",
+            "--name",
+            "w1.test",
+            "--dir",
+            dir.to_str().unwrap(),
+        ],
+        None,
+    );
+    let vkey = out.stdout.trim().to_owned();
+    ok(
+        &[
+            "witness",
+            "add-log",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--origin",
+            ORIGIN,
+            "--vkey",
+            &log().vkey(),
+        ],
+        None,
+    );
+    vkey
+}
+
+fn serve(dir: &Path, addr: SocketAddr) -> Child {
+    testkit::spawn_listening(
+        Command::new(env!("CARGO_BIN_EXE_aidledger"))
+            .args([
+                "witness",
+                "serve",
+                "--dir",
+                dir.to_str().unwrap(),
+                "--listen",
+            ])
+            .arg(addr.to_string())
+            .stderr(Stdio::null()),
+    )
+}
+
+/// Posts the request for the tree of `size` leaves, proving from `old`.
+fn add(addr: SocketAddr, old: u64, size: u64, note: Option<String>) -> testkit::Answer {
+    let t = tree(size.max(old));
+    let proof = if old == 0 {
+        Vec::new()
+    } else {
+        prove_consistency(&t, old, size).unwrap()
+    };
+    let req = AddCheckpoint {
+        old,
+        proof,
+        note: note.unwrap_or_else(|| log().sign(t.root())).into_bytes(),
+    };
+    testkit::http(addr, "POST", "/add-checkpoint", &req.to_bytes())
+}
+
+/// Checks a 200's body: one cosignature line by the witness over the tree
+/// of `size`, decoded by hand.
+fn check_cosigned(vkey: &str, a: &testkit::Answer, size: u64) {
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    let line = std::str::from_utf8(&a.body).unwrap();
+    let b64 = line
+        .strip_prefix("\u{2014} w1.test ")
+        .and_then(|l| l.strip_suffix('\n'))
+        .unwrap();
+    let blob = BASE64_STANDARD.decode(b64).unwrap();
+    assert_eq!(blob.len(), 76);
+    let cp = Checkpoint {
+        origin: ORIGIN.into(),
+        root: tree(size).root(),
+    };
+    let v = WitnessVerifier::from_vkey(vkey).unwrap();
+    assert_eq!(blob[..4], v.id().to_be_bytes());
+    v.verify(&cp.body(), &blob[4..]).unwrap();
+}
+
+#[test]
+fn add_checkpoint_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let wdir = dir.path().join("w");
+    let vkey = witness_dir(&wdir);
+    let addr = testkit::free_addr();
+    let mut child = serve(&wdir, addr);
+    let hash = cli::witness::origin_hash(ORIGIN);
+    // Nothing cosigned yet.
+    assert_eq!(
+        testkit::http_get(addr, &format!("/{hash}/checkpoint")).0,
+        404
+    );
+    check_cosigned(&vkey, &add(addr, 0, 10, None), 10);
+    // The monitoring endpoint serves the log's note with the cosignature.
+    let (status, note) = testkit::http_get(addr, &format!("/{hash}/checkpoint"));
+    assert_eq!(status, 200);
+    let note = String::from_utf8(note).unwrap();
+    assert!(note.starts_with(&log().sign(tree(10).root())));
+    assert!(note.ends_with('\n') && note.contains("\u{2014} w1.test "));
+    // 409 with the size held, as text/x.tlog.size.
+    let a = add(addr, 0, 16, None);
+    assert_eq!((a.status, a.body.as_slice()), (409, &b"10\n"[..]));
+    assert!(a
+        .head
+        .to_ascii_lowercase()
+        .contains("content-type: text/x.tlog.size"));
+    check_cosigned(&vkey, &add(addr, 10, 16, None), 16);
+    // 404, 403, 400.
+    let stranger =
+        CheckpointSigner::new("other.example/log", SigningKey::from_bytes(&[2; 32])).unwrap();
+    assert_eq!(
+        add(addr, 16, 20, Some(stranger.sign(tree(20).root()))).status,
+        404
+    );
+    let impostor = CheckpointSigner::new(ORIGIN, SigningKey::from_bytes(&[3; 32])).unwrap();
+    assert_eq!(
+        add(addr, 16, 20, Some(impostor.sign(tree(20).root()))).status,
+        403
+    );
+    assert_eq!(
+        testkit::http(addr, "POST", "/add-checkpoint", b"old x\n\n").status,
+        400
+    );
+    let too_old = AddCheckpoint {
+        old: 21,
+        proof: Vec::new(),
+        note: log().sign(tree(20).root()).into_bytes(),
+    };
+    let a = testkit::http(addr, "POST", "/add-checkpoint", &too_old.to_bytes());
+    assert_eq!(a.status, 400);
+    // 422: a fork of size 16; kept as evidence.
+    let forked = RootHash {
+        size: 16,
+        hash: Hash::new([7; 32]),
+    };
+    assert_eq!(add(addr, 16, 16, Some(log().sign(forked))).status, 422);
+    // The witness still holds 16.
+    assert_eq!(add(addr, 0, 20, None).body, b"16\n");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = ok(
+        &["witness", "evidence", "--dir", wdir.to_str().unwrap()],
+        None,
+    );
+    assert!(
+        out.stdout.contains(ORIGIN) && out.stdout.contains("size 16"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&forked.hash.to_string()),
+        "{}",
+        out.stdout
+    );
+}
+
+/// SIGKILL at random moments while checkpoints grow: after every restart
+/// the witness holds a tree at least as large as the last one it
+/// answered 200 for, with the root of that size, and never goes back.
+#[test]
+fn a_killed_witness_never_rolls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let wdir = dir.path().join("w");
+    let vkey = witness_dir(&wdir);
+    let hash = cli::witness::origin_hash(ORIGIN);
+    let mut rng = fastrand::Rng::new();
+    let mut acknowledged = 0;
+    let mut size = 0;
+    for _ in 0..20 {
+        let addr = testkit::free_addr();
+        let mut child = serve(&wdir, addr);
+        // What the witness holds after the restart.
+        let held = match testkit::http_get(addr, &format!("/{hash}/checkpoint")) {
+            (200, note) => {
+                let cp = ledger::witness::stated_checkpoint(&note).unwrap();
+                assert_eq!(
+                    cp.root,
+                    tree(cp.root.size).root(),
+                    "another root for its size"
+                );
+                cp.root.size
+            }
+            (status, _) => {
+                assert_eq!(status, 404);
+                0
+            }
+        };
+        assert!(
+            held >= acknowledged,
+            "held {held} < acknowledged {acknowledged}"
+        );
+        size = size.max(held);
+        // A few requests, then a kill at a random moment.
+        let killer = {
+            let pid = child.id();
+            let wait = rng.u64(0..30);
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(wait));
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            })
+        };
+        let mut old = held;
+        for _ in 0..50 {
+            size += 1 + rng.u64(0..5);
+            let a = std::panic::catch_unwind(|| add(addr, old, size, None));
+            match a {
+                Ok(a) if a.status == 200 => {
+                    check_cosigned(&vkey, &a, size);
+                    acknowledged = size;
+                    old = size;
+                }
+                Ok(a) => panic!("status {}: {}", a.status, String::from_utf8_lossy(&a.body)),
+                Err(_) => break, // the connection died with the process
+            }
+        }
+        killer.join().unwrap();
+        let _ = child.kill();
+        child.wait().unwrap();
+    }
+    assert!(acknowledged > 0);
+}
