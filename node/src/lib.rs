@@ -30,10 +30,12 @@ mod metrics;
 mod sequencer;
 pub mod serve;
 mod tiles;
+mod witnesses;
 
 pub use error::ApiError;
 use ledger::sequencer::Outcome;
 use sequencer::{Committed, Job, Queue, QueueError, Receipt, Submitted};
+pub use witnesses::WitnessConfig;
 
 /// The log, shared between the sequencer (writes) and the handlers (reads).
 pub(crate) type SharedLog = Arc<RwLock<Log<RocksBackend>>>;
@@ -46,6 +48,8 @@ pub(crate) struct Shared {
     pub(crate) checkpoint: RwLock<String>,
     /// Counters for `/metrics`.
     pub(crate) metrics: metrics::Metrics,
+    /// With a witness policy: the witnessed checkpoint and the witnesses' state.
+    pub(crate) witnessing: Option<witnesses::Witnessing>,
 }
 
 /// Everything a handler needs.
@@ -80,6 +84,16 @@ impl Node {
         log: Log<RocksBackend>,
         signer: CheckpointSigner,
     ) -> (Node, std::thread::JoinHandle<()>) {
+        Node::start_with(log, signer, None)
+    }
+
+    /// As [`Node::start`]; with `witnesses`, a thread also collects
+    /// cosignatures and `/checkpoint` serves only witnessed checkpoints.
+    pub fn start_with(
+        log: Log<RocksBackend>,
+        signer: CheckpointSigner,
+        witnesses: Option<WitnessConfig>,
+    ) -> (Node, std::thread::JoinHandle<()>) {
         no_huge_pages();
         let checkpoint = signer.sign(log.head().root);
         let log = Arc::new(RwLock::new(log));
@@ -87,7 +101,11 @@ impl Node {
             signer,
             checkpoint: RwLock::new(checkpoint),
             metrics: Default::default(),
+            witnessing: witnesses.map(witnesses::Witnessing::new),
         });
+        if shared.witnessing.is_some() {
+            witnesses::start(log.clone(), Arc::downgrade(&shared));
+        }
         let (queue, handle) = sequencer::start(log.clone(), shared.clone());
         (Node { log, shared, queue }, handle)
     }
@@ -158,9 +176,31 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<Node>)> {
         ("/tile/{*path}", get(tiles::tile)),
         ("/metrics", get(metrics)),
         ("/openapi.json", get(openapi)),
-        ("/healthz", get(|| async { "ok" })),
+        ("/healthz", get(healthz)),
         ("/", get(page)),
     ]
+}
+
+/// `GET /healthz`: `ok`, or 503 naming the witnesses that reported a fork.
+async fn healthz(State(node): State<Node>) -> Response {
+    let forks = node
+        .shared
+        .witnessing
+        .as_ref()
+        .map(|w| w.fork_reports())
+        .unwrap_or_default();
+    if forks.is_empty() {
+        "ok".into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "fork: witnesses hold another history: {}\n",
+                forks.join("; ")
+            ),
+        )
+            .into_response()
+    }
 }
 
 /// The OpenAPI 3.1 description of every route.
@@ -276,7 +316,13 @@ async fn time_request(
 async fn metrics(State(node): State<Node>) -> Result<Response, ApiError> {
     let shared = node.shared.clone();
     let text = node
-        .read(move |log| Ok(shared.metrics.render(log.size())))
+        .read(move |log| {
+            let mut text = shared.metrics.render(log.size());
+            if let Some(w) = &shared.witnessing {
+                text.push_str(&w.render(log.size()));
+            }
+            Ok(text)
+        })
         .await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
@@ -447,14 +493,25 @@ async fn log_info(State(node): State<Node>) -> Result<Json<Value>, ApiError> {
     .await
 }
 
-/// `GET /v1/checkpoint` (and `/checkpoint`): the latest signed checkpoint.
+/// `GET /v1/checkpoint` (and `/checkpoint`): the latest signed checkpoint;
+/// with a witness policy, the latest that met its quorum, cosignatures
+/// included (SPEC §4.1).
 async fn checkpoint(State(node): State<Node>) -> Response {
-    let text = node
-        .shared
-        .checkpoint
-        .read()
-        .expect("checkpoint lock")
-        .clone();
+    let text = match &node.shared.witnessing {
+        None => node
+            .shared
+            .checkpoint
+            .read()
+            .expect("checkpoint lock")
+            .clone(),
+        Some(w) => match w.latest.read().expect("witnessed lock").clone() {
+            Some(text) => text,
+            None => {
+                return ApiError::not_found("no checkpoint has met the witness quorum yet")
+                    .into_response()
+            }
+        },
+    };
     (
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),

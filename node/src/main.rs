@@ -37,6 +37,8 @@ enum Command {
         origin: String,
         #[command(flatten)]
         conn: ConnArgs,
+        #[command(flatten)]
+        witnesses: WitnessArgs,
     },
     /// Rebuild the derived state of the ledger in DATA from its leaves (after
     /// an upgrade that changed the state's format; the node is stopped).
@@ -58,7 +60,48 @@ enum Command {
         origin: String,
         #[command(flatten)]
         conn: ConnArgs,
+        #[command(flatten)]
+        witnesses: WitnessArgs,
     },
+}
+
+/// Which witnesses cosign the node's checkpoints (SPEC §4.1).
+#[derive(clap::Args)]
+struct WitnessArgs {
+    /// C2SP tlog-policy file naming the witnesses (with their URLs) and the
+    /// quorum. With it, /checkpoint serves only checkpoints that met it.
+    #[arg(long)]
+    witness_policy: Option<PathBuf>,
+    /// Seconds between two rounds of asking the witnesses, at the least.
+    #[arg(long, default_value_t = 1.0)]
+    witness_interval: f64,
+    /// Seconds one request to a witness may take.
+    #[arg(long, default_value_t = 5.0)]
+    witness_timeout: f64,
+}
+
+impl WitnessArgs {
+    fn config(&self) -> anyhow::Result<Option<node::WitnessConfig>> {
+        let Some(path) = &self.witness_policy else {
+            return Ok(None);
+        };
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let policy = ledger::witness::Policy::parse(&text)
+            .with_context(|| format!("the witness policy {}", path.display()))?;
+        let seconds = |s: f64, what: &str| {
+            anyhow::ensure!(
+                s.is_finite() && s > 0.0,
+                "{what} must be a positive number of seconds"
+            );
+            Ok(std::time::Duration::from_secs_f64(s))
+        };
+        Ok(Some(node::WitnessConfig {
+            policy,
+            interval: seconds(self.witness_interval, "--witness-interval")?,
+            timeout: seconds(self.witness_timeout, "--witness-timeout")?,
+        }))
+    }
 }
 
 /// How the node treats connections.
@@ -121,7 +164,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             origin,
             conn,
-        } => serve(&data, &listen, &origin, conn.limits()?, false),
+            witnesses,
+        } => serve(
+            &data,
+            &listen,
+            &origin,
+            conn.limits()?,
+            witnesses.config()?,
+            false,
+        ),
         Command::Reindex { data } => {
             let started = std::time::Instant::now();
             let size = ledger::store::reindex(&data.join("db"))
@@ -137,7 +188,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             origin,
             conn,
-        } => serve(&data, &listen, &origin, conn.limits()?, true),
+            witnesses,
+        } => serve(
+            &data,
+            &listen,
+            &origin,
+            conn.limits()?,
+            witnesses.config()?,
+            true,
+        ),
     }
 }
 
@@ -146,6 +205,7 @@ fn serve(
     listen: &str,
     origin: &str,
     limits: node::serve::Limits,
+    witnesses: Option<node::WitnessConfig>,
     demo: bool,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
@@ -176,7 +236,7 @@ fn serve(
         }
     }
     tracing::info!(size = log.size(), vkey = %signer.vkey(), max_connections = limits.max_connections, "store opened");
-    let (node, sequencer) = node::Node::start(log, signer);
+    let (node, sequencer) = node::Node::start_with(log, signer, witnesses);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -1,0 +1,236 @@
+//! The node with three real witness processes and a 2-of-3 policy: every
+//! checkpoint it publishes carries at least two valid cosignatures; with one
+//! witness killed the quorum holds; with two down appends go on and the
+//! published checkpoint stays at the last witnessed one; when one returns,
+//! publication resumes.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::prelude::{Engine, BASE64_STANDARD};
+use common::ok;
+use ed25519_dalek::SigningKey;
+use ledger::checkpoint::CheckpointSigner;
+use ledger::witness::{stated_checkpoint, Policy, WitnessVerifier};
+
+const ORIGIN: &str = "demo.aidledger.local/aid/2026";
+const CHARITY: &str = "CN-USCI-53440300MJ0000018R";
+
+fn node_bin() -> std::path::PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_aidledger")).with_file_name("aidledger-node")
+}
+
+fn witness(dir: &Path, addr: SocketAddr) -> Child {
+    testkit::spawn_listening(
+        Command::new(env!("CARGO_BIN_EXE_aidledger"))
+            .args([
+                "witness",
+                "serve",
+                "--dir",
+                dir.to_str().unwrap(),
+                "--listen",
+            ])
+            .arg(addr.to_string())
+            .stderr(Stdio::null()),
+    )
+}
+
+fn kill(child: &mut Child) {
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// The published checkpoint (None while none met the quorum).
+fn published(node: SocketAddr) -> Option<String> {
+    match testkit::http_get(node, "/checkpoint") {
+        (200, note) => Some(String::from_utf8(note).unwrap()),
+        (404, _) => None,
+        (status, body) => panic!("{status}: {}", String::from_utf8_lossy(&body)),
+    }
+}
+
+fn log_size(node: SocketAddr) -> u64 {
+    let (_, body) = testkit::http_get(node, "/v1/log");
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    v["size"].as_u64().unwrap()
+}
+
+/// Waits (up to 20 s) until the published checkpoint covers `size`; returns it.
+fn published_at_least(node: SocketAddr, size: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(note) = published(node) {
+            if stated_checkpoint(note.as_bytes()).unwrap().root.size >= size {
+                return note;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no witnessed checkpoint of size {size}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Every published checkpoint meets the policy, and its cosignature lines
+/// decode by hand: key id, timestamp, signature over the cosigned message.
+fn check_witnessed(policy: &Policy, vkeys: &[String], note: &str) {
+    let ok = policy.verify(note.as_bytes()).unwrap();
+    assert!(ok.cosignatures.len() >= 2, "{ok:?}");
+    let body = ok.checkpoint.body();
+    let mut valid = 0;
+    for vkey in vkeys {
+        let v = WitnessVerifier::from_vkey(vkey).unwrap();
+        for line in note.lines() {
+            let Some(b64) = line.strip_prefix(&format!("\u{2014} {} ", v.name())) else {
+                continue;
+            };
+            let blob = BASE64_STANDARD.decode(b64).unwrap();
+            assert_eq!(blob[..4], v.id().to_be_bytes());
+            v.verify(&body, &blob[4..]).unwrap();
+            valid += 1;
+        }
+    }
+    assert!(valid >= 2, "{note}");
+}
+
+/// Appends `n` credit awards (demo keys are public) and returns the log's size.
+fn append(node: SocketAddr, n: usize, tag: &str) -> u64 {
+    let key = SigningKey::from_bytes(&[2; 32]);
+    for i in 0..n {
+        let entry = ledger::SignedEntry::create(
+            &key,
+            CHARITY,
+            ledger::domain::Kind::CreditAward,
+            &format!("witness-test-{tag}-{i}"),
+            "2026-03-01T09:00:00Z",
+            serde_json::json!({"holder": format!("vol_{}", "ab".repeat(32)), "points": 5, "reason": "志愿服务"}),
+        )
+        .unwrap();
+        let a = testkit::http(
+            node,
+            "POST",
+            "/v1/entries",
+            &serde_json::to_vec(&entry).unwrap(),
+        );
+        assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    }
+    log_size(node)
+}
+
+#[test]
+fn a_node_publishes_only_checkpoints_its_witnesses_cosigned() {
+    let dir = tempfile::tempdir().unwrap();
+    // The node's key, made beforehand so that the witnesses can trust it.
+    let data = dir.path().join("node");
+    std::fs::create_dir_all(&data).unwrap();
+    let node_key = ledger::keyfile::create(&data.join("node.key")).unwrap();
+    let log_vkey = CheckpointSigner::new(ORIGIN, node_key).unwrap().vkey();
+    let mut witnesses = Vec::new();
+    let mut vkeys = Vec::new();
+    let mut policy = format!("log {log_vkey}\n");
+    for name in ["audit", "discipline", "university"] {
+        let wdir = dir.path().join(name);
+        let out = ok(
+            &[
+                "witness",
+                "init",
+                "--name",
+                &format!("{name}.witness.test"),
+                "--dir",
+                wdir.to_str().unwrap(),
+            ],
+            None,
+        );
+        let vkey = out.stdout.trim().to_owned();
+        ok(
+            &[
+                "witness",
+                "add-log",
+                "--dir",
+                wdir.to_str().unwrap(),
+                "--origin",
+                ORIGIN,
+                "--vkey",
+                &log_vkey,
+            ],
+            None,
+        );
+        let addr = testkit::free_addr();
+        policy.push_str(&format!("witness {name} {vkey} http://{addr}\n"));
+        witnesses.push((wdir.clone(), addr, witness(&wdir, addr)));
+        vkeys.push(vkey);
+    }
+    policy.push_str("group two-of-three 2 audit discipline university\nquorum two-of-three\n");
+    let policy_path = dir.path().join("policy");
+    std::fs::write(&policy_path, &policy).unwrap();
+    let policy = Policy::parse(&policy).unwrap();
+
+    let addr = testkit::free_addr();
+    let mut node = testkit::spawn_listening(
+        Command::new(node_bin())
+            .args([
+                "demo",
+                "--data",
+                data.to_str().unwrap(),
+                "--listen",
+                &addr.to_string(),
+            ])
+            .args([
+                "--witness-policy",
+                policy_path.to_str().unwrap(),
+                "--witness-interval",
+                "0.2",
+            ])
+            .stderr(Stdio::null()),
+    );
+    // The demo ledger, witnessed by all three.
+    let size = log_size(addr);
+    let note = published_at_least(addr, size);
+    check_witnessed(&policy, &vkeys, &note);
+    assert_eq!(
+        policy.verify(note.as_bytes()).unwrap().cosignatures.len(),
+        3
+    );
+
+    // One witness SIGKILLed: two still make the quorum.
+    kill(&mut witnesses[0].2);
+    let size = append(addr, 5, "a");
+    let note = published_at_least(addr, size);
+    check_witnessed(&policy, &vkeys, &note);
+
+    // Two down: appends go on, the published checkpoint stays behind.
+    kill(&mut witnesses[1].2);
+    let witnessed = stated_checkpoint(note.as_bytes()).unwrap().root.size;
+    let size = append(addr, 5, "b");
+    std::thread::sleep(Duration::from_millis(1500));
+    let stuck = published(addr).unwrap();
+    assert_eq!(
+        stated_checkpoint(stuck.as_bytes()).unwrap().root.size,
+        witnessed
+    );
+    assert!(size > witnessed);
+    let (_, metrics) = testkit::http_get(addr, "/metrics");
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(
+        metrics.contains("aidledger_witness_lag_entries{witness=\"discipline\"}"),
+        "{metrics}"
+    );
+
+    // One returns: publication resumes, at the log's size.
+    let (wdir, waddr, _) = &witnesses[1];
+    witnesses[1].2 = witness(wdir, *waddr);
+    let note = published_at_least(addr, size);
+    check_witnessed(&policy, &vkeys, &note);
+    let (status, _) = testkit::http_get(addr, "/healthz");
+    assert_eq!(status, 200);
+    kill(&mut node);
+    for (_, _, w) in &mut witnesses {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+}
