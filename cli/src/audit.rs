@@ -12,15 +12,105 @@ use ledger::entry::Leaf;
 use ledger::merkle::{leaf_hash, Frontier, Hash};
 use ledger::sequencer::{ReplayError, Replayer};
 use ledger::verify::{ChainVerifier, Position, VerifyError};
+use ledger::witness::Policy;
 use serde::{Deserialize, Serialize};
 
 use crate::client::NodeClient;
 use crate::{write_durably, Failed};
 
-/// What a run checks the leaves against.
-pub struct Pins {
+/// Which checkpoints are believed: signed by the node's key and, with a
+/// witness policy, cosigned by its quorum (and recently enough, with a
+/// maximum age).
+pub struct Trust {
     /// The node's checkpoint verifier (from its vkey).
     pub verifier: CheckpointVerifier,
+    /// The witness policy a checkpoint must meet, if any.
+    pub policy: Option<Policy>,
+    /// How old the newest cosignature of a checkpoint may be.
+    pub max_age: Option<std::time::Duration>,
+}
+
+impl Trust {
+    /// Only the node's signature.
+    pub fn node(verifier: CheckpointVerifier) -> Trust {
+        Trust {
+            verifier,
+            policy: None,
+            max_age: None,
+        }
+    }
+
+    /// The node's key, and the policy in `policy` (a C2SP tlog-policy file)
+    /// if given, with `max_age` in seconds.
+    pub fn with_policy(
+        verifier: CheckpointVerifier,
+        policy: Option<&Path>,
+        max_age: Option<u64>,
+    ) -> anyhow::Result<Trust> {
+        let policy = policy
+            .map(|p| {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
+                Policy::parse(&text).with_context(|| format!("the policy {}", p.display()))
+            })
+            .transpose()?;
+        anyhow::ensure!(
+            max_age.is_none() || policy.is_some(),
+            "--max-age needs --policy"
+        );
+        Ok(Trust {
+            verifier,
+            policy,
+            max_age: max_age.map(std::time::Duration::from_secs),
+        })
+    }
+
+    /// Checks a checkpoint fetched now: the node's signature, the quorum,
+    /// the age of its newest cosignature.
+    pub fn check(&self, note: &[u8]) -> anyhow::Result<Checkpoint> {
+        let cp = self.check_signed(note)?;
+        let Some(policy) = &self.policy else {
+            return Ok(cp);
+        };
+        let witnessed = policy.verify(note).map_err(|e| {
+            Failed(format!(
+                "the checkpoint of size {} lacks the witness quorum: {e}",
+                cp.root.size
+            ))
+        })?;
+        if let Some(max_age) = self.max_age {
+            let newest = witnessed
+                .cosignatures
+                .iter()
+                .map(|(_, t)| *t)
+                .max()
+                .unwrap_or(0);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            if now.saturating_sub(newest) > max_age.as_secs() {
+                return Err(Failed(format!(
+                    "the checkpoint's newest cosignature is {} s old, more than --max-age {}",
+                    now.saturating_sub(newest),
+                    max_age.as_secs()
+                ))
+                .into());
+            }
+        }
+        Ok(cp)
+    }
+
+    /// Checks only the node's signature: for a checkpoint believed before
+    /// (a state directory's), whose cosignatures were checked then.
+    pub fn check_signed(&self, note: &[u8]) -> anyhow::Result<Checkpoint> {
+        verify_checkpoint(&self.verifier, note)
+    }
+}
+
+/// What a run checks the leaves against.
+pub struct Pins {
+    /// Which checkpoints are believed.
+    pub trust: Trust,
     /// The pinned genesis leaf hash, if any.
     pub genesis: Option<Hash>,
 }
@@ -210,7 +300,7 @@ pub fn verify_file(
 ) -> anyhow::Result<Checkpoint> {
     let note =
         std::fs::read(checkpoint).with_context(|| format!("reading {}", checkpoint.display()))?;
-    let cp = verify_checkpoint(&pins.verifier, &note)?;
+    let cp = pins.trust.check(&note)?;
     progress.set_length(cp.root.size);
     let file =
         std::fs::File::open(export).with_context(|| format!("opening {}", export.display()))?;
@@ -353,7 +443,7 @@ pub fn verify_node(
     progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<(Checkpoint, u64)> {
     let note = client.checkpoint()?;
-    let cp = verify_checkpoint(&pins.verifier, &note)?;
+    let cp = pins.trust.check(&note)?;
     let note = String::from_utf8(note).expect("a verified note is UTF-8");
     let saved = match state {
         Some(dir) => dir.load()?,
@@ -362,7 +452,7 @@ pub fn verify_node(
     let mut audit = match &saved {
         None => Audit::new(pins.genesis),
         Some((saved, replay)) => {
-            let old = verify_checkpoint(&pins.verifier, saved.checkpoint.as_bytes())?;
+            let old = pins.trust.check_signed(saved.checkpoint.as_bytes())?;
             if let (Some(pin), Some(was)) = (pins.genesis, saved.genesis) {
                 if pin != was {
                     return Err(Failed(format!(
@@ -426,19 +516,19 @@ pub fn verify_node(
 /// `monitor`: polls the checkpoint, proves each new one extends the last,
 /// and reports every new tree head; returns only on a fork (or an error).
 pub fn monitor(
-    verifier: &CheckpointVerifier,
+    trust: &Trust,
     client: &NodeClient,
     start: Option<String>,
     interval: std::time::Duration,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let mut last: Option<(Checkpoint, String)> = match start {
-        Some(note) => Some((verify_checkpoint(verifier, note.as_bytes())?, note)),
+        Some(note) => Some((trust.check_signed(note.as_bytes())?, note)),
         None => None,
     };
     loop {
         let note = client.checkpoint()?;
-        let cp = verify_checkpoint(verifier, &note)?;
+        let cp = trust.check(&note)?;
         let note = String::from_utf8(note).expect("a verified note is UTF-8");
         let new = match &last {
             Some((old, old_note)) => {

@@ -23,8 +23,8 @@ use serde_json::Value;
 
 use crate::{
     BeneficiaryArgs, CheckReceiptArgs, ExportArgs, FundCmd, FundOpenArgs, IatiArgs, ImportArgs,
-    InitArgs, KeyAddArgs, KeyRevokeArgs, KeygenArgs, MonitorArgs, OrgRegisterArgs, ProveArgs,
-    PseudonymArgs, SignArgs, SignerArgs, SubmitArgs, VerifyArgs, WitnessCmd,
+    InitArgs, KeyAddArgs, KeyRevokeArgs, KeygenArgs, MonitorArgs, OrgRegisterArgs, PolicyArgs,
+    ProveArgs, PseudonymArgs, SignArgs, SignerArgs, SubmitArgs, VerifyArgs, WitnessCmd,
 };
 
 pub(crate) fn keygen(
@@ -146,11 +146,15 @@ pub(crate) fn verify(
         vkey,
         genesis,
         state_dir,
+        witnessed,
     }: VerifyArgs,
     stdout: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
     let pins = Pins {
-        verifier: CheckpointVerifier::from_vkey(&vkey).context("--vkey")?,
+        trust: trust(
+            CheckpointVerifier::from_vkey(&vkey).context("--vkey")?,
+            &witnessed,
+        )?,
         genesis: genesis
             .map(|g| g.parse::<Hash>())
             .transpose()
@@ -208,10 +212,12 @@ pub(crate) fn check_receipt(
         vkey,
         entry,
         receipt,
+        witnessed,
     }: CheckReceiptArgs,
     stdout: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
     let verifier = CheckpointVerifier::from_vkey(&vkey).context("--vkey")?;
+    let policy = trust(verifier.clone(), &witnessed)?;
     let bytes = read_input(&receipt)?;
     // One receipt (JSON), or the NDJSON that `submit` and `import --receipts` write.
     let receipts: Vec<Receipt> = match serde_json::from_slice::<Receipt>(&bytes) {
@@ -238,6 +244,7 @@ pub(crate) fn check_receipt(
     for (i, r) in receipts.iter().enumerate() {
         let cp = receipt::check(&verifier, r)
             .map_err(|e| Failed(format!("receipt {} (seq {}): {e}", i + 1, r.seq)))?;
+        policy.check(r.checkpoint.as_bytes())?;
         if let Some(entry) = &entry {
             let other: Value = serde_json::from_slice(&read_input(entry)?)
                 .context("the entry file is not JSON")?;
@@ -269,13 +276,18 @@ pub(crate) fn check_receipt(
 }
 
 pub(crate) fn prove(
-    ProveArgs { node, vkey, seq }: ProveArgs,
+    ProveArgs {
+        node,
+        vkey,
+        seq,
+        witnessed,
+    }: ProveArgs,
     stdout: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
     let client = NodeClient::new(&node.node);
     let verifier = cli::trusted_verifier(&client, vkey.vkey, vkey.genesis)?;
     let note = client.checkpoint()?;
-    let cp = audit::verify_checkpoint(&verifier, &note)?;
+    let cp = trust(verifier.clone(), &witnessed)?.check(&note)?;
     let (leaf, path) = client.inclusion(seq, cp.root.size)?;
     cp.root.verify_inclusion(&leaf, seq, &path).map_err(|e| {
         Failed(format!(
@@ -307,17 +319,21 @@ pub(crate) fn monitor(
         vkey,
         interval,
         state_dir,
+        witnessed,
     }: MonitorArgs,
     stdout: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let verifier = CheckpointVerifier::from_vkey(&vkey).context("--vkey")?;
+    let trust = trust(
+        CheckpointVerifier::from_vkey(&vkey).context("--vkey")?,
+        &witnessed,
+    )?;
     let client = NodeClient::new(&node.node);
     let start = match state_dir {
         Some(d) => StateDir(d).checkpoint()?,
         None => None,
     };
     audit::monitor(
-        &verifier,
+        &trust,
         &client,
         start,
         Duration::from_secs(interval),
@@ -909,4 +925,10 @@ pub(crate) fn witness(cmd: WitnessCmd, stdout: &mut impl Write) -> anyhow::Resul
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a checkpoint must carry to be believed: the node's signature, and
+/// the policy's quorum if one is given.
+fn trust(verifier: CheckpointVerifier, args: &PolicyArgs) -> anyhow::Result<audit::Trust> {
+    audit::Trust::with_policy(verifier, args.policy.as_deref(), args.max_age)
 }

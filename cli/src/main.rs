@@ -55,6 +55,19 @@ struct VkeyArg {
     genesis: Option<String>,
 }
 
+/// A witness policy a checkpoint must meet (SPEC §4.1).
+#[derive(Args)]
+struct PolicyArgs {
+    /// C2SP tlog-policy file: refuse a checkpoint its witnesses' quorum did
+    /// not cosign.
+    #[arg(long, env = "AIDLEDGER_POLICY")]
+    policy: Option<PathBuf>,
+    /// With --policy: refuse a checkpoint whose newest cosignature is older
+    /// than this many seconds.
+    #[arg(long)]
+    max_age: Option<u64>,
+}
+
 #[derive(Args)]
 struct ImportArgs {
     #[command(flatten)]
@@ -425,6 +438,8 @@ struct VerifyArgs {
     /// Keep the verified state here and verify only new entries next time.
     #[arg(long, conflicts_with = "file")]
     state_dir: Option<PathBuf>,
+    #[command(flatten)]
+    witnessed: PolicyArgs,
 }
 
 #[derive(Args)]
@@ -437,6 +452,8 @@ struct CheckReceiptArgs {
     entry: Option<PathBuf>,
     /// Receipt JSON file.
     receipt: PathBuf,
+    #[command(flatten)]
+    witnessed: PolicyArgs,
 }
 
 #[derive(Args)]
@@ -447,6 +464,8 @@ struct ProveArgs {
     vkey: VkeyArg,
     /// The seq.
     seq: u64,
+    #[command(flatten)]
+    witnessed: PolicyArgs,
 }
 
 #[derive(Args)]
@@ -462,6 +481,8 @@ struct MonitorArgs {
     /// Start from the checkpoint last verified in this state directory.
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    #[command(flatten)]
+    witnessed: PolicyArgs,
 }
 
 #[derive(Args)]

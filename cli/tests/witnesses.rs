@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::prelude::{Engine, BASE64_STANDARD};
-use common::ok;
+use common::{cli, ok};
 use ed25519_dalek::SigningKey;
 use ledger::checkpoint::CheckpointSigner;
 use ledger::witness::{stated_checkpoint, Policy, WitnessVerifier};
@@ -197,11 +197,91 @@ fn a_node_publishes_only_checkpoints_its_witnesses_cosigned() {
         3
     );
 
+    // The CLI insists on the policy: the whole ledger verifies against the
+    // witnessed checkpoint.
+    let url = format!("http://{addr}");
+    let policy_arg = policy_path.to_str().unwrap();
+    ok(
+        &[
+            "verify",
+            "--node",
+            &url,
+            "--vkey",
+            &log_vkey,
+            "--policy",
+            policy_arg,
+            "--max-age",
+            "600",
+        ],
+        None,
+    );
+
     // One witness SIGKILLed: two still make the quorum.
     kill(&mut witnesses[0].2);
     let size = append(addr, 5, "a");
     let note = published_at_least(addr, size);
     check_witnessed(&policy, &vkeys, &note);
+    // A policy that wants all three refuses it, naming the one missing.
+    let all = std::fs::read_to_string(&policy_path).unwrap().replace(
+        "quorum two-of-three",
+        "group all-three all audit discipline university\nquorum all-three",
+    );
+    let all_path = dir.path().join("policy-all");
+    std::fs::write(&all_path, all).unwrap();
+    let out = cli(
+        &[
+            "prove",
+            "--node",
+            &url,
+            "--vkey",
+            &log_vkey,
+            "--policy",
+            all_path.to_str().unwrap(),
+            "5",
+        ],
+        None,
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("missing audit"), "{}", out.stderr);
+    // A receipt carries the node's own checkpoint: not a witnessed one.
+    let key = SigningKey::from_bytes(&[2; 32]);
+    let entry = ledger::SignedEntry::create(
+        &key,
+        CHARITY,
+        ledger::domain::Kind::CreditAward,
+        "witness-test-receipt",
+        "2026-03-01T09:00:00Z",
+        serde_json::json!({"holder": format!("vol_{}", "cd".repeat(32)), "points": 1, "reason": "志愿服务"}),
+    )
+    .unwrap();
+    let a = testkit::http(
+        addr,
+        "POST",
+        "/v1/entries",
+        &serde_json::to_vec(&entry).unwrap(),
+    );
+    assert_eq!(a.status, 201);
+    let receipt_path = dir.path().join("receipt.json");
+    std::fs::write(&receipt_path, &a.body).unwrap();
+    let receipt_arg = receipt_path.to_str().unwrap();
+    ok(&["check-receipt", "--vkey", &log_vkey, receipt_arg], None);
+    let out = cli(
+        &[
+            "check-receipt",
+            "--vkey",
+            &log_vkey,
+            "--policy",
+            policy_arg,
+            receipt_arg,
+        ],
+        None,
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("lacks the witness quorum"),
+        "{}",
+        out.stderr
+    );
 
     // Two down: appends go on, the published checkpoint stays behind.
     kill(&mut witnesses[1].2);
