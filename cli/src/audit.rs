@@ -540,6 +540,23 @@ pub fn monitor(
         if new {
             writeln!(out, "size {} root {}", cp.root.size, cp.root.hash)?;
             out.flush()?;
+            if let Some(policy) = &trust.policy {
+                // Gossip: what this monitor was shown reaches the witnesses.
+                for g in crate::witness::gossip(policy, client, note.as_bytes(), &cp) {
+                    match g.answer {
+                        Ok(200) => {}
+                        Ok(422) => {
+                            return Err(Failed(format!(
+                                "witness {} refused size {} root {}: it saw another history (a split view or a rollback)",
+                                g.witness, cp.root.size, cp.root.hash
+                            ))
+                            .into())
+                        }
+                        Ok(status) => eprintln!("witness {}: answered {status}", g.witness),
+                        Err(e) => eprintln!("witness {}: {e}", g.witness),
+                    }
+                }
+            }
             last = Some((cp, note));
         }
         std::thread::sleep(interval);

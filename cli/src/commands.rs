@@ -103,7 +103,13 @@ pub(crate) fn sign(
 }
 
 pub(crate) fn submit(
-    SubmitArgs { node, vkey, file }: SubmitArgs,
+    SubmitArgs {
+        node,
+        vkey,
+        witnessed,
+        wait,
+        file,
+    }: SubmitArgs,
     stdout: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
     let entries = parse_entries(&read_input(&file)?)?;
@@ -112,7 +118,11 @@ pub(crate) fn submit(
     }
     let client = NodeClient::new(&node.node);
     let verifier = cli::trusted_verifier(&client, vkey.vkey, vkey.genesis)?;
-    let outcomes = Submitter::new(&client, &verifier).submit(&entries)?;
+    let trust = trust(verifier.clone(), &witnessed)?;
+    let mut outcomes = Submitter::new(&client, &verifier).submit(&entries)?;
+    if trust.policy.is_some() {
+        witnessed_receipts(&client, &trust, &mut outcomes, Duration::from_secs(wait))?;
+    }
     let mut refused = 0;
     for (i, o) in outcomes.iter().enumerate() {
         match o {
@@ -931,4 +941,53 @@ pub(crate) fn witness(cmd: WitnessCmd, stdout: &mut impl Write) -> anyhow::Resul
 /// the policy's quorum if one is given.
 fn trust(verifier: CheckpointVerifier, args: &PolicyArgs) -> anyhow::Result<audit::Trust> {
     audit::Trust::with_policy(verifier, args.policy.as_deref(), args.max_age)
+}
+
+/// Moves each receipt onto the first witnessed checkpoint that covers all
+/// of them (polled until `wait` has passed): its note and the inclusion
+/// proof in its tree, checked.
+fn witnessed_receipts(
+    client: &NodeClient,
+    trust: &audit::Trust,
+    outcomes: &mut [receipt::Outcome],
+    wait: Duration,
+) -> anyhow::Result<()> {
+    let Some(needed) = outcomes.iter().flatten().map(|r| r.seq + 1).max() else {
+        return Ok(());
+    };
+    let deadline = std::time::Instant::now() + wait;
+    let (note, cp) = loop {
+        if let Ok(note) = client.checkpoint() {
+            if let Ok(cp) = trust.check(&note) {
+                if cp.root.size >= needed {
+                    break (note, cp);
+                }
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(Failed(format!(
+                "no witnessed checkpoint covering seq {} within {} s; the receipts are the node's promise only",
+                needed - 1,
+                wait.as_secs()
+            ))
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let note = String::from_utf8(note).expect("a verified note is UTF-8");
+    for r in outcomes.iter_mut().flatten() {
+        let (leaf, path) = client.inclusion(r.seq, cp.root.size)?;
+        if leaf != r.leaf_hash {
+            return Err(Failed(format!("seq {}: the node now shows another leaf", r.seq)).into());
+        }
+        cp.root.verify_inclusion(&leaf, r.seq, &path).map_err(|e| {
+            Failed(format!(
+                "seq {}: no inclusion in the witnessed checkpoint: {e}",
+                r.seq
+            ))
+        })?;
+        r.checkpoint = note.clone();
+        r.inclusion = path;
+    }
+    Ok(())
 }

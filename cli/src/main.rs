@@ -413,6 +413,14 @@ struct SubmitArgs {
     node: NodeArg,
     #[command(flatten)]
     vkey: VkeyArg,
+    /// With a witness policy: wait (up to --wait seconds) for the first
+    /// witnessed checkpoint that covers the entries, and print receipts
+    /// against it.
+    #[command(flatten)]
+    witnessed: PolicyArgs,
+    /// Seconds to wait for a witnessed checkpoint, with --policy.
+    #[arg(long, default_value_t = 60)]
+    wait: u64,
     /// File of entries, or - for stdin.
     #[arg(default_value = "-")]
     file: PathBuf,

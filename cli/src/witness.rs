@@ -253,6 +253,88 @@ fn stored_root(note: &[u8], keys: &[CheckpointVerifier]) -> anyhow::Result<ledge
         .context("the stored checkpoint is unreadable")
 }
 
+/// What one witness answered to a forwarded checkpoint.
+#[derive(Debug)]
+pub struct Gossiped {
+    /// The witness's name in the policy.
+    pub witness: String,
+    /// Its answer: the HTTP status (200: cosigned, 422: it saw another
+    /// history), or why it could not be asked.
+    pub answer: Result<u16, String>,
+}
+
+/// Forwards the checkpoint `note` (stating `cp`) to every witness of
+/// `policy` that has a URL, as a monitor gossiping what it was shown: from
+/// the size each witness holds (its 409 answer), with a consistency proof
+/// fetched from `node`. A split view shown to this monitor thus reaches the
+/// witnesses, which refuse it (422) and keep it as evidence.
+pub fn gossip(
+    policy: &ledger::witness::Policy,
+    node: &crate::client::NodeClient,
+    note: &[u8],
+    cp: &Checkpoint,
+) -> Vec<Gossiped> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(10)))
+        .build()
+        .into();
+    policy
+        .witnesses()
+        .iter()
+        .filter_map(|w| Some((w, w.url.as_deref()?)))
+        .map(|(w, url)| Gossiped {
+            witness: w.name.clone(),
+            answer: forward(&agent, url, node, note, cp),
+        })
+        .collect()
+}
+
+fn forward(
+    agent: &ureq::Agent,
+    url: &str,
+    node: &crate::client::NodeClient,
+    note: &[u8],
+    cp: &Checkpoint,
+) -> Result<u16, String> {
+    let mut old = 0;
+    for _ in 0..2 {
+        let proof = if old == 0 || old >= cp.root.size {
+            Vec::new()
+        } else {
+            node.consistency(old, cp.root.size)
+                .map_err(|e| e.to_string())?
+        };
+        let body = AddCheckpoint {
+            old: old.min(cp.root.size),
+            proof,
+            note: note.to_vec(),
+        }
+        .to_bytes();
+        let mut answer = agent
+            .post(format!("{}/add-checkpoint", url.trim_end_matches('/')))
+            .send(&body[..])
+            .map_err(|e| e.to_string())?;
+        let status = answer.status().as_u16();
+        if status != 409 {
+            return Ok(status);
+        }
+        let text = answer
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| e.to_string())?;
+        old = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("a 409 without a size: {text:?}"))?;
+        if old > cp.root.size {
+            // The witness holds a larger tree than the node shows us.
+            return Ok(422);
+        }
+    }
+    Ok(409)
+}
+
 /// Serves the witness on `listen` until Ctrl-C or SIGTERM: `POST
 /// /add-checkpoint` and `GET /<origin hash>/checkpoint`. Prints one line
 /// when it listens.

@@ -255,3 +255,86 @@ fn a_killed_witness_never_rolls_back() {
     }
     assert!(acknowledged > 0);
 }
+
+/// `monitor --policy` forwards each new checkpoint it verifies to the
+/// policy's witnesses: a witness the node never contacted ends up holding
+/// the checkpoint the monitor was shown.
+#[test]
+fn a_monitor_gossips_what_it_sees_to_the_witnesses() {
+    const DEMO: &str = "demo.aidledger.local/aid/2026";
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    std::fs::create_dir_all(&data).unwrap();
+    let node_key = ledger::keyfile::create(&data.join("node.key")).unwrap();
+    let log_vkey = CheckpointSigner::new(DEMO, node_key).unwrap().vkey();
+    let wdir = dir.path().join("w");
+    let wd = wdir.to_str().unwrap();
+    let vkey = ok(&["witness", "init", "--name", "w1.test", "--dir", wd], None)
+        .stdout
+        .trim()
+        .to_owned();
+    ok(
+        &[
+            "witness", "add-log", "--dir", wd, "--origin", DEMO, "--vkey", &log_vkey,
+        ],
+        None,
+    );
+    let waddr = testkit::free_addr();
+    let mut w = serve(&wdir, waddr);
+    let addr = testkit::free_addr();
+    let node_bin = Path::new(env!("CARGO_BIN_EXE_aidledger")).with_file_name("aidledger-node");
+    let mut node = testkit::spawn_listening(
+        Command::new(node_bin)
+            .args([
+                "demo",
+                "--data",
+                data.to_str().unwrap(),
+                "--listen",
+                &addr.to_string(),
+            ])
+            .stderr(Stdio::null()),
+    );
+    let policy = dir.path().join("policy");
+    std::fs::write(
+        &policy,
+        format!("log {log_vkey}\nwitness w1 {vkey} http://{waddr}\nquorum none\n"),
+    )
+    .unwrap();
+    let mut monitor = Command::new(env!("CARGO_BIN_EXE_aidledger"))
+        .args([
+            "monitor",
+            "--node",
+            &format!("http://{addr}"),
+            "--vkey",
+            &log_vkey,
+        ])
+        .args(["--policy", policy.to_str().unwrap(), "--interval", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(monitor.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let size: u64 = line.split(' ').nth(1).unwrap().parse().unwrap();
+    let hash = cli::witness::origin_hash(DEMO);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let held = loop {
+        if let (200, note) = testkit::http_get(waddr, &format!("/{hash}/checkpoint")) {
+            break ledger::witness::stated_checkpoint(&note).unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the monitor did not gossip"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(held.root.size, size);
+    for child in [&mut monitor, &mut node, &mut w] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

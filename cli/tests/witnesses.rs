@@ -216,6 +216,49 @@ fn a_node_publishes_only_checkpoints_its_witnesses_cosigned() {
         None,
     );
 
+    // `submit --policy` waits for the witnessed checkpoint that covers the
+    // entry; its receipt then passes `check-receipt --policy`.
+    let key = SigningKey::from_bytes(&[2; 32]);
+    let entry = ledger::SignedEntry::create(
+        &key,
+        CHARITY,
+        ledger::domain::Kind::CreditAward,
+        "witness-test-submit",
+        "2026-03-01T09:00:00Z",
+        serde_json::json!({"holder": format!("vol_{}", "ef".repeat(32)), "points": 2, "reason": "志愿服务"}),
+    )
+    .unwrap();
+    let entry_path = dir.path().join("entry.json");
+    std::fs::write(&entry_path, serde_json::to_vec(&entry).unwrap()).unwrap();
+    let out = ok(
+        &[
+            "submit",
+            "--node",
+            &url,
+            "--vkey",
+            &log_vkey,
+            "--policy",
+            policy_arg,
+            entry_path.to_str().unwrap(),
+        ],
+        None,
+    );
+    let witnessed_receipt = dir.path().join("witnessed-receipt.json");
+    std::fs::write(&witnessed_receipt, out.stdout.trim()).unwrap();
+    ok(
+        &[
+            "check-receipt",
+            "--vkey",
+            &log_vkey,
+            "--policy",
+            policy_arg,
+            "--entry",
+            entry_path.to_str().unwrap(),
+            witnessed_receipt.to_str().unwrap(),
+        ],
+        None,
+    );
+
     // One witness SIGKILLed: two still make the quorum.
     kill(&mut witnesses[0].2);
     let size = append(addr, 5, "a");
