@@ -526,8 +526,33 @@ pub fn monitor(
         Some(note) => Some((trust.check_signed(note.as_bytes())?, note)),
         None => None,
     };
+    let mut gossiped = None;
     loop {
         let note = client.checkpoint()?;
+        // Gossip first: a checkpoint the node signed reaches the witnesses
+        // even when it lacks their quorum (a split view shown to us).
+        let signed = trust.check_signed(&note)?;
+        if let Some(policy) = trust
+            .policy
+            .as_ref()
+            .filter(|_| gossiped.as_ref() != Some(&signed))
+        {
+            for g in crate::witness::gossip(policy, client, &note, &signed) {
+                match g.answer {
+                    Ok(200) => {}
+                    Ok(422) => {
+                        return Err(Failed(format!(
+                            "witness {} refused size {} root {}: it saw another history (a split view or a rollback)",
+                            g.witness, signed.root.size, signed.root.hash
+                        ))
+                        .into())
+                    }
+                    Ok(status) => eprintln!("witness {}: answered {status}", g.witness),
+                    Err(e) => eprintln!("witness {}: {e}", g.witness),
+                }
+            }
+            gossiped = Some(signed);
+        }
         let cp = trust.check(&note)?;
         let note = String::from_utf8(note).expect("a verified note is UTF-8");
         let new = match &last {
@@ -540,23 +565,6 @@ pub fn monitor(
         if new {
             writeln!(out, "size {} root {}", cp.root.size, cp.root.hash)?;
             out.flush()?;
-            if let Some(policy) = &trust.policy {
-                // Gossip: what this monitor was shown reaches the witnesses.
-                for g in crate::witness::gossip(policy, client, note.as_bytes(), &cp) {
-                    match g.answer {
-                        Ok(200) => {}
-                        Ok(422) => {
-                            return Err(Failed(format!(
-                                "witness {} refused size {} root {}: it saw another history (a split view or a rollback)",
-                                g.witness, cp.root.size, cp.root.hash
-                            ))
-                            .into())
-                        }
-                        Ok(status) => eprintln!("witness {}: answered {status}", g.witness),
-                        Err(e) => eprintln!("witness {}: {e}", g.witness),
-                    }
-                }
-            }
             last = Some((cp, note));
         }
         std::thread::sleep(interval);

@@ -125,51 +125,14 @@ fn append(node: SocketAddr, n: usize, tag: &str) -> u64 {
 #[test]
 fn a_node_publishes_only_checkpoints_its_witnesses_cosigned() {
     let dir = tempfile::tempdir().unwrap();
-    // The node's key, made beforehand so that the witnesses can trust it.
-    let data = dir.path().join("node");
-    std::fs::create_dir_all(&data).unwrap();
-    let node_key = ledger::keyfile::create(&data.join("node.key")).unwrap();
-    let log_vkey = CheckpointSigner::new(ORIGIN, node_key).unwrap().vkey();
-    let mut witnesses = Vec::new();
-    let mut vkeys = Vec::new();
-    let mut policy = format!("log {log_vkey}\n");
-    for name in ["audit", "discipline", "university"] {
-        let wdir = dir.path().join(name);
-        let out = ok(
-            &[
-                "witness",
-                "init",
-                "--name",
-                &format!("{name}.witness.test"),
-                "--dir",
-                wdir.to_str().unwrap(),
-            ],
-            None,
-        );
-        let vkey = out.stdout.trim().to_owned();
-        ok(
-            &[
-                "witness",
-                "add-log",
-                "--dir",
-                wdir.to_str().unwrap(),
-                "--origin",
-                ORIGIN,
-                "--vkey",
-                &log_vkey,
-            ],
-            None,
-        );
-        let addr = testkit::free_addr();
-        policy.push_str(&format!("witness {name} {vkey} http://{addr}\n"));
-        witnesses.push((wdir.clone(), addr, witness(&wdir, addr)));
-        vkeys.push(vkey);
-    }
-    policy.push_str("group two-of-three 2 audit discipline university\nquorum two-of-three\n");
-    let policy_path = dir.path().join("policy");
-    std::fs::write(&policy_path, &policy).unwrap();
-    let policy = Policy::parse(&policy).unwrap();
-
+    let Setup {
+        data,
+        log_vkey,
+        mut witnesses,
+        vkeys,
+        policy_path,
+        policy,
+    } = setup(dir.path());
     let addr = testkit::free_addr();
     let mut node = testkit::spawn_listening(
         Command::new(node_bin())
@@ -356,4 +319,169 @@ fn a_node_publishes_only_checkpoints_its_witnesses_cosigned() {
         let _ = w.kill();
         let _ = w.wait();
     }
+}
+
+/// Three witnesses trusting a node key made beforehand, serving, and the
+/// 2-of-3 policy naming them.
+struct Setup {
+    data: std::path::PathBuf,
+    log_vkey: String,
+    witnesses: Vec<(std::path::PathBuf, SocketAddr, Child)>,
+    vkeys: Vec<String>,
+    policy_path: std::path::PathBuf,
+    policy: Policy,
+}
+
+fn setup(dir: &Path) -> Setup {
+    // The node's key, made beforehand so that the witnesses can trust it.
+    let data = dir.join("node");
+    std::fs::create_dir_all(&data).unwrap();
+    let node_key = ledger::keyfile::create(&data.join("node.key")).unwrap();
+    let log_vkey = CheckpointSigner::new(ORIGIN, node_key).unwrap().vkey();
+    let mut witnesses = Vec::new();
+    let mut vkeys = Vec::new();
+    let mut policy = format!("log {log_vkey}\n");
+    for name in ["audit", "discipline", "university"] {
+        let wdir = dir.join(name);
+        let out = ok(
+            &[
+                "witness",
+                "init",
+                "--name",
+                &format!("{name}.witness.test"),
+                "--dir",
+                wdir.to_str().unwrap(),
+            ],
+            None,
+        );
+        let vkey = out.stdout.trim().to_owned();
+        ok(
+            &[
+                "witness",
+                "add-log",
+                "--dir",
+                wdir.to_str().unwrap(),
+                "--origin",
+                ORIGIN,
+                "--vkey",
+                &log_vkey,
+            ],
+            None,
+        );
+        let addr = testkit::free_addr();
+        policy.push_str(&format!("witness {name} {vkey} http://{addr}\n"));
+        witnesses.push((wdir.clone(), addr, witness(&wdir, addr)));
+        vkeys.push(vkey);
+    }
+    policy.push_str("group two-of-three 2 audit discipline university\nquorum two-of-three\n");
+    let policy_path = dir.join("policy");
+    std::fs::write(&policy_path, &policy).unwrap();
+    let policy = Policy::parse(&policy).unwrap();
+
+    Setup {
+        data,
+        log_vkey,
+        witnesses,
+        vkeys,
+        policy_path,
+        policy,
+    }
+}
+
+/// A forked node: the same key, the same demo, then another entry than the
+/// honest node's at the same seq. Its checkpoint lacks the quorum for the
+/// CLI with `--policy`; a monitor pointed at it gossips it to the
+/// witnesses, which refuse it (422) and keep it as evidence, and the
+/// monitor stops naming the fork.
+#[test]
+fn a_forked_node_never_gets_the_quorum() {
+    let dir = tempfile::tempdir().unwrap();
+    let Setup {
+        data,
+        log_vkey,
+        mut witnesses,
+        policy_path,
+        ..
+    } = setup(dir.path());
+    let policy_arg = policy_path.to_str().unwrap();
+    // The honest node, witnessed at one more entry than the demo.
+    let honest = testkit::free_addr();
+    let mut a = testkit::spawn_listening(
+        Command::new(node_bin())
+            .args([
+                "demo",
+                "--data",
+                data.to_str().unwrap(),
+                "--listen",
+                &honest.to_string(),
+            ])
+            .args(["--witness-policy", policy_arg, "--witness-interval", "0.2"])
+            .stderr(Stdio::null()),
+    );
+    let size = append(honest, 1, "honest");
+    published_at_least(honest, size);
+    // The forger: a copy of the key, its own demo store, another entry.
+    let forged_data = dir.path().join("forged");
+    std::fs::create_dir_all(&forged_data).unwrap();
+    std::fs::copy(data.join("node.key"), forged_data.join("node.key")).unwrap();
+    let forged = testkit::free_addr();
+    let mut b = testkit::spawn_listening(
+        Command::new(node_bin())
+            .args([
+                "demo",
+                "--data",
+                forged_data.to_str().unwrap(),
+                "--listen",
+                &forged.to_string(),
+            ])
+            .stderr(Stdio::null()),
+    );
+    assert_eq!(append(forged, 1, "forged"), size);
+    let url = format!("http://{forged}");
+    // The CLI with the policy refuses the forged checkpoint.
+    let out = cli(
+        &[
+            "verify", "--node", &url, "--vkey", &log_vkey, "--policy", policy_arg,
+        ],
+        None,
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("lacks the witness quorum"),
+        "{}",
+        out.stderr
+    );
+    // A monitor shown the forged history gossips it and stops on the fork.
+    let out = cli(
+        &[
+            "monitor",
+            "--node",
+            &url,
+            "--vkey",
+            &log_vkey,
+            "--policy",
+            policy_arg,
+            "--interval",
+            "1",
+        ],
+        None,
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("saw another history"), "{}", out.stderr);
+    // Every witness that was up keeps it as evidence, at the fork's size.
+    for (wdir, _, w) in &mut witnesses {
+        let out = ok(
+            &["witness", "evidence", "--dir", wdir.to_str().unwrap()],
+            None,
+        );
+        assert!(
+            out.stdout.contains(&format!("size {size}")),
+            "{}",
+            out.stdout
+        );
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    kill(&mut a);
+    kill(&mut b);
 }
