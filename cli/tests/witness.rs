@@ -34,47 +34,11 @@ fn tree(n: u64) -> MemTree {
 
 /// A witness directory trusting `log()`; returns its vkey.
 fn witness_dir(dir: &Path) -> String {
-    let out = ok(
-        &[
-            "witness",
-            "init",
-            "--name",
-            "w1.test",
-            "--dir",
-            dir.to_str().unwrap(),
-        ],
-        None,
-    );
-    let vkey = out.stdout.trim().to_owned();
-    ok(
-        &[
-            "witness",
-            "add-log",
-            "--dir",
-            dir.to_str().unwrap(),
-            "--origin",
-            ORIGIN,
-            "--vkey",
-            &log().vkey(),
-        ],
-        None,
-    );
-    vkey
+    common::new_witness(dir, "w1.test", ORIGIN, &log().vkey())
 }
 
 fn serve(dir: &Path, addr: SocketAddr) -> Child {
-    testkit::spawn_listening(
-        Command::new(env!("CARGO_BIN_EXE_aidledger"))
-            .args([
-                "witness",
-                "serve",
-                "--dir",
-                dir.to_str().unwrap(),
-                "--listen",
-            ])
-            .arg(addr.to_string())
-            .stderr(Stdio::null()),
-    )
+    common::serve_witness(dir, addr)
 }
 
 /// Posts the request for the tree of `size` leaves, proving from `old`.
@@ -268,17 +232,7 @@ fn a_monitor_gossips_what_it_sees_to_the_witnesses() {
     let node_key = ledger::keyfile::create(&data.join("node.key")).unwrap();
     let log_vkey = CheckpointSigner::new(DEMO, node_key).unwrap().vkey();
     let wdir = dir.path().join("w");
-    let wd = wdir.to_str().unwrap();
-    let vkey = ok(&["witness", "init", "--name", "w1.test", "--dir", wd], None)
-        .stdout
-        .trim()
-        .to_owned();
-    ok(
-        &[
-            "witness", "add-log", "--dir", wd, "--origin", DEMO, "--vkey", &log_vkey,
-        ],
-        None,
-    );
+    let vkey = common::new_witness(&wdir, "w1.test", DEMO, &log_vkey);
     let waddr = testkit::free_addr();
     let mut w = serve(&wdir, waddr);
     let addr = testkit::free_addr();

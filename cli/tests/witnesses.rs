@@ -25,18 +25,7 @@ fn node_bin() -> std::path::PathBuf {
 }
 
 fn witness(dir: &Path, addr: SocketAddr) -> Child {
-    testkit::spawn_listening(
-        Command::new(env!("CARGO_BIN_EXE_aidledger"))
-            .args([
-                "witness",
-                "serve",
-                "--dir",
-                dir.to_str().unwrap(),
-                "--listen",
-            ])
-            .arg(addr.to_string())
-            .stderr(Stdio::null()),
-    )
+    common::serve_witness(dir, addr)
 }
 
 fn kill(child: &mut Child) {
@@ -100,17 +89,8 @@ fn check_witnessed(policy: &Policy, vkeys: &[String], note: &str) {
 
 /// Appends `n` credit awards (demo keys are public) and returns the log's size.
 fn append(node: SocketAddr, n: usize, tag: &str) -> u64 {
-    let key = SigningKey::from_bytes(&[2; 32]);
     for i in 0..n {
-        let entry = ledger::SignedEntry::create(
-            &key,
-            CHARITY,
-            ledger::domain::Kind::CreditAward,
-            &format!("witness-test-{tag}-{i}"),
-            "2026-03-01T09:00:00Z",
-            serde_json::json!({"holder": format!("vol_{}", "ab".repeat(32)), "points": 5, "reason": "志愿服务"}),
-        )
-        .unwrap();
+        let entry = award(&format!("witness-test-{tag}-{i}"), "ab", 5);
         let a = testkit::http(
             node,
             "POST",
@@ -120,6 +100,20 @@ fn append(node: SocketAddr, n: usize, tag: &str) -> u64 {
         assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
     }
     log_size(node)
+}
+
+/// A credit award by the demo charity (its key is public) to the volunteer
+/// `vol_` + `hex` × 32, with nonce `nonce`.
+fn award(nonce: &str, hex: &str, points: u64) -> ledger::SignedEntry {
+    ledger::SignedEntry::create(
+        &SigningKey::from_bytes(&[2; 32]),
+        CHARITY,
+        ledger::domain::Kind::CreditAward,
+        nonce,
+        "2026-03-01T09:00:00Z",
+        serde_json::json!({"holder": format!("vol_{}", hex.repeat(32)), "points": points, "reason": "志愿服务"}),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -181,16 +175,7 @@ fn a_node_publishes_only_checkpoints_its_witnesses_cosigned() {
 
     // `submit --policy` waits for the witnessed checkpoint that covers the
     // entry; its receipt then passes `check-receipt --policy`.
-    let key = SigningKey::from_bytes(&[2; 32]);
-    let entry = ledger::SignedEntry::create(
-        &key,
-        CHARITY,
-        ledger::domain::Kind::CreditAward,
-        "witness-test-submit",
-        "2026-03-01T09:00:00Z",
-        serde_json::json!({"holder": format!("vol_{}", "ef".repeat(32)), "points": 2, "reason": "志愿服务"}),
-    )
-    .unwrap();
+    let entry = award("witness-test-submit", "ef", 2);
     let entry_path = dir.path().join("entry.json");
     std::fs::write(&entry_path, serde_json::to_vec(&entry).unwrap()).unwrap();
     let out = ok(
@@ -250,16 +235,7 @@ fn a_node_publishes_only_checkpoints_its_witnesses_cosigned() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("missing audit"), "{}", out.stderr);
     // A receipt carries the node's own checkpoint: not a witnessed one.
-    let key = SigningKey::from_bytes(&[2; 32]);
-    let entry = ledger::SignedEntry::create(
-        &key,
-        CHARITY,
-        ledger::domain::Kind::CreditAward,
-        "witness-test-receipt",
-        "2026-03-01T09:00:00Z",
-        serde_json::json!({"holder": format!("vol_{}", "cd".repeat(32)), "points": 1, "reason": "志愿服务"}),
-    )
-    .unwrap();
+    let entry = award("witness-test-receipt", "cd", 1);
     let a = testkit::http(
         addr,
         "POST",
@@ -343,31 +319,7 @@ fn setup(dir: &Path) -> Setup {
     let mut policy = format!("log {log_vkey}\n");
     for name in ["audit", "discipline", "university"] {
         let wdir = dir.join(name);
-        let out = ok(
-            &[
-                "witness",
-                "init",
-                "--name",
-                &format!("{name}.witness.test"),
-                "--dir",
-                wdir.to_str().unwrap(),
-            ],
-            None,
-        );
-        let vkey = out.stdout.trim().to_owned();
-        ok(
-            &[
-                "witness",
-                "add-log",
-                "--dir",
-                wdir.to_str().unwrap(),
-                "--origin",
-                ORIGIN,
-                "--vkey",
-                &log_vkey,
-            ],
-            None,
-        );
+        let vkey = common::new_witness(&wdir, &format!("{name}.witness.test"), ORIGIN, &log_vkey);
         let addr = testkit::free_addr();
         policy.push_str(&format!("witness {name} {vkey} http://{addr}\n"));
         witnesses.push((wdir.clone(), addr, witness(&wdir, addr)));

@@ -264,3 +264,36 @@ impl World {
         self.node.get("/v1/log")["size"].as_u64().unwrap()
     }
 }
+
+/// A witness in `dir` named `name` that trusts the log `origin` with key
+/// `log_vkey` (`aidledger witness init` and `add-log`); returns its vkey.
+pub fn new_witness(dir: &Path, name: &str, origin: &str, log_vkey: &str) -> String {
+    let d = dir.to_str().unwrap();
+    let vkey = ok(&["witness", "init", "--name", name, "--dir", d], None)
+        .stdout
+        .trim()
+        .to_owned();
+    ok(
+        &[
+            "witness", "add-log", "--dir", d, "--origin", origin, "--vkey", log_vkey,
+        ],
+        None,
+    );
+    vkey
+}
+
+/// `aidledger witness serve` for `dir` on `addr`, once it listens.
+pub fn serve_witness(dir: &Path, addr: SocketAddr) -> Child {
+    testkit::spawn_listening(
+        Command::new(env!("CARGO_BIN_EXE_aidledger"))
+            .args([
+                "witness",
+                "serve",
+                "--dir",
+                dir.to_str().unwrap(),
+                "--listen",
+            ])
+            .arg(addr.to_string())
+            .stderr(Stdio::null()),
+    )
+}
