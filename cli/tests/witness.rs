@@ -7,7 +7,7 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use base64::prelude::{Engine, BASE64_STANDARD};
 use common::ok;
@@ -37,7 +37,7 @@ fn witness_dir(dir: &Path) -> String {
     common::new_witness(dir, "w1.test", ORIGIN, &log().vkey())
 }
 
-fn serve(dir: &Path, addr: SocketAddr) -> Child {
+fn serve(dir: &Path, addr: SocketAddr) -> testkit::Killed {
     common::serve_witness(dir, addr)
 }
 
@@ -237,7 +237,7 @@ fn a_monitor_gossips_what_it_sees_to_the_witnesses() {
     let mut w = serve(&wdir, waddr);
     let addr = testkit::free_addr();
     let node_bin = Path::new(env!("CARGO_BIN_EXE_aidledger")).with_file_name("aidledger-node");
-    let mut node = testkit::spawn_listening(
+    let mut node = testkit::Killed(testkit::spawn_listening(
         Command::new(node_bin)
             .args([
                 "demo",
@@ -247,26 +247,28 @@ fn a_monitor_gossips_what_it_sees_to_the_witnesses() {
                 &addr.to_string(),
             ])
             .stderr(Stdio::null()),
-    );
+    ));
     let policy = dir.path().join("policy");
     std::fs::write(
         &policy,
         format!("log {log_vkey}\nwitness w1 {vkey} http://{waddr}\nquorum none\n"),
     )
     .unwrap();
-    let mut monitor = Command::new(env!("CARGO_BIN_EXE_aidledger"))
-        .args([
-            "monitor",
-            "--node",
-            &format!("http://{addr}"),
-            "--vkey",
-            &log_vkey,
-        ])
-        .args(["--policy", policy.to_str().unwrap(), "--interval", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut monitor = testkit::Killed(
+        Command::new(env!("CARGO_BIN_EXE_aidledger"))
+            .args([
+                "monitor",
+                "--node",
+                &format!("http://{addr}"),
+                "--vkey",
+                &log_vkey,
+            ])
+            .args(["--policy", policy.to_str().unwrap(), "--interval", "1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
     std::io::BufRead::read_line(
         &mut std::io::BufReader::new(monitor.stdout.as_mut().unwrap()),

@@ -24,7 +24,7 @@ fn node_bin() -> std::path::PathBuf {
     Path::new(env!("CARGO_BIN_EXE_aidledger")).with_file_name("aidledger-node")
 }
 
-fn witness(dir: &Path, addr: SocketAddr) -> Child {
+fn witness(dir: &Path, addr: SocketAddr) -> testkit::Killed {
     common::serve_witness(dir, addr)
 }
 
@@ -128,7 +128,7 @@ fn a_node_publishes_only_checkpoints_its_witnesses_cosigned() {
         policy,
     } = setup(dir.path());
     let addr = testkit::free_addr();
-    let mut node = testkit::spawn_listening(
+    let mut node = testkit::Killed(testkit::spawn_listening(
         Command::new(node_bin())
             .args([
                 "demo",
@@ -144,7 +144,7 @@ fn a_node_publishes_only_checkpoints_its_witnesses_cosigned() {
                 "0.2",
             ])
             .stderr(Stdio::null()),
-    );
+    ));
     // The demo ledger, witnessed by all three.
     let size = log_size(addr);
     let note = published_at_least(addr, size);
@@ -302,7 +302,7 @@ fn a_node_publishes_only_checkpoints_its_witnesses_cosigned() {
 struct Setup {
     data: std::path::PathBuf,
     log_vkey: String,
-    witnesses: Vec<(std::path::PathBuf, SocketAddr, Child)>,
+    witnesses: Vec<(std::path::PathBuf, SocketAddr, testkit::Killed)>,
     vkeys: Vec<String>,
     policy_path: std::path::PathBuf,
     policy: Policy,
@@ -358,7 +358,7 @@ fn a_forked_node_never_gets_the_quorum() {
     let policy_arg = policy_path.to_str().unwrap();
     // The honest node, witnessed at one more entry than the demo.
     let honest = testkit::free_addr();
-    let mut a = testkit::spawn_listening(
+    let mut a = testkit::Killed(testkit::spawn_listening(
         Command::new(node_bin())
             .args([
                 "demo",
@@ -369,7 +369,7 @@ fn a_forked_node_never_gets_the_quorum() {
             ])
             .args(["--witness-policy", policy_arg, "--witness-interval", "0.2"])
             .stderr(Stdio::null()),
-    );
+    ));
     let size = append(honest, 1, "honest");
     published_at_least(honest, size);
     // The forger: a copy of the key, its own demo store, another entry.
@@ -377,7 +377,7 @@ fn a_forked_node_never_gets_the_quorum() {
     std::fs::create_dir_all(&forged_data).unwrap();
     std::fs::copy(data.join("node.key"), forged_data.join("node.key")).unwrap();
     let forged = testkit::free_addr();
-    let mut b = testkit::spawn_listening(
+    let mut b = testkit::Killed(testkit::spawn_listening(
         Command::new(node_bin())
             .args([
                 "demo",
@@ -387,7 +387,7 @@ fn a_forked_node_never_gets_the_quorum() {
                 &forged.to_string(),
             ])
             .stderr(Stdio::null()),
-    );
+    ));
     assert_eq!(append(forged, 1, "forged"), size);
     let url = format!("http://{forged}");
     // The CLI with the policy refuses the forged checkpoint.

@@ -283,8 +283,8 @@ pub fn new_witness(dir: &Path, name: &str, origin: &str, log_vkey: &str) -> Stri
 }
 
 /// `aidledger witness serve` for `dir` on `addr`, once it listens.
-pub fn serve_witness(dir: &Path, addr: SocketAddr) -> Child {
-    testkit::spawn_listening(
+pub fn serve_witness(dir: &Path, addr: SocketAddr) -> testkit::Killed {
+    testkit::Killed(testkit::spawn_listening(
         Command::new(env!("CARGO_BIN_EXE_aidledger"))
             .args([
                 "witness",
@@ -295,5 +295,5 @@ pub fn serve_witness(dir: &Path, addr: SocketAddr) -> Child {
             ])
             .arg(addr.to_string())
             .stderr(Stdio::null()),
-    )
+    ))
 }

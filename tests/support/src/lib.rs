@@ -75,3 +75,27 @@ pub fn http_get(addr: SocketAddr, path: &str) -> (u16, Vec<u8>) {
     let a = http(addr, "GET", path, b"");
     (a.status, a.body)
 }
+
+/// A child process killed when dropped, so that a failing test leaves no
+/// server running behind it.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for Killed {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Killed {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
