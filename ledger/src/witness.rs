@@ -184,6 +184,21 @@ impl WitnessVerifier {
     }
 }
 
+impl WitnessVerifier {
+    /// The first of `lines` (note signature lines, as an `add-checkpoint`
+    /// answer holds them) that is this witness's valid cosignature over
+    /// `body`.
+    pub fn find_cosignature<'a>(&self, body: &str, lines: &'a str) -> Option<&'a str> {
+        lines.lines().find(|line| {
+            signed_note::Signature::from_bytes(line.as_bytes()).is_ok_and(|sig| {
+                sig.name() == self.name
+                    && sig.id() == self.id
+                    && self.verify(body, sig.signature()).is_ok()
+            })
+        })
+    }
+}
+
 /// One signature line of a note: key name, key id, the bytes after the id.
 type SignatureLine = (String, u32, Vec<u8>);
 

@@ -89,6 +89,17 @@ fn cosignature_lines_are_the_c2sp_bytes() {
     // Our verifier reads the same bytes back.
     let v = WitnessVerifier::from_vkey(&w.vkey()).unwrap();
     assert_eq!(v.verify(&cp.body(), &blob[4..]), Ok(1_790_000_000));
+    // Among an answer's lines, its own valid one is found; over another
+    // body, none.
+    let answer = format!("{}{line}", witness(8).cosign(&cp, 1_790_000_000));
+    assert_eq!(
+        v.find_cosignature(&cp.body(), &answer),
+        Some(line.trim_end())
+    );
+    assert_eq!(
+        v.find_cosignature(&checkpoint(tree(6).1).body(), &answer),
+        None
+    );
     let mut flipped = blob[4..].to_vec();
     flipped[20] ^= 1;
     assert!(v.verify(&cp.body(), &flipped).is_err());
@@ -97,18 +108,37 @@ fn cosignature_lines_are_the_c2sp_bytes() {
     assert!(CheckpointVerifier::from_vkey(&w.vkey()).is_err());
 }
 
-/// The example cosignature of C2SP tlog-cosignature decodes as the spec's
-/// example message says: its timestamp is 1679315147.
+/// The example `add-checkpoint` body of C2SP tlog-witness parses as it
+/// says: old size, four proof hashes, and a checkpoint of
+/// `example.com/behind-the-sofa` at size 20852163 with two signature lines.
 #[test]
-fn the_c2sp_example_cosignature_decodes() {
-    let blob = BASE64_STANDARD
-        .decode("jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA==")
-        .unwrap();
-    assert_eq!(blob.len(), 76);
+fn the_c2sp_example_request_parses() {
+    let body = "old 20852014
+PlRNCrwHpqhGrupue0L7gxbjbMiKA9temvuZZDDpkaw=
+jrJZDmY8Y7SyJE0MWLpLozkIVMSMZcD5kvuKxPC3swk=
+5+pKlUdi2LeF/BcMHBn+Ku6yhPGNCswZZD1X/6QgPd8=
+/6WVhPs2CwSsb5rYBH5cjHV/wSmA79abXAwhXw3Kj/0=
+
+example.com/behind-the-sofa
+20852163
+CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=
+
+\u{2014} example.com/behind-the-sofa Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=
+\u{2014} example.com/behind-the-sofa opLqBQsREYCgu6xQkYQwJr9fo45a62DN9EdmHXnZdXNqlcVGlCum2Wks+49/V6267UEjw6QUXTS5Rovnzv++qbSzm9Q=
+";
+    let req = AddCheckpoint::parse(body.as_bytes()).unwrap();
+    assert_eq!(req.old, 20_852_014);
+    assert_eq!(req.proof.len(), 4);
     assert_eq!(
-        u64::from_be_bytes(blob[4..12].try_into().unwrap()),
-        1_679_315_147
+        BASE64_STANDARD.encode(req.proof[3].as_bytes()),
+        "/6WVhPs2CwSsb5rYBH5cjHV/wSmA79abXAwhXw3Kj/0="
     );
+    assert_eq!(req.origin().as_deref(), Some("example.com/behind-the-sofa"));
+    let cp = ledger::witness::stated_checkpoint(&req.note).unwrap();
+    assert_eq!(cp.root.size, 20_852_163);
+    assert_eq!(req.to_bytes(), body.as_bytes());
+    // A log we do not know: 404, before any signature is looked at.
+    assert_eq!(req.decide(|_| None, None).unwrap_err().status(), 404);
 }
 
 fn request(old: u64, proof: Vec<ledger::Hash>, note: &str) -> AddCheckpoint {

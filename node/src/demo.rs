@@ -30,10 +30,6 @@ pub const DEMO_SECRET: &[u8] = b"demo-deployment-secret";
 /// The demo ledger's data (`node/demo/demo.toml`).
 const FIXTURE: &str = include_str!("../demo/demo.toml");
 
-/// The county of the synthetic resident IDs of needs, duplicate cases and
-/// volunteers, by number.
-const ID_COUNTIES: [&str; 5] = ["321181", "321182", "321183", "320102", "320211"];
-
 /// Family numbers of the duplicate-aid cases, the needs and the
 /// volunteers start here: apart from the everyday disbursements' families.
 const DUPLICATE_FAMILIES: u64 = 50_000;
@@ -43,6 +39,7 @@ const VOLUNTEERS: u64 = 70_000;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Fixture {
+    counties: Vec<String>,
     registrar: OrgFixture,
     orgs: Vec<OrgFixture>,
     keys: Vec<KeyFixture>,
@@ -108,7 +105,6 @@ struct Disbursements {
     days: u64,
     families_per_plan: u64,
     seed: u64,
-    counties: Vec<String>,
     plans: Vec<Plan>,
 }
 
@@ -254,15 +250,19 @@ fn resident_id(county: &str, n: u64) -> String {
     format!("{body}{check}")
 }
 
-/// The pseudonym of synthetic person `n`.
-fn person(n: u64, kind: PseudonymKind) -> String {
-    let county = ID_COUNTIES[(n % ID_COUNTIES.len() as u64) as usize];
-    pseudonym(DEMO_SECRET, &resident_id(county, n), kind)
+/// `counties[n]`, cycling.
+fn county(counties: &[String], n: u64) -> &str {
+    &counties[(n % counties.len() as u64) as usize]
+}
+
+/// The pseudonym of synthetic person `n`, of a county of `counties`.
+fn person(counties: &[String], n: u64, kind: PseudonymKind) -> String {
+    pseudonym(DEMO_SECRET, &resident_id(county(counties, n), n), kind)
         .expect("synthetic IDs carry valid check characters")
 }
 
-fn family(n: u64) -> String {
-    person(n, PseudonymKind::Beneficiary)
+fn family(counties: &[String], n: u64) -> String {
+    person(counties, n, PseudonymKind::Beneficiary)
 }
 
 /// A cash disbursement's body.
@@ -394,12 +394,12 @@ fn everyday_disbursements(fx: &Fixture, d: &mut Signer) {
     for i in 0..plan.count {
         let p = &plan.plans[(i % plans) as usize];
         let family_no = i / plans % plan.families_per_plan + plan.families_per_plan * (i % plans);
-        let county = &plan.counties[rng.usize(..plan.counties.len())];
+        let county = &fx.counties[rng.usize(..fx.counties.len())];
         let amount = p.low + rng.u64(..p.high - p.low) / 100 * 100;
         let day = plan.first_day + i * plan.days / plan.count;
         let pay = payment(
             &p.fund,
-            family(family_no),
+            family(&fx.counties, family_no),
             p.tier,
             p.cause,
             amount,
@@ -415,8 +415,8 @@ fn everyday_disbursements(fx: &Fixture, d: &mut Signer) {
 fn duplicate_cases(fx: &Fixture, d: &mut Signer) {
     let dup = &fx.duplicates;
     for case in 0..dup.count {
-        let who = family(DUPLICATE_FAMILIES + case);
-        let county = ID_COUNTIES[case as usize % ID_COUNTIES.len()];
+        let who = family(&fx.counties, DUPLICATE_FAMILIES + case);
+        let county = county(&fx.counties, case);
         for (payout, label) in [(&dup.first, "A"), (&dup.second, "B")] {
             let day = payout.day + case;
             let pay = payment(
@@ -438,9 +438,9 @@ fn duplicate_cases(fx: &Fixture, d: &mut Signer) {
 fn flood_needs(fx: &Fixture, d: &mut Signer) {
     let needs = &fx.needs;
     for n in 0..needs.count {
-        let who = family(NEED_FAMILIES + n);
+        let who = family(&fx.counties, NEED_FAMILIES + n);
         let need = format!("XQ-2026-{n:04}");
-        let county = ID_COUNTIES[n as usize % ID_COUNTIES.len()];
+        let county = county(&fx.counties, n);
         let day = needs.first_day + n;
         let publish = body::NeedPublish {
             need: need.clone(),
@@ -479,7 +479,7 @@ fn flood_needs(fx: &Fixture, d: &mut Signer) {
 fn volunteers(fx: &Fixture, d: &mut Signer) {
     let vols = &fx.volunteers;
     for v in 0..vols.count {
-        let holder = person(VOLUNTEERS + v, PseudonymKind::Volunteer);
+        let holder = person(&fx.counties, VOLUNTEERS + v, PseudonymKind::Volunteer);
         let org = &vols.awarded_by[v as usize % vols.awarded_by.len()];
         let award = body::CreditAward {
             holder: holder.clone(),

@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use base64::prelude::{Engine, BASE64_STANDARD};
 use ledger::witness::{stated_checkpoint, AddCheckpoint, Policy, PolicyWitness};
 
 use crate::{Shared, SharedLog};
@@ -206,7 +205,10 @@ fn ask(
         let text = answer.body_mut().read_to_string().unwrap_or_default();
         match status {
             200 => {
-                let line = checked_line(witness, &cp.body(), &text)?;
+                let line = format!(
+                    "{}\n",
+                    witness.verifier.find_cosignature(&cp.body(), &text)?
+                );
                 let mut s = w.status.lock().expect("witness status");
                 s[i].size = cp.root.size;
                 s[i].cosigned_at = Some(Instant::now());
@@ -231,18 +233,6 @@ fn ask(
         }
     }
     None
-}
-
-/// The line of `text` that is this witness's valid cosignature over `body`.
-fn checked_line(witness: &PolicyWitness, body: &str, text: &str) -> Option<String> {
-    text.lines().find_map(|line| {
-        let rest = line.strip_prefix(&format!("\u{2014} {} ", witness.verifier.name()))?;
-        let blob = BASE64_STANDARD.decode(rest).ok()?;
-        let (id, sig) = blob.split_at_checked(4)?;
-        (u32::from_be_bytes(id.try_into().ok()?) == witness.verifier.id()
-            && witness.verifier.verify(body, sig).is_ok())
-        .then(|| format!("{line}\n"))
-    })
 }
 
 fn report_fork(w: &Witnessing, i: usize, witness: &PolicyWitness, why: String) {

@@ -11,7 +11,7 @@ use crate::state::{StateError, StateRead, Table, Visitor};
 
 /// Which operations of a [`Faulty`] backend fail. Shared with the test
 /// that arms it while the backend is in use.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Faults {
     /// Commits to let through before one fails (`u64::MAX`: none fails).
     commits_before_failure: AtomicU64,
@@ -24,11 +24,11 @@ pub struct Faults {
 impl Faults {
     /// No failures.
     pub fn none() -> Arc<Faults> {
-        let faults = Faults::default();
-        faults
-            .commits_before_failure
-            .store(u64::MAX, Ordering::SeqCst);
-        Arc::new(faults)
+        Arc::new(Faults {
+            commits_before_failure: AtomicU64::new(u64::MAX),
+            commits: AtomicU64::new(0),
+            reads: AtomicBool::new(false),
+        })
     }
 
     /// The commit after the next `n` fails, once; later ones succeed.
