@@ -8,9 +8,9 @@ use std::ops::ControlFlow;
 
 use serde::de::DeserializeOwned;
 
-use crate::domain::{Index, NeedState};
+use crate::domain::{Category, Index, NeedState};
 use crate::records::{
-    AlertRec, CreditRec, EntryRec, FundRec, KeyRec, NeedRec, OrgRec, StatsRec, Totals,
+    AlertRec, CreditRec, EntryRec, FundRec, KeyRec, NeedRec, OrgRec, StatsRec, TallyRec, Totals,
 };
 use crate::state::{alert_key, decode, get, key, seq_suffix, Part, StateError, StateRead, Table};
 
@@ -83,13 +83,21 @@ pub fn records<T: DeserializeOwned>(
     Ok(Page { items, next })
 }
 
-/// Registered organisations, by id.
+/// Whether `text` contains `q`, ignoring ASCII case (an empty `q` matches).
+fn mentions(text: &str, q: &str) -> bool {
+    q.is_empty() || text.to_lowercase().contains(&q.to_lowercase())
+}
+
+/// Registered organisations whose id or name contains `q`, by id.
 pub fn orgs(
     state: &dyn StateRead,
+    q: &str,
     from: &[u8],
     limit: usize,
 ) -> Result<Page<OrgRec, Vec<u8>>, StateError> {
-    records(state, Table::Orgs, from, limit, |_| true)
+    records(state, Table::Orgs, from, limit, |o: &OrgRec| {
+        mentions(&o.id, q) || mentions(&o.name, q)
+    })
 }
 
 /// The organisation `id`.
@@ -117,13 +125,25 @@ pub fn org_keys(state: &dyn StateRead, id: &str) -> Result<Vec<KeyRec>, StateErr
     Ok(keys)
 }
 
-/// Funds, by id.
+/// Funds whose id or title contains `q`, by id.
 pub fn funds(
     state: &dyn StateRead,
+    q: &str,
     from: &[u8],
     limit: usize,
 ) -> Result<Page<FundRec, Vec<u8>>, StateError> {
-    records(state, Table::Funds, from, limit, |_| true)
+    records(state, Table::Funds, from, limit, |f: &FundRec| {
+        mentions(&f.fund, q) || mentions(&f.title, q)
+    })
+}
+
+/// Credit-point holders (organisations and volunteer pseudonyms), by holder.
+pub fn credits(
+    state: &dyn StateRead,
+    from: &[u8],
+    limit: usize,
+) -> Result<Page<CreditRec, Vec<u8>>, StateError> {
+    records(state, Table::Credits, from, limit, |_| true)
 }
 
 /// The fund `id`.
@@ -136,16 +156,180 @@ pub fn credit(state: &dyn StateRead, holder: &str) -> Result<Option<CreditRec>, 
     get(state, Table::Credits, holder.as_bytes())
 }
 
-/// Published needs (those in state `wanted`, or all), by need id.
+/// Which needs a listing shows: each given condition must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NeedFilter {
+    /// In this state.
+    pub state: Option<NeedState>,
+    /// Of this fund category.
+    pub category: Option<Category>,
+    /// In this region or below it: `320000` (a province) holds `321181`.
+    pub region: Option<String>,
+}
+
+impl NeedFilter {
+    fn keeps(&self, n: &NeedRec) -> bool {
+        self.state.is_none_or(|s| s == n.state)
+            && self.category.is_none_or(|c| c == n.category)
+            && self
+                .region
+                .as_deref()
+                .is_none_or(|r| region_contains(r, &n.region))
+    }
+}
+
+/// Whether the region `outer` (a GB/T 2260 code) is or holds `code`: its
+/// significant digits (the code without trailing `00` pairs) start `code`.
+pub fn region_contains(outer: &str, code: &str) -> bool {
+    let mut significant = outer;
+    while significant.len() > 2 && significant.ends_with("00") {
+        significant = &significant[..significant.len() - 2];
+    }
+    code.starts_with(significant)
+}
+
+/// Published needs that `filter` keeps, by need id.
 pub fn needs(
     state: &dyn StateRead,
-    wanted: Option<NeedState>,
+    filter: &NeedFilter,
     from: &[u8],
     limit: usize,
 ) -> Result<Page<NeedRec, Vec<u8>>, StateError> {
     records(state, Table::Needs, from, limit, |n: &NeedRec| {
-        wanted.is_none_or(|w| w == n.state)
+        filter.keeps(n)
     })
+}
+
+/// The ledger's counts: orgs, funds, beneficiaries, needs by state.
+pub fn tally(state: &dyn StateRead) -> Result<TallyRec, StateError> {
+    Ok(get(state, Table::Tally, crate::rules::TALLY_KEY)?.unwrap_or_default())
+}
+
+/// Money over all funds, minor units (saturating: these are statistics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Money {
+    /// Received from outside the ledger (`fund.receive`, unreversed).
+    pub received: u64,
+    /// Moved between funds.
+    pub transferred: u64,
+    /// Disbursed to beneficiaries.
+    pub disbursed: u64,
+    /// Held by the funds now.
+    pub balance: u64,
+}
+
+/// Sums every fund's money (one record per fund).
+pub fn money(state: &dyn StateRead) -> Result<Money, StateError> {
+    let mut m = Money::default();
+    state.scan(Table::Funds, b"", b"", &mut |_, v| {
+        let f = decode::<FundRec>(Table::Funds, v)?;
+        m.received = m.received.saturating_add(f.received);
+        m.transferred = m.transferred.saturating_add(f.transferred_out);
+        m.disbursed = m.disbursed.saturating_add(f.disbursed);
+        m.balance = m.balance.saturating_add(f.balance);
+        Ok(ControlFlow::Continue(()))
+    })?;
+    Ok(m)
+}
+
+/// The region one level below `parent` that holds `code`: a province's
+/// city (`3211xx` → `321100`), a city's county, or with no parent the
+/// province. `None` when `code` is not under `parent`.
+pub fn region_child(parent: Option<&str>, code: &str) -> Option<String> {
+    let digits = match parent {
+        None => 2,
+        Some(p) if p.len() == 6 && p.ends_with("0000") => 4,
+        Some(p) if p.len() == 6 && p.ends_with("00") => 6,
+        Some(_) => return None,
+    };
+    if parent.is_some_and(|p| !region_contains(p, code)) || code.len() != 6 {
+        return None;
+    }
+    Some(format!("{:0<6}", &code[..digits]))
+}
+
+/// Disbursement totals by the regions one level below `parent` (all
+/// provinces when `None`), from the per-county statistics.
+pub fn regions(stats: &Stats, parent: Option<&str>) -> BTreeMap<String, Totals> {
+    let mut out: BTreeMap<String, Totals> = BTreeMap::new();
+    for (code, t) in &stats.by_region {
+        if let Some(child) = region_child(parent, code) {
+            let e = out.entry(child).or_default();
+            e.count += t.count;
+            e.amount = e.amount.saturating_add(t.amount);
+        }
+    }
+    out
+}
+
+/// Duplicate aid for one cause in one county: beneficiaries helped by more
+/// than one organisation for it within the window, and the money involved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Overlap {
+    /// The cause.
+    pub cause: String,
+    /// County code of the disbursements that raised the alerts.
+    pub region: String,
+    /// Distinct beneficiaries with at least one alert.
+    pub beneficiaries: u64,
+    /// Disbursements involved (the alerting ones and their matches), each once.
+    pub disbursements: u64,
+    /// Their amounts, unreversed ones only.
+    pub amount: u64,
+    /// Alerts raised.
+    pub alerts: u64,
+}
+
+/// The duplicate-aid figures by cause and county, from every alert (one
+/// read per disbursement involved).
+pub fn overlap(state: &dyn StateRead) -> Result<Vec<Overlap>, StateError> {
+    use std::collections::BTreeSet;
+    #[derive(Default)]
+    struct Group {
+        beneficiaries: BTreeSet<String>,
+        seqs: BTreeSet<u64>,
+        alerts: u64,
+    }
+    let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
+    let mut alerts = Vec::new();
+    state.scan(Table::Alerts, b"", b"", &mut |_, v| {
+        alerts.push(decode::<AlertRec>(Table::Alerts, v)?);
+        Ok(ControlFlow::Continue(()))
+    })?;
+    let mut amounts: BTreeMap<u64, u64> = BTreeMap::new();
+    for a in alerts {
+        let region = entry(state, a.seq)?
+            .and_then(|e| e.region)
+            .unwrap_or_default();
+        let g = groups
+            .entry((a.cause.as_str().to_owned(), region))
+            .or_default();
+        g.alerts += 1;
+        g.beneficiaries.insert(a.beneficiary);
+        for s in std::iter::once(a.seq).chain(a.matches) {
+            if g.seqs.insert(s) && !amounts.contains_key(&s) {
+                let amount = entry(state, s)?
+                    .filter(|e| !e.reversed)
+                    .map_or(0, |e| e.amount);
+                amounts.insert(s, amount);
+            }
+        }
+    }
+    Ok(groups
+        .into_iter()
+        .map(|((cause, region), g)| Overlap {
+            cause,
+            region,
+            beneficiaries: g.beneficiaries.len() as u64,
+            disbursements: g.seqs.len() as u64,
+            amount: g
+                .seqs
+                .iter()
+                .map(|s| amounts[s])
+                .fold(0, u64::saturating_add),
+            alerts: g.alerts,
+        })
+        .collect())
 }
 
 /// What later rules keep of the entry at `seq`, for the kinds they refer
@@ -192,6 +376,9 @@ pub struct Stats {
     pub by_province: BTreeMap<String, Totals>,
     /// By issuer type.
     pub by_issuer_type: BTreeMap<String, Totals>,
+    /// By county code (see [`regions`] for provinces and cities).
+    #[serde(skip)]
+    pub by_region: BTreeMap<String, Totals>,
 }
 
 /// Sums the monthly statistics records (one per month: cheap).
@@ -212,6 +399,7 @@ pub fn stats(state: &dyn StateRead) -> Result<Stats, StateError> {
         merge(&mut out.by_category, m.by_category);
         merge(&mut out.by_province, m.by_province);
         merge(&mut out.by_issuer_type, m.by_issuer_type);
+        merge(&mut out.by_region, m.by_region);
         Ok(ControlFlow::Continue(()))
     })?;
     Ok(out)

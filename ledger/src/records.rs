@@ -217,6 +217,8 @@ pub struct StatsRec {
     pub by_province: BTreeMap<String, Totals>,
     /// By issuer type (government, union, charity, other).
     pub by_issuer_type: BTreeMap<String, Totals>,
+    /// By the disbursement's region code (county level).
+    pub by_region: BTreeMap<String, Totals>,
 }
 
 impl StatsRec {
@@ -243,7 +245,29 @@ impl StatsRec {
             .entry(issuer_type.as_str().to_owned())
             .or_default()
             .add(amount, sign);
+        self.by_region
+            .entry(region.to_owned())
+            .or_default()
+            .add(amount, sign);
     }
+}
+
+/// Counts over the whole ledger, kept as entries are applied so that the
+/// overview costs one read however long the ledger grows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TallyRec {
+    /// Registered organisations.
+    pub orgs: u64,
+    /// Opened funds.
+    pub funds: u64,
+    /// Distinct beneficiary pseudonyms named by a disbursement or a need.
+    pub beneficiaries: u64,
+    /// Needs open for a claim.
+    pub needs_open: u64,
+    /// Needs claimed, not yet fulfilled.
+    pub needs_claimed: u64,
+    /// Needs fulfilled.
+    pub needs_fulfilled: u64,
 }
 
 /// One unreversed disbursement in a beneficiary's history for a cause.

@@ -45,11 +45,14 @@ pub enum Table {
     Stats,
     /// issuer, voucher number (`ref`) → the seq that used it (a `u64`).
     Vouchers,
+    /// `ledger` → [`TallyRec`]: counts over the whole ledger (orgs, funds,
+    /// beneficiaries, needs by state) for the public page's overview.
+    Tally,
 }
 
 impl Table {
     /// Every table, in a fixed order.
-    pub const ALL: [Table; 12] = [
+    pub const ALL: [Table; 13] = [
         Table::Orgs,
         Table::Keys,
         Table::Funds,
@@ -62,6 +65,7 @@ impl Table {
         Table::Histories,
         Table::Stats,
         Table::Vouchers,
+        Table::Tally,
     ];
 
     /// Its place in [`Table::ALL`].
@@ -84,6 +88,7 @@ impl Table {
             Table::Histories => "st_histories",
             Table::Stats => "st_stats",
             Table::Vouchers => "st_vouchers",
+            Table::Tally => "st_tally",
         }
     }
 }

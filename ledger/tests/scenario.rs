@@ -309,8 +309,8 @@ fn a_year_of_aid() {
     assert!(stored.len() > 3_000);
     assert_eq!(dump(&replay(&w.log).unwrap()).unwrap(), stored);
     // An auditor's lean replay, snapshotted and restored halfway, keeps the
-    // state the rules decide with: everything but indexes, alerts and
-    // duplicate-aid histories.
+    // state the rules decide with: everything but indexes, alerts,
+    // duplicate-aid histories and the tally.
     let size = w.log.size();
     let mut lean = ledger::sequencer::Replayer::lean();
     w.log
@@ -325,7 +325,12 @@ fn a_year_of_aid() {
     assert_eq!(lean.next_seq(), size);
     let decisive: Vec<_> = stored
         .iter()
-        .filter(|(t, _, _)| !matches!(t, Table::Index | Table::Alerts | Table::Histories))
+        .filter(|(t, _, _)| {
+            !matches!(
+                t,
+                Table::Index | Table::Alerts | Table::Histories | Table::Tally
+            )
+        })
         .cloned()
         .collect();
     let restored = ledger::sequencer::Replayer::restore(&lean.snapshot()).unwrap();

@@ -142,6 +142,10 @@ struct Payout {
 #[serde(deny_unknown_fields)]
 struct Needs {
     count: u64,
+    /// The first `claimed` needs are claimed, the rest stay open.
+    claimed: u64,
+    /// The first `fulfilled` claimed needs are paid and fulfilled.
+    fulfilled: u64,
     publisher: String,
     claimer: String,
     fund: String,
@@ -434,7 +438,8 @@ fn duplicate_cases(fx: &Fixture, d: &mut Signer) {
     }
 }
 
-/// Needs published, claimed, paid and marked fulfilled.
+/// Needs published; most claimed, paid and marked fulfilled, some
+/// claimed only, some still open.
 fn flood_needs(fx: &Fixture, d: &mut Signer) {
     let needs = &fx.needs;
     for n in 0..needs.count {
@@ -452,8 +457,14 @@ fn flood_needs(fx: &Fixture, d: &mut Signer) {
             summary: needs.summary.clone(),
         };
         d.sign(&needs.publisher, None, day, &publish);
+        if n >= needs.claimed {
+            continue;
+        }
         let claim = body::NeedClaim { need: need.clone() };
         d.sign(&needs.claimer, None, day + 1, &claim);
+        if n >= needs.fulfilled {
+            continue;
+        }
         let mut pay = payment(
             &needs.fund,
             who,

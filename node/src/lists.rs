@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use ledger::domain::{Index, NeedState};
+use ledger::domain::{Category, Index, Kind, NeedState, UnknownName};
 use ledger::entry::Leaf;
 use ledger::query;
 use ledger::records::FundRec;
@@ -115,16 +115,26 @@ fn fund_view(f: FundRec) -> Value {
     v
 }
 
-/// `GET /v1/orgs`.
+/// The `q` of a search: at most 100 characters (empty: everything).
+fn search_text(q: &HashMap<String, String>) -> Result<String, ApiError> {
+    let text = q.get("q").cloned().unwrap_or_default();
+    if text.chars().count() > 100 {
+        return Err(ApiError::bad_param("q is at most 100 characters"));
+    }
+    Ok(text)
+}
+
+/// `GET /v1/orgs?q=`: organisations whose id or name contains `q`.
 pub async fn orgs(
     State(node): State<Node>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let p = paging(&q)?;
+    let text = search_text(&q)?;
     node.read(move |log| {
         table_page(
             &p,
-            |from, limit| query::orgs(log.backend(), from, limit),
+            |from, limit| query::orgs(log.backend(), &text, from, limit),
             |o| json!(o),
         )
     })
@@ -150,16 +160,17 @@ pub async fn org(
     .await
 }
 
-/// `GET /v1/funds`.
+/// `GET /v1/funds?q=`: funds whose id or title contains `q`.
 pub async fn funds(
     State(node): State<Node>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let p = paging(&q)?;
+    let text = search_text(&q)?;
     node.read(move |log| {
         table_page(
             &p,
-            |from, limit| query::funds(log.backend(), from, limit),
+            |from, limit| query::funds(log.backend(), &text, from, limit),
             fund_view,
         )
     })
@@ -238,6 +249,22 @@ pub async fn alerts(
     .await
 }
 
+/// `GET /v1/credits`: every holder's balance, by holder.
+pub async fn credit_holders(
+    State(node): State<Node>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let p = paging(&q)?;
+    node.read(move |log| {
+        table_page(
+            &p,
+            |from, limit| query::credits(log.backend(), from, limit),
+            |c| json!(c),
+        )
+    })
+    .await
+}
+
 /// `GET /v1/credits/{holder}`: balance and history.
 pub async fn credits(
     State(node): State<Node>,
@@ -256,51 +283,136 @@ pub async fn credits(
     .await
 }
 
-/// `GET /v1/assessments?subject=`: assessment results of one subject.
+/// `GET /v1/assessments?subject=`: assessment results of one subject
+/// (an org, a fund or a region), or of all, oldest first.
 pub async fn assessments(
     State(node): State<Node>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let p = paging(&q)?;
-    let subject = q
-        .get("subject")
-        .cloned()
-        .ok_or_else(|| ApiError::bad_param("subject is required"))?;
+    let (index, value) = match q.get("subject") {
+        Some(subject) => (Index::Assessment, subject.clone()),
+        None => (Index::Kind, Kind::AssessmentResult.as_str().to_owned()),
+    };
     node.read(move |log| {
-        let (items, next) = index_page(log, Index::Assessment, &subject, &p)?;
+        let (items, next) = index_page(log, index, &value, &p)?;
         Ok(page(items, next))
     })
     .await
 }
 
-/// `GET /v1/needs?state=`: needs and their state (open, claimed, fulfilled).
+/// `GET /v1/needs?state=&category=&region=`: needs and their state (open,
+/// claimed, fulfilled), of a category, in a region (a province or city
+/// code holds its counties).
 pub async fn needs(
     State(node): State<Node>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let p = paging(&q)?;
-    let wanted = q
-        .get("state")
-        .map(|s| s.parse::<NeedState>())
-        .transpose()
-        .map_err(|_| ApiError::bad_param("state is open, claimed or fulfilled"))?;
+    let filter = query::NeedFilter {
+        state: parsed::<NeedState>(&q, "state")?,
+        category: parsed::<Category>(&q, "category")?,
+        region: region_param(&q, "region")?,
+    };
     node.read(move |log| {
         table_page(
             &p,
-            |from, limit| query::needs(log.backend(), wanted, from, limit),
+            |from, limit| query::needs(log.backend(), &filter, from, limit),
             |n| json!(n),
         )
     })
     .await
 }
 
+/// The query parameter `name` as one of a vocabulary's words, if given.
+fn parsed<T: std::str::FromStr<Err = UnknownName>>(
+    q: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<T>, ApiError> {
+    q.get(name)
+        .map(|v| v.parse::<T>())
+        .transpose()
+        .map_err(|e| ApiError::bad_param(format!("{name}: {e}")))
+}
+
+/// The query parameter `name` as a six-digit region code, if given.
+fn region_param(q: &HashMap<String, String>, name: &str) -> Result<Option<String>, ApiError> {
+    match q.get(name) {
+        Some(r) if r.len() == 6 && r.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(r.clone())),
+        Some(_) => Err(ApiError::bad_param(format!(
+            "{name} is a six-digit region code"
+        ))),
+        None => Ok(None),
+    }
+}
+
 /// `GET /v1/stats`: unreversed disbursements in total and by month, fund
-/// category, province and issuer type.
+/// category, province and issuer type; and the ledger at a glance: money
+/// over all funds, counts of orgs, funds, beneficiaries and needs.
 pub async fn stats(State(node): State<Node>) -> Result<Json<Value>, ApiError> {
     node.read(|log| {
+        let state = log.backend();
+        let stats = query::stats(state).map_err(ApiError::internal)?;
+        let money = query::money(state).map_err(ApiError::internal)?;
+        let tally = query::tally(state).map_err(ApiError::internal)?;
+        let mut v = serde_json::to_value(stats).map_err(ApiError::internal)?;
+        v["overview"] = json!({
+            "received": money.received,
+            "transferred": money.transferred,
+            "disbursed": money.disbursed,
+            "balance": money.balance,
+            "orgs": tally.orgs,
+            "funds": tally.funds,
+            "beneficiaries": tally.beneficiaries,
+            "needs": {"open": tally.needs_open, "claimed": tally.needs_claimed, "fulfilled": tally.needs_fulfilled},
+        });
+        Ok(Json(v))
+    })
+    .await
+}
+
+/// `GET /v1/stats/regions?parent=`: unreversed disbursements by the regions
+/// one level below `parent` (provinces without it, a province's cities, a
+/// city's counties).
+pub async fn regions(
+    State(node): State<Node>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let parent = region_param(&q, "parent")?;
+    if parent.as_deref().is_some_and(|p| !p.ends_with("00")) {
+        return Err(ApiError::bad_param("parent is a province or city code"));
+    }
+    node.read(move |log| {
         let stats = query::stats(log.backend()).map_err(ApiError::internal)?;
-        Ok(Json(
-            serde_json::to_value(stats).map_err(ApiError::internal)?,
+        let regions = query::regions(&stats, parent.as_deref());
+        Ok(Json(json!({"parent": parent, "regions": regions})))
+    })
+    .await
+}
+
+/// `GET /v1/stats/overlap`: duplicate aid by cause and county (from the
+/// duplicate-aid alerts): beneficiaries, disbursements, amount, alerts;
+/// ordered by cause, then county, and paged.
+pub async fn overlap(
+    State(node): State<Node>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let p = paging(&q)?;
+    node.read(move |log| {
+        let rows = query::overlap(log.backend()).map_err(ApiError::internal)?;
+        let at = |r: &query::Overlap| format!("{}/{}", r.cause, r.region);
+        let start = match &p.cursor {
+            None => 0,
+            Some(c) => rows
+                .iter()
+                .position(|r| at(r) == *c)
+                .ok_or_else(|| ApiError::bad_param("cursor is not one this node gave"))?,
+        };
+        let end = rows.len().min(start + p.limit);
+        let next = rows.get(end).map(at);
+        Ok(page(
+            rows[start..end].iter().map(|r| json!(r)).collect(),
+            next,
         ))
     })
     .await

@@ -338,7 +338,7 @@ fn resign(mut entry: Value, key: &SigningKey) -> Value {
 
 /// The demo ledger seeds, its state replays byte for byte, and it has the
 /// promised content: over 10,000 disbursements, duplicate-aid alerts,
-/// fulfilled needs.
+/// needs fulfilled, claimed and open.
 #[test]
 fn the_demo_ledger() {
     let dir = tempfile::tempdir().unwrap();
@@ -377,7 +377,7 @@ fn the_demo_ledger() {
     .unwrap()
     .items
     .len();
-    assert_eq!(fulfilled, 12);
+    assert_eq!(fulfilled, 8);
     assert_eq!(
         ledger::sequencer::dump(&ledger::sequencer::replay(&log).unwrap()).unwrap(),
         ledger::sequencer::dump(backend).unwrap()
@@ -433,7 +433,7 @@ async fn public_lists_on_the_demo_ledger() {
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds[..3], ["fund.open", "fund.receive", "fund.transfer"]);
-    assert_eq!(kinds.iter().filter(|k| **k == "disbursement").count(), 12);
+    assert_eq!(kinds.iter().filter(|k| **k == "disbursement").count(), 8);
 
     // Alerts, newest first, and the beneficiary they name.
     let (_, alerts) = get("/v1/alerts/duplicates?limit=4".into()).await;
@@ -467,9 +467,9 @@ async fn public_lists_on_the_demo_ledger() {
     assert_eq!(stats["by_month"].as_object().unwrap().len(), 12);
     assert_eq!(stats["by_issuer_type"].as_object().unwrap().len(), 3);
     let (_, needs) = get("/v1/needs?state=fulfilled".into()).await;
-    assert_eq!(needs["items"].as_array().unwrap().len(), 12);
+    assert_eq!(needs["items"].as_array().unwrap().len(), 8);
     let (_, open) = get("/v1/needs?state=open".into()).await;
-    assert_eq!(open["items"].as_array().unwrap().len(), 0);
+    assert_eq!(open["items"].as_array().unwrap().len(), 2);
     let (_, assessed) = get("/v1/assessments?subject=CN-USCI-53440300MJ0000018R".into()).await;
     assert_eq!(assessed["items"][0]["body"]["grade"], "good");
 
@@ -528,7 +528,22 @@ async fn public_lists_on_the_demo_ledger() {
             "schema_violation",
         ),
         (
-            "/v1/assessments",
+            "/v1/needs?region=32",
+            StatusCode::BAD_REQUEST,
+            "schema_violation",
+        ),
+        (
+            "/v1/needs?category=food",
+            StatusCode::BAD_REQUEST,
+            "schema_violation",
+        ),
+        (
+            "/v1/stats/regions?parent=321181",
+            StatusCode::BAD_REQUEST,
+            "schema_violation",
+        ),
+        (
+            "/v1/stats/overlap?cursor=nope",
             StatusCode::BAD_REQUEST,
             "schema_violation",
         ),
@@ -536,6 +551,208 @@ async fn public_lists_on_the_demo_ledger() {
         let (got, e) = get(uri.into()).await;
         assert_eq!((got, error_code(&e)), (status, code), "{uri}");
     }
+}
+
+/// Every item of a paged list, following `next_cursor` (`uri` has a `?`).
+async fn all_pages(app: &Router, uri: &str) -> Vec<Value> {
+    let (mut items, mut cursor) = (Vec::new(), String::new());
+    loop {
+        let (status, p) =
+            json_call(app, Method::GET, &format!("{uri}&limit=3{cursor}"), vec![]).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {p}");
+        items.extend(p["items"].as_array().unwrap().clone());
+        match p["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => return items,
+        }
+    }
+}
+
+/// What the public page shows, checked against the entries themselves: the
+/// overview's money and counts, disbursements by region at each level,
+/// the duplicate-aid figures, needs by category and region, searches and
+/// credit holders.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_s_figures_add_up_on_the_demo_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = demo_app(&dir);
+    let get = |uri: String| {
+        let app = app.clone();
+        async move {
+            let (status, v) = json_call(&app, Method::GET, &uri, vec![]).await;
+            assert_eq!(status, StatusCode::OK, "{uri}: {v}");
+            v
+        }
+    };
+    // Every leaf, to recount from.
+    let size = get("/v1/log".into()).await["size"].as_u64().unwrap();
+    let mut leaves = Vec::new();
+    for start in (0..size).step_by(1000) {
+        let (_, ndjson) = call(
+            &app,
+            Method::GET,
+            &format!("/v1/entries?start={start}&limit=1000"),
+            vec![],
+        )
+        .await;
+        leaves.extend(
+            ndjson
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| serde_json::from_slice::<Value>(l).unwrap()["entry"]["statement"].clone()),
+        );
+    }
+    assert_eq!(leaves.len() as u64, size);
+    let of_kind = |kind: &'static str| leaves.iter().filter(move |s| s["kind"] == kind);
+    let beneficiaries: std::collections::BTreeSet<&str> = of_kind("disbursement")
+        .chain(of_kind("need.publish"))
+        .map(|s| s["body"]["beneficiary"].as_str().unwrap())
+        .collect();
+
+    let stats = get("/v1/stats".into()).await;
+    let o = &stats["overview"];
+    let funds = all_pages(&app, "/v1/funds?").await;
+    let sum = |k: &str| funds.iter().map(|f| f[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(o["received"].as_u64(), Some(sum("received")));
+    assert_eq!(o["transferred"].as_u64(), Some(sum("transferred_out")));
+    assert_eq!(o["disbursed"].as_u64(), Some(sum("disbursed")));
+    assert_eq!(o["balance"].as_u64(), Some(sum("balance")));
+    assert_eq!(o["disbursed"], stats["total"]["amount"]);
+    assert_eq!(o["funds"].as_u64(), Some(funds.len() as u64));
+    assert_eq!(
+        o["orgs"].as_u64(),
+        Some(of_kind("org.register").count() as u64)
+    );
+    assert_eq!(
+        o["beneficiaries"].as_u64(),
+        Some(beneficiaries.len() as u64)
+    );
+    for state in ["open", "claimed", "fulfilled"] {
+        let listed = all_pages(&app, &format!("/v1/needs?state={state}"))
+            .await
+            .len();
+        assert_eq!(o["needs"][state].as_u64(), Some(listed as u64), "{state}");
+    }
+    assert_eq!(o["needs"]["claimed"], 2);
+
+    // Regions: provinces, a province's cities, a city's counties add up,
+    // and the counties add up to the disbursements' own regions.
+    let provinces = get("/v1/stats/regions".into()).await;
+    let total = |v: &Value| -> (u64, u64) {
+        v["regions"]
+            .as_object()
+            .unwrap()
+            .values()
+            .fold((0, 0), |(c, a), t| {
+                (
+                    c + t["count"].as_u64().unwrap(),
+                    a + t["amount"].as_u64().unwrap(),
+                )
+            })
+    };
+    let all = (
+        stats["total"]["count"].as_u64().unwrap(),
+        stats["total"]["amount"].as_u64().unwrap(),
+    );
+    assert_eq!(total(&provinces), all);
+    let mut counties = std::collections::BTreeMap::<String, u64>::new();
+    for (province, t) in provinces["regions"].as_object().unwrap() {
+        let cities = get(format!("/v1/stats/regions?parent={province}")).await;
+        assert_eq!(
+            total(&cities),
+            (t["count"].as_u64().unwrap(), t["amount"].as_u64().unwrap())
+        );
+        for (city, t) in cities["regions"].as_object().unwrap() {
+            assert!(
+                city.starts_with(&province[..2]) && city.ends_with("00"),
+                "{city}"
+            );
+            let inner = get(format!("/v1/stats/regions?parent={city}")).await;
+            assert_eq!(
+                total(&inner),
+                (t["count"].as_u64().unwrap(), t["amount"].as_u64().unwrap())
+            );
+            for (county, t) in inner["regions"].as_object().unwrap() {
+                counties.insert(county.clone(), t["amount"].as_u64().unwrap());
+            }
+        }
+    }
+    let reversed: std::collections::BTreeSet<u64> = of_kind("correction")
+        .filter(|s| s["body"]["reverse"] == true)
+        .map(|s| s["body"]["target"].as_u64().unwrap())
+        .collect();
+    let mut by_county = std::collections::BTreeMap::<String, u64>::new();
+    for (seq, s) in leaves.iter().enumerate() {
+        if s["kind"] == "disbursement" && !reversed.contains(&(seq as u64)) {
+            *by_county
+                .entry(s["body"]["region"].as_str().unwrap().to_owned())
+                .or_default() += s["body"]["amount"].as_u64().unwrap();
+        }
+    }
+    assert_eq!(counties, by_county);
+
+    // Duplicate aid: every alert counted once, its beneficiary once per
+    // cause and county, the money of each disbursement involved once.
+    let alerts = all_pages(&app, "/v1/alerts/duplicates?").await;
+    let rows = all_pages(&app, "/v1/stats/overlap?").await;
+    assert!(!rows.is_empty());
+    let n = |k: &str| rows.iter().map(|r| r[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(n("alerts"), alerts.len() as u64);
+    let mut involved = std::collections::BTreeSet::new();
+    for a in &alerts {
+        involved.insert(a["seq"].as_u64().unwrap());
+        for m in a["matches"].as_array().unwrap() {
+            involved.insert(m.as_u64().unwrap());
+        }
+    }
+    let amount: u64 = involved
+        .iter()
+        .filter(|s| !reversed.contains(s))
+        .map(|s| leaves[*s as usize]["body"]["amount"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        n("amount"),
+        amount,
+        "the demo's alerts share no disbursement across counties"
+    );
+    assert_eq!(n("disbursements"), involved.len() as u64);
+
+    // Needs by category and region: what the filters keep is exactly the
+    // needs of that category in that city.
+    let needs = all_pages(&app, "/v1/needs?").await;
+    let city = needs[0]["region"].as_str().unwrap()[..4].to_owned() + "00";
+    let kept = all_pages(&app, &format!("/v1/needs?category=disaster&region={city}")).await;
+    let expected: Vec<&Value> = needs
+        .iter()
+        .filter(|n| {
+            n["category"] == "disaster" && n["region"].as_str().unwrap().starts_with(&city[..4])
+        })
+        .collect();
+    assert!(!kept.is_empty());
+    assert_eq!(kept.iter().collect::<Vec<_>>(), expected);
+    assert!(all_pages(&app, "/v1/needs?category=education")
+        .await
+        .is_empty());
+
+    // Searches by name, any case; credit holders with their balances.
+    let unions = all_pages(&app, "/v1/orgs?q=%E5%B7%A5%E4%BC%9A").await;
+    assert_eq!(unions.len(), 1, "{unions:?}");
+    assert_eq!(unions[0]["type"], "union");
+    let dabing = all_pages(&app, "/v1/funds?q=csZH-2026-dab").await;
+    assert_eq!(dabing.len(), 1);
+    let holders = all_pages(&app, "/v1/credits?").await;
+    let awarded: u64 = of_kind("credit.award")
+        .map(|s| s["body"]["points"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        holders
+            .iter()
+            .map(|h| h["awarded"].as_u64().unwrap())
+            .sum::<u64>(),
+        awarded
+    );
+    let assessed = all_pages(&app, "/v1/assessments?").await;
+    assert_eq!(assessed.len(), of_kind("assessment.result").count());
 }
 
 /// C2SP tiles on the demo ledger (full level-0 tiles and one partial one

@@ -52,6 +52,7 @@ impl Cx<'_> {
             return Err(rule("fund start is after its end"));
         }
         self.index(Index::Fund, &b.fund);
+        self.tally()?.funds += 1;
         let f = FundRec {
             fund: b.fund,
             owner: self.st.issuer.clone(),
@@ -199,7 +200,7 @@ impl Cx<'_> {
             self.fx.put(Table::Alerts, alert_key(self.seq), &alert);
         }
         self.index(Index::Fund, &b.fund);
-        self.index(Index::Beneficiary, &b.beneficiary);
+        self.index_beneficiary(&b.beneficiary)?;
         self.index(Index::Date, &b.date);
         let rec = EntryRec {
             fund: Some(b.fund),

@@ -21,6 +21,8 @@ mod needs;
 mod registry;
 mod submission;
 
+use std::ops::ControlFlow;
+
 use sha2::{Digest, Sha256};
 
 use crate::body::Body;
@@ -28,7 +30,7 @@ use crate::canonical::MAX_SAFE_INTEGER;
 use crate::domain::{Index, Kind, Role};
 use crate::entry::{EntryError, SignedEntry, Statement};
 use crate::ident;
-use crate::records::{EntryRec, KeyRec, NonceRec};
+use crate::records::{EntryRec, KeyRec, NonceRec, TallyRec};
 use crate::state::{get, key, Effects, Part, StateError, StateRead, Table};
 
 pub use crate::code::Code;
@@ -194,6 +196,7 @@ fn decide(
         st,
         key: None,
         fx: Effects::default(),
+        tally: None,
     };
     if seq == 0 {
         cx.genesis()?;
@@ -201,6 +204,9 @@ fn decide(
         cx.key = Some(cx.authenticate()?);
     }
     cx.kind()?;
+    if let Some(tally) = cx.tally {
+        cx.fx.put(Table::Tally, TALLY_KEY.to_vec(), &tally);
+    }
     let mut fx = cx.fx;
     fx.put(
         Table::Nonces,
@@ -242,7 +248,12 @@ struct Cx<'a> {
     /// The signing key's record (absent only for genesis).
     key: Option<KeyRec>,
     fx: Effects,
+    /// The ledger's tally once this entry changed it (written once, last).
+    tally: Option<TallyRec>,
 }
+
+/// Key of the one record in [`Table::Tally`].
+pub(crate) const TALLY_KEY: &[u8] = b"ledger";
 
 /// Key of `(issuer, nonce)` in [`Table::Nonces`].
 fn nonce_key(st: &Statement) -> Vec<u8> {
@@ -329,6 +340,30 @@ impl Cx<'_> {
             Kind::NeedFulfil => self.need_fulfil(),
             Kind::Correction => self.correction(),
         }
+    }
+
+    /// The ledger's tally, to change for this entry.
+    fn tally(&mut self) -> Result<&mut TallyRec, Stop> {
+        if self.tally.is_none() {
+            self.tally = Some(get(self.state, Table::Tally, TALLY_KEY)?.unwrap_or_default());
+        }
+        Ok(self.tally.as_mut().expect("just set"))
+    }
+
+    /// Lists this entry under its beneficiary, counting a pseudonym the
+    /// ledger has not named before.
+    fn index_beneficiary(&mut self, bnf: &str) -> Result<(), Stop> {
+        let prefix = key(&[Part::Str(Index::Beneficiary.as_str()), Part::Str(bnf)]);
+        let mut seen = false;
+        self.state.scan(Table::Index, &prefix, b"", &mut |_, _| {
+            seen = true;
+            Ok(ControlFlow::Break(()))
+        })?;
+        if !seen {
+            self.tally()?.beneficiaries += 1;
+        }
+        self.index(Index::Beneficiary, bnf);
+        Ok(())
     }
 
     /// Lists this entry in `index` under `value`.

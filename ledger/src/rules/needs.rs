@@ -3,7 +3,7 @@
 
 use super::{role, rule, Cx, Stop};
 use crate::body::{NeedClaim, NeedFulfil, NeedPublish, NeedRelease};
-use crate::domain::{Index, Kind, NeedState, Role};
+use crate::domain::{Kind, NeedState, Role};
 use crate::records::NeedRec;
 use crate::state::{get, Table};
 
@@ -36,7 +36,8 @@ impl Cx<'_> {
         if self.state.get(Table::Needs, b.need.as_bytes())?.is_some() {
             return Err(rule(format!("need {:?} already exists", b.need)));
         }
-        self.index(Index::Beneficiary, &b.beneficiary);
+        self.index_beneficiary(&b.beneficiary)?;
+        self.tally()?.needs_open += 1;
         let n = NeedRec {
             need: b.need,
             beneficiary: b.beneficiary,
@@ -67,6 +68,9 @@ impl Cx<'_> {
             )));
         }
         n.state = NeedState::Claimed;
+        let tally = self.tally()?;
+        tally.needs_open = tally.needs_open.saturating_sub(1);
+        tally.needs_claimed += 1;
         n.claimer = Some(self.st.issuer.clone());
         n.claimed_seq = Some(self.seq);
         self.put_need(&n);
@@ -77,6 +81,9 @@ impl Cx<'_> {
         let b: NeedRelease = self.body()?;
         let mut n = self.claimed_need(&b.need)?;
         n.state = NeedState::Open;
+        let tally = self.tally()?;
+        tally.needs_claimed = tally.needs_claimed.saturating_sub(1);
+        tally.needs_open += 1;
         n.claimer = None;
         n.claimed_seq = None;
         self.put_need(&n);
@@ -115,6 +122,9 @@ impl Cx<'_> {
             )));
         }
         n.state = NeedState::Fulfilled;
+        let tally = self.tally()?;
+        tally.needs_claimed = tally.needs_claimed.saturating_sub(1);
+        tally.needs_fulfilled += 1;
         n.fulfilled_by = Some(b.disbursement);
         d.fulfilled_need = Some(n.need.clone());
         self.put_need(&n);

@@ -88,6 +88,7 @@ impl Cx<'_> {
             registered_seq: self.seq,
         };
         self.fx.put(Table::Orgs, org.id.as_bytes().to_vec(), &org);
+        self.tally()?.orgs += 1;
         Ok(())
     }
 

@@ -72,8 +72,9 @@ impl Replayer {
     }
 
     /// Keeps only the state the rules decide with: not the query indexes,
-    /// the alerts or the duplicate-aid histories (alerts are derived data
-    /// and never refuse an entry). An auditor's replay reaches the same
+    /// the alerts, the duplicate-aid histories or the tally (alerts are
+    /// derived data and never refuse an entry; the tally counts
+    /// beneficiaries by the indexes). An auditor's replay reaches the same
     /// decisions and holds far less in memory.
     pub fn lean() -> Replayer {
         Replayer {
@@ -133,7 +134,10 @@ impl Replayer {
             Ok(Applied::New(mut effects)) => {
                 if self.lean {
                     effects.writes.retain(|w| {
-                        !matches!(w.table, Table::Index | Table::Alerts | Table::Histories)
+                        !matches!(
+                            w.table,
+                            Table::Index | Table::Alerts | Table::Histories | Table::Tally
+                        )
                     });
                 }
                 self.state.apply(&effects.writes)

@@ -41,8 +41,9 @@ const REBUILD_BATCH: usize = 10_000;
 /// empty fields. 3: records are postcard, not JSON; nonce records hold the
 /// statement hash as 32 bytes. 4: voucher numbers. 5: kinds, roles, org
 /// types, categories, sources, causes and need states are enums (one
-/// varint), not strings.
-pub const STATE_FORMAT: u32 = 5;
+/// varint), not strings. 6: the tally of orgs, funds, beneficiaries and
+/// needs; disbursement statistics by county.
+pub const STATE_FORMAT: u32 = 6;
 
 /// Stored hashes above the leaves (levels ≥ 1: one hash per leaf in all,
 /// 32 bytes) are kept in memory once read or written. They never change, so
