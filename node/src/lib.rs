@@ -27,6 +27,7 @@ pub mod demo;
 mod error;
 mod lists;
 mod metrics;
+pub mod page;
 mod sequencer;
 pub mod serve;
 mod tiles;
@@ -58,6 +59,8 @@ pub struct Node {
     log: SharedLog,
     shared: Arc<Shared>,
     queue: Queue,
+    /// The HTML of `/`, with the page's trust anchor in it.
+    page: axum::body::Bytes,
 }
 
 /// Turns transparent huge pages off for this process (Linux; elsewhere a
@@ -106,8 +109,32 @@ impl Node {
         if shared.witnessing.is_some() {
             witnesses::start(log.clone(), Arc::downgrade(&shared));
         }
+        let page = page::html(&page::Anchor {
+            vkey: shared.signer.vkey(),
+            policy: None,
+        })
+        .into();
         let (queue, handle) = sequencer::start(log.clone(), shared.clone());
-        (Node { log, shared, queue }, handle)
+        (
+            Node {
+                log,
+                shared,
+                queue,
+                page,
+            },
+            handle,
+        )
+    }
+
+    /// The node whose public page trusts `anchor` (by default: the node's
+    /// own vkey and no witness policy).
+    pub fn with_anchor(mut self, anchor: &page::Anchor) -> Node {
+        self.page = page::html(anchor).into();
+        self
+    }
+
+    fn page_html(&self) -> axum::body::Bytes {
+        self.page.clone()
     }
 
     /// Queues `entries` for the sequencer and waits until their group is
@@ -180,7 +207,8 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<Node>)> {
         ("/metrics", get(metrics)),
         ("/openapi.json", get(openapi)),
         ("/healthz", get(healthz)),
-        ("/", get(page)),
+        ("/", get(page::index)),
+        ("/assets/{version}/{*path}", get(page::asset)),
     ]
 }
 
@@ -208,15 +236,6 @@ async fn healthz(State(node): State<Node>) -> Response {
 
 /// The OpenAPI 3.1 description of every route.
 pub const OPENAPI: &str = include_str!("../openapi.json");
-
-/// The public transparency page: static HTML whose script reads the API.
-async fn page() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        include_str!("page.html"),
-    )
-        .into_response()
-}
 
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()

@@ -39,6 +39,8 @@ enum Command {
         conn: ConnArgs,
         #[command(flatten)]
         witnesses: WitnessArgs,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Rebuild the derived state of the ledger in DATA from its leaves (after
     /// an upgrade that changed the state's format; the node is stopped).
@@ -62,7 +64,19 @@ enum Command {
         conn: ConnArgs,
         #[command(flatten)]
         witnesses: WitnessArgs,
+        #[command(flatten)]
+        page: PageArgs,
     },
+}
+
+/// What the public page trusts.
+#[derive(clap::Args)]
+struct PageArgs {
+    /// The log vkey the page checks checkpoints against, as published
+    /// elsewhere (default: this node's own). A mirror's page names the
+    /// origin node's key here.
+    #[arg(long)]
+    page_vkey: Option<String>,
 }
 
 /// Which witnesses cosign the node's checkpoints (SPEC §4.1).
@@ -81,7 +95,8 @@ struct WitnessArgs {
 }
 
 impl WitnessArgs {
-    fn config(&self) -> anyhow::Result<Option<node::WitnessConfig>> {
+    /// The witnessing configuration and the policy's text.
+    fn config(&self) -> anyhow::Result<Option<(node::WitnessConfig, String)>> {
         let Some(path) = &self.witness_policy else {
             return Ok(None);
         };
@@ -96,11 +111,12 @@ impl WitnessArgs {
             );
             Ok(std::time::Duration::from_secs_f64(s))
         };
-        Ok(Some(node::WitnessConfig {
+        let config = node::WitnessConfig {
             policy,
             interval: seconds(self.witness_interval, "--witness-interval")?,
             timeout: seconds(self.witness_timeout, "--witness-timeout")?,
-        }))
+        };
+        Ok(Some((config, text)))
     }
 }
 
@@ -165,12 +181,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             origin,
             conn,
             witnesses,
+            page,
         } => serve(
             &data,
             &listen,
             &origin,
             conn.limits()?,
             witnesses.config()?,
+            page,
             false,
         ),
         Command::Reindex { data } => {
@@ -189,12 +207,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             origin,
             conn,
             witnesses,
+            page,
         } => serve(
             &data,
             &listen,
             &origin,
             conn.limits()?,
             witnesses.config()?,
+            page,
             true,
         ),
     }
@@ -205,7 +225,8 @@ fn serve(
     listen: &str,
     origin: &str,
     limits: node::serve::Limits,
-    witnesses: Option<node::WitnessConfig>,
+    witnesses: Option<(node::WitnessConfig, String)>,
+    page: PageArgs,
     demo: bool,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
@@ -236,7 +257,14 @@ fn serve(
         }
     }
     tracing::info!(size = log.size(), vkey = %signer.vkey(), max_connections = limits.max_connections, "store opened");
-    let (node, sequencer) = node::Node::start_with(log, signer, witnesses);
+    let anchor = node::page::Anchor {
+        vkey: page.page_vkey.unwrap_or_else(|| signer.vkey()),
+        policy: witnesses.as_ref().map(|(_, text)| text.clone()),
+    };
+    ledger::checkpoint::CheckpointVerifier::from_vkey(&anchor.vkey).context("--page-vkey")?;
+    let (node, sequencer) =
+        node::Node::start_with(log, signer, witnesses.map(|(config, _)| config));
+    let node = node.with_anchor(&anchor);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

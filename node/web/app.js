@@ -1,0 +1,629 @@
+// The public page: views over the node's read API, a verify button on
+// every entry, and a monitor in every visitor's browser.
+
+import { applyStatic, lang, num, regionName, setLang, t, word, yuan } from "./i18n.js";
+import * as v from "./verify.js";
+import { barFigure, flowFigure } from "./charts.js";
+import { bnfLink, card, facts, h, link, pagedTable, seqLink, table } from "./view.js";
+
+const main = document.getElementById("main");
+const anchor = readAnchor();
+let orgNames = {};
+
+// ---- the API ----------------------------------------------------------------
+
+async function fetchOk(path) {
+  const r = await fetch(path, { cache: "no-store" });
+  if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
+  return r;
+}
+const api = async (path) => (await fetchOk(path)).json();
+const text = async (path) => (await fetchOk(path)).text();
+const withCursor = (path, cursor) => path + (cursor ? `${path.includes("?") ? "&" : "?"}cursor=${encodeURIComponent(cursor)}` : "");
+const orgName = (id) => orgNames[id] || id;
+const orgLink = (id) => (id ? link(`org/${id}`, orgName(id)) : "—");
+
+// ---- trust anchor and monitor -------------------------------------------
+
+/** The log key and witness policy the operator configured (meta tags). */
+function readAnchor() {
+  const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content || "";
+  const vkeyText = meta("aidledger-vkey");
+  const policyB64 = meta("aidledger-policy");
+  const policyText = policyB64 ? new TextDecoder().decode(v.b64decode(policyB64)) : null;
+  return {
+    vkeyText,
+    vkey: v.parseVkey(vkeyText),
+    policyText,
+    policy: policyText ? v.parsePolicy(policyText) : null,
+  };
+}
+
+const STORE = `aidledger:checkpoint:${anchor.vkeyText}`;
+let monitor = { state: "none" };
+
+/** Fetches and checks the checkpoint; compares it with the one this browser
+ * verified last (consistency proof); keeps the new one if it extends it. */
+async function watch() {
+  const note = await text("/checkpoint");
+  let fresh;
+  try {
+    fresh = v.trustedCheckpoint(note, anchor);
+  } catch (e) {
+    const why = ["checkpoint", "witnesses"].includes(e.message) ? t(`step_${e.message}`) : e.message;
+    monitor = { state: "bad", why, note };
+    return banner("bad", [note]);
+  }
+  const stored = localStorage.getItem(STORE);
+  monitor = { state: "ok", cp: fresh.cp, signed: fresh.signed };
+  if (stored && stored !== note) {
+    const old = v.parseCheckpoint(stored);
+    let extends_ = false;
+    if (fresh.cp.size < old.size) {
+      monitor = { state: "rollback", old, cp: fresh.cp };
+      return banner("rollback", [stored, note]);
+    }
+    if (fresh.cp.size > old.size) {
+      const proof = await api(`/v1/proof/consistency?first=${old.size}&second=${fresh.cp.size}`);
+      extends_ = v.consistencyOk(old.size, fresh.cp.size, proof.path.map(v.hex.decode), old.root, fresh.cp.root);
+    } else {
+      extends_ = v.hex.encode(old.root) === v.hex.encode(fresh.cp.root);
+    }
+    if (!extends_) {
+      monitor = { state: "fork", old, cp: fresh.cp };
+      return banner("fork", [stored, note]);
+    }
+    monitor.extended = old;
+  }
+  localStorage.setItem(STORE, note);
+}
+
+/** The red banner: what is wrong and the checkpoints to report. */
+function banner(kind, notes) {
+  const el = document.getElementById("banner");
+  const report = [t(`banner_${kind}`, monitor.why), `vkey: ${anchor.vkeyText}`, ...notes].join("\n\n");
+  const area = h("textarea", { readonly: true, rows: 8, "aria-label": t("banner_report") });
+  area.value = report;
+  const copy = h("button", { type: "button", onclick: async () => {
+    area.select();
+    try { await navigator.clipboard.writeText(report); } catch { document.execCommand?.("copy"); }
+    copy.textContent = t("copied");
+  } }, t("copy"));
+  el.replaceChildren(h("strong", {}, t(`banner_${kind}`, monitor.why)), h("p", {}, t("banner_report")), area, copy);
+  el.dataset.kind = kind;
+  el.hidden = false;
+}
+
+/** Warns when the API's own claim about its key differs from the anchor. */
+async function checkLogKey() {
+  const log = await api("/v1/log");
+  const warn = document.getElementById("anchor-warning");
+  if (log.vkey !== anchor.vkeyText) {
+    warn.textContent = t("anchor_mismatch", log.vkey);
+    warn.hidden = false;
+  }
+  return log;
+}
+
+// ---- entry verification ---------------------------------------------------
+
+const STEPS = ["signature", "leaf", "checkpoint", "inclusion", "witnesses"];
+
+/** Runs every step of SPEC §2–§4.1 for the entry at `seq`; each result is
+ * true, false or "skipped". Nothing is taken from the node on trust. */
+async function verifyEntry(seq) {
+  const out = {};
+  const raw = new Uint8Array(await (await fetchOk(`/v1/entries?start=${seq}&limit=1`)).arrayBuffer());
+  const end = raw.indexOf(10);
+  const bytes = raw.subarray(0, end < 0 ? raw.length : end);
+  const leafText = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  const leaf = JSON.parse(leafText);
+  out.signature = v.entrySignatureOk(leaf.entry);
+  const hash = v.leafHash(bytes);
+  const stated = await api(`/v1/entries/${seq}`);
+  out.leaf = leaf.seq === seq && v.jcs(leaf) === leafText && stated.leaf_hash === v.hex.encode(hash);
+  const note = await text("/checkpoint");
+  let cp = null, signed = [];
+  try {
+    cp = v.parseCheckpoint(note);
+    out.checkpoint = v.checkpointSignedBy(cp, anchor.vkey);
+    signed = anchor.policy ? v.cosigners(cp, anchor.policy) : [];
+  } catch {
+    out.checkpoint = false;
+  }
+  if (cp && seq < cp.size) {
+    const proof = await api(`/v1/proof/inclusion?seq=${seq}&size=${cp.size}`);
+    out.inclusion = v.inclusionOk(seq, cp.size, hash, proof.path.map(v.hex.decode), cp.root);
+  } else {
+    out.inclusion = false;
+  }
+  out.witnesses = anchor.policy ? out.checkpoint && v.quorumMet(anchor.policy, signed) : "skipped";
+  return out;
+}
+
+function verifyPanel(seq) {
+  const list = h("ol", { class: "steps" });
+  const result = h("p", { id: "verify-result", role: "status" });
+  const button = h("button", { type: "button", id: "verify", class: "primary", onclick: run }, t("verify"));
+  async function run() {
+    button.disabled = true;
+    result.textContent = t("verifying");
+    delete result.dataset.result;
+    let steps;
+    try {
+      steps = await verifyEntry(seq);
+    } catch (e) {
+      steps = Object.fromEntries(STEPS.map((s) => [s, false]));
+      steps.error = e.message;
+    }
+    list.replaceChildren(
+      ...STEPS.map((s) => {
+        const ok = steps[s];
+        const mark = ok === "skipped" ? "—" : ok ? "✓" : "✗";
+        return h("li", { dataset: { step: s, ok: String(ok) }, class: ok === false ? "bad" : "good" }, `${mark} `, ok === "skipped" ? t("step_skipped") : t(`step_${s}`));
+      }),
+    );
+    const failed = STEPS.find((s) => steps[s] === false);
+    result.textContent = failed ? t("verify_fail", t(`step_${failed}`)) : t("verify_ok");
+    result.dataset.result = failed ? "fail" : "ok";
+    if (failed) result.dataset.failed = failed;
+    button.disabled = false;
+  }
+  return h("section", { class: "verify", "aria-label": t("verify") }, button, list, result);
+}
+
+// ---- views -------------------------------------------------------------------
+
+const views = {
+  "": home,
+  funds: () => fundsView(),
+  fund: (id) => fundView(id),
+  alerts: () => alertsView(),
+  needs: () => needsView(),
+  assessments: () => assessmentsView(),
+  credits: () => creditsView(),
+  credit: (holder) => holderView(holder),
+  orgs: () => orgsView(),
+  org: (id) => orgView(id),
+  entry: (seq) => entryView(Number(seq)),
+  bnf: (bnf) => bnfView(bnf),
+  search: (q) => searchView(q),
+  trust: () => trustView(),
+};
+
+async function home() {
+  const [stats, log] = await Promise.all([api("/v1/stats"), api("/v1/log")]);
+  const o = stats.overview;
+  const cp = monitor.cp;
+  const last = log.size ? await api(`/v1/entries/${log.size - 1}`) : null;
+  const witnessed = anchor.policy
+    ? (monitor.signed || []).map((s) => `${s.name} (${new Date(s.time * 1000).toISOString().slice(0, 16).replace("T", " ")})`).join("、") || "—"
+    : t("no_policy");
+  const glance = h(
+    "section",
+    { "aria-labelledby": "glance" },
+    h("h2", { id: "glance" }, t("glance")),
+    h(
+      "div",
+      { class: "cards" },
+      card("card-received", t("received"), yuan(o.received), o.received, "#/funds"),
+      card("card-transferred", t("transferred"), yuan(o.transferred), o.transferred, "#/funds"),
+      card("card-disbursed", t("disbursed"), yuan(o.disbursed), o.disbursed, "#/funds"),
+      card("card-balance", t("balance"), yuan(o.balance), o.balance, "#/funds"),
+      card("card-orgs", t("orgs"), num(o.orgs), o.orgs, "#/orgs"),
+      card("card-funds", t("funds"), num(o.funds), o.funds, "#/funds"),
+      card("card-disbursements", t("disbursements"), num(stats.total.count), stats.total.count),
+      card("card-beneficiaries", t("beneficiaries"), num(o.beneficiaries), o.beneficiaries),
+      card("card-needs-open", t("needs_open"), num(o.needs.open), o.needs.open, "#/needs"),
+      card("card-needs-claimed", t("needs_claimed"), num(o.needs.claimed), o.needs.claimed, "#/needs"),
+      card("card-needs-fulfilled", t("needs_fulfilled"), num(o.needs.fulfilled), o.needs.fulfilled, "#/needs"),
+    ),
+    h(
+      "div",
+      { class: "cards" },
+      card("card-checkpoint", `${t("checkpoint")} · ${t("checkpoint_size")}`, cp ? num(cp.size) : "—", cp ? cp.size : "", "#/trust"),
+      card("card-time", t("checkpoint_time"), last ? last.leaf.logged_at.replace("T", " ").slice(0, 19) : "—", last ? last.leaf.logged_at : ""),
+      card("card-witnesses", t("witnessed_by"), witnessed, (monitor.signed || []).length),
+    ),
+  );
+  const amounts = (map) => Object.entries(map).map(([k, x]) => ({ key: k, label: word(k), values: [x.amount] }));
+  const months = Object.entries(stats.by_month).map(([k, x]) => ({ key: k, label: k, values: [x.amount] }));
+  const charts = h(
+    "div",
+    { class: "grid" },
+    barFigure("chart-month", t("chart_month"), months, [t("disbursed")]),
+    barFigure("chart-category", t("chart_category"), amounts(stats.by_category), [t("disbursed")], { horizontal: true }),
+    barFigure("chart-issuer", t("chart_issuer"), amounts(stats.by_issuer_type), [t("disbursed")], { type: "doughnut" }),
+  );
+  const region = h("div", { class: "region" });
+  const budget = h("div");
+  render(glance, charts, region, budget);
+  await Promise.all([regionChart(region, null, []), budgetChart(budget)]);
+}
+
+/** Disbursed by region: provinces, then a selected one's cities, then counties. */
+async function regionChart(box, parent, trail) {
+  const data = await api(`/v1/stats/regions${parent ? `?parent=${parent}` : ""}`);
+  const rows = Object.entries(data.regions).map(([code, x]) => ({ key: code, label: regionName(code), values: [x.amount] }));
+  // Provinces and a province's cities drill down; a city's counties are the last level.
+  const select = parent && !parent.endsWith("0000") ? undefined : (r) => regionChart(box, r.key, [...trail, parent]);
+  const crumbs = h(
+    "p",
+    { class: "crumbs" },
+    parent ? h("button", { type: "button", onclick: () => regionChart(box, trail[trail.length - 1] ?? null, trail.slice(0, -1)) }, t("region_up")) : null,
+    " ",
+    parent ? regionName(parent) : t("region_all"),
+    select ? ` · ${t("region_hint")}` : "",
+  );
+  box.replaceChildren(crumbs, barFigure("chart-region", t("chart_region"), rows, [t("disbursed")], { onselect: select }));
+  box.dataset.parent = parent || "";
+}
+
+async function budgetChart(box) {
+  const funds = await api("/v1/funds?limit=1000");
+  const rows = funds.items.map((f) => ({ key: f.fund, label: f.title, values: [f.budget, f.received + f.transferred_in, f.disbursed] }));
+  box.replaceChildren(barFigure("chart-budget", t("chart_budget"), rows, [t("budget"), t("received"), t("disbursed")], { onselect: (r) => go(`fund/${r.key}`) }));
+}
+
+const fundColumns = () => [
+  { label: t("col_fund"), cell: (f) => link(`fund/${f.fund}`, f.title), value: (f) => f.title },
+  { label: t("col_owner"), cell: (f) => orgLink(f.owner), value: (f) => orgName(f.owner) },
+  { label: t("col_category"), cell: (f) => word(f.category) },
+  { label: t("budget"), num: true, cell: (f) => yuan(f.budget), value: (f) => f.budget },
+  { label: t("received"), num: true, cell: (f) => yuan(f.received), value: (f) => f.received },
+  { label: t("disbursed"), num: true, cell: (f) => yuan(f.disbursed), value: (f) => f.disbursed },
+  { label: t("balance"), num: true, cell: (f) => yuan(f.balance), value: (f) => f.balance },
+  { label: t("execution"), num: true, cell: (f) => (f.execution_rate_bp == null ? "—" : `${(f.execution_rate_bp / 100).toFixed(2)}%`), value: (f) => f.execution_rate_bp ?? -1 },
+];
+
+async function fundsView() {
+  const list = pagedTable(fundColumns(), (c) => api(withCursor("/v1/funds?limit=20", c)));
+  render(h("h2", {}, t("funds_title")), h("p", { class: "hint" }, t("sort_hint")), list);
+  await list.ready;
+}
+
+async function fundView(id) {
+  const f = await api(`/v1/funds/${encodeURIComponent(id)}`);
+  // Every entry of the fund, for the flow chart (paged by the API).
+  const entries = [];
+  for (let cursor = null; ; ) {
+    const page = await api(withCursor(`/v1/funds/${encodeURIComponent(id)}/flows?limit=1000`, cursor));
+    entries.push(...page.items);
+    if (!(cursor = page.next_cursor)) break;
+  }
+  const flows = new Map();
+  const add = (from, to, amount) => flows.set(`${from}\u0000${to}`, { from, to, flow: (flows.get(`${from}\u0000${to}`)?.flow || 0) + amount });
+  for (const e of entries) {
+    if (e.reversed) continue;
+    const b = e.body;
+    if (e.kind === "fund.receive") add(`${word("fund.receive")}: ${b.from}`, f.title, b.amount);
+    else if (e.kind === "fund.transfer" && b.to_fund === id) add(`${word("fund.transfer")}: ${b.from_fund}`, f.title, b.amount);
+    else if (e.kind === "fund.transfer") add(f.title, `${word("fund.transfer")}: ${b.to_fund}`, b.amount);
+    else if (e.kind === "disbursement") add(f.title, regionName(b.region), b.amount);
+  }
+  const list = pagedTable(
+    [
+      { label: t("col_seq"), cell: (e) => seqLink(e.seq), value: (e) => e.seq, num: true },
+      { label: t("col_kind"), cell: (e) => word(e.kind) },
+      { label: t("col_date"), cell: (e) => e.body.date || e.logged_at.slice(0, 10) },
+      { label: t("col_amount"), num: true, cell: (e) => (e.body.amount ? yuan(e.body.amount) : "—"), value: (e) => e.body.amount || 0 },
+      { label: t("col_counterpart"), cell: (e) => (e.body.beneficiary ? bnfLink(e.body.beneficiary) : e.body.from || e.body.to_fund || "—") },
+      { label: t("col_issuer"), cell: (e) => orgLink(e.issuer) },
+    ],
+    (c) => api(withCursor(`/v1/funds/${encodeURIComponent(id)}/flows?limit=50`, c)),
+  );
+  render(
+    h("h2", {}, `${t("fund_title")}: ${f.title}`),
+    facts([
+      [t("col_id"), f.fund], [t("col_owner"), orgLink(f.owner)], [t("col_category"), word(f.category)], ["", ""],
+      [t("budget"), yuan(f.budget)], [t("received"), yuan(f.received)], [t("transferred"), `+${yuan(f.transferred_in)} / −${yuan(f.transferred_out)}`],
+      [t("disbursed"), yuan(f.disbursed)], [t("balance"), yuan(f.balance)],
+    ].filter(([k]) => k)),
+    flowFigure("chart-flow", t("chart_flow"), [...flows.values()]),
+    h("h3", {}, t("flows_title")),
+    list,
+  );
+  await list.ready;
+}
+
+async function alertsView() {
+  const overlap = pagedTable(
+    [
+      { label: t("col_cause"), cell: (r) => word(r.cause) },
+      { label: t("col_region"), cell: (r) => regionName(r.region) },
+      { label: t("beneficiaries"), num: true, cell: (r) => num(r.beneficiaries), value: (r) => r.beneficiaries },
+      { label: t("disbursements"), num: true, cell: (r) => num(r.disbursements), value: (r) => r.disbursements },
+      { label: t("col_amount"), num: true, cell: (r) => yuan(r.amount), value: (r) => r.amount },
+      { label: t("col_alerts"), num: true, cell: (r) => num(r.alerts), value: (r) => r.alerts },
+    ],
+    (c) => api(withCursor("/v1/stats/overlap?limit=50", c)),
+  );
+  const alerts = pagedTable(
+    [
+      { label: t("col_seq"), cell: (a) => seqLink(a.seq), value: (a) => a.seq, num: true },
+      { label: t("col_date"), cell: (a) => a.date },
+      { label: t("col_cause"), cell: (a) => word(a.cause) },
+      { label: t("col_issuer"), cell: (a) => orgLink(a.issuer), value: (a) => orgName(a.issuer) },
+      { label: t("col_beneficiary"), cell: (a) => bnfLink(a.beneficiary), value: (a) => a.beneficiary },
+      { label: t("col_matches"), cell: (a) => a.matches.flatMap((m, i) => (i ? [", ", seqLink(m)] : [seqLink(m)])) },
+    ],
+    (c) => api(withCursor("/v1/alerts/duplicates?limit=20", c)),
+  );
+  alerts.id = "alerts";
+  render(h("h2", {}, t("overlap_title")), h("p", { class: "hint" }, t("overlap_note")), overlap, h("h2", {}, t("alerts_title")), alerts);
+  await Promise.all([overlap.ready, alerts.ready]);
+}
+
+async function needsView() {
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const select = (name, options) =>
+    h("select", { name, id: `f-${name}` }, h("option", { value: "" }, t("any")), options.map((o) => h("option", { value: o, selected: params.get(name) === o }, word(o))));
+  const form = h(
+    "form",
+    { class: "filters", onsubmit: (e) => {
+      e.preventDefault();
+      const q = new URLSearchParams([...new FormData(form)].filter(([, x]) => x));
+      go(`needs?${q}`);
+    } },
+    h("label", {}, t("filter_state"), " ", select("state", ["open", "claimed", "fulfilled"])),
+    h("label", {}, t("filter_category"), " ", select("category", ["dibao", "tekun", "temporary", "medical", "education", "housing", "employment", "disaster", "other"])),
+    h("label", {}, t("filter_region"), " ", h("input", { name: "region", inputmode: "numeric", pattern: "[0-9]{6}", size: 8, value: params.get("region") || "" })),
+    h("button", { type: "submit" }, t("filter_apply")),
+  );
+  const query = [...params].map(([k, x]) => `&${encodeURIComponent(k)}=${encodeURIComponent(x)}`).join("");
+  const list = pagedTable(
+    [
+      { label: t("col_need"), cell: (n) => n.need },
+      { label: t("col_state"), cell: (n) => word(n.state) },
+      { label: t("col_category"), cell: (n) => word(n.category) },
+      { label: t("col_region"), cell: (n) => regionName(n.region) },
+      { label: t("col_amount"), num: true, cell: (n) => yuan(n.amount), value: (n) => n.amount },
+      { label: t("col_summary"), cell: (n) => n.summary },
+      { label: t("col_publisher"), cell: (n) => orgLink(n.publisher) },
+      { label: t("col_published"), cell: (n) => seqLink(n.published_seq), value: (n) => n.published_seq },
+      { label: t("col_claimer"), cell: (n) => orgLink(n.claimer) },
+      { label: t("col_claimed"), cell: (n) => seqLink(n.claimed_seq), value: (n) => n.claimed_seq ?? -1 },
+      { label: t("col_fulfilled"), cell: (n) => seqLink(n.fulfilled_by), value: (n) => n.fulfilled_by ?? -1 },
+    ],
+    (c) => api(withCursor(`/v1/needs?limit=20${query}`, c)),
+  );
+  render(h("h2", {}, t("needs_title")), form, list);
+  await list.ready;
+}
+
+async function assessmentsView() {
+  const list = pagedTable(
+    [
+      { label: t("col_seq"), cell: (e) => seqLink(e.seq), value: (e) => e.seq, num: true },
+      { label: t("col_subject"), cell: (e) => (e.body.subject_type === "org" ? orgLink(e.body.subject) : e.body.subject_type === "fund" ? link(`fund/${e.body.subject}`, e.body.subject) : regionName(e.body.subject)) },
+      { label: t("col_period"), cell: (e) => `${e.body.period_start} – ${e.body.period_end}` },
+      { label: t("col_score"), num: true, cell: (e) => (e.body.score / 100).toFixed(2), value: (e) => e.body.score },
+      { label: t("col_grade"), cell: (e) => word(e.body.grade) },
+      { label: t("col_assessor"), cell: (e) => orgLink(e.issuer) },
+      { label: t("col_indicator"), cell: (e) => indicators(e.body.indicators) },
+    ],
+    (c) => api(withCursor("/v1/assessments?limit=20", c)),
+  );
+  render(h("h2", {}, t("assessments_title")), list);
+  await list.ready;
+}
+
+const indicators = (list) =>
+  table(
+    [
+      { label: t("col_name"), cell: (i) => i.name },
+      { label: t("col_target"), num: true, cell: (i) => `${{ ge: "≥", le: "≤", eq: "=" }[i.op] || ""}${i.target}${i.unit}`, value: (i) => i.target },
+      { label: t("col_actual"), num: true, cell: (i) => `${i.actual}${i.unit}`, value: (i) => i.actual },
+      { label: t("col_weight"), num: true, cell: (i) => i.weight, value: (i) => i.weight },
+      { label: t("col_score"), num: true, cell: (i) => (i.score / 100).toFixed(2), value: (i) => i.score },
+    ],
+    list,
+  );
+
+async function creditsView() {
+  const list = pagedTable(
+    [
+      { label: t("col_holder"), cell: (c) => (c.holder.startsWith("vol_") ? link(`credit/${c.holder}`, c.holder.slice(0, 12) + "…") : link(`credit/${c.holder}`, orgName(c.holder))), value: (c) => c.holder },
+      { label: t("balance"), num: true, cell: (c) => num(c.balance), value: (c) => c.balance },
+      { label: t("col_awarded"), num: true, cell: (c) => num(c.awarded), value: (c) => c.awarded },
+      { label: t("col_redeemed"), num: true, cell: (c) => num(c.redeemed), value: (c) => c.redeemed },
+    ],
+    (c) => api(withCursor("/v1/credits?limit=20", c)),
+  );
+  render(h("h2", {}, t("credits_title")), list);
+  await list.ready;
+}
+
+async function holderView(holder) {
+  const first = await api(`/v1/credits/${encodeURIComponent(holder)}?limit=1`);
+  const list = entryTable((c) => api(withCursor(`/v1/credits/${encodeURIComponent(holder)}?limit=20`, c)));
+  render(h("h2", {}, `${t("holder_title")}: ${orgName(holder)}`), facts([[t("balance"), num(first.balance)], [t("col_awarded"), num(first.awarded)], [t("col_redeemed"), num(first.redeemed)]]), list);
+  await list.ready;
+}
+
+/** A paged table of entry summaries (seq, kind, date, amount, issuer, state). */
+const entryTable = (fetchPage) =>
+  pagedTable(
+    [
+      { label: t("col_seq"), cell: (e) => seqLink(e.seq), value: (e) => e.seq, num: true },
+      { label: t("col_kind"), cell: (e) => word(e.kind) },
+      { label: t("col_date"), cell: (e) => e.body.date || e.logged_at.slice(0, 10) },
+      { label: t("col_amount"), num: true, cell: (e) => (e.body.amount ? yuan(e.body.amount) : e.body.points ? `${e.body.points} ${t("col_points")}` : "—"), value: (e) => e.body.amount || e.body.points || 0 },
+      { label: t("col_cause"), cell: (e) => word(e.body.cause || e.body.category) || e.body.reason || "" },
+      { label: t("col_issuer"), cell: (e) => orgLink(e.issuer), value: (e) => orgName(e.issuer) },
+      { label: t("col_state"), cell: (e) => (e.reversed ? t("reversed") : e.corrected_by != null ? t("corrected_by", e.corrected_by) : "") },
+    ],
+    fetchPage,
+  );
+
+async function orgsView() {
+  const list = pagedTable(orgColumns(), (c) => api(withCursor("/v1/orgs?limit=20", c)));
+  render(h("h2", {}, t("orgs_title")), list);
+  await list.ready;
+}
+
+const orgColumns = () => [
+  { label: t("col_name"), cell: (o) => link(`org/${o.id}`, o.name), value: (o) => o.name },
+  { label: t("col_id"), cell: (o) => o.id },
+  { label: t("col_type"), cell: (o) => word(o.type) },
+  { label: t("col_region"), cell: (o) => regionName(o.region) },
+  { label: t("col_registered"), cell: (o) => seqLink(o.registered_seq), value: (o) => o.registered_seq },
+];
+
+async function orgView(id) {
+  const o = await api(`/v1/orgs/${encodeURIComponent(id)}`);
+  render(
+    h("h2", {}, `${t("org_title")}: ${o.name}`),
+    facts([[t("col_id"), o.id], [t("col_type"), word(o.type)], [t("col_region"), regionName(o.region)], [t("col_registered"), seqLink(o.registered_seq)]]),
+    h("h3", {}, t("keys_title")),
+    table(
+      [
+        { label: t("col_key"), cell: (k) => h("code", {}, k.key) },
+        { label: t("col_roles"), cell: (k) => k.roles.map(word).join("、") },
+        { label: t("col_added"), cell: (k) => seqLink(k.added_seq), value: (k) => k.added_seq },
+        { label: t("col_revoked"), cell: (k) => seqLink(k.revoked_seq), value: (k) => k.revoked_seq ?? -1 },
+      ],
+      o.keys,
+    ),
+  );
+}
+
+async function bnfView(bnf) {
+  const list = entryTable((c) => api(withCursor(`/v1/beneficiaries/${encodeURIComponent(bnf)}?limit=20`, c)));
+  render(h("h2", {}, t("bnf_title")), h("p", {}, h("code", {}, bnf)), list);
+  await list.ready;
+}
+
+async function entryView(seq) {
+  const e = await api(`/v1/entries/${seq}`);
+  const st = e.leaf.entry.statement;
+  const body = Object.entries(st.body).map(([k, x]) => [k, typeof x === "object" ? JSON.stringify(x) : String(x)]);
+  render(
+    h("h2", {}, t("entry_title", seq), " · ", word(st.kind)),
+    facts([
+      [t("col_issuer"), orgLink(st.issuer)],
+      [t("issuer_key"), h("code", {}, st.key)],
+      [t("col_seq"), String(e.seq)],
+      [t("logged_at"), e.leaf.logged_at],
+      [t("leaf_hash"), h("code", {}, e.leaf_hash)],
+      [t("prev_hash"), h("code", {}, e.leaf.prev)],
+      [t("nonce"), st.nonce],
+    ]),
+    h("h3", {}, t("body")),
+    h("dl", { class: "facts", id: "entry-body" }, body.flatMap(([k, x]) => [h("dt", {}, k), h("dd", {}, x)])),
+    h("p", { id: "corrections" }),
+    verifyPanel(seq),
+    h("details", {}, h("summary", {}, t("statement")), h("pre", { class: "json" }, JSON.stringify(e.leaf.entry, null, 2))),
+  );
+  // Whether this entry was corrected or reversed: its summary in the
+  // listing of its fund, credit holder or assessment subject says.
+  const b = st.body;
+  const listing = b.fund || b.from_fund ? `/v1/funds/${encodeURIComponent(b.fund || b.from_fund)}/flows`
+    : b.holder ? `/v1/credits/${encodeURIComponent(b.holder)}`
+    : st.kind === "assessment.result" ? `/v1/assessments?subject=${encodeURIComponent(b.subject)}` : null;
+  const summary = listing ? await findSummary(listing, seq) : null;
+  const note = document.getElementById("corrections");
+  if (note && summary) note.textContent = summary.reversed ? `${t("reversed")} · ${t("corrected_by", summary.corrected_by)}` : summary.corrected_by != null ? t("corrected_by", summary.corrected_by) : t("not_corrected");
+}
+
+/** The summary of entry `seq` in a seq-paged listing (cursor = seq). */
+async function findSummary(path, seq) {
+  const page = await api(`${path}${path.includes("?") ? "&" : "?"}limit=1&cursor=${seq}`).catch(() => null);
+  return page?.items.find((x) => x.seq === seq) || null;
+}
+
+async function searchView(q) {
+  const query = q.trim();
+  if (/^\d+$/.test(query)) return go(`entry/${query}`, true);
+  if (/^bnf_[0-9a-f]{64}$/.test(query)) return go(`bnf/${query}`, true);
+  if (/^vol_[0-9a-f]{64}$/.test(query)) return go(`credit/${query}`, true);
+  const [orgs, funds] = await Promise.all([api(`/v1/orgs?limit=50&q=${encodeURIComponent(query)}`), api(`/v1/funds?limit=50&q=${encodeURIComponent(query)}`)]);
+  render(
+    h("h2", {}, `${t("search_title")}: ${query}`),
+    h("h3", {}, t("orgs")),
+    orgs.items.length ? table(orgColumns(), orgs.items) : h("p", {}, t("search_none")),
+    h("h3", {}, t("funds")),
+    funds.items.length ? table(fundColumns(), funds.items) : h("p", {}, t("search_none")),
+  );
+}
+
+async function trustView() {
+  const witnesses = anchor.policy
+    ? table(
+        [
+          { label: t("witness"), cell: (w) => w.name },
+          { label: t("col_key"), cell: (w) => h("code", {}, w.vkeyText) },
+          { label: t("fingerprint"), cell: (w) => h("code", {}, v.fingerprint(w.vkeyText)) },
+          { label: t("witnessed_by"), cell: (w) => ((monitor.signed || []).some((s) => s.name === w.name) ? "✓" : "—") },
+        ],
+        anchor.policy.witnesses,
+      )
+    : h("p", {}, t("no_policy"));
+  const stored = localStorage.getItem(STORE);
+  const last = stored ? v.parseCheckpoint(stored) : null;
+  render(
+    h("h2", {}, t("trust_title")),
+    h("p", {}, t("anchor_note")),
+    facts([[t("anchor_vkey"), h("code", { id: "anchor-vkey" }, anchor.vkeyText)], [t("fingerprint"), h("code", { id: "anchor-fingerprint" }, v.fingerprint(anchor.vkeyText))]]),
+    h("h3", {}, t("policy_title")),
+    witnesses,
+    anchor.policyText ? h("pre", { class: "json" }, anchor.policyText) : null,
+    h("h3", {}, t("monitor_title")),
+    h("p", { id: "monitor-state", dataset: { state: monitor.state } }, last ? t("monitor_last", num(last.size), v.hex.encode(last.root)) : t("monitor_none")),
+    monitor.extended ? h("p", {}, t("monitor_ok")) : null,
+    h("button", { type: "button", onclick: () => { localStorage.removeItem(STORE); go("trust", true); } }, t("monitor_forget")),
+  );
+}
+
+// ---- routing -----------------------------------------------------------------
+
+function render(...nodes) {
+  main.replaceChildren(...nodes.filter(Boolean));
+}
+
+function go(route, replace = false) {
+  const hash = `#/${route}`;
+  if (replace) history.replaceState(null, "", hash);
+  else location.hash = hash;
+  if (replace || location.hash === hash) show();
+}
+
+async function show() {
+  const [path] = location.hash.replace(/^#\/?/, "").split("?");
+  const [name, ...rest] = path.split("/");
+  const view = views[name] || home;
+  document.body.dataset.loaded = "false";
+  for (const a of document.querySelectorAll("nav a")) a.toggleAttribute("aria-current", a.getAttribute("href") === `#/${name}`);
+  try {
+    await view(...rest.map(decodeURIComponent));
+    document.getElementById("error").textContent = "";
+  } catch (e) {
+    document.getElementById("error").textContent = t("error", e.message);
+  }
+  document.body.dataset.loaded = "true";
+  main.focus({ preventScroll: true });
+}
+
+async function start() {
+  applyStatic(document);
+  document.getElementById("lang").addEventListener("click", () => {
+    setLang(lang() === "en" ? "zh" : "en");
+    applyStatic(document);
+    show();
+  });
+  document.getElementById("search").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const q = document.getElementById("q").value.trim();
+    if (q) go(`search/${q}`);
+  });
+  window.addEventListener("hashchange", show);
+  try {
+    const [orgs] = await Promise.all([api("/v1/orgs?limit=1000"), watch(), checkLogKey()]);
+    orgNames = Object.fromEntries(orgs.items.map((o) => [o.id, o.name]));
+  } catch (e) {
+    document.getElementById("error").textContent = t("error", e.message);
+  }
+  await show();
+}
+
+start();

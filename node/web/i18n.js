@@ -1,0 +1,228 @@
+// Texts of the page in Chinese (the default) and English. The choice is
+// remembered per browser (localStorage). Static labels carry
+// data-i18n="key" (text), data-i18n-placeholder or data-i18n-label
+// (aria-label); views call t() as they render.
+
+const zh = {
+  title: "救助资金公开账本",
+  tagline: "监督问效：每一笔资金的来源与去向都由机构签名、按哈希链记录，您可以在浏览器里亲自核验。家庭只以化名（bnf_…）出现。",
+  skip: "跳到正文",
+  lang_switch: "English",
+  lang_label: "切换为英文",
+  search: "搜索",
+  search_label: "搜索机构、资金、条目序号或化名",
+  search_placeholder: "机构、资金、序号或 bnf_…",
+  nav_label: "栏目",
+  nav_home: "概览", nav_funds: "资金", nav_alerts: "重复救助", nav_needs: "需求认领",
+  nav_assessments: "考核评估", nav_credits: "信用积分", nav_orgs: "机构", nav_trust: "核验与信任",
+  loading: "正在加载…",
+  footer: "本页所有数字都来自签名的账本条目；“核验”在您的浏览器中完成，不依赖本站的说法。",
+  api: "API 说明", licences: "第三方库及许可",
+  received: "到账", transferred: "调拨", disbursed: "发放", balance: "余额",
+  orgs: "机构", funds: "资金", disbursements: "发放笔数", beneficiaries: "受助家庭（化名）",
+  needs_open: "待认领需求", needs_claimed: "已认领", needs_fulfilled: "已完成",
+  checkpoint: "最新检查点", checkpoint_size: "条目数", checkpoint_time: "最后记账时间",
+  witnessed_by: "见证方联署", no_policy: "本节点未配置见证方",
+  glance: "总览", unit_yuan: "元",
+  chart_month: "按月发放金额（元）", chart_category: "按资金类别发放（元）", chart_issuer: "按机构类型发放（元）",
+  chart_region: "按地区发放（元）", chart_budget: "预算执行：预算、到账与发放（元）", chart_flow: "资金流向",
+  region_all: "全部省份", region_up: "返回上一级", region_hint: "点击柱形或下表中的地区查看下一级。",
+  show_table: "以表格查看",
+  budget: "预算", execution: "执行率",
+  col_region: "地区", col_month: "月份", col_category: "类别", col_type: "类型", col_count: "笔数", col_amount: "金额（元）",
+  col_fund: "资金", col_title: "名称", col_owner: "管理机构", col_seq: "序号", col_kind: "类型", col_date: "日期",
+  col_issuer: "签发机构", col_time: "记账时间", col_cause: "原因", col_beneficiary: "化名", col_matches: "此前记录",
+  col_need: "需求", col_state: "状态", col_publisher: "发布机构", col_claimer: "认领机构", col_summary: "说明",
+  col_published: "发布", col_claimed: "认领", col_fulfilled: "完成", col_subject: "考核对象", col_period: "考核期",
+  col_score: "得分", col_grade: "等级", col_assessor: "考核机构", col_indicator: "指标", col_target: "目标",
+  col_actual: "实际", col_weight: "权重", col_holder: "持有者", col_awarded: "获得", col_redeemed: "兑换",
+  col_name: "名称", col_id: "编号", col_registered: "登记序号", col_key: "公钥", col_roles: "角色",
+  col_added: "添加序号", col_revoked: "撤销序号", col_counterpart: "对方", col_alerts: "提醒数",
+  col_points: "积分",
+  overlap_title: "重复救助：同一原因、90天内由不同机构救助", overlap_note: "按原因和区县统计；数字由重复救助提醒算出。",
+  alerts_title: "重复救助提醒（最新在前）",
+  needs_title: "需求认领（认领、完成后自动下架）", filter_state: "状态", filter_category: "类别", filter_region: "地区代码",
+  filter_apply: "筛选", any: "全部",
+  assessments_title: "考核评估结果", credits_title: "信用积分（志愿者只以化名出现）", orgs_title: "参与机构",
+  funds_title: "资金", fund_title: "资金详情", org_title: "机构详情", keys_title: "签名公钥",
+  flows_title: "资金往来条目", bnf_title: "化名的全部救助记录", holder_title: "积分记录",
+  search_title: "搜索结果", search_none: "没有找到。", next: "下一页", prev: "上一页", page: "第 {0} 页",
+  sort_hint: "点击表头排序",
+  entry_title: "条目 #{0}", statement: "签名声明", signature: "签名", leaf_hash: "叶哈希", logged_at: "记账时间",
+  issuer_key: "签名公钥", corrected_by: "已被更正（条目 #{0}）", reversed: "已冲销", not_corrected: "未被更正",
+  body: "内容", prev_hash: "前一条哈希", nonce: "编号",
+  verify: "核验", verifying: "正在核验…", verify_ok: "✓ 核验通过：以上每一步都在您的浏览器中完成。",
+  verify_fail: "✗ 核验失败：{0}",
+  step_signature: "机构签名（Ed25519，SPEC §2）", step_leaf: "叶哈希与条目字节（SPEC §3）",
+  step_checkpoint: "检查点由本账本公钥签名（SPEC §4）", step_inclusion: "条目包含在检查点的默克尔树中（RFC 9162）",
+  step_witnesses: "见证方联署满足策略（SPEC §4.1）", step_skipped: "未配置见证策略，跳过",
+  trust_title: "核验与信任", anchor_vkey: "账本公钥（由运营方配置）", fingerprint: "指纹",
+  anchor_note: "请把这些指纹与在其他渠道（公告、政府网站）公布的指纹比对。",
+  policy_title: "见证策略", witness: "见证方", monitor_title: "本浏览器的监督记录",
+  monitor_none: "尚未记录检查点。", monitor_last: "上次核验的检查点：{0} 条，根哈希 {1}",
+  monitor_ok: "本次访问的检查点与上次一致地延续（一致性证明已核验）。", monitor_forget: "清除本浏览器的记录",
+  anchor_mismatch: "警告：/v1/log 公布的公钥与运营方配置的不一致：{0}",
+  banner_fork: "警告：账本历史被改写或分叉！本次看到的检查点不能延续您上次核验过的检查点。",
+  banner_rollback: "警告：账本被回滚！本次看到的检查点比您上次核验过的更短。",
+  banner_bad: "警告：本次看到的检查点未通过核验：{0}",
+  banner_report: "请复制下面的文字，向审计机关或纪检监察机关报告：",
+  copy: "复制", copied: "已复制",
+  error: "加载失败：{0}",
+  yes: "是", no: "否",
+};
+
+const en = {
+  title: "Aid Funds Public Ledger",
+  tagline: "Supervision that asks for results: every yuan's source and use is signed by the organisation and chained by hash, and you can verify it in your own browser. Families appear only as pseudonyms (bnf_…).",
+  skip: "Skip to content",
+  lang_switch: "中文",
+  lang_label: "Switch to Chinese",
+  search: "Search",
+  search_label: "Search an organisation, fund, entry number or pseudonym",
+  search_placeholder: "Organisation, fund, seq or bnf_…",
+  nav_label: "Sections",
+  nav_home: "Overview", nav_funds: "Funds", nav_alerts: "Duplicate aid", nav_needs: "Needs board",
+  nav_assessments: "Assessments", nav_credits: "Credit points", nav_orgs: "Organisations", nav_trust: "Verify & trust",
+  loading: "Loading…",
+  footer: "Every figure on this page comes from signed ledger entries; “Verify” runs in your browser and does not take this site's word for anything.",
+  api: "API description", licences: "Third-party libraries and licences",
+  received: "Received", transferred: "Transferred", disbursed: "Disbursed", balance: "Balance",
+  orgs: "Organisations", funds: "Funds", disbursements: "Disbursements", beneficiaries: "Beneficiaries (pseudonyms)",
+  needs_open: "Open needs", needs_claimed: "Claimed", needs_fulfilled: "Fulfilled",
+  checkpoint: "Latest checkpoint", checkpoint_size: "Entries", checkpoint_time: "Last logged at",
+  witnessed_by: "Cosigned by witnesses", no_policy: "This node has no witness policy",
+  glance: "At a glance", unit_yuan: "CNY",
+  chart_month: "Disbursed by month (CNY)", chart_category: "Disbursed by fund category (CNY)", chart_issuer: "Disbursed by issuer type (CNY)",
+  chart_region: "Disbursed by region (CNY)", chart_budget: "Budget execution: budget, received and disbursed (CNY)", chart_flow: "Where the money came from and went",
+  region_all: "All provinces", region_up: "Up one level", region_hint: "Select a bar or a region in the table to see the level below.",
+  show_table: "Show as a table",
+  budget: "Budget", execution: "Execution",
+  col_region: "Region", col_month: "Month", col_category: "Category", col_type: "Type", col_count: "Count", col_amount: "Amount (CNY)",
+  col_fund: "Fund", col_title: "Title", col_owner: "Managed by", col_seq: "Seq", col_kind: "Kind", col_date: "Date",
+  col_issuer: "Issuer", col_time: "Logged at", col_cause: "Cause", col_beneficiary: "Pseudonym", col_matches: "Earlier entries",
+  col_need: "Need", col_state: "State", col_publisher: "Published by", col_claimer: "Claimed by", col_summary: "Summary",
+  col_published: "Published", col_claimed: "Claimed", col_fulfilled: "Fulfilled", col_subject: "Subject", col_period: "Period",
+  col_score: "Score", col_grade: "Grade", col_assessor: "Assessed by", col_indicator: "Indicator", col_target: "Target",
+  col_actual: "Actual", col_weight: "Weight", col_holder: "Holder", col_awarded: "Awarded", col_redeemed: "Redeemed",
+  col_name: "Name", col_id: "ID", col_registered: "Registered at", col_key: "Public key", col_roles: "Roles",
+  col_added: "Added at", col_revoked: "Revoked at", col_counterpart: "Counterpart", col_alerts: "Alerts",
+  col_points: "Points",
+  overlap_title: "Duplicate aid: same cause, different organisations, within 90 days", overlap_note: "By cause and county, computed from the duplicate-aid alerts.",
+  alerts_title: "Duplicate-aid alerts (newest first)",
+  needs_title: "Needs board (taken down once claimed and fulfilled)", filter_state: "State", filter_category: "Category", filter_region: "Region code",
+  filter_apply: "Filter", any: "Any",
+  assessments_title: "Assessment results", credits_title: "Credit points (volunteers appear only as pseudonyms)", orgs_title: "Organisations",
+  funds_title: "Funds", fund_title: "Fund", org_title: "Organisation", keys_title: "Signing keys",
+  flows_title: "Entries of this fund", bnf_title: "All aid to this pseudonym", holder_title: "Points history",
+  search_title: "Search results", search_none: "Nothing found.", next: "Next page", prev: "Previous page", page: "Page {0}",
+  sort_hint: "Select a column header to sort",
+  entry_title: "Entry #{0}", statement: "Signed statement", signature: "Signature", leaf_hash: "Leaf hash", logged_at: "Logged at",
+  issuer_key: "Signing key", corrected_by: "Corrected (entry #{0})", reversed: "Reversed", not_corrected: "Not corrected",
+  body: "Content", prev_hash: "Previous hash", nonce: "Nonce",
+  verify: "Verify", verifying: "Verifying…", verify_ok: "✓ Verified: every step above ran in your browser.",
+  verify_fail: "✗ Verification failed: {0}",
+  step_signature: "Organisation's signature (Ed25519, SPEC §2)", step_leaf: "Leaf hash and entry bytes (SPEC §3)",
+  step_checkpoint: "Checkpoint signed by this ledger's key (SPEC §4)", step_inclusion: "Entry included in the checkpoint's Merkle tree (RFC 9162)",
+  step_witnesses: "Witness cosignatures meet the policy (SPEC §4.1)", step_skipped: "No witness policy: skipped",
+  trust_title: "Verify & trust", anchor_vkey: "Ledger key (configured by the operator)", fingerprint: "Fingerprint",
+  anchor_note: "Compare these fingerprints with those published elsewhere (notices, government sites).",
+  policy_title: "Witness policy", witness: "Witness", monitor_title: "This browser's monitoring record",
+  monitor_none: "No checkpoint recorded yet.", monitor_last: "Last verified checkpoint: {0} entries, root {1}",
+  monitor_ok: "This visit's checkpoint consistently extends the last one (consistency proof verified).", monitor_forget: "Forget this browser's record",
+  anchor_mismatch: "Warning: the key /v1/log publishes differs from the one the operator configured: {0}",
+  banner_fork: "Warning: the ledger's history was rewritten or forked! This checkpoint does not extend the one you verified before.",
+  banner_rollback: "Warning: the ledger was rolled back! This checkpoint is shorter than the one you verified before.",
+  banner_bad: "Warning: this checkpoint failed verification: {0}",
+  banner_report: "Copy the text below and report it to an audit office or a discipline-inspection body:",
+  copy: "Copy", copied: "Copied",
+  error: "Loading failed: {0}",
+  yes: "yes", no: "no",
+};
+
+// Words of the ledger's vocabularies (SPEC §6) and province names.
+const words = {
+  zh: {
+    dibao: "低保", tekun: "特困", temporary: "临时救助", medical: "医疗救助", education: "教育救助", housing: "住房救助",
+    employment: "就业救助", disaster: "受灾救助", other: "其他", government: "政府部门", union: "工会", charity: "慈善组织",
+    illness: "疾病", disability: "残疾", unemployment: "失业", elderly: "养老",
+    fiscal: "财政", donation: "捐赠", crowdfunding: "众筹", union_dues: "工会经费",
+    assisted: "救助对象", vulnerable: "困难群众", monitored: "监测对象", cash: "现金", in_kind: "实物", service: "服务", voucher: "代金券",
+    open: "待认领", claimed: "已认领", fulfilled: "已完成", org: "机构", fund: "资金", region: "地区",
+    excellent: "优秀", good: "良好", fair: "合格", poor: "不合格",
+    registrar: "登记", admin: "管理", disburse: "发放", credit: "积分", assess: "考核", publish: "发布",
+    "org.register": "机构登记", "key.add": "添加公钥", "key.revoke": "撤销公钥", "fund.open": "设立资金", "fund.receive": "资金到账",
+    "fund.transfer": "资金调拨", disbursement: "救助发放", "credit.award": "积分奖励", "credit.redeem": "积分兑换",
+    "assessment.result": "考核结果", "need.publish": "发布需求", "need.claim": "认领需求", "need.release": "放弃认领",
+    "need.fulfil": "完成需求", correction: "更正",
+  },
+  en: {
+    dibao: "Minimum living allowance", tekun: "Extreme poverty support", temporary: "Temporary assistance", medical: "Medical aid",
+    education: "Education aid", housing: "Housing aid", employment: "Employment aid", disaster: "Disaster relief", other: "Other",
+    government: "Government", union: "Trade union", charity: "Charity", illness: "Illness", disability: "Disability",
+    unemployment: "Unemployment", elderly: "Old age", fiscal: "Public budget", donation: "Donation", crowdfunding: "Crowdfunding",
+    union_dues: "Union dues", assisted: "Assisted household", vulnerable: "Vulnerable household", monitored: "Monitored household",
+    cash: "Cash", in_kind: "In kind", service: "Service", voucher: "Voucher", open: "Open", claimed: "Claimed", fulfilled: "Fulfilled",
+    org: "Organisation", fund: "Fund", region: "Region", excellent: "Excellent", good: "Good", fair: "Fair", poor: "Poor",
+    registrar: "Registrar", admin: "Admin", disburse: "Disburse", credit: "Credit", assess: "Assess", publish: "Publish",
+    "org.register": "Organisation registered", "key.add": "Key added", "key.revoke": "Key revoked", "fund.open": "Fund opened",
+    "fund.receive": "Funds received", "fund.transfer": "Funds transferred", disbursement: "Disbursement", "credit.award": "Points awarded",
+    "credit.redeem": "Points redeemed", "assessment.result": "Assessment result", "need.publish": "Need published",
+    "need.claim": "Need claimed", "need.release": "Claim released", "need.fulfil": "Need fulfilled", correction: "Correction",
+  },
+};
+
+const provinces = {
+  "110000": ["北京市", "Beijing"], "120000": ["天津市", "Tianjin"], "130000": ["河北省", "Hebei"], "140000": ["山西省", "Shanxi"],
+  "150000": ["内蒙古自治区", "Inner Mongolia"], "210000": ["辽宁省", "Liaoning"], "220000": ["吉林省", "Jilin"],
+  "230000": ["黑龙江省", "Heilongjiang"], "310000": ["上海市", "Shanghai"], "320000": ["江苏省", "Jiangsu"], "330000": ["浙江省", "Zhejiang"],
+  "340000": ["安徽省", "Anhui"], "350000": ["福建省", "Fujian"], "360000": ["江西省", "Jiangxi"], "370000": ["山东省", "Shandong"],
+  "410000": ["河南省", "Henan"], "420000": ["湖北省", "Hubei"], "430000": ["湖南省", "Hunan"], "440000": ["广东省", "Guangdong"],
+  "450000": ["广西壮族自治区", "Guangxi"], "460000": ["海南省", "Hainan"], "500000": ["重庆市", "Chongqing"], "510000": ["四川省", "Sichuan"],
+  "520000": ["贵州省", "Guizhou"], "530000": ["云南省", "Yunnan"], "540000": ["西藏自治区", "Tibet"], "610000": ["陕西省", "Shaanxi"],
+  "620000": ["甘肃省", "Gansu"], "630000": ["青海省", "Qinghai"], "640000": ["宁夏回族自治区", "Ningxia"], "650000": ["新疆维吾尔自治区", "Xinjiang"],
+  "710000": ["台湾省", "Taiwan"], "810000": ["香港特别行政区", "Hong Kong"], "820000": ["澳门特别行政区", "Macao"],
+};
+
+const KEY = "aidledger:lang";
+let current = localStorage.getItem(KEY) === "en" ? "en" : "zh";
+
+export const lang = () => current;
+
+export function setLang(l) {
+  current = l === "en" ? "en" : "zh";
+  localStorage.setItem(KEY, current);
+}
+
+/** The text `key` in the current language, `{0}`… replaced by `args`. */
+export function t(key, ...args) {
+  const text = (current === "en" ? en : zh)[key] ?? key;
+  return text.replace(/\{(\d)\}/g, (_, i) => String(args[Number(i)]));
+}
+
+/** A vocabulary word (kind, category, cause, …) in the current language. */
+export const word = (w) => (w == null ? "" : words[current][w] ?? String(w));
+
+/** A region code with the province's name where the page knows it. */
+export function regionName(code) {
+  const p = provinces[code];
+  return p ? `${p[current === "en" ? 1 : 0]} (${code})` : String(code);
+}
+
+/** Applies the language to the static labels under `root`. */
+export function applyStatic(root) {
+  document.documentElement.lang = current === "en" ? "en" : "zh-CN";
+  document.title = `${t("title")} · aidledger`;
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of root.querySelectorAll("[data-i18n-label]")) el.setAttribute("aria-label", t(el.dataset.i18nLabel));
+}
+
+/** Keys of both dictionaries, for a check that neither lacks one. */
+export const keys = () => ({ zh: Object.keys(zh), en: Object.keys(en) });
+
+/** Money in fen as yuan with two decimals, grouped. */
+export const yuan = (fen) =>
+  (fen / 100).toLocaleString(current === "en" ? "en-US" : "zh-CN", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+/** A count, grouped. */
+export const num = (n) => Number(n).toLocaleString(current === "en" ? "en-US" : "zh-CN");
