@@ -49,8 +49,9 @@ const JS: &str = "text/javascript; charset=utf-8";
 const TEXT: &str = "text/plain; charset=utf-8";
 
 /// Every file the page loads (the vendored ones with their licences).
-const FILES: [(&str, &str, &[u8]); 17] = assets![
+const FILES: [(&str, &str, &[u8]); 18] = assets![
     "app.js" => JS,
+    "favicon.svg" => "image/svg+xml",
     "view.js" => JS,
     "verify.js" => JS,
     "i18n.js" => JS,

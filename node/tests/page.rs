@@ -1,80 +1,427 @@
-//! The public page in a real headless Chromium against the real binary
-//! serving the demo ledger: the script must have loaded and rendered the
-//! funds, the statistics and all duplicate-aid alerts from the API.
+//! The public page in a real headless Chromium (over the DevTools
+//! protocol) against the real binary serving the demo ledger: figures that
+//! match the API, charts with a mark per row, tables that page and sort, the
+//! language switch, text from entries shown as text, verification in the
+//! browser that fails on altered data naming the step, and the monitor that
+//! notices a forked history. Screenshots at 1280 and 375 px are saved.
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-#[test]
-fn the_page_renders_the_demo_ledger_in_chromium() {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        std::path::Path::new(&chromium).exists(),
-        "{chromium} is missing: scripts/setup.sh installs it"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let addr = testkit::free_addr();
-    let mut node = testkit::spawn_listening(
+use ed25519_dalek::SigningKey;
+use serde_json::{json, Value};
+use testkit::cdp::Browser;
+
+const CHARITY: &str = "CN-USCI-53440300MJ0000018R";
+
+/// The demo node on `addr` with its data in `data` (extra `args` after).
+fn demo(data: &Path, addr: SocketAddr, args: &[&str]) -> testkit::Killed {
+    testkit::Killed(testkit::spawn_listening(
         Command::new(env!("CARGO_BIN_EXE_aidledger-node"))
             .args([
                 "demo",
                 "--data",
-                dir.path().join("data").to_str().unwrap(),
+                data.to_str().unwrap(),
                 "--listen",
                 &addr.to_string(),
             ])
+            .args(args)
             .stderr(Stdio::null()),
-    );
-    // The page must show the size the node reports, with digit grouping.
-    let (_, log) = testkit::http_get(addr, "/v1/log");
-    let log: serde_json::Value = serde_json::from_slice(&log).unwrap();
-    let size = log["size"].as_u64().unwrap();
-    let grouped = format!("{},{:03}", size / 1000, size % 1000);
-    assert!((1_000..1_000_000).contains(&size), "{size}");
+    ))
+}
 
-    let out = Command::new(&chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            &format!("--user-data-dir={}", dir.path().join("chromium").display()),
-            "--virtual-time-budget=15000",
-            "--dump-dom",
-            &format!("http://{addr}/"),
-        ])
-        .stderr(Stdio::null())
-        .output()
-        .unwrap();
-    node.kill().unwrap();
-    node.wait().unwrap();
-    let dom = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        dom.contains(r#"data-loaded="true""#),
-        "the page's script did not finish:\n{dom}"
+fn get(addr: SocketAddr, path: &str) -> Value {
+    let (status, body) = testkit::http_get(addr, path);
+    assert_eq!(status, 200, "{path}");
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// Submits an entry signed by the demo charity (key seed `[2; 32]`).
+fn submit(addr: SocketAddr, kind: ledger::domain::Kind, nonce: &str, body: Value) {
+    let entry = ledger::SignedEntry::create(
+        &SigningKey::from_bytes(&[2; 32]),
+        CHARITY,
+        kind,
+        nonce,
+        "2026-11-28T09:00:00Z",
+        body,
+    )
+    .unwrap();
+    let a = testkit::http(
+        addr,
+        "POST",
+        "/v1/entries",
+        &serde_json::to_vec(&entry).unwrap(),
     );
-    for text in [
-        "2026年临时救助资金",
-        "江苏省民政厅",
-        "防汛救灾专项",
-        "2026-12",
-        "union",
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+}
+
+fn award(addr: SocketAddr, nonce: &str) {
+    submit(
+        addr,
+        ledger::domain::Kind::CreditAward,
+        nonce,
+        json!({"holder": format!("vol_{}", "cd".repeat(32)), "points": 3, "reason": "志愿服务"}),
+    );
+}
+
+/// Where screenshots go: `$PAGE_SCREENSHOTS`, else the test's target temp dir.
+fn shots() -> PathBuf {
+    let dir = std::env::var_os("PAGE_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("page-screenshots"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The number of marks (bars, slices) the chart on canvas `id` draws.
+fn marks(b: &mut Browser, id: &str) -> u64 {
+    b.eval(&format!(
+        "Chart.getChart({id:?}).getDatasetMeta(0).data.length"
+    ))
+    .as_u64()
+    .unwrap()
+}
+
+fn texts(b: &mut Browser, selector: &str) -> Vec<String> {
+    serde_json::from_value(b.eval(&format!(
+        "[...document.querySelectorAll({selector:?})].map(e => e.textContent.trim())"
+    )))
+    .unwrap()
+}
+
+#[test]
+fn the_page_shows_the_demo_ledger_as_the_api_has_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = testkit::free_addr();
+    let _node = demo(&dir.path().join("data"), addr, &[]);
+    // An entry whose text is markup: the page must show it as characters.
+    let markup = "<script>window.pwned = true</script><img src=x onerror=\"window.pwned = true\">";
+    submit(
+        addr,
+        ledger::domain::Kind::NeedPublish,
+        "page-test-markup",
+        json!({"need": "XSS-1", "beneficiary": format!("bnf_{}", "ef".repeat(32)), "category": "medical",
+               "cause": "illness", "amount": 100, "region": "321181", "summary": markup}),
+    );
+    let mut b = Browser::launch(&dir.path().join("profile"));
+    b.viewport(1280, 900);
+    let home = format!("http://{addr}/");
+    b.open(&home);
+
+    // The figures at a glance are the API's.
+    let stats = get(addr, "/v1/stats");
+    let o = &stats["overview"];
+    for (card, value) in [
+        ("card-received", &o["received"]),
+        ("card-transferred", &o["transferred"]),
+        ("card-disbursed", &o["disbursed"]),
+        ("card-balance", &o["balance"]),
+        ("card-orgs", &o["orgs"]),
+        ("card-funds", &o["funds"]),
+        ("card-beneficiaries", &o["beneficiaries"]),
+        ("card-needs-open", &o["needs"]["open"]),
+        ("card-needs-claimed", &o["needs"]["claimed"]),
+        ("card-needs-fulfilled", &o["needs"]["fulfilled"]),
+        ("card-disbursements", &stats["total"]["count"]),
     ] {
-        assert!(dom.contains(text), "{text:?} not rendered");
+        let shown = b.eval(&format!("document.getElementById({card:?}).dataset.value"));
+        assert_eq!(shown.as_str(), Some(value.to_string().as_str()), "{card}");
     }
-    assert!(
-        dom.contains(r#"<b id="alert-count">6</b>"#),
-        "six duplicate-aid alerts expected"
+    let size = get(addr, "/v1/log")["size"].as_u64().unwrap();
+    assert_eq!(
+        b.eval("document.getElementById('card-checkpoint').dataset.value"),
+        json!(size.to_string())
     );
-    assert!(
-        dom.contains(&format!(r#"<b id="size">{grouped}</b>"#)),
-        "ledger size {grouped} not rendered"
+
+    // A mark per row of the API, and the region chart drills down.
+    assert_eq!(
+        marks(&mut b, "chart-month"),
+        stats["by_month"].as_object().unwrap().len() as u64
     );
-    assert!(
-        dom.contains(r#"<p id="error"></p>"#),
-        "the page reported an error"
+    assert_eq!(
+        marks(&mut b, "chart-category"),
+        stats["by_category"].as_object().unwrap().len() as u64
+    );
+    assert_eq!(
+        marks(&mut b, "chart-issuer"),
+        stats["by_issuer_type"].as_object().unwrap().len() as u64
+    );
+    let provinces = get(addr, "/v1/stats/regions");
+    assert_eq!(
+        marks(&mut b, "chart-region"),
+        provinces["regions"].as_object().unwrap().len() as u64
+    );
+    let funds = get(addr, "/v1/funds?limit=1000");
+    assert_eq!(
+        marks(&mut b, "chart-budget"),
+        funds["items"].as_array().unwrap().len() as u64
+    );
+    b.eval("document.querySelector('.region details button.linklike').click()");
+    b.wait_for("document.querySelector('.region').dataset.parent === '320000'");
+    let cities = get(addr, "/v1/stats/regions?parent=320000");
+    assert_eq!(
+        marks(&mut b, "chart-region"),
+        cities["regions"].as_object().unwrap().len() as u64
+    );
+    b.screenshot(&shots().join("home-1280.png"));
+    b.viewport(375, 800);
+    b.screenshot(&shots().join("home-375.png"));
+    assert_eq!(
+        b.eval("document.documentElement.scrollWidth <= 375"),
+        json!(true),
+        "the page is wider than a phone"
+    );
+    b.viewport(1280, 900);
+
+    // Tables page and sort: 300-odd credit holders, 20 a page.
+    b.go("#/credits");
+    let first_page = texts(&mut b, "main tbody tr td:first-child");
+    assert_eq!(first_page.len(), 20);
+    b.eval("[...document.querySelectorAll('.pager button')][1].click()");
+    b.wait_for("document.querySelector('.paged').dataset.page === '2'");
+    let second_page = texts(&mut b, "main tbody tr td:first-child");
+    assert_eq!(second_page.len(), 20);
+    assert_ne!(first_page, second_page);
+    let balances = |b: &mut Browser| -> Vec<u64> {
+        texts(b, "main tbody tr td:nth-child(2)")
+            .iter()
+            .map(|t| t.replace(',', "").parse().unwrap())
+            .collect()
+    };
+    b.eval("document.querySelectorAll('th button.sort')[1].click()");
+    let up = balances(&mut b);
+    assert!(up.windows(2).all(|w| w[0] <= w[1]), "{up:?}");
+    assert_eq!(
+        b.eval("document.querySelectorAll('th')[1].getAttribute('aria-sort')"),
+        json!("ascending")
+    );
+    b.eval("document.querySelectorAll('th button.sort')[1].click()");
+    let down = balances(&mut b);
+    assert!(down.windows(2).all(|w| w[0] >= w[1]), "{down:?}");
+
+    // Text from entries is text: the markup shows as characters, runs nothing.
+    b.go("#/needs?state=open");
+    let summaries = texts(&mut b, "main tbody tr td:nth-child(6)");
+    assert!(summaries.contains(&markup.to_owned()), "{summaries:?}");
+    assert_eq!(
+        b.eval("document.querySelectorAll('main img, main script').length"),
+        json!(0)
+    );
+    assert_eq!(b.eval("window.pwned === undefined"), json!(true));
+
+    // The language switch changes every label, and the dictionaries agree.
+    b.go("#/");
+    // Every label but the switch itself (which names the other language).
+    let labels = "[data-i18n]:not(#lang), main h2, main figcaption, main .card span, main th";
+    let zh = texts(&mut b, labels);
+    b.eval("document.body.dataset.loaded = 'false'; document.getElementById('lang').click()");
+    b.wait_for("document.body.dataset.loaded === 'true'");
+    let en = texts(&mut b, labels);
+    assert_eq!(b.eval("document.documentElement.lang"), json!("en"));
+    assert_eq!(zh.len(), en.len());
+    for (z, e) in zh.iter().zip(&en) {
+        assert!(z != e || z.is_empty(), "{z:?} not translated");
+        assert!(
+            !e.chars().any(|c| ('\u{3000}'..='\u{9fff}').contains(&c)),
+            "{e:?} is not English"
+        );
+    }
+    let keys = b.eval(
+        "import(document.querySelector('script[type=module]').src.replace('app.js', 'i18n.js')).then(m => m.keys())",
+    );
+    assert_eq!(keys["zh"], keys["en"]);
+    b.screenshot(&shots().join("home-en-1280.png"));
+    b.eval("document.body.dataset.loaded = 'false'; document.getElementById('lang').click()");
+    b.wait_for("document.body.dataset.loaded === 'true'");
+    assert_eq!(b.eval("document.documentElement.lang"), json!("zh-CN"));
+
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
+}
+
+/// Opens entry `seq`, presses verify and returns (result, first failed step).
+fn verify(b: &mut Browser, seq: u64) -> (String, Option<String>) {
+    b.go(&format!("#/entry/{seq}"));
+    b.eval("document.getElementById('verify').click()");
+    b.wait_for("document.getElementById('verify-result').dataset.result");
+    let result = b.eval("document.getElementById('verify-result').dataset.result");
+    let failed = b.eval("document.getElementById('verify-result').dataset.failed || null");
+    (
+        result.as_str().unwrap().to_owned(),
+        failed.as_str().map(str::to_owned),
+    )
+}
+
+#[test]
+fn verify_in_the_browser_names_the_step_that_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = testkit::free_addr();
+    let _node = demo(&dir.path().join("data"), addr, &[]);
+    let mut b = Browser::launch(&dir.path().join("profile"));
+    b.viewport(1280, 900);
+    b.open(&format!("http://{addr}/"));
+    // An entry checks out: its signature, its leaf, its place in the tree.
+    assert_eq!(verify(&mut b, 21), ("ok".into(), None));
+    let steps: Vec<String> = serde_json::from_value(b.eval(
+        "[...document.querySelectorAll('.steps li')].map(li => li.dataset.step + ':' + li.dataset.ok)",
+    ))
+    .unwrap();
+    assert_eq!(
+        steps,
+        [
+            "signature:true",
+            "leaf:true",
+            "checkpoint:true",
+            "inclusion:true",
+            "witnesses:skipped"
+        ]
+    );
+    b.screenshot(&shots().join("entry-verified-1280.png"));
+    b.viewport(375, 800);
+    b.screenshot(&shots().join("entry-verified-375.png"));
+    b.viewport(1280, 900);
+
+    // The statement of a fund receipt altered on its way: its signature
+    // fails first.
+    b.intercept(
+        "*/v1/entries?start=*",
+        Box::new(|_, body| {
+            String::from_utf8(body)
+                .unwrap()
+                .replacen("\"amount\":120000000", "\"amount\":920000000", 1)
+                .into_bytes()
+        }),
+    );
+    assert_eq!(
+        verify(&mut b, 20),
+        ("fail".into(), Some("signature".into()))
+    );
+    b.stop_intercepting();
+
+    // The proof altered: inclusion fails.
+    b.intercept(
+        "*/v1/proof/inclusion*",
+        Box::new(|_, body| {
+            let mut v: Value = serde_json::from_slice(&body).unwrap();
+            let first = v["path"][0].as_str().unwrap().to_owned();
+            let flipped = if first.starts_with('0') { "1" } else { "0" };
+            v["path"][0] = json!(format!("{flipped}{}", &first[1..]));
+            serde_json::to_vec(&v).unwrap()
+        }),
+    );
+    assert_eq!(
+        verify(&mut b, 22),
+        ("fail".into(), Some("inclusion".into()))
+    );
+    b.stop_intercepting();
+
+    // The checkpoint's signature altered: the checkpoint step fails.
+    b.intercept(
+        "*/checkpoint",
+        Box::new(|_, body| {
+            let mut text = String::from_utf8(body).unwrap();
+            let at = text
+                .trim_end()
+                .rfind(|c: char| c.is_ascii_alphanumeric())
+                .unwrap()
+                - 2;
+            let c = text.as_bytes()[at];
+            let swapped = if c == b'A' { "B" } else { "A" };
+            text.replace_range(at..at + 1, swapped);
+            text.into_bytes()
+        }),
+    );
+    assert_eq!(
+        verify(&mut b, 23),
+        ("fail".into(), Some("checkpoint".into()))
+    );
+    b.screenshot(&shots().join("entry-altered-checkpoint-1280.png"));
+    b.stop_intercepting();
+    assert_eq!(verify(&mut b, 24), ("ok".into(), None));
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
+}
+
+#[test]
+fn every_visitor_is_a_monitor() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = testkit::free_addr();
+    let honest_data = dir.path().join("honest");
+    let profile = dir.path().join("profile");
+    let home = format!("http://{addr}/");
+    let banner = "document.getElementById('banner').hidden";
+
+    // First visit: the browser keeps the checkpoint it verified.
+    let honest = demo(&honest_data, addr, &[]);
+    let mut b = Browser::launch(&profile);
+    b.open(&home);
+    assert_eq!(b.eval(banner), json!(true));
+    // The log grows; the next visit proves the new checkpoint extends it.
+    award(addr, "monitor-honest-1");
+    b.open(&format!("{home}#/trust"));
+    assert_eq!(b.eval(banner), json!(true));
+    assert_eq!(
+        b.eval("document.getElementById('monitor-state').dataset.state"),
+        json!("ok")
+    );
+    let kept = get(addr, "/v1/log")["size"].as_u64().unwrap();
+    drop(honest);
+
+    // The same key, another history: a forged node on the same address.
+    let forged_data = dir.path().join("forged");
+    std::fs::create_dir_all(&forged_data).unwrap();
+    std::fs::copy(honest_data.join("node.key"), forged_data.join("node.key")).unwrap();
+    let _forged = demo(&forged_data, addr, &[]);
+    award(addr, "monitor-forged-1");
+    award(addr, "monitor-forged-2");
+    assert!(get(addr, "/v1/log")["size"].as_u64().unwrap() > kept);
+    b.open(&home);
+    b.wait_for("!document.getElementById('banner').hidden");
+    assert_eq!(
+        b.eval("document.getElementById('banner').dataset.kind"),
+        json!("fork")
+    );
+    let report = b.eval("document.querySelector('#banner textarea').value");
+    let report = report.as_str().unwrap();
+    assert_eq!(
+        report.matches("demo.aidledger.local/aid/2026\n").count(),
+        2,
+        "{report}"
+    );
+    b.screenshot(&shots().join("fork-banner-1280.png"));
+    b.viewport(375, 800);
+    b.screenshot(&shots().join("fork-banner-375.png"));
+    // The forged checkpoint is not kept: the next visit still sees the fork.
+    b.open(&format!("{home}#/trust"));
+    b.wait_for("!document.getElementById('banner').hidden");
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
+}
+
+/// A page told to trust another key than the node's warns, and refuses the
+/// node's checkpoints.
+#[test]
+fn the_page_warns_when_the_node_is_not_the_one_it_trusts() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = testkit::free_addr();
+    let other = ledger::checkpoint::CheckpointSigner::new(
+        "demo.aidledger.local/aid/2026",
+        SigningKey::from_bytes(&[9; 32]),
+    )
+    .unwrap()
+    .vkey();
+    let _node = demo(&dir.path().join("data"), addr, &["--page-vkey", &other]);
+    let mut b = Browser::launch(&dir.path().join("profile"));
+    b.open(&format!("http://{addr}/#/trust"));
+    assert_eq!(
+        b.eval("document.getElementById('anchor-warning').hidden"),
+        json!(false)
+    );
+    assert_eq!(
+        b.eval("document.getElementById('banner').dataset.kind"),
+        json!("bad")
+    );
+    assert_eq!(
+        b.eval("document.getElementById('anchor-vkey').textContent"),
+        json!(other)
     );
 }

@@ -1,6 +1,10 @@
 //! What the workspace's tests share: a free loopback port, a binary that
 //! serves started and awaited until it listens, and a plain HTTP GET. Std
-//! only, so that any crate's tests can use it.
+//! only, so that any crate's tests can use it; with the feature `cdp`, a
+//! headless Chromium driven over the DevTools protocol ([`cdp`]).
+
+#[cfg(feature = "cdp")]
+pub mod cdp;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
