@@ -10,6 +10,9 @@ echo "$setup_line"
 # The public page is checked in a real headless Chromium (node/tests/page.rs
 # runs $CHROMIUM, else /usr/bin/chromium): it must start, not merely exist.
 "${CHROMIUM:-/usr/bin/chromium}" --version >/dev/null 2>&1 || install_missing chromium
+# A Chinese font, so that the page's screenshots (test artifacts) show text.
+fc-list :lang=zh 2>/dev/null | grep -q . || install_missing fonts-wqy-microhei
+export PAGE_SCREENSHOTS="${PAGE_SCREENSHOTS:-${CARGO_TARGET_DIR:-$PWD/target}/page-screenshots}"
 # The CLI's IATI export is validated against the 2.03 XSD with xmllint.
 command -v xmllint >/dev/null || install_missing libxml2-utils
 # The repository carries its own copy of the contract (docs/SPEC.md); say so
@@ -39,4 +42,5 @@ echo "$setup_line" >>"$log"
 awk '/^test result:/ { p += $4; f += $6; i += $8 }
      /^setup: [0-9]+ passed/ { p += $2; f += $4 }
      END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
+echo "page screenshots: $PAGE_SCREENSHOTS"
 exit "$status"

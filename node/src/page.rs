@@ -49,7 +49,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const TEXT: &str = "text/plain; charset=utf-8";
 
 /// Every file the page loads (the vendored ones with their licences).
-const FILES: [(&str, &str, &[u8]); 18] = assets![
+const FILES: [(&str, &str, &[u8]); 19] = assets![
     "app.js" => JS,
     "favicon.svg" => "image/svg+xml",
     "view.js" => JS,
@@ -68,6 +68,7 @@ const FILES: [(&str, &str, &[u8]); 18] = assets![
     "vendor/noble-hashes/_md.js" => JS,
     "vendor/noble-hashes/_u64.js" => JS,
     "vendor/noble-hashes/utils.js" => JS,
+    "vendor/noble-hashes/LICENSE" => TEXT,
 ];
 
 /// The files the page needs before it can show anything (weighed for the

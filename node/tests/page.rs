@@ -240,6 +240,67 @@ fn the_page_shows_the_demo_ledger_as_the_api_has_it() {
     assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
 }
 
+/// The page's scripts and styles, as served (gzipped), weigh at most 300 KB;
+/// every file under node/web/ is served; the vendored files are the ones
+/// their manifest records (name, version, licence, SHA-256).
+#[test]
+fn the_page_is_light_and_its_vendored_files_are_the_recorded_ones() {
+    use sha2::{Digest, Sha256};
+    let weights = node::page::weights();
+    let code: usize = weights
+        .iter()
+        .filter(|(p, _)| node::page::is_code(p))
+        .map(|(_, n)| n)
+        .sum();
+    assert!(code <= 300 * 1024, "JS and CSS weigh {code} bytes gzipped");
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    let mut on_disk = Vec::new();
+    let mut stack = vec![web.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                on_disk.push(
+                    path.strip_prefix(&web)
+                        .unwrap()
+                        .to_str()
+                        .unwrap()
+                        .to_owned(),
+                );
+            }
+        }
+    }
+    on_disk.retain(|p| p != "index.html");
+    on_disk.sort();
+    let mut served: Vec<String> = weights.iter().map(|(p, _)| p.to_string()).collect();
+    served.sort();
+    assert_eq!(on_disk, served, "node/web/ and page::FILES differ");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(web.join("vendor/vendor.json")).unwrap()).unwrap();
+    let mut recorded = 0;
+    for package in manifest.as_array().unwrap() {
+        assert!(package["license"].as_str().is_some_and(|l| !l.is_empty()));
+        assert!(package["version"].as_str().is_some());
+        let name = package["name"].as_str().unwrap();
+        for (file, sha) in package["files"].as_object().unwrap() {
+            let bytes = std::fs::read(web.join("vendor").join(name).join(file)).unwrap();
+            assert_eq!(
+                hex::encode(Sha256::digest(&bytes)),
+                sha.as_str().unwrap(),
+                "{name}/{file}"
+            );
+            recorded += 1;
+        }
+    }
+    let vendored = served
+        .iter()
+        .filter(|p| p.starts_with("vendor/") && *p != "vendor/vendor.json")
+        .count();
+    assert_eq!(recorded, vendored, "a vendored file is not in vendor.json");
+}
+
 /// Opens entry `seq`, presses verify and returns (result, first failed step).
 fn verify(b: &mut Browser, seq: u64) -> (String, Option<String>) {
     b.go(&format!("#/entry/{seq}"));
@@ -354,6 +415,7 @@ fn every_visitor_is_a_monitor() {
     // First visit: the browser keeps the checkpoint it verified.
     let honest = demo(&honest_data, addr, &[]);
     let mut b = Browser::launch(&profile);
+    b.viewport(1280, 900);
     b.open(&home);
     assert_eq!(b.eval(banner), json!(true));
     // The log grows; the next visit proves the new checkpoint extends it.
