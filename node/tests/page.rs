@@ -175,6 +175,38 @@ fn the_page_shows_the_demo_ledger_as_the_api_has_it() {
     );
     b.viewport(1280, 900);
 
+    // A fund's flows: a band per source, fund transferred with, and county.
+    let flows = get(addr, "/v1/funds/HSH-2026-ZAIHAI/flows?limit=1000");
+    let mut bands = std::collections::BTreeSet::new();
+    for e in flows["items"].as_array().unwrap() {
+        let body = &e["body"];
+        if e["reversed"] == true {
+            continue;
+        }
+        match e["kind"].as_str().unwrap() {
+            "fund.receive" => bands.insert(format!("from {}", body["from"])),
+            "fund.transfer" if body["to_fund"] == "HSH-2026-ZAIHAI" => {
+                bands.insert(format!("in {}", body["from_fund"]))
+            }
+            "fund.transfer" => bands.insert(format!("out {}", body["to_fund"])),
+            "disbursement" => bands.insert(format!("county {}", body["region"])),
+            _ => false,
+        };
+    }
+    if get(addr, "/v1/funds/HSH-2026-ZAIHAI")["balance"].as_u64() > Some(0) {
+        bands.insert("what the fund holds".into());
+    }
+    b.go("#/fund/HSH-2026-ZAIHAI");
+    assert_eq!(marks(&mut b, "chart-flow"), bands.len() as u64, "{bands:?}");
+    b.screenshot(&shots().join("fund-1280.png"));
+
+    // Search: by name, and by seq straight to the entry.
+    b.eval("document.getElementById('q').value = '工会'; document.querySelector('#search button').click()");
+    b.wait_for("location.hash.startsWith('#/search/') && document.body.dataset.loaded === 'true'");
+    assert!(texts(&mut b, "main tbody td:first-child").contains(&"江苏省总工会".to_owned()));
+    b.eval("document.getElementById('q').value = '21'; document.querySelector('#search button').click()");
+    b.wait_for("location.hash === '#/entry/21' && document.body.dataset.loaded === 'true'");
+
     // Tables page and sort: 300-odd credit holders, 20 a page.
     b.go("#/credits");
     let first_page = texts(&mut b, "main tbody tr td:first-child");
@@ -486,4 +518,140 @@ fn the_page_warns_when_the_node_is_not_the_one_it_trusts() {
         b.eval("document.getElementById('anchor-vkey').textContent"),
         json!(other)
     );
+}
+
+/// `aidledger` (the CLI, which serves witnesses), built beside this binary
+/// by `cargo build --workspace --bins` (scripts/test.sh builds it first).
+fn cli_bin() -> PathBuf {
+    let bin = Path::new(env!("CARGO_BIN_EXE_aidledger-node")).with_file_name("aidledger");
+    assert!(
+        bin.exists(),
+        "{} is missing: build the workspace's binaries first",
+        bin.display()
+    );
+    bin
+}
+
+/// A witness for the demo log: `aidledger witness init` and `add-log`, then
+/// served on a free port. Returns its vkey, address and process.
+fn witness(dir: &Path, name: &str, log_vkey: &str) -> (String, SocketAddr, testkit::Killed) {
+    let run = |args: &[&str]| {
+        let out = Command::new(cli_bin()).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let d = dir.to_str().unwrap();
+    let vkey = run(&["witness", "init", "--name", name, "--dir", d])
+        .trim()
+        .to_owned();
+    run(&[
+        "witness",
+        "add-log",
+        "--dir",
+        d,
+        "--origin",
+        "demo.aidledger.local/aid/2026",
+        "--vkey",
+        log_vkey,
+    ]);
+    let addr = testkit::free_addr();
+    let process = testkit::Killed(testkit::spawn_listening(
+        Command::new(cli_bin())
+            .args([
+                "witness",
+                "serve",
+                "--dir",
+                d,
+                "--listen",
+                &addr.to_string(),
+            ])
+            .stderr(Stdio::null()),
+    ));
+    (vkey, addr, process)
+}
+
+/// With a witness policy (both of two witnesses), the page names the
+/// witnesses that cosigned the checkpoint, verifies their cosignatures, and
+/// fails the witness step when one is stripped from the checkpoint.
+#[test]
+fn the_page_checks_the_witnesses_against_the_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let key = ledger::keyfile::create(&data.join("node.key")).unwrap();
+    let log_vkey = ledger::checkpoint::CheckpointSigner::new("demo.aidledger.local/aid/2026", key)
+        .unwrap()
+        .vkey();
+    let mut policy = format!("log {log_vkey}\n");
+    let mut witnesses = Vec::new();
+    for name in ["audit", "discipline"] {
+        let (vkey, addr, process) = witness(
+            &dir.path().join(name),
+            &format!("{name}.witness.test"),
+            &log_vkey,
+        );
+        policy.push_str(&format!("witness {name} {vkey} http://{addr}\n"));
+        witnesses.push(process);
+    }
+    policy.push_str("group both all audit discipline\nquorum both\n");
+    let policy_path = dir.path().join("policy");
+    std::fs::write(&policy_path, &policy).unwrap();
+    let addr = testkit::free_addr();
+    let _node = demo(
+        &data,
+        addr,
+        &[
+            "--witness-policy",
+            policy_path.to_str().unwrap(),
+            "--witness-interval",
+            "0.2",
+        ],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while testkit::http_get(addr, "/checkpoint").0 != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no witnessed checkpoint"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let mut b = Browser::launch(&dir.path().join("profile"));
+    b.viewport(1280, 900);
+    b.open(&format!("http://{addr}/"));
+    assert_eq!(
+        b.eval("document.getElementById('card-witnesses').dataset.value"),
+        json!("2")
+    );
+    let named = b.eval("document.getElementById('card-witnesses').textContent");
+    assert!(
+        named.as_str().unwrap().contains("audit") && named.as_str().unwrap().contains("discipline"),
+        "{named}"
+    );
+    assert_eq!(verify(&mut b, 21), ("ok".into(), None));
+    assert_eq!(
+        b.eval("document.querySelector('.steps li[data-step=witnesses]').dataset.ok"),
+        json!("true")
+    );
+    b.screenshot(&shots().join("entry-witnessed-1280.png"));
+    b.go("#/trust");
+    b.screenshot(&shots().join("trust-1280.png"));
+    // One cosignature stripped: the quorum (both) is not met.
+    b.intercept(
+        "*/checkpoint",
+        Box::new(|_, body| {
+            let text = String::from_utf8(body).unwrap();
+            let cut = text.trim_end().rfind('\n').unwrap();
+            format!("{}\n", &text[..cut]).into_bytes()
+        }),
+    );
+    assert_eq!(
+        verify(&mut b, 22),
+        ("fail".into(), Some("witnesses".into()))
+    );
+    b.stop_intercepting();
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
 }

@@ -301,6 +301,7 @@ async function fundView(id) {
     else if (e.kind === "fund.transfer") add(f.title, `${word("fund.transfer")}: ${b.to_fund}`, b.amount);
     else if (e.kind === "disbursement") add(f.title, regionName(b.region), b.amount);
   }
+  if (f.balance > 0) add(f.title, t("balance"), f.balance);
   const list = pagedTable(
     [
       { label: t("col_seq"), cell: (e) => seqLink(e.seq), value: (e) => e.seq, num: true },
