@@ -196,6 +196,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<Node>)> {
         ("/v1/funds/{id}/flows", get(lists::flows)),
         ("/v1/beneficiaries/{bnf}", get(lists::beneficiary)),
         ("/v1/alerts/duplicates", get(lists::alerts)),
+        ("/v1/index/{index}/{value}", get(lists::index)),
         ("/v1/credits", get(lists::credit_holders)),
         ("/v1/credits/{holder}", get(lists::credits)),
         ("/v1/assessments", get(lists::assessments)),

@@ -232,6 +232,32 @@ pub async fn beneficiary(
     .await
 }
 
+/// `GET /v1/index/{index}/{value}`: the entries an index lists under a
+/// value, oldest first, as summaries: every entry of an org or of a kind,
+/// a fund's, a pseudonym's, a date's, a credit holder's, an assessment
+/// subject's, the corrections of a seq.
+pub async fn index(
+    State(node): State<Node>,
+    Path((index, value)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let index = index
+        .parse::<Index>()
+        .ok()
+        .filter(|i| *i != Index::OrgKey)
+        .ok_or_else(|| {
+            ApiError::bad_param(
+                "index is one of org, kind, fund, bnf, date, credit, assess, corrects",
+            )
+        })?;
+    let p = paging(&q)?;
+    node.read(move |log| {
+        let (items, next) = index_page(log, index, &value, &p)?;
+        Ok(page(items, next))
+    })
+    .await
+}
+
 /// `GET /v1/alerts/duplicates`: newest first.
 pub async fn alerts(
     State(node): State<Node>,

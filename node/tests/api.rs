@@ -753,6 +753,31 @@ async fn the_page_s_figures_add_up_on_the_demo_ledger() {
     );
     let assessed = all_pages(&app, "/v1/assessments?").await;
     assert_eq!(assessed.len(), of_kind("assessment.result").count());
+
+    // Indexes: every transfer, every entry of an org; orgkey is not listed.
+    let transfers = all_pages(&app, "/v1/index/kind/fund.transfer?").await;
+    assert_eq!(transfers.len(), of_kind("fund.transfer").count());
+    let union = "CN-USCI-81110000000000019C";
+    let (mut by_union, mut cursor) = (0, String::new());
+    loop {
+        let p = get(format!("/v1/index/org/{union}?limit=1000{cursor}")).await;
+        let items = p["items"].as_array().unwrap();
+        assert!(items.iter().all(|e| e["issuer"] == union));
+        by_union += items.len();
+        match p["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        by_union,
+        leaves.iter().filter(|s| s["issuer"] == union).count()
+    );
+    let (status, e) = json_call(&app, Method::GET, "/v1/index/orgkey/x", vec![]).await;
+    assert_eq!(
+        (status, error_code(&e)),
+        (StatusCode::BAD_REQUEST, "schema_violation")
+    );
 }
 
 /// C2SP tiles on the demo ledger (full level-0 tiles and one partial one

@@ -207,6 +207,18 @@ fn the_page_shows_the_demo_ledger_as_the_api_has_it() {
     b.eval("document.getElementById('q').value = '21'; document.querySelector('#search button').click()");
     b.wait_for("location.hash === '#/entry/21' && document.body.dataset.loaded === 'true'");
 
+    // A figure leads to the entries behind it.
+    b.go("#/");
+    b.eval("document.body.dataset.loaded = 'false'; document.getElementById('card-transferred').click()");
+    b.wait_for(
+        "location.hash === '#/index/kind/fund.transfer' && document.body.dataset.loaded === 'true'",
+    );
+    let kinds = texts(&mut b, "main tbody td:nth-child(2)");
+    assert!(
+        !kinds.is_empty() && kinds.iter().all(|k| k == "资金调拨"),
+        "{kinds:?}"
+    );
+
     // Tables page and sort: 300-odd credit holders, 20 a page.
     b.go("#/credits");
     let first_page = texts(&mut b, "main tbody tr td:first-child");

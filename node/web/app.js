@@ -188,6 +188,7 @@ const views = {
   entry: (seq) => entryView(Number(seq)),
   bnf: (bnf) => bnfView(bnf),
   search: (q) => searchView(q),
+  index: (index, value) => indexView(index, value),
   trust: () => trustView(),
 };
 
@@ -206,13 +207,13 @@ async function home() {
     h(
       "div",
       { class: "cards" },
-      card("card-received", t("received"), yuan(o.received), o.received, "#/funds"),
-      card("card-transferred", t("transferred"), yuan(o.transferred), o.transferred, "#/funds"),
-      card("card-disbursed", t("disbursed"), yuan(o.disbursed), o.disbursed, "#/funds"),
+      card("card-received", t("received"), yuan(o.received), o.received, "#/index/kind/fund.receive"),
+      card("card-transferred", t("transferred"), yuan(o.transferred), o.transferred, "#/index/kind/fund.transfer"),
+      card("card-disbursed", t("disbursed"), yuan(o.disbursed), o.disbursed, "#/index/kind/disbursement"),
       card("card-balance", t("balance"), yuan(o.balance), o.balance, "#/funds"),
       card("card-orgs", t("orgs"), num(o.orgs), o.orgs, "#/orgs"),
       card("card-funds", t("funds"), num(o.funds), o.funds, "#/funds"),
-      card("card-disbursements", t("disbursements"), num(stats.total.count), stats.total.count),
+      card("card-disbursements", t("disbursements"), num(stats.total.count), stats.total.count, "#/index/kind/disbursement"),
       card("card-beneficiaries", t("beneficiaries"), num(o.beneficiaries), o.beneficiaries),
       card("card-needs-open", t("needs_open"), num(o.needs.open), o.needs.open, "#/needs"),
       card("card-needs-claimed", t("needs_claimed"), num(o.needs.claimed), o.needs.claimed, "#/needs"),
@@ -475,7 +476,7 @@ async function orgView(id) {
   const o = await api(`/v1/orgs/${encodeURIComponent(id)}`);
   render(
     h("h2", {}, `${t("org_title")}: ${o.name}`),
-    facts([[t("col_id"), o.id], [t("col_type"), word(o.type)], [t("col_region"), regionName(o.region)], [t("col_registered"), seqLink(o.registered_seq)]]),
+    facts([[t("col_id"), o.id], [t("col_type"), word(o.type)], [t("col_region"), regionName(o.region)], [t("col_registered"), seqLink(o.registered_seq)], [t("entries_title"), link(`index/org/${o.id}`, t("entries_all"))]]),
     h("h3", {}, t("keys_title")),
     table(
       [
@@ -487,6 +488,14 @@ async function orgView(id) {
       o.keys,
     ),
   );
+}
+
+/** Every entry an index lists under a value (an org's, a kind's, a date's…). */
+async function indexView(index, value) {
+  const list = entryTable((c) => api(withCursor(`/v1/index/${encodeURIComponent(index)}/${encodeURIComponent(value)}?limit=20`, c)));
+  const title = index === "org" ? orgName(value) : index === "kind" ? word(value) : value;
+  render(h("h2", {}, `${t("entries_title")}: ${title}`), list);
+  await list.ready;
 }
 
 async function bnfView(bnf) {
