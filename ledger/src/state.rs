@@ -48,11 +48,14 @@ pub enum Table {
     /// `ledger` → [`TallyRec`]: counts over the whole ledger (orgs, funds,
     /// beneficiaries, needs by state) for the public page's overview.
     Tally,
+    /// beneficiary pseudonym → the seq that first named it (a `u64`): one
+    /// point read tells the tally whether a pseudonym is new.
+    Beneficiaries,
 }
 
 impl Table {
     /// Every table, in a fixed order.
-    pub const ALL: [Table; 13] = [
+    pub const ALL: [Table; 14] = [
         Table::Orgs,
         Table::Keys,
         Table::Funds,
@@ -66,6 +69,7 @@ impl Table {
         Table::Stats,
         Table::Vouchers,
         Table::Tally,
+        Table::Beneficiaries,
     ];
 
     /// Its place in [`Table::ALL`].
@@ -89,6 +93,7 @@ impl Table {
             Table::Stats => "st_stats",
             Table::Vouchers => "st_vouchers",
             Table::Tally => "st_tally",
+            Table::Beneficiaries => "st_beneficiaries",
         }
     }
 }

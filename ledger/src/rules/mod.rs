@@ -21,8 +21,6 @@ mod needs;
 mod registry;
 mod submission;
 
-use std::ops::ControlFlow;
-
 use sha2::{Digest, Sha256};
 
 use crate::body::Body;
@@ -236,6 +234,11 @@ pub(crate) fn cold_reads(st: &Statement) -> Vec<(Table, Vec<u8>)> {
             reads.push((Table::Histories, funds::history_key(beneficiary, cause)));
         }
     }
+    if matches!(st.kind, Kind::Disbursement | Kind::NeedPublish) {
+        if let Some(beneficiary) = field("beneficiary") {
+            reads.push((Table::Beneficiaries, beneficiary.as_bytes().to_vec()));
+        }
+    }
     reads
 }
 
@@ -351,15 +354,16 @@ impl Cx<'_> {
     }
 
     /// Lists this entry under its beneficiary, counting a pseudonym the
-    /// ledger has not named before.
+    /// ledger has not named before (one point read, batched with the
+    /// group's cold reads).
     fn index_beneficiary(&mut self, bnf: &str) -> Result<(), Stop> {
-        let prefix = key(&[Part::Str(Index::Beneficiary.as_str()), Part::Str(bnf)]);
-        let mut seen = false;
-        self.state.scan(Table::Index, &prefix, b"", &mut |_, _| {
-            seen = true;
-            Ok(ControlFlow::Break(()))
-        })?;
-        if !seen {
+        if self
+            .state
+            .get(Table::Beneficiaries, bnf.as_bytes())?
+            .is_none()
+        {
+            self.fx
+                .put(Table::Beneficiaries, bnf.as_bytes().to_vec(), &self.seq);
             self.tally()?.beneficiaries += 1;
         }
         self.index(Index::Beneficiary, bnf);

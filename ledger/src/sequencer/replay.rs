@@ -73,8 +73,8 @@ impl Replayer {
 
     /// Keeps only the state the rules decide with: not the query indexes,
     /// the alerts, the duplicate-aid histories or the tally (alerts are
-    /// derived data and never refuse an entry; the tally counts
-    /// beneficiaries by the indexes). An auditor's replay reaches the same
+    /// derived data and never refuse an entry; nor do the tally and the
+    /// beneficiaries it counts). An auditor's replay reaches the same
     /// decisions and holds far less in memory.
     pub fn lean() -> Replayer {
         Replayer {
@@ -136,7 +136,11 @@ impl Replayer {
                     effects.writes.retain(|w| {
                         !matches!(
                             w.table,
-                            Table::Index | Table::Alerts | Table::Histories | Table::Tally
+                            Table::Index
+                                | Table::Alerts
+                                | Table::Histories
+                                | Table::Tally
+                                | Table::Beneficiaries
                         )
                     });
                 }

@@ -41,8 +41,8 @@ const REBUILD_BATCH: usize = 10_000;
 /// empty fields. 3: records are postcard, not JSON; nonce records hold the
 /// statement hash as 32 bytes. 4: voucher numbers. 5: kinds, roles, org
 /// types, categories, sources, causes and need states are enums (one
-/// varint), not strings. 6: the tally of orgs, funds, beneficiaries and
-/// needs; disbursement statistics by county.
+/// varint), not strings. 6: the tally of orgs, funds, beneficiaries (and
+/// the pseudonyms seen) and needs; disbursement statistics by county.
 pub const STATE_FORMAT: u32 = 6;
 
 /// Stored hashes above the leaves (levels ≥ 1: one hash per leaf in all,
@@ -201,7 +201,10 @@ impl RocksBackend {
             // the writer. Older data, which is most of it, is compressed.
             use rocksdb::DBCompressionType::{Lz4, None as Plain};
             opts.set_compression_per_level(&[Plain, Plain, Lz4, Lz4, Lz4, Lz4, Lz4]);
-            if matches!(t, Table::Nonces | Table::Histories | Table::Vouchers) {
+            if matches!(
+                t,
+                Table::Nonces | Table::Histories | Table::Vouchers | Table::Beneficiaries
+            ) {
                 // Every entry looks up a nonce that is not there, and most
                 // disbursements a history that is not in the memtable: a
                 // whole-key bloom filter answers those without searching the
