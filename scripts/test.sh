@@ -13,6 +13,10 @@ echo "$setup_line"
 # A Chinese font, so that the page's screenshots (test artifacts) show text.
 fc-list :lang=zh 2>/dev/null | grep -q . || install_missing fonts-wqy-microhei
 export PAGE_SCREENSHOTS="${PAGE_SCREENSHOTS:-${CARGO_TARGET_DIR:-$PWD/target}/page-screenshots}"
+# Replication is tested against a real Garage cluster (S3-compatible,
+# replicated): installed once into ~/.cache/aidledger-tools (~11 min cold).
+GARAGE=$(bash scripts/garage.sh)
+export GARAGE
 # The CLI's IATI export is validated against the 2.03 XSD with xmllint.
 command -v xmllint >/dev/null || install_missing libxml2-utils
 # The repository carries its own copy of the contract (docs/SPEC.md); say so

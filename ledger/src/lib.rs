@@ -39,6 +39,7 @@ pub mod schema;
 pub mod sequencer;
 pub mod state;
 pub mod store;
+pub mod tiles;
 pub mod verify;
 pub mod witness;
 

@@ -28,6 +28,7 @@ mod error;
 mod lists;
 mod metrics;
 pub mod page;
+pub mod replicate;
 mod sequencer;
 pub mod serve;
 mod tiles;
@@ -51,6 +52,26 @@ pub(crate) struct Shared {
     pub(crate) metrics: metrics::Metrics,
     /// With a witness policy: the witnessed checkpoint and the witnesses' state.
     pub(crate) witnessing: Option<witnesses::Witnessing>,
+    /// With `--replicate`: the copy in object storage.
+    pub(crate) replication: std::sync::OnceLock<Arc<replicate::Replication>>,
+}
+
+impl Shared {
+    /// The checkpoint the node publishes: its latest, or with a witness
+    /// policy the latest that met the quorum (`None` until one has).
+    pub(crate) fn published_checkpoint(&self) -> Option<String> {
+        match &self.witnessing {
+            None => Some(self.checkpoint.read().expect("checkpoint lock").clone()),
+            Some(w) => w.latest.read().expect("witnessed lock").clone(),
+        }
+    }
+
+    /// The size of [`Shared::published_checkpoint`] (0 before there is one).
+    pub(crate) fn published_size(&self) -> u64 {
+        self.published_checkpoint()
+            .and_then(|n| ledger::witness::stated_checkpoint(n.as_bytes()))
+            .map_or(0, |c| c.root.size)
+    }
 }
 
 /// Everything a handler needs.
@@ -105,6 +126,7 @@ impl Node {
             checkpoint: RwLock::new(checkpoint),
             metrics: Default::default(),
             witnessing: witnesses.map(witnesses::Witnessing::new),
+            replication: std::sync::OnceLock::new(),
         });
         if shared.witnessing.is_some() {
             witnesses::start(log.clone(), Arc::downgrade(&shared));
@@ -124,6 +146,16 @@ impl Node {
             },
             handle,
         )
+    }
+
+    /// Starts copying the log to object storage (see [`replicate`]); the
+    /// bucket's existing checkpoint, if any, must be this log's.
+    pub fn replicate(&self, config: replicate::ReplicaConfig) {
+        let r = replicate::start(self.log.clone(), &self.shared, config);
+        assert!(
+            self.shared.replication.set(r).is_ok(),
+            "replication starts once"
+        );
     }
 
     /// The node whose public page trusts `anchor` (by default: the node's
@@ -213,7 +245,9 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<Node>)> {
     ]
 }
 
-/// `GET /healthz`: `ok`, or 503 naming the witnesses that reported a fork.
+/// `GET /healthz`: `ok` (with replication's lag when the node replicates),
+/// or 503 naming the witnesses that reported a fork, or why replication
+/// stopped.
 async fn healthz(State(node): State<Node>) -> Response {
     let forks = node
         .shared
@@ -221,17 +255,26 @@ async fn healthz(State(node): State<Node>) -> Response {
         .as_ref()
         .map(|w| w.fork_reports())
         .unwrap_or_default();
-    if forks.is_empty() {
-        "ok".into_response()
-    } else {
-        (
+    if !forks.is_empty() {
+        return (
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
                 "fork: witnesses hold another history: {}\n",
                 forks.join("; ")
             ),
         )
-            .into_response()
+            .into_response();
+    }
+    match node.shared.replication.get() {
+        None => "ok".into_response(),
+        Some(r) => {
+            let (line, bad) = r.health(node.shared.published_size());
+            if bad {
+                (StatusCode::SERVICE_UNAVAILABLE, format!("{line}\n")).into_response()
+            } else {
+                format!("ok\n{line}\n").into_response()
+            }
+        }
     }
 }
 
@@ -343,6 +386,9 @@ async fn metrics(State(node): State<Node>) -> Result<Response, ApiError> {
             let mut text = shared.metrics.render(log.size());
             if let Some(w) = &shared.witnessing {
                 text.push_str(&w.render(log.size()));
+            }
+            if let Some(r) = shared.replication.get() {
+                text.push_str(&r.render(shared.published_size()));
             }
             Ok(text)
         })
@@ -520,20 +566,8 @@ async fn log_info(State(node): State<Node>) -> Result<Json<Value>, ApiError> {
 /// with a witness policy, the latest that met its quorum, cosignatures
 /// included (SPEC §4.1).
 async fn checkpoint(State(node): State<Node>) -> Response {
-    let text = match &node.shared.witnessing {
-        None => node
-            .shared
-            .checkpoint
-            .read()
-            .expect("checkpoint lock")
-            .clone(),
-        Some(w) => match w.latest.read().expect("witnessed lock").clone() {
-            Some(text) => text,
-            None => {
-                return ApiError::not_found("no checkpoint has met the witness quorum yet")
-                    .into_response()
-            }
-        },
+    let Some(text) = node.shared.published_checkpoint() else {
+        return ApiError::not_found("no checkpoint has met the witness quorum yet").into_response();
     };
     (
         [

@@ -41,6 +41,8 @@ enum Command {
         witnesses: WitnessArgs,
         #[command(flatten)]
         page: PageArgs,
+        #[command(flatten)]
+        replicate: ReplicateArgs,
     },
     /// Rebuild the derived state of the ledger in DATA from its leaves (after
     /// an upgrade that changed the state's format; the node is stopped).
@@ -66,7 +68,43 @@ enum Command {
         witnesses: WitnessArgs,
         #[command(flatten)]
         page: PageArgs,
+        #[command(flatten)]
+        replicate: ReplicateArgs,
     },
+    /// Rebuild a complete store in DATA from a bucket the node replicated
+    /// to: every leaf, Merkle node and the derived state, each checked.
+    Restore {
+        /// The bucket: s3://BUCKET/PREFIX (endpoint and credentials from AWS_* variables).
+        #[arg(long)]
+        from: String,
+        /// Data directory to create (its store must not exist yet).
+        #[arg(long)]
+        data: PathBuf,
+        /// The log's vkey, as published: the bucket's checkpoint must verify with it.
+        #[arg(long)]
+        vkey: String,
+        /// A witness policy whose quorum the bucket's checkpoint must carry.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// The node's key file (from the operator's backup), copied to
+        /// DATA/node.key once it matches the vkey, so that `serve` continues
+        /// the same chain.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+}
+
+/// Copying the log to object storage.
+#[derive(clap::Args)]
+struct ReplicateArgs {
+    /// Copy every tile, entry bundle and checkpoint to s3://BUCKET/PREFIX
+    /// (endpoint, region and credentials from AWS_ENDPOINT_URL, AWS_REGION,
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).
+    #[arg(long, value_name = "URL")]
+    replicate: Option<String>,
+    /// Seconds between two looks at the checkpoint to replicate, at most.
+    #[arg(long, default_value_t = 0.2)]
+    replicate_interval: f64,
 }
 
 /// What the public page trusts.
@@ -182,15 +220,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             conn,
             witnesses,
             page,
+            replicate,
         } => serve(
             &data,
             &listen,
             &origin,
-            conn.limits()?,
-            witnesses.config()?,
-            page,
+            Options {
+                limits: conn.limits()?,
+                witnesses: witnesses.config()?,
+                page,
+                replicate,
+            },
             false,
         ),
+        Command::Restore {
+            from,
+            data,
+            vkey,
+            policy,
+            key,
+        } => restore(&from, &data, &vkey, policy.as_deref(), key.as_deref()),
         Command::Reindex { data } => {
             let started = std::time::Instant::now();
             let size = ledger::store::reindex(&data.join("db"))
@@ -208,27 +257,44 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             conn,
             witnesses,
             page,
+            replicate,
         } => serve(
             &data,
             &listen,
             &origin,
-            conn.limits()?,
-            witnesses.config()?,
-            page,
+            Options {
+                limits: conn.limits()?,
+                witnesses: witnesses.config()?,
+                page,
+                replicate,
+            },
             true,
         ),
     }
+}
+
+/// How `serve` and `demo` run beside where and what they serve.
+struct Options {
+    limits: node::serve::Limits,
+    /// The witnessing configuration and the policy's text.
+    witnesses: Option<(node::WitnessConfig, String)>,
+    page: PageArgs,
+    replicate: ReplicateArgs,
 }
 
 fn serve(
     data: &Path,
     listen: &str,
     origin: &str,
-    limits: node::serve::Limits,
-    witnesses: Option<(node::WitnessConfig, String)>,
-    page: PageArgs,
+    options: Options,
     demo: bool,
 ) -> anyhow::Result<()> {
+    let Options {
+        limits,
+        witnesses,
+        page,
+        replicate,
+    } = options;
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let key = ledger::keyfile::read_or_create(&data.join("node.key"))?;
     let signer = CheckpointSigner::new(origin, key)?;
@@ -265,6 +331,24 @@ fn serve(
     let (node, sequencer) =
         node::Node::start_with(log, signer, witnesses.map(|(config, _)| config));
     let node = node.with_anchor(&anchor);
+    if let Some(url) = &replicate.replicate {
+        // One clear line now for a wrong endpoint, key or bucket.
+        let replica = node::replicate::Replica::from_url(url)?;
+        let existing = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(replica.checkpoint())
+            .with_context(|| format!("replicating to {url}"))?;
+        anyhow::ensure!(
+            replicate.replicate_interval.is_finite() && replicate.replicate_interval > 0.0,
+            "--replicate-interval must be a positive number of seconds"
+        );
+        node.replicate(node::replicate::ReplicaConfig {
+            replica,
+            existing,
+            interval: std::time::Duration::from_secs_f64(replicate.replicate_interval),
+        });
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -286,6 +370,65 @@ fn serve(
         .join()
         .map_err(|_| anyhow::anyhow!("the sequencer thread panicked"))?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+fn restore(
+    from: &str,
+    data: &Path,
+    vkey: &str,
+    policy: Option<&Path>,
+    key: Option<&Path>,
+) -> anyhow::Result<()> {
+    let replica = node::replicate::Replica::from_url(from)?;
+    let policy = policy
+        .map(|p| -> anyhow::Result<_> {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            ledger::witness::Policy::parse(&text)
+                .with_context(|| format!("the policy {}", p.display()))
+        })
+        .transpose()?;
+    if let Some(key) = key {
+        let signing = ledger::keyfile::read(key)?;
+        let verifier = ledger::checkpoint::CheckpointVerifier::from_vkey(vkey).context("--vkey")?;
+        anyhow::ensure!(
+            signing.verifying_key() == *verifier.key(),
+            "{} is not the key of {vkey}",
+            key.display()
+        );
+    }
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let started = std::time::Instant::now();
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} entries, {per_sec}, {eta} left",
+        )
+        .expect("a valid template"),
+    );
+    let restored = node::replicate::restore(
+        &replica,
+        &data.join("db"),
+        vkey,
+        policy.as_ref(),
+        |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        },
+    )
+    .with_context(|| format!("restoring from {from}"))?;
+    bar.finish_and_clear();
+    if let Some(key) = key {
+        std::fs::copy(key, data.join("node.key"))
+            .with_context(|| format!("copying {} into {}", key.display(), data.display()))?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "restored {} entries from {from} in {seconds:.1} s ({:.0} entries/s); {} hash tiles checked",
+        restored.size,
+        restored.size as f64 / seconds.max(1e-9),
+        restored.tiles_checked
+    );
     Ok(())
 }
 

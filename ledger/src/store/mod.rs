@@ -502,6 +502,22 @@ impl<B: Backend> Log<B> {
         Ok(self.install(group))
     }
 
+    /// Appends leaves taken from a copy of this log (a restore from object
+    /// storage) as one atomic group, with no state writes: their Merkle
+    /// nodes and the new head. The caller has verified them from this log's
+    /// tip on (`ChainVerifier`: canonical bytes, seqs, chain, `logged_at`,
+    /// signatures); `logged_at` is the last one's. The derived state is
+    /// rebuilt afterwards by the rules ([`reindex`]).
+    pub fn append_verified(
+        &mut self,
+        records: Vec<LeafRecord>,
+        logged_at: SystemTime,
+    ) -> Result<HeadRecord, StoreError> {
+        let group = self.tip.prepare(records, Vec::new(), logged_at);
+        self.commit(&group)?;
+        Ok(self.install(group))
+    }
+
     /// Writes a group prepared on this log's tip durably. Readers still see
     /// the old head until [`Log::install`]. Takes `&self`: a writer that
     /// shares the log with readers commits under a shared lock. Groups must

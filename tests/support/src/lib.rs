@@ -1,10 +1,13 @@
 //! What the workspace's tests share: a free loopback port, a binary that
 //! serves started and awaited until it listens, and a plain HTTP GET. Std
 //! only, so that any crate's tests can use it; with the feature `cdp`, a
-//! headless Chromium driven over the DevTools protocol ([`cdp`]).
+//! headless Chromium driven over the DevTools protocol ([`cdp`]); with
+//! `garage`, a Garage cluster on loopback ([`garage`]).
 
 #[cfg(feature = "cdp")]
 pub mod cdp;
+#[cfg(feature = "garage")]
+pub mod garage;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -1,0 +1,599 @@
+//! The log copied to S3-compatible object storage as C2SP tlog-tiles: every
+//! hash tile and entry bundle the tree gains, then the checkpoint (the
+//! witnessed one when the node has a witness policy), always last, so a
+//! reader never finds a checkpoint whose tiles are missing.
+//!
+//! Objects are written only where nothing is yet. Not every store honours a
+//! conditional put (Garage 2.5 ignores `If-None-Match: *`), so the writer
+//! reads first: an object already there with the same bytes is left alone,
+//! one with other bytes stops replication for good, loudly, and is never
+//! overwritten. At start the bucket's checkpoint must be signed by this
+//! node's key and name a root this log has at that size.
+//!
+//! Endpoint, region and credentials come from the usual AWS variables
+//! (`AWS_ENDPOINT_URL` or `AWS_ENDPOINT`, `AWS_REGION`,
+//! `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`); an `http://` endpoint is
+//! allowed as such.
+
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use ledger::checkpoint::CheckpointVerifier;
+use ledger::tiles::{self, TilePath};
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as ObjectPath;
+use object_store::{
+    Attribute, Attributes, ClientOptions, ObjectStore, PutOptions, PutPayload, RetryConfig,
+};
+
+use crate::{Shared, SharedLog};
+
+/// What replication could not do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplicaError {
+    /// The `--replicate` URL or the AWS settings are unusable.
+    #[error("{0}")]
+    Config(String),
+    /// The object store failed or refused (endpoint, credentials, bucket).
+    #[error("{0}")]
+    Storage(String),
+    /// An object holds other bytes than this log has at its place.
+    #[error(
+        "{path} in the bucket differs from this log's; replication stopped, nothing overwritten"
+    )]
+    Differs {
+        /// The object's path under the prefix.
+        path: String,
+    },
+    /// The bucket's checkpoint is not one of this log's.
+    #[error(
+        "the bucket's checkpoint is not this log's: {0}; replication stopped, nothing overwritten"
+    )]
+    Foreign(String),
+}
+
+/// Where an S3-compatible store is and the key to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct S3Settings {
+    /// `http(s)://host:port`; none for AWS itself.
+    pub endpoint: Option<String>,
+    /// The region (`garage` for Garage's default).
+    pub region: Option<String>,
+    /// The access key's id.
+    pub access_key_id: Option<String>,
+    /// Its secret.
+    pub secret_access_key: Option<String>,
+}
+
+/// A bucket and prefix on an S3-compatible store.
+#[derive(Clone)]
+pub struct Replica {
+    store: Arc<dyn ObjectStore>,
+    prefix: String,
+    url: String,
+}
+
+impl std::fmt::Debug for Replica {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+impl Replica {
+    /// `s3://BUCKET[/PREFIX]`, with endpoint, region and credentials from
+    /// the environment (see the module docs).
+    pub fn from_url(url: &str) -> Result<Replica, ReplicaError> {
+        let var = |name: &str| std::env::var(name).ok();
+        Replica::new(
+            url,
+            &S3Settings {
+                endpoint: var("AWS_ENDPOINT_URL").or_else(|| var("AWS_ENDPOINT")),
+                region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
+                access_key_id: var("AWS_ACCESS_KEY_ID"),
+                secret_access_key: var("AWS_SECRET_ACCESS_KEY"),
+            },
+        )
+    }
+
+    /// `s3://BUCKET[/PREFIX]` with these settings. Few retries: a wrong
+    /// endpoint or key should fail in seconds with one line, not retry for
+    /// minutes.
+    pub fn new(url: &str, settings: &S3Settings) -> Result<Replica, ReplicaError> {
+        let rest = url
+            .strip_prefix("s3://")
+            .ok_or_else(|| ReplicaError::Config(format!("{url}: not an s3://BUCKET/PREFIX URL")))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(ReplicaError::Config(format!("{url}: no bucket")));
+        }
+        let mut builder = AmazonS3Builder::new().with_bucket_name(bucket);
+        if let Some(e) = &settings.endpoint {
+            builder = builder.with_endpoint(e);
+        }
+        if let Some(r) = &settings.region {
+            builder = builder.with_region(r);
+        }
+        if let Some(k) = &settings.access_key_id {
+            builder = builder.with_access_key_id(k);
+        }
+        if let Some(k) = &settings.secret_access_key {
+            builder = builder.with_secret_access_key(k);
+        }
+        let client = ClientOptions::new()
+            .with_allow_http(
+                settings
+                    .endpoint
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with("http://")),
+            )
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_timeout(Duration::from_secs(30));
+        let store = builder
+            .with_client_options(client)
+            .with_retry(RetryConfig {
+                max_retries: 2,
+                retry_timeout: Duration::from_secs(10),
+                ..RetryConfig::default()
+            })
+            .build()
+            .map_err(|e| ReplicaError::Config(format!("{url}: {e}")))?;
+        Ok(Replica {
+            store: Arc::new(store),
+            prefix: prefix.trim_matches('/').to_owned(),
+            url: url.to_owned(),
+        })
+    }
+
+    /// The URL it was made from.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn path(&self, rel: &str) -> ObjectPath {
+        if self.prefix.is_empty() {
+            ObjectPath::from(rel)
+        } else {
+            ObjectPath::from(format!("{}/{rel}", self.prefix))
+        }
+    }
+
+    fn storage(&self, what: &str, e: object_store::Error) -> ReplicaError {
+        ReplicaError::Storage(format!("{what}: {e}"))
+    }
+
+    /// The object at `rel` under the prefix, if there is one.
+    pub async fn get(&self, rel: &str) -> Result<Option<Vec<u8>>, ReplicaError> {
+        match self.store.get(&self.path(rel)).await {
+            Ok(r) => Ok(Some(
+                r.bytes()
+                    .await
+                    .map_err(|e| self.storage(&format!("reading {rel}"), e))?
+                    .to_vec(),
+            )),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.storage(&format!("reading {rel}"), e)),
+        }
+    }
+
+    /// Writes `bytes` at `rel`, replacing what is there.
+    pub async fn put(
+        &self,
+        rel: &str,
+        bytes: Vec<u8>,
+        immutable: bool,
+    ) -> Result<(), ReplicaError> {
+        let mut attributes = Attributes::new();
+        attributes.insert(
+            Attribute::CacheControl,
+            if immutable {
+                "public, max-age=31536000, immutable"
+            } else {
+                "no-cache"
+            }
+            .into(),
+        );
+        let options = PutOptions {
+            attributes,
+            ..PutOptions::default()
+        };
+        self.store
+            .put_opts(&self.path(rel), PutPayload::from(bytes), options)
+            .await
+            .map(drop)
+            .map_err(|e| self.storage(&format!("writing {rel}"), e))
+    }
+
+    /// Writes `bytes` at `rel` unless an object is there: the same bytes
+    /// are left alone, other bytes are [`ReplicaError::Differs`].
+    pub async fn put_new(
+        &self,
+        rel: &str,
+        bytes: Vec<u8>,
+        immutable: bool,
+    ) -> Result<(), ReplicaError> {
+        match self.get(rel).await? {
+            Some(there) if there == bytes => Ok(()),
+            Some(_) => Err(ReplicaError::Differs {
+                path: rel.to_owned(),
+            }),
+            None => self.put(rel, bytes, immutable).await,
+        }
+    }
+
+    /// The bucket's checkpoint, if any. Also what start-up calls to find a
+    /// wrong endpoint, bad credentials or a missing bucket at once.
+    pub async fn checkpoint(&self) -> Result<Option<String>, ReplicaError> {
+        match self.get("checkpoint").await? {
+            None => {
+                // A missing object, or a missing bucket: listing tells which.
+                let prefix =
+                    (!self.prefix.is_empty()).then(|| ObjectPath::from(self.prefix.as_str()));
+                self.store
+                    .list_with_delimiter(prefix.as_ref())
+                    .await
+                    .map_err(|e| self.storage("listing", e))?;
+                Ok(None)
+            }
+            Some(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| ReplicaError::Foreign("not UTF-8".into())),
+        }
+    }
+
+    /// Copies what growing the tree from `from` to the checkpoint `note`
+    /// adds (every new tile and bundle, from `log`), then the checkpoint.
+    pub async fn push(&self, log: &SharedLog, from: u64, note: &str) -> Result<u64, ReplicaError> {
+        let size = ledger::witness::stated_checkpoint(note.as_bytes())
+            .ok_or_else(|| ReplicaError::Config("the node's checkpoint does not parse".into()))?
+            .root
+            .size;
+        for t in tiles::added(from, size) {
+            let bytes = {
+                let log = log.read().expect("log lock");
+                tiles::content(&log, &t).map_err(|e| ReplicaError::Storage(format!("{t}: {e}")))?
+            };
+            self.put_new(&t.to_string(), bytes, t.is_full()).await?;
+        }
+        self.put("checkpoint", note.as_bytes().to_vec(), false)
+            .await?;
+        Ok(size)
+    }
+}
+
+/// The size the bucket's checkpoint vouches for, once it is checked to be
+/// this log's: signed by `verifier`, of a size this log has, with the root
+/// this log has at that size.
+pub fn check_bucket(
+    log: &SharedLog,
+    verifier: &CheckpointVerifier,
+    note: &str,
+) -> Result<u64, ReplicaError> {
+    let cp = verifier
+        .verify(note.as_bytes())
+        .map_err(|e| ReplicaError::Foreign(e.to_string()))?;
+    let log = log.read().expect("log lock");
+    if cp.root.size > log.size() {
+        return Err(ReplicaError::Foreign(format!(
+            "it covers {} entries, this log has {}",
+            cp.root.size,
+            log.size()
+        )));
+    }
+    let here = log
+        .root_at(cp.root.size)
+        .map_err(|e| ReplicaError::Storage(e.to_string()))?;
+    if here != cp.root {
+        return Err(ReplicaError::Foreign(format!(
+            "another root at size {}",
+            cp.root.size
+        )));
+    }
+    Ok(cp.root.size)
+}
+
+/// Replication's progress, for `/metrics` and `/healthz`.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    /// Entries the bucket's checkpoint covers.
+    pub(crate) size: u64,
+    /// Since when the bucket has been behind the published checkpoint.
+    behind_since: Option<Instant>,
+    /// Why replication stopped for good (the bucket disagrees).
+    pub(crate) stopped: Option<String>,
+    /// The last failure to reach the store (retried).
+    pub(crate) failing: Option<String>,
+}
+
+/// The replication thread's shared state.
+pub(crate) struct Replication {
+    pub(crate) replica: Replica,
+    pub(crate) progress: Mutex<Progress>,
+    interval: Duration,
+}
+
+impl Replication {
+    /// Prometheus lines: replicated size, lag in entries and seconds,
+    /// whether replication stopped.
+    pub(crate) fn render(&self, published: u64) -> String {
+        let p = self.progress.lock().expect("progress lock");
+        let lag = published.saturating_sub(p.size);
+        let seconds = p.behind_since.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        format!(
+            "# TYPE aidledger_replicated_entries gauge\naidledger_replicated_entries {}\n\
+             # TYPE aidledger_replication_lag_entries gauge\naidledger_replication_lag_entries {lag}\n\
+             # TYPE aidledger_replication_lag_seconds gauge\naidledger_replication_lag_seconds {seconds:.3}\n\
+             # TYPE aidledger_replication_stopped gauge\naidledger_replication_stopped {}\n",
+            p.size,
+            u8::from(p.stopped.is_some())
+        )
+    }
+
+    /// One line for `/healthz`, and whether the node is unhealthy.
+    pub(crate) fn health(&self, published: u64) -> (String, bool) {
+        let p = self.progress.lock().expect("progress lock");
+        if let Some(why) = &p.stopped {
+            return (format!("replication stopped: {why}"), true);
+        }
+        let seconds = p.behind_since.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        let mut line = format!(
+            "replication to {}: {} entries behind, {seconds:.1} s",
+            self.replica.url,
+            published.saturating_sub(p.size)
+        );
+        if let Some(e) = &p.failing {
+            line.push_str(&format!("; retrying after: {e}"));
+        }
+        (line, false)
+    }
+}
+
+/// What the node replicates and how often it looks.
+#[derive(Debug, Clone)]
+pub struct ReplicaConfig {
+    /// The bucket.
+    pub replica: Replica,
+    /// The bucket's checkpoint as found at start-up (checked against the log there).
+    pub existing: Option<String>,
+    /// Longest wait between two looks at the published checkpoint.
+    pub interval: Duration,
+}
+
+pub(crate) fn start(
+    log: SharedLog,
+    shared: &Arc<Shared>,
+    config: ReplicaConfig,
+) -> Arc<Replication> {
+    let replication = Arc::new(Replication {
+        replica: config.replica,
+        progress: Mutex::default(),
+        interval: config.interval,
+    });
+    let from = match config.existing {
+        None => Ok(0),
+        Some(note) => CheckpointVerifier::from_vkey(&shared.signer.vkey())
+            .map_err(|e| ReplicaError::Config(e.to_string()))
+            .and_then(|v| check_bucket(&log, &v, &note)),
+    };
+    let weak = Arc::downgrade(shared);
+    let r = replication.clone();
+    std::thread::Builder::new()
+        .name("replicate".into())
+        .spawn(move || run(log, weak, r, from))
+        .expect("spawning the replication thread");
+    replication
+}
+
+fn run(log: SharedLog, shared: Weak<Shared>, r: Arc<Replication>, from: Result<u64, ReplicaError>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for replication");
+    let stop = |e: ReplicaError| {
+        tracing::error!(replica = r.replica.url(), "{e}");
+        r.progress.lock().expect("progress lock").stopped = Some(e.to_string());
+    };
+    let mut done = match from {
+        Ok(size) => size,
+        Err(e) => return stop(e),
+    };
+    r.progress.lock().expect("progress lock").size = done;
+    let mut backoff = r.interval;
+    loop {
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let note = shared.published_checkpoint();
+        drop(shared);
+        let size = note
+            .as_deref()
+            .and_then(|n| ledger::witness::stated_checkpoint(n.as_bytes()))
+            .map_or(0, |c| c.root.size);
+        if size > done {
+            r.progress
+                .lock()
+                .expect("progress lock")
+                .behind_since
+                .get_or_insert_with(Instant::now);
+            match runtime.block_on(
+                r.replica
+                    .push(&log, done, note.as_deref().unwrap_or_default()),
+            ) {
+                Ok(size) => {
+                    done = size;
+                    backoff = r.interval;
+                    let mut p = r.progress.lock().expect("progress lock");
+                    p.size = size;
+                    p.failing = None;
+                    p.behind_since = None;
+                }
+                Err(e @ (ReplicaError::Differs { .. } | ReplicaError::Foreign(_))) => {
+                    return stop(e)
+                }
+                Err(e) => {
+                    tracing::warn!(replica = r.replica.url(), "{e}; retrying");
+                    r.progress.lock().expect("progress lock").failing = Some(e.to_string());
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            }
+            continue;
+        }
+        std::thread::sleep(r.interval);
+    }
+}
+
+/// What [`restore`] rebuilt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restored {
+    /// Entries in the restored log.
+    pub size: u64,
+    /// Hash tiles compared with the ones recomputed from the leaves.
+    pub tiles_checked: usize,
+}
+
+/// Why a restore stopped; nothing is left to serve in that case.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// The bucket could not be read.
+    #[error(transparent)]
+    Replica(#[from] ReplicaError),
+    /// The bucket has no checkpoint.
+    #[error("{0} holds no checkpoint")]
+    Empty(String),
+    /// The checkpoint is not signed by the given key, or lacks the quorum.
+    #[error("the bucket's checkpoint: {0}")]
+    Checkpoint(String),
+    /// A tile is missing, malformed or not what the leaves give.
+    #[error("{path}: {problem}")]
+    Tile {
+        /// The tile's path under the prefix.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A leaf fails verification (chain, signature, canonical form) or the
+    /// leaves do not give the checkpoint's root.
+    #[error("the bucket's leaves: {0}")]
+    Leaves(ledger::VerifyError),
+    /// The store could not be written, or the rules refuse a leaf.
+    #[error(transparent)]
+    Store(#[from] ledger::StoreError),
+}
+
+/// Rebuilds a store in `db` (a directory that must not hold one) from the
+/// bucket alone: the checkpoint checked against `vkey` (and the quorum of
+/// `policy`), every entry bundle read and verified by a `ChainVerifier`
+/// (canonical leaves, seqs, chain, `logged_at`, signatures, the root),
+/// the leaves written with their Merkle nodes, every hash tile compared
+/// with the one the leaves give, then the derived state rebuilt by the
+/// rules from seq 0. `progress(done, total)` is called after each bundle.
+pub fn restore(
+    replica: &Replica,
+    db: &std::path::Path,
+    vkey: &str,
+    policy: Option<&ledger::witness::Policy>,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Restored, RestoreError> {
+    use ledger::entry::LeafRecord;
+    use ledger::store::{Log, RocksBackend};
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for the restore");
+    let note = runtime
+        .block_on(replica.checkpoint())?
+        .ok_or_else(|| RestoreError::Empty(replica.url().to_owned()))?;
+    let verifier =
+        CheckpointVerifier::from_vkey(vkey).map_err(|e| RestoreError::Checkpoint(e.to_string()))?;
+    let cp = verifier
+        .verify(note.as_bytes())
+        .map_err(|e| RestoreError::Checkpoint(e.to_string()))?;
+    if let Some(policy) = policy {
+        policy
+            .verify(note.as_bytes())
+            .map_err(|e| RestoreError::Checkpoint(e.to_string()))?;
+    }
+    let size = cp.root.size;
+    if db.exists() && std::fs::read_dir(db).map_or(true, |mut d| d.next().is_some()) {
+        return Err(ledger::StoreError::Io(format!(
+            "{} already holds a store; restore into an empty directory",
+            db.display()
+        ))
+        .into());
+    }
+    let mut log = Log::open(RocksBackend::open(db)?)?;
+    let mut chain = ledger::ChainVerifier::new().with_threads(2);
+    let bundles = size.div_ceil(tiles::TILE_WIDTH);
+    // A few bundles in flight while the last ones are verified and written.
+    let fetch = |i: u64| {
+        let t = TilePath {
+            level: None,
+            index: i,
+            width: (size - i * tiles::TILE_WIDTH).min(tiles::TILE_WIDTH),
+        };
+        let replica = replica.clone();
+        runtime.spawn(async move { (t, replica.get(&t.to_string()).await) })
+    };
+    let mut in_flight: std::collections::VecDeque<_> = (0..bundles.min(16)).map(fetch).collect();
+    let mut next = in_flight.len() as u64;
+    while let Some(task) = in_flight.pop_front() {
+        if next < bundles {
+            in_flight.push_back(fetch(next));
+            next += 1;
+        }
+        let (t, got) = runtime.block_on(task).expect("the fetch task");
+        let path = t.to_string();
+        let bundle = got?.ok_or_else(|| RestoreError::Tile {
+            path: path.clone(),
+            problem: "missing".into(),
+        })?;
+        let leaves = tiles::bundle_leaves(&bundle, t.width).ok_or_else(|| RestoreError::Tile {
+            path: path.clone(),
+            problem: format!("not {} length-prefixed leaves", t.width),
+        })?;
+        let mut records = Vec::with_capacity(leaves.len());
+        let mut logged_at = None;
+        for bytes in leaves {
+            let leaf = chain.push(bytes).map_err(RestoreError::Leaves)?;
+            logged_at = Some(leaf.logged_at);
+            records.push(LeafRecord::new(bytes.to_vec()));
+        }
+        chain.flush().map_err(RestoreError::Leaves)?;
+        let at = logged_at
+            .as_deref()
+            .and_then(ledger::entry::parse_timestamp)
+            .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+        log.append_verified(records, at)?;
+        progress(log.size(), size);
+    }
+    chain.finish(&cp.root).map_err(RestoreError::Leaves)?;
+    // The hash tiles must be the ones the leaves give.
+    let mut tiles_checked = 0;
+    for t in tiles::added(0, size)
+        .into_iter()
+        .filter(|t| t.level.is_some())
+    {
+        let path = t.to_string();
+        let there = runtime
+            .block_on(replica.get(&path))?
+            .ok_or_else(|| RestoreError::Tile {
+                path: path.clone(),
+                problem: "missing".into(),
+            })?;
+        if there != tiles::content(&log, &t)? {
+            return Err(RestoreError::Tile {
+                path,
+                problem: "not the hashes the leaves give".into(),
+            });
+        }
+        tiles_checked += 1;
+    }
+    drop(log);
+    ledger::store::reindex(db)?;
+    Ok(Restored {
+        size,
+        tiles_checked,
+    })
+}
