@@ -66,6 +66,13 @@ impl Shared {
         }
     }
 
+    /// Wakes the replication thread: a new checkpoint is published.
+    pub(crate) fn published_changed(&self) {
+        if let Some(r) = self.replication.get() {
+            r.wake();
+        }
+    }
+
     /// The size of [`Shared::published_checkpoint`] (0 before there is one).
     pub(crate) fn published_size(&self) -> u64 {
         self.published_checkpoint()
@@ -411,6 +418,9 @@ async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response, ApiEr
             .outcomes
             .iter()
             .any(|o| matches!(o, Ok(Outcome::Sequenced(_))));
+        if let Some(r) = node.shared.replication.get().filter(|r| r.acks()) {
+            r.until_replicated(committed.size).await?;
+        }
         let mut receipts = node.receipts(committed).await?.into_iter();
         for slot in answers.iter_mut().filter(|a| a.is_none()) {
             *slot = Some(receipts.next().expect("one answer per entry"));

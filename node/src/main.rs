@@ -102,9 +102,15 @@ struct ReplicateArgs {
     /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).
     #[arg(long, value_name = "URL")]
     replicate: Option<String>,
-    /// Seconds between two looks at the checkpoint to replicate, at most.
-    #[arg(long, default_value_t = 0.2)]
+    /// Seconds between two looks at the checkpoint to replicate, at most
+    /// (a new checkpoint wakes the replication at once).
+    #[arg(long, default_value_t = 1.0)]
     replicate_interval: f64,
+    /// Answer a submission only once its entries are in the bucket too
+    /// (on two machines at least); without it, receipts follow the local
+    /// fsync and the bucket follows within the replication lag.
+    #[arg(long, requires = "replicate")]
+    ack_after_replication: bool,
 }
 
 /// What the public page trusts.
@@ -347,6 +353,7 @@ fn serve(
             replica,
             existing,
             interval: std::time::Duration::from_secs_f64(replicate.replicate_interval),
+            ack_after_replication: replicate.ack_after_replication,
         });
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -15,7 +15,7 @@
 //! `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`); an `http://` endpoint is
 //! allowed as such.
 
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use ledger::checkpoint::CheckpointVerifier;
@@ -309,9 +309,62 @@ pub(crate) struct Replication {
     pub(crate) replica: Replica,
     pub(crate) progress: Mutex<Progress>,
     interval: Duration,
+    /// Receipts wait for the bucket (`--ack-after-replication`).
+    ack: bool,
+    /// The size the bucket holds, and whether replication stopped: what
+    /// receipts wait on in synchronous mode.
+    replicated: tokio::sync::watch::Sender<(u64, bool)>,
+    /// Set when a new checkpoint is published; the thread waits on it.
+    kicked: (Mutex<bool>, Condvar),
 }
 
 impl Replication {
+    /// Whether receipts wait until their entries are in the bucket.
+    pub(crate) fn acks(&self) -> bool {
+        self.ack
+    }
+
+    /// Wakes the thread: there is a new checkpoint to copy.
+    pub(crate) fn wake(&self) {
+        *self.kicked.0.lock().expect("kick lock") = true;
+        self.kicked.1.notify_one();
+    }
+
+    /// Waits up to `interval` for [`Replication::wake`].
+    fn wait(&self) {
+        let guard = self.kicked.0.lock().expect("kick lock");
+        let (mut kicked, _) = self
+            .kicked
+            .1
+            .wait_timeout_while(guard, self.interval, |k| !*k)
+            .expect("kick lock");
+        *kicked = false;
+    }
+
+    /// Returns once the bucket holds a tree of `size` entries or more: the
+    /// receipts of synchronous mode. Refused with `overloaded` (the entries
+    /// are durable on this node; a resubmission gets the receipts) when
+    /// replication stopped or takes longer than a request may.
+    pub(crate) async fn until_replicated(&self, size: u64) -> Result<(), crate::ApiError> {
+        let mut rx = self.replicated.subscribe();
+        let wait = rx.wait_for(|(done, stopped)| *stopped || *done >= size);
+        let late = || {
+            crate::ApiError::new(
+                ledger::code::Code::Overloaded,
+                "the entries are durable on this node but not yet in its object storage; \
+                 resubmit them for their receipts",
+            )
+        };
+        let replicated = match tokio::time::timeout(crate::REQUEST_TIMEOUT / 2, wait).await {
+            Ok(Ok(state)) => !state.1,
+            _ => false,
+        };
+        if replicated {
+            Ok(())
+        } else {
+            Err(late())
+        }
+    }
     /// Prometheus lines: replicated size, lag in entries and seconds,
     /// whether replication stopped.
     pub(crate) fn render(&self, published: u64) -> String {
@@ -356,6 +409,8 @@ pub struct ReplicaConfig {
     pub existing: Option<String>,
     /// Longest wait between two looks at the published checkpoint.
     pub interval: Duration,
+    /// Receipts only once their entries are in the bucket.
+    pub ack_after_replication: bool,
 }
 
 pub(crate) fn start(
@@ -367,6 +422,9 @@ pub(crate) fn start(
         replica: config.replica,
         progress: Mutex::default(),
         interval: config.interval,
+        ack: config.ack_after_replication,
+        replicated: tokio::sync::watch::Sender::new((0, false)),
+        kicked: (Mutex::new(false), Condvar::new()),
     });
     let from = match config.existing {
         None => Ok(0),
@@ -391,12 +449,14 @@ fn run(log: SharedLog, shared: Weak<Shared>, r: Arc<Replication>, from: Result<u
     let stop = |e: ReplicaError| {
         tracing::error!(replica = r.replica.url(), "{e}");
         r.progress.lock().expect("progress lock").stopped = Some(e.to_string());
+        r.replicated.send_modify(|(_, stopped)| *stopped = true);
     };
     let mut done = match from {
         Ok(size) => size,
         Err(e) => return stop(e),
     };
     r.progress.lock().expect("progress lock").size = done;
+    r.replicated.send_replace((done, false));
     let mut backoff = r.interval;
     loop {
         let Some(shared) = shared.upgrade() else {
@@ -425,6 +485,8 @@ fn run(log: SharedLog, shared: Weak<Shared>, r: Arc<Replication>, from: Result<u
                     p.size = size;
                     p.failing = None;
                     p.behind_since = None;
+                    drop(p);
+                    r.replicated.send_replace((size, false));
                 }
                 Err(e @ (ReplicaError::Differs { .. } | ReplicaError::Foreign(_))) => {
                     return stop(e)
@@ -439,7 +501,7 @@ fn run(log: SharedLog, shared: Weak<Shared>, r: Arc<Replication>, from: Result<u
             }
             continue;
         }
-        std::thread::sleep(r.interval);
+        r.wait();
     }
 }
 

@@ -144,6 +144,7 @@ fn run(rx: &Receiver<Job>, log: &SharedLog, shared: &Shared) {
         |head| {
             let checkpoint: Arc<str> = Arc::from(shared.signer.sign(head.root));
             *shared.checkpoint.write().expect("checkpoint lock") = checkpoint.to_string();
+            shared.published_changed();
             (checkpoint, head.root.size)
         },
         |tag, result| answer(shared, tag, result),

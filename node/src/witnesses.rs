@@ -129,6 +129,7 @@ fn run(log: &SharedLog, shared: &Weak<Shared>) {
         let size = stated_checkpoint(note.as_bytes()).map(|cp| cp.root.size);
         if size.is_some() && size != witnessed_size && round(log, w, &agent, &note) {
             witnessed_size = size;
+            shared.published_changed();
         }
         let interval = w.config.interval;
         drop(shared);

@@ -320,3 +320,107 @@ fn wrong_settings_are_one_line_at_start() {
         );
     }
 }
+
+/// The size of the bucket's checkpoint.
+fn bucket_size(r: &Replica) -> u64 {
+    let note = block_on(r.checkpoint()).unwrap().expect("a checkpoint");
+    ledger::witness::stated_checkpoint(note.as_bytes())
+        .unwrap()
+        .root
+        .size
+}
+
+/// Submits one award and returns its seq.
+fn award_seq(addr: SocketAddr, nonce: &str) -> u64 {
+    let entry = ledger::SignedEntry::create(
+        &SigningKey::from_bytes(&[2; 32]),
+        CHARITY,
+        ledger::domain::Kind::CreditAward,
+        nonce,
+        "2026-11-28T09:00:00Z",
+        json!({"holder": format!("vol_{}", "ab".repeat(32)), "points": 2, "reason": "志愿服务"}),
+    )
+    .unwrap();
+    let a = testkit::http(
+        addr,
+        "POST",
+        "/v1/entries",
+        &serde_json::to_vec(&entry).unwrap(),
+    );
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    let v: Value = serde_json::from_slice(&a.body).unwrap();
+    v["seq"].as_u64().unwrap()
+}
+
+/// With `--ack-after-replication` a receipt means the entry is in the
+/// bucket already; with one Garage node SIGKILLed, receipts keep coming
+/// (the other two hold the quorum), and a restore made while it is down
+/// has every acknowledged entry.
+#[test]
+fn synchronous_receipts_survive_a_storage_node_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut garage = Garage::start(dir.path());
+    let url = format!("s3://{}/sync", garage.bucket);
+    let r = replica(&garage, &url);
+    let addr = testkit::free_addr();
+    let data = dir.path().join("node");
+    let mut c = with_env(node_bin(), &garage);
+    c.args([
+        "demo",
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        &addr.to_string(),
+    ])
+    .args(["--replicate", &url, "--ack-after-replication"])
+    .stderr(Stdio::null());
+    let _node = testkit::Killed(testkit::spawn_listening(&mut c));
+    let mut acked = Vec::new();
+    for i in 0..5 {
+        let seq = award_seq(addr, &format!("sync-{i}"));
+        assert!(
+            bucket_size(&r) > seq,
+            "receipt for {seq} before the bucket had it"
+        );
+        acked.push(seq);
+    }
+    garage.kill(2);
+    for i in 0..5 {
+        let seq = award_seq(addr, &format!("sync-down-{i}"));
+        assert!(
+            bucket_size(&r) > seq,
+            "receipt for {seq} before the bucket had it"
+        );
+        acked.push(seq);
+    }
+    // A restore now, from the two nodes left, has every acknowledged entry.
+    let vkey = json_of(addr, "/v1/log")["vkey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let restored = dir.path().join("restored");
+    let out = with_env(node_bin(), &garage)
+        .env("AWS_ENDPOINT_URL", &garage.endpoints[1])
+        .args([
+            "restore",
+            "--from",
+            &url,
+            "--data",
+            restored.to_str().unwrap(),
+            "--vkey",
+            &vkey,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = ledger::store::Log::open(ledger::RocksBackend::open(&restored.join("db")).unwrap())
+        .unwrap();
+    assert!(log.size() > *acked.last().unwrap());
+    garage.restart(2);
+    let seq = award_seq(addr, "sync-after");
+    assert!(bucket_size(&r) > seq);
+}
