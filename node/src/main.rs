@@ -102,8 +102,9 @@ struct ReplicateArgs {
     /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).
     #[arg(long, value_name = "URL")]
     replicate: Option<String>,
-    /// Seconds between two looks at the checkpoint to replicate, at most
-    /// (a new checkpoint wakes the replication at once).
+    /// Seconds between two copies to the bucket (each covers every group
+    /// since the last); with --ack-after-replication a new checkpoint
+    /// starts a copy at once.
     #[arg(long, default_value_t = 1.0)]
     replicate_interval: f64,
     /// Answer a submission only once its entries are in the bucket too

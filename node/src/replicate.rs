@@ -241,18 +241,36 @@ impl Replica {
     }
 
     /// Copies what growing the tree from `from` to the checkpoint `note`
-    /// adds (every new tile and bundle, from `log`), then the checkpoint.
+    /// adds (every new tile and bundle, from `log`), all at once, then the
+    /// checkpoint once every one of them is there.
     pub async fn push(&self, log: &SharedLog, from: u64, note: &str) -> Result<u64, ReplicaError> {
         let size = ledger::witness::stated_checkpoint(note.as_bytes())
             .ok_or_else(|| ReplicaError::Config("the node's checkpoint does not parse".into()))?
             .root
             .size;
+        let mut writes = tokio::task::JoinSet::new();
         for t in tiles::added(from, size) {
             let bytes = {
                 let log = log.read().expect("log lock");
                 tiles::content(&log, &t).map_err(|e| ReplicaError::Storage(format!("{t}: {e}")))?
             };
-            self.put_new(&t.to_string(), bytes, t.is_full()).await?;
+            let replica = self.clone();
+            writes.spawn(async move { replica.put_new(&t.to_string(), bytes, t.is_full()).await });
+        }
+        // Every write finishes (or fails) before the checkpoint goes out;
+        // a difference is reported before a mere failure.
+        let mut failed = None;
+        while let Some(done) = writes.join_next().await {
+            match done.expect("a tile write task") {
+                Ok(()) => {}
+                Err(e @ ReplicaError::Differs { .. }) => failed = Some(e),
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
         self.put("checkpoint", note.as_bytes().to_vec(), false)
             .await?;
@@ -324,10 +342,15 @@ impl Replication {
         self.ack
     }
 
-    /// Wakes the thread: there is a new checkpoint to copy.
+    /// Wakes the thread in synchronous mode: there is a new checkpoint to
+    /// copy and receipts wait for it. Asynchronous replication keeps to its
+    /// interval instead, so that each copy covers many groups (fewer
+    /// partial tiles written over and again).
     pub(crate) fn wake(&self) {
-        *self.kicked.0.lock().expect("kick lock") = true;
-        self.kicked.1.notify_one();
+        if self.ack {
+            *self.kicked.0.lock().expect("kick lock") = true;
+            self.kicked.1.notify_one();
+        }
     }
 
     /// Waits up to `interval` for [`Replication::wake`].
@@ -631,26 +654,37 @@ pub fn restore(
         progress(log.size(), size);
     }
     chain.finish(&cp.root).map_err(RestoreError::Leaves)?;
-    // The hash tiles must be the ones the leaves give.
-    let mut tiles_checked = 0;
-    for t in tiles::added(0, size)
+    // The hash tiles must be the ones the leaves give (16 fetched at once).
+    let hash_tiles: Vec<TilePath> = tiles::added(0, size)
         .into_iter()
         .filter(|t| t.level.is_some())
-    {
-        let path = t.to_string();
-        let there = runtime
-            .block_on(replica.get(&path))?
-            .ok_or_else(|| RestoreError::Tile {
-                path: path.clone(),
-                problem: "missing".into(),
-            })?;
-        if there != tiles::content(&log, &t)? {
-            return Err(RestoreError::Tile {
-                path,
-                problem: "not the hashes the leaves give".into(),
-            });
+        .collect();
+    let mut tiles_checked = 0;
+    for chunk in hash_tiles.chunks(16) {
+        let fetched: Vec<_> = chunk
+            .iter()
+            .map(|t| {
+                let (replica, path) = (replica.clone(), t.to_string());
+                runtime.spawn(async move { replica.get(&path).await })
+            })
+            .collect();
+        for (t, task) in chunk.iter().zip(fetched) {
+            let path = t.to_string();
+            let there = runtime
+                .block_on(task)
+                .expect("the fetch task")?
+                .ok_or_else(|| RestoreError::Tile {
+                    path: path.clone(),
+                    problem: "missing".into(),
+                })?;
+            if there != tiles::content(&log, t)? {
+                return Err(RestoreError::Tile {
+                    path,
+                    problem: "not the hashes the leaves give".into(),
+                });
+            }
+            tiles_checked += 1;
         }
-        tiles_checked += 1;
     }
     drop(log);
     ledger::store::reindex(db)?;
