@@ -424,3 +424,59 @@ fn synchronous_receipts_survive_a_storage_node_killed() {
     let seq = award_seq(addr, "sync-after");
     assert!(bucket_size(&r) > seq);
 }
+
+/// A bucket whose tiles were tampered with after replication: a restore
+/// names the hash tile that is not what the leaves give, and refuses an
+/// entry bundle whose leaf was changed.
+#[test]
+fn a_restore_names_a_corrupted_tile() {
+    let dir = tempfile::tempdir().unwrap();
+    let garage = Garage::start(dir.path());
+    let url = format!("s3://{}/tampered", garage.bucket);
+    let addr = testkit::free_addr();
+    let vkey;
+    {
+        let _node = replicating(&garage, &dir.path().join("node"), addr, &url);
+        award(addr, "before-tampering");
+        replicated(addr);
+        vkey = json_of(addr, "/v1/log")["vkey"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    }
+    let r = replica(&garage, &url);
+    let restore = |into: &str| {
+        with_env(node_bin(), &garage)
+            .args(["restore", "--from", &url, "--vkey", &vkey])
+            .args(["--data", dir.path().join(into).to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    // A hash tile with one hash changed.
+    let mut tile = block_on(r.get("tile/0/005")).unwrap().unwrap();
+    tile[40] ^= 1;
+    block_on(r.put("tile/0/005", tile.clone(), true)).unwrap();
+    let out = restore("a");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("tile/0/005: not the hashes the leaves give"),
+        "{stderr}"
+    );
+    tile[40] ^= 1;
+    block_on(r.put("tile/0/005", tile, true)).unwrap();
+    // A bundle with one leaf's amount changed: its signature fails.
+    let mut bundle = block_on(r.get("tile/entries/000")).unwrap().unwrap();
+    // One digit of an amount, so that the bundle's length prefixes still hold.
+    let pattern = b"\"amount\":900000000";
+    let at = bundle
+        .windows(pattern.len())
+        .position(|w| w == pattern)
+        .expect("the demo's first receipt is in bundle 0");
+    bundle[at + pattern.len() - 1] = b'1';
+    block_on(r.put("tile/entries/000", bundle, true)).unwrap();
+    let out = restore("b");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("the bucket's leaves: seq"), "{stderr}");
+}
