@@ -330,6 +330,61 @@ pub fn verify_file(
     Ok(cp)
 }
 
+/// `verify --tiles`: the whole log from a C2SP tlog-tiles URL with no node
+/// behind it (a bucket's public endpoint, a CDN, a node's own root): the
+/// checkpoint at `/checkpoint`, every entry bundle through the audit (as
+/// `verify --node`: canonical leaves, chain, signatures, the rules), then
+/// every hash tile compared with the one the leaves give. A tile that is
+/// missing, malformed or not what the leaves give is named.
+pub fn verify_tiles(
+    pins: &Pins,
+    client: &NodeClient,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<Checkpoint> {
+    use ledger::tiles::{self, TilePath, TILE_WIDTH};
+    let bad_tile = |t: &TilePath, problem: &str| Failed(format!("{t}: {problem}"));
+    let fetch = |t: &TilePath| -> anyhow::Result<Vec<u8>> {
+        client
+            .get(&format!("/{t}"))
+            .map_err(|e| bad_tile(t, &format!("cannot be read: {e:#}")).into())
+    };
+    let note = client.get("/checkpoint")?;
+    let cp = pins.trust.check(&note)?;
+    let size = cp.root.size;
+    progress.set_length(size);
+    let mut audit = Audit::new(pins.genesis);
+    let mut tree = ledger::merkle::MemTree::new();
+    for index in 0..size.div_ceil(TILE_WIDTH) {
+        let t = TilePath {
+            level: None,
+            index,
+            width: (size - index * TILE_WIDTH).min(TILE_WIDTH),
+        };
+        let bundle = fetch(&t)?;
+        let leaves = tiles::bundle_leaves(&bundle, t.width)
+            .ok_or_else(|| bad_tile(&t, &format!("not {} length-prefixed leaves", t.width)))?;
+        for leaf in leaves {
+            if let Err(fault) = audit.push(leaf) {
+                return Err(audit.fail(fault).into());
+            }
+            tree.push(ledger::merkle::leaf_hash(leaf));
+        }
+        progress.set_position(audit.size());
+    }
+    audit.finish(&cp)?;
+    for t in tiles::added(0, size).iter().filter(|t| t.level.is_some()) {
+        let there = fetch(t)?;
+        let level = t.level.expect("a hash tile");
+        let expected = ledger::merkle::hash_tile(&tree, level, t.index, t.width as u32)
+            .map_err(|e| anyhow::anyhow!("{t}: {e}"))?;
+        if there != expected {
+            return Err(bad_tile(t, "not the hashes the leaves give").into());
+        }
+    }
+    progress.finish_and_clear();
+    Ok(cp)
+}
+
 /// What `--state-dir` keeps between runs: the last verified checkpoint and
 /// where the audit stood, then the replay snapshot.
 #[derive(Serialize, Deserialize)]

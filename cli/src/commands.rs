@@ -151,6 +151,7 @@ pub(crate) fn submit(
 pub(crate) fn verify(
     VerifyArgs {
         node,
+        tiles,
         file,
         checkpoint,
         vkey,
@@ -173,6 +174,12 @@ pub(crate) fn verify(
     let started = std::time::Instant::now();
     let bar = progress(0, &t!("progress.verifying"));
     let (cp, verified) = match (node, file) {
+        _ if tiles.is_some() => {
+            let client = NodeClient::new(tiles.as_deref().expect("just checked"));
+            let cp = audit::verify_tiles(&pins, &client, &bar)?;
+            let n = cp.root.size;
+            (cp, n)
+        }
         (_, Some(file)) => {
             let cp = audit::verify_file(
                 &pins,
@@ -187,7 +194,7 @@ pub(crate) fn verify(
             let client = NodeClient::new(&node);
             audit::verify_node(&pins, &client, state_dir.map(StateDir).as_ref(), &bar)?
         }
-        (None, None) => unreachable!("clap requires --node or --file"),
+        (None, None) => unreachable!("clap requires --node, --tiles or --file"),
     };
     let secs = started.elapsed().as_secs_f64();
     if verified == 0 && cp.root.size > 0 {

@@ -429,8 +429,12 @@ struct SubmitArgs {
 #[derive(Args)]
 struct VerifyArgs {
     /// Node to verify.
-    #[arg(long, conflicts_with = "file", required_unless_present = "file")]
+    #[arg(long, conflicts_with_all = ["file", "tiles"], required_unless_present_any = ["file", "tiles"])]
     node: Option<String>,
+    /// A C2SP tlog-tiles URL to verify with no node: a bucket's public
+    /// endpoint, a CDN in front of it, or a node's root.
+    #[arg(long, conflicts_with_all = ["file", "state_dir"])]
+    tiles: Option<String>,
     /// Export file (NDJSON leaves) to verify instead.
     #[arg(long, requires = "checkpoint")]
     file: Option<PathBuf>,
