@@ -13,6 +13,9 @@ use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
 use testkit::cdp::Browser;
 
+mod common;
+use common::witness;
+
 const CHARITY: &str = "CN-USCI-53440300MJ0000018R";
 
 /// The demo node on `addr` with its data in `data` (extra `args` after).
@@ -530,60 +533,6 @@ fn the_page_warns_when_the_node_is_not_the_one_it_trusts() {
         b.eval("document.getElementById('anchor-vkey').textContent"),
         json!(other)
     );
-}
-
-/// `aidledger` (the CLI, which serves witnesses), built beside this binary
-/// by `cargo build --workspace --bins` (scripts/test.sh builds it first).
-fn cli_bin() -> PathBuf {
-    let bin = Path::new(env!("CARGO_BIN_EXE_aidledger-node")).with_file_name("aidledger");
-    assert!(
-        bin.exists(),
-        "{} is missing: build the workspace's binaries first",
-        bin.display()
-    );
-    bin
-}
-
-/// A witness for the demo log: `aidledger witness init` and `add-log`, then
-/// served on a free port. Returns its vkey, address and process.
-fn witness(dir: &Path, name: &str, log_vkey: &str) -> (String, SocketAddr, testkit::Killed) {
-    let run = |args: &[&str]| {
-        let out = Command::new(cli_bin()).args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let d = dir.to_str().unwrap();
-    let vkey = run(&["witness", "init", "--name", name, "--dir", d])
-        .trim()
-        .to_owned();
-    run(&[
-        "witness",
-        "add-log",
-        "--dir",
-        d,
-        "--origin",
-        "demo.aidledger.local/aid/2026",
-        "--vkey",
-        log_vkey,
-    ]);
-    let addr = testkit::free_addr();
-    let process = testkit::Killed(testkit::spawn_listening(
-        Command::new(cli_bin())
-            .args([
-                "witness",
-                "serve",
-                "--dir",
-                d,
-                "--listen",
-                &addr.to_string(),
-            ])
-            .stderr(Stdio::null()),
-    ));
-    (vkey, addr, process)
 }
 
 /// With a witness policy (both of two witnesses), the page names the

@@ -15,6 +15,8 @@ use node::replicate::{Replica, S3Settings};
 use serde_json::{json, Value};
 use testkit::garage::Garage;
 
+mod common;
+
 const CHARITY: &str = "CN-USCI-53440300MJ0000018R";
 
 fn node_bin() -> Command {
@@ -479,4 +481,69 @@ fn a_restore_names_a_corrupted_tile() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("the bucket's leaves: seq"), "{stderr}");
+}
+
+/// With a witness policy, the checkpoint in the bucket is the witnessed one
+/// the node publishes, cosignatures and all.
+#[test]
+fn the_bucket_gets_the_witnessed_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let garage = Garage::start(dir.path());
+    let url = format!("s3://{}/witnessed", garage.bucket);
+    let data = dir.path().join("node");
+    std::fs::create_dir_all(&data).unwrap();
+    let key = ledger::keyfile::create(&data.join("node.key")).unwrap();
+    let log_vkey = ledger::checkpoint::CheckpointSigner::new("demo.aidledger.local/aid/2026", key)
+        .unwrap()
+        .vkey();
+    let (vkey, witness_addr, _witness) =
+        common::witness(&dir.path().join("audit"), "audit.witness.test", &log_vkey);
+    let policy = dir.path().join("policy");
+    std::fs::write(
+        &policy,
+        format!("log {log_vkey}\nwitness audit {vkey} http://{witness_addr}\nquorum audit\n"),
+    )
+    .unwrap();
+    let addr = testkit::free_addr();
+    let mut c = with_env(node_bin(), &garage);
+    c.args([
+        "demo",
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        &addr.to_string(),
+    ])
+    .args(["--replicate", &url, "--replicate-interval", "0.1"])
+    .args([
+        "--witness-policy",
+        policy.to_str().unwrap(),
+        "--witness-interval",
+        "0.1",
+    ])
+    .stderr(Stdio::null());
+    let _node = testkit::Killed(testkit::spawn_listening(&mut c));
+    award(addr, "witnessed-1");
+    let size = json_of(addr, "/v1/log")["size"].as_u64().unwrap();
+    let r = replica(&garage, &url);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let note = loop {
+        if let Some(note) = block_on(r.checkpoint()).unwrap() {
+            if ledger::witness::stated_checkpoint(note.as_bytes())
+                .unwrap()
+                .root
+                .size
+                == size
+            {
+                break note;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the witnessed checkpoint never reached the bucket"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(note.contains("\u{2014} audit.witness.test "), "{note}");
+    let (_, published) = get(addr, "/checkpoint");
+    assert_eq!(note.as_bytes(), published);
 }

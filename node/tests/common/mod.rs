@@ -1,6 +1,10 @@
 //! Helpers shared by the node's tests.
 #![allow(dead_code)]
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
 use ledger::checkpoint::CheckpointVerifier;
 use ledger::merkle::{Hash, RootHash};
 use serde_json::Value;
@@ -27,4 +31,58 @@ pub fn check_receipt(verifier: &CheckpointVerifier, r: &Value) -> RootHash {
         .verify_inclusion(&leaf, r["seq"].as_u64().unwrap(), &path)
         .unwrap();
     cp.root
+}
+
+/// `aidledger` (the CLI, which serves witnesses), built beside this binary
+/// by `cargo build --workspace --bins` (scripts/test.sh builds it first).
+pub fn cli_bin() -> PathBuf {
+    let bin = Path::new(env!("CARGO_BIN_EXE_aidledger-node")).with_file_name("aidledger");
+    assert!(
+        bin.exists(),
+        "{} is missing: build the workspace's binaries first",
+        bin.display()
+    );
+    bin
+}
+
+/// A witness for the demo log: `aidledger witness init` and `add-log`, then
+/// served on a free port. Returns its vkey, address and process.
+pub fn witness(dir: &Path, name: &str, log_vkey: &str) -> (String, SocketAddr, testkit::Killed) {
+    let run = |args: &[&str]| {
+        let out = Command::new(cli_bin()).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let d = dir.to_str().unwrap();
+    let vkey = run(&["witness", "init", "--name", name, "--dir", d])
+        .trim()
+        .to_owned();
+    run(&[
+        "witness",
+        "add-log",
+        "--dir",
+        d,
+        "--origin",
+        "demo.aidledger.local/aid/2026",
+        "--vkey",
+        log_vkey,
+    ]);
+    let addr = testkit::free_addr();
+    let process = testkit::Killed(testkit::spawn_listening(
+        Command::new(cli_bin())
+            .args([
+                "witness",
+                "serve",
+                "--dir",
+                d,
+                "--listen",
+                &addr.to_string(),
+            ])
+            .stderr(Stdio::null()),
+    ));
+    (vkey, addr, process)
 }
