@@ -30,19 +30,25 @@ fn with_env(mut c: Command, garage: &Garage) -> Command {
     c
 }
 
-/// The demo node replicating to `url`, on `addr`.
-fn replicating(garage: &Garage, data: &Path, addr: SocketAddr, url: &str) -> testkit::Killed {
+/// The demo node replicating to `url`, on `addr`, with `extra` flags.
+fn replicating_with(
+    garage: &Garage,
+    data: &Path,
+    addr: SocketAddr,
+    url: &str,
+    extra: &[&str],
+) -> testkit::Killed {
     let mut c = with_env(node_bin(), garage);
-    c.args([
-        "demo",
-        "--data",
-        data.to_str().unwrap(),
-        "--listen",
-        &addr.to_string(),
-    ])
-    .args(["--replicate", url, "--replicate-interval", "0.1"])
-    .stderr(Stdio::null());
+    c.args(["demo", "--data", data.to_str().unwrap()])
+        .args(["--listen", &addr.to_string(), "--replicate", url])
+        .args(extra)
+        .stderr(Stdio::null());
     testkit::Killed(testkit::spawn_listening(&mut c))
+}
+
+/// The demo node replicating to `url` every 0.1 s, on `addr`.
+fn replicating(garage: &Garage, data: &Path, addr: SocketAddr, url: &str) -> testkit::Killed {
+    replicating_with(garage, data, addr, url, &["--replicate-interval", "0.1"])
 }
 
 fn get(addr: SocketAddr, path: &str) -> (u16, Vec<u8>) {
@@ -366,17 +372,7 @@ fn synchronous_receipts_survive_a_storage_node_killed() {
     let r = replica(&garage, &url);
     let addr = testkit::free_addr();
     let data = dir.path().join("node");
-    let mut c = with_env(node_bin(), &garage);
-    c.args([
-        "demo",
-        "--data",
-        data.to_str().unwrap(),
-        "--listen",
-        &addr.to_string(),
-    ])
-    .args(["--replicate", &url, "--ack-after-replication"])
-    .stderr(Stdio::null());
-    let _node = testkit::Killed(testkit::spawn_listening(&mut c));
+    let _node = replicating_with(&garage, &data, addr, &url, &["--ack-after-replication"]);
     let mut acked = Vec::new();
     for i in 0..5 {
         let seq = award_seq(addr, &format!("sync-{i}"));
@@ -505,23 +501,21 @@ fn the_bucket_gets_the_witnessed_checkpoint() {
     )
     .unwrap();
     let addr = testkit::free_addr();
-    let mut c = with_env(node_bin(), &garage);
-    c.args([
-        "demo",
-        "--data",
-        data.to_str().unwrap(),
-        "--listen",
-        &addr.to_string(),
-    ])
-    .args(["--replicate", &url, "--replicate-interval", "0.1"])
-    .args([
-        "--witness-policy",
-        policy.to_str().unwrap(),
-        "--witness-interval",
-        "0.1",
-    ])
-    .stderr(Stdio::null());
-    let _node = testkit::Killed(testkit::spawn_listening(&mut c));
+    let policy = policy.to_str().unwrap();
+    let _node = replicating_with(
+        &garage,
+        &data,
+        addr,
+        &url,
+        &[
+            "--replicate-interval",
+            "0.1",
+            "--witness-policy",
+            policy,
+            "--witness-interval",
+            "0.1",
+        ],
+    );
     award(addr, "witnessed-1");
     let size = json_of(addr, "/v1/log")["size"].as_u64().unwrap();
     let r = replica(&garage, &url);
