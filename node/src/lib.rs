@@ -27,6 +27,7 @@ pub mod demo;
 mod error;
 mod lists;
 mod metrics;
+pub mod mirror;
 pub mod page;
 pub mod replicate;
 mod sequencer;
@@ -44,8 +45,13 @@ pub(crate) type SharedLog = Arc<RwLock<Log<RocksBackend>>>;
 
 /// What the sequencer and the handlers share besides the log.
 pub(crate) struct Shared {
-    /// Signs a checkpoint after every commit group.
-    pub(crate) signer: CheckpointSigner,
+    /// Signs a checkpoint after every commit group (none on a read mirror).
+    pub(crate) signer: Option<CheckpointSigner>,
+    /// The log's origin and vkey (the primary's on a mirror).
+    pub(crate) origin: String,
+    pub(crate) vkey: String,
+    /// On a mirror: why it stopped following (a fork, a rewritten tile).
+    pub(crate) halted: std::sync::OnceLock<String>,
     /// The latest signed checkpoint.
     pub(crate) checkpoint: RwLock<String>,
     /// Counters for `/metrics`.
@@ -61,7 +67,9 @@ impl Shared {
     /// policy the latest that met the quorum (`None` until one has).
     pub(crate) fn published_checkpoint(&self) -> Option<String> {
         match &self.witnessing {
-            None => Some(self.checkpoint.read().expect("checkpoint lock").clone()),
+            // Empty on a mirror that has not followed yet.
+            None => Some(self.checkpoint.read().expect("checkpoint lock").clone())
+                .filter(|c| !c.is_empty()),
             Some(w) => w.latest.read().expect("witnessed lock").clone(),
         }
     }
@@ -86,7 +94,10 @@ impl Shared {
 pub struct Node {
     log: SharedLog,
     shared: Arc<Shared>,
-    queue: Queue,
+    /// The sequencer's queue (none on a read mirror).
+    queue: Option<Queue>,
+    /// On a mirror: the primary that takes submissions.
+    primary: Option<String>,
     /// The HTML of `/`, with the page's trust anchor in it.
     page: axum::body::Bytes,
 }
@@ -129,7 +140,10 @@ impl Node {
         let checkpoint = signer.sign(log.head().root);
         let log = Arc::new(RwLock::new(log));
         let shared = Arc::new(Shared {
-            signer,
+            origin: signer.origin().to_owned(),
+            vkey: signer.vkey(),
+            signer: Some(signer),
+            halted: std::sync::OnceLock::new(),
             checkpoint: RwLock::new(checkpoint),
             metrics: Default::default(),
             witnessing: witnesses.map(witnesses::Witnessing::new),
@@ -139,7 +153,7 @@ impl Node {
             witnesses::start(log.clone(), Arc::downgrade(&shared));
         }
         let page = page::html(&page::Anchor {
-            vkey: shared.signer.vkey(),
+            vkey: shared.vkey.clone(),
             policy: None,
         })
         .into();
@@ -148,11 +162,49 @@ impl Node {
             Node {
                 log,
                 shared,
-                queue,
+                queue: Some(queue),
                 page,
+                primary: None,
             },
             handle,
         )
+    }
+
+    /// A read mirror of the log whose vkey is `vkey`: it serves `log` and
+    /// `checkpoint` (the primary's, verified) and takes no entries; a thread
+    /// keeps it following `config.from` (see [`mirror`]).
+    pub fn mirror(
+        log: Log<RocksBackend>,
+        vkey: &str,
+        checkpoint: String,
+        config: mirror::MirrorConfig,
+    ) -> anyhow::Result<Node> {
+        let verifier = ledger::checkpoint::CheckpointVerifier::from_vkey(vkey)?;
+        let log = Arc::new(RwLock::new(log));
+        let shared = Arc::new(Shared {
+            signer: None,
+            origin: verifier.origin().to_owned(),
+            vkey: vkey.to_owned(),
+            halted: std::sync::OnceLock::new(),
+            checkpoint: RwLock::new(checkpoint),
+            metrics: Default::default(),
+            witnessing: None,
+            replication: std::sync::OnceLock::new(),
+        });
+        let page = page::html(&page::Anchor {
+            vkey: vkey.to_owned(),
+            policy: config.policy_text.clone(),
+        })
+        .into();
+        let primary = config.primary.clone();
+        mirror::start(log.clone(), Arc::downgrade(&shared), verifier, config);
+        Ok(Node {
+            log,
+            shared,
+            queue: None,
+            page,
+            primary,
+        })
     }
 
     /// Starts copying the log to object storage (see [`replicate`]); the
@@ -179,8 +231,15 @@ impl Node {
     /// Queues `entries` for the sequencer and waits until their group is
     /// durable (or failed).
     async fn sequence(&self, entries: Vec<Submitted>) -> Result<Committed, ApiError> {
+        let Some(queue) = &self.queue else {
+            let to = self.primary.as_deref().unwrap_or("the primary node");
+            return Err(ApiError::new(
+                Code::MethodNotAllowed,
+                format!("this node is a read mirror; submit entries to {to}"),
+            ));
+        };
         let (reply, rx) = oneshot::channel();
-        self.queue
+        queue
             .submit(Job::new(entries, reply))
             .map_err(|e| match e {
                 QueueError::Full => {
@@ -269,6 +328,13 @@ async fn healthz(State(node): State<Node>) -> Response {
                 "fork: witnesses hold another history: {}\n",
                 forks.join("; ")
             ),
+        )
+            .into_response();
+    }
+    if let Some(why) = node.shared.halted.get() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("mirror stopped following: {why}\n"),
         )
             .into_response();
     }
@@ -558,8 +624,8 @@ fn required(q: &HashMap<String, String>, name: &str) -> Result<u64, ApiError> {
 
 /// `GET /v1/log`: origin, vkey, size, genesis leaf hash.
 async fn log_info(State(node): State<Node>) -> Result<Json<Value>, ApiError> {
-    let origin = node.shared.signer.origin().to_owned();
-    let vkey = node.shared.signer.vkey();
+    let origin = node.shared.origin.clone();
+    let vkey = node.shared.vkey.clone();
     node.read(move |log| {
         let genesis = log
             .leaf_hash(0)

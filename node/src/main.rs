@@ -71,6 +71,34 @@ enum Command {
         #[command(flatten)]
         replicate: ReplicateArgs,
     },
+    /// Serve a read mirror of a log: follow its tiles (a primary's root, a
+    /// bucket's public endpoint, a CDN), verify every tile, leaf and
+    /// checkpoint before storing, and serve the read API and the page.
+    Mirror {
+        /// The tiles' base URL (URL/checkpoint, URL/tile/…).
+        #[arg(long)]
+        from: String,
+        /// The log's vkey, as published.
+        #[arg(long)]
+        vkey: String,
+        /// A witness policy every followed checkpoint must meet.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Data directory of the mirror's store (created if missing).
+        #[arg(long, default_value = "./mirror-data")]
+        data: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: String,
+        /// The primary to name to submitters (default: the --from URL).
+        #[arg(long)]
+        primary: Option<String>,
+        /// Seconds between two rounds of following.
+        #[arg(long, default_value_t = 1.0)]
+        interval: f64,
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
     /// Rebuild a complete store in DATA from a bucket the node replicated
     /// to: every leaf, Merkle node and the derived state, each checked.
     Restore {
@@ -240,6 +268,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             },
             false,
         ),
+        Command::Mirror {
+            from,
+            vkey,
+            policy,
+            data,
+            listen,
+            primary,
+            interval,
+            conn,
+        } => mirror(
+            &data,
+            &listen,
+            conn.limits()?,
+            node::mirror::MirrorConfig {
+                primary: Some(primary.unwrap_or_else(|| from.clone())),
+                from,
+                policy: None,
+                policy_text: policy
+                    .map(|p| {
+                        std::fs::read_to_string(&p)
+                            .with_context(|| format!("reading {}", p.display()))
+                    })
+                    .transpose()?,
+                interval: {
+                    anyhow::ensure!(
+                        interval.is_finite() && interval > 0.0,
+                        "--interval must be a positive number of seconds"
+                    );
+                    std::time::Duration::from_secs_f64(interval)
+                },
+            },
+            &vkey,
+        ),
         Command::Restore {
             from,
             data,
@@ -379,6 +440,39 @@ fn serve(
         .map_err(|_| anyhow::anyhow!("the sequencer thread panicked"))?;
     tracing::info!("stopped");
     Ok(())
+}
+
+fn mirror(
+    data: &Path,
+    listen: &str,
+    limits: node::serve::Limits,
+    mut config: node::mirror::MirrorConfig,
+    vkey: &str,
+) -> anyhow::Result<()> {
+    if let Some(text) = &config.policy_text {
+        config.policy = Some(ledger::witness::Policy::parse(text).context("--policy")?);
+    }
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let log = Log::open(
+        RocksBackend::open(&data.join("db"))
+            .with_context(|| format!("opening the store in {}", data.display()))?,
+    )
+    .context("the store failed its checks at open; not serving it")?;
+    let node = node::Node::mirror(log, vkey, String::new(), config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        println!(
+            "aidledger-node mirror listening on http://{}",
+            listener.local_addr()?
+        );
+        node::serve::serve(listener, node::app(node), limits, shutdown()).await?;
+        anyhow::Ok(())
+    })
 }
 
 fn restore(

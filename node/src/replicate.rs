@@ -451,7 +451,7 @@ pub(crate) fn start(
     });
     let from = match config.existing {
         None => Ok(0),
-        Some(note) => CheckpointVerifier::from_vkey(&shared.signer.vkey())
+        Some(note) => CheckpointVerifier::from_vkey(&shared.vkey)
             .map_err(|e| ReplicaError::Config(e.to_string()))
             .and_then(|v| check_bucket(&log, &v, &note)),
     };

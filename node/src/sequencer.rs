@@ -142,7 +142,11 @@ fn run(rx: &Receiver<Job>, log: &SharedLog, shared: &Shared) {
         log,
         || next_group(rx),
         |head| {
-            let checkpoint: Arc<str> = Arc::from(shared.signer.sign(head.root));
+            let signer = shared
+                .signer
+                .as_ref()
+                .expect("a node that sequences has its key");
+            let checkpoint: Arc<str> = Arc::from(signer.sign(head.root));
             *shared.checkpoint.write().expect("checkpoint lock") = checkpoint.to_string();
             shared.published_changed();
             (checkpoint, head.root.size)

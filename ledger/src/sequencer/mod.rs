@@ -31,7 +31,7 @@ pub use pipeline::Pipeline;
 pub use pipeline::{write_pipelined, GroupResult};
 #[cfg(any(test, feature = "test-support"))]
 pub use replay::dump;
-pub use replay::{replay, ReplayError, Replayer};
+pub use replay::{follow, replay, ReplayError, Replayer};
 
 /// What happened to one submitted entry of a group.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -207,3 +207,39 @@ pub fn dump(state: &dyn crate::state::StateRead) -> Result<Vec<StateRow>, StateE
     }
     Ok(out)
 }
+
+/// The state writes of leaves a primary sequenced, checked as an auditor's
+/// replay checks them (schema, then the rules, in order) on top of
+/// `state`: what a read mirror stores with the leaves it verified. A leaf
+/// the rules refuse fails with its seq.
+pub fn follow(
+    state: &dyn crate::state::StateRead,
+    leaves: &[Leaf],
+) -> Result<Vec<crate::state::Write>, ReplayError> {
+    let mut overlay = crate::state::Overlay::new(state);
+    for leaf in leaves {
+        let fail = |refusal| ReplayError::Refused {
+            seq: leaf.seq,
+            refusal,
+        };
+        let value = serde_json::to_value(&leaf.entry)
+            .map_err(|e| fail(Refusal::new(Code::SchemaViolation, e.to_string())))?;
+        crate::schema::validate_entry(&value)
+            .map_err(|e| fail(Refusal::new(Code::SchemaViolation, e.to_string())))?;
+        let applied = apply(&overlay, leaf.seq, &leaf.entry).map_err(|e| ReplayError::Storage {
+            seq: leaf.seq,
+            error: e.0,
+        })?;
+        match applied {
+            Ok(Applied::New(effects)) => overlay.apply(effects),
+            Ok(Applied::Resubmission(at)) => {
+                return Err(fail(Refusal::new(
+                    Code::NonceConflict,
+                    format!("a resubmission of seq {at} was sequenced again"),
+                )))
+            }
+            Err(refusal) => return Err(fail(refusal)),
+        }
+    }
+    Ok(overlay.into_writes())
+}

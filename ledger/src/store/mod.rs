@@ -487,10 +487,9 @@ impl<B: Backend> Log<B> {
 
     /// Appends leaves that are already built and chained on this log's tip,
     /// with the state writes they cause, as one atomic group; `logged_at`
-    /// is the time they carry (from [`Tip::next_logged_at`]). Tests use it
-    /// to write what a node that skipped the rules would; the log computes
-    /// the tree.
-    #[cfg(any(test, feature = "test-support"))]
+    /// is the time they carry (the last one's). A read mirror appends what
+    /// it verified and replayed (`sequencer::follow`); tests use it to write
+    /// what a node that skipped the rules would. The log computes the tree.
     pub fn append_records(
         &mut self,
         records: Vec<LeafRecord>,
@@ -544,6 +543,27 @@ impl<B: Backend> Log<B> {
         );
         self.tip = group.tip;
         self.head()
+    }
+
+    /// Where a sequential auditor of this log stands: its frontier, its last
+    /// leaf hash and that leaf's `logged_at` (to verify what follows it).
+    pub fn position(&self) -> Result<crate::verify::Position, StoreError> {
+        let logged_at = match self.size().checked_sub(1) {
+            None => None,
+            Some(last) => {
+                let bytes = self
+                    .leaf(last)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("leaf {last} missing")))?;
+                let leaf = crate::entry::Leaf::from_bytes(&bytes)
+                    .map_err(|e| StoreError::Corrupt(format!("leaf {last}: {e}")))?;
+                Some(leaf.logged_at)
+            }
+        };
+        Ok(crate::verify::Position {
+            frontier: self.tip.frontier.clone(),
+            last_leaf: self.head().last_leaf,
+            logged_at,
+        })
     }
 
     /// Leaf bytes of `seq`, if it is in the log.

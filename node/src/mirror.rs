@@ -1,0 +1,189 @@
+//! A read mirror: follows a log's C2SP tiles (the primary's own
+//! `/checkpoint` and `/tile/…`, a bucket's public endpoint or a CDN in front
+//! of it), verifies everything before it stores it, and serves the whole
+//! read API and the page. Submissions go to the primary.
+//!
+//! Each round: the checkpoint, checked with the log's vkey (and the witness
+//! policy's quorum); the entry bundles from the mirror's size on, each leaf
+//! through a `ChainVerifier` resumed where the mirror stands (so the new
+//! tree extends the verified one: consistency by construction), the leaves
+//! already held compared byte for byte, the root against the checkpoint,
+//! the rules replayed for the derived state; then one atomic append. A
+//! checkpoint smaller than what the mirror holds, another root at its size,
+//! a rewritten bundle or a leaf that fails a check halts following for
+//! good: the mirror keeps serving what it verified and `/healthz` says why.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use ledger::checkpoint::CheckpointVerifier;
+use ledger::entry::LeafRecord;
+use ledger::tiles::{self, TilePath, TILE_WIDTH};
+use ledger::witness::Policy;
+
+use crate::{Shared, SharedLog};
+
+/// Where and how a mirror follows.
+#[derive(Debug, Clone)]
+pub struct MirrorConfig {
+    /// The tiles' base URL (`URL/checkpoint`, `URL/tile/…`).
+    pub from: String,
+    /// A witness policy the checkpoints must meet, and its text (for the page).
+    pub policy: Option<Policy>,
+    /// The policy's text.
+    pub policy_text: Option<String>,
+    /// The primary that takes submissions, named in the answer to one.
+    pub primary: Option<String>,
+    /// Time between two rounds.
+    pub interval: Duration,
+}
+
+/// Why a round did not bring the mirror up to the checkpoint.
+enum Stop {
+    /// The source is unreachable or not ready: try again next round.
+    Retry(String),
+    /// The source contradicts what the mirror verified: stop following.
+    Halt(String),
+}
+
+pub(crate) fn start(
+    log: SharedLog,
+    shared: Weak<Shared>,
+    verifier: CheckpointVerifier,
+    config: MirrorConfig,
+) {
+    std::thread::Builder::new()
+        .name("mirror".into())
+        .spawn(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .timeout_global(Some(Duration::from_secs(30)))
+                .http_status_as_error(false)
+                .build()
+                .into();
+            loop {
+                let Some(shared) = shared.upgrade() else {
+                    return;
+                };
+                match round(&log, &shared, &verifier, &config, &agent) {
+                    Ok(()) => {}
+                    Err(Stop::Retry(why)) => {
+                        tracing::warn!(from = %config.from, "mirror: {why}; retrying")
+                    }
+                    Err(Stop::Halt(why)) => {
+                        tracing::error!(from = %config.from, "mirror stopped following: {why}");
+                        let _ = shared.halted.set(why);
+                        return;
+                    }
+                }
+                drop(shared);
+                std::thread::sleep(config.interval);
+            }
+        })
+        .expect("spawning the mirror thread");
+}
+
+fn fetch(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>, Stop> {
+    let mut answer = agent
+        .get(url)
+        .call()
+        .map_err(|e| Stop::Retry(format!("{url}: {e}")))?;
+    let status = answer.status().as_u16();
+    let body = answer
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_vec()
+        .map_err(|e| Stop::Retry(format!("{url}: {e}")))?;
+    if status != 200 {
+        return Err(Stop::Retry(format!("{url}: HTTP {status}")));
+    }
+    Ok(body)
+}
+
+fn round(
+    log: &SharedLog,
+    shared: &Arc<Shared>,
+    verifier: &CheckpointVerifier,
+    config: &MirrorConfig,
+    agent: &ureq::Agent,
+) -> Result<(), Stop> {
+    let base = config.from.trim_end_matches('/');
+    let note = fetch(agent, &format!("{base}/checkpoint"))?;
+    let cp = verifier
+        .verify(&note)
+        .map_err(|e| Stop::Halt(format!("the checkpoint: {e}")))?;
+    if let Some(policy) = &config.policy {
+        policy
+            .verify(&note)
+            .map_err(|e| Stop::Retry(format!("the checkpoint lacks the quorum: {e}")))?;
+    }
+    let note =
+        String::from_utf8(note).map_err(|_| Stop::Halt("the checkpoint is not UTF-8".into()))?;
+    let (held, held_root, position) = {
+        let log = log.read().expect("log lock");
+        let position = log.position().map_err(|e| Stop::Retry(e.to_string()))?;
+        (log.size(), log.head().root, position)
+    };
+    let size = cp.root.size;
+    if size < held {
+        return Err(Stop::Halt(format!(
+            "the checkpoint covers {size} entries, this mirror verified {held}: a rollback"
+        )));
+    }
+    if size == held {
+        if cp.root != held_root {
+            return Err(Stop::Halt(format!("another root at size {size}: a fork")));
+        }
+        *shared.checkpoint.write().expect("checkpoint lock") = note;
+        return Ok(());
+    }
+    let mut chain = ledger::ChainVerifier::resume(position).with_threads(2);
+    let mut leaves = Vec::new();
+    let mut records = Vec::new();
+    for index in held / TILE_WIDTH..size.div_ceil(TILE_WIDTH) {
+        let t = TilePath {
+            level: None,
+            index,
+            width: (size - index * TILE_WIDTH).min(TILE_WIDTH),
+        };
+        let bundle = fetch(agent, &format!("{base}/{t}"))?;
+        let in_bundle = tiles::bundle_leaves(&bundle, t.width)
+            .ok_or_else(|| Stop::Halt(format!("{t}: not {} length-prefixed leaves", t.width)))?;
+        for (i, bytes) in in_bundle.into_iter().enumerate() {
+            let seq = t.first_leaf() + i as u64;
+            if seq < held {
+                let ours = log
+                    .read()
+                    .expect("log lock")
+                    .leaf(seq)
+                    .map_err(|e| Stop::Retry(e.to_string()))?;
+                if ours.as_deref() != Some(bytes) {
+                    return Err(Stop::Halt(format!("{t} rewrites leaf {seq}: a fork")));
+                }
+                continue;
+            }
+            let leaf = chain
+                .push(bytes)
+                .map_err(|e| Stop::Halt(format!("{t}: {e}")))?;
+            leaves.push(leaf);
+            records.push(LeafRecord::new(bytes.to_vec()));
+        }
+    }
+    chain
+        .finish(&cp.root)
+        .map_err(|e| Stop::Halt(e.to_string()))?;
+    let logged_at = leaves
+        .last()
+        .and_then(|l| ledger::entry::parse_timestamp(&l.logged_at))
+        .unwrap_or(std::time::UNIX_EPOCH);
+    let writes = {
+        let log = log.read().expect("log lock");
+        ledger::sequencer::follow(log.backend(), &leaves).map_err(|e| Stop::Halt(e.to_string()))?
+    };
+    log.write()
+        .expect("log lock")
+        .append_records(records, writes, logged_at)
+        .map_err(|e| Stop::Halt(format!("storing: {e}")))?;
+    *shared.checkpoint.write().expect("checkpoint lock") = note;
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! A read mirror following a primary's tiles: it reaches the primary's size,
+//! answers reads byte for byte as the primary does, refuses submissions
+//! naming the primary, follows new entries, and stops following (503) when
+//! the primary is replaced by one with another history under the same key.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::SigningKey;
+use serde_json::{json, Value};
+
+fn node_bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_aidledger-node"))
+}
+
+fn demo(data: &Path, addr: SocketAddr) -> testkit::Killed {
+    testkit::Killed(testkit::spawn_listening(
+        node_bin()
+            .args([
+                "demo",
+                "--data",
+                data.to_str().unwrap(),
+                "--listen",
+                &addr.to_string(),
+            ])
+            .stderr(Stdio::null()),
+    ))
+}
+
+fn size(addr: SocketAddr) -> u64 {
+    let (_, body) = testkit::http_get(addr, "/v1/log");
+    serde_json::from_slice::<Value>(&body).unwrap()["size"]
+        .as_u64()
+        .unwrap()
+}
+
+fn award(addr: SocketAddr, nonce: &str) -> testkit::Answer {
+    let entry = ledger::SignedEntry::create(
+        &SigningKey::from_bytes(&[2; 32]),
+        "CN-USCI-53440300MJ0000018R",
+        ledger::domain::Kind::CreditAward,
+        nonce,
+        "2026-11-28T09:00:00Z",
+        json!({"holder": format!("vol_{}", "ab".repeat(32)), "points": 2, "reason": "志愿服务"}),
+    )
+    .unwrap();
+    testkit::http(
+        addr,
+        "POST",
+        "/v1/entries",
+        &serde_json::to_vec(&entry).unwrap(),
+    )
+}
+
+fn until(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ok() {
+        assert!(Instant::now() < deadline, "waited 60 s for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_mirror_follows_serves_and_stops_on_a_fork() {
+    let dir = tempfile::tempdir().unwrap();
+    let primary = testkit::free_addr();
+    let primary_data = dir.path().join("primary");
+    let p = demo(&primary_data, primary);
+    let (_, log) = testkit::http_get(primary, "/v1/log");
+    let vkey = serde_json::from_slice::<Value>(&log).unwrap()["vkey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mirror = testkit::free_addr();
+    let from = format!("http://{primary}");
+    let _m = testkit::Killed(testkit::spawn_listening(
+        node_bin()
+            .args(["mirror", "--from", &from, "--vkey", &vkey])
+            .args(["--data", dir.path().join("mirror").to_str().unwrap()])
+            .args(["--listen", &mirror.to_string(), "--interval", "0.1"])
+            .stderr(Stdio::null()),
+    ));
+    let n = size(primary);
+    until("the mirror to catch up", || size(mirror) == n);
+    for path in [
+        "/checkpoint",
+        "/v1/log",
+        "/v1/stats",
+        "/v1/funds?limit=1000",
+        "/v1/alerts/duplicates",
+        "/v1/needs?state=open",
+        "/v1/entries/1234",
+        "/v1/entries?start=100&limit=50",
+        &format!("/v1/proof/inclusion?seq=77&size={n}"),
+        &format!("/v1/proof/consistency?first=10&second={n}"),
+        "/tile/0/002",
+        "/",
+    ] {
+        assert_eq!(
+            testkit::http_get(mirror, path),
+            testkit::http_get(primary, path),
+            "{path}"
+        );
+    }
+    // Submissions go to the primary.
+    let refused = award(mirror, "to-the-mirror");
+    assert_eq!(refused.status, 405);
+    assert!(String::from_utf8_lossy(&refused.body).contains(&from));
+    // New entries on the primary reach the mirror.
+    assert_eq!(award(primary, "followed").status, 201);
+    until("the mirror to follow", || size(mirror) == n + 1);
+    assert_eq!(testkit::http_get(mirror, "/healthz").0, 200);
+    drop(p);
+
+    // The same key, another history, on the primary's address.
+    let forged = dir.path().join("forged");
+    std::fs::create_dir_all(&forged).unwrap();
+    std::fs::copy(primary_data.join("node.key"), forged.join("node.key")).unwrap();
+    let _f = demo(&forged, primary);
+    for i in 0..3 {
+        assert_eq!(award(primary, &format!("forged-{i}")).status, 201);
+    }
+    until("the mirror to stop following", || {
+        testkit::http_get(mirror, "/healthz").0 == 503
+    });
+    let (_, why) = testkit::http_get(mirror, "/healthz");
+    assert!(
+        String::from_utf8_lossy(&why).contains("fork"),
+        "{}",
+        String::from_utf8_lossy(&why)
+    );
+    // It keeps serving what it verified.
+    assert_eq!(size(mirror), n + 1);
+}
