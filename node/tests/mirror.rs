@@ -29,6 +29,19 @@ fn demo(data: &Path, addr: SocketAddr) -> testkit::Killed {
     ))
 }
 
+/// `aidledger-node mirror` following `from`, on a free port.
+fn mirror_of(from: &str, vkey: &str, data: &Path) -> (SocketAddr, testkit::Killed) {
+    let addr = testkit::free_addr();
+    let child = testkit::Killed(testkit::spawn_listening(
+        node_bin()
+            .args(["mirror", "--from", from, "--vkey", vkey])
+            .args(["--data", data.to_str().unwrap()])
+            .args(["--listen", &addr.to_string(), "--interval", "0.1"])
+            .stderr(Stdio::null()),
+    ));
+    (addr, child)
+}
+
 fn size(addr: SocketAddr) -> u64 {
     let (_, body) = testkit::http_get(addr, "/v1/log");
     serde_json::from_slice::<Value>(&body).unwrap()["size"]
@@ -73,15 +86,8 @@ fn a_mirror_follows_serves_and_stops_on_a_fork() {
         .as_str()
         .unwrap()
         .to_owned();
-    let mirror = testkit::free_addr();
     let from = format!("http://{primary}");
-    let _m = testkit::Killed(testkit::spawn_listening(
-        node_bin()
-            .args(["mirror", "--from", &from, "--vkey", &vkey])
-            .args(["--data", dir.path().join("mirror").to_str().unwrap()])
-            .args(["--listen", &mirror.to_string(), "--interval", "0.1"])
-            .stderr(Stdio::null()),
-    ));
+    let (mirror, _m) = mirror_of(&from, &vkey, &dir.path().join("mirror"));
     let n = size(primary);
     until("the mirror to catch up", || size(mirror) == n);
     for path in [
@@ -133,4 +139,52 @@ fn a_mirror_follows_serves_and_stops_on_a_fork() {
     );
     // It keeps serving what it verified.
     assert_eq!(size(mirror), n + 1);
+}
+
+/// A mirror following a static copy of the tiles (as a CDN would serve a
+/// bucket) whose first bundle was tampered with halts, naming the bundle,
+/// and stores nothing of it.
+#[test]
+fn a_mirror_names_a_tampered_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let primary = testkit::free_addr();
+    let p = demo(&dir.path().join("primary"), primary);
+    let n = size(primary);
+    let (_, log) = testkit::http_get(primary, "/v1/log");
+    let vkey = serde_json::from_slice::<Value>(&log).unwrap()["vkey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tiles = dir.path().join("static");
+    let mut paths: Vec<String> = ledger::tiles::added(0, n)
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    paths.push("checkpoint".into());
+    for path in paths {
+        let (status, mut body) = testkit::http_get(primary, &format!("/{path}"));
+        assert_eq!(status, 200, "{path}");
+        if path == "tile/entries/000" {
+            // One digit of an amount: the length prefixes still hold.
+            let pattern = b"\"amount\":900000000";
+            let at = body
+                .windows(pattern.len())
+                .position(|w| w == pattern)
+                .unwrap();
+            body[at + pattern.len() - 1] = b'1';
+        }
+        let file = tiles.join(&path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, body).unwrap();
+    }
+    drop(p);
+    let from = format!("http://{}", testkit::serve_dir(tiles));
+    let (mirror, _m) = mirror_of(&from, &vkey, &dir.path().join("mirror"));
+    until("the mirror to halt", || {
+        testkit::http_get(mirror, "/healthz").0 == 503
+    });
+    let (_, why) = testkit::http_get(mirror, "/healthz");
+    let why = String::from_utf8_lossy(&why).into_owned();
+    assert!(why.contains("tile/entries/000: seq"), "{why}");
+    assert_eq!(size(mirror), 0);
 }
