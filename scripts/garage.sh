@@ -12,7 +12,7 @@ if [ -n "${GARAGE:-}" ]; then
 fi
 root="$HOME/.cache/aidledger-tools/garage"
 bin="$root/bin/garage"
-if ! "$bin" --version 2>/dev/null | grep -q "v$version"; then
+if ! "$bin" --version 2>/dev/null | grep -q ":$version "; then
   echo "garage: installing garage $version into $root (cargo install --locked; ~11 min cold)" >&2
   CARGO_TARGET_DIR="$HOME/.cache/aidledger-tools/garage-target" \
     cargo install --locked garage --version "$version" --root "$root" -j2 >&2
