@@ -75,7 +75,8 @@ enum Command {
     /// bucket's public endpoint, a CDN), verify every tile, leaf and
     /// checkpoint before storing, and serve the read API and the page.
     Mirror {
-        /// The tiles' base URL (URL/checkpoint, URL/tile/…).
+        /// The tiles' base URL (URL/checkpoint, URL/tile/…), or
+        /// s3://BUCKET/PREFIX (endpoint and credentials from AWS_* variables).
         #[arg(long)]
         from: String,
         /// The log's vkey, as published.

@@ -26,7 +26,8 @@ use crate::{Shared, SharedLog};
 /// Where and how a mirror follows.
 #[derive(Debug, Clone)]
 pub struct MirrorConfig {
-    /// The tiles' base URL (`URL/checkpoint`, `URL/tile/…`).
+    /// The tiles' base URL (`URL/checkpoint`, `URL/tile/…`): `http(s)://…`,
+    /// or `s3://BUCKET/PREFIX` read with the AWS_* settings.
     pub from: String,
     /// A witness policy the checkpoints must meet, and its text (for the page).
     pub policy: Option<Policy>,
@@ -55,16 +56,21 @@ pub(crate) fn start(
     std::thread::Builder::new()
         .name("mirror".into())
         .spawn(move || {
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .timeout_global(Some(Duration::from_secs(30)))
-                .http_status_as_error(false)
-                .build()
-                .into();
+            let source = match Source::new(&config.from) {
+                Ok(source) => source,
+                Err(why) => {
+                    tracing::error!(from = %config.from, "mirror: {why}");
+                    if let Some(shared) = shared.upgrade() {
+                        let _ = shared.halted.set(why);
+                    }
+                    return;
+                }
+            };
             loop {
                 let Some(shared) = shared.upgrade() else {
                     return;
                 };
-                match round(&log, &shared, &verifier, &config, &agent) {
+                match round(&log, &shared, &verifier, &config, &source) {
                     Ok(()) => {}
                     Err(Stop::Retry(why)) => {
                         tracing::warn!(from = %config.from, "mirror: {why}; retrying")
@@ -82,22 +88,59 @@ pub(crate) fn start(
         .expect("spawning the mirror thread");
 }
 
-fn fetch(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>, Stop> {
-    let mut answer = agent
-        .get(url)
-        .call()
-        .map_err(|e| Stop::Retry(format!("{url}: {e}")))?;
-    let status = answer.status().as_u16();
-    let body = answer
-        .body_mut()
-        .with_config()
-        .limit(64 << 20)
-        .read_to_vec()
-        .map_err(|e| Stop::Retry(format!("{url}: {e}")))?;
-    if status != 200 {
-        return Err(Stop::Retry(format!("{url}: HTTP {status}")));
+/// Where the tiles are read from.
+enum Source {
+    /// A plain HTTP(S) base URL.
+    Http(ureq::Agent, String),
+    /// An S3 bucket and prefix, with a runtime for its client.
+    S3(crate::replicate::Replica, tokio::runtime::Runtime),
+}
+
+impl Source {
+    fn new(from: &str) -> Result<Source, String> {
+        if from.starts_with("s3://") {
+            let replica = crate::replicate::Replica::from_url(from).map_err(|e| e.to_string())?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            return Ok(Source::S3(replica, runtime));
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(30)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Ok(Source::Http(agent, from.trim_end_matches('/').to_owned()))
     }
-    Ok(body)
+
+    /// The object at `path` (`checkpoint`, `tile/…`).
+    fn fetch(&self, path: &str) -> Result<Vec<u8>, Stop> {
+        match self {
+            Source::S3(replica, runtime) => runtime
+                .block_on(replica.get(path))
+                .map_err(|e| Stop::Retry(e.to_string()))?
+                .ok_or_else(|| Stop::Retry(format!("{path}: not in the bucket"))),
+            Source::Http(agent, base) => {
+                let url = format!("{base}/{path}");
+                let mut answer = agent
+                    .get(&url)
+                    .call()
+                    .map_err(|e| Stop::Retry(format!("{url}: {e}")))?;
+                let status = answer.status().as_u16();
+                let body = answer
+                    .body_mut()
+                    .with_config()
+                    .limit(64 << 20)
+                    .read_to_vec()
+                    .map_err(|e| Stop::Retry(format!("{url}: {e}")))?;
+                if status != 200 {
+                    return Err(Stop::Retry(format!("{url}: HTTP {status}")));
+                }
+                Ok(body)
+            }
+        }
+    }
 }
 
 fn round(
@@ -105,10 +148,9 @@ fn round(
     shared: &Arc<Shared>,
     verifier: &CheckpointVerifier,
     config: &MirrorConfig,
-    agent: &ureq::Agent,
+    source: &Source,
 ) -> Result<(), Stop> {
-    let base = config.from.trim_end_matches('/');
-    let note = fetch(agent, &format!("{base}/checkpoint"))?;
+    let note = source.fetch("checkpoint")?;
     let cp = verifier
         .verify(&note)
         .map_err(|e| Stop::Halt(format!("the checkpoint: {e}")))?;
@@ -146,7 +188,7 @@ fn round(
             index,
             width: (size - index * TILE_WIDTH).min(TILE_WIDTH),
         };
-        let bundle = fetch(agent, &format!("{base}/{t}"))?;
+        let bundle = source.fetch(&t.to_string())?;
         let in_bundle = tiles::bundle_leaves(&bundle, t.width)
             .ok_or_else(|| Stop::Halt(format!("{t}: not {} length-prefixed leaves", t.width)))?;
         for (i, bytes) in in_bundle.into_iter().enumerate() {

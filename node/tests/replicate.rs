@@ -362,8 +362,8 @@ fn award_seq(addr: SocketAddr, nonce: &str) -> u64 {
 
 /// With `--ack-after-replication` a receipt means the entry is in the
 /// bucket already; with one Garage node SIGKILLed, receipts keep coming
-/// (the other two hold the quorum), and a restore made while it is down
-/// has every acknowledged entry.
+/// (the other two hold the quorum), and a restore made while it is down,
+/// and a mirror following the bucket, have every acknowledged entry.
 #[test]
 fn synchronous_receipts_survive_a_storage_node_killed() {
     let dir = tempfile::tempdir().unwrap();
@@ -418,6 +418,31 @@ fn synchronous_receipts_survive_a_storage_node_killed() {
     let log = ledger::store::Log::open(ledger::RocksBackend::open(&restored.join("db")).unwrap())
         .unwrap();
     assert!(log.size() > *acked.last().unwrap());
+    // So does a mirror following the bucket itself.
+    let mirror = testkit::free_addr();
+    let mut c = with_env(node_bin(), &garage);
+    c.env("AWS_ENDPOINT_URL", &garage.endpoints[1])
+        .args([
+            "mirror",
+            "--from",
+            &url,
+            "--vkey",
+            &vkey,
+            "--interval",
+            "0.1",
+        ])
+        .args(["--data", dir.path().join("mirror").to_str().unwrap()])
+        .args(["--listen", &mirror.to_string()])
+        .stderr(Stdio::null());
+    let _mirror = testkit::Killed(testkit::spawn_listening(&mut c));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while json_of(mirror, "/v1/log")["size"].as_u64().unwrap() <= *acked.last().unwrap() {
+        assert!(
+            Instant::now() < deadline,
+            "the mirror did not catch up from the bucket"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     garage.restart(2);
     let seq = award_seq(addr, "sync-after");
     assert!(bucket_size(&r) > seq);
