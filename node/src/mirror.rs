@@ -7,8 +7,10 @@
 //! policy's quorum); the entry bundles from the mirror's size on, each leaf
 //! through a `ChainVerifier` resumed where the mirror stands (so the new
 //! tree extends the verified one: consistency by construction), the leaves
-//! already held compared byte for byte, the root against the checkpoint,
-//! the rules replayed for the derived state; then one atomic append. A
+//! already held compared byte for byte, the root against the checkpoint;
+//! only then, reading the bundles again (each leaf must have the hash just
+//! verified), the rules replayed for the derived state and the leaves
+//! appended, 4,096 at a time. A
 //! checkpoint smaller than what the mirror holds, another root at its size,
 //! a rewritten bundle or a leaf that fails a check halts following for
 //! good: the mirror keeps serving what it verified and `/healthz` says why.
@@ -179,20 +181,21 @@ fn round(
         *shared.checkpoint.write().expect("checkpoint lock") = note;
         return Ok(());
     }
-    let mut chain = ledger::ChainVerifier::resume(position).with_threads(2);
-    let mut leaves = Vec::new();
-    let mut records = Vec::new();
-    for index in held / TILE_WIDTH..size.div_ceil(TILE_WIDTH) {
-        let t = TilePath {
+    let bundles = || {
+        (held / TILE_WIDTH..size.div_ceil(TILE_WIDTH)).map(move |index| TilePath {
             level: None,
             index,
             width: (size - index * TILE_WIDTH).min(TILE_WIDTH),
-        };
+        })
+    };
+    // First pass: every new leaf verified and the root checked, keeping
+    // only each leaf's hash (32 bytes), so that catching up on a long log
+    // needs little memory.
+    let mut chain = ledger::ChainVerifier::resume(position).with_threads(2);
+    let mut hashes = Vec::new();
+    for t in bundles() {
         let bundle = source.fetch(&t.to_string())?;
-        let in_bundle = tiles::bundle_leaves(&bundle, t.width)
-            .ok_or_else(|| Stop::Halt(format!("{t}: not {} length-prefixed leaves", t.width)))?;
-        for (i, bytes) in in_bundle.into_iter().enumerate() {
-            let seq = t.first_leaf() + i as u64;
+        for (seq, bytes) in leaves_of(&t, &bundle)? {
             if seq < held {
                 let ours = log
                     .read()
@@ -204,28 +207,68 @@ fn round(
                 }
                 continue;
             }
-            let leaf = chain
+            chain
                 .push(bytes)
                 .map_err(|e| Stop::Halt(format!("{t}: {e}")))?;
-            leaves.push(leaf);
-            records.push(LeafRecord::new(bytes.to_vec()));
+            hashes.push(ledger::merkle::leaf_hash(bytes));
         }
+        chain.flush().map_err(|e| Stop::Halt(format!("{t}: {e}")))?;
     }
     chain
         .finish(&cp.root)
         .map_err(|e| Stop::Halt(e.to_string()))?;
-    let logged_at = leaves
-        .last()
-        .and_then(|l| ledger::entry::parse_timestamp(&l.logged_at))
-        .unwrap_or(std::time::UNIX_EPOCH);
-    let writes = {
-        let log = log.read().expect("log lock");
-        ledger::sequencer::follow(log.backend(), &leaves).map_err(|e| Stop::Halt(e.to_string()))?
-    };
-    log.write()
-        .expect("log lock")
-        .append_records(records, writes, logged_at)
-        .map_err(|e| Stop::Halt(format!("storing: {e}")))?;
+    // Second pass, a few bundles at a time: the same leaves (by their
+    // hashes), their state by the rules, one atomic append each.
+    let all: Vec<TilePath> = bundles().collect();
+    for chunk in all.chunks(FOLLOW_BUNDLES) {
+        let mut leaves = Vec::new();
+        let mut records = Vec::new();
+        for t in chunk {
+            let bundle = source.fetch(&t.to_string())?;
+            for (seq, bytes) in leaves_of(t, &bundle)? {
+                if seq < held {
+                    continue;
+                }
+                let record = LeafRecord::new(bytes.to_vec());
+                if hashes.get((seq - held) as usize) != Some(&record.hash) {
+                    return Err(Stop::Halt(format!(
+                        "{t} changed while being read: leaf {seq}"
+                    )));
+                }
+                let leaf = ledger::Leaf::from_bytes(bytes)
+                    .map_err(|e| Stop::Halt(format!("{t}: leaf {seq}: {e}")))?;
+                leaves.push(leaf);
+                records.push(record);
+            }
+        }
+        let logged_at = leaves
+            .last()
+            .and_then(|l| ledger::entry::parse_timestamp(&l.logged_at))
+            .unwrap_or(std::time::UNIX_EPOCH);
+        let writes = {
+            let log = log.read().expect("log lock");
+            ledger::sequencer::follow(log.backend(), &leaves)
+                .map_err(|e| Stop::Halt(e.to_string()))?
+        };
+        log.write()
+            .expect("log lock")
+            .append_records(records, writes, logged_at)
+            .map_err(|e| Stop::Halt(format!("storing: {e}")))?;
+    }
     *shared.checkpoint.write().expect("checkpoint lock") = note;
     Ok(())
+}
+
+/// Bundles stored per append while catching up (16 × 256 leaves).
+const FOLLOW_BUNDLES: usize = 16;
+
+/// The leaves of bundle `t` with their seqs.
+fn leaves_of<'a>(t: &TilePath, bundle: &'a [u8]) -> Result<Vec<(u64, &'a [u8])>, Stop> {
+    let leaves = tiles::bundle_leaves(bundle, t.width)
+        .ok_or_else(|| Stop::Halt(format!("{t}: not {} length-prefixed leaves", t.width)))?;
+    Ok(leaves
+        .into_iter()
+        .enumerate()
+        .map(|(i, bytes)| (t.first_leaf() + i as u64, bytes))
+        .collect())
 }
