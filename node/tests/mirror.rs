@@ -16,17 +16,12 @@ fn node_bin() -> Command {
 }
 
 fn demo(data: &Path, addr: SocketAddr) -> testkit::Killed {
-    testkit::Killed(testkit::spawn_listening(
-        node_bin()
-            .args([
-                "demo",
-                "--data",
-                data.to_str().unwrap(),
-                "--listen",
-                &addr.to_string(),
-            ])
-            .stderr(Stdio::null()),
-    ))
+    testkit::demo(
+        Path::new(env!("CARGO_BIN_EXE_aidledger-node")),
+        data,
+        addr,
+        &[],
+    )
 }
 
 /// `aidledger-node mirror` following `from`, on a free port.

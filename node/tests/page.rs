@@ -7,7 +7,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
@@ -20,18 +19,12 @@ const CHARITY: &str = "CN-USCI-53440300MJ0000018R";
 
 /// The demo node on `addr` with its data in `data` (extra `args` after).
 fn demo(data: &Path, addr: SocketAddr, args: &[&str]) -> testkit::Killed {
-    testkit::Killed(testkit::spawn_listening(
-        Command::new(env!("CARGO_BIN_EXE_aidledger-node"))
-            .args([
-                "demo",
-                "--data",
-                data.to_str().unwrap(),
-                "--listen",
-                &addr.to_string(),
-            ])
-            .args(args)
-            .stderr(Stdio::null()),
-    ))
+    testkit::demo(
+        Path::new(env!("CARGO_BIN_EXE_aidledger-node")),
+        data,
+        addr,
+        args,
+    )
 }
 
 fn get(addr: SocketAddr, path: &str) -> Value {

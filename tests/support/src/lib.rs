@@ -50,31 +50,39 @@ pub struct Answer {
 /// Sends `method path` with `body` on a fresh connection and reads the
 /// whole answer.
 pub fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Answer {
-    let mut s = TcpStream::connect(addr).expect("connect");
+    try_http(addr, method, path, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// As [`http`], with what went wrong (a refused connection, an answer cut
+/// off by a killed server) as an error instead of a panic.
+pub fn try_http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Result<Answer, String> {
+    let mut s = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
     write!(
         s,
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
         body.len()
     )
-    .expect("send the head");
-    s.write_all(body).expect("send the body");
+    .map_err(|e| format!("send the head: {e}"))?;
+    s.write_all(body)
+        .map_err(|e| format!("send the body: {e}"))?;
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read the answer");
+    s.read_to_end(&mut raw)
+        .map_err(|e| format!("read the answer: {e}"))?;
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .expect("an HTTP head");
+        .ok_or("no HTTP head")?;
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let status = head
         .split(' ')
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .expect("a status code");
-    Answer {
+        .ok_or("no status code")?;
+    Ok(Answer {
         status,
         head,
         body: raw[split + 4..].to_vec(),
-    }
+    })
 }
 
 /// The status and body of a plain HTTP/1.1 GET of `path` on `addr`.
@@ -156,4 +164,22 @@ pub fn serve_dir(root: std::path::PathBuf) -> SocketAddr {
         }
     });
     addr
+}
+
+/// `aidledger-node demo` (the binary at `node`) on `data` and `addr`, with
+/// `extra` flags, once it listens; killed when dropped.
+pub fn demo(
+    node: &std::path::Path,
+    data: &std::path::Path,
+    addr: SocketAddr,
+    extra: &[&str],
+) -> Killed {
+    Killed(spawn_listening(
+        Command::new(node)
+            .args(["demo", "--data"])
+            .arg(data)
+            .args(["--listen", &addr.to_string()])
+            .args(extra)
+            .stderr(Stdio::null()),
+    ))
 }
