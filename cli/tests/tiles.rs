@@ -6,7 +6,6 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use common::cli;
 
@@ -29,12 +28,12 @@ fn copy_tiles(node: SocketAddr, size: u64, dir: &Path) {
 fn verify_from_tiles_alone_and_name_a_bad_tile() {
     let dir = tempfile::tempdir().unwrap();
     let addr = testkit::free_addr();
-    let node = testkit::Killed(testkit::spawn_listening(
-        Command::new(Path::new(env!("CARGO_BIN_EXE_aidledger")).with_file_name("aidledger-node"))
-            .args(["demo", "--data", dir.path().join("node").to_str().unwrap()])
-            .args(["--listen", &addr.to_string()])
-            .stderr(Stdio::null()),
-    ));
+    let node = testkit::demo(
+        &Path::new(env!("CARGO_BIN_EXE_aidledger")).with_file_name("aidledger-node"),
+        &dir.path().join("node"),
+        addr,
+        &[],
+    );
     let (_, log) = testkit::http_get(addr, "/v1/log");
     let log: serde_json::Value = serde_json::from_slice(&log).unwrap();
     let (size, vkey) = (

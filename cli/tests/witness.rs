@@ -237,17 +237,7 @@ fn a_monitor_gossips_what_it_sees_to_the_witnesses() {
     let mut w = serve(&wdir, waddr);
     let addr = testkit::free_addr();
     let node_bin = Path::new(env!("CARGO_BIN_EXE_aidledger")).with_file_name("aidledger-node");
-    let mut node = testkit::Killed(testkit::spawn_listening(
-        Command::new(node_bin)
-            .args([
-                "demo",
-                "--data",
-                data.to_str().unwrap(),
-                "--listen",
-                &addr.to_string(),
-            ])
-            .stderr(Stdio::null()),
-    ));
+    let mut node = testkit::demo(&node_bin, &data, addr, &[]);
     let policy = dir.path().join("policy");
     std::fs::write(
         &policy,

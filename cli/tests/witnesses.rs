@@ -8,7 +8,7 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use base64::prelude::{Engine, BASE64_STANDARD};
@@ -128,23 +128,17 @@ fn a_node_publishes_only_checkpoints_its_witnesses_cosigned() {
         policy,
     } = setup(dir.path());
     let addr = testkit::free_addr();
-    let mut node = testkit::Killed(testkit::spawn_listening(
-        Command::new(node_bin())
-            .args([
-                "demo",
-                "--data",
-                data.to_str().unwrap(),
-                "--listen",
-                &addr.to_string(),
-            ])
-            .args([
-                "--witness-policy",
-                policy_path.to_str().unwrap(),
-                "--witness-interval",
-                "0.2",
-            ])
-            .stderr(Stdio::null()),
-    ));
+    let mut node = testkit::demo(
+        &node_bin(),
+        &data,
+        addr,
+        &[
+            "--witness-policy",
+            policy_path.to_str().unwrap(),
+            "--witness-interval",
+            "0.2",
+        ],
+    );
     // The demo ledger, witnessed by all three.
     let size = log_size(addr);
     let note = published_at_least(addr, size);
@@ -358,18 +352,12 @@ fn a_forked_node_never_gets_the_quorum() {
     let policy_arg = policy_path.to_str().unwrap();
     // The honest node, witnessed at one more entry than the demo.
     let honest = testkit::free_addr();
-    let mut a = testkit::Killed(testkit::spawn_listening(
-        Command::new(node_bin())
-            .args([
-                "demo",
-                "--data",
-                data.to_str().unwrap(),
-                "--listen",
-                &honest.to_string(),
-            ])
-            .args(["--witness-policy", policy_arg, "--witness-interval", "0.2"])
-            .stderr(Stdio::null()),
-    ));
+    let mut a = testkit::demo(
+        &node_bin(),
+        &data,
+        honest,
+        &["--witness-policy", policy_arg, "--witness-interval", "0.2"],
+    );
     let size = append(honest, 1, "honest");
     published_at_least(honest, size);
     // The forger: a copy of the key, its own demo store, another entry.
@@ -377,17 +365,7 @@ fn a_forked_node_never_gets_the_quorum() {
     std::fs::create_dir_all(&forged_data).unwrap();
     std::fs::copy(data.join("node.key"), forged_data.join("node.key")).unwrap();
     let forged = testkit::free_addr();
-    let mut b = testkit::Killed(testkit::spawn_listening(
-        Command::new(node_bin())
-            .args([
-                "demo",
-                "--data",
-                forged_data.to_str().unwrap(),
-                "--listen",
-                &forged.to_string(),
-            ])
-            .stderr(Stdio::null()),
-    ));
+    let mut b = testkit::demo(&node_bin(), &forged_data, forged, &[]);
     assert_eq!(append(forged, 1, "forged"), size);
     let url = format!("http://{forged}");
     // The CLI with the policy refuses the forged checkpoint.

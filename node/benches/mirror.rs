@@ -12,33 +12,14 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use ed25519_dalek::SigningKey;
-use rayon::prelude::*;
+mod common;
+use common::batches;
 
 fn size(addr: SocketAddr) -> u64 {
     let (_, body) = testkit::http_get(addr, "/v1/log");
     serde_json::from_slice::<serde_json::Value>(&body).unwrap()["size"]
         .as_u64()
         .unwrap()
-}
-
-fn batch(b: usize) -> Vec<u8> {
-    let key = SigningKey::from_bytes(&[2; 32]);
-    let entries: Vec<_> = (0..1000)
-        .into_par_iter()
-        .map(|i| {
-            ledger::SignedEntry::create(
-                &key,
-                "CN-USCI-53440300MJ0000018R",
-                ledger::domain::Kind::CreditAward,
-                &format!("mirror-bench-{b}-{i}"),
-                "2026-03-01T09:00:00Z",
-                serde_json::json!({"holder": format!("vol_{}", "ab".repeat(32)), "points": 1, "reason": "志愿服务"}),
-            )
-            .unwrap()
-        })
-        .collect();
-    serde_json::to_vec(&entries).unwrap()
 }
 
 fn proofs_per_second(addr: SocketAddr, n: u64) -> f64 {
@@ -85,7 +66,12 @@ fn main() {
     ));
     let mut b = 0;
     while size(primary) < entries {
-        let a = testkit::http(primary, "POST", "/v1/entries", &batch(b));
+        let a = testkit::http(
+            primary,
+            "POST",
+            "/v1/entries",
+            &batches(1, &format!("mirror-{b}"))[0],
+        );
         assert_eq!(a.status, 200);
         b += 1;
     }

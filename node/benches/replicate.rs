@@ -19,42 +19,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ed25519_dalek::SigningKey;
-use ledger::domain::Kind;
-use rayon::prelude::*;
 use testkit::garage::Garage;
 
-const CHARITY: &str = "CN-USCI-53440300MJ0000018R";
-const BATCH: usize = 1000;
+mod common;
+use common::{batches, BATCH};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mode {
     None,
     Async,
     Sync,
-}
-
-fn batches(n: usize, tag: &str) -> Vec<Vec<u8>> {
-    let key = SigningKey::from_bytes(&[2; 32]);
-    (0..n)
-        .map(|b| {
-            let entries: Vec<_> = (0..BATCH)
-                .into_par_iter()
-                .map(|i| {
-                    ledger::SignedEntry::create(
-                        &key,
-                        CHARITY,
-                        Kind::CreditAward,
-                        &format!("bench-{tag}-{b}-{i}"),
-                        "2026-03-01T09:00:00Z",
-                        serde_json::json!({"holder": format!("vol_{}", "ab".repeat(32)), "points": 1, "reason": "志愿服务"}),
-                    )
-                    .unwrap()
-                })
-                .collect();
-            serde_json::to_vec(&entries).unwrap()
-        })
-        .collect()
 }
 
 fn replicated(addr: SocketAddr) -> u64 {

@@ -419,6 +419,24 @@ fn serve(
             ack_after_replication: replicate.ack_after_replication,
         });
     }
+    serve_http(node, listen, limits, "aidledger-node")?;
+    // The router, every handler and the runtime are gone: the sequencer
+    // finishes the groups already queued and stops.
+    sequencer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the sequencer thread panicked"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Serves `node` on `listen` until Ctrl-C or SIGTERM, announcing it as
+/// `name`; returns once the runtime and every handler are gone.
+fn serve_http(
+    node: node::Node,
+    listen: &str,
+    limits: node::serve::Limits,
+    name: &str,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -426,21 +444,10 @@ fn serve(
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen}"))?;
-        println!(
-            "aidledger-node listening on http://{}",
-            listener.local_addr()?
-        );
+        println!("{name} listening on http://{}", listener.local_addr()?);
         node::serve::serve(listener, node::app(node), limits, shutdown()).await?;
         anyhow::Ok(())
-    })?;
-    // The router and every handler are gone: the sequencer finishes the
-    // groups already queued and stops.
-    drop(runtime);
-    sequencer
-        .join()
-        .map_err(|_| anyhow::anyhow!("the sequencer thread panicked"))?;
-    tracing::info!("stopped");
-    Ok(())
+    })
 }
 
 fn mirror(
@@ -460,20 +467,7 @@ fn mirror(
     )
     .context("the store failed its checks at open; not serving it")?;
     let node = node::Node::mirror(log, vkey, String::new(), config)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("listening on {listen}"))?;
-        println!(
-            "aidledger-node mirror listening on http://{}",
-            listener.local_addr()?
-        );
-        node::serve::serve(listener, node::app(node), limits, shutdown()).await?;
-        anyhow::Ok(())
-    })
+    serve_http(node, listen, limits, "aidledger-node mirror")
 }
 
 fn restore(

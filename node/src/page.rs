@@ -2,7 +2,7 @@
 //! the HTML with the operator's trust anchor (the node's vkey and the
 //! witness policy) in `<meta>` tags and a strict Content-Security-Policy;
 //! `GET /assets/{version}/…` answers the scripts, styles and vendored
-//! libraries, gzipped once at start, under a version that is the hash of
+//! libraries, gzipped once (at the first request for one), under a version that is the hash of
 //! them all, so that browsers may cache them for a year.
 
 use std::sync::LazyLock;
@@ -77,33 +77,30 @@ pub fn is_code(path: &str) -> bool {
     path.ends_with(".js") || path.ends_with(".css")
 }
 
-struct Bundle {
-    /// First 16 hex digits of the SHA-256 over every file's path and bytes.
-    version: String,
-    assets: Vec<Asset>,
-}
-
-static BUNDLE: LazyLock<Bundle> = LazyLock::new(|| {
+/// First 16 hex digits of the SHA-256 over every file's path and bytes:
+/// the assets' version, named by the page.
+static VERSION: LazyLock<String> = LazyLock::new(|| {
     let mut hash = Sha256::new();
-    let assets = FILES
-        .iter()
-        .map(|&(path, content_type, bytes)| {
-            hash.update((path.len() as u64).to_be_bytes());
-            hash.update(path);
-            hash.update((bytes.len() as u64).to_be_bytes());
-            hash.update(bytes);
-            Asset {
-                path,
-                content_type,
-                bytes,
-                gzip: gzip(bytes),
-            }
-        })
-        .collect();
-    Bundle {
-        version: hex::encode(&hash.finalize()[..8]),
-        assets,
+    for (path, _, bytes) in FILES {
+        hash.update((path.len() as u64).to_be_bytes());
+        hash.update(path);
+        hash.update((bytes.len() as u64).to_be_bytes());
+        hash.update(bytes);
     }
+    hex::encode(&hash.finalize()[..8])
+});
+
+/// The files gzipped, once, when the first one is asked for (not at start).
+static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
+    FILES
+        .iter()
+        .map(|&(path, content_type, bytes)| Asset {
+            path,
+            content_type,
+            bytes,
+            gzip: gzip(bytes),
+        })
+        .collect()
 });
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -115,11 +112,7 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 
 /// Each asset's path and gzipped size (the page's weight as served).
 pub fn weights() -> Vec<(&'static str, usize)> {
-    BUNDLE
-        .assets
-        .iter()
-        .map(|a| (a.path, a.gzip.len()))
-        .collect()
+    ASSETS.iter().map(|a| (a.path, a.gzip.len())).collect()
 }
 
 /// The HTML of `/` for `anchor`: the template with the assets' version
@@ -137,7 +130,7 @@ pub fn html(anchor: &Anchor) -> String {
         .map(|p| BASE64_STANDARD.encode(p))
         .unwrap_or_default();
     include_str!("../web/index.html")
-        .replace("%ASSETS%", &format!("/assets/{}", BUNDLE.version))
+        .replace("%ASSETS%", &format!("/assets/{}", *VERSION))
         .replace("%VKEY%", &escape(&anchor.vkey))
         .replace("%POLICY%", &policy)
 }
@@ -163,12 +156,10 @@ pub async fn asset(
     Path((version, path)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let bundle = &*BUNDLE;
-    let asset = bundle
-        .assets
+    let asset = ASSETS
         .iter()
         .find(|a| a.path == path)
-        .filter(|_| version == bundle.version)
+        .filter(|_| version == *VERSION)
         .ok_or_else(|| ApiError::not_found(format!("no asset {version}/{path}")))?;
     let gzip = headers
         .get(header::ACCEPT_ENCODING)

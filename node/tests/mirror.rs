@@ -8,8 +8,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ed25519_dalek::SigningKey;
-use serde_json::{json, Value};
+use serde_json::Value;
+
+mod common;
 
 fn node_bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_aidledger-node"))
@@ -42,24 +43,6 @@ fn size(addr: SocketAddr) -> u64 {
     serde_json::from_slice::<Value>(&body).unwrap()["size"]
         .as_u64()
         .unwrap()
-}
-
-fn award(addr: SocketAddr, nonce: &str) -> testkit::Answer {
-    let entry = ledger::SignedEntry::create(
-        &SigningKey::from_bytes(&[2; 32]),
-        "CN-USCI-53440300MJ0000018R",
-        ledger::domain::Kind::CreditAward,
-        nonce,
-        "2026-11-28T09:00:00Z",
-        json!({"holder": format!("vol_{}", "ab".repeat(32)), "points": 2, "reason": "志愿服务"}),
-    )
-    .unwrap();
-    testkit::http(
-        addr,
-        "POST",
-        "/v1/entries",
-        &serde_json::to_vec(&entry).unwrap(),
-    )
 }
 
 fn until(what: &str, mut ok: impl FnMut() -> bool) {
@@ -106,11 +89,14 @@ fn a_mirror_follows_serves_and_stops_on_a_fork() {
         );
     }
     // Submissions go to the primary.
-    let refused = award(mirror, "to-the-mirror");
+    let refused = common::post(mirror, &common::award_entry("to-the-mirror"));
     assert_eq!(refused.status, 405);
     assert!(String::from_utf8_lossy(&refused.body).contains(&from));
     // New entries on the primary reach the mirror.
-    assert_eq!(award(primary, "followed").status, 201);
+    assert_eq!(
+        common::post(primary, &common::award_entry("followed")).status,
+        201
+    );
     until("the mirror to follow", || size(mirror) == n + 1);
     assert_eq!(testkit::http_get(mirror, "/healthz").0, 200);
     drop(p);
@@ -121,7 +107,10 @@ fn a_mirror_follows_serves_and_stops_on_a_fork() {
     std::fs::copy(primary_data.join("node.key"), forged.join("node.key")).unwrap();
     let _f = demo(&forged, primary);
     for i in 0..3 {
-        assert_eq!(award(primary, &format!("forged-{i}")).status, 201);
+        assert_eq!(
+            common::post(primary, &common::award_entry(&format!("forged-{i}"))).status,
+            201
+        );
     }
     until("the mirror to stop following", || {
         testkit::http_get(mirror, "/healthz").0 == 503

@@ -16,9 +16,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ed25519_dalek::SigningKey;
 use ledger::checkpoint::CheckpointVerifier;
 use serde_json::Value;
+
+mod common;
 
 fn start(data: &Path, addr: SocketAddr) -> testkit::Killed {
     testkit::demo(
@@ -27,18 +28,6 @@ fn start(data: &Path, addr: SocketAddr) -> testkit::Killed {
         addr,
         &[],
     )
-}
-
-fn award(nonce: &str) -> ledger::SignedEntry {
-    ledger::SignedEntry::create(
-        &SigningKey::from_bytes(&[2; 32]),
-        "CN-USCI-53440300MJ0000018R",
-        ledger::domain::Kind::CreditAward,
-        nonce,
-        "2026-11-28T09:00:00Z",
-        serde_json::json!({"holder": format!("vol_{}", "cd".repeat(32)), "points": 1, "reason": "志愿服务"}),
-    )
-    .unwrap()
 }
 
 /// Sends requests until `stop`; records (nonce → seq) of every receipt.
@@ -55,7 +44,7 @@ fn submitter(
         let nonces: Vec<String> = (0..if array { 20 } else { 1 })
             .map(|k| format!("crash-{cycle}-{client}-{i}-{k}"))
             .collect();
-        let entries: Vec<_> = nonces.iter().map(|n| award(n)).collect();
+        let entries: Vec<_> = nonces.iter().map(|n| common::award_entry(n)).collect();
         let body = if array {
             serde_json::to_vec(&entries).unwrap()
         } else {

@@ -15,8 +15,6 @@ use testkit::cdp::Browser;
 mod common;
 use common::witness;
 
-const CHARITY: &str = "CN-USCI-53440300MJ0000018R";
-
 /// The demo node on `addr` with its data in `data` (extra `args` after).
 fn demo(data: &Path, addr: SocketAddr, args: &[&str]) -> testkit::Killed {
     testkit::demo(
@@ -31,35 +29,6 @@ fn get(addr: SocketAddr, path: &str) -> Value {
     let (status, body) = testkit::http_get(addr, path);
     assert_eq!(status, 200, "{path}");
     serde_json::from_slice(&body).unwrap()
-}
-
-/// Submits an entry signed by the demo charity (key seed `[2; 32]`).
-fn submit(addr: SocketAddr, kind: ledger::domain::Kind, nonce: &str, body: Value) {
-    let entry = ledger::SignedEntry::create(
-        &SigningKey::from_bytes(&[2; 32]),
-        CHARITY,
-        kind,
-        nonce,
-        "2026-11-28T09:00:00Z",
-        body,
-    )
-    .unwrap();
-    let a = testkit::http(
-        addr,
-        "POST",
-        "/v1/entries",
-        &serde_json::to_vec(&entry).unwrap(),
-    );
-    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
-}
-
-fn award(addr: SocketAddr, nonce: &str) {
-    submit(
-        addr,
-        ledger::domain::Kind::CreditAward,
-        nonce,
-        json!({"holder": format!("vol_{}", "cd".repeat(32)), "points": 3, "reason": "志愿服务"}),
-    );
 }
 
 /// Where screenshots go: `$PAGE_SCREENSHOTS`, else the test's target temp dir.
@@ -94,12 +63,14 @@ fn the_page_shows_the_demo_ledger_as_the_api_has_it() {
     let _node = demo(&dir.path().join("data"), addr, &[]);
     // An entry whose text is markup: the page must show it as characters.
     let markup = "<script>window.pwned = true</script><img src=x onerror=\"window.pwned = true\">";
-    submit(
+    common::submit(
         addr,
-        ledger::domain::Kind::NeedPublish,
-        "page-test-markup",
-        json!({"need": "XSS-1", "beneficiary": format!("bnf_{}", "ef".repeat(32)), "category": "medical",
-               "cause": "illness", "amount": 100, "region": "321181", "summary": markup}),
+        &common::charity_entry(
+            ledger::domain::Kind::NeedPublish,
+            "page-test-markup",
+            json!({"need": "XSS-1", "beneficiary": format!("bnf_{}", "ef".repeat(32)), "category": "medical",
+                   "cause": "illness", "amount": 100, "region": "321181", "summary": markup}),
+        ),
     );
     let mut b = Browser::launch(&dir.path().join("profile"));
     b.viewport(1280, 900);
@@ -459,7 +430,7 @@ fn every_visitor_is_a_monitor() {
     b.open(&home);
     assert_eq!(b.eval(banner), json!(true));
     // The log grows; the next visit proves the new checkpoint extends it.
-    award(addr, "monitor-honest-1");
+    common::award(addr, "monitor-honest-1");
     b.open(&format!("{home}#/trust"));
     assert_eq!(b.eval(banner), json!(true));
     assert_eq!(
@@ -474,8 +445,8 @@ fn every_visitor_is_a_monitor() {
     std::fs::create_dir_all(&forged_data).unwrap();
     std::fs::copy(honest_data.join("node.key"), forged_data.join("node.key")).unwrap();
     let _forged = demo(&forged_data, addr, &[]);
-    award(addr, "monitor-forged-1");
-    award(addr, "monitor-forged-2");
+    common::award(addr, "monitor-forged-1");
+    common::award(addr, "monitor-forged-2");
     assert!(get(addr, "/v1/log")["size"].as_u64().unwrap() > kept);
     b.open(&home);
     b.wait_for("!document.getElementById('banner').hidden");

@@ -10,14 +10,11 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use ed25519_dalek::SigningKey;
 use node::replicate::{Replica, S3Settings};
-use serde_json::{json, Value};
+use serde_json::Value;
 use testkit::garage::Garage;
 
 mod common;
-
-const CHARITY: &str = "CN-USCI-53440300MJ0000018R";
 
 fn node_bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_aidledger-node"))
@@ -61,25 +58,6 @@ fn json_of(addr: SocketAddr, path: &str) -> Value {
     serde_json::from_slice(&body).unwrap()
 }
 
-fn award(addr: SocketAddr, nonce: &str) {
-    let entry = ledger::SignedEntry::create(
-        &SigningKey::from_bytes(&[2; 32]),
-        CHARITY,
-        ledger::domain::Kind::CreditAward,
-        nonce,
-        "2026-11-28T09:00:00Z",
-        json!({"holder": format!("vol_{}", "ab".repeat(32)), "points": 2, "reason": "志愿服务"}),
-    )
-    .unwrap();
-    let a = testkit::http(
-        addr,
-        "POST",
-        "/v1/entries",
-        &serde_json::to_vec(&entry).unwrap(),
-    );
-    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
-}
-
 /// Waits (up to 60 s) until the bucket holds the node's whole log.
 fn replicated(addr: SocketAddr) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -110,6 +88,16 @@ fn replica(garage: &Garage, url: &str) -> Replica {
         },
     )
     .unwrap()
+}
+
+/// Writes `bytes` at `path` as someone else would, retrying for up to 30 s:
+/// a cluster just formed, on a loaded machine, may answer 503 at first.
+fn plant(r: &Replica, path: &str, bytes: Vec<u8>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while let Err(e) = block_on(r.put(path, bytes.clone(), true)) {
+        assert!(Instant::now() < deadline, "{path}: {e}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
@@ -145,13 +133,13 @@ fn a_node_deleted_is_restored_from_the_bucket() {
         {
             let _node = replicating(&garage, &data, addr, &url);
             for i in 0..5 {
-                award(addr, &format!("replicated-{i}"));
+                common::award(addr, &format!("replicated-{i}"));
             }
             replicated(addr);
         }
         // Restarted, it resumes from what the bucket holds.
         let _node = replicating(&garage, &data, addr, &url);
-        award(addr, "replicated-after-restart");
+        common::award(addr, "replicated-after-restart");
         replicated(addr);
         vkey = json_of(addr, "/v1/log")["vkey"]
             .as_str()
@@ -215,7 +203,7 @@ fn a_node_deleted_is_restored_from_the_bucket() {
     }
     // And continues the same chain.
     let head = json_of(addr, "/v1/entries/10644")["leaf_hash"].clone();
-    award(addr, "after-restore");
+    common::award(addr, "after-restore");
     assert_eq!(json_of(addr, "/v1/entries/10645")["leaf"]["prev"], head);
 }
 
@@ -226,7 +214,7 @@ fn an_object_that_differs_stops_replication_and_stays() {
     let url = format!("s3://{}/other", garage.bucket);
     let r = replica(&garage, &url);
     let planted = b"not this log's bundle".to_vec();
-    block_on(r.put("tile/entries/000", planted.clone(), true)).unwrap();
+    plant(&r, "tile/entries/000", planted.clone());
     let addr = testkit::free_addr();
     let _node = replicating(&garage, &dir.path().join("node"), addr, &url);
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -253,7 +241,7 @@ fn an_object_that_differs_stops_replication_and_stays() {
         "no checkpoint over a bad tile"
     );
     // The node itself goes on taking entries.
-    award(addr, "while-stopped");
+    common::award(addr, "while-stopped");
 
     // Another log's node (another key) pointed at a bucket this one filled
     // refuses to touch it.
@@ -276,7 +264,7 @@ fn an_object_that_differs_stops_replication_and_stays() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(health.contains("not this log's"), "{health}");
-    award(second, "other-log");
+    common::award(second, "other-log");
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(
         block_on(replica(&garage, &theirs).checkpoint()).unwrap(),
@@ -338,28 +326,6 @@ fn bucket_size(r: &Replica) -> u64 {
         .size
 }
 
-/// Submits one award and returns its seq.
-fn award_seq(addr: SocketAddr, nonce: &str) -> u64 {
-    let entry = ledger::SignedEntry::create(
-        &SigningKey::from_bytes(&[2; 32]),
-        CHARITY,
-        ledger::domain::Kind::CreditAward,
-        nonce,
-        "2026-11-28T09:00:00Z",
-        json!({"holder": format!("vol_{}", "ab".repeat(32)), "points": 2, "reason": "志愿服务"}),
-    )
-    .unwrap();
-    let a = testkit::http(
-        addr,
-        "POST",
-        "/v1/entries",
-        &serde_json::to_vec(&entry).unwrap(),
-    );
-    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
-    let v: Value = serde_json::from_slice(&a.body).unwrap();
-    v["seq"].as_u64().unwrap()
-}
-
 /// With `--ack-after-replication` a receipt means the entry is in the
 /// bucket already; with one Garage node SIGKILLed, receipts keep coming
 /// (the other two hold the quorum), and a restore made while it is down,
@@ -375,7 +341,7 @@ fn synchronous_receipts_survive_a_storage_node_killed() {
     let _node = replicating_with(&garage, &data, addr, &url, &["--ack-after-replication"]);
     let mut acked = Vec::new();
     for i in 0..5 {
-        let seq = award_seq(addr, &format!("sync-{i}"));
+        let seq = common::award(addr, &format!("sync-{i}"));
         assert!(
             bucket_size(&r) > seq,
             "receipt for {seq} before the bucket had it"
@@ -384,7 +350,7 @@ fn synchronous_receipts_survive_a_storage_node_killed() {
     }
     garage.kill(2);
     for i in 0..5 {
-        let seq = award_seq(addr, &format!("sync-down-{i}"));
+        let seq = common::award(addr, &format!("sync-down-{i}"));
         assert!(
             bucket_size(&r) > seq,
             "receipt for {seq} before the bucket had it"
@@ -444,7 +410,7 @@ fn synchronous_receipts_survive_a_storage_node_killed() {
         std::thread::sleep(Duration::from_millis(100));
     }
     garage.restart(2);
-    let seq = award_seq(addr, "sync-after");
+    let seq = common::award(addr, "sync-after");
     assert!(bucket_size(&r) > seq);
 }
 
@@ -460,7 +426,7 @@ fn a_restore_names_a_corrupted_tile() {
     let vkey;
     {
         let _node = replicating(&garage, &dir.path().join("node"), addr, &url);
-        award(addr, "before-tampering");
+        common::award(addr, "before-tampering");
         replicated(addr);
         vkey = json_of(addr, "/v1/log")["vkey"]
             .as_str()
@@ -478,7 +444,7 @@ fn a_restore_names_a_corrupted_tile() {
     // A hash tile with one hash changed.
     let mut tile = block_on(r.get("tile/0/005")).unwrap().unwrap();
     tile[40] ^= 1;
-    block_on(r.put("tile/0/005", tile.clone(), true)).unwrap();
+    plant(&r, "tile/0/005", tile.clone());
     let out = restore("a");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
@@ -487,7 +453,7 @@ fn a_restore_names_a_corrupted_tile() {
         "{stderr}"
     );
     tile[40] ^= 1;
-    block_on(r.put("tile/0/005", tile, true)).unwrap();
+    plant(&r, "tile/0/005", tile);
     // A bundle with one leaf's amount changed: its signature fails.
     let mut bundle = block_on(r.get("tile/entries/000")).unwrap().unwrap();
     // One digit of an amount, so that the bundle's length prefixes still hold.
@@ -497,7 +463,7 @@ fn a_restore_names_a_corrupted_tile() {
         .position(|w| w == pattern)
         .expect("the demo's first receipt is in bundle 0");
     bundle[at + pattern.len() - 1] = b'1';
-    block_on(r.put("tile/entries/000", bundle, true)).unwrap();
+    plant(&r, "tile/entries/000", bundle);
     let out = restore("b");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
@@ -541,7 +507,7 @@ fn the_bucket_gets_the_witnessed_checkpoint() {
             "0.1",
         ],
     );
-    award(addr, "witnessed-1");
+    common::award(addr, "witnessed-1");
     let size = json_of(addr, "/v1/log")["size"].as_u64().unwrap();
     let r = replica(&garage, &url);
     let deadline = Instant::now() + Duration::from_secs(30);

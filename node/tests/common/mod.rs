@@ -86,3 +86,52 @@ pub fn witness(dir: &Path, name: &str, log_vkey: &str) -> (String, SocketAddr, t
     ));
     (vkey, addr, process)
 }
+
+/// The demo charity, whose key (seed `[2; 32]`) is public.
+pub const CHARITY: &str = "CN-USCI-53440300MJ0000018R";
+
+/// An entry of `kind` with `body`, signed by the demo charity.
+pub fn charity_entry(kind: ledger::domain::Kind, nonce: &str, body: Value) -> ledger::SignedEntry {
+    ledger::SignedEntry::create(
+        &ed25519_dalek::SigningKey::from_bytes(&[2; 32]),
+        CHARITY,
+        kind,
+        nonce,
+        "2026-11-28T09:00:00Z",
+        body,
+    )
+    .unwrap()
+}
+
+/// A credit award of 2 points to a test volunteer, by the demo charity.
+pub fn award_entry(nonce: &str) -> ledger::SignedEntry {
+    charity_entry(
+        ledger::domain::Kind::CreditAward,
+        nonce,
+        serde_json::json!({"holder": format!("vol_{}", "ab".repeat(32)), "points": 2, "reason": "志愿服务"}),
+    )
+}
+
+/// POSTs `entry` to `/v1/entries`.
+pub fn post(addr: SocketAddr, entry: &ledger::SignedEntry) -> testkit::Answer {
+    testkit::http(
+        addr,
+        "POST",
+        "/v1/entries",
+        &serde_json::to_vec(entry).unwrap(),
+    )
+}
+
+/// Submits `entry`, which must be accepted (201); returns its seq.
+pub fn submit(addr: SocketAddr, entry: &ledger::SignedEntry) -> u64 {
+    let a = post(addr, entry);
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    serde_json::from_slice::<Value>(&a.body).unwrap()["seq"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Submits an award (see [`award_entry`]); returns its seq.
+pub fn award(addr: SocketAddr, nonce: &str) -> u64 {
+    submit(addr, &award_entry(nonce))
+}
