@@ -14,15 +14,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ed25519_dalek::SigningKey;
 use ledger::checkpoint::CheckpointSigner;
-use ledger::domain::Kind;
 use ledger::witness::stated_checkpoint;
-use rayon::prelude::*;
+
+// The node's benches build their batches the same way.
+#[path = "../../node/benches/common/mod.rs"]
+mod common;
+use common::{batches, BATCH};
 
 const ORIGIN: &str = "demo.aidledger.local/aid/2026";
-const CHARITY: &str = "CN-USCI-53440300MJ0000018R";
-const BATCH: usize = 1000;
 
 fn bin(name: &str) -> PathBuf {
     Path::new(env!("CARGO_BIN_EXE_aidledger")).with_file_name(name)
@@ -40,30 +40,6 @@ fn run(args: &[&str]) -> String {
 
 fn spawn(cmd: &mut Command) -> Child {
     testkit::spawn_listening(cmd.stderr(Stdio::null()))
-}
-
-/// `n` batches of signed credit awards, as JSON arrays, unique by `tag`.
-fn batches(n: usize, tag: &str) -> Vec<Vec<u8>> {
-    let key = SigningKey::from_bytes(&[2; 32]);
-    (0..n)
-        .map(|b| {
-            let entries: Vec<_> = (0..BATCH)
-                .into_par_iter()
-                .map(|i| {
-                    ledger::SignedEntry::create(
-                        &key,
-                        CHARITY,
-                        Kind::CreditAward,
-                        &format!("bench-{tag}-{b}-{i}"),
-                        "2026-03-01T09:00:00Z",
-                        serde_json::json!({"holder": format!("vol_{}", "ab".repeat(32)), "points": 1, "reason": "志愿服务"}),
-                    )
-                    .unwrap()
-                })
-                .collect();
-            serde_json::to_vec(&entries).unwrap()
-        })
-        .collect()
 }
 
 /// Appends `batches` to the node at `addr`; returns entries/s and, with
