@@ -11,6 +11,7 @@ use ledger::checkpoint::{Checkpoint, CheckpointVerifier};
 use ledger::entry::Leaf;
 use ledger::merkle::{leaf_hash, Frontier, Hash};
 use ledger::sequencer::{ReplayError, Replayer};
+use ledger::spill::SpillState;
 use ledger::verify::{ChainVerifier, Position, VerifyError};
 use ledger::witness::Policy;
 use serde::{Deserialize, Serialize};
@@ -113,7 +114,13 @@ pub struct Pins {
     pub trust: Trust,
     /// The pinned genesis leaf hash, if any.
     pub genesis: Option<Hash>,
+    /// Bytes of replayed state held in memory; the rest goes to disk.
+    pub replay_memory: usize,
 }
+
+/// The default of [`Pins::replay_memory`]: with the chain verifier's and
+/// the store's buffers, an audit of any size peaks well under 1 GiB.
+pub const REPLAY_MEMORY: usize = 256 << 20;
 
 /// Leaves handed to the replaying thread at a time.
 const REPLAY_BATCH: usize = 256;
@@ -127,7 +134,7 @@ pub struct Audit {
     pinned_genesis: Option<Hash>,
     batch: Vec<Leaf>,
     to_replay: Option<mpsc::SyncSender<Vec<Leaf>>>,
-    replaying: std::thread::JoinHandle<(Replayer, Option<ReplayError>)>,
+    replaying: std::thread::JoinHandle<(Replayer<SpillState>, Option<ReplayError>)>,
 }
 
 /// What a finished audit leaves to keep.
@@ -135,21 +142,34 @@ pub struct Verified {
     /// Where the chain stands.
     pub position: Position,
     /// The replayed state.
-    pub replay: Replayer,
+    pub replay: Replayer<SpillState>,
     /// Leaf hash of seq 0.
     pub genesis: Option<Hash>,
 }
 
 impl Audit {
-    /// From seq 0.
-    pub fn new(pinned_genesis: Option<Hash>) -> Audit {
-        Audit::resume(Position::default(), Replayer::lean(), None, pinned_genesis)
+    /// From seq 0, with the replayed state in a temporary directory past
+    /// `pins.replay_memory`.
+    pub fn new(pins: &Pins) -> anyhow::Result<Audit> {
+        let dir = tempfile::Builder::new()
+            .prefix("aidledger-replay-")
+            .tempdir()
+            .context("creating a directory for the replayed state")?
+            // The store removes it when dropped.
+            .keep();
+        let state = SpillState::temporary(&dir, pins.replay_memory);
+        Ok(Audit::resume(
+            Position::default(),
+            Replayer::lean_in(state, 0),
+            None,
+            pins.genesis,
+        ))
     }
 
     /// After an already verified prefix.
     pub fn resume(
         position: Position,
-        replay: Replayer,
+        replay: Replayer<SpillState>,
         genesis: Option<Hash>,
         pinned_genesis: Option<Hash>,
     ) -> Audit {
@@ -305,7 +325,7 @@ pub fn verify_file(
     let file =
         std::fs::File::open(export).with_context(|| format!("opening {}", export.display()))?;
     let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
-    let mut audit = Audit::new(pins.genesis);
+    let mut audit = Audit::new(pins)?;
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -352,7 +372,7 @@ pub fn verify_tiles(
     let cp = pins.trust.check(&note)?;
     let size = cp.root.size;
     progress.set_length(size);
-    let mut audit = Audit::new(pins.genesis);
+    let mut audit = Audit::new(pins)?;
     let mut tree = ledger::merkle::MemTree::new();
     for index in 0..size.div_ceil(TILE_WIDTH) {
         let t = TilePath {
@@ -385,8 +405,9 @@ pub fn verify_tiles(
     Ok(cp)
 }
 
-/// What `--state-dir` keeps between runs: the last verified checkpoint and
-/// where the audit stood, then the replay snapshot.
+/// What `--state-dir` keeps between runs in `audit.state`: the last
+/// verified checkpoint and where the audit stood. The replayed state is
+/// beside it, in `replay/`.
 #[derive(Serialize, Deserialize)]
 struct Saved {
     checkpoint: String,
@@ -409,46 +430,40 @@ impl StateDir {
 
     /// The last verified checkpoint note, if any.
     pub fn checkpoint(&self) -> anyhow::Result<Option<String>> {
-        // Only the first line: the replay snapshot after it can be large.
+        Ok(self.load()?.map(|saved| saved.checkpoint))
+    }
+
+    fn load(&self) -> anyhow::Result<Option<Saved>> {
         let file = match std::fs::File::open(self.path()) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("reading {}", self.path().display())),
         };
+        // Only the first line: state directories of earlier versions kept
+        // a replay snapshot after it.
         let mut line = String::new();
         std::io::BufReader::new(file).read_line(&mut line)?;
-        let saved: Saved = serde_json::from_str(&line)
+        let saved = serde_json::from_str(&line)
             .with_context(|| format!("{} is damaged", self.path().display()))?;
-        Ok(Some(saved.checkpoint))
+        Ok(Some(saved))
     }
 
-    fn load(&self) -> anyhow::Result<Option<(Saved, Vec<u8>)>> {
-        let bytes = match std::fs::read(self.path()) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", self.path().display())),
-        };
-        let split = bytes
-            .iter()
-            .position(|b| *b == b'\n')
-            .unwrap_or(bytes.len());
-        let saved: Saved = serde_json::from_slice(&bytes[..split])
-            .with_context(|| format!("{} is damaged", self.path().display()))?;
-        Ok(Some((
-            saved,
-            bytes[(split + 1).min(bytes.len())..].to_vec(),
-        )))
+    /// The replayed state kept here if it is the state before seq `next`;
+    /// otherwise an empty one (with `false`).
+    fn replay(&self, pins: &Pins, next: u64) -> anyhow::Result<(SpillState, bool)> {
+        let dir = self.0.join("replay");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        SpillState::open(&dir, pins.replay_memory, next)
+            .with_context(|| format!("opening {}", dir.display()))
     }
 
-    /// Writes the state whole or not at all; the checkpoint also on its
-    /// own, for people to read.
-    fn save(&self, saved: &Saved, replay: &[u8]) -> anyhow::Result<()> {
-        std::fs::create_dir_all(&self.0)
-            .with_context(|| format!("creating {}", self.0.display()))?;
-        let mut bytes = serde_json::to_vec(saved)?;
-        bytes.push(b'\n');
-        bytes.extend_from_slice(replay);
-        write_durably(&self.path(), &bytes)?;
+    /// Writes the replayed state, then where the audit stands (whole or
+    /// not at all), then the checkpoint on its own, for people to read.
+    fn save(&self, saved: &Saved, replay: &mut SpillState) -> anyhow::Result<()> {
+        replay
+            .save(saved.size)
+            .with_context(|| format!("saving the replayed state in {}", self.0.display()))?;
+        write_durably(&self.path(), &serde_json::to_vec(saved)?)?;
         write_durably(&self.0.join("checkpoint"), saved.checkpoint.as_bytes())?;
         Ok(())
     }
@@ -504,33 +519,46 @@ pub fn verify_node(
         Some(dir) => dir.load()?,
         None => None,
     };
-    let mut audit = match &saved {
-        None => Audit::new(pins.genesis),
-        Some((saved, replay)) => {
-            let old = pins.trust.check_signed(saved.checkpoint.as_bytes())?;
-            if let (Some(pin), Some(was)) = (pins.genesis, saved.genesis) {
-                if pin != was {
-                    return Err(Failed(format!(
-                        "the state directory verified genesis {was}, not the pinned {pin}"
-                    ))
-                    .into());
-                }
+    let mut resumed = None;
+    if let Some(saved) = &saved {
+        let old = pins.trust.check_signed(saved.checkpoint.as_bytes())?;
+        if let (Some(pin), Some(was)) = (pins.genesis, saved.genesis) {
+            if pin != was {
+                return Err(Failed(format!(
+                    "the state directory verified genesis {was}, not the pinned {pin}"
+                ))
+                .into());
             }
-            check_extends(client, &old, &saved.checkpoint, &cp, &note)?;
-            let frontier = Frontier::from_peaks(saved.size, saved.peaks.clone())
-                .filter(|f| f.root() == old.root)
-                .context("the state directory's tree does not match its checkpoint")?;
-            let position = Position {
-                frontier,
-                last_leaf: saved.last_leaf,
-                logged_at: saved.logged_at.clone(),
+        }
+        check_extends(client, &old, &saved.checkpoint, &cp, &note)?;
+        let frontier = Frontier::from_peaks(saved.size, saved.peaks.clone())
+            .filter(|f| f.root() == old.root)
+            .context("the state directory's tree does not match its checkpoint")?;
+        resumed = Some(Position {
+            frontier,
+            last_leaf: saved.last_leaf,
+            logged_at: saved.logged_at.clone(),
+        });
+    }
+    let mut audit = match state {
+        None => Audit::new(pins)?,
+        Some(dir) => {
+            let next = resumed.as_ref().map_or(0, |p| p.frontier.size());
+            let (replay, kept) = dir.replay(pins, next)?;
+            let (position, next, genesis) = match resumed {
+                Some(position) if kept => (position, next, saved.and_then(|s| s.genesis)),
+                _ => {
+                    if next > 0 {
+                        eprintln!(
+                            "{}: the replayed state of the last run was not saved whole; \
+                             verifying from seq 0 (the last checkpoint is still proved a prefix)",
+                            dir.0.display()
+                        );
+                    }
+                    (Position::default(), 0, None)
+                }
             };
-            Audit::resume(
-                position,
-                Replayer::restore(replay)?,
-                saved.genesis,
-                pins.genesis,
-            )
+            Audit::resume(position, Replayer::lean_in(replay, next), genesis, pins.genesis)
         }
     };
     let from = audit.size();
@@ -551,7 +579,7 @@ pub fn verify_node(
         return Err(audit.fail(f).into());
     }
     fetched?;
-    let done = audit.finish(&cp)?;
+    let mut done = audit.finish(&cp)?;
     progress.finish_and_clear();
     if let Some(dir) = state {
         let saved = Saved {
@@ -562,7 +590,7 @@ pub fn verify_node(
             logged_at: done.position.logged_at,
             genesis: done.genesis,
         };
-        dir.save(&saved, &done.replay.snapshot())?;
+        dir.save(&saved, done.replay.state_mut())?;
     }
     let verified = cp.root.size - from;
     Ok((cp, verified))

@@ -157,6 +157,7 @@ pub(crate) fn verify(
         vkey,
         genesis,
         state_dir,
+        replay_memory_mib,
         witnessed,
     }: VerifyArgs,
     stdout: &mut impl Write,
@@ -170,6 +171,7 @@ pub(crate) fn verify(
             .map(|g| g.parse::<Hash>())
             .transpose()
             .map_err(|_| anyhow::anyhow!("--genesis is not 64 hex digits"))?,
+        replay_memory: replay_memory_mib << 20,
     };
     let started = std::time::Instant::now();
     let bar = progress(0, &t!("progress.verifying"));

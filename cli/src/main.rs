@@ -450,6 +450,10 @@ struct VerifyArgs {
     /// Keep the verified state here and verify only new entries next time.
     #[arg(long, conflicts_with = "file")]
     state_dir: Option<PathBuf>,
+    /// MiB of replayed state to hold in memory; the rest goes to disk (in
+    /// the state directory, or a temporary one under $TMPDIR).
+    #[arg(long = "replay-memory", value_name = "MIB", default_value_t = cli::audit::REPLAY_MEMORY >> 20)]
+    replay_memory_mib: usize,
     #[command(flatten)]
     witnessed: PolicyArgs,
 }

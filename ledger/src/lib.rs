@@ -37,6 +37,8 @@ pub mod records;
 pub mod rules;
 pub mod schema;
 pub mod sequencer;
+#[cfg(feature = "spill")]
+pub mod spill;
 pub mod state;
 pub mod store;
 pub mod tiles;

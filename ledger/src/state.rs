@@ -179,6 +179,20 @@ pub trait StateRead {
     ) -> Result<(), StateError>;
 }
 
+/// State a replay writes to: in memory ([`MemState`]) or, for auditors of
+/// large ledgers, within a memory budget (`spill::SpillState`).
+pub trait StateStore: StateRead + Send {
+    /// Applies an entry's writes, in order.
+    fn apply(&mut self, writes: &[Write]) -> Result<(), StateError>;
+}
+
+impl StateStore for MemState {
+    fn apply(&mut self, writes: &[Write]) -> Result<(), StateError> {
+        MemState::apply(self, writes);
+        Ok(())
+    }
+}
+
 /// Reads and decodes a record.
 pub fn get<T: DeserializeOwned>(
     state: &dyn StateRead,
@@ -258,46 +272,14 @@ impl MemState {
             self.put(w.table, w.key.clone(), w.value.clone());
         }
     }
-    fn put(&mut self, table: Table, key: Vec<u8>, value: Vec<u8>) {
+    pub(crate) fn put(&mut self, table: Table, key: Vec<u8>, value: Vec<u8>) {
         self.tables[table.index()].insert(key, value);
     }
-    /// Appends the state to `out` as `(table u8, key len u32, key, value
-    /// len u32, value)*` (big-endian lengths, tables numbered as in
-    /// [`Table::ALL`]).
-    pub fn encode_into(&self, out: &mut Vec<u8>) {
-        for (t, k, v) in self.entries() {
-            out.push(t.index() as u8);
-            for part in [k, v] {
-                out.extend_from_slice(&(part.len() as u32).to_be_bytes());
-                out.extend_from_slice(part);
-            }
-        }
+    /// Its tables, in [`Table::ALL`] order.
+    #[cfg(feature = "spill")]
+    pub(crate) fn into_tables(self) -> [BTreeMap<Vec<u8>, Vec<u8>>; Table::ALL.len()] {
+        self.tables
     }
-
-    /// Reads what [`MemState::encode_into`] wrote.
-    pub fn decode(mut bytes: &[u8]) -> Result<MemState, StateError> {
-        let bad = || StateError("undecodable state snapshot".into());
-        let take = |n: usize, bytes: &mut &[u8]| -> Result<Vec<u8>, StateError> {
-            let (head, rest) = bytes.split_at_checked(n).ok_or_else(bad)?;
-            *bytes = rest;
-            Ok(head.to_vec())
-        };
-        let mut state = MemState::new();
-        while !bytes.is_empty() {
-            let t = take(1, &mut bytes)?[0];
-            let table = *Table::ALL.get(t as usize).ok_or_else(bad)?;
-            let part = |bytes: &mut &[u8]| -> Result<Vec<u8>, StateError> {
-                let len = take(4, bytes)?;
-                let len = u32::from_be_bytes(len.try_into().expect("4 bytes")) as usize;
-                take(len, bytes)
-            };
-            let k = part(&mut bytes)?;
-            let v = part(&mut bytes)?;
-            state.put(table, k, v);
-        }
-        Ok(state)
-    }
-
     /// Every `(table, key, value)` in order, for byte-for-byte comparisons.
     pub fn entries(&self) -> impl Iterator<Item = (Table, &[u8], &[u8])> {
         Table::ALL.into_iter().flat_map(move |t| {

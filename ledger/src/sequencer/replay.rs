@@ -4,7 +4,7 @@
 
 use crate::entry::Leaf;
 use crate::rules::{apply, Applied, Code, Refusal};
-use crate::state::{MemState, StateError, Table};
+use crate::state::{MemState, StateStore, Table};
 use crate::store::{Backend, Log};
 
 /// Why a replay stopped.
@@ -48,9 +48,11 @@ impl ReplayError {
 }
 
 /// Replays leaves in order into derived state, confirming the node's
-/// decision for each: every leaf must be a new, accepted entry.
-pub struct Replayer {
-    state: MemState,
+/// decision for each: every leaf must be a new, accepted entry. The state
+/// is held in memory, or by any [`StateStore`] (an auditor's, within a
+/// memory budget).
+pub struct Replayer<S = MemState> {
+    state: S,
     next: u64,
     lean: bool,
 }
@@ -83,28 +85,26 @@ impl Replayer {
         }
     }
 
-    /// Continues a lean replay from a [`Replayer::snapshot`].
-    pub fn restore(snapshot: &[u8]) -> Result<Replayer, StateError> {
-        let next = snapshot
-            .get(..8)
-            .ok_or_else(|| StateError("replay snapshot too short".into()))?;
-        Ok(Replayer {
-            next: u64::from_be_bytes(next.try_into().expect("8 bytes")),
-            state: MemState::decode(&snapshot[8..])?,
+    /// A lean replay (see [`Replayer::lean`]) into `state`, which holds
+    /// the lean state before seq `next` (empty for 0).
+    pub fn lean_in<S: StateStore>(state: S, next: u64) -> Replayer<S> {
+        Replayer {
+            state,
+            next,
             lean: true,
-        })
+        }
     }
+}
 
-    /// The next seq to push and the state so far, as bytes to keep.
-    pub fn snapshot(&self) -> Vec<u8> {
-        let mut out = self.next.to_be_bytes().to_vec();
-        self.state.encode_into(&mut out);
-        out
-    }
-
+impl<S: StateStore> Replayer<S> {
     /// The seq the next pushed leaf must have.
     pub fn next_seq(&self) -> u64 {
         self.next
+    }
+
+    /// The state replayed so far.
+    pub fn state_mut(&mut self) -> &mut S {
+        &mut self.state
     }
 
     /// Applies the next leaf: schema, then the rules (its signature and chain
@@ -144,7 +144,12 @@ impl Replayer {
                         )
                     });
                 }
-                self.state.apply(&effects.writes)
+                self.state
+                    .apply(&effects.writes)
+                    .map_err(|e| ReplayError::Storage {
+                        seq: leaf.seq,
+                        error: e.0,
+                    })?;
             }
             Ok(Applied::Resubmission(at)) => {
                 return Err(fail(Refusal::new(
@@ -197,7 +202,7 @@ pub type StateRow = (Table, Vec<u8>, Vec<u8>);
 /// Every `(table, key, value)` of a state, in order: for comparing a store's
 /// state with a replay byte for byte.
 #[cfg(any(test, feature = "test-support"))]
-pub fn dump(state: &dyn crate::state::StateRead) -> Result<Vec<StateRow>, StateError> {
+pub fn dump(state: &dyn crate::state::StateRead) -> Result<Vec<StateRow>, crate::state::StateError> {
     let mut out = Vec::new();
     for t in Table::ALL {
         state.scan(t, b"", b"", &mut |k, v| {
