@@ -120,7 +120,7 @@ pub struct Pins {
 
 /// The default of [`Pins::replay_memory`]: with the chain verifier's and
 /// the store's buffers, an audit of any size peaks well under 1 GiB.
-pub const REPLAY_MEMORY: usize = 256 << 20;
+pub const REPLAY_MEMORY: usize = 128 << 20;
 
 /// Leaves handed to the replaying thread at a time.
 const REPLAY_BATCH: usize = 256;

@@ -31,7 +31,7 @@ const OVERHEAD: usize = 80;
 
 /// Block cache of the on-disk store: index and filter blocks and the hot
 /// records' blocks.
-const CACHE: u64 = 64 << 20;
+const CACHE: u64 = 32 << 20;
 
 /// Derived state in memory up to a budget, the rest on disk.
 pub struct SpillState {
@@ -56,6 +56,15 @@ struct Disk {
 
 const NEXT: &[u8] = b"next";
 const CHANGING: &[u8] = b"changing";
+
+/// Memtables stay small: a spill's records reach the disk in a few
+/// flushes instead of sitting in memory beside the next spill's.
+fn keyspace_options() -> fjall::KeyspaceCreateOptions {
+    fjall::KeyspaceCreateOptions::default().max_memtable_size(MEMTABLE)
+}
+
+/// Memtable size of each table's keyspace.
+const MEMTABLE: u64 = 16 << 20;
 
 fn io(e: fjall::Error) -> StateError {
     StateError(format!("replay state on disk: {e}"))
@@ -132,11 +141,11 @@ impl SpillState {
                 .map_err(io)?;
             let tables = Table::ALL
                 .iter()
-                .map(|t| db.keyspace(t.name(), fjall::KeyspaceCreateOptions::default))
+                .map(|t| db.keyspace(t.name(), keyspace_options))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(io)?;
             let meta = db
-                .keyspace("replay_meta", fjall::KeyspaceCreateOptions::default)
+                .keyspace("replay_meta", keyspace_options)
                 .map_err(io)?;
             self.disk = Some(Disk { db, tables, meta });
         }
@@ -155,16 +164,13 @@ impl SpillState {
                 .persist(fjall::PersistMode::SyncAll)
                 .map_err(io)?;
         }
+        let mut batch = disk.db.batch();
         for (map, keyspace) in tables.into_iter().zip(&disk.tables) {
-            if map.is_empty() {
-                continue;
-            }
-            let mut run = keyspace.start_ingestion().map_err(io)?;
             for (k, v) in map {
-                run.write(k, v).map_err(io)?;
+                batch.insert(keyspace, k, v);
             }
-            run.finish().map_err(io)?;
         }
+        batch.commit().map_err(io)?;
         self.marked |= mark;
         self.spills += 1;
         Ok(())
@@ -251,5 +257,41 @@ impl StateRead for SpillState {
                 return Ok(());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(key: &[u8], value: &[u8]) -> Write {
+        Write {
+            table: Table::Keys,
+            key: key.to_vec(),
+            value: value.to_vec(),
+        }
+    }
+
+    fn get(s: &SpillState, key: &[u8]) -> Option<Vec<u8>> {
+        s.get(Table::Keys, key).unwrap()
+    }
+
+    #[test]
+    fn spilled_records_are_read_back_newest_first_and_kept_by_a_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, kept) = SpillState::open(dir.path(), 0, 0).unwrap();
+        assert!(!kept);
+        s.apply(&[w(b"a", b"1")]).unwrap();
+        assert_eq!(s.spills(), 1);
+        assert_eq!(get(&s, b"a").as_deref(), Some(&b"1"[..]));
+        s.apply(&[w(b"a", b"2"), w(b"b", b"3")]).unwrap();
+        assert_eq!(get(&s, b"a").as_deref(), Some(&b"2"[..]));
+        assert_eq!(get(&s, b"c"), None);
+        s.save(2).unwrap();
+        drop(s);
+        let (s, kept) = SpillState::open(dir.path(), 0, 2).unwrap();
+        assert!(kept);
+        assert_eq!(get(&s, b"a").as_deref(), Some(&b"2"[..]));
+        assert_eq!(get(&s, b"b").as_deref(), Some(&b"3"[..]));
     }
 }

@@ -23,6 +23,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+pub mod admission;
 pub mod demo;
 mod error;
 mod lists;
@@ -100,6 +101,8 @@ pub struct Node {
     primary: Option<String>,
     /// The HTML of `/`, with the page's trust anchor in it.
     page: axum::body::Bytes,
+    /// Entries in flight per client on the write route.
+    writes: Arc<admission::WriteAdmission>,
 }
 
 /// Turns transparent huge pages off for this process (Linux; elsewhere a
@@ -165,6 +168,7 @@ impl Node {
                 queue: Some(queue),
                 page,
                 primary: None,
+                writes: admission::WriteAdmission::new(admission::DEFAULT_CLIENT_WRITES),
             },
             handle,
         )
@@ -204,6 +208,7 @@ impl Node {
             queue: None,
             page,
             primary,
+            writes: admission::WriteAdmission::new(0),
         })
     }
 
@@ -221,6 +226,13 @@ impl Node {
     /// own vkey and no witness policy).
     pub fn with_anchor(mut self, anchor: &page::Anchor) -> Node {
         self.page = page::html(anchor).into();
+        self
+    }
+
+    /// The node that lets one client address have at most `limit` entries
+    /// in flight on the write route (0: no limit); see [`admission`].
+    pub fn with_client_writes(mut self, limit: usize) -> Node {
+        self.writes = admission::WriteAdmission::new(limit);
         self
     }
 
@@ -474,8 +486,16 @@ type Answers = Vec<Result<Receipt, ApiError>>;
 
 /// `POST /v1/entries`: one entry (201 receipt; 200 for an identical
 /// resubmission) or an array of up to 1,000 (200 `{"results":[…]}`).
-async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response, ApiError> {
+async fn submit(
+    State(node): State<Node>,
+    peer: Option<axum::Extension<admission::Peer>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let (items, single) = submitted_items(&body)?;
+    let _admitted = node
+        .writes
+        .admit(peer.map(|p| p.0), items.len())
+        .inspect_err(|e| node.shared.metrics.refused(e.code))?;
     let (entries, mut answers) = precheck(items, single).await?;
     let mut created = false;
     if !entries.is_empty() {

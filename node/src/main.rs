@@ -206,6 +206,11 @@ struct ConnArgs {
     /// between requests.
     #[arg(long, default_value_t = 10)]
     header_timeout: u64,
+    /// Entries one client address may have in flight on the write route at
+    /// once; more are answered `overloaded`. 0: no limit (behind a proxy
+    /// that limits per client).
+    #[arg(long, default_value_t = node::admission::DEFAULT_CLIENT_WRITES)]
+    client_writes: usize,
 }
 
 impl ConnArgs {
@@ -263,6 +268,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             &origin,
             Options {
                 limits: conn.limits()?,
+                client_writes: conn.client_writes,
                 witnesses: witnesses.config()?,
                 page,
                 replicate,
@@ -333,6 +339,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             &origin,
             Options {
                 limits: conn.limits()?,
+                client_writes: conn.client_writes,
                 witnesses: witnesses.config()?,
                 page,
                 replicate,
@@ -345,6 +352,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 /// How `serve` and `demo` run beside where and what they serve.
 struct Options {
     limits: node::serve::Limits,
+    /// Entries in flight per client on the write route (0: no limit).
+    client_writes: usize,
     /// The witnessing configuration and the policy's text.
     witnesses: Option<(node::WitnessConfig, String)>,
     page: PageArgs,
@@ -360,6 +369,7 @@ fn serve(
 ) -> anyhow::Result<()> {
     let Options {
         limits,
+        client_writes,
         witnesses,
         page,
         replicate,
@@ -399,7 +409,9 @@ fn serve(
     ledger::checkpoint::CheckpointVerifier::from_vkey(&anchor.vkey).context("--page-vkey")?;
     let (node, sequencer) =
         node::Node::start_with(log, signer, witnesses.map(|(config, _)| config));
-    let node = node.with_anchor(&anchor);
+    let node = node
+        .with_anchor(&anchor)
+        .with_client_writes(client_writes);
     if let Some(url) = &replicate.replicate {
         // One clear line now for a wrong endpoint, key or bucket.
         let replica = node::replicate::Replica::from_url(url)?;

@@ -140,9 +140,9 @@ pub async fn serve(
     let mut shed = 0u64;
     tokio::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of descriptors or a connection reset before it was
                     // accepted: say so at most once a second, back off a moment.
@@ -196,6 +196,7 @@ pub async fn serve(
             Some((id, shed)) => {
                 let conn = connection(
                     stream,
+                    crate::admission::Peer(peer.ip()),
                     id,
                     shed,
                     registry.clone(),
@@ -219,6 +220,7 @@ pub async fn serve(
 /// Serves one connection until it closes, is shed, or the node stops.
 async fn connection(
     stream: TcpStream,
+    peer: crate::admission::Peer,
     id: u64,
     shed: Arc<Notify>,
     registry: Shared,
@@ -227,8 +229,9 @@ async fn connection(
     mut stopped: watch::Receiver<bool>,
 ) {
     let reg = registry.clone();
-    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         reg.lock().expect("registry lock").set_busy(id, true);
+        req.extensions_mut().insert(peer);
         let reg = reg.clone();
         let answer = app.clone().oneshot(req);
         async move {

@@ -143,22 +143,21 @@ impl RocksBackend {
         db_opts.create_if_missing(true);
         db_opts.create_missing_column_families(true);
         db_opts.increase_parallelism(2);
-        // Recover to the last whole write batch after a crash; a torn tail
-        // of the WAL is a group whose append never returned.
-        db_opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::PointInTime);
+        // After a crash, recover every whole write batch and drop only an
+        // incomplete one at the very end of the WAL: a group whose append
+        // never returned. A batch whose checksum fails anywhere is damage,
+        // not a torn write, and the store refuses to open, naming it.
+        // (Point-in-time recovery would stop silently at the damaged batch
+        // and open a shorter log: acknowledged entries gone with no error.)
+        // This mode cannot tell a recycled WAL file's stale records from
+        // damage, so RocksDB recycles none.
+        db_opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::TolerateCorruptedTailRecords);
         // A WAL file is kept until every column family with data in it has
         // flushed, and the small families (funds, orgs, meta) take a very
         // long time to fill a memtable, so the WAL would grow without bound
         // and all of it be replayed at the next open after a crash. Past
         // 512 MiB RocksDB flushes the families holding the oldest WAL.
-        // An obsolete WAL file is then reused rather than deleted: appending
-        // to a fresh file makes the kernel allocate page-cache pages on the
-        // committing thread. One kept file is enough, and the next open
-        // deletes the kept files one by one, so fewer start faster. The
-        // bundled RocksDB (11.8) keeps recycling on with point-in-time
-        // recovery; older ones silently turned it off.
         db_opts.set_max_total_wal_size(512 << 20);
-        db_opts.set_recycle_log_file_num(1);
         // A bound, so that the node can give every other descriptor to
         // connections without the store ever failing to open a file.
         db_opts.set_max_open_files(MAX_OPEN_FILES as i32);
