@@ -373,7 +373,16 @@ pub fn verify_tiles(
     let size = cp.root.size;
     progress.set_length(size);
     let mut audit = Audit::new(pins)?;
-    let mut tree = ledger::merkle::MemTree::new();
+    // Hash tiles are compared as the leaves complete them, holding one
+    // tile per level: the audit's memory does not grow with the log.
+    let mut tiles = tiles::TileBuilder::new();
+    let mut completed = Vec::new();
+    let compare = |t: &TilePath, expected: &[u8]| -> anyhow::Result<()> {
+        if fetch(t)? != expected {
+            return Err(bad_tile(t, "not the hashes the leaves give").into());
+        }
+        Ok(())
+    };
     for index in 0..size.div_ceil(TILE_WIDTH) {
         let t = TilePath {
             level: None,
@@ -387,19 +396,24 @@ pub fn verify_tiles(
             if let Err(fault) = audit.push(leaf) {
                 return Err(audit.fail(fault).into());
             }
-            tree.push(ledger::merkle::leaf_hash(leaf));
+            tiles.push(ledger::merkle::leaf_hash(leaf), &mut |t, data| {
+                completed.push((t, data))
+            });
+        }
+        for (t, data) in completed.drain(..) {
+            if let Err(e) = compare(&t, &data) {
+                // A fault among the leaves already pushed comes first.
+                return Err(match audit.close(None) {
+                    Err(earlier) => earlier.into(),
+                    Ok(_) => e,
+                });
+            }
         }
         progress.set_position(audit.size());
     }
     audit.finish(&cp)?;
-    for t in tiles::added(0, size).iter().filter(|t| t.level.is_some()) {
-        let there = fetch(t)?;
-        let level = t.level.expect("a hash tile");
-        let expected = ledger::merkle::hash_tile(&tree, level, t.index, t.width as u32)
-            .map_err(|e| anyhow::anyhow!("{t}: {e}"))?;
-        if there != expected {
-            return Err(bad_tile(t, "not the hashes the leaves give").into());
-        }
+    for (t, data) in tiles.partial() {
+        compare(&t, &data)?;
     }
     progress.finish_and_clear();
     Ok(cp)

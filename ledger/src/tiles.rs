@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::merkle::{hash_tile, TILE_HEIGHT};
+use crate::merkle::{hash_tile, node_hash, Hash, TILE_HEIGHT};
 use crate::store::{Backend, Log, StoreError};
 
 /// Hashes or entries in a full tile.
@@ -184,8 +184,100 @@ pub fn bundle_leaves(bundle: &[u8], width: u64) -> Option<Vec<&[u8]>> {
     (leaves.len() as u64 == width).then_some(leaves)
 }
 
+/// The hash tiles of a log built from its leaf hashes as they stream in,
+/// holding one tile's hashes per level (at most 8 × 256): what an auditor
+/// compares a bucket's hash tiles with, at any size of log.
+#[derive(Debug, Default)]
+pub struct TileBuilder {
+    /// Per tile level: the index of the tile being filled, and its hashes.
+    levels: Vec<(u64, Vec<Hash>)>,
+}
+
+impl TileBuilder {
+    /// No leaves yet.
+    pub fn new() -> TileBuilder {
+        TileBuilder::default()
+    }
+
+    /// Adds the next leaf hash; `full` gets each hash tile it completes
+    /// (a full tile of 256 hashes), lowest level first.
+    pub fn push(&mut self, leaf: Hash, full: &mut dyn FnMut(TilePath, Vec<u8>)) {
+        let mut carry = Some(leaf);
+        let mut level = 0;
+        while let Some(hash) = carry.take() {
+            if self.levels.len() == level {
+                self.levels.push((0, Vec::with_capacity(TILE_WIDTH as usize)));
+            }
+            let (index, hashes) = &mut self.levels[level];
+            hashes.push(hash);
+            if hashes.len() as u64 == TILE_WIDTH {
+                let data = hashes.iter().flat_map(|h| *h.as_bytes()).collect();
+                full(
+                    TilePath {
+                        level: Some(level as u8),
+                        index: *index,
+                        width: TILE_WIDTH,
+                    },
+                    data,
+                );
+                let mut row = std::mem::take(hashes);
+                while row.len() > 1 {
+                    row = row.chunks(2).map(|c| node_hash(&c[0], &c[1])).collect();
+                }
+                *index += 1;
+                carry = row.pop();
+                level += 1;
+            }
+        }
+    }
+
+    /// The partial hash tiles of the log so far, lowest level first.
+    pub fn partial(&self) -> Vec<(TilePath, Vec<u8>)> {
+        (0u8..)
+            .zip(&self.levels)
+            .filter(|(_, (_, hashes))| !hashes.is_empty())
+            .map(|(level, (index, hashes))| {
+                let path = TilePath {
+                    level: Some(level),
+                    index: *index,
+                    width: hashes.len() as u64,
+                };
+                (path, hashes.iter().flat_map(|h| *h.as_bytes()).collect())
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn streamed_hash_tiles_are_the_tree_s() {
+        for size in [1u64, 255, 256, 257, 511, 512, 65_535, 65_536, 65_537, 70_000] {
+            let mut tree = crate::merkle::MemTree::new();
+            let mut built = TileBuilder::new();
+            let mut tiles = Vec::new();
+            for i in 0..size {
+                let h = crate::merkle::leaf_hash(&i.to_be_bytes());
+                tree.push(h);
+                built.push(h, &mut |t, data| tiles.push((t, data)));
+            }
+            tiles.extend(built.partial());
+            let expected: Vec<_> = added(0, size)
+                .into_iter()
+                .filter(|t| t.level.is_some())
+                .collect();
+            let mut paths: Vec<_> = tiles.iter().map(|(t, _)| *t).collect();
+            paths.sort_by_key(|t| (t.level, t.index));
+            let mut sorted = expected.clone();
+            sorted.sort_by_key(|t| (t.level, t.index));
+            assert_eq!(paths, sorted, "size {size}");
+            for (t, data) in tiles {
+                let want = hash_tile(&tree, t.level.unwrap(), t.index, t.width as u32).unwrap();
+                assert_eq!(data, want, "size {size}: {t}");
+            }
+        }
+    }
     use super::*;
 
     #[test]

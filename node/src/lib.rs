@@ -394,6 +394,11 @@ pub fn app(node: Node) -> Router {
         .with_state(node)
 }
 
+/// Bytes a request's headers may take together (names and values): hyper
+/// reads up to about 400 KiB of head, which one client could hold on every
+/// connection it opens.
+pub const HEAD_LIMIT: usize = 32 << 10;
+
 /// Longest a request may take, its body's upload included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -411,6 +416,18 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
         return ApiError::new(
             Code::TooLarge,
             format!("the body may be at most {BODY_LIMIT} bytes"),
+        )
+        .into_response();
+    }
+    let head: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if head > HEAD_LIMIT {
+        return ApiError::new(
+            Code::TooLarge,
+            format!("the headers may take at most {HEAD_LIMIT} bytes"),
         )
         .into_response();
     }

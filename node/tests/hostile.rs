@@ -233,9 +233,9 @@ fn setup(addr: SocketAddr) -> Setup {
     let with_ref = signed(
         2,
         CHARITY,
-        Kind::CreditAward,
+        Kind::FundReceive,
         "hostile-ref",
-        json!({"holder": format!("vol_{}", "cd".repeat(32)), "points": 1, "reason": "志愿服务", "ref": "HOSTILE-0001"}),
+        json!({"fund": FUND, "amount": 100, "from": "募捐", "date": "2026-11-01", "ref": "HOSTILE-0001"}),
     );
     for e in [&add, &revoke, &with_ref] {
         submit(addr, &serde_json::from_value(e.clone()).unwrap());
@@ -290,8 +290,9 @@ fn corpus(addr: SocketAddr, s: &Setup) -> Vec<Case> {
         case("invalid UTF-8 in a string", post_bytes(&[&good_bytes[..40], b"\xff\xfe", &good_bytes[40..]].concat()), 400, "malformed_json"),
         case("raw control character in a string", post_bytes(text.replace("志愿服务", "志愿\u{1}服务").as_bytes()), 400, "malformed_json"),
         case("lone surrogate escape", post_bytes(text.replace("志愿服务", "\\ud800").as_bytes()), 400, "malformed_json"),
-        case("duplicate keys", post_bytes(text.replace("\"points\":1", "\"points\":1,\"points\":2").as_bytes()), 400, "malformed_json"),
-        case("huge number", post_bytes(text.replace("\"points\":1", "\"points\":1e400").as_bytes()), 400, "malformed_json"),
+        // Well-formed JSON that no statement may hold (SPEC §1).
+        case("duplicate keys", post_bytes(text.replace("\"points\":1", "\"points\":1,\"points\":2").as_bytes()), 400, "schema_violation"),
+        case("huge number", post_bytes(text.replace("\"points\":1", "\"points\":1e400").as_bytes()), 400, "schema_violation"),
         case("number with 400 digits", post_bytes(text.replace("\"points\":1", &format!("\"points\":{}", "9".repeat(400))).as_bytes()), 400, "schema_violation"),
         // Well-formed JSON of the wrong shape.
         schema("a bare string", json!("entry")),
@@ -349,10 +350,10 @@ fn corpus(addr: SocketAddr, s: &Setup) -> Vec<Case> {
         case("revoked key", post(&signed(6, CHARITY, Kind::CreditAward, "hostile-revoked", award_body("志愿服务"))), 403, "key_revoked"),
         case("key without the role", post(&signed(5, CHARITY, Kind::CreditAward, "hostile-role", award_body("志愿服务"))), 403, "role_missing"),
         case("another organisation's key", post(&signed(3, CHARITY, Kind::CreditAward, "hostile-other-org", award_body("志愿服务"))), 403, "role_missing"),
-        case("registrar role granted by an admin", post(&charity(Kind::KeyAdd, "hostile-grant", json!({"org": CHARITY, "key": hex::encode(key(7).verifying_key().to_bytes()), "roles": ["registrar"]}))), 422, "rule_violation"),
+        case("registrar role granted by an admin", post(&charity(Kind::KeyAdd, "hostile-grant", json!({"org": CHARITY, "key": hex::encode(key(7).verifying_key().to_bytes()), "roles": ["registrar"]}))), 403, "role_missing"),
         case(
             "replayed nonce with a changed body",
-            post(&resigned(s.with_ref.clone(), 2, |st| st["body"]["points"] = json!(5))),
+            post(&resigned(s.with_ref.clone(), 2, |st| st["body"]["amount"] = json!(5))),
             409,
             "nonce_conflict",
         ),
@@ -363,7 +364,7 @@ fn corpus(addr: SocketAddr, s: &Setup) -> Vec<Case> {
         pii("ID number in a voucher number", charity(Kind::CreditAward, "hostile-pii-4", json!({"holder": format!("vol_{}", "cd".repeat(32)), "points": 1, "reason": "志愿服务", "ref": ID_NUMBER}))),
         pii("ID number in the nonce", charity(Kind::CreditAward, ID_NUMBER, award_body("志愿服务"))),
         pii("ID number in a need's summary", charity(Kind::NeedPublish, "hostile-pii-6", json!({"need": "H-N-1", "beneficiary": format!("bnf_{}", "ab".repeat(32)), "category": "medical", "cause": "illness", "amount": 100, "region": "321181", "summary": format!("身份证{ID_NUMBER}")}))),
-        pii("ID number in an org name", signed(1, REGISTRAR, Kind::OrgRegister, "hostile-pii-7", json!({"org": {"id": "CN-USCI-91320000MA1234567X", "name": format!("某{ID_NUMBER}会"), "type": "other", "region": "320000"}, "keys": [{"key": hex::encode(key(8).verifying_key().to_bytes()), "roles": ["fund"]}]}))),
+        pii("ID number in an org name", signed(1, REGISTRAR, Kind::OrgRegister, "hostile-pii-7", json!({"org": {"id": "XX-ORG-7", "name": format!("某{ID_NUMBER}会"), "type": "other", "region": "320000"}, "keys": [{"key": hex::encode(key(8).verifying_key().to_bytes()), "roles": ["fund"]}]}))),
         pii("ID number after an org id's scheme", signed(1, REGISTRAR, Kind::OrgRegister, "hostile-pii-8", json!({"org": {"id": format!("XX-ORG-{ID_NUMBER}"), "name": "某会", "type": "other", "region": "320000"}, "keys": [{"key": hex::encode(key(8).verifying_key().to_bytes()), "roles": ["fund"]}]}))),
         pii("ID number in a revocation reason", charity(Kind::KeyRevoke, "hostile-pii-9", json!({"org": CHARITY, "key": hex::encode(key(5).verifying_key().to_bytes()), "reason": ID_NUMBER}))),
         pii("ID number in fullwidth digits", charity(Kind::CreditAward, "hostile-pii-10", award_body("证件号１１０１０５１９４９１２３１００２Ｘ"))),
@@ -379,7 +380,7 @@ fn corpus(addr: SocketAddr, s: &Setup) -> Vec<Case> {
         rule("genesis twice", signed(1, REGISTRAR, Kind::OrgRegister, "hostile-genesis", json!({"org": {"id": REGISTRAR, "name": "江苏省民政厅", "type": "government", "region": "320000"}, "keys": [{"key": hex::encode(key(1).verifying_key().to_bytes()), "roles": ["registrar"]}]}))),
         rule("correction of a correction", charity(Kind::Correction, "hostile-cc", json!({"target": s.correction, "reason": "再更正", "reverse": false}))),
         rule("correction of a seq not in the log", charity(Kind::Correction, "hostile-c404", json!({"target": 1u64 << 40, "reason": "更正", "reverse": false}))),
-        rule("voucher number used before", charity(Kind::CreditAward, "hostile-ref-2", json!({"holder": format!("vol_{}", "cd".repeat(32)), "points": 1, "reason": "志愿服务", "ref": "HOSTILE-0001"}))),
+        rule("voucher number used before", charity(Kind::FundReceive, "hostile-ref-2", json!({"fund": FUND, "amount": 100, "from": "募捐", "date": "2026-11-02", "ref": "HOSTILE-0001"}))),
         rule("transfer to the same fund", charity(Kind::FundTransfer, "hostile-self-transfer", json!({"from_fund": FUND, "to_fund": FUND, "amount": 1, "date": "2026-11-01"}))),
         rule("fund opened twice", charity(Kind::FundOpen, "hostile-fund-twice", json!({"fund": FUND, "title": "重复", "category": "medical", "source": "donation", "region": "320000", "currency": "CNY", "budget": 0, "start": "2026-01-01", "end": "2026-12-31"}))),
         rule("redeem more points than held", charity(Kind::CreditRedeem, "hostile-redeem", json!({"holder": format!("vol_{}", "ef".repeat(32)), "points": 1, "reason": "兑换"}))),
@@ -398,7 +399,8 @@ fn corpus(addr: SocketAddr, s: &Setup) -> Vec<Case> {
         case("NUL in a path segment", get("/v1/funds/%00"), 404, "not_found"),
         case("a method the route lacks", request("PUT", "/v1/entries", "", b"{}"), 405, "method_not_allowed"),
         case("a URI of 100,000 bytes", get(&format!("/v1/orgs?q={}", "a".repeat(100_000))), 414, "too_large"),
-        case("a header of 100,000 bytes", request("GET", "/v1/log", &format!("X-Big: {}\r\n", "a".repeat(100_000)), b""), 431, "too_large"),
+        case("a header of 100,000 bytes", request("GET", "/v1/log", &format!("X-Big: {}\r\n", "a".repeat(100_000)), b""), 413, "too_large"),
+        case("headers past the limit together", request("GET", "/v1/log", &format!("X-A: {}\r\nX-B: {}\r\n", "a".repeat(20_000), "b".repeat(20_000)), b""), 413, "too_large"),
         case("ten thousand headers", request("GET", "/v1/log", &"X-A: b\r\n".repeat(10_000), b""), 431, "too_large"),
         case(
             "both Content-Length and chunked",
@@ -419,7 +421,7 @@ fn hostile_requests_get_the_spec_s_codes_and_change_nothing() {
     let running = node(&data, addr);
     let setup = setup(addr);
     drop(running);
-    let before = digest(&data);
+    let before = digest(&data.join("db"));
     let _running = node(&data, addr);
     let cases = corpus(addr, &setup);
     let classes: std::collections::BTreeSet<_> = cases.iter().map(|c| c.class).collect();
@@ -437,9 +439,12 @@ fn hostile_requests_get_the_spec_s_codes_and_change_nothing() {
         let size = serde_json::from_slice::<Value>(&log).unwrap()["size"]
             .as_u64()
             .unwrap();
-        assert_eq!(size, before.0, "{}: the log grew", c.class);
+        if size != before.0 {
+            wrong.push(format!("{}: ACCEPTED (the log grew to {size})", c.class));
+            break;
+        }
     }
     assert!(wrong.is_empty(), "{} of {} cases:\n{}", wrong.len(), cases.len(), wrong.join("\n"));
     drop(_running);
-    assert_eq!(digest(&data), before, "the store changed");
+    assert_eq!(digest(&data.join("db")), before, "the store changed");
 }
