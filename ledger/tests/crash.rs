@@ -34,10 +34,8 @@ fn crash_writer() {
             .map(|i| common::entry(4, size + i, 200))
             .collect();
         log.append(entries, SystemTime::now()).unwrap();
-        // Now and then every memtable is flushed: the WAL file in use
-        // becomes obsolete and is kept for reuse, so that kills also land
-        // while a recycled WAL file (old records past the new ones) is
-        // written.
+        // Now and then every memtable is flushed and a new WAL file
+        // begins, so that kills also land just after a switch.
         if log.size() % 10 == 0 {
             log.backend().flush().unwrap();
         }
@@ -115,19 +113,6 @@ fn kill_9_never_loses_an_acknowledged_group() {
         .unwrap();
         verifier.finish(&log.head().root).unwrap();
     }
-    // Recycled WAL files were written during the rounds (RocksDB logs
-    // each reuse), so kills could land while one was written.
-    let reused = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|f| f.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("LOG"))
-        .filter(|p| {
-            std::fs::read_to_string(p)
-                .unwrap_or_default()
-                .contains("from recycle list")
-        })
-        .count();
-    assert!(reused > 0, "no run reused a WAL file");
     assert!(
         acked_total >= 10,
         "too few rounds got as far as an acknowledgement ({acked_total})"
