@@ -43,84 +43,6 @@ fn main() {
     }
 }
 
-fn sign(key: &SigningKey, issuer: &str, kind: &str, nonce: &str, body: Value) -> SignedEntry {
-    SignedEntry::create(
-        key,
-        issuer,
-        kind.parse().expect("a kind"),
-        nonce,
-        "2026-11-21T08:30:00Z",
-        body,
-    )
-    .unwrap()
-}
-
-/// The setup every ledger here starts with: a registrar, a charity, a fund
-/// with money.
-fn setup(registrar: &SigningKey, charity: &SigningKey) -> Vec<SignedEntry> {
-    let hex = |k: &SigningKey| hex::encode(k.verifying_key().to_bytes());
-    vec![
-        sign(
-            registrar,
-            BUREAU,
-            "org.register",
-            "g",
-            json!({
-            "org": {"id": BUREAU, "name": "民政厅", "type": "government", "region": "320000"},
-            "keys": [{"key": hex(registrar), "roles": ["registrar", "admin"]}]}),
-        ),
-        sign(
-            registrar,
-            BUREAU,
-            "org.register",
-            "r1",
-            json!({
-            "org": {"id": CHARITY, "name": "慈善会", "type": "charity", "region": "321181"},
-            "keys": [{"key": hex(charity), "roles": ["fund", "disburse", "credit"]}]}),
-        ),
-        sign(
-            charity,
-            CHARITY,
-            "fund.open",
-            "f",
-            json!({"fund": "F", "title": "大病救助", "category": "medical",
-            "source": "donation", "region": "321181", "currency": "CNY", "budget": 0, "start": "2026-01-01", "end": "2026-12-31"}),
-        ),
-        sign(
-            charity,
-            CHARITY,
-            "fund.receive",
-            "r",
-            json!({"fund": "F", "amount": 9_000_000_000_000_000u64, "from": "募捐", "date": "2026-01-02"}),
-        ),
-    ]
-}
-
-/// Disbursements, with a credit award every tenth entry.
-fn activity(charity: &SigningKey, i: u64) -> SignedEntry {
-    if i % 10 == 9 {
-        return sign(
-            charity,
-            CHARITY,
-            "credit.award",
-            &format!("c{i}"),
-            json!({
-            "holder": format!("vol_{:064x}", i % 5000), "points": 10, "reason": "志愿服务"}),
-        );
-    }
-    let causes = ["illness", "education", "housing", "elderly"];
-    sign(
-        charity,
-        CHARITY,
-        "disbursement",
-        &format!("d{i}"),
-        json!({
-        "fund": "F", "beneficiary": format!("bnf_{:064x}", i), "tier": "assisted",
-        "cause": causes[(i % 4) as usize], "amount": 10_000 + i % 50_000, "method": "cash",
-        "region": "321181", "date": format!("2026-{:02}-{:02}", 1 + i % 12, 1 + i % 28)}),
-    )
-}
-
 fn bin(name: &str) -> std::path::PathBuf {
     let b = Path::new(env!("CARGO_BIN_EXE_aidledger")).with_file_name(name);
     assert!(
@@ -132,40 +54,8 @@ fn bin(name: &str) -> std::path::PathBuf {
 }
 
 fn verify_bench(dir: &Path, n: u64) {
-    let registrar = SigningKey::from_bytes(&[1; 32]);
-    let charity = SigningKey::from_bytes(&[2; 32]);
-    let node_key = SigningKey::from_bytes(&[3; 32]);
     let started = Instant::now();
-    let export = dir.join("export.ndjson");
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&export).unwrap());
-    let mut frontier = Frontier::new();
-    let mut prev = Hash::ZERO;
-    let mut seq = 0u64;
-    let mut write = |entries: Vec<SignedEntry>| {
-        for entry in entries {
-            let leaf = Leaf {
-                entry,
-                logged_at: "2026-11-21T08:30:01.000Z".into(),
-                prev,
-                seq,
-            };
-            let bytes = leaf.to_bytes().unwrap();
-            prev = leaf_hash(&bytes);
-            frontier.push(prev);
-            out.write_all(&bytes).unwrap();
-            out.write_all(b"\n").unwrap();
-            seq += 1;
-        }
-    };
-    write(setup(&registrar, &charity));
-    let rest = n.saturating_sub(4);
-    for chunk in (0..rest).collect::<Vec<_>>().chunks(100_000) {
-        write(chunk.par_iter().map(|i| activity(&charity, *i)).collect());
-    }
-    out.into_inner().unwrap().sync_all().unwrap();
-    let signer = CheckpointSigner::new(ORIGIN, node_key).unwrap();
-    let cp = dir.join("export.checkpoint");
-    std::fs::write(&cp, signer.sign(frontier.root())).unwrap();
+    let (export, cp, vkey) = common::write_export(dir, n, ORIGIN);
     let size = std::fs::metadata(&export).unwrap().len();
     eprintln!(
         "generated {n} entries ({} MB) in {:.1} s",
@@ -182,7 +72,7 @@ fn verify_bench(dir: &Path, n: u64) {
             "--checkpoint",
             cp.to_str().unwrap(),
             "--vkey",
-            &signer.vkey(),
+            &vkey,
         ])
         .stdout(Stdio::piped())
         .spawn()
@@ -226,7 +116,7 @@ fn import_bench(dir: &Path, rows: u64) {
     std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let charity = SigningKey::from_bytes(&[2; 32]);
     let setup_file = dir.join("setup.ndjson");
-    let ndjson: Vec<String> = setup(&registrar, &charity)
+    let ndjson: Vec<String> = common::setup(&registrar, &charity)
         .iter()
         .map(|e| serde_json::to_string(e).unwrap())
         .collect();

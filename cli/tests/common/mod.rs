@@ -8,6 +8,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use ed25519_dalek::SigningKey;
+use ledger::entry::SignedEntry;
 use serde_json::{json, Value};
 
 pub const BUREAU: &str = "CN-USCI-11320000MB0000019A";
@@ -296,4 +298,126 @@ pub fn serve_witness(dir: &Path, addr: SocketAddr) -> testkit::Killed {
             .arg(addr.to_string())
             .stderr(Stdio::null()),
     ))
+}
+
+pub fn sign(key: &SigningKey, issuer: &str, kind: &str, nonce: &str, body: Value) -> SignedEntry {
+    SignedEntry::create(
+        key,
+        issuer,
+        kind.parse().expect("a kind"),
+        nonce,
+        "2026-11-21T08:30:00Z",
+        body,
+    )
+    .unwrap()
+}
+
+/// The setup every ledger here starts with: a registrar, a charity, a fund
+/// with money.
+pub fn setup(registrar: &SigningKey, charity: &SigningKey) -> Vec<SignedEntry> {
+    let hex = |k: &SigningKey| hex::encode(k.verifying_key().to_bytes());
+    vec![
+        sign(
+            registrar,
+            BUREAU,
+            "org.register",
+            "g",
+            json!({
+            "org": {"id": BUREAU, "name": "民政厅", "type": "government", "region": "320000"},
+            "keys": [{"key": hex(registrar), "roles": ["registrar", "admin"]}]}),
+        ),
+        sign(
+            registrar,
+            BUREAU,
+            "org.register",
+            "r1",
+            json!({
+            "org": {"id": CHARITY, "name": "慈善会", "type": "charity", "region": "321181"},
+            "keys": [{"key": hex(charity), "roles": ["fund", "disburse", "credit"]}]}),
+        ),
+        sign(
+            charity,
+            CHARITY,
+            "fund.open",
+            "f",
+            json!({"fund": "F", "title": "大病救助", "category": "medical",
+            "source": "donation", "region": "321181", "currency": "CNY", "budget": 0, "start": "2026-01-01", "end": "2026-12-31"}),
+        ),
+        sign(
+            charity,
+            CHARITY,
+            "fund.receive",
+            "r",
+            json!({"fund": "F", "amount": 9_000_000_000_000_000u64, "from": "募捐", "date": "2026-01-02"}),
+        ),
+    ]
+}
+
+/// Disbursements, with a credit award every tenth entry.
+pub fn activity(charity: &SigningKey, i: u64) -> SignedEntry {
+    if i % 10 == 9 {
+        return sign(
+            charity,
+            CHARITY,
+            "credit.award",
+            &format!("c{i}"),
+            json!({
+            "holder": format!("vol_{:064x}", i % 5000), "points": 10, "reason": "志愿服务"}),
+        );
+    }
+    let causes = ["illness", "education", "housing", "elderly"];
+    sign(
+        charity,
+        CHARITY,
+        "disbursement",
+        &format!("d{i}"),
+        json!({
+        "fund": "F", "beneficiary": format!("bnf_{:064x}", i), "tier": "assisted",
+        "cause": causes[(i % 4) as usize], "amount": 10_000 + i % 50_000, "method": "cash",
+        "region": "321181", "date": format!("2026-{:02}-{:02}", 1 + i % 12, 1 + i % 28)}),
+    )
+}
+
+/// An export of `n` entries (a setup, then disbursements and awards from
+/// [`activity`]) in `dir`, the checkpoint the node key `[3; 32]` signed for
+/// it as `origin`, and that key's vkey.
+pub fn write_export(dir: &Path, n: u64, origin: &str) -> (PathBuf, PathBuf, String) {
+    use ledger::checkpoint::CheckpointSigner;
+    use ledger::entry::Leaf;
+    use ledger::merkle::{leaf_hash, Frontier, Hash};
+    use rayon::prelude::*;
+    let registrar = SigningKey::from_bytes(&[1; 32]);
+    let charity = SigningKey::from_bytes(&[2; 32]);
+    let node_key = SigningKey::from_bytes(&[3; 32]);
+    let export = dir.join("export.ndjson");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&export).unwrap());
+    let mut frontier = Frontier::new();
+    let mut prev = Hash::ZERO;
+    let mut seq = 0u64;
+    let mut write = |entries: Vec<SignedEntry>| {
+        for entry in entries {
+            let leaf = Leaf {
+                entry,
+                logged_at: "2026-11-21T08:30:01.000Z".into(),
+                prev,
+                seq,
+            };
+            let bytes = leaf.to_bytes().unwrap();
+            prev = leaf_hash(&bytes);
+            frontier.push(prev);
+            out.write_all(&bytes).unwrap();
+            out.write_all(b"\n").unwrap();
+            seq += 1;
+        }
+    };
+    write(setup(&registrar, &charity));
+    let rest = n.saturating_sub(4);
+    for chunk in (0..rest).collect::<Vec<_>>().chunks(100_000) {
+        write(chunk.par_iter().map(|i| activity(&charity, *i)).collect());
+    }
+    out.into_inner().unwrap().sync_all().unwrap();
+    let signer = CheckpointSigner::new(origin, node_key).unwrap();
+    let cp = dir.join("export.checkpoint");
+    std::fs::write(&cp, signer.sign(frontier.root())).unwrap();
+    (export, cp, signer.vkey())
 }
