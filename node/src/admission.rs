@@ -1,9 +1,9 @@
-//! The write route's admission per client: how many submitted entries one
-//! client address may have in flight (parsed, being verified, queued or
-//! being committed) at once. A client over it is answered `overloaded`
-//! before any signature of its request is verified, so one client flooding
-//! the node with arrays, honest or garbage-signed, holds at most its share
-//! of the verifier and the writer while others keep being served.
+//! The write route's admission per client: how many bytes of submissions
+//! one client address may have in flight (being read, parsed, verified,
+//! queued or committed) at once. A request over it is answered `overloaded`
+//! from its head alone, before its body is read, so one client flooding the
+//! node with arrays, honest or garbage-signed, holds at most its share of
+//! the parser, the verifier and the writer while others keep being served.
 //!
 //! Clients are told apart by the address the server loop accepted them
 //! from ([`Peer`]); behind a reverse proxy every client shares the proxy's
@@ -22,10 +22,11 @@ use ledger::code::Code;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer(pub IpAddr);
 
-/// Entries one client may have in flight by default: four full arrays.
-pub const DEFAULT_CLIENT_WRITES: usize = 4 * crate::MAX_BATCH;
+/// Bytes of submissions one client may have in flight by default: two
+/// 1,000-entry arrays of typical entries, or thousands of single ones.
+pub const DEFAULT_CLIENT_WRITES: usize = 1 << 20;
 
-/// The entries in flight per client address.
+/// The bytes of submissions in flight per client address.
 #[derive(Debug)]
 pub struct WriteAdmission {
     limit: usize,
@@ -33,7 +34,7 @@ pub struct WriteAdmission {
 }
 
 impl WriteAdmission {
-    /// At most `limit` entries in flight per client; 0 for no limit.
+    /// At most `limit` bytes in flight per client; 0 for no limit.
     pub fn new(limit: usize) -> Arc<WriteAdmission> {
         Arc::new(WriteAdmission {
             limit,
@@ -41,49 +42,49 @@ impl WriteAdmission {
         })
     }
 
-    /// Admits `entries` more from `peer` (a request with no peer, from
-    /// inside the process, always), or refuses them with `overloaded`. A
-    /// client with nothing in flight is always admitted, however large
-    /// its request.
+    /// Admits a request of `bytes` more from `peer` (a request with no
+    /// peer, from inside the process, always), or refuses it with
+    /// `overloaded`. A client with nothing in flight is always admitted,
+    /// however large its request.
     pub fn admit(
         self: &Arc<Self>,
         peer: Option<Peer>,
-        entries: usize,
+        bytes: usize,
     ) -> Result<Admitted, ApiError> {
         let Some(Peer(ip)) = peer.filter(|_| self.limit > 0) else {
             return Ok(Admitted(None));
         };
         let mut in_flight = self.in_flight.lock().expect("admission lock");
         let held = in_flight.entry(ip).or_default();
-        if *held > 0 && *held + entries > self.limit {
+        if *held > 0 && *held + bytes > self.limit {
             return Err(ApiError::new(
                 Code::Overloaded,
                 format!(
-                    "this client already has {} entries in flight (at most {} at once); retry after their receipts",
+                    "this client already has {} bytes of submissions in flight (at most {} at once); retry after their receipts",
                     *held, self.limit
                 ),
             ));
         }
-        *held += entries;
-        Ok(Admitted(Some((self.clone(), ip, entries))))
+        *held += bytes;
+        Ok(Admitted(Some((self.clone(), ip, bytes))))
     }
 
-    /// Clients with entries in flight.
+    /// Clients with submissions in flight.
     pub fn clients(&self) -> usize {
         self.in_flight.lock().expect("admission lock").len()
     }
 }
 
-/// Entries admitted until this is dropped (the request answered or
+/// Bytes admitted until this is dropped (the request answered or
 /// abandoned).
 pub struct Admitted(Option<(Arc<WriteAdmission>, IpAddr, usize)>);
 
 impl Drop for Admitted {
     fn drop(&mut self) {
-        if let Some((admission, ip, entries)) = self.0.take() {
+        if let Some((admission, ip, bytes)) = self.0.take() {
             let mut in_flight = admission.in_flight.lock().expect("admission lock");
             if let Some(held) = in_flight.get_mut(&ip) {
-                *held -= entries;
+                *held -= bytes;
                 if *held == 0 {
                     in_flight.remove(&ip);
                 }

@@ -168,7 +168,7 @@ impl Node {
                 queue: Some(queue),
                 page,
                 primary: None,
-                writes: admission::WriteAdmission::new(admission::DEFAULT_CLIENT_WRITES),
+                writes: admission::WriteAdmission::new(0),
             },
             handle,
         )
@@ -229,8 +229,9 @@ impl Node {
         self
     }
 
-    /// The node that lets one client address have at most `limit` entries
-    /// in flight on the write route (0: no limit); see [`admission`].
+    /// The node that lets one client address have at most `limit` bytes of
+    /// submissions in flight on the write route (0, the default: no limit);
+    /// see [`admission`].
     pub fn with_client_writes(mut self, limit: usize) -> Node {
         self.writes = admission::WriteAdmission::new(limit);
         self
@@ -376,6 +377,10 @@ pub fn app(node: Node) -> Router {
     routes()
         .into_iter()
         .fold(Router::new(), |r, (path, handlers)| r.route(path, handlers))
+        .route_layer(axum::middleware::from_fn_with_state(
+            node.clone(),
+            admit_writes,
+        ))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(Code::MethodNotAllowed, "method not allowed on this route")
@@ -392,6 +397,31 @@ pub fn app(node: Node) -> Router {
         .layer(axum::middleware::from_fn(json_errors))
         .layer(tower_http::cors::CorsLayer::permissive())
         .with_state(node)
+}
+
+/// Admits a submission by its client's bytes in flight (see
+/// [`admission`]) before its body is read; other routes pass.
+async fn admit_writes(
+    State(node): State<Node>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if req.method() != axum::http::Method::POST {
+        return next.run(req).await;
+    }
+    let bytes = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .unwrap_or(BODY_LIMIT);
+    let peer = req.extensions().get::<admission::Peer>().copied();
+    match node.writes.admit(peer, bytes) {
+        Ok(_admitted) => next.run(req).await,
+        Err(e) => {
+            node.shared.metrics.refused(e.code);
+            e.into_response()
+        }
+    }
 }
 
 /// Bytes a request's headers may take together (names and values): hyper
@@ -503,16 +533,8 @@ type Answers = Vec<Result<Receipt, ApiError>>;
 
 /// `POST /v1/entries`: one entry (201 receipt; 200 for an identical
 /// resubmission) or an array of up to 1,000 (200 `{"results":[…]}`).
-async fn submit(
-    State(node): State<Node>,
-    peer: Option<axum::Extension<admission::Peer>>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response, ApiError> {
     let (items, single) = submitted_items(&body)?;
-    let _admitted = node
-        .writes
-        .admit(peer.map(|p| p.0), items.len())
-        .inspect_err(|e| node.shared.metrics.refused(e.code))?;
     let (entries, mut answers) = precheck(items, single).await?;
     let mut created = false;
     if !entries.is_empty() {

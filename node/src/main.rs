@@ -206,9 +206,10 @@ struct ConnArgs {
     /// between requests.
     #[arg(long, default_value_t = 10)]
     header_timeout: u64,
-    /// Entries one client address may have in flight on the write route at
-    /// once; more are answered `overloaded`. 0: no limit (behind a proxy
-    /// that limits per client).
+    /// Bytes of submissions one client address may have in flight on the
+    /// write route at once; a request past it is answered `overloaded`
+    /// before its body is read. 0: no limit (behind a proxy that limits per
+    /// client).
     #[arg(long, default_value_t = node::admission::DEFAULT_CLIENT_WRITES)]
     client_writes: usize,
 }
@@ -352,7 +353,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 /// How `serve` and `demo` run beside where and what they serve.
 struct Options {
     limits: node::serve::Limits,
-    /// Entries in flight per client on the write route (0: no limit).
+    /// Bytes of submissions in flight per client (0: no limit).
     client_writes: usize,
     /// The witnessing configuration and the policy's text.
     witnesses: Option<(node::WitnessConfig, String)>,

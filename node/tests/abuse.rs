@@ -36,6 +36,11 @@ impl Drop for Node {
 /// The node with an open-files limit that leaves it `ROOM` connections,
 /// and a header timeout of `header_timeout` seconds.
 fn spawn(header_timeout: u64) -> Node {
+    spawn_with(header_timeout, &[])
+}
+
+/// As [`spawn`], with more arguments.
+fn spawn_with(header_timeout: u64, extra: &[&str]) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let addr = testkit::free_addr();
     let stderr = dir.path().join("stderr");
@@ -51,6 +56,7 @@ fn spawn(header_timeout: u64) -> Node {
             "test.example/aid",
         ])
         .args(["--header-timeout", &header_timeout.to_string()])
+        .args(extra)
         .stderr(std::fs::File::create(&stderr).unwrap());
     // SAFETY: setrlimit is a plain system call, safe between fork and exec.
     unsafe {
@@ -238,4 +244,76 @@ fn every_refusal_has_the_spec_shape() {
     }
     check(post(addr, b"{\"amount\":"), 400, "malformed_json");
     check(get(addr, "/no/such/route"), 404, "not_found");
+}
+
+/// One client flooding the write route with garbage-signed arrays (each
+/// entry costs the node a signature check) is held to its limit of entries
+/// in flight and answered `overloaded` past it, while another client's
+/// submissions are all accepted.
+#[test]
+fn a_client_flooding_the_write_route_is_held_to_its_limit() {
+    // Room for one of the flood's arrays at a time.
+    let node = spawn_with(30, &["--client-writes", "500000"]);
+    let addr = node.addr;
+    let charity = SigningKey::from_bytes(&[2; 32]);
+    let garbage: Vec<Value> = (0..1000)
+        .map(|i| {
+            let e = SignedEntry::create(
+                &charity,
+                "CN-USCI-53440300MJ0000018R",
+                ledger::domain::Kind::CreditAward,
+                &format!("flood-{i}"),
+                "2026-03-01T09:00:00Z",
+                json!({"holder": format!("vol_{i:064x}"), "points": 1, "reason": "服务"}),
+            )
+            .unwrap();
+            let mut v = serde_json::to_value(e).unwrap();
+            v["signature"] = json!(hex::encode([i as u8 | 1; 64]));
+            v
+        })
+        .collect();
+    let flood = serde_json::to_vec(&garbage).unwrap();
+    let attacker: std::net::IpAddr = [127, 0, 0, 2].into();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (overloaded, answered) = std::thread::scope(|scope| {
+        let floods: Vec<_> = (0..6)
+            .map(|_| {
+                scope.spawn(|| {
+                    let (mut overloaded, mut answered) = (0, 0);
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let mut s = testkit::connect_from(attacker, addr).unwrap();
+                        write!(
+                            s,
+                            "POST /v1/entries HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+                            flood.len()
+                        )
+                        .unwrap();
+                        // Refused from its head, the body may meet a closed socket.
+                        let _ = s.write_all(&flood);
+                        let mut answer = Vec::new();
+                        let _ = s.read_to_end(&mut answer);
+                        match &answer[9..12] {
+                            b"503" => overloaded += 1,
+                            b"200" => answered += 1,
+                            other => panic!("flood answered {}", String::from_utf8_lossy(other)),
+                        }
+                    }
+                    (overloaded, answered)
+                })
+            })
+            .collect();
+        for (i, entry) in honest_entries(100).iter().enumerate() {
+            let (status, body) = post(addr, entry);
+            assert!(status == 201, "honest entry {i}: {status} {body}");
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        floods
+            .into_iter()
+            .map(|f| f.join().unwrap())
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    });
+    assert!(overloaded > 0, "the flood was never held back ({answered} answered)");
+    assert!(answered > 0, "the flood was refused whole");
+    let (_, log) = get(addr, "/v1/log");
+    assert_eq!(log["size"], 105, "only the honest entries are in the log");
 }

@@ -183,3 +183,13 @@ pub fn demo(
             .stderr(Stdio::null()),
     ))
 }
+
+/// A TCP connection to `to` from the local address `from` (on Linux any
+/// 127.x.y.z is this machine): a second client address for tests of
+/// per-client limits.
+pub fn connect_from(from: std::net::IpAddr, to: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.bind(&SocketAddr::new(from, 0).into())?;
+    socket.connect(&to.into())?;
+    Ok(socket.into())
+}
