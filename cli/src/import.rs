@@ -401,6 +401,9 @@ pub fn yuan_to_fen(raw: &str) -> Result<u64, String> {
         .parse::<u64>()
         .ok()
         .and_then(|y| y.checked_mul(100)?.checked_add(fen))
+        // Past the largest amount an entry may hold (SPEC §6): a row error
+        // here rather than a schema refusal from the node.
+        .filter(|fen| *fen < 1 << 53)
         .ok_or_else(bad)
 }
 
