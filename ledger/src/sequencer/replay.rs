@@ -85,6 +85,15 @@ impl Replayer {
         }
     }
 
+    /// A full replay from seq 0 into `state`, which must be empty.
+    pub fn full_in<S: StateStore>(state: S) -> Replayer<S> {
+        Replayer {
+            state,
+            next: 0,
+            lean: false,
+        }
+    }
+
     /// A lean replay (see [`Replayer::lean`]) into `state`, which holds
     /// the lean state before seq `next` (empty for 0).
     pub fn lean_in<S: StateStore>(state: S, next: u64) -> Replayer<S> {

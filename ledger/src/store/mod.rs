@@ -254,19 +254,51 @@ pub fn rebuild_state<B: Backend>(log: &Log<B>) -> Result<MemState, StoreError> {
 }
 
 /// Rebuilds the derived state of the RocksDB store in `dir`, of any
-/// format, from its leaves: the log's checks at open, [`rebuild_state`]
-/// (every leaf must be one the rules accept), every state table emptied and
-/// written again, and [`STATE_FORMAT`] recorded last, so that an
-/// interrupted run is simply run again. Holds the whole state in memory
-/// while it runs. Returns the log's size.
+/// format, from its leaves: the log's checks at open, the state format
+/// removed and every state table emptied, every leaf replayed through the
+/// rules (each must be one they accept) with the state written as it grows
+/// (a bounded amount in memory, whatever the size), and [`STATE_FORMAT`]
+/// recorded last, so that an interrupted run leaves a store that is
+/// refused at open until it is run again. Returns the log's size.
 #[cfg(feature = "store")]
 pub fn reindex(dir: &std::path::Path) -> Result<u64, StoreError> {
-    let log = Log::open(RocksBackend::open_any_format(dir)?)?;
-    let state = rebuild_state(&log)?;
-    let size = log.size();
-    let mut backend = log.into_backend().expect("the log was the only owner");
-    backend.replace_state(&state)?;
-    Ok(size)
+    reindex_within(dir, rocks::REBUILD_MEMORY)
+}
+
+/// [`reindex`], holding about `memory` bytes of rebuilt state before
+/// writing them.
+#[cfg(feature = "store")]
+pub fn reindex_within(dir: &std::path::Path, memory: usize) -> Result<u64, StoreError> {
+    let mut backend = RocksBackend::open_any_format(dir)?;
+    backend.begin_rebuild()?;
+    let log = Log::open(backend)?;
+    let mut replayer =
+        crate::sequencer::Replayer::full_in(rocks::Rebuild::new(log.backend(), memory));
+    let mut failure = None;
+    log.scan(0, &mut |seq, bytes| {
+        let pushed = Leaf::from_bytes(bytes)
+            .map_err(|e| ReplayError::Refused {
+                seq,
+                refusal: e.into(),
+            })
+            .and_then(|leaf| replayer.push(&leaf));
+        match pushed {
+            Ok(()) => true,
+            Err(e) => {
+                failure = Some(e);
+                false
+            }
+        }
+    })?;
+    if let Some(e) = failure {
+        return Err(match e {
+            ReplayError::Refused { .. } => StoreError::Corrupt(format!("replaying the leaves: {e}")),
+            ReplayError::Storage { .. } => StoreError::Io(format!("replaying the leaves: {e}")),
+        });
+    }
+    replayer.state_mut().flush()?;
+    log.backend().finish_rebuild()?;
+    Ok(log.size())
 }
 
 /// Leaves being chained onto a [`Tip`] (see [`Tip::chain`]): each gets

@@ -112,13 +112,26 @@ impl RocksBackend {
 
     /// Empties every state table and writes `state` into them, then the
     /// current format (see [`super::reindex`]).
-    pub(super) fn replace_state(&mut self, state: &MemState) -> Result<(), StoreError> {
+    /// Starts a rebuild of the derived state: the state format is removed
+    /// first, durably, so that a store whose rebuild stops half-way is
+    /// refused at open until the rebuild is run again; then every state
+    /// table is emptied.
+    pub(super) fn begin_rebuild(&mut self) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(cf::META), FORMAT_KEY);
+        self.write_durably(batch)?;
         for t in Table::ALL {
             self.db.drop_cf(t.name()).map_err(io)?;
             self.db
                 .create_cf(t.name(), &Options::default())
                 .map_err(io)?;
         }
+        Ok(())
+    }
+
+    /// Writes rebuilt state (not synced: [`RocksBackend::finish_rebuild`]
+    /// syncs the WAL with everything before it).
+    pub(super) fn write_state(&self, state: &MemState) -> Result<(), StoreError> {
         let mut batch = WriteBatch::default();
         for (t, k, v) in state.entries() {
             batch.put_cf(self.cf(t.name()), k, v);
@@ -126,6 +139,12 @@ impl RocksBackend {
                 self.db.write(std::mem::take(&mut batch)).map_err(io)?;
             }
         }
+        self.db.write(batch).map_err(io)
+    }
+
+    /// Records the state format, durably: the rebuild is complete.
+    pub(super) fn finish_rebuild(&self) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(cf::META), FORMAT_KEY, STATE_FORMAT.to_be_bytes());
         self.write_durably(batch)
     }
@@ -442,6 +461,83 @@ impl StateRead for RocksBackend {
         for item in self.db.iterator_cf(self.cf(table.name()), mode) {
             let (k, v) = item.map_err(state_err)?;
             if !k.starts_with(prefix) || f(&k, &v)?.is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Derived state being rebuilt into a store's (emptied) state tables: the
+/// replay's writes collect in memory and go to RocksDB once they pass a
+/// budget ([`REBUILD_MEMORY`] by default); reads look in memory, then in
+/// the store. A rebuild of any size holds about that much.
+pub(super) struct Rebuild<'a> {
+    backend: &'a RocksBackend,
+    pending: MemState,
+    held: usize,
+    memory: usize,
+}
+
+/// Bytes of rebuilt state held before they are written, by default.
+pub(super) const REBUILD_MEMORY: usize = 256 << 20;
+
+impl<'a> Rebuild<'a> {
+    pub(super) fn new(backend: &'a RocksBackend, memory: usize) -> Rebuild<'a> {
+        Rebuild {
+            backend,
+            pending: MemState::new(),
+            held: 0,
+            memory,
+        }
+    }
+
+    /// Writes what is held.
+    pub(super) fn flush(&mut self) -> Result<(), StoreError> {
+        self.backend.write_state(&std::mem::take(&mut self.pending))?;
+        self.held = 0;
+        Ok(())
+    }
+}
+
+impl crate::state::StateStore for Rebuild<'_> {
+    fn apply(&mut self, writes: &[crate::state::Write]) -> Result<(), StateError> {
+        self.held += writes
+            .iter()
+            .map(|w| w.key.len() + w.value.len() + 80)
+            .sum::<usize>();
+        self.pending.apply(writes);
+        if self.held > self.memory {
+            self.flush().map_err(|e| StateError(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+impl StateRead for Rebuild<'_> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        match self.pending.get(table, key)? {
+            Some(v) => Ok(Some(v)),
+            None => self.backend.get(table, key),
+        }
+    }
+    fn scan(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        from: &[u8],
+        f: &mut Visitor<'_>,
+    ) -> Result<(), StateError> {
+        // The rules read by key; a scan (none today) merges both sides.
+        let mut merged = std::collections::BTreeMap::new();
+        for side in [self.backend as &dyn StateRead, &self.pending] {
+            side.scan(table, prefix, from, &mut |k, v| {
+                merged.insert(k.to_vec(), v.to_vec());
+                Ok(std::ops::ControlFlow::Continue(()))
+            })?;
+        }
+        for (k, v) in merged {
+            if f(&k, &v)?.is_break() {
                 break;
             }
         }
