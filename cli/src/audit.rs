@@ -572,7 +572,12 @@ pub fn verify_node(
                     (Position::default(), 0, None)
                 }
             };
-            Audit::resume(position, Replayer::lean_in(replay, next), genesis, pins.genesis)
+            Audit::resume(
+                position,
+                Replayer::lean_in(replay, next),
+                genesis,
+                pins.genesis,
+            )
         }
     };
     let from = audit.size();

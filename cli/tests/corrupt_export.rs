@@ -60,7 +60,8 @@ fn every_flipped_byte_of_an_export_fails_verify_naming_its_seq() {
             }
             Err(e) => format!("{e:#}"),
         };
-        let names = |seq: u64| err.contains(&format!("seq {seq}:")) || err.contains(&format!("seq {seq} "));
+        let names =
+            |seq: u64| err.contains(&format!("seq {seq}:")) || err.contains(&format!("seq {seq} "));
         if names(line) {
             *named.entry("its seq").or_default() += 1;
         } else if names(line + 1) {

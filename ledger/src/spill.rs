@@ -110,13 +110,9 @@ impl SpillState {
     pub fn save(&mut self, next: u64) -> Result<(), StateError> {
         self.spill()?;
         let disk = self.disk.as_ref().expect("a persistent store is open");
-        disk.db
-            .persist(fjall::PersistMode::SyncAll)
-            .map_err(io)?;
+        disk.db.persist(fjall::PersistMode::SyncAll).map_err(io)?;
         disk.meta.insert(NEXT, next.to_be_bytes()).map_err(io)?;
-        disk.db
-            .persist(fjall::PersistMode::SyncAll)
-            .map_err(io)?;
+        disk.db.persist(fjall::PersistMode::SyncAll).map_err(io)?;
         self.marked = false;
         Ok(())
     }
@@ -144,9 +140,7 @@ impl SpillState {
                 .map(|t| db.keyspace(t.name(), keyspace_options))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(io)?;
-            let meta = db
-                .keyspace("replay_meta", keyspace_options)
-                .map_err(io)?;
+            let meta = db.keyspace("replay_meta", keyspace_options).map_err(io)?;
             self.disk = Some(Disk { db, tables, meta });
         }
         Ok(self.disk.as_ref().expect("opened above"))
@@ -160,9 +154,7 @@ impl SpillState {
         let disk = self.open_disk()?;
         if mark {
             disk.meta.insert(NEXT, CHANGING).map_err(io)?;
-            disk.db
-                .persist(fjall::PersistMode::SyncAll)
-                .map_err(io)?;
+            disk.db.persist(fjall::PersistMode::SyncAll).map_err(io)?;
         }
         let mut batch = disk.db.batch();
         for (map, keyspace) in tables.into_iter().zip(&disk.tables) {
@@ -230,12 +222,14 @@ impl StateRead for SpillState {
             Ok(ControlFlow::Continue(()))
         })?;
         let start = prefix.max(from).to_vec();
-        let mut on_disk = disk.tables[table.index()].range(start..).map(|g| {
-            g.into_inner()
-                .map(|(k, v)| (k.to_vec(), v.to_vec()))
-                .map_err(io)
-        })
-        .fuse();
+        let mut on_disk = disk.tables[table.index()]
+            .range(start..)
+            .map(|g| {
+                g.into_inner()
+                    .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .map_err(io)
+            })
+            .fuse();
         let mut held = held.into_iter().peekable();
         let mut next_disk = on_disk.next().transpose()?;
         loop {

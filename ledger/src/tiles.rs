@@ -206,7 +206,8 @@ impl TileBuilder {
         let mut level = 0;
         while let Some(hash) = carry.take() {
             if self.levels.len() == level {
-                self.levels.push((0, Vec::with_capacity(TILE_WIDTH as usize)));
+                self.levels
+                    .push((0, Vec::with_capacity(TILE_WIDTH as usize)));
             }
             let (index, hashes) = &mut self.levels[level];
             hashes.push(hash);
@@ -253,7 +254,9 @@ mod tests {
 
     #[test]
     fn streamed_hash_tiles_are_the_tree_s() {
-        for size in [1u64, 255, 256, 257, 511, 512, 65_535, 65_536, 65_537, 70_000] {
+        for size in [
+            1u64, 255, 256, 257, 511, 512, 65_535, 65_536, 65_537, 70_000,
+        ] {
             let mut tree = crate::merkle::MemTree::new();
             let mut built = TileBuilder::new();
             let mut tiles = Vec::new();

@@ -164,8 +164,9 @@ fn flipped_bytes_in_the_store_are_caught_or_harmless() {
         let (leaves, root) = build(pristine.path(), killed);
         assert_eq!(
             killed,
-            files(pristine.path()).iter().any(|f| kind(f) == "WAL"
-                && std::fs::metadata(f).unwrap().len() > 0),
+            files(pristine.path())
+                .iter()
+                .any(|f| kind(f) == "WAL" && std::fs::metadata(f).unwrap().len() > 0),
             "a WAL is left when killed"
         );
         flip_all(

@@ -43,7 +43,11 @@ fn entries() -> Vec<Vec<u8>> {
 }
 
 fn checkpoint() -> Vec<u8> {
-    vectors()["checkpoint"].as_str().unwrap().as_bytes().to_vec()
+    vectors()["checkpoint"]
+        .as_str()
+        .unwrap()
+        .as_bytes()
+        .to_vec()
 }
 
 fn verifier() -> CheckpointVerifier {
@@ -149,10 +153,15 @@ fn add_checkpoint_seeds() -> Vec<Vec<u8>> {
 }
 
 fn tile_seeds() -> Vec<Vec<u8>> {
-    ["0/000", "1/x001/234.p/7", "entries/x123/456", "0/x001/x234/067.p/8"]
-        .iter()
-        .map(|s| s.as_bytes().to_vec())
-        .collect()
+    [
+        "0/000",
+        "1/x001/234.p/7",
+        "entries/x123/456",
+        "0/x001/x234/067.p/8",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect()
 }
 
 fn policy_seeds() -> Vec<Vec<u8>> {
@@ -175,7 +184,12 @@ fn proof_parts() -> (RootHash, RootHash, Hash, Vec<Hash>) {
         }
     }
     let path = ledger::merkle::prove_inclusion(&tree, 3, 7).unwrap();
-    (tree.root(), old.unwrap(), ledger::merkle::leaf_hash(&[3]), path)
+    (
+        tree.root(),
+        old.unwrap(),
+        ledger::merkle::leaf_hash(&[3]),
+        path,
+    )
 }
 
 fn proof_seed() -> Vec<u8> {

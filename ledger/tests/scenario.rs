@@ -360,7 +360,10 @@ fn a_year_of_aid() {
     drop(w);
     // A reindex holding a few KiB at a time (writing the state hundreds of
     // times as it grows) rebuilds the same state.
-    assert_eq!(ledger::store::reindex_within(dir.path(), 4096).unwrap(), size);
+    assert_eq!(
+        ledger::store::reindex_within(dir.path(), 4096).unwrap(),
+        size
+    );
     let log = Log::open(RocksBackend::open(dir.path()).unwrap()).unwrap();
     assert_eq!(log.size(), size);
     assert_eq!(dump(log.backend()).unwrap(), stored);

@@ -46,11 +46,7 @@ impl WriteAdmission {
     /// peer, from inside the process, always), or refuses it with
     /// `overloaded`. A client with nothing in flight is always admitted,
     /// however large its request.
-    pub fn admit(
-        self: &Arc<Self>,
-        peer: Option<Peer>,
-        bytes: usize,
-    ) -> Result<Admitted, ApiError> {
+    pub fn admit(self: &Arc<Self>, peer: Option<Peer>, bytes: usize) -> Result<Admitted, ApiError> {
         let Some(Peer(ip)) = peer.filter(|_| self.limit > 0) else {
             return Ok(Admitted(None));
         };

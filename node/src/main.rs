@@ -410,9 +410,7 @@ fn serve(
     ledger::checkpoint::CheckpointVerifier::from_vkey(&anchor.vkey).context("--page-vkey")?;
     let (node, sequencer) =
         node::Node::start_with(log, signer, witnesses.map(|(config, _)| config));
-    let node = node
-        .with_anchor(&anchor)
-        .with_client_writes(client_writes);
+    let node = node.with_anchor(&anchor).with_client_writes(client_writes);
     if let Some(url) = &replicate.replicate {
         // One clear line now for a wrong endpoint, key or bucket.
         let replica = node::replicate::Replica::from_url(url)?;

@@ -312,7 +312,10 @@ fn a_client_flooding_the_write_route_is_held_to_its_limit() {
             .map(|f| f.join().unwrap())
             .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
     });
-    assert!(overloaded > 0, "the flood was never held back ({answered} answered)");
+    assert!(
+        overloaded > 0,
+        "the flood was never held back ({answered} answered)"
+    );
     assert!(answered > 0, "the flood was refused whole");
     let (_, log) = get(addr, "/v1/log");
     assert_eq!(log["size"], 105, "only the honest entries are in the log");

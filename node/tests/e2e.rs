@@ -84,7 +84,7 @@ fn spawn_limited(data: &std::path::Path, addr: SocketAddr, max_file_kib: Option<
             let mut c = Command::new("sh");
             c.args([
                 "-c",
-                r#"trap '' XFSZ; ulimit -f "$1"; shift; exec "$@""#,
+                r#"trap '' XFSZ; ulimit -S -f "$1"; shift; exec "$@""#,
                 "sh",
             ])
             .arg((kib * 2).to_string())
@@ -196,6 +196,26 @@ fn a_full_disk_loses_nothing_acknowledged() {
     assert!(!acked.is_empty(), "nothing was written before the limit");
     // Still answering reads after the failure.
     assert_eq!(http(addr, "GET", "/v1/checkpoint", b"").0, 200);
+    // The fault clears (the soft file size limit lifted on the running node):
+    // it appends again without a restart.
+    let pid = rustix::process::Pid::from_raw(node.id() as i32).unwrap();
+    rustix::process::prlimit(
+        Some(pid),
+        rustix::process::Resource::Fsize,
+        rustix::process::Rlimit {
+            current: None,
+            maximum: None,
+        },
+    )
+    .unwrap();
+    let (status, r) = http(
+        addr,
+        "POST",
+        "/v1/entries",
+        &serde_json::to_vec(&award(next)).unwrap(),
+    );
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&r));
+    next += 1;
     node.kill().unwrap();
     node.wait().unwrap();
 

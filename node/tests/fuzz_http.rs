@@ -66,7 +66,11 @@ fn fixture() -> Fixture {
         _dir: dir,
     };
     for l in v["leaves"].as_array().unwrap() {
-        let (status, _) = f.call("POST", b"/v1/entries", serde_json::to_vec(&l["entry"]).unwrap());
+        let (status, _) = f.call(
+            "POST",
+            b"/v1/entries",
+            serde_json::to_vec(&l["entry"]).unwrap(),
+        );
         assert_eq!(status, 201);
     }
     f
@@ -80,7 +84,10 @@ impl Fixture {
             .body(Body::from(body))
         else {
             // Not a request the HTTP layer would hand the router.
-            return (400, br#"{"error":{"code":"schema_violation","message":"bad request line"}}"#.to_vec());
+            return (
+                400,
+                br#"{"error":{"code":"schema_violation","message":"bad request line"}}"#.to_vec(),
+            );
         };
         self.runtime.block_on(async {
             let res = self.app.clone().oneshot(req).await.unwrap();
@@ -105,7 +112,8 @@ fn check_answer(status: u16, body: &[u8]) -> Result<(), String> {
         return Err(format!("status {status}"));
     }
     if status >= 400 {
-        let v: Value = serde_json::from_slice(body).map_err(|e| format!("{status}: not JSON: {e}"))?;
+        let v: Value =
+            serde_json::from_slice(body).map_err(|e| format!("{status}: not JSON: {e}"))?;
         let code = v["error"]["code"].as_str().unwrap_or("");
         if !CODES.contains(&code) || v["error"]["message"].as_str().is_none_or(str::is_empty) {
             return Err(format!("{status}: not the SPEC's error shape: {v}"));
@@ -158,7 +166,12 @@ fn bodies() -> Vec<Vec<u8>> {
         .iter()
         .map(|l| serde_json::to_vec(&l["entry"]).unwrap())
         .collect();
-    let all: Vec<&Value> = v["leaves"].as_array().unwrap().iter().map(|l| &l["entry"]).collect();
+    let all: Vec<&Value> = v["leaves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| &l["entry"])
+        .collect();
     out.push(serde_json::to_vec(&all).unwrap());
     out
 }

@@ -444,7 +444,13 @@ fn hostile_requests_get_the_spec_s_codes_and_change_nothing() {
             break;
         }
     }
-    assert!(wrong.is_empty(), "{} of {} cases:\n{}", wrong.len(), cases.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {} cases:\n{}",
+        wrong.len(),
+        cases.len(),
+        wrong.join("\n")
+    );
     drop(_running);
     assert_eq!(digest(&data.join("db")), before, "the store changed");
 }

@@ -174,7 +174,12 @@ pub fn write_pipelined<B, T, C>(
                     break;
                 }
                 let _ = acked.recv();
-                pipeline.reset(&log.read().expect("log lock"));
+                let mut log = log.write().expect("log lock");
+                // A store that refuses writes after a failed one (RocksDB)
+                // is reopened; if that fails too, so does this group's
+                // commit, and the next group tries again.
+                let _ = log.recover();
+                pipeline.reset(&log);
                 failed.store(false, Ordering::Release);
             }
             let message = match pipeline.build_group(entries, now) {

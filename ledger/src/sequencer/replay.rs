@@ -211,7 +211,9 @@ pub type StateRow = (Table, Vec<u8>, Vec<u8>);
 /// Every `(table, key, value)` of a state, in order: for comparing a store's
 /// state with a replay byte for byte.
 #[cfg(any(test, feature = "test-support"))]
-pub fn dump(state: &dyn crate::state::StateRead) -> Result<Vec<StateRow>, crate::state::StateError> {
+pub fn dump(
+    state: &dyn crate::state::StateRead,
+) -> Result<Vec<StateRow>, crate::state::StateError> {
     let mut out = Vec::new();
     for t in Table::ALL {
         state.scan(t, b"", b"", &mut |k, v| {

@@ -292,7 +292,9 @@ pub fn reindex_within(dir: &std::path::Path, memory: usize) -> Result<u64, Store
     })?;
     if let Some(e) = failure {
         return Err(match e {
-            ReplayError::Refused { .. } => StoreError::Corrupt(format!("replaying the leaves: {e}")),
+            ReplayError::Refused { .. } => {
+                StoreError::Corrupt(format!("replaying the leaves: {e}"))
+            }
             ReplayError::Storage { .. } => StoreError::Io(format!("replaying the leaves: {e}")),
         });
     }
@@ -386,6 +388,11 @@ pub trait Backend: HashSource<Error = StoreError> + StateRead {
         start: u64,
         f: &mut dyn FnMut(u64, &[u8]) -> bool,
     ) -> Result<(), StoreError>;
+    /// Makes the store writable again after a failed commit, if it needs
+    /// it (RocksDB refuses every write after one failed, until reopened).
+    fn recover(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// One sequenced leaf, as the log returns it.
@@ -415,9 +422,27 @@ impl<B: Backend> Log<B> {
     /// to the head's last leaf hash and links to the one before it, and no
     /// leaf exists past the head.
     pub fn open(backend: B) -> Result<Log<B>, StoreError> {
+        Ok(Log {
+            tip: Log::load_tip(&backend)?,
+            backend: Arc::new(backend),
+        })
+    }
+
+    /// After a failed commit: makes the store writable again
+    /// ([`Backend::recover`]) and reloads the head from it, with the
+    /// checks of [`Log::open`] (whatever of the failed group reached the
+    /// disk whole is then part of the log).
+    pub fn recover(&mut self) -> Result<(), StoreError> {
+        self.backend.recover()?;
+        self.tip = Log::load_tip(&*self.backend)?;
+        Ok(())
+    }
+
+    /// The tip `backend` holds, checked.
+    fn load_tip(backend: &B) -> Result<Tip, StoreError> {
         let head = backend.load_head()?.unwrap_or(HeadRecord::EMPTY);
         let size = head.root.size;
-        let frontier = Frontier::load(&backend, size)?;
+        let frontier = Frontier::load(backend, size)?;
         if frontier.root() != head.root {
             return Err(StoreError::Corrupt(format!(
                 "stored hashes give another root for size {size} than the head"
@@ -458,13 +483,10 @@ impl<B: Backend> Log<B> {
             last_logged_at = parse_timestamp(&leaf.logged_at)
                 .ok_or_else(|| StoreError::Corrupt(format!("leaf {}: bad logged_at", size - 1)))?;
         }
-        Ok(Log {
-            backend: Arc::new(backend),
-            tip: Tip {
-                head,
-                frontier,
-                last_logged_at,
-            },
+        Ok(Tip {
+            head,
+            frontier,
+            last_logged_at,
         })
     }
 

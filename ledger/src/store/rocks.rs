@@ -82,7 +82,9 @@ impl UpperCache {
 
 /// A RocksDB database holding one log.
 pub struct RocksBackend {
-    db: DB,
+    /// `None` only while [`RocksBackend::reopen`] runs, or after it failed.
+    db: RwLock<Option<DB>>,
+    dir: std::path::PathBuf,
     upper: RwLock<UpperCache>,
 }
 
@@ -91,9 +93,36 @@ impl Drop for RocksBackend {
     /// would otherwise replay the whole WAL at the next open (seconds on a
     /// large store). Nothing depends on this for durability.
     fn drop(&mut self) {
-        if let Err(e) = self.flush() {
-            eprintln!("at close: {e}");
+        if self.db.get_mut().is_ok_and(|db| db.is_some()) {
+            if let Err(e) = self.flush() {
+                eprintln!("at close: {e}");
+            }
         }
+    }
+}
+
+/// The open database, for the length of one operation.
+type Db<'a> = std::sync::RwLockReadGuard<'a, Option<DB>>;
+
+fn closed() -> StoreError {
+    StoreError::Io("the store is closed: it failed to reopen after a failed write".into())
+}
+
+/// Writes `batch` and fsyncs the WAL before returning: one WAL record,
+/// so after a crash it is all there or not at all.
+fn write_durably(db: &DB, batch: WriteBatch) -> Result<(), StoreError> {
+    let mut opts = WriteOptions::default();
+    opts.set_sync(true);
+    db.write_opt(batch, &opts).map_err(io)
+}
+
+fn cf<'d>(db: &'d DB, name: &str) -> &'d rocksdb::ColumnFamily {
+    db.cf_handle(name).expect("column family created at open")
+}
+
+impl From<StoreError> for StateError {
+    fn from(e: StoreError) -> StateError {
+        StateError(e.to_string())
     }
 }
 
@@ -117,14 +146,18 @@ impl RocksBackend {
     /// refused at open until the rebuild is run again; then every state
     /// table is emptied.
     pub(super) fn begin_rebuild(&mut self) -> Result<(), StoreError> {
+        let db = self
+            .db
+            .get_mut()
+            .expect("store lock")
+            .as_mut()
+            .ok_or_else(closed)?;
         let mut batch = WriteBatch::default();
-        batch.delete_cf(self.cf(cf::META), FORMAT_KEY);
-        self.write_durably(batch)?;
+        batch.delete_cf(cf(db, cf::META), FORMAT_KEY);
+        write_durably(db, batch)?;
         for t in Table::ALL {
-            self.db.drop_cf(t.name()).map_err(io)?;
-            self.db
-                .create_cf(t.name(), &Options::default())
-                .map_err(io)?;
+            db.drop_cf(t.name()).map_err(io)?;
+            db.create_cf(t.name(), &Options::default()).map_err(io)?;
         }
         Ok(())
     }
@@ -132,29 +165,25 @@ impl RocksBackend {
     /// Writes rebuilt state (not synced: [`RocksBackend::finish_rebuild`]
     /// syncs the WAL with everything before it).
     pub(super) fn write_state(&self, state: &MemState) -> Result<(), StoreError> {
+        let guard = self.db();
+        let db = guard.as_ref().ok_or_else(closed)?;
         let mut batch = WriteBatch::default();
         for (t, k, v) in state.entries() {
-            batch.put_cf(self.cf(t.name()), k, v);
+            batch.put_cf(cf(db, t.name()), k, v);
             if batch.len() >= REBUILD_BATCH {
-                self.db.write(std::mem::take(&mut batch)).map_err(io)?;
+                db.write(std::mem::take(&mut batch)).map_err(io)?;
             }
         }
-        self.db.write(batch).map_err(io)
+        db.write(batch).map_err(io)
     }
 
     /// Records the state format, durably: the rebuild is complete.
     pub(super) fn finish_rebuild(&self) -> Result<(), StoreError> {
+        let guard = self.db();
+        let db = guard.as_ref().ok_or_else(closed)?;
         let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(cf::META), FORMAT_KEY, STATE_FORMAT.to_be_bytes());
-        self.write_durably(batch)
-    }
-
-    /// Writes `batch` and fsyncs the WAL before returning: one WAL record,
-    /// so after a crash it is all there or not at all.
-    fn write_durably(&self, batch: WriteBatch) -> Result<(), StoreError> {
-        let mut opts = WriteOptions::default();
-        opts.set_sync(true);
-        self.db.write_opt(batch, &opts).map_err(io)
+        batch.put_cf(cf(db, cf::META), FORMAT_KEY, STATE_FORMAT.to_be_bytes());
+        write_durably(db, batch)
     }
 
     pub(super) fn open_any_format(dir: &Path) -> Result<RocksBackend, StoreError> {
@@ -234,7 +263,8 @@ impl RocksBackend {
         }
         let db = DB::open_cf_descriptors(&db_opts, dir, cfs).map_err(io)?;
         Ok(RocksBackend {
-            db,
+            db: RwLock::new(Some(db)),
+            dir: dir.to_path_buf(),
             upper: RwLock::new(UpperCache::default()),
         })
     }
@@ -242,18 +272,20 @@ impl RocksBackend {
     /// Records [`STATE_FORMAT`] in a new store; refuses a store whose
     /// derived state is in another format.
     fn check_format(&self) -> Result<(), StoreError> {
-        let meta = self.cf(cf::META);
-        let found = match self.db.get_cf(meta, FORMAT_KEY).map_err(io)? {
+        let guard = self.db();
+        let db = guard.as_ref().ok_or_else(closed)?;
+        let meta = cf(db, cf::META);
+        let found = match db.get_cf(meta, FORMAT_KEY).map_err(io)? {
             Some(v) => u32::from_be_bytes(
                 v.as_slice()
                     .try_into()
                     .map_err(|_| StoreError::Corrupt("state format is not 4 bytes".into()))?,
             ),
-            None if self.load_head()?.is_some() => 1,
+            None if db.get_pinned_cf(meta, HEAD_KEY).map_err(io)?.is_some() => 1,
             None => {
                 let mut batch = WriteBatch::default();
                 batch.put_cf(meta, FORMAT_KEY, STATE_FORMAT.to_be_bytes());
-                return self.write_durably(batch);
+                return write_durably(db, batch);
             }
         };
         if found != STATE_FORMAT {
@@ -269,20 +301,35 @@ impl RocksBackend {
     /// become obsolete (kept for reuse, see `open_any_format`). Done at
     /// close; durability never depends on it.
     pub fn flush(&self) -> Result<(), StoreError> {
+        let guard = self.db();
+        let db = guard.as_ref().ok_or_else(closed)?;
         let mut names = vec![cf::LEAVES, cf::HASHES, cf::META];
         names.extend(Table::ALL.iter().map(|t| t.name()));
         for name in names {
-            self.db
-                .flush_cf(self.cf(name))
+            db.flush_cf(cf(db, name))
                 .map_err(|e| StoreError::Io(format!("flushing {name}: {}", e.into_string())))?;
         }
         Ok(())
     }
 
-    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
-        self.db
-            .cf_handle(name)
-            .expect("column family created at open")
+    fn db(&self) -> Db<'_> {
+        self.db.read().expect("store lock")
+    }
+
+    /// Closes the database and opens it again, as a restart would: the way
+    /// back after a write failed (a full disk, an I/O error), since RocksDB
+    /// then refuses every later write until it is opened again. Whatever
+    /// of the failed write reached the disk whole is there afterwards
+    /// (the log reloads its head from the store). If the open fails, every
+    /// read and write fails until a later reopen succeeds.
+    pub fn reopen(&self) -> Result<(), StoreError> {
+        let mut slot = self.db.write().expect("store lock");
+        if let Some(old) = slot.take() {
+            drop(old);
+        }
+        let fresh = RocksBackend::open(&self.dir)?;
+        *slot = fresh.db.write().expect("store lock").take();
+        Ok(())
     }
 }
 
@@ -307,9 +354,9 @@ impl HashSource for RocksBackend {
             .iter()
             .map(|&slot| indexes[slot].to_be_bytes())
             .collect();
-        let values = self
-            .db
-            .batched_multi_get_cf(self.cf(cf::HASHES), &keys, false);
+        let guard = self.db();
+        let db = guard.as_ref().ok_or_else(closed)?;
+        let values = db.batched_multi_get_cf(cf(db, cf::HASHES), &keys, false);
         let mut fresh = Vec::new();
         for (&slot, v) in missing.iter().zip(values) {
             let i = indexes[slot];
@@ -330,18 +377,20 @@ impl HashSource for RocksBackend {
 }
 
 impl Backend for RocksBackend {
+    fn recover(&self) -> Result<(), StoreError> {
+        self.reopen()
+    }
+
     fn load_head(&self) -> Result<Option<HeadRecord>, StoreError> {
-        match self
-            .db
-            .get_pinned_cf(self.cf(cf::META), HEAD_KEY)
-            .map_err(io)?
-        {
-            Some(bytes) => Ok(Some(HeadRecord::from_bytes(&bytes)?)),
-            None => Ok(None),
-        }
+        let guard = self.db();
+        let db = guard.as_ref().ok_or_else(closed)?;
+        let head = db.get_pinned_cf(cf(db, cf::META), HEAD_KEY).map_err(io)?;
+        head.map(|bytes| HeadRecord::from_bytes(&bytes)).transpose()
     }
 
     fn commit(&self, group: &GroupWrite) -> Result<(), StoreError> {
+        let guard = self.db();
+        let db = guard.as_ref().ok_or_else(closed)?;
         // Sized up front, so that a batch of a few MiB is not copied again
         // each time it doubles (filling it was a fifth of the committing
         // thread's profile).
@@ -367,24 +416,24 @@ impl Backend for RocksBackend {
             + record(HEAD_KEY.len(), HeadRecord::EMPTY.to_bytes().len())
             + BATCH_HEADER;
         let mut batch = WriteBatch::with_capacity_bytes(bytes);
-        let leaves = self.cf(cf::LEAVES);
+        let leaves = cf(db, cf::LEAVES);
         for (i, r) in group.leaves.iter().enumerate() {
             batch.put_cf(leaves, (group.first_seq + i as u64).to_be_bytes(), &r.bytes);
         }
-        let hashes = self.cf(cf::HASHES);
+        let hashes = cf(db, cf::HASHES);
         for (index, h) in &group.hashes {
             batch.put_cf(hashes, index.to_be_bytes(), h.as_bytes());
         }
         for w in group.state.iter() {
-            batch.put_cf(self.cf(w.table.name()), &w.key, &w.value);
+            batch.put_cf(cf(db, w.table.name()), &w.key, &w.value);
         }
-        batch.put_cf(self.cf(cf::META), HEAD_KEY, group.head.to_bytes());
+        batch.put_cf(cf(db, cf::META), HEAD_KEY, group.head.to_bytes());
         // Leaves, Merkle nodes, derived state and head in one batch, so
         // state never runs ahead of or behind the log.
         // sync = true: the WAL is fsynced before write returns, so a receipt
         // handed out after this call survives power loss. One batch = one
         // WAL record: after a crash it is all there or not at all.
-        self.write_durably(batch)?;
+        write_durably(db, batch)?;
         let mut upper = self.upper.write().expect("hash cache lock");
         for &(i, h) in &group.hashes {
             if tlog_tiles::split_stored_hash_index(i).0 >= 1 {
@@ -395,9 +444,9 @@ impl Backend for RocksBackend {
     }
 
     fn leaf(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.db
-            .get_cf(self.cf(cf::LEAVES), seq.to_be_bytes())
-            .map_err(io)
+        let guard = self.db();
+        let db = guard.as_ref().ok_or_else(closed)?;
+        db.get_cf(cf(db, cf::LEAVES), seq.to_be_bytes()).map_err(io)
     }
 
     fn scan_leaves(
@@ -405,8 +454,10 @@ impl Backend for RocksBackend {
         start: u64,
         f: &mut dyn FnMut(u64, &[u8]) -> bool,
     ) -> Result<(), StoreError> {
+        let guard = self.db();
+        let db = guard.as_ref().ok_or_else(closed)?;
         let mode = rocksdb::IteratorMode::From(&start.to_be_bytes(), rocksdb::Direction::Forward);
-        for item in self.db.iterator_cf(self.cf(cf::LEAVES), mode) {
+        for item in db.iterator_cf(cf(db, cf::LEAVES), mode) {
             let (key, value) = item.map_err(io)?;
             let key: [u8; 8] = key
                 .as_ref()
@@ -426,9 +477,9 @@ fn state_err(e: rocksdb::Error) -> StateError {
 
 impl StateRead for RocksBackend {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        self.db
-            .get_cf(self.cf(table.name()), key)
-            .map_err(state_err)
+        let guard = self.db();
+        let db = guard.as_ref().ok_or_else(closed)?;
+        db.get_cf(cf(db, table.name()), key).map_err(state_err)
     }
     fn get_with(
         &self,
@@ -436,19 +487,23 @@ impl StateRead for RocksBackend {
         key: &[u8],
         f: &mut dyn FnMut(Option<&[u8]>),
     ) -> Result<(), StateError> {
-        let value = self
-            .db
-            .get_pinned_cf(self.cf(table.name()), key)
+        let guard = self.db();
+        let db = guard.as_ref().ok_or_else(closed)?;
+        let value = db
+            .get_pinned_cf(cf(db, table.name()), key)
             .map_err(state_err)?;
         f(value.as_deref());
         Ok(())
     }
     fn get_many(&self, table: Table, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, StateError> {
-        self.db
-            .batched_multi_get_cf(self.cf(table.name()), keys, false)
+        let guard = self.db();
+        let db = guard.as_ref().ok_or_else(closed)?;
+        let values = db
+            .batched_multi_get_cf(cf(db, table.name()), keys, false)
             .into_iter()
             .map(|v| v.map(|v| v.map(|v| v.to_vec())).map_err(state_err))
-            .collect()
+            .collect();
+        values
     }
     fn scan(
         &self,
@@ -457,8 +512,10 @@ impl StateRead for RocksBackend {
         from: &[u8],
         f: &mut Visitor<'_>,
     ) -> Result<(), StateError> {
+        let guard = self.db();
+        let db = guard.as_ref().ok_or_else(closed)?;
         let mode = rocksdb::IteratorMode::From(prefix.max(from), rocksdb::Direction::Forward);
-        for item in self.db.iterator_cf(self.cf(table.name()), mode) {
+        for item in db.iterator_cf(cf(db, table.name()), mode) {
             let (k, v) = item.map_err(state_err)?;
             if !k.starts_with(prefix) || f(&k, &v)?.is_break() {
                 break;
@@ -494,7 +551,8 @@ impl<'a> Rebuild<'a> {
 
     /// Writes what is held.
     pub(super) fn flush(&mut self) -> Result<(), StoreError> {
-        self.backend.write_state(&std::mem::take(&mut self.pending))?;
+        self.backend
+            .write_state(&std::mem::take(&mut self.pending))?;
         self.held = 0;
         Ok(())
     }

@@ -10,10 +10,48 @@ use proptest::test_runner::Config;
 
 /// Tokens that stress JSON, notes, paths and CSV.
 const TOKENS: &[&str] = &[
-    "{", "}", "[", "]", "\"", ",", ":", "\\", "\\u0000", "\\ud800", "\\udc00\\ud800", "\u{0}",
-    "1e999", "-0", "0.5", "18446744073709551616", "9007199254740992", "null", "true", "[]",
-    "{}", "\n", "\r\n", "\u{2014}", "\u{FEFF}", "\u{200B}", " ", "\t", "/", "..", "%00", "%ff",
-    "+", "=", "—", "１", "Ｘ", "11010519491231002X", "\u{10FFFF}", "\"\"", ",,", "x/../",
+    "{",
+    "}",
+    "[",
+    "]",
+    "\"",
+    ",",
+    ":",
+    "\\",
+    "\\u0000",
+    "\\ud800",
+    "\\udc00\\ud800",
+    "\u{0}",
+    "1e999",
+    "-0",
+    "0.5",
+    "18446744073709551616",
+    "9007199254740992",
+    "null",
+    "true",
+    "[]",
+    "{}",
+    "\n",
+    "\r\n",
+    "\u{2014}",
+    "\u{FEFF}",
+    "\u{200B}",
+    " ",
+    "\t",
+    "/",
+    "..",
+    "%00",
+    "%ff",
+    "+",
+    "=",
+    "—",
+    "１",
+    "Ｘ",
+    "11010519491231002X",
+    "\u{10FFFF}",
+    "\"\"",
+    ",,",
+    "x/../",
 ];
 
 /// One change to an input.
@@ -96,12 +134,8 @@ fn mutation() -> impl Strategy<Value = Mutation> {
 pub fn mutated(seeds: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
     assert!(!seeds.is_empty());
     let n = seeds.len();
-    (
-        0..n,
-        proptest::collection::vec(mutation(), 0..8),
-        0u8..16,
-    )
-        .prop_map(move |(i, changes, keep)| {
+    (0..n, proptest::collection::vec(mutation(), 0..8), 0u8..16).prop_map(
+        move |(i, changes, keep)| {
             let mut input = seeds[i].clone();
             if keep > 0 {
                 for m in &changes {
@@ -109,7 +143,8 @@ pub fn mutated(seeds: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
                 }
             }
             input
-        })
+        },
+    )
 }
 
 /// proptest's configuration for a fuzz target: `FUZZ_CASES` cases
