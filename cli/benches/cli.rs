@@ -8,20 +8,11 @@
 //! `cargo bench -p cli --bench cli [-- ENTRIES [ROWS]]`. Build the
 //! workspace's binaries first (`cargo build --release --workspace --bins`).
 
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
-use ledger::checkpoint::CheckpointSigner;
-use ledger::entry::{Leaf, SignedEntry};
-use ledger::merkle::{leaf_hash, Frontier, Hash};
-use rayon::prelude::*;
-use serde_json::{json, Value};
-
-const BUREAU: &str = "CN-USCI-11320000MB0000019A";
-const CHARITY: &str = "CN-USCI-53440300MJ0000018R";
 const ORIGIN: &str = "bench.example/aid";
 
 #[path = "../tests/common/mod.rs"]
@@ -150,7 +141,7 @@ fn import_bench(dir: &Path, rows: u64) {
             "--key",
             key_file.to_str().unwrap(),
             "--issuer",
-            CHARITY,
+            common::CHARITY,
             "--kind",
             "disbursement",
             csv_file.to_str().unwrap(),

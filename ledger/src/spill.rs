@@ -2,7 +2,7 @@
 //! size, for auditors on ordinary laptops.
 //!
 //! Writes collect in a [`MemState`]. Once what it holds passes the budget,
-//! each table moves as one sorted run into an embedded log-structured store
+//! all of it moves in one write batch into an embedded log-structured store
 //! on disk ([fjall]: pure Rust, so the CLI still builds without a C++
 //! toolchain), one keyspace per table, and memory starts empty again. Reads
 //! look in memory first, then on disk; a record read from disk is kept in
@@ -146,7 +146,7 @@ impl SpillState {
         Ok(self.disk.as_ref().expect("opened above"))
     }
 
-    /// Moves every table held in memory to disk as one sorted run each.
+    /// Moves every table held in memory to disk, in one batch.
     fn spill(&mut self) -> Result<(), StateError> {
         let tables = std::mem::take(self.mem.get_mut()).into_tables();
         self.held.set(0);
@@ -168,7 +168,7 @@ impl SpillState {
         Ok(())
     }
 
-    fn from_disk(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+    fn read_disk(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         let Some(disk) = &self.disk else {
             return Ok(None);
         };
@@ -202,7 +202,7 @@ impl StateRead for SpillState {
         if let Some(v) = self.mem.borrow().get(table, key)? {
             return Ok(Some(v));
         }
-        self.from_disk(table, key)
+        self.read_disk(table, key)
     }
 
     fn scan(

@@ -140,9 +140,9 @@ pub async fn serve(
     let mut shed = 0u64;
     tokio::pin!(shutdown);
     loop {
-        let (stream, peer) = tokio::select! {
+        let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
+                Ok((stream, _)) => stream,
                 Err(e) => {
                     // Out of descriptors or a connection reset before it was
                     // accepted: say so at most once a second, back off a moment.
@@ -196,7 +196,6 @@ pub async fn serve(
             Some((id, shed)) => {
                 let conn = connection(
                     stream,
-                    crate::admission::Peer(peer.ip()),
                     id,
                     shed,
                     registry.clone(),
@@ -220,7 +219,6 @@ pub async fn serve(
 /// Serves one connection until it closes, is shed, or the node stops.
 async fn connection(
     stream: TcpStream,
-    peer: crate::admission::Peer,
     id: u64,
     shed: Arc<Notify>,
     registry: Shared,
@@ -229,9 +227,16 @@ async fn connection(
     mut stopped: watch::Receiver<bool>,
 ) {
     let reg = registry.clone();
+    // The client's address, for the write route's admission.
+    let peer = stream
+        .peer_addr()
+        .ok()
+        .map(|a| crate::admission::Peer(a.ip()));
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         reg.lock().expect("registry lock").set_busy(id, true);
-        req.extensions_mut().insert(peer);
+        if let Some(peer) = peer {
+            req.extensions_mut().insert(peer);
+        }
         let reg = reg.clone();
         let answer = app.clone().oneshot(req);
         async move {

@@ -73,18 +73,6 @@ impl Replayer {
         }
     }
 
-    /// Keeps only the state the rules decide with: not the query indexes,
-    /// the alerts, the duplicate-aid histories or the tally (alerts are
-    /// derived data and never refuse an entry; nor do the tally and the
-    /// beneficiaries it counts). An auditor's replay reaches the same
-    /// decisions and holds far less in memory.
-    pub fn lean() -> Replayer {
-        Replayer {
-            lean: true,
-            ..Replayer::new()
-        }
-    }
-
     /// A full replay from seq 0 into `state`, which must be empty.
     pub fn full_in<S: StateStore>(state: S) -> Replayer<S> {
         Replayer {
@@ -94,8 +82,12 @@ impl Replayer {
         }
     }
 
-    /// A lean replay (see [`Replayer::lean`]) into `state`, which holds
-    /// the lean state before seq `next` (empty for 0).
+    /// A lean replay into `state`, which holds the lean state before seq
+    /// `next` (empty for 0). It keeps only the state the rules decide with:
+    /// not the query indexes, the alerts, the duplicate-aid histories or
+    /// the tally (alerts are derived data and never refuse an entry; nor do
+    /// the tally and the beneficiaries it counts). An auditor's replay
+    /// reaches the same decisions and holds far less.
     pub fn lean_in<S: StateStore>(state: S, next: u64) -> Replayer<S> {
         Replayer {
             state,
