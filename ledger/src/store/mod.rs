@@ -388,6 +388,12 @@ pub trait Backend: HashSource<Error = StoreError> + StateRead {
         start: u64,
         f: &mut dyn FnMut(u64, &[u8]) -> bool,
     ) -> Result<(), StoreError>;
+    /// A size the log is known to have reached, kept outside the store's
+    /// own files: [`Log::open`] refuses a store holding fewer leaves.
+    fn size_floor(&self) -> Option<u64> {
+        None
+    }
+
     /// Makes the store writable again after a failed commit, if it needs
     /// it (RocksDB refuses every write after one failed, until reopened).
     fn recover(&self) -> Result<(), StoreError> {
@@ -442,6 +448,11 @@ impl<B: Backend> Log<B> {
     fn load_tip(backend: &B) -> Result<Tip, StoreError> {
         let head = backend.load_head()?.unwrap_or(HeadRecord::EMPTY);
         let size = head.root.size;
+        if let Some(floor) = backend.size_floor().filter(|f| *f > size) {
+            return Err(StoreError::Corrupt(format!(
+                "the store holds {size} leaves, but it held {floor}: its files lost entries; restore it from a replica"
+            )));
+        }
         let frontier = Frontier::load(backend, size)?;
         if frontier.root() != head.root {
             return Err(StoreError::Corrupt(format!(

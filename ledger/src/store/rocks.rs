@@ -31,6 +31,12 @@ const HEAD_KEY: &[u8] = b"head";
 pub const MAX_OPEN_FILES: u64 = 512;
 const FORMAT_KEY: &[u8] = b"state-format";
 
+/// The file beside the database where each commit records the log's size:
+/// a store that opens holding fewer leaves lost some (a damaged MANIFEST
+/// can make RocksDB open without the table files of a flush) and is
+/// refused (see [`Backend::size_floor`]).
+const SIZE_FILE: &str = "aidledger-size";
+
 /// Rows written per batch while derived state is rebuilt: bounded memory,
 /// few enough writes.
 const REBUILD_BATCH: usize = 10_000;
@@ -312,6 +318,17 @@ impl RocksBackend {
         Ok(())
     }
 
+    /// Records `size`, durable in the store, in [`SIZE_FILE`] beside it:
+    /// replaced by a rename, not synced (a power cut may leave an older
+    /// size there, never a larger one than the store holds). Best effort:
+    /// the check it serves is skipped without it.
+    fn mark_size(&self, size: u64) {
+        let tmp = self.dir.join(format!("{SIZE_FILE}.tmp"));
+        if std::fs::write(&tmp, size.to_string()).is_ok() {
+            let _ = std::fs::rename(&tmp, self.dir.join(SIZE_FILE));
+        }
+    }
+
     fn db(&self) -> Db<'_> {
         self.db.read().expect("store lock")
     }
@@ -381,6 +398,14 @@ impl Backend for RocksBackend {
         self.reopen()
     }
 
+    fn size_floor(&self) -> Option<u64> {
+        std::fs::read_to_string(self.dir.join(SIZE_FILE))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
     fn load_head(&self) -> Result<Option<HeadRecord>, StoreError> {
         let guard = self.db();
         let db = guard.as_ref().ok_or_else(closed)?;
@@ -434,6 +459,7 @@ impl Backend for RocksBackend {
         // handed out after this call survives power loss. One batch = one
         // WAL record: after a crash it is all there or not at all.
         write_durably(db, batch)?;
+        self.mark_size(group.head.root.size);
         let mut upper = self.upper.write().expect("hash cache lock");
         for &(i, h) in &group.hashes {
             if tlog_tiles::split_stored_hash_index(i).0 >= 1 {
