@@ -6,7 +6,9 @@
 //! the node's resident memory every 30 s, with its spread after a minute's
 //! warm-up (the promise: within ±10%).
 //!
-//! `cargo bench -p node --bench soak [-- SECONDS]`.
+//! `cargo bench -p node --bench soak [-- SECONDS]`; `SOAK_DATA=DIR` starts
+//! from the demo ledger already in DIR (a large one built by the `size`
+//! bench, so that the caches are full from the start).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -92,7 +94,8 @@ fn main() {
         tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into())).unwrap();
     let addr = testkit::free_addr();
     let mut c = Command::new(env!("CARGO_BIN_EXE_aidledger-node"));
-    c.args(["demo", "--data", dir.path().to_str().unwrap()])
+    let data = std::env::var_os("SOAK_DATA").map_or_else(|| dir.path().to_path_buf(), Into::into);
+    c.args(["demo", "--data", data.to_str().unwrap()])
         .args(["--listen", &addr.to_string()])
         .stderr(Stdio::null());
     let node = testkit::Killed(testkit::spawn_listening(&mut c));

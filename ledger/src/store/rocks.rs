@@ -51,30 +51,37 @@ const REBUILD_BATCH: usize = 10_000;
 /// the pseudonyms seen) and needs; disbursement statistics by county.
 pub const STATE_FORMAT: u32 = 6;
 
-/// Stored hashes above the leaves (levels ≥ 1: one hash per leaf in all,
-/// 32 bytes) are kept in memory once read or written. They never change, so
-/// the cache is never stale; a proof then reads only leaf-level hashes from
-/// RocksDB instead of one point get per level (README, performance).
+/// Stored hashes of levels ≥ [`CACHED_FROM`] (one hash per 16 leaves in
+/// all: 2 bytes a leaf) are kept in memory once read or written. They never
+/// change, so the cache is never stale; a proof then reads the few hashes of
+/// the lowest levels from RocksDB in one batched read instead of one point
+/// get per level (README, performance). Caching every level above the
+/// leaves cost 32 bytes a leaf, without bound.
 #[derive(Default)]
 struct UpperCache {
-    /// `levels[l - 1][n]` = hash at `(l, n)`; `Hash::ZERO` = not cached.
+    /// `levels[l - CACHED_FROM][n]` = hash at `(l, n)`; `Hash::ZERO` = not
+    /// cached.
     levels: Vec<Vec<Hash>>,
 }
+
+/// The lowest tree level [`UpperCache`] keeps.
+const CACHED_FROM: u8 = 5;
 
 impl UpperCache {
     fn get(&self, index: u64) -> Option<Hash> {
         let (level, n) = tlog_tiles::split_stored_hash_index(index);
         let h = *self
             .levels
-            .get(usize::from(level).checked_sub(1)?)?
+            .get(usize::from(level.checked_sub(CACHED_FROM)?))?
             .get(usize::try_from(n).ok()?)?;
         (h != Hash::ZERO).then_some(h)
     }
     fn put(&mut self, index: u64, h: Hash) {
         let (level, n) = tlog_tiles::split_stored_hash_index(index);
-        let (Some(l), Ok(n)) = (usize::from(level).checked_sub(1), usize::try_from(n)) else {
+        let (Some(l), Ok(n)) = (level.checked_sub(CACHED_FROM), usize::try_from(n)) else {
             return;
         };
+        let l = usize::from(l);
         if self.levels.len() <= l {
             self.levels.resize_with(l + 1, Vec::new);
         }
@@ -462,9 +469,7 @@ impl Backend for RocksBackend {
         self.mark_size(group.head.root.size);
         let mut upper = self.upper.write().expect("hash cache lock");
         for &(i, h) in &group.hashes {
-            if tlog_tiles::split_stored_hash_index(i).0 >= 1 {
-                upper.put(i, h);
-            }
+            upper.put(i, h);
         }
         Ok(())
     }
