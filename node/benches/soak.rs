@@ -286,19 +286,26 @@ fn main() {
         }
         stop.store(true, Ordering::Relaxed);
     });
-    let warm: Vec<u64> = rss
-        .iter()
-        .filter(|(t, _)| *t >= Duration::from_secs(60))
-        .map(|(_, k)| *k)
-        .collect();
-    if let (Some(min), Some(max)) = (warm.iter().min(), warm.iter().max()) {
-        let mid = (min + max) as f64 / 2.0;
-        println!(
-            "RSS after warm-up: {} - {} MiB (±{:.1}% around the middle)",
-            min >> 10,
-            max >> 10,
-            (max - min) as f64 / 2.0 / mid * 100.0
-        );
+    // The spread after a minute, and over the second half of the run
+    // (RocksDB's block caches take minutes to fill on a large ledger).
+    for (what, from) in [
+        ("after 60 s", Duration::from_secs(60)),
+        ("over the second half", Duration::from_secs(seconds / 2)),
+    ] {
+        let kib: Vec<u64> = rss
+            .iter()
+            .filter(|(t, _)| *t >= from)
+            .map(|(_, k)| *k)
+            .collect();
+        if let (Some(min), Some(max)) = (kib.iter().min(), kib.iter().max()) {
+            let mid = (min + max) as f64 / 2.0;
+            println!(
+                "RSS {what}: {} - {} MiB (±{:.1}% around the middle)",
+                min >> 10,
+                max >> 10,
+                (max - min) as f64 / 2.0 / mid * 100.0
+            );
+        }
     }
     println!(
         "answers other than success or overloaded: {}",
