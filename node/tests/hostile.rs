@@ -273,7 +273,7 @@ fn corpus(addr: SocketAddr, s: &Setup) -> Vec<Case> {
     let rule = |class, entry: Value| case(class, post(&entry), 422, "rule_violation");
     let charity = |kind, nonce, body| signed(2, CHARITY, kind, nonce, body);
     let balance = fund_balance(addr, FUND);
-    let mut cases = vec![
+    vec![
         // Malformed bytes.
         case("empty body", post_bytes(b""), 400, "malformed_json"),
         case("truncated JSON", post_bytes(&good_bytes[..good_bytes.len() / 2]), 400, "malformed_json"),
@@ -408,9 +408,7 @@ fn corpus(addr: SocketAddr, s: &Setup) -> Vec<Case> {
             400,
             "malformed_json",
         ),
-    ];
-    cases.shrink_to_fit();
-    cases
+    ]
 }
 
 #[test]
