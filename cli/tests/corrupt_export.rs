@@ -10,7 +10,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
 
 use cli::audit::{Pins, Trust};
 use ledger::checkpoint::CheckpointVerifier;
@@ -19,20 +18,8 @@ const ENTRIES: u64 = 300;
 
 #[test]
 fn every_flipped_byte_of_an_export_fails_verify_naming_its_seq() {
-    let flips: usize = std::env::var("EXPORT_FLIPS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(200);
-    let seed = std::env::var("EXPORT_SEED")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    println!("EXPORT_SEED={seed}");
+    let flips: usize = testkit::env_number("EXPORT_FLIPS", 200);
+    let seed = testkit::seed("EXPORT_SEED");
     let mut rng = fastrand::Rng::with_seed(seed);
     let dir = tempfile::tempdir().unwrap();
     let (export, checkpoint, vkey) = common::write_export(dir.path(), ENTRIES, common::ORIGIN);

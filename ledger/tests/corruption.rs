@@ -142,20 +142,8 @@ fn outcome(dir: &Path, leaves: &[Vec<u8>], root: &RootHash) -> Result<&'static s
 
 #[test]
 fn flipped_bytes_in_the_store_are_caught_or_harmless() {
-    let flips: usize = std::env::var("CORRUPTION_FLIPS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(80);
-    let seed = std::env::var("CORRUPTION_SEED")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    println!("CORRUPTION_SEED={seed}");
+    let flips: usize = testkit::env_number("CORRUPTION_FLIPS", 80);
+    let seed = testkit::seed("CORRUPTION_SEED");
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut tally: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
     let mut served_bad = Vec::new();

@@ -16,10 +16,7 @@ use sha2::{Digest, Sha512};
 /// Cases per property: `STRICT_VERIFY_CASES` for the long form (issue 19
 /// asks 1,000,000), else the suite's `default`.
 fn cases(default: u32) -> u32 {
-    std::env::var("STRICT_VERIFY_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(default)
+    testkit::env_number("STRICT_VERIFY_CASES", default)
 }
 
 /// (ours, ed25519-dalek's) acceptance. Key bytes that are no curve point are

@@ -111,15 +111,9 @@ fn check(addr: SocketAddr, acked: &HashMap<String, u64>) -> u64 {
 
 #[test]
 fn the_node_killed_mid_write_loses_nothing_it_acknowledged() {
-    let cycles: u64 = std::env::var("NODE_CRASH_CYCLES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(10);
-    let seed: u64 = std::env::var("NODE_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| fastrand::u64(..));
-    println!("node crash: {cycles} cycles, seed {seed} (NODE_CRASH_SEED={seed} repeats it)");
+    let cycles: u64 = testkit::env_number("NODE_CRASH_CYCLES", 10);
+    let seed = testkit::seed("NODE_CRASH_SEED");
+    println!("node crash: {cycles} cycles");
     let mut rng = fastrand::Rng::with_seed(seed);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");

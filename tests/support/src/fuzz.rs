@@ -150,12 +150,8 @@ pub fn mutated(seeds: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
 /// proptest's configuration for a fuzz target: `FUZZ_CASES` cases
 /// (default `default`), no shrinking past a minute.
 pub fn config(default: u32) -> Config {
-    let cases = std::env::var("FUZZ_CASES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default);
     Config {
-        cases,
+        cases: crate::env_number("FUZZ_CASES", default),
         max_shrink_time: 60_000,
         failure_persistence: None,
         ..Config::default()

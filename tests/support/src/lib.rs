@@ -195,3 +195,26 @@ pub fn connect_from(from: std::net::IpAddr, to: SocketAddr) -> std::io::Result<T
     socket.connect(&to.into())?;
     Ok(socket.into())
 }
+
+/// `var` read as a number, or `default` when it is unset or not one: how a
+/// harness's long form is asked for (more cases, more kills, more flips).
+pub fn env_number<T: std::str::FromStr>(var: &str, default: T) -> T {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A run's random seed: `var` if set (to repeat a run), else a fresh one.
+/// Printed as `var=seed`, so that a failing run can be repeated.
+pub fn seed(var: &str) -> u64 {
+    let seed = env_number(var, std::process::id() as u64 ^ now_nanos());
+    println!("{var}={seed}");
+    seed
+}
+
+fn now_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
