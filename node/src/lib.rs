@@ -17,7 +17,6 @@ use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use ledger::checkpoint::CheckpointSigner;
 use ledger::code::Code;
-use ledger::rules::check_submissions;
 use ledger::store::{Log, RocksBackend};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -26,6 +25,7 @@ use tokio::sync::oneshot;
 pub mod admission;
 pub mod demo;
 mod error;
+mod fair;
 mod lists;
 mod metrics;
 pub mod mirror;
@@ -103,6 +103,8 @@ pub struct Node {
     page: axum::body::Bytes,
     /// Entries in flight per client on the write route.
     writes: Arc<admission::WriteAdmission>,
+    /// Parses and checks submitted arrays, clients in turn.
+    checks: Arc<fair::FairPool>,
 }
 
 /// Turns transparent huge pages off for this process (Linux; elsewhere a
@@ -115,6 +117,12 @@ fn no_huge_pages() {
     if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
         tracing::debug!("transparent huge pages stay on: {e}");
     }
+}
+
+/// The pool that checks submitted arrays: a thread per core.
+fn check_pool() -> Arc<fair::FairPool> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    Arc::new(fair::FairPool::new(cores))
 }
 
 /// Largest request body.
@@ -169,6 +177,7 @@ impl Node {
                 page,
                 primary: None,
                 writes: admission::WriteAdmission::new(0),
+                checks: check_pool(),
             },
             handle,
         )
@@ -209,6 +218,7 @@ impl Node {
             page,
             primary,
             writes: admission::WriteAdmission::new(0),
+            checks: check_pool(),
         })
     }
 
@@ -415,7 +425,7 @@ async fn admit_writes(
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
         .unwrap_or(BODY_LIMIT);
     let peer = req.extensions().get::<admission::Peer>().copied();
-    match node.writes.admit(peer, bytes) {
+    match node.writes.admit(peer, bytes).await {
         Ok(_admitted) => next.run(req).await,
         Err(e) => {
             node.shared.metrics.refused(e.code);
@@ -533,9 +543,21 @@ type Answers = Vec<Result<Receipt, ApiError>>;
 
 /// `POST /v1/entries`: one entry (201 receipt; 200 for an identical
 /// resubmission) or an array of up to 1,000 (200 `{"results":[…]}`).
-async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response, ApiError> {
-    let (items, single) = submitted_items(&body)?;
-    let (entries, mut answers) = precheck(items, single).await?;
+async fn submit(
+    State(node): State<Node>,
+    peer: Option<axum::Extension<admission::Peer>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let client = peer.map(|p| p.0 .0);
+    let (items, single) = if body.len() <= INLINE_PARSE {
+        submitted_items(&body)?
+    } else {
+        node.checks
+            .run(client, move || submitted_items(&body))
+            .await
+            .map_err(ApiError::internal)??
+    };
+    let (entries, mut answers) = precheck(&node.checks, client, items, single).await?;
     let mut created = false;
     if !entries.is_empty() {
         let committed = node.sequence(entries).await?;
@@ -561,6 +583,10 @@ async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response, ApiEr
     respond(answers, single, created)
 }
 
+/// Bodies up to this size are parsed on the async thread that read them;
+/// larger ones (arrays) in the client's turn on the check pool.
+const INLINE_PARSE: usize = 16 << 10;
+
 /// The entries of a submitted body, and whether it was one entry rather
 /// than an array.
 fn submitted_items(body: &[u8]) -> Result<(Vec<Value>, bool), ApiError> {
@@ -583,11 +609,13 @@ fn submitted_items(body: &[u8]) -> Result<(Vec<Value>, bool), ApiError> {
 }
 
 /// Schema and verify_strict, off the async threads: an array's entries in
-/// parallel on the blocking pool; a single entry with the rest of its
-/// commit group, by the sequencer. Gives the entries to sequence, and one
-/// slot per submitted entry: its refusal already, or `None` until the
-/// sequencer answers.
+/// chunks on the check pool, in the client's turn; a single entry with the
+/// rest of its commit group, by the sequencer. Gives the entries to
+/// sequence, and one slot per submitted entry: its refusal already, or
+/// `None` until the sequencer answers.
 async fn precheck(
+    pool: &fair::FairPool,
+    client: fair::Client,
     items: Vec<Value>,
     single: bool,
 ) -> Result<(Vec<Submitted>, Vec<Option<Result<Receipt, ApiError>>>), ApiError> {
@@ -597,20 +625,26 @@ async fn precheck(
             vec![None],
         ));
     }
-    let checked = tokio::task::spawn_blocking(move || check_submissions(items))
-        .await
-        .map_err(ApiError::internal)?;
-    let mut entries = Vec::with_capacity(checked.len());
-    let answers = checked
-        .into_iter()
-        .map(|c| match c {
-            Ok(entry) => {
-                entries.push(Submitted::Checked(entry));
-                None
-            }
-            Err(refusal) => Some(Err(refusal.into())),
-        })
-        .collect();
+    // Every chunk is queued before the first is awaited.
+    let mut items = items.into_iter();
+    let chunks: Vec<_> = std::iter::from_fn(|| {
+        let chunk: Vec<Value> = items.by_ref().take(fair::CHECK_CHUNK).collect();
+        (!chunk.is_empty()).then(|| pool.run(client, move || ledger::rules::check_batch(chunk)))
+    })
+    .collect();
+    let mut entries = Vec::new();
+    let mut answers = Vec::new();
+    for chunk in chunks {
+        for c in chunk.await.map_err(ApiError::internal)? {
+            answers.push(match c {
+                Ok(entry) => {
+                    entries.push(Submitted::Checked(entry));
+                    None
+                }
+                Err(refusal) => Some(Err(refusal.into())),
+            });
+        }
+    }
     Ok((entries, answers))
 }
 

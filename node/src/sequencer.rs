@@ -59,8 +59,8 @@ pub struct Committed {
 
 /// An entry as a request hands it over.
 pub enum Submitted {
-    /// Through [`check_submissions`] already: an array's entries are
-    /// checked on the blocking pool while the sequencer works on others.
+    /// Through [`ledger::rules::check_batch`] already: an array's entries are
+    /// checked on the check pool while the sequencer works on others.
     Checked(SignedEntry),
     /// Strictly parsed only: a single entry is checked with the rest of its
     /// group, in parallel, which spares each request a round trip through

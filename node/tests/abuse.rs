@@ -247,9 +247,10 @@ fn every_refusal_has_the_spec_shape() {
 }
 
 /// One client flooding the write route with garbage-signed arrays (each
-/// entry costs the node a signature check) is held to its limit of entries
-/// in flight and answered `overloaded` past it, while another client's
-/// submissions are all accepted.
+/// entry costs the node a signature check) is held to its limit of bytes
+/// in flight, its requests past it wait, and past its waiting requests it
+/// is answered `overloaded`, while another client's submissions are all
+/// accepted.
 #[test]
 fn a_client_flooding_the_write_route_is_held_to_its_limit() {
     // Room for one of the flood's arrays at a time.
@@ -276,7 +277,8 @@ fn a_client_flooding_the_write_route_is_held_to_its_limit() {
     let attacker: std::net::IpAddr = [127, 0, 0, 2].into();
     let stop = std::sync::atomic::AtomicBool::new(false);
     let (overloaded, answered) = std::thread::scope(|scope| {
-        let floods: Vec<_> = (0..6)
+        // More connections than may wait: some are refused.
+        let floods: Vec<_> = (0..node::admission::WAITING_PER_CLIENT + 4)
             .map(|_| {
                 scope.spawn(|| {
                     let (mut overloaded, mut answered) = (0, 0);

@@ -32,7 +32,10 @@ use crate::records::{EntryRec, KeyRec, NonceRec, TallyRec};
 use crate::state::{get, key, Effects, Part, StateError, StateRead, Table};
 
 pub use crate::code::Code;
-pub use submission::{check_submission, check_submission_value, check_submissions, LEAF_OVERHEAD};
+pub use submission::{
+    check_batch, check_submission, check_submission_value, check_submissions, CHECK_CHUNK,
+    LEAF_OVERHEAD,
+};
 
 /// Why an entry is refused. A refused entry changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

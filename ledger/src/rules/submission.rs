@@ -12,10 +12,10 @@ use crate::entry::{EntryError, SignedEntry, MAX_LEAF_BYTES};
 /// (24-char timestamp), `,"prev":"<64 hex>"`, `,"seq":<≤16 digits>}`.
 pub const LEAF_OVERHEAD: usize = 9 + 15 + 24 + 1 + 9 + 64 + 1 + 7 + 16 + 1;
 
-/// Entries whose signatures [`check_submissions`] checks with one field
-/// inversion: large enough to amortise it, small enough to spread a
-/// group over all cores.
-const SIGNATURE_CHUNK: usize = 64;
+/// Entries whose signatures are checked with one field inversion
+/// ([`check_batch`]): large enough to amortise it, small enough to spread
+/// a group over all cores and to share them between clients.
+pub const CHECK_CHUNK: usize = 64;
 
 /// Everything checked before the rules, in the SPEC's order: JSON, size,
 /// schema (with the envelope), signature (`verify_strict`).
@@ -32,39 +32,37 @@ pub fn check_submission_value(value: Value) -> Result<SignedEntry, Refusal> {
 }
 
 /// [`check_submission_value`] of each of `values`, on all cores, with the
-/// same answers in order. Signatures are checked in chunks with
-/// [`crate::entry::verify_strict_all`]: one field inversion a chunk.
+/// same answers in order: [`check_batch`] of each [`CHECK_CHUNK`] entries.
 pub fn check_submissions(values: Vec<Value>) -> Vec<Result<SignedEntry, Refusal>> {
     use rayon::prelude::*;
     if values.len() < 2 {
         return values.into_iter().map(check_submission_value).collect();
     }
+    let mut values = values.into_iter();
+    let chunks: Vec<Vec<Value>> = std::iter::from_fn(|| {
+        Some(values.by_ref().take(CHECK_CHUNK).collect::<Vec<_>>()).filter(|c| !c.is_empty())
+    })
+    .collect();
+    chunks.into_par_iter().flat_map_iter(check_batch).collect()
+}
+
+/// [`check_submission_value`] of each of `values`, on this thread, with the
+/// same answers in order; their signatures are checked together with
+/// [`crate::entry::verify_strict_all`] (one field inversion).
+pub fn check_batch(values: Vec<Value>) -> Vec<Result<SignedEntry, Refusal>> {
     let unsigned: Vec<Result<(SignedEntry, Vec<u8>), Refusal>> =
-        values.into_par_iter().map(check_unsigned).collect();
-    let signed: Vec<Result<(), EntryError>> = unsigned
-        .par_chunks(SIGNATURE_CHUNK)
-        .flat_map_iter(|chunk| {
-            let items: Vec<_> = chunk
-                .iter()
-                .flatten()
-                .map(|(e, msg)| (&e.statement.key, &msg[..], &e.signature))
-                .collect();
-            let mut verdicts = crate::entry::verify_strict_all(&items).into_iter();
-            chunk
-                .iter()
-                .map(move |u| match u {
-                    Ok(_) => verdicts.next().expect("one verdict per entry"),
-                    Err(_) => Ok(()), // refused before its signature
-                })
-                .collect::<Vec<_>>()
-        })
+        values.into_iter().map(check_unsigned).collect();
+    let items: Vec<_> = unsigned
+        .iter()
+        .flatten()
+        .map(|(e, msg)| (&e.statement.key, &msg[..], &e.signature))
         .collect();
+    let mut verdicts = crate::entry::verify_strict_all(&items).into_iter();
     unsigned
         .into_iter()
-        .zip(signed)
-        .map(|(u, verdict)| {
+        .map(|u| {
             let (entry, _) = u?;
-            verdict?;
+            verdicts.next().expect("one verdict per entry")?;
             Ok(entry)
         })
         .collect()

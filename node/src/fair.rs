@@ -1,0 +1,179 @@
+//! The CPU work of submitted arrays (parsing, schema, signatures), shared
+//! fairly between clients: each client address has its own queue of tasks,
+//! and the pool's threads take one task from each client with work in
+//! turn. An array is cut into tasks of [`CHECK_CHUNK`] entries, so a client
+//! sending 1,000-entry arrays of garbage gets the same share of the
+//! verifier as one sending 100 honest entries, and the honest array waits
+//! for at most one chunk per thread rather than for the flood's arrays
+//! ahead of it (rayon's pool, used before, runs jobs in arrival order).
+//!
+//! [`admission`](crate::admission) bounds what a client may have queued.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::{Arc, Condvar, Mutex};
+
+pub use ledger::rules::CHECK_CHUNK;
+
+/// Whose task it is: a client address, or `None` for requests made inside
+/// the process (one client together).
+pub type Client = Option<IpAddr>;
+
+type Task = Box<dyn FnOnce() + Send>;
+
+/// Threads that run clients' tasks in turn; they end when this is dropped
+/// (after the tasks already queued).
+pub struct FairPool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    queues: Mutex<Queues>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct Queues {
+    tasks: HashMap<Client, VecDeque<Task>>,
+    /// Clients with queued tasks, in the order they take their turns.
+    turns: VecDeque<Client>,
+    closed: bool,
+}
+
+/// The task's result was lost: the task panicked.
+#[derive(Debug, thiserror::Error)]
+#[error("a check task ended without a result")]
+pub struct Lost;
+
+impl FairPool {
+    /// A pool of `threads` threads (at least one).
+    pub fn new(threads: usize) -> FairPool {
+        let inner = Arc::new(Inner {
+            queues: Mutex::new(Queues::default()),
+            ready: Condvar::new(),
+        });
+        for i in 0..threads.max(1) {
+            let inner = inner.clone();
+            std::thread::Builder::new()
+                .name(format!("aidledger-check-{i}"))
+                .spawn(move || inner.work())
+                .expect("spawn a check thread");
+        }
+        FairPool { inner }
+    }
+
+    /// Queues `task` for `client` now and gives its result when it has run.
+    pub fn run<T: Send + 'static>(
+        &self,
+        client: Client,
+        task: impl FnOnce() -> T + Send + 'static,
+    ) -> impl std::future::Future<Output = Result<T, Lost>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        {
+            let mut guard = self.inner.queues.lock().expect("pool lock");
+            let q = &mut *guard;
+            let queue = q.tasks.entry(client).or_default();
+            if queue.is_empty() {
+                q.turns.push_back(client);
+            }
+            queue.push_back(Box::new(move || {
+                // The requester may have gone: then nobody wants it.
+                let _ = tx.send(task());
+            }));
+        }
+        self.inner.ready.notify_one();
+        async move { rx.await.map_err(|_| Lost) }
+    }
+}
+
+impl Drop for FairPool {
+    fn drop(&mut self) {
+        self.inner.queues.lock().expect("pool lock").closed = true;
+        self.inner.ready.notify_all();
+    }
+}
+
+impl Inner {
+    fn work(&self) {
+        while let Some(task) = self.next() {
+            // A panicking task loses its own result only.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(task));
+        }
+    }
+
+    /// The next client's next task; `None` once closed and drained.
+    fn next(&self) -> Option<Task> {
+        let mut q = self.queues.lock().expect("pool lock");
+        loop {
+            if let Some(client) = q.turns.pop_front() {
+                let queue = q
+                    .tasks
+                    .get_mut(&client)
+                    .expect("a client in turn has tasks");
+                let task = queue.pop_front().expect("a client in turn has tasks");
+                if queue.is_empty() {
+                    q.tasks.remove(&client);
+                } else {
+                    q.turns.push_back(client);
+                }
+                return Some(task);
+            }
+            if q.closed {
+                return None;
+            }
+            q = self.ready.wait(q).expect("pool lock");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    fn client(n: u8) -> Client {
+        Some(IpAddr::from([10, 0, 0, n]))
+    }
+
+    #[tokio::test]
+    async fn clients_take_turns_whatever_they_queued() {
+        let pool = FairPool::new(1);
+        // Hold the only thread while the queues fill.
+        let (hold, held) = mpsc::channel::<()>();
+        let blocker = pool.run(client(9), move || held.recv().unwrap());
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut done = Vec::new();
+        for (who, n) in [(1, 5), (2, 2), (3, 1)] {
+            for i in 0..n {
+                let order = order.clone();
+                done.push(pool.run(client(who), move || order.lock().unwrap().push((who, i))));
+            }
+        }
+        hold.send(()).unwrap();
+        blocker.await.unwrap();
+        for d in done {
+            d.await.unwrap();
+        }
+        assert_eq!(
+            *order.lock().unwrap(),
+            [
+                (1, 0),
+                (2, 0),
+                (3, 0),
+                (1, 1),
+                (2, 1),
+                (1, 2),
+                (1, 3),
+                (1, 4)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panicking_task_loses_only_its_result() {
+        let pool = FairPool::new(1);
+        let lost = pool.run(None, || panic!("in a task"));
+        assert!(lost.await.is_err());
+        assert_eq!(pool.run(None, || 7).await.unwrap(), 7);
+    }
+}
