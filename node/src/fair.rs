@@ -56,7 +56,10 @@ impl FairPool {
             let inner = inner.clone();
             std::thread::Builder::new()
                 .name(format!("aidledger-check-{i}"))
-                .spawn(move || inner.work())
+                .spawn(move || {
+                    lower_priority();
+                    inner.work()
+                })
                 .expect("spawn a check thread");
         }
         FairPool { inner }
@@ -83,6 +86,18 @@ impl FairPool {
         }
         self.inner.ready.notify_one();
         async move { rx.await.map_err(|_| Lost) }
+    }
+}
+
+/// Checking is what a flood makes the node do: the pool's threads run
+/// below the writer, the HTTP threads and the receipts (Linux's nice
+/// value is per thread), so an honest client's entries, once checked, are
+/// not slowed by the checks queued behind them. With nothing else to run
+/// the pool has the cores as before.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10) {
+        tracing::debug!("check threads keep their priority: {e}");
     }
 }
 
