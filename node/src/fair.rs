@@ -4,8 +4,9 @@
 //! turn. An array is cut into tasks of [`CHECK_CHUNK`] entries, so a client
 //! sending 1,000-entry arrays of garbage gets the same share of the
 //! verifier as one sending 100 honest entries, and the honest array waits
-//! for at most one chunk per thread rather than for the flood's arrays
-//! ahead of it (rayon's pool, used before, runs jobs in arrival order).
+//! for at most one task per thread (a chunk, or the parsing of one body)
+//! rather than for the flood's arrays ahead of it (rayon's pool, used
+//! before, runs jobs in arrival order).
 //!
 //! [`admission`](crate::admission) bounds what a client may have queued.
 
