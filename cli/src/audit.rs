@@ -125,6 +125,12 @@ pub const REPLAY_MEMORY: usize = 128 << 20;
 /// Leaves handed to the replaying thread at a time.
 const REPLAY_BATCH: usize = 256;
 
+/// Batches of leaves that may wait for the replaying thread: ~50,000
+/// leaves (~50 MB), so that this thread goes on checking while the replay
+/// moves its state to disk (~300 ms at the default budget) instead of
+/// leaving a core idle.
+const REPLAY_QUEUE: usize = 192;
+
 /// Streams leaves through the chain verifier (on this thread, signatures in
 /// batches on all cores) and the rules (replayed on a second thread, so the
 /// two overlap). The first fault by seq is reported, whichever check found it.
@@ -173,7 +179,7 @@ impl Audit {
         genesis: Option<Hash>,
         pinned_genesis: Option<Hash>,
     ) -> Audit {
-        let (tx, rx) = mpsc::sync_channel::<Vec<Leaf>>(16);
+        let (tx, rx) = mpsc::sync_channel::<Vec<Leaf>>(REPLAY_QUEUE);
         let replaying = std::thread::spawn(move || {
             let mut replay = replay;
             for batch in rx {
