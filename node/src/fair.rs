@@ -66,7 +66,8 @@ impl FairPool {
         FairPool { inner }
     }
 
-    /// Queues `task` for `client` now and gives its result when it has run.
+    /// Queues `task` for `client` now and gives its result when it has run;
+    /// if the result is dropped first, the task does not run.
     pub fn run<T: Send + 'static>(
         &self,
         client: Client,
@@ -81,8 +82,11 @@ impl FairPool {
                 q.turns.push_back(client);
             }
             queue.push_back(Box::new(move || {
-                // The requester may have gone: then nobody wants it.
-                let _ = tx.send(task());
+                // A request abandoned meanwhile (its connection closed, its
+                // time out) has nobody to answer: its work is skipped.
+                if !tx.is_closed() {
+                    let _ = tx.send(task());
+                }
             }));
         }
         self.inner.ready.notify_one();
@@ -183,6 +187,23 @@ mod tests {
                 (1, 4)
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn the_tasks_of_an_abandoned_request_are_skipped() {
+        let pool = FairPool::new(1);
+        let (hold, held) = mpsc::channel::<()>();
+        let blocker = pool.run(None, move || held.recv().unwrap());
+        let ran = Arc::new(Mutex::new(false));
+        let abandoned = pool.run(client(1), {
+            let ran = ran.clone();
+            move || *ran.lock().unwrap() = true
+        });
+        drop(abandoned);
+        hold.send(()).unwrap();
+        blocker.await.unwrap();
+        pool.run(client(1), || ()).await.unwrap();
+        assert!(!*ran.lock().unwrap());
     }
 
     #[tokio::test]
