@@ -26,6 +26,8 @@ pub use faulty::{Faults, Faulty};
 mod mem;
 pub use mem::MemBackend;
 #[cfg(feature = "store")]
+mod logcheck;
+#[cfg(feature = "store")]
 mod rocks;
 #[cfg(feature = "store")]
 pub use rocks::{RocksBackend, MAX_OPEN_FILES, STATE_FORMAT};

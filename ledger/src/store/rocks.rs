@@ -274,6 +274,8 @@ impl RocksBackend {
             }
             cfs.push(ColumnFamilyDescriptor::new(t.name(), opts));
         }
+        // RocksDB's log reader hangs on one kind of damage (see logcheck).
+        super::logcheck::check_logs(dir)?;
         let db = DB::open_cf_descriptors(&db_opts, dir, cfs).map_err(io)?;
         Ok(RocksBackend {
             db: RwLock::new(Some(db)),
