@@ -87,9 +87,25 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Longest a store's open may take before the flip counts as a hang.
+const OPEN_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The store in `dir` opened on a thread of its own: a flip that makes the
+/// open hang fails the test, naming the flip and the seed, instead of
+/// hanging it.
+fn open_within(dir: &Path) -> Result<Result<Log<RocksBackend>, ledger::store::StoreError>, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let dir = dir.to_path_buf();
+    std::thread::spawn(move || {
+        let _ = tx.send(RocksBackend::open(&dir).and_then(Log::open));
+    });
+    rx.recv_timeout(OPEN_LIMIT)
+        .map_err(|_| format!("the open did not return within {OPEN_LIMIT:?}"))
+}
+
 /// Where a corrupted store was caught, or that it serves what it did.
 fn outcome(dir: &Path, leaves: &[Vec<u8>], root: &RootHash) -> Result<&'static str, String> {
-    let log = match RocksBackend::open(dir).and_then(Log::open) {
+    let log = match open_within(dir)? {
         Ok(log) => log,
         Err(e) if e.to_string().contains("Corruption") => return Ok("open: RocksDB checksum"),
         Err(e) if e.to_string().contains("recycles none") => return Ok("open: log check"),
@@ -259,20 +275,10 @@ fn a_recycled_record_type_in_a_log_is_refused_not_read_forever() {
                     .path()
                     .join(file.strip_prefix(pristine.path()).unwrap());
                 std::fs::write(&target, &damaged).unwrap();
-                let dir = work.path().to_path_buf();
-                let (tx, rx) = std::sync::mpsc::channel();
-                std::thread::spawn(move || {
-                    let opened = RocksBackend::open(&dir)
-                        .map(drop)
-                        .map_err(|e| e.to_string());
-                    let _ = tx.send(opened);
-                });
-                let opened = rx
-                    .recv_timeout(std::time::Duration::from_secs(60))
-                    .unwrap_or_else(|_| {
-                        panic!("{k} type {recycled} at byte {at}: the open never returned")
-                    });
-                let refusal = opened.expect_err("a damaged log is refused");
+                let opened = open_within(work.path())
+                    .unwrap_or_else(|e| panic!("{k} type {recycled} at byte {at}: {e}"));
+                let refusal = opened.map(drop).expect_err("a damaged log is refused");
+                let refusal = refusal.to_string();
                 let name = file.file_name().unwrap().to_str().unwrap();
                 assert!(refusal.contains(name), "{k} type {recycled}: {refusal}");
                 *tried.entry(k).or_insert(0) += 1;
