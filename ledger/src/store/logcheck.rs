@@ -6,9 +6,11 @@
 //! whose type byte says "recyclable" (5-8, 11, 131). It refuses the record
 //! without consuming it and reads the same header again, so the open never
 //! returns (found by `ledger/tests/corruption.rs`: one flipped byte in a
-//! MANIFEST hung the node's start). This store recycles no log file, so a
-//! recyclable type is damage wherever it appears: the store is refused
-//! before RocksDB sees it.
+//! MANIFEST hung the node's start). Such a file is refused before RocksDB
+//! sees it. A MANIFEST is never recycled, so there a recyclable type is
+//! damage wherever it appears; a WAL whose first record is recyclable is a
+//! recycled log (older builds recycled WAL files), which the reader reads
+//! as such, and is left to it.
 //!
 //! The walk follows the reader's: the file in blocks of 32 KiB, in each
 //! block the headers one after another (4 bytes checksum, 2 bytes length,
@@ -40,7 +42,8 @@ pub fn check_logs(dir: &Path) -> Result<(), StoreError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(StoreError::Io(format!("reading CURRENT: {e}"))),
     };
-    let mut files = vec![current.trim_end().to_owned()];
+    let manifest = current.trim_end().to_owned();
+    let mut files = vec![manifest.clone()];
     let entries = std::fs::read_dir(dir)
         .map_err(|e| StoreError::Io(format!("listing {}: {e}", dir.display())))?;
     for entry in entries {
@@ -55,7 +58,8 @@ pub fn check_logs(dir: &Path) -> Result<(), StoreError> {
         let path = dir.join(&name);
         let bytes = std::fs::read(&path)
             .map_err(|e| StoreError::Io(format!("reading {}: {e}", path.display())))?;
-        if let Some(at) = recyclable_header(&bytes) {
+        let found = recyclable_header(&bytes).filter(|&at| at > 0 || name == manifest);
+        if let Some(at) = found {
             return Err(StoreError::Corrupt(format!(
                 "{name} is damaged: the record header at byte {at} has type {} (a recycled log's, \
                  and this store recycles none); restore the store from a replica or a backup",
@@ -66,7 +70,8 @@ pub fn check_logs(dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Where the first header with a recyclable type is, if any.
+/// Where the first header with a recyclable type is, if any (0: the file
+/// is a recycled log, or damaged at its first byte).
 fn recyclable_header(bytes: &[u8]) -> Option<usize> {
     for (b, block) in bytes.chunks(BLOCK).enumerate() {
         let mut pos = 0;
