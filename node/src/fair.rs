@@ -1,20 +1,18 @@
 //! The CPU work of submitted arrays (parsing, schema, signatures), shared
 //! fairly between clients: each client address has its own queue of tasks,
 //! and the pool's threads take one task from each client with work in
-//! turn. An array is cut into tasks of [`CHECK_CHUNK`] entries, so a client
-//! sending 1,000-entry arrays of garbage gets the same share of the
-//! verifier as one sending 100 honest entries, and the honest array waits
-//! for at most one task per thread (a chunk, or the parsing of one body)
-//! rather than for the flood's arrays ahead of it (rayon's pool, used
-//! before, runs jobs in arrival order).
+//! turn. An array is cut into tasks of [`ledger::rules::CHECK_CHUNK`]
+//! entries, so a client sending 1,000-entry arrays of garbage gets the
+//! same share of the verifier as one sending 100 honest entries, and the
+//! honest array waits for at most one task per thread (a chunk, or the
+//! parsing of one body) rather than for the flood's arrays ahead of it
+//! (rayon's pool, used before, runs jobs in arrival order).
 //!
 //! [`admission`](crate::admission) bounds what a client may have queued.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::{Arc, Condvar, Mutex};
-
-pub use ledger::rules::CHECK_CHUNK;
 
 /// Whose task it is: a client address, or `None` for requests made inside
 /// the process (one client together).

@@ -626,12 +626,9 @@ async fn precheck(
         ));
     }
     // Every chunk is queued before the first is awaited.
-    let mut items = items.into_iter();
-    let chunks: Vec<_> = std::iter::from_fn(|| {
-        let chunk: Vec<Value> = items.by_ref().take(fair::CHECK_CHUNK).collect();
-        (!chunk.is_empty()).then(|| pool.run(client, move || ledger::rules::check_batch(chunk)))
-    })
-    .collect();
+    let chunks: Vec<_> = ledger::rules::check_chunks(items)
+        .map(|chunk| pool.run(client, move || ledger::rules::check_batch(chunk)))
+        .collect();
     let mut entries = Vec::new();
     let mut answers = Vec::new();
     for chunk in chunks {

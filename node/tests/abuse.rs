@@ -116,13 +116,7 @@ fn get(addr: SocketAddr, path: &str) -> (u16, Value) {
 
 /// The vector ledger's five entries, then `n` credit awards by its charity.
 fn honest_entries(n: usize) -> Vec<Vec<u8>> {
-    let v = common::vectors();
-    let mut out: Vec<Vec<u8>> = v["leaves"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| serde_json::to_vec(&l["entry"]).unwrap())
-        .collect();
+    let mut out = common::vector_entries();
     let charity = SigningKey::from_bytes(&[2; 32]);
     out.extend((0..n).map(|i| {
         let e = SignedEntry::create(

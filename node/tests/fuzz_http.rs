@@ -65,12 +65,8 @@ fn fixture() -> Fixture {
         runtime,
         _dir: dir,
     };
-    for l in v["leaves"].as_array().unwrap() {
-        let (status, _) = f.call(
-            "POST",
-            b"/v1/entries",
-            serde_json::to_vec(&l["entry"]).unwrap(),
-        );
+    for entry in common::vector_entries() {
+        let (status, _) = f.call("POST", b"/v1/entries", entry);
         assert_eq!(status, 201);
     }
     f
@@ -159,20 +155,12 @@ fn paths() -> Vec<Vec<u8>> {
 }
 
 fn bodies() -> Vec<Vec<u8>> {
-    let v = common::vectors();
-    let mut out: Vec<Vec<u8>> = v["leaves"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| serde_json::to_vec(&l["entry"]).unwrap())
-        .collect();
-    let all: Vec<&Value> = v["leaves"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| &l["entry"])
-        .collect();
-    out.push(serde_json::to_vec(&all).unwrap());
+    let mut out = common::vector_entries();
+    // All five as one array.
+    let mut array = b"[".to_vec();
+    array.extend(out.join(&b","[..]));
+    array.push(b']');
+    out.push(array);
     out
 }
 

@@ -33,8 +33,8 @@ use crate::state::{get, key, Effects, Part, StateError, StateRead, Table};
 
 pub use crate::code::Code;
 pub use submission::{
-    check_batch, check_submission, check_submission_value, check_submissions, CHECK_CHUNK,
-    LEAF_OVERHEAD,
+    check_batch, check_chunks, check_submission, check_submission_value, check_submissions,
+    CHECK_CHUNK, LEAF_OVERHEAD,
 };
 
 /// Why an entry is refused. A refused entry changes nothing.

@@ -38,12 +38,17 @@ pub fn check_submissions(values: Vec<Value>) -> Vec<Result<SignedEntry, Refusal>
     if values.len() < 2 {
         return values.into_iter().map(check_submission_value).collect();
     }
+    let chunks: Vec<Vec<Value>> = check_chunks(values).collect();
+    chunks.into_par_iter().flat_map_iter(check_batch).collect()
+}
+
+/// `values` in order, [`CHECK_CHUNK`] at a time: what [`check_batch`]
+/// takes.
+pub fn check_chunks(values: Vec<Value>) -> impl Iterator<Item = Vec<Value>> {
     let mut values = values.into_iter();
-    let chunks: Vec<Vec<Value>> = std::iter::from_fn(|| {
+    std::iter::from_fn(move || {
         Some(values.by_ref().take(CHECK_CHUNK).collect::<Vec<_>>()).filter(|c| !c.is_empty())
     })
-    .collect();
-    chunks.into_par_iter().flat_map_iter(check_batch).collect()
 }
 
 /// [`check_submission_value`] of each of `values`, on this thread, with the

@@ -14,6 +14,16 @@ pub fn vectors() -> Value {
     serde_json::from_str(include_str!("../../../tests/vectors/ledger.json")).unwrap()
 }
 
+/// The vector ledger's five signed entries, each as a submission body.
+pub fn vector_entries() -> Vec<Vec<u8>> {
+    vectors()["leaves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| serde_json::to_vec(&l["entry"]).unwrap())
+        .collect()
+}
+
 /// Checks a receipt offline: the checkpoint's signature, then the inclusion
 /// proof against it. Returns the checkpoint's tree head.
 pub fn check_receipt(verifier: &CheckpointVerifier, r: &Value) -> RootHash {
