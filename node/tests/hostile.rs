@@ -411,6 +411,157 @@ fn corpus(addr: SocketAddr, s: &Setup) -> Vec<Case> {
     ]
 }
 
+/// `digits` with `gap` between each two of them.
+fn spread(digits: &str, gap: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 {
+            out.push_str(gap);
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Personal data the PII guard finds only after normalising (SPEC §6,
+/// 2026-12-03): digits split by characters that are neither letters nor
+/// digits, country prefixes, look-alike check characters, digits of other
+/// forms, and a nonce that happens to hold a mobile number.
+fn hidden_pii() -> Vec<Case> {
+    const MOBILE: &str = "13812345678";
+    const ID17: &str = "11010519491231002";
+    // Each gap class between every two digits of a mobile number in a reason.
+    const GAPS: &[(&str, &str)] = &[
+        ("mobile number split by soft hyphens", "\u{AD}"),
+        ("mobile number split by left-to-right marks", "\u{200E}"),
+        ("mobile number split by right-to-left marks", "\u{200F}"),
+        ("mobile number split by invisible times", "\u{2062}"),
+        (
+            "mobile number split by combining grapheme joiners",
+            "\u{34F}",
+        ),
+        ("mobile number split by variation selectors", "\u{FE0F}"),
+        (
+            "mobile number split by Mongolian vowel separators",
+            "\u{180E}",
+        ),
+        ("mobile number split by bidi embeddings", "\u{202A}"),
+        ("mobile number split by bidi isolates", "\u{2066}"),
+        ("mobile number split by Hangul fillers", "\u{3164}"),
+        ("mobile number split by combining accents", "\u{301}"),
+        ("mobile number split by thin spaces", "\u{2009}"),
+        ("mobile number split by narrow no-break spaces", "\u{202F}"),
+        ("mobile number split by figure spaces", "\u{2007}"),
+        ("mobile number split by tabs", "\t"),
+        ("mobile number split by newlines", "\n"),
+        ("mobile number split by minus signs", "\u{2212}"),
+        ("mobile number split by fullwidth hyphens", "\u{FF0D}"),
+        ("mobile number split by small hyphens", "\u{FE63}"),
+        ("mobile number split by underscores", "_"),
+        ("mobile number split by full stops", "."),
+        ("mobile number split by slashes", "/"),
+        ("mobile number split by commas", ","),
+        ("mobile number split by middle dots", "\u{B7}"),
+    ];
+    let award = |nonce: &str, reason: &str| {
+        signed(2, CHARITY, Kind::CreditAward, nonce, award_body(reason))
+    };
+    let pii = |class, entry: Value| Case {
+        class,
+        request: post(&entry),
+        status: 422,
+        code: "pii_detected",
+    };
+    let mut cases: Vec<Case> = GAPS
+        .iter()
+        .enumerate()
+        .map(|(i, (class, gap))| {
+            pii(
+                class,
+                award(
+                    &format!("hostile-gap-{i}"),
+                    &format!("电话{}", spread(MOBILE, gap)),
+                ),
+            )
+        })
+        .collect();
+    let keycaps: String = MOBILE
+        .chars()
+        .map(|c| format!("{c}\u{FE0F}\u{20E3}"))
+        .collect();
+    cases.extend([
+        pii(
+            "ID number split by soft hyphens",
+            award(
+                "hostile-norm-1",
+                &format!("身份证{}X", spread(ID17, "\u{AD}")),
+            ),
+        ),
+        pii(
+            "mobile number in parentheses",
+            award("hostile-norm-2", "电话(138)1234-5678"),
+        ),
+        pii(
+            "mobile number after +86",
+            award("hostile-norm-3", "电话+86 138 1234 5678"),
+        ),
+        pii(
+            "mobile number after 0086",
+            award("hostile-norm-4", "电话008613812345678"),
+        ),
+        pii(
+            "ID number with a Cyrillic check character",
+            award("hostile-norm-5", &format!("身份证{ID17}\u{425}")),
+        ),
+        pii(
+            "ID number with a Greek check character",
+            award("hostile-norm-6", &format!("身份证{ID17}\u{3A7}")),
+        ),
+        pii(
+            "ID number with a Roman numeral check character",
+            award("hostile-norm-7", &format!("身份证{ID17}\u{2169}")),
+        ),
+        pii(
+            "mobile number in superscript digits",
+            award("hostile-norm-8", "电话¹³⁸¹²³⁴⁵⁶⁷⁸"),
+        ),
+        pii(
+            "mobile number in subscript digits",
+            award("hostile-norm-9", "电话₁₃₈₁₂₃₄₅₆₇₈"),
+        ),
+        pii(
+            "mobile number in circled digits",
+            award("hostile-norm-10", "电话①③⑧①②③④⑤⑥⑦⑧"),
+        ),
+        pii(
+            "mobile number in keycap digits",
+            award("hostile-norm-11", &format!("电话{keycaps}")),
+        ),
+        pii(
+            "mobile number in Chinese numerals",
+            award("hostile-norm-12", "电话一三八一二三四五六七八"),
+        ),
+        pii(
+            "ID number in Chinese numerals",
+            award(
+                "hostile-norm-13",
+                "身份证一一〇一〇五一九四九一二三一〇〇二X",
+            ),
+        ),
+        // The nonce is read too: a random UUID can hold a mobile number
+        // across its hyphens, and so can any nonce with digits.
+        pii(
+            "mobile number across a UUID nonce's hyphens",
+            award("d2c7e9f0-5b1e-4a13-8123-45678cdef012", "志愿服务"),
+        ),
+        pii(
+            "mobile number split by dots in the nonce",
+            award("tel.138.1234.5678", "志愿服务"),
+        ),
+    ]);
+    cases
+}
+
 #[test]
 fn hostile_requests_get_the_spec_s_codes_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -421,7 +572,10 @@ fn hostile_requests_get_the_spec_s_codes_and_change_nothing() {
     drop(running);
     let before = digest(&data.join("db"));
     let _running = node(&data, addr);
-    let cases = corpus(addr, &setup);
+    let cases: Vec<Case> = corpus(addr, &setup)
+        .into_iter()
+        .chain(hidden_pii())
+        .collect();
     let classes: std::collections::BTreeSet<_> = cases.iter().map(|c| c.class).collect();
     assert!(classes.len() >= 60, "{} classes", classes.len());
     let mut wrong = Vec::new();
