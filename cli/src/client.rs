@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use ledger::merkle::Hash;
+use percent_encoding::{utf8_percent_encode, AsciiSet, PercentEncode, NON_ALPHANUMERIC};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -21,6 +22,23 @@ const ANSWER_SLACK: u64 = 4096;
 
 /// Attempts for a request that failed in transport or with 500/503.
 const ATTEMPTS: u32 = 6;
+
+/// What a path segment or query value keeps as it is: RFC 3986's
+/// unreserved characters. Everything else (`/`, `?`, `#`, `%`, space,
+/// `:`, non-ASCII, …) is percent-encoded, so an id is always one segment
+/// and the node's extractor decodes it back to the same string.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `s` as one URL path segment (or query value), percent-encoded:
+/// `format!("/v1/funds/{}", seg(id))`. Every id put into a path goes
+/// through this, whether it came from the user, a file or the node.
+pub fn seg(s: &str) -> PercentEncode<'_> {
+    utf8_percent_encode(s, UNRESERVED)
+}
 
 /// `GET /v1/log`.
 #[derive(Debug, Clone, Deserialize)]
@@ -136,7 +154,7 @@ impl NodeClient {
         loop {
             let url = match &cursor {
                 None => format!("{path}{sep}limit={PAGE}"),
-                Some(c) => format!("{path}{sep}limit={PAGE}&cursor={c}"),
+                Some(c) => format!("{path}{sep}limit={PAGE}&cursor={}", seg(c)),
             };
             let page = self.get_json(&url)?;
             page["items"]

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use cli::audit::{self, Pins, StateDir};
-use cli::client::NodeClient;
+use cli::client::{seg, NodeClient};
 use cli::i18n;
 use cli::receipt::{self, Receipt, Submitter};
 use cli::{admin, iati, import, write_durably, Failed};
@@ -539,7 +539,7 @@ pub(crate) fn fund_show(
 ) -> anyhow::Result<ExitCode> {
     let id = id.context("give a fund id (aidledger fund ID), or aidledger fund open …")?;
     let client = NodeClient::new(&node.node);
-    let f = client.get_json(&format!("/v1/funds/{id}"))?;
+    let f = client.get_json(&format!("/v1/funds/{}", seg(&id)))?;
     for field in [
         "fund", "title", "owner", "category", "source", "region", "start", "end",
     ] {
@@ -570,7 +570,8 @@ pub(crate) fn fund_show(
         + f["disbursements"].as_u64().unwrap_or(0);
     if limit > 0 {
         let page = client.get_json(&format!(
-            "/v1/funds/{id}/flows?limit={}",
+            "/v1/funds/{}/flows?limit={}",
+            seg(&id),
             limit.min(cli::client::PAGE)
         ))?;
         let items = page["items"].as_array().cloned().unwrap_or_default();
@@ -600,7 +601,7 @@ pub(crate) fn beneficiary(
     let client = NodeClient::new(&node.node);
     entries_table(
         stdout,
-        &client.all_items(&format!("/v1/beneficiaries/{bnf}"))?,
+        &client.all_items(&format!("/v1/beneficiaries/{}", seg(&bnf)))?,
     )?;
     Ok(ExitCode::SUCCESS)
 }

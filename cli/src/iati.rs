@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 use quick_xml::escape::escape;
 use serde_json::Value;
 
-use crate::client::NodeClient;
+use crate::client::{seg, NodeClient};
 
 /// IATI sector (vocabulary 1, DAC 5-digit) for a fund category.
 fn sector(category: &str) -> &'static str {
@@ -66,10 +66,10 @@ pub fn export(
     now: &str,
 ) -> anyhow::Result<String> {
     let org_rec = client
-        .get_json(&format!("/v1/orgs/{org}"))
+        .get_json(&format!("/v1/orgs/{}", seg(org)))
         .context("looking up the organisation")?;
     let funds: Vec<Value> = match only {
-        Some(id) => vec![client.get_json(&format!("/v1/funds/{id}"))?],
+        Some(id) => vec![client.get_json(&format!("/v1/funds/{}", seg(id)))?],
         None => client.all_items("/v1/funds")?,
     };
     let funds: Vec<&Value> = funds.iter().filter(|f| f["owner"] == org).collect();
@@ -82,7 +82,7 @@ pub fn export(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<iati-activities version=\"2.03\" generated-datetime=\"{now}\">\n"
     );
     for fund in funds {
-        let flows = client.all_items(&format!("/v1/funds/{}/flows", text(fund, "fund")))?;
+        let flows = client.all_items(&format!("/v1/funds/{}/flows", seg(text(fund, "fund"))))?;
         activity(&mut out, &org_rec, fund, &flows, today, now);
     }
     out.push_str("</iati-activities>\n");

@@ -36,7 +36,7 @@ use sha2::{Digest, Sha256};
 
 use rust_i18n::t;
 
-use crate::client::NodeClient;
+use crate::client::{seg, NodeClient};
 use crate::receipt::{Receipt, Submitter};
 
 /// What a column holds.
@@ -351,6 +351,11 @@ fn row_body(
                 Field::Text(name @ ("tier" | "cause" | "method")) => {
                     (name, Value::from(coded(name, raw)?))
                 }
+                // An id the node's URLs carry (`/v1/funds/{id}`): one that
+                // cannot be an id is this row's error, not the import's.
+                Field::Text(name @ ("fund" | "need")) if !is_local_id(raw) => {
+                    return Err(bad_local_id(name, raw))
+                }
                 Field::Text(name) => (name, Value::from(raw)),
                 Field::Int(name) => (
                     name,
@@ -380,6 +385,25 @@ fn row_body(
         }
     }
     Ok(Value::Object(body))
+}
+
+/// A fund or need id as SPEC §6 has them: `^[A-Za-z0-9._:-]{1,96}$`.
+fn is_local_id(s: &str) -> bool {
+    (1..=96).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// Why `raw` is no `field` (fund or need) id; the cell is not repeated when
+/// it holds what looks like an ID or phone number.
+fn bad_local_id(field: &str, raw: &str) -> String {
+    let value = if ledger::ident::find_pii(raw).is_some() {
+        "…"
+    } else {
+        raw
+    };
+    let key = format!("field.{field}");
+    t!("row.bad_local_id", field = t!(&key), value = value).into_owned()
 }
 
 /// `1,200.5` yuan → 120050 fen.
@@ -487,9 +511,15 @@ impl PaymentKey {
         if body.get("ref").is_some() {
             return None;
         }
+        let beneficiary = body["beneficiary"].as_str()?;
+        // A cell that is no pseudonym is refused when its entry is checked
+        // (schema or PII guard); it is never looked up at the node.
+        if !ledger::ident::is_beneficiary(beneficiary) {
+            return None;
+        }
         Some(PaymentKey {
             fund: body["fund"].as_str()?.to_owned(),
-            beneficiary: body["beneficiary"].as_str()?.to_owned(),
+            beneficiary: beneficiary.to_owned(),
             amount: body["amount"].as_u64()?,
             date: body["date"].as_str()?.to_owned(),
         })
@@ -525,16 +555,16 @@ fn ledger_payments(
         }
     };
     for (fund, keys) in by_fund {
-        let info = client.get_json(&format!("/v1/funds/{fund}"))?;
+        let info = client.get_json(&format!("/v1/funds/{}", seg(fund)))?;
         let pages_of_fund = info["disbursements"].as_u64().unwrap_or(0) / crate::client::PAGE + 1;
         let mut beneficiaries: Vec<&str> = keys.iter().map(|k| k.beneficiary.as_str()).collect();
         beneficiaries.sort_unstable();
         beneficiaries.dedup();
         if pages_of_fund <= beneficiaries.len() as u64 {
-            client.each_item(&format!("/v1/funds/{fund}/flows"), &mut take)?;
+            client.each_item(&format!("/v1/funds/{}/flows", seg(fund)), &mut take)?;
         } else {
             for b in beneficiaries {
-                client.each_item(&format!("/v1/beneficiaries/{b}"), &mut take)?;
+                client.each_item(&format!("/v1/beneficiaries/{}", seg(b)), &mut take)?;
             }
         }
     }
@@ -728,7 +758,7 @@ pub fn preflight(
     rows: &Rows,
 ) -> anyhow::Result<Vec<String>> {
     let key = hex::encode(opts.key.verifying_key().to_bytes());
-    let org = match client.get_json(&format!("/v1/orgs/{}", opts.issuer)) {
+    let org = match client.get_json(&format!("/v1/orgs/{}", seg(opts.issuer))) {
         Ok(org) => org,
         Err(e)
             if e.downcast_ref::<crate::client::NodeError>()
@@ -782,7 +812,7 @@ pub fn preflight(
     }
     let mut warnings = Vec::new();
     for (fund, total) in needed {
-        let f = match client.get_json(&format!("/v1/funds/{fund}")) {
+        let f = match client.get_json(&format!("/v1/funds/{}", seg(fund))) {
             Ok(f) => f,
             Err(e)
                 if e.downcast_ref::<crate::client::NodeError>()

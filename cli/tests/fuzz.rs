@@ -1,8 +1,10 @@
 //! Fuzzing the CLI's parsers (issue 19) with structured mutation of valid
 //! seeds (`testkit::fuzz`): spreadsheet rows (CSV, UTF-8 and GBK, every
-//! kind's columns) and yuan amounts. No input may panic or hang, and no
+//! kind's columns) and yuan amounts. No input may panic or hang, no
 //! amount read is past 2^53-1 fen (it was, for a 20-digit yuan amount:
-//! a row the node would have refused instead of a row error here).
+//! a row the node would have refused instead of a row error here), and no
+//! fund or need id read is outside SPEC §6's pattern (a `/` or `?` in one
+//! was looked up at another URL and aborted the import).
 //!
 //! `FUZZ_CASES` sets the cases per target (default 512; the long form is
 //! 100,000).
@@ -40,6 +42,17 @@ proptest! {
                 for (row, body) in &rows.bodies {
                     if let Some(amount) = body.get("amount") {
                         prop_assert!(amount.as_u64().is_some_and(|a| a < 1 << 53), "row {row}: amount {amount}");
+                    }
+                    // Every fund or need id read is one (SPEC §6): nothing
+                    // that would change the URL it is looked up at.
+                    for field in ["fund", "need"] {
+                        if let Some(id) = body.get(field) {
+                            let ok = id.as_str().is_some_and(|s| {
+                                (1..=96).contains(&s.len())
+                                    && s.bytes().all(|b| b.is_ascii_alphanumeric() || b".-_:".contains(&b))
+                            });
+                            prop_assert!(ok, "row {row}: {field} {id}");
+                        }
                     }
                 }
             }

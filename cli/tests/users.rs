@@ -523,3 +523,73 @@ fn chinese_and_english_messages() {
         out.stdout
     );
 }
+
+/// A fund cell with URL-special characters (`/`, `?`, `#`, `%`, a space)
+/// is no fund id: a row error in the report, and the other rows go in (no
+/// request retried, no import aborted). Ids put into a URL are
+/// percent-encoded: a valid fund id with `:` and `.` is looked up as
+/// itself, and a typed id with a `/` does not reach another route.
+#[test]
+fn a_fund_cell_that_is_no_id_is_a_row_error_and_the_rest_goes_in() {
+    let w = World::new();
+    let fund = "MED:2026.b";
+    w.submit(&[
+        w.sign(&w.charity_key, CHARITY, "fund.open", serde_json::json!({
+            "fund": fund, "title": "大病救助二", "category": "medical", "source": "donation",
+            "region": "321181", "currency": "CNY", "budget": 1_000_000, "start": "2026-01-01", "end": "2026-12-31"})),
+        w.sign(&w.charity_key, CHARITY, "fund.receive", serde_json::json!({
+            "fund": fund, "amount": 100_000, "from": "年度募捐", "date": "2026-01-05"})),
+    ]
+    .join("\n"));
+    let size = w.size();
+    let row = |fund: &str, n: u32| {
+        format!("{fund},bnf_{n:064x},assisted,illness,1.00,cash,321181,2026-05-01,URL-{n}\n")
+    };
+    let bad = [
+        "MED-2026/flows",
+        "MED?2026",
+        "MED#2026",
+        "MED%2F2026",
+        "MED 2026",
+        "MED%2026",
+    ];
+    let mut csv = String::from("fund,beneficiary,tier,cause,amount,method,region,date,ref\n");
+    csv += &row("MED-2026", 1);
+    for (i, f) in bad.iter().enumerate() {
+        csv += &row(&format!("\"{f}\""), 10 + i as u32);
+    }
+    csv += &row(fund, 2);
+    csv += &row("MED-2026", 3);
+    let file = w.path("url-cells.csv");
+    std::fs::write(&file, csv).unwrap();
+    let report = w.path("url-cells-report.csv");
+    let started = std::time::Instant::now();
+    let out = cli(&w.import_args(&file, &["--report", &report]), None);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        !out.stderr.contains("retrying"),
+        "a request was retried: {}",
+        out.stderr
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(imported(&out), (3, 0), "{}", out.stdout);
+    assert_eq!(w.size(), size + 3);
+    assert_eq!(w.node.get("/v1/funds/MED:2026.b")["disbursements"], 1);
+    let report = std::fs::read_to_string(&report).unwrap();
+    let lines: Vec<&str> = report.lines().skip(1).collect();
+    assert_eq!(lines.len(), bad.len(), "{report}");
+    for (line, f) in lines.iter().zip(bad) {
+        assert!(line.contains(",bad_row,"), "{report}");
+        assert!(
+            line.contains(&format!("fund: \"\"{f}\"\" is not an id")),
+            "{report}"
+        );
+    }
+
+    // Looked up by hand: the id is one path segment, whatever it holds.
+    let out = ok(&["fund", "--node", &w.node.url, "--limit", "0", fund], None);
+    assert!(out.stdout.contains("大病救助二"), "{}", out.stdout);
+    let out = cli(&["fund", "--node", &w.node.url, "MED-2026/flows"], None);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("not_found"), "{}", out.stderr);
+}

@@ -205,17 +205,20 @@ pub fn tally(state: &dyn StateRead) -> Result<TallyRec, StateError> {
     Ok(get(state, Table::Tally, crate::rules::TALLY_KEY)?.unwrap_or_default())
 }
 
-/// Money over all funds, minor units (saturating: these are statistics).
+/// Money over all funds, minor units. Each fund's sums are at most 2^53-1
+/// (SPEC §6) but their total is not bounded: these are exact `u128`s (a
+/// `u64` would pass its maximum at 2,049 funds at the bound), written to
+/// JSON as plain integers of any size.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Money {
     /// Received from outside the ledger (`fund.receive`, unreversed).
-    pub received: u64,
+    pub received: u128,
     /// Moved between funds.
-    pub transferred: u64,
+    pub transferred: u128,
     /// Disbursed to beneficiaries.
-    pub disbursed: u64,
+    pub disbursed: u128,
     /// Held by the funds now.
-    pub balance: u64,
+    pub balance: u128,
 }
 
 /// Sums every fund's money (one record per fund).
@@ -223,10 +226,10 @@ pub fn money(state: &dyn StateRead) -> Result<Money, StateError> {
     let mut m = Money::default();
     state.scan(Table::Funds, b"", b"", &mut |_, v| {
         let f = decode::<FundRec>(Table::Funds, v)?;
-        m.received = m.received.saturating_add(f.received);
-        m.transferred = m.transferred.saturating_add(f.transferred_out);
-        m.disbursed = m.disbursed.saturating_add(f.disbursed);
-        m.balance = m.balance.saturating_add(f.balance);
+        m.received += u128::from(f.received);
+        m.transferred += u128::from(f.transferred_out);
+        m.disbursed += u128::from(f.disbursed);
+        m.balance += u128::from(f.balance);
         Ok(ControlFlow::Continue(()))
     })?;
     Ok(m)
@@ -256,7 +259,7 @@ pub fn regions(stats: &Stats, parent: Option<&str>) -> BTreeMap<String, Totals> 
         if let Some(child) = region_child(parent, code) {
             let e = out.entry(child).or_default();
             e.count += t.count;
-            e.amount = e.amount.saturating_add(t.amount);
+            e.amount += t.amount;
         }
     }
     out
@@ -274,8 +277,9 @@ pub struct Overlap {
     pub beneficiaries: u64,
     /// Disbursements involved (the alerting ones and their matches), each once.
     pub disbursements: u64,
-    /// Their amounts, unreversed ones only.
-    pub amount: u64,
+    /// Their amounts, unreversed ones only (exact: a sum over funds, see
+    /// [`Money`]).
+    pub amount: u128,
     /// Alerts raised.
     pub alerts: u64,
 }
@@ -322,11 +326,7 @@ pub fn overlap(state: &dyn StateRead) -> Result<Vec<Overlap>, StateError> {
             region,
             beneficiaries: g.beneficiaries.len() as u64,
             disbursements: g.seqs.len() as u64,
-            amount: g
-                .seqs
-                .iter()
-                .map(|s| amounts[s])
-                .fold(0, u64::saturating_add),
+            amount: g.seqs.iter().map(|s| u128::from(amounts[s])).sum(),
             alerts: g.alerts,
         })
         .collect())
@@ -387,14 +387,14 @@ pub fn stats(state: &dyn StateRead) -> Result<Stats, StateError> {
         for (k, t) in from {
             let e = into.entry(k).or_default();
             e.count += t.count;
-            e.amount = e.amount.saturating_add(t.amount);
+            e.amount += t.amount;
         }
     }
     let mut out = Stats::default();
     state.scan(Table::Stats, b"", b"", &mut |_, v| {
         let m = decode::<StatsRec>(Table::Stats, v)?;
         out.total.count += m.total.count;
-        out.total.amount = out.total.amount.saturating_add(m.total.amount);
+        out.total.amount += m.total.amount;
         out.by_month.insert(m.month, m.total);
         merge(&mut out.by_category, m.by_category);
         merge(&mut out.by_province, m.by_province);

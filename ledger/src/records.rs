@@ -185,8 +185,12 @@ pub struct EntryRec {
 pub struct Totals {
     /// Number of disbursements.
     pub count: u64,
-    /// Their amounts, minor units (saturating: these are statistics).
-    pub amount: u64,
+    /// Their amounts, minor units. A sum over funds: it may pass 2^53-1
+    /// (SPEC §6 bounds each fund's sums, not their total) and even
+    /// `u64::MAX` (2,049 funds at the bound), so it is kept exact in a
+    /// `u128`. Postcard writes both as the same varint, so records
+    /// written when this was a `u64` read back unchanged.
+    pub amount: u128,
 }
 
 impl Totals {
@@ -194,10 +198,10 @@ impl Totals {
     pub fn add(&mut self, amount: u64, sign: i8) {
         if sign > 0 {
             self.count += 1;
-            self.amount = self.amount.saturating_add(amount);
+            self.amount += u128::from(amount);
         } else {
             self.count = self.count.saturating_sub(1);
-            self.amount = self.amount.saturating_sub(amount);
+            self.amount = self.amount.saturating_sub(u128::from(amount));
         }
     }
 }
@@ -296,4 +300,41 @@ pub struct AlertRec {
     pub issuer: String,
     /// Earlier unreversed disbursements by other orgs, same cause, within 90 days.
     pub matches: Vec<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{decode, encode, Table};
+
+    /// Monthly statistics written when `Totals::amount` was a `u64` read
+    /// back as the same figures, and a sum past `u64::MAX` round-trips.
+    #[test]
+    fn totals_written_as_u64_read_back_and_past_u64_stay_exact() {
+        #[derive(Serialize)]
+        struct OldTotals {
+            count: u64,
+            amount: u64,
+        }
+        for amount in [0, 1, 127, 128, (1 << 53) - 1, 1 << 53, u64::MAX] {
+            let old = encode(&OldTotals { count: 7, amount });
+            assert_eq!(
+                decode::<Totals>(Table::Stats, &old).unwrap(),
+                Totals {
+                    count: 7,
+                    amount: u128::from(amount)
+                }
+            );
+        }
+        let mut t = Totals::default();
+        for _ in 0..2_049 {
+            t.add((1 << 53) - 1, 1);
+        }
+        let want = 2_049 * ((1u128 << 53) - 1);
+        assert!(want > u128::from(u64::MAX));
+        assert_eq!(t.amount, want);
+        assert_eq!(decode::<Totals>(Table::Stats, &encode(&t)).unwrap(), t);
+        t.add((1 << 53) - 1, -1);
+        assert_eq!((t.count, t.amount), (2_048, want - ((1 << 53) - 1)));
+    }
 }

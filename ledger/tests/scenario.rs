@@ -239,9 +239,9 @@ fn a_year_of_aid() {
 
     // Statistics add up to the funds' totals.
     let stats = query::stats(w.log.backend()).unwrap();
-    let all_disbursed: u64 = funds
+    let all_disbursed: u128 = funds
         .iter()
-        .map(|(_, _, id, _, _)| w.fund(id).disbursed)
+        .map(|(_, _, id, _, _)| u128::from(w.fund(id).disbursed))
         .sum();
     let all_count: u64 = funds
         .iter()
@@ -252,16 +252,16 @@ fn a_year_of_aid() {
         (all_disbursed, all_count)
     );
     assert_eq!(
-        stats.by_month.values().map(|t| t.amount).sum::<u64>(),
+        stats.by_month.values().map(|t| t.amount).sum::<u128>(),
         all_disbursed
     );
     assert_eq!(
         stats.by_category["medical"].amount,
-        w.fund("CSH-2026-MED").disbursed
+        u128::from(w.fund("CSH-2026-MED").disbursed)
     );
     assert_eq!(
         stats.by_issuer_type["union"].amount,
-        w.fund("ZGH-2026-KUNNAN").disbursed
+        u128::from(w.fund("ZGH-2026-KUNNAN").disbursed)
     );
     assert_eq!(stats.by_province.keys().collect::<Vec<_>>(), ["320000"]);
 

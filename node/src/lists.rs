@@ -3,14 +3,14 @@
 //! points, assessments, needs. Lists answer `{"items":[…],"next_cursor"}`
 //! and page with `limit` (≤ 1,000) and an opaque `cursor`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use ledger::domain::{Category, Index, Kind, NeedState, UnknownName};
 use ledger::entry::Leaf;
 use ledger::query;
-use ledger::records::FundRec;
+use ledger::records::{FundRec, Totals};
 use ledger::state::StateError;
 use ledger::store::{Log, RocksBackend};
 use serde_json::{json, Value};
@@ -375,26 +375,72 @@ fn region_param(q: &HashMap<String, String>, name: &str) -> Result<Option<String
 /// `GET /v1/stats`: unreversed disbursements in total and by month, fund
 /// category, province and issuer type; and the ledger at a glance: money
 /// over all funds, counts of orgs, funds, beneficiaries and needs.
-pub async fn stats(State(node): State<Node>) -> Result<Json<Value>, ApiError> {
+///
+/// Sums over funds are `u128`s and may pass 2^53-1 (and `u64::MAX`), so
+/// the answer is serialised from types, never through a `serde_json::Value`
+/// (whose numbers stop at `u64`): every amount is written as the exact
+/// integer. Its fields keep the alphabetical order a `Value` gave them.
+pub async fn stats(State(node): State<Node>) -> Result<Json<StatsAnswer>, ApiError> {
     node.read(|log| {
         let state = log.backend();
         let stats = query::stats(state).map_err(ApiError::internal)?;
         let money = query::money(state).map_err(ApiError::internal)?;
         let tally = query::tally(state).map_err(ApiError::internal)?;
-        let mut v = serde_json::to_value(stats).map_err(ApiError::internal)?;
-        v["overview"] = json!({
-            "received": money.received,
-            "transferred": money.transferred,
-            "disbursed": money.disbursed,
-            "balance": money.balance,
-            "orgs": tally.orgs,
-            "funds": tally.funds,
-            "beneficiaries": tally.beneficiaries,
-            "needs": {"open": tally.needs_open, "claimed": tally.needs_claimed, "fulfilled": tally.needs_fulfilled},
-        });
-        Ok(Json(v))
+        Ok(Json(StatsAnswer {
+            by_category: stats.by_category,
+            by_issuer_type: stats.by_issuer_type,
+            by_month: stats.by_month,
+            by_province: stats.by_province,
+            overview: Overview {
+                balance: money.balance,
+                beneficiaries: tally.beneficiaries,
+                disbursed: money.disbursed,
+                funds: tally.funds,
+                needs: Needs {
+                    claimed: tally.needs_claimed,
+                    fulfilled: tally.needs_fulfilled,
+                    open: tally.needs_open,
+                },
+                orgs: tally.orgs,
+                received: money.received,
+                transferred: money.transferred,
+            },
+            total: stats.total,
+        }))
     })
     .await
+}
+
+/// The answer of `GET /v1/stats`.
+#[derive(serde::Serialize)]
+pub struct StatsAnswer {
+    by_category: BTreeMap<String, Totals>,
+    by_issuer_type: BTreeMap<String, Totals>,
+    by_month: BTreeMap<String, Totals>,
+    by_province: BTreeMap<String, Totals>,
+    overview: Overview,
+    total: Totals,
+}
+
+/// The ledger at a glance: money over all funds (exact), counts.
+#[derive(serde::Serialize)]
+struct Overview {
+    balance: u128,
+    beneficiaries: u64,
+    disbursed: u128,
+    funds: u64,
+    needs: Needs,
+    orgs: u64,
+    received: u128,
+    transferred: u128,
+}
+
+/// Needs by state.
+#[derive(serde::Serialize)]
+struct Needs {
+    claimed: u64,
+    fulfilled: u64,
+    open: u64,
 }
 
 /// `GET /v1/stats/regions?parent=`: unreversed disbursements by the regions
@@ -403,7 +449,7 @@ pub async fn stats(State(node): State<Node>) -> Result<Json<Value>, ApiError> {
 pub async fn regions(
     State(node): State<Node>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RegionsAnswer>, ApiError> {
     let parent = region_param(&q, "parent")?;
     if parent.as_deref().is_some_and(|p| !p.ends_with("00")) {
         return Err(ApiError::bad_param("parent is a province or city code"));
@@ -411,9 +457,17 @@ pub async fn regions(
     node.read(move |log| {
         let stats = query::stats(log.backend()).map_err(ApiError::internal)?;
         let regions = query::regions(&stats, parent.as_deref());
-        Ok(Json(json!({"parent": parent, "regions": regions})))
+        Ok(Json(RegionsAnswer { parent, regions }))
     })
     .await
+}
+
+/// The answer of `GET /v1/stats/regions` (typed: its amounts are exact
+/// `u128` sums, see [`stats`]).
+#[derive(serde::Serialize)]
+pub struct RegionsAnswer {
+    parent: Option<String>,
+    regions: BTreeMap<String, Totals>,
 }
 
 /// `GET /v1/stats/overlap`: duplicate aid by cause and county (from the
@@ -422,7 +476,7 @@ pub async fn regions(
 pub async fn overlap(
     State(node): State<Node>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OverlapPage>, ApiError> {
     let p = paging(&q)?;
     node.read(move |log| {
         let rows = query::overlap(log.backend()).map_err(ApiError::internal)?;
@@ -435,11 +489,17 @@ pub async fn overlap(
                 .ok_or_else(|| ApiError::bad_param("cursor is not one this node gave"))?,
         };
         let end = rows.len().min(start + p.limit);
-        let next = rows.get(end).map(at);
-        Ok(page(
-            rows[start..end].iter().map(|r| json!(r)).collect(),
-            next,
-        ))
+        let next_cursor = rows.get(end).map(at);
+        let items = rows.into_iter().skip(start).take(end - start).collect();
+        Ok(Json(OverlapPage { items, next_cursor }))
     })
     .await
+}
+
+/// A page of `GET /v1/stats/overlap` (typed: its amounts are exact `u128`
+/// sums, see [`stats`]).
+#[derive(serde::Serialize)]
+pub struct OverlapPage {
+    items: Vec<query::Overlap>,
+    next_cursor: Option<String>,
 }

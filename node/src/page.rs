@@ -49,13 +49,14 @@ const JS: &str = "text/javascript; charset=utf-8";
 const TEXT: &str = "text/plain; charset=utf-8";
 
 /// Every file the page loads (the vendored ones with their licences).
-const FILES: [(&str, &str, &[u8]); 19] = assets![
+const FILES: [(&str, &str, &[u8]); 20] = assets![
     "app.js" => JS,
     "favicon.svg" => "image/svg+xml",
     "view.js" => JS,
     "verify.js" => JS,
     "i18n.js" => JS,
     "charts.js" => JS,
+    "money.js" => JS,
     "app.css" => "text/css; charset=utf-8",
     "vendor/vendor.json" => "application/json",
     "vendor/chart.js/chart.umd.min.js" => JS,

@@ -316,3 +316,31 @@ fn a_client_flooding_the_write_route_is_held_to_its_limit() {
     let (_, log) = get(addr, "/v1/log");
     assert_eq!(log["size"], 105, "only the honest entries are in the log");
 }
+
+/// HTTP/2 is not spoken. A connection that opens with HTTP/2's connection
+/// preface (prior-knowledge h2c: `PRI * HTTP/2.0…SM…` and a SETTINGS
+/// frame) is closed at once without an answer, as hyper's HTTP/1 server
+/// does; a request line naming another HTTP version gets a 400 in the
+/// SPEC's shape; and the node goes on serving. (What the README says.)
+#[test]
+fn an_http2_preface_is_closed_without_an_answer() {
+    let node = spawn(30);
+    let mut s = TcpStream::connect(node.addr).unwrap();
+    // Well under the header timeout: closed at once, not timed out.
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .unwrap();
+    let mut answer = Vec::new();
+    match s.read_to_end(&mut answer) {
+        Ok(_) => assert!(
+            answer.is_empty(),
+            "answered: {:?}",
+            String::from_utf8_lossy(&answer)
+        ),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+    }
+    let (status, body) = raw(node.addr, b"GET /v1/log HTTP/2.0\r\nHost: x\r\n\r\n");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "schema_violation", "{body}");
+    assert_eq!(get(node.addr, "/v1/log").0, 200);
+}

@@ -968,3 +968,257 @@ async fn openapi_matches_the_router() {
         }
     }
 }
+
+/// Sums over funds pass 2^53-1, and `u64::MAX`, although no fund's sums
+/// can (SPEC §6): 2,050 funds each received 2^53-1 fen and paid it out
+/// (three of them to a family another organisation helped too), and one
+/// payment is reversed. The overview, the statistics by month, category, province,
+/// issuer type and region, and the duplicate-aid amount are the exact
+/// integers, read as such from the answers' JSON text.
+#[tokio::test(flavor = "multi_thread")]
+async fn totals_over_funds_past_2_53_and_u64_are_exact() {
+    use ledger::domain::Kind;
+    use std::collections::BTreeMap;
+
+    #[derive(serde::Deserialize, Default, Clone, Copy, Debug, PartialEq)]
+    struct Totals {
+        count: u64,
+        amount: u128,
+    }
+    #[derive(serde::Deserialize)]
+    struct Overview {
+        received: u128,
+        transferred: u128,
+        disbursed: u128,
+        balance: u128,
+    }
+    #[derive(serde::Deserialize)]
+    struct Stats {
+        total: Totals,
+        by_month: BTreeMap<String, Totals>,
+        by_category: BTreeMap<String, Totals>,
+        by_province: BTreeMap<String, Totals>,
+        by_issuer_type: BTreeMap<String, Totals>,
+        overview: Overview,
+    }
+    #[derive(serde::Deserialize)]
+    struct Regions {
+        regions: BTreeMap<String, Totals>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Overlap {
+        cause: String,
+        region: String,
+        disbursements: u64,
+        amount: u128,
+        alerts: u64,
+    }
+    #[derive(serde::Deserialize)]
+    struct OverlapPage {
+        items: Vec<Overlap>,
+    }
+    async fn read<T: serde::de::DeserializeOwned>(app: &Router, uri: &str) -> T {
+        let (status, body) = call(app, Method::GET, uri, vec![]).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        serde_json::from_slice(&body)
+            .unwrap_or_else(|e| panic!("{uri}: {e}: {}", String::from_utf8_lossy(&body)))
+    }
+
+    const MAX: u64 = (1 << 53) - 1;
+    const FUNDS: u64 = 2_050;
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = node(&dir);
+    for body in common::vector_entries() {
+        assert_eq!(
+            call(&app, Method::POST, "/v1/entries", body).await.0,
+            StatusCode::CREATED
+        );
+    }
+    let base: Stats = read(&app, "/v1/stats").await;
+    let base_counties: Regions = read(&app, "/v1/stats/regions?parent=321100").await;
+    assert!(!base.by_month.contains_key("2026-03") && !base.by_category.contains_key("disaster"));
+
+    let bureau = (
+        "CN-USCI-11320000MB0000019A",
+        SigningKey::from_bytes(&[1; 32]),
+    );
+    let charity = (
+        "CN-USCI-53440300MJ0000018R",
+        SigningKey::from_bytes(&[2; 32]),
+    );
+    let sign = |(issuer, key): &(&str, SigningKey), kind: Kind, nonce: String, body: Value| {
+        let e =
+            ledger::SignedEntry::create(key, issuer, kind, &nonce, "2026-03-02T09:00:00Z", body)
+                .unwrap();
+        serde_json::to_value(e).unwrap()
+    };
+    let family = format!("bnf_{}", "cd".repeat(32));
+    let open = |fund: &str, category: &str| {
+        json!({"fund": fund, "title": "大额测试", "category": category, "source": "donation",
+               "region": "321181", "currency": "CNY", "budget": MAX, "start": "2026-01-01", "end": "2026-12-31"})
+    };
+    let receive =
+        |fund: &str| json!({"fund": fund, "amount": MAX, "from": "捐赠", "date": "2026-03-01"});
+    let pay = |fund: &str, region: &str, bnf: &str| {
+        json!({"fund": fund, "beneficiary": bnf, "tier": "assisted", "cause": "illness", "amount": MAX,
+               "method": "cash", "region": region, "date": "2026-03-02"})
+    };
+    // The bureau's payment first: the charity's payments to the family match it.
+    let mut entries = vec![
+        sign(
+            &bureau,
+            Kind::FundOpen,
+            "big-b-open".into(),
+            open("BIG-B", "dibao"),
+        ),
+        sign(
+            &bureau,
+            Kind::FundReceive,
+            "big-b-receive".into(),
+            receive("BIG-B"),
+        ),
+        sign(
+            &bureau,
+            Kind::Disbursement,
+            "big-b-pay".into(),
+            pay("BIG-B", "320102", &family),
+        ),
+    ];
+    for i in 0..FUNDS {
+        let fund = format!("BIG-{i}");
+        entries.push(sign(
+            &charity,
+            Kind::FundOpen,
+            format!("big-open-{i}"),
+            open(&fund, "disaster"),
+        ));
+        entries.push(sign(
+            &charity,
+            Kind::FundReceive,
+            format!("big-receive-{i}"),
+            receive(&fund),
+        ));
+        let bnf = if i < 3 {
+            family.clone()
+        } else {
+            format!("bnf_{i:064x}")
+        };
+        entries.push(sign(
+            &charity,
+            Kind::Disbursement,
+            format!("big-pay-{i}"),
+            pay(&fund, "321181", &bnf),
+        ));
+    }
+    let mut last = 0;
+    for chunk in entries.chunks(1000) {
+        let (status, r) = json_call(
+            &app,
+            Method::POST,
+            "/v1/entries",
+            serde_json::to_vec(chunk).unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        for result in r["results"].as_array().unwrap() {
+            last = result["seq"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("refused: {result}"));
+        }
+    }
+    // The last charity payment reversed.
+    let undo = sign(
+        &charity,
+        Kind::Correction,
+        "big-undo".into(),
+        json!({"target": last, "reason": "重复录入", "reverse": true}),
+    );
+    let (status, r) = json_call(
+        &app,
+        Method::POST,
+        "/v1/entries",
+        serde_json::to_vec(&undo).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+
+    let max = u128::from(MAX);
+    let paid = u128::from(FUNDS) * max; // FUNDS + 1 payments, one reversed
+    assert!(paid > u128::from(u64::MAX));
+    let (_, raw) = call(&app, Method::GET, "/v1/stats", vec![]).await;
+    let text = String::from_utf8(raw).unwrap();
+    let stats: Stats = serde_json::from_str(&text).unwrap();
+    let o = &stats.overview;
+    assert_eq!(
+        o.received,
+        base.overview.received + (u128::from(FUNDS) + 1) * max
+    );
+    assert!(
+        text.contains(&format!("\"received\":{}", o.received)),
+        "{text}"
+    );
+    assert_eq!(o.disbursed, base.overview.disbursed + paid);
+    assert_eq!(o.balance, base.overview.balance + max);
+    assert_eq!(o.transferred, base.overview.transferred);
+    let plus = |t: Totals, count: u64, amount: u128| Totals {
+        count: t.count + count,
+        amount: t.amount + amount,
+    };
+    assert_eq!(stats.total, plus(base.total, FUNDS, paid));
+    assert_eq!(
+        stats.by_month["2026-03"],
+        Totals {
+            count: FUNDS,
+            amount: paid
+        }
+    );
+    assert_eq!(
+        stats.by_category["disaster"],
+        Totals {
+            count: FUNDS - 1,
+            amount: paid - max
+        }
+    );
+    assert_eq!(
+        stats.by_category["dibao"],
+        Totals {
+            count: 1,
+            amount: max
+        }
+    );
+    let charity_base = base
+        .by_issuer_type
+        .get("charity")
+        .copied()
+        .unwrap_or_default();
+    assert_eq!(
+        stats.by_issuer_type["charity"],
+        plus(charity_base, FUNDS - 1, paid - max)
+    );
+    assert_eq!(
+        stats.by_province["320000"],
+        plus(base.by_province["320000"], FUNDS, paid)
+    );
+    let provinces: Regions = read(&app, "/v1/stats/regions").await;
+    assert_eq!(provinces.regions["320000"], stats.by_province["320000"]);
+    let counties: Regions = read(&app, "/v1/stats/regions?parent=321100").await;
+    let county_base = base_counties
+        .regions
+        .get("321181")
+        .copied()
+        .unwrap_or_default();
+    assert_eq!(
+        counties.regions["321181"],
+        plus(county_base, FUNDS - 1, paid - max)
+    );
+
+    // Duplicate aid: the family's four payments, past 2^53-1 together.
+    let overlap: OverlapPage = read(&app, "/v1/stats/overlap?limit=1000").await;
+    let row = overlap
+        .items
+        .iter()
+        .find(|r| r.cause == "illness" && r.region == "321181")
+        .unwrap();
+    assert_eq!((row.alerts, row.disbursements), (3, 4));
+    assert_eq!(row.amount, 4 * max);
+}

@@ -580,3 +580,144 @@ fn the_page_checks_the_witnesses_against_the_policy() {
     b.stop_intercepting();
     assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
 }
+
+/// Fen as the page must show them: yuan grouped by thousands, exactly two
+/// decimals (zh-CN and en-US group alike).
+fn yuan(fen: u128) -> String {
+    let whole = (fen / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{grouped}.{:02}", fen % 100)
+}
+
+/// Money is never rounded. Totals over funds pass 2^53-1 (no fund's sums
+/// can): the cards, the charts' tables and a fund's received plus
+/// transferred in show the API's exact integers to the fen, and `yuan()`
+/// and the page's JSON reader are exact on values a float cannot hold.
+#[test]
+fn totals_past_2_53_show_to_the_fen() {
+    use ledger::domain::Kind;
+    const MAX: u64 = (1 << 53) - 1;
+    let dir = tempfile::tempdir().unwrap();
+    let addr = testkit::free_addr();
+    let _node = demo(&dir.path().join("data"), addr, &[]);
+    let open = |fund: &str, title: &str| {
+        json!({"fund": fund, "title": title, "category": "disaster", "source": "donation", "region": "321181",
+               "currency": "CNY", "budget": MAX, "start": "2026-01-01", "end": "2026-12-31"})
+    };
+    let receive =
+        |fund: &str| json!({"fund": fund, "amount": MAX, "from": "捐赠", "date": "2026-11-02"});
+    let pay = |fund: &str| {
+        json!({"fund": fund, "beneficiary": format!("bnf_{}", "9e".repeat(32)), "tier": "assisted",
+               "cause": "disaster", "amount": MAX, "method": "cash", "region": "321181", "date": "2026-11-03"})
+    };
+    // A and C receive, B receives and pays out, then holds what A sends it
+    // (B's received + transferred in is 2 × (2^53-1)); C pays out.
+    for (nonce, kind, body) in [
+        ("big-a-open", Kind::FundOpen, open("BIG-A", "大额测试甲")),
+        ("big-a-in", Kind::FundReceive, receive("BIG-A")),
+        ("big-b-open", Kind::FundOpen, open("BIG-B", "大额测试乙")),
+        ("big-b-in", Kind::FundReceive, receive("BIG-B")),
+        ("big-b-pay", Kind::Disbursement, pay("BIG-B")),
+        (
+            "big-a-to-b",
+            Kind::FundTransfer,
+            json!({"from_fund": "BIG-A", "to_fund": "BIG-B", "amount": MAX, "date": "2026-11-04"}),
+        ),
+        ("big-c-open", Kind::FundOpen, open("BIG-C", "大额测试丙")),
+        ("big-c-in", Kind::FundReceive, receive("BIG-C")),
+        ("big-c-pay", Kind::Disbursement, pay("BIG-C")),
+    ] {
+        common::submit(addr, &common::charity_entry(kind, nonce, body));
+    }
+    let stats = get(addr, "/v1/stats");
+    let o = &stats["overview"];
+    let exact = |v: &Value| -> u128 { v.to_string().parse().unwrap() };
+    assert!(exact(&o["disbursed"]) > u128::from(MAX));
+
+    let mut b = Browser::launch(&dir.path().join("profile"));
+    b.viewport(1280, 900);
+    b.open(&format!("http://{addr}/"));
+    for (card, value) in [
+        ("card-received", &o["received"]),
+        ("card-transferred", &o["transferred"]),
+        ("card-disbursed", &o["disbursed"]),
+        ("card-balance", &o["balance"]),
+    ] {
+        let shown = b.eval(&format!(
+            "(e => [e.dataset.value, e.textContent])(document.getElementById({card:?}))"
+        ));
+        assert_eq!(
+            shown,
+            json!([value.to_string(), yuan(exact(value))]),
+            "{card}"
+        );
+    }
+    // The tables under the charts: the month's disbursements, and B's
+    // received + transferred in.
+    let row = |b: &mut Browser, chart: &str, label: &str| -> Vec<String> {
+        serde_json::from_value(b.eval(&format!(
+            "[...document.getElementById({chart:?}).closest('figure').querySelectorAll('tbody tr')]\
+             .map(r => [...r.cells].map(c => c.textContent)).find(r => r[0] === {label:?})"
+        )))
+        .unwrap()
+    };
+    assert_eq!(
+        row(&mut b, "chart-month", "2026-11")[1],
+        yuan(exact(&stats["by_month"]["2026-11"]["amount"]))
+    );
+    assert_eq!(
+        row(&mut b, "chart-budget", "大额测试乙")[1..],
+        [
+            yuan(u128::from(MAX)),
+            yuan(2 * u128::from(MAX)),
+            yuan(u128::from(MAX))
+        ]
+    );
+
+    // yuan() itself, and the JSON reader, on values past 2^53-1.
+    let module = |name: &str| {
+        format!(
+            "import(document.querySelector('script[type=module]').src.replace('app.js', '{name}'))"
+        )
+    };
+    let shown = b.eval(&format!(
+        "{}.then(m => [9007199254740993n, '9007199254740993', 9007199254740991, 184467440737095516155n, 7, 0, '1841829172418291772']\
+         .map(m.yuan))",
+        module("i18n.js")
+    ));
+    assert_eq!(
+        shown,
+        json!([
+            "90,071,992,547,409.93",
+            "90,071,992,547,409.93",
+            "90,071,992,547,409.91",
+            "1,844,674,407,370,955,161.55",
+            "0.07",
+            "0.00",
+            "18,418,291,724,182,917.72"
+        ])
+    );
+    let parsed = b.eval(&format!(
+        "{}.then(m => m.parseJson('{{\"a\":9007199254740993,\"s\":\"9007199254740993 \\\\\" 9007199254740995\",\
+         \"n\":[-9007199254740993,9007199254740991,1.5e3,12]}}'))\
+         .then(v => [typeof v.a, String(v.a), v.s, v.n.map(String), typeof v.n[1]])",
+        module("money.js")
+    ));
+    assert_eq!(
+        parsed,
+        json!([
+            "bigint",
+            "9007199254740993",
+            "9007199254740993 \" 9007199254740995",
+            ["-9007199254740993", "9007199254740991", "1500", "12"],
+            "number"
+        ])
+    );
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
+}

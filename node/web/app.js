@@ -2,6 +2,7 @@
 // every entry, and a monitor in every visitor's browser.
 
 import { applyStatic, lang, num, regionName, setLang, t, word, yuan } from "./i18n.js";
+import { parseJson, plus } from "./money.js";
 import * as v from "./verify.js";
 import { barFigure, flowFigure } from "./charts.js";
 import { bnfLink, card, facts, h, link, pagedTable, seqLink, table } from "./view.js";
@@ -17,7 +18,8 @@ async function fetchOk(path) {
   if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
   return r;
 }
-const api = async (path) => (await fetchOk(path)).json();
+// Totals over funds may pass 2^53-1: read exactly (money.js), not by r.json().
+const api = async (path) => parseJson(await (await fetchOk(path)).text());
 const text = async (path) => (await fetchOk(path)).text();
 const withCursor = (path, cursor) => path + (cursor ? `${path.includes("?") ? "&" : "?"}cursor=${encodeURIComponent(cursor)}` : "");
 const orgName = (id) => orgNames[id] || id;
@@ -262,7 +264,7 @@ async function regionChart(box, parent, trail) {
 
 async function budgetChart(box) {
   const funds = await api("/v1/funds?limit=1000");
-  const rows = funds.items.map((f) => ({ key: f.fund, label: f.title, values: [f.budget, f.received + f.transferred_in, f.disbursed] }));
+  const rows = funds.items.map((f) => ({ key: f.fund, label: f.title, values: [f.budget, plus(f.received, f.transferred_in), f.disbursed] }));
   box.replaceChildren(barFigure("chart-budget", t("chart_budget"), rows, [t("budget"), t("received"), t("disbursed")], { onselect: (r) => go(`fund/${r.key}`) }));
 }
 

@@ -31,7 +31,8 @@ export function barFigure(id, title, rows, series, { type = "bar", horizontal = 
       labels: rows.map((r) => r.label),
       datasets: series.map((s, i) => ({
         label: s,
-        data: rows.map((r) => r.values[i] / 100),
+        // A bar's length needs no fen: a number (the table beside it is exact).
+        data: rows.map((r) => Number(r.values[i]) / 100),
         backgroundColor: type === "doughnut" ? rows.map((_, j) => PALETTE[j % PALETTE.length]) : PALETTE[i % PALETTE.length],
       })),
     },
@@ -59,7 +60,7 @@ export function flowFigure(id, title, flows) {
     () =>
       new Chart(canvas, {
         type: "sankey",
-        data: { datasets: [{ data: flows.map((f) => ({ ...f, flow: f.flow / 100 })), colorFrom: () => PALETTE[0], colorTo: () => PALETTE[1] }] },
+        data: { datasets: [{ data: flows.map((f) => ({ ...f, flow: Number(f.flow) / 100 })), colorFrom: () => PALETTE[0], colorTo: () => PALETTE[1] }] },
       }),
   );
   return figure;

@@ -3,6 +3,8 @@
 // data-i18n="key" (text), data-i18n-placeholder or data-i18n-label
 // (aria-label); views call t() as they render.
 
+import { yuanText } from "./money.js";
+
 const zh = {
   title: "救助资金公开账本",
   tagline: "监督问效：每一笔资金的来源与去向都由机构签名、按哈希链记录，您可以在浏览器里亲自核验。家庭只以化名（bnf_…）出现。",
@@ -220,9 +222,8 @@ export function applyStatic(root) {
 /** Keys of both dictionaries, for a check that neither lacks one. */
 export const keys = () => ({ zh: Object.keys(zh), en: Object.keys(en) });
 
-/** Money in fen as yuan with two decimals, grouped. */
-export const yuan = (fen) =>
-  (fen / 100).toLocaleString(current === "en" ? "en-US" : "zh-CN", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+/** Money in fen (number, BigInt or digits) as yuan with two decimals, grouped; exact however large. */
+export const yuan = (fen) => yuanText(fen, current === "en" ? "en-US" : "zh-CN");
 
 /** A count, grouped. */
 export const num = (n) => Number(n).toLocaleString(current === "en" ? "en-US" : "zh-CN");

@@ -30,6 +30,8 @@ export const seqLink = (seq) => (seq == null ? "—" : link(`entry/${seq}`, `#${
 /** A pseudonym, shortened for reading, linking to everything it received. */
 export const bnfLink = (bnf) => h("a", { href: `#/bnf/${bnf}`, title: bnf }, bnf.slice(0, 12) + "…");
 
+const isNumeric = (x) => typeof x === "number" || typeof x === "bigint";
+
 /**
  * A table of columns `[{label, value(item) → sort key, cell(item) → node or
  * text, num}]`. Headers are buttons that sort the rows shown; each sort is
@@ -54,7 +56,8 @@ export function table(columns, items, caption) {
     const key = c.value || ((it) => String(c.cell(it)));
     order.sort((a, b) => {
       const x = key(a), y = key(b);
-      const r = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
+      // Amounts past 2^53-1 are BigInts (money.js); < and > compare them with numbers exactly.
+      const r = isNumeric(x) && isNumeric(y) ? (x < y ? -1 : x > y ? 1 : 0) : String(x).localeCompare(String(y));
       return dir === "ascending" ? r : -r;
     });
     render();
