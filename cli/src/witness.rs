@@ -10,12 +10,17 @@
 //! - `logs/<…>/checkpoint`: the latest cosigned checkpoint, the log's note
 //!   with the witness's cosignature line appended, replaced durably (temporary
 //!   file, fsync, rename, fsync of the directory) before the 200 is sent;
-//! - `logs/<…>/evidence/<time>-<size>.note`: validly signed checkpoints that
-//!   do not extend what the witness cosigned (a fork or a rollback).
+//! - `logs/<…>/evidence/<time>-<size>-<root hex>.note`: validly signed
+//!   checkpoints that provably belong to another history than the one it
+//!   cosigned (`Refusal::Forked`), once per tree head, at most
+//!   [`EVIDENCE_BYTES`] a log. A genuine checkpoint with a garbage proof
+//!   proves nothing and is not kept.
 //!
 //! Requests for one origin are serialised: the check against the stored
 //! size and the replacement happen under one lock, so two racing requests
-//! can never make it cosign two inconsistent trees.
+//! can never make it cosign two inconsistent trees. A lock exists only for
+//! an origin the witness trusts, taken only for a checkpoint its key
+//! signed.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -166,6 +171,9 @@ impl Witness {
 
     /// Decides an `add-checkpoint` request at `now` (seconds since the
     /// epoch). A cosignature is returned only once the new state is durable.
+    /// Nothing is held or written for a request until its checkpoint is
+    /// known to be signed by a key trusted for its origin: a stranger's
+    /// requests cost a parse, a directory look-up and a signature check.
     pub fn add_checkpoint(&self, body: &[u8], now: u64) -> anyhow::Result<Answer> {
         let req = match AddCheckpoint::parse(body) {
             Ok(req) => req,
@@ -176,12 +184,23 @@ impl Witness {
                 "not a signed checkpoint".into(),
             )));
         };
+        let trusted = self.trusted(&origin)?;
+        let signed = trusted
+            .as_deref()
+            .is_some_and(|keys| keys.iter().any(|k| k.verify(&req.note).is_ok()));
+        if !signed {
+            // Unknown origin, or not signed by its key: decided without
+            // the stored state, which such a request never reaches.
+            return match req.decide(|_| trusted.clone(), None) {
+                Err(refusal) => Ok(Answer::Refused(refusal)),
+                Ok(_) => anyhow::bail!("a checkpoint refused by its signatures was accepted"),
+            };
+        }
         let lock = {
             let mut locks = self.locks.lock().expect("witness locks");
             Arc::clone(locks.entry(origin.clone()).or_default())
         };
         let _held = lock.lock().expect("origin lock");
-        let trusted = self.trusted(&origin)?;
         let log_dir = self.log_dir(&origin);
         let stored = match std::fs::read(log_dir.join("checkpoint")) {
             Ok(note) => Some(stored_root(&note, trusted.as_deref().unwrap_or_default())?),
@@ -196,10 +215,8 @@ impl Witness {
                 write_durably(&log_dir.join("checkpoint"), &note)?;
                 Ok(Answer::Cosigned(line))
             }
-            Err(refusal @ Refusal::Inconsistent(_)) => {
-                let size = stated_checkpoint(&req.note).map_or(0, |cp| cp.root.size);
-                let file = log_dir.join("evidence").join(format!("{now}-{size}.note"));
-                write_durably(&file, &req.note)?;
+            Err(refusal @ Refusal::Forked(_)) => {
+                keep_evidence(&log_dir.join("evidence"), &req.note, now)?;
                 Ok(Answer::Refused(refusal))
             }
             Err(refusal) => Ok(Answer::Refused(refusal)),
@@ -242,6 +259,42 @@ impl Witness {
         out.sort_by_key(|e| (e.time, e.path.clone()));
         Ok(out)
     }
+}
+
+/// Bytes of evidence kept per log at most: a log's key could sign forks
+/// without end, and the witness's disk is not theirs to fill. Past it a
+/// fork is still refused, and said on stderr, but not written.
+const EVIDENCE_BYTES: u64 = 4 << 20;
+
+/// Keeps `note`, a validly signed checkpoint of another history, in `dir`
+/// as `<time>-<size>-<root hex>.note`, once per tree head (a forked node
+/// sending the same checkpoint every second writes it once), within
+/// [`EVIDENCE_BYTES`].
+fn keep_evidence(dir: &Path, note: &[u8], now: u64) -> anyhow::Result<()> {
+    let Some(cp) = stated_checkpoint(note) else {
+        return Ok(());
+    };
+    let head = format!("-{}-{}.note", cp.root.size, cp.root.hash.to_hex());
+    std::fs::create_dir_all(dir)?;
+    let mut bytes = 0;
+    for file in std::fs::read_dir(dir)? {
+        let file = file?;
+        if file.file_name().to_string_lossy().ends_with(&head) {
+            return Ok(());
+        }
+        bytes += file.metadata()?.len();
+    }
+    if bytes + note.len() as u64 > EVIDENCE_BYTES {
+        eprintln!(
+            "witness: evidence of another history of {} at size {} not kept: {} already holds {bytes} bytes of evidence",
+            cp.origin,
+            cp.root.size,
+            dir.display()
+        );
+        return Ok(());
+    }
+    write_durably(&dir.join(format!("{now}{head}")), note)?;
+    Ok(())
 }
 
 /// The tree a stored checkpoint states (it was verified when stored).
@@ -335,12 +388,24 @@ fn forward(
     Ok(409)
 }
 
-/// Serves the witness on `listen` until Ctrl-C or SIGTERM: `POST
+/// Descriptors kept for everything but connections: stdio, the listener,
+/// the files of one request per blocking thread.
+const RESERVED_FILES: u64 = 64 + 4 * BLOCKING_THREADS as u64;
+
+/// Threads for the requests' file work (reading keys and checkpoints,
+/// durable writes); more requests wait their turn.
+const BLOCKING_THREADS: usize = 16;
+
+/// Serves the witness on `listen` (on the node's hardened serve loop:
+/// header and write timeouts, a connection cap that sheds idle
+/// connections first) until Ctrl-C or SIGTERM: `POST
 /// /add-checkpoint` and `GET /<origin hash>/checkpoint`. Prints one line
 /// when it listens.
 pub fn serve(witness: Witness, listen: &str) -> anyhow::Result<()> {
+    let limits = server::Limits::for_file_limit(server::raise_file_limit(), RESERVED_FILES)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
         .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
@@ -355,9 +420,7 @@ pub fn serve(witness: Witness, listen: &str) -> anyhow::Result<()> {
             .route("/{origin_hash}/checkpoint", get(latest))
             .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST))
             .with_state(Arc::new(witness));
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown())
-            .await?;
+        server::serve(listener, app, limits, shutdown()).await?;
         anyhow::Ok(())
     })
 }

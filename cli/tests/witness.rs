@@ -284,3 +284,160 @@ fn a_monitor_gossips_what_it_sees_to_the_witnesses() {
         let _ = child.wait();
     }
 }
+
+/// The witness's resident memory in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// The evidence files the witness keeps.
+fn evidence_files(wdir: &Path) -> Vec<std::path::PathBuf> {
+    let dir = wdir
+        .join("logs")
+        .join(cli::witness::origin_hash(ORIGIN))
+        .join("evidence");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.map(|f| f.unwrap().path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Strangers cannot make the witness hold state or write: requests for
+/// thousands of unknown origins leave its memory as it was, a genuine
+/// checkpoint with a garbage proof is refused without being kept, and a
+/// real fork sent again and again is kept once.
+#[test]
+fn strangers_cannot_grow_the_witness_or_make_it_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let wdir = dir.path().join("w");
+    witness_dir(&wdir);
+    let addr = testkit::free_addr();
+    let child = serve(&wdir, addr);
+    let pid = child.0.id();
+    assert_eq!(add(addr, 0, 10, None).status, 200);
+    // Warm up, then 9,000 unknown origins, each with a valid signature of
+    // its own key.
+    let stranger = |i: u32| {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let signer = CheckpointSigner::new(&format!("stranger.example/{i}"), key).unwrap();
+        AddCheckpoint {
+            old: 0,
+            proof: Vec::new(),
+            note: signer.sign(tree(3).root()).into_bytes(),
+        }
+        .to_bytes()
+    };
+    for i in 0..200 {
+        assert_eq!(
+            testkit::http(addr, "POST", "/add-checkpoint", &stranger(i)).status,
+            404
+        );
+    }
+    let before = rss_kib(pid);
+    for i in 200..9_200 {
+        assert_eq!(
+            testkit::http(addr, "POST", "/add-checkpoint", &stranger(i)).status,
+            404
+        );
+    }
+    let grown = rss_kib(pid).saturating_sub(before);
+    assert!(
+        grown < 16 << 10,
+        "9,000 unknown origins grew the witness by {grown} KiB"
+    );
+    // A genuine next checkpoint with a garbage proof: refused, not kept.
+    let t = tree(20);
+    let garbage = AddCheckpoint {
+        old: 10,
+        proof: vec![Hash::new([9; 32]); 4],
+        note: log().sign(t.root()).into_bytes(),
+    };
+    let a = testkit::http(addr, "POST", "/add-checkpoint", &garbage.to_bytes());
+    assert_eq!(a.status, 422);
+    assert!(
+        evidence_files(&wdir).is_empty(),
+        "a garbage proof was kept as evidence"
+    );
+    // A real fork, proven by its own consistency proof from size 10 (the
+    // forked tree differs in its first leaf): kept once, however often sent.
+    let mut forked = MemTree::new();
+    for i in 0..20u64 {
+        forked.push(leaf_hash(&(i + u64::from(i == 0) * 1000).to_be_bytes()));
+    }
+    let fork = AddCheckpoint {
+        old: 10,
+        proof: prove_consistency(&forked, 10, 20).unwrap(),
+        note: log().sign(forked.root()).into_bytes(),
+    };
+    for _ in 0..5 {
+        let a = testkit::http(addr, "POST", "/add-checkpoint", &fork.to_bytes());
+        assert_eq!(a.status, 422);
+        assert!(String::from_utf8_lossy(&a.body).contains("another history"));
+    }
+    let files = evidence_files(&wdir);
+    assert_eq!(files.len(), 1, "{files:?}");
+    // The witness still holds 10 and cosigns the honest extension.
+    check_cosigned(&witness_vkey(&wdir), &add(addr, 10, 20, None), 20);
+}
+
+/// The witness's vkey, from its key and name.
+fn witness_vkey(wdir: &Path) -> String {
+    cli::witness::Witness::open(wdir).unwrap().vkey()
+}
+
+/// More idle connections than the witness has descriptors for do not keep
+/// an honest log out: it sheds the idle ones (it used to run out of
+/// descriptors and time every request out until the attacker left).
+#[test]
+fn a_witness_under_thousands_of_idle_connections_still_answers() {
+    use std::os::unix::process::CommandExt;
+    server::raise_file_limit();
+    let dir = tempfile::tempdir().unwrap();
+    let wdir = dir.path().join("w");
+    let vkey = witness_dir(&wdir);
+    let addr = testkit::free_addr();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_aidledger"));
+    command
+        .args([
+            "witness",
+            "serve",
+            "--dir",
+            wdir.to_str().unwrap(),
+            "--listen",
+        ])
+        .arg(addr.to_string())
+        .stderr(Stdio::null());
+    // Room for about 300 connections.
+    // SAFETY: setrlimit is a plain system call, safe between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = rustix::process::Rlimit {
+                current: Some(440),
+                maximum: Some(440),
+            };
+            rustix::process::setrlimit(rustix::process::Resource::Nofile, limit)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let _child = testkit::Killed(testkit::spawn_listening(&mut command));
+    let mut idle = Vec::new();
+    for _ in 0..4_200 {
+        if let Ok(s) = std::net::TcpStream::connect(addr) {
+            idle.push(s);
+        }
+    }
+    assert!(idle.len() > 4_000, "only {} connections opened", idle.len());
+    check_cosigned(&vkey, &add(addr, 0, 10, None), 10);
+    let hash = cli::witness::origin_hash(ORIGIN);
+    assert_eq!(
+        testkit::http_get(addr, &format!("/{hash}/checkpoint")).0,
+        200
+    );
+    drop(idle);
+}

@@ -208,6 +208,46 @@ impl RootHash {
     }
 }
 
+impl RootHash {
+    /// The root of the tree's first `older` leaves that a consistency
+    /// `path` from `older` to this tree states (RFC 9162 §2.1.4.2's `fr`),
+    /// provided the path leads to this tree's root (its `sr`). A path that
+    /// leads elsewhere (garbage) states nothing, and neither does one from
+    /// a power-of-two size, whose path leaves the older root out. A root
+    /// stated this way that differs from one the log signed for `older` is
+    /// proof that the log signed two histories.
+    pub fn older_root(&self, older: u64, path: &[Hash]) -> Option<Hash> {
+        if older == 0 || older >= self.size || older.is_power_of_two() || path.len() > 128 {
+            return None;
+        }
+        let (first, rest) = path.split_first()?;
+        let (mut fn_, mut sn) = (older - 1, self.size - 1);
+        while fn_ & 1 == 1 {
+            fn_ >>= 1;
+            sn >>= 1;
+        }
+        let (mut fr, mut sr) = (*first, *first);
+        for c in rest {
+            if sn == 0 {
+                return None;
+            }
+            if fn_ & 1 == 1 || fn_ == sn {
+                fr = node_hash(c, &fr);
+                sr = node_hash(c, &sr);
+                while fn_ & 1 == 0 && fn_ != 0 {
+                    fn_ >>= 1;
+                    sn >>= 1;
+                }
+            } else {
+                sr = node_hash(&sr, c);
+            }
+            fn_ >>= 1;
+            sn >>= 1;
+        }
+        (sn == 0 && sr == self.hash).then_some(fr)
+    }
+}
+
 /// Anything that can read stored hashes by stored hash index: the in-memory
 /// tree and the durable stores. Proofs are made from it in `O(log n)` reads.
 pub trait HashSource {

@@ -246,12 +246,18 @@ pub enum Refusal {
     /// 409: `old` is not the size the witness holds (answered as `<size>\n`).
     #[error("the witness holds size {0}")]
     Conflict(u64),
-    /// 422: the checkpoint does not extend what the witness holds (a proof
-    /// that fails, a proof from size 0, equal sizes with other roots, an
-    /// empty tree with a root that is not the empty one). A validly signed
-    /// checkpoint refused this way is evidence of a fork.
+    /// 422: the request does not show that the checkpoint extends what the
+    /// witness holds (a proof that fails, a proof from size 0). Anybody can
+    /// send a genuine checkpoint with a garbage proof: this proves nothing.
     #[error("inconsistent: {0}")]
     Inconsistent(String),
+    /// 422: the validly signed checkpoint provably belongs to another
+    /// history than the one the witness holds: equal sizes with other
+    /// roots, an empty tree with a root that is not the empty one, or a
+    /// proof that leads to the checkpoint's root from another root at the
+    /// witness's size. Only the log's key can make one: evidence of a fork.
+    #[error("another history: {0}")]
+    Forked(String),
 }
 
 impl Refusal {
@@ -262,7 +268,7 @@ impl Refusal {
             Refusal::Unsigned(_) => 403,
             Refusal::UnknownLog(_) => 404,
             Refusal::Conflict(_) => 409,
-            Refusal::Inconsistent(_) => 422,
+            Refusal::Inconsistent(_) | Refusal::Forked(_) => 422,
         }
     }
 }
@@ -359,8 +365,9 @@ impl AddCheckpoint {
             return Err(Refusal::Conflict(held.size));
         }
         let inconsistent = |why: String| Err(Refusal::Inconsistent(why));
+        let forked = |why: String| Err(Refusal::Forked(why));
         if cp.root.size == 0 && cp.root.hash != Hash::EMPTY_ROOT {
-            return inconsistent("an empty tree with another root than the empty one".into());
+            return forked("an empty tree with another root than the empty one".into());
         }
         if self.old == 0 {
             if !self.proof.is_empty() {
@@ -369,12 +376,22 @@ impl AddCheckpoint {
             return Ok(cp);
         }
         if self.old == cp.root.size && held.hash != cp.root.hash {
-            return inconsistent(format!(
+            return forked(format!(
                 "another root for size {}: the witness holds {}",
                 held.size, held.hash
             ));
         }
         if cp.root.verify_consistency(&held, &self.proof).is_err() {
+            if let Some(other) = cp
+                .root
+                .older_root(held.size, &self.proof)
+                .filter(|h| *h != held.hash)
+            {
+                return forked(format!(
+                    "the proof shows size {} with root {other} under this checkpoint; the witness holds {}",
+                    held.size, held.hash
+                ));
+            }
             return inconsistent(format!(
                 "the proof does not show size {} extends the witness's {}",
                 cp.root.size, held.size

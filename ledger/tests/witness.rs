@@ -408,3 +408,100 @@ fn policy_files_follow_the_c2sp_rules() {
         .contains("already listed"));
     assert!(Policy::parse("quorum none\r\n").is_err());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// A consistency proof states the older root it starts from: the true
+    /// one for a genuine proof, the fork's for a forked tree (so a witness
+    /// holding the true root can prove the fork), and nothing for a path
+    /// that does not lead to the newer root (garbage proves nothing).
+    #[test]
+    fn a_consistency_proof_states_its_older_root(
+        older in 1u64..70,
+        extra in 1u64..70,
+        forked_leaf in 0u64..70,
+        garbage in any::<[u8; 32]>(),
+    ) {
+        let size = older + extra;
+        let forked_leaf = forked_leaf % older;
+        let (t, root) = tree(size);
+        let proof = ledger::merkle::prove_consistency(&t, older, size).unwrap();
+        let (_, older_root) = tree(older);
+        let stated = root.older_root(older, &proof);
+        if older.is_power_of_two() {
+            prop_assert_eq!(stated, None);
+        } else {
+            prop_assert_eq!(stated, Some(older_root.hash));
+        }
+        // The fork: the same sizes, one leaf before `older` changed.
+        let mut f = MemTree::new();
+        for i in 0..size {
+            let leaf = if i == forked_leaf { i + 1000 } else { i };
+            f.push(ledger::merkle::leaf_hash(&leaf.to_be_bytes()));
+        }
+        let froot = f.root();
+        let fproof = ledger::merkle::prove_consistency(&f, older, size).unwrap();
+        prop_assert!(froot.verify_consistency(&older_root, &fproof).is_err());
+        let stated = froot.older_root(older, &fproof);
+        if !older.is_power_of_two() {
+            let (_, f_older) = {
+                let mut g = MemTree::new();
+                for i in 0..older {
+                    let leaf = if i == forked_leaf { i + 1000 } else { i };
+                    g.push(ledger::merkle::leaf_hash(&leaf.to_be_bytes()));
+                }
+                let r = g.root();
+                (g, r)
+            };
+            prop_assert_eq!(stated, Some(f_older.hash));
+            prop_assert_ne!(f_older.hash, older_root.hash);
+        }
+        // Garbage in any position states nothing.
+        let mut bad = proof.clone();
+        if !bad.is_empty() {
+            let at = garbage[0] as usize % bad.len();
+            bad[at] = ledger::Hash::new(garbage);
+            prop_assert_eq!(root.older_root(older, &bad), None);
+        }
+    }
+}
+
+/// A witness keeps as evidence only what proves a fork: the decision tells
+/// a provable fork (`Forked`) from a request that merely fails to show an
+/// extension (`Inconsistent`).
+#[test]
+fn only_a_provable_fork_is_forked() {
+    let log = log_signer(1);
+    let trusted = |origin: &str| {
+        (origin == ORIGIN).then(|| vec![CheckpointVerifier::from_vkey(&log.vkey()).unwrap()])
+    };
+    let (_, r10) = tree(10);
+    let (t20, r20) = tree(20);
+    // A genuine checkpoint with a garbage proof: inconsistent, not forked.
+    let garbage = vec![ledger::Hash::new([5; 32]); 4];
+    let got = request(10, garbage, &log.sign(r20)).decide(trusted, Some(r10));
+    assert!(matches!(got, Err(Refusal::Inconsistent(_))), "{got:?}");
+    // A proof from the true tree at 10 to a forked 20: forked.
+    let mut f = MemTree::new();
+    for i in 0..20u64 {
+        f.push(ledger::merkle::leaf_hash(
+            &(i + u64::from(i == 3) * 1000).to_be_bytes(),
+        ));
+    }
+    let proof = ledger::merkle::prove_consistency(&f, 10, 20).unwrap();
+    let got = request(10, proof, &log.sign(f.root())).decide(trusted, Some(r10));
+    assert!(matches!(got, Err(Refusal::Forked(_))), "{got:?}");
+    // Another root for the size held: forked.
+    let other = RootHash {
+        size: 10,
+        hash: ledger::Hash::new([3; 32]),
+    };
+    let got = request(10, vec![], &log.sign(other)).decide(trusted, Some(r10));
+    assert!(matches!(got, Err(Refusal::Forked(_))), "{got:?}");
+    // The genuine extension is cosigned.
+    let proof = ledger::merkle::prove_consistency(&t20, 10, 20).unwrap();
+    assert!(request(10, proof, &log.sign(r20))
+        .decide(trusted, Some(r10))
+        .is_ok());
+}

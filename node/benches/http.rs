@@ -218,7 +218,7 @@ fn main() {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let addr = listener.local_addr().unwrap();
-    let limits = node::serve::Limits::for_file_limit(node::serve::raise_file_limit()).unwrap();
+    let limits = node::serve::limits(node::serve::raise_file_limit()).unwrap();
     runtime.spawn(async move {
         node::serve::serve(listener, node::app(node), limits, std::future::pending())
             .await

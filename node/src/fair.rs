@@ -1,7 +1,11 @@
 //! The CPU work of submitted arrays (parsing, schema, signatures), shared
-//! fairly between clients: each client address has its own queue of tasks,
-//! and the pool's threads take one task from each client with work in
-//! turn. An array is cut into tasks of [`ledger::rules::CHECK_CHUNK`]
+//! fairly between clients: each client (a network block,
+//! [`crate::clients::Prefix`]) has its own queue of tasks, and the pool's
+//! threads take one task from each client with work in turn. Clients with
+//! standing (entries recently in the log, [`crate::clients::Standing`])
+//! take their turns in a tier of their own, which gets
+//! [`STANDING_TURNS`] of every `STANDING_TURNS + 1` tasks while both tiers
+//! have work: a flood from any number of blocks shares the rest. An array is cut into tasks of [`ledger::rules::CHECK_CHUNK`]
 //! entries, so a client sending 1,000-entry arrays of garbage gets the
 //! same share of the verifier as one sending 100 honest entries, and the
 //! honest array waits for at most one task per thread (a chunk, or the
@@ -11,12 +15,13 @@
 //! [`admission`](crate::admission) bounds what a client may have queued.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
 use std::sync::{Arc, Condvar, Mutex};
 
-/// Whose task it is: a client address, or `None` for requests made inside
-/// the process (one client together).
-pub type Client = Option<IpAddr>;
+use crate::clients::Client;
+
+/// Of every `STANDING_TURNS + 1` tasks run while both tiers have work,
+/// this many are those of clients with standing.
+pub const STANDING_TURNS: u32 = 3;
 
 type Task = Box<dyn FnOnce() + Send>;
 
@@ -33,10 +38,31 @@ struct Inner {
 
 #[derive(Default)]
 struct Queues {
-    tasks: HashMap<Client, VecDeque<Task>>,
-    /// Clients with queued tasks, in the order they take their turns.
-    turns: VecDeque<Client>,
+    /// Each client's tier (0: with standing, 1: the others) and tasks.
+    tasks: HashMap<Client, (usize, VecDeque<Task>)>,
+    /// Clients with queued tasks, per tier, in the order they take their
+    /// turns.
+    turns: [VecDeque<Client>; 2],
+    /// Tasks of the first tier run since the last of the second.
+    streak: u32,
     closed: bool,
+}
+
+impl Queues {
+    /// The tier whose turn it is, if any has work.
+    fn tier(&mut self) -> Option<usize> {
+        let (standing, others) = (!self.turns[0].is_empty(), !self.turns[1].is_empty());
+        let tier = if standing && (!others || self.streak < STANDING_TURNS) {
+            self.streak += 1;
+            0
+        } else if others {
+            self.streak = 0;
+            1
+        } else {
+            return None;
+        };
+        Some(tier)
+    }
 }
 
 /// The task's result was lost: the task panicked.
@@ -64,20 +90,25 @@ impl FairPool {
         FairPool { inner }
     }
 
-    /// Queues `task` for `client` now and gives its result when it has run;
-    /// if the result is dropped first, the task does not run.
+    /// Queues `task` for `client` (in the first tier if it has `standing`)
+    /// now and gives its result when it has run; if the result is dropped
+    /// first, the task does not run.
     pub fn run<T: Send + 'static>(
         &self,
         client: Client,
+        standing: bool,
         task: impl FnOnce() -> T + Send + 'static,
     ) -> impl std::future::Future<Output = Result<T, Lost>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         {
             let mut guard = self.inner.queues.lock().expect("pool lock");
             let q = &mut *guard;
-            let queue = q.tasks.entry(client).or_default();
+            let (tier, queue) = q
+                .tasks
+                .entry(client)
+                .or_insert_with(|| (usize::from(!standing), VecDeque::new()));
             if queue.is_empty() {
-                q.turns.push_back(client);
+                q.turns[*tier].push_back(client);
             }
             queue.push_back(Box::new(move || {
                 // A request abandoned meanwhile (its connection closed, its
@@ -123,8 +154,9 @@ impl Inner {
     fn next(&self) -> Option<Task> {
         let mut q = self.queues.lock().expect("pool lock");
         loop {
-            if let Some(client) = q.turns.pop_front() {
-                let queue = q
+            if let Some(tier) = q.tier() {
+                let client = q.turns[tier].pop_front().expect("a tier with work");
+                let (_, queue) = q
                     .tasks
                     .get_mut(&client)
                     .expect("a client in turn has tasks");
@@ -132,7 +164,7 @@ impl Inner {
                 if queue.is_empty() {
                     q.tasks.remove(&client);
                 } else {
-                    q.turns.push_back(client);
+                    q.turns[tier].push_back(client);
                 }
                 return Some(task);
             }
@@ -150,7 +182,9 @@ mod tests {
     use std::sync::mpsc;
 
     fn client(n: u8) -> Client {
-        Some(IpAddr::from([10, 0, 0, n]))
+        Some(crate::clients::Prefix::of(std::net::IpAddr::from([
+            10, 0, n, 1,
+        ])))
     }
 
     #[tokio::test]
@@ -158,13 +192,15 @@ mod tests {
         let pool = FairPool::new(1);
         // Hold the only thread while the queues fill.
         let (hold, held) = mpsc::channel::<()>();
-        let blocker = pool.run(client(9), move || held.recv().unwrap());
+        let blocker = pool.run(client(9), false, move || held.recv().unwrap());
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut done = Vec::new();
         for (who, n) in [(1, 5), (2, 2), (3, 1)] {
             for i in 0..n {
                 let order = order.clone();
-                done.push(pool.run(client(who), move || order.lock().unwrap().push((who, i))));
+                done.push(pool.run(client(who), false, move || {
+                    order.lock().unwrap().push((who, i))
+                }));
             }
         }
         hold.send(()).unwrap();
@@ -188,27 +224,67 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn clients_with_standing_take_most_turns_whatever_the_others_number() {
+        let pool = FairPool::new(1);
+        let (hold, held) = mpsc::channel::<()>();
+        let (started, running) = mpsc::channel::<()>();
+        let blocker = pool.run(client(250), false, move || {
+            started.send(()).unwrap();
+            held.recv().unwrap()
+        });
+        // The thread holds the blocker before anything else is queued.
+        running.recv().unwrap();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut done = Vec::new();
+        // A hundred blocks flooding, one honest client with standing.
+        let task = |standing: bool| {
+            let order = order.clone();
+            move || order.lock().unwrap().push(standing)
+        };
+        for who in 0..100u8 {
+            done.push(pool.run(client(who), false, task(false)));
+        }
+        for _ in 0..30 {
+            done.push(pool.run(client(200), true, task(true)));
+        }
+        hold.send(()).unwrap();
+        blocker.await.unwrap();
+        for d in done {
+            d.await.unwrap();
+        }
+        let order = order.lock().unwrap();
+        // The honest client's 30 tasks ran within the first 40, three of
+        // every four turns.
+        let first: Vec<bool> = order[..40].to_vec();
+        assert_eq!(first.iter().filter(|s| **s).count(), 30, "{first:?}");
+        assert_eq!(
+            &first[..8],
+            [true, true, true, false, true, true, true, false]
+        );
+    }
+
+    #[tokio::test]
     async fn the_tasks_of_an_abandoned_request_are_skipped() {
         let pool = FairPool::new(1);
         let (hold, held) = mpsc::channel::<()>();
-        let blocker = pool.run(None, move || held.recv().unwrap());
+        let blocker = pool.run(None, true, move || held.recv().unwrap());
         let ran = Arc::new(Mutex::new(false));
-        let abandoned = pool.run(client(1), {
+        let abandoned = pool.run(client(1), false, {
             let ran = ran.clone();
             move || *ran.lock().unwrap() = true
         });
         drop(abandoned);
         hold.send(()).unwrap();
         blocker.await.unwrap();
-        pool.run(client(1), || ()).await.unwrap();
+        pool.run(client(1), false, || ()).await.unwrap();
         assert!(!*ran.lock().unwrap());
     }
 
     #[tokio::test]
     async fn a_panicking_task_loses_only_its_result() {
         let pool = FairPool::new(1);
-        let lost = pool.run(None, || panic!("in a task"));
+        let lost = pool.run(None, true, || panic!("in a task"));
         assert!(lost.await.is_err());
-        assert_eq!(pool.run(None, || 7).await.unwrap(), 7);
+        assert_eq!(pool.run(None, true, || 7).await.unwrap(), 7);
     }
 }

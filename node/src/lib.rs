@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 pub mod admission;
+pub mod clients;
 pub mod demo;
 mod error;
 mod fair;
@@ -105,6 +106,8 @@ pub struct Node {
     writes: Arc<admission::WriteAdmission>,
     /// Parses and checks submitted arrays, clients in turn.
     checks: Arc<fair::FairPool>,
+    /// The clients whose entries recently entered the log.
+    standing: Arc<clients::Standing>,
 }
 
 /// Turns transparent huge pages off for this process (Linux; elsewhere a
@@ -124,6 +127,9 @@ fn check_pool() -> Arc<fair::FairPool> {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     Arc::new(fair::FairPool::new(cores))
 }
+
+/// Threads of the runtime's blocking pool, where reads and receipts run.
+pub const BLOCKING_THREADS: usize = 64;
 
 /// Largest request body.
 pub const BODY_LIMIT: usize = 8 << 20;
@@ -178,6 +184,7 @@ impl Node {
                 primary: None,
                 writes: admission::WriteAdmission::new(0),
                 checks: check_pool(),
+                standing: Arc::default(),
             },
             handle,
         )
@@ -219,6 +226,7 @@ impl Node {
             primary,
             writes: admission::WriteAdmission::new(0),
             checks: check_pool(),
+            standing: Arc::default(),
         })
     }
 
@@ -424,8 +432,9 @@ async fn admit_writes(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
         .unwrap_or(BODY_LIMIT);
-    let peer = req.extensions().get::<admission::Peer>().copied();
-    match node.writes.admit(peer, bytes).await {
+    let client = client_of(req.extensions().get::<admission::Peer>().copied());
+    let standing = node.standing.has(client);
+    match node.writes.admit(client, standing, bytes).await {
         Ok(_admitted) => next.run(req).await,
         Err(e) => {
             node.shared.metrics.refused(e.code);
@@ -548,16 +557,17 @@ async fn submit(
     peer: Option<axum::Extension<admission::Peer>>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let client = peer.map(|p| p.0 .0);
+    let client = client_of(peer.map(|p| p.0));
+    let standing = node.standing.has(client);
     let (items, single) = if body.len() <= INLINE_PARSE {
         submitted_items(&body)?
     } else {
         node.checks
-            .run(client, move || submitted_items(&body))
+            .run(client, standing, move || submitted_items(&body))
             .await
             .map_err(ApiError::internal)??
     };
-    let (entries, mut answers) = precheck(&node.checks, client, items, single).await?;
+    let (entries, mut answers) = precheck(&node.checks, (client, standing), items, single).await?;
     let mut created = false;
     if !entries.is_empty() {
         let committed = node.sequence(entries).await?;
@@ -565,6 +575,11 @@ async fn submit(
             .outcomes
             .iter()
             .any(|o| matches!(o, Ok(Outcome::Sequenced(_))));
+        // Only new entries earn standing: a resubmission of a public entry
+        // could be anybody's.
+        if created {
+            node.standing.vouch(client);
+        }
         if let Some(r) = node.shared.replication.get().filter(|r| r.acks()) {
             r.until_replicated(committed.size).await?;
         }
@@ -581,6 +596,11 @@ async fn submit(
         node.shared.metrics.refused(e.code);
     }
     respond(answers, single, created)
+}
+
+/// The client a request's connection belongs to: its network block.
+fn client_of(peer: Option<admission::Peer>) -> clients::Client {
+    peer.map(|p| clients::Prefix::of(p.0))
 }
 
 /// Bodies up to this size are parsed on the async thread that read them;
@@ -615,7 +635,7 @@ fn submitted_items(body: &[u8]) -> Result<(Vec<Value>, bool), ApiError> {
 /// `None` until the sequencer answers.
 async fn precheck(
     pool: &fair::FairPool,
-    client: fair::Client,
+    (client, standing): (clients::Client, bool),
     items: Vec<Value>,
     single: bool,
 ) -> Result<(Vec<Submitted>, Vec<Option<Result<Receipt, ApiError>>>), ApiError> {
@@ -627,7 +647,7 @@ async fn precheck(
     }
     // Every chunk is queued before the first is awaited.
     let chunks: Vec<_> = ledger::rules::check_chunks(items)
-        .map(|chunk| pool.run(client, move || ledger::rules::check_batch(chunk)))
+        .map(|chunk| pool.run(client, standing, move || ledger::rules::check_batch(chunk)))
         .collect();
     let mut entries = Vec::new();
     let mut answers = Vec::new();

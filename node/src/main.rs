@@ -206,6 +206,15 @@ struct ConnArgs {
     /// between requests.
     #[arg(long, default_value_t = 10)]
     header_timeout: u64,
+    /// Seconds an answer may wait for its client to read any of it; then
+    /// the connection is closed.
+    #[arg(long, default_value_t = 20)]
+    write_timeout: u64,
+    /// Bytes of answers made but not yet read by their clients, all
+    /// connections together; past it a large answer (a page of entries) is
+    /// answered `overloaded` instead.
+    #[arg(long, default_value_t = 256 << 20)]
+    max_unsent: usize,
     /// Bytes of submissions one client address may have in flight on the
     /// write route at once; a request past it is answered `overloaded`
     /// before its body is read. 0: no limit (behind a proxy that limits per
@@ -216,7 +225,7 @@ struct ConnArgs {
 
 impl ConnArgs {
     fn limits(&self) -> anyhow::Result<node::serve::Limits> {
-        let mut limits = node::serve::Limits::for_file_limit(node::serve::raise_file_limit())?;
+        let mut limits = node::serve::limits(node::serve::raise_file_limit())?;
         if let Some(max) = self.max_connections {
             anyhow::ensure!(
                 (1..=limits.max_connections).contains(&max),
@@ -230,6 +239,9 @@ impl ConnArgs {
             "--header-timeout must be at least 1"
         );
         limits.header_timeout = std::time::Duration::from_secs(self.header_timeout);
+        anyhow::ensure!(self.write_timeout > 0, "--write-timeout must be at least 1");
+        limits.write_timeout = std::time::Duration::from_secs(self.write_timeout);
+        limits.max_unsent = self.max_unsent;
         Ok(limits)
     }
 }
@@ -448,8 +460,12 @@ fn serve_http(
     limits: node::serve::Limits,
     name: &str,
 ) -> anyhow::Result<()> {
+    // Reads run on the blocking pool: thousands of clients asking at once
+    // queue for these threads (the cores are the limit anyway) rather than
+    // each getting a thread and its stack.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(node::BLOCKING_THREADS)
         .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)

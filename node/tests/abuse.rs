@@ -247,6 +247,21 @@ fn every_refusal_has_the_spec_shape() {
 /// accepted.
 #[test]
 fn a_client_flooding_the_write_route_is_held_to_its_limit() {
+    flood_from(&[[127, 0, 2, 2].into()]);
+}
+
+/// The same flood spread over 40 addresses of one /24 is one client: it
+/// gets no more room than one address (without blocks, each address would
+/// have its own waiting requests and none would be refused).
+#[test]
+fn a_flood_from_many_addresses_of_one_block_is_one_client() {
+    let sources: Vec<std::net::IpAddr> = (1..=40).map(|i| [127, 0, 3, i].into()).collect();
+    flood_from(&sources);
+}
+
+/// Floods the write route from `sources` (one connection each, at least
+/// more than may wait) while an honest client at 127.0.0.1 submits.
+fn flood_from(sources: &[std::net::IpAddr]) {
     // Room for one of the flood's arrays at a time.
     let node = spawn_with(30, &["--client-writes", "500000"]);
     let addr = node.addr;
@@ -268,13 +283,15 @@ fn a_client_flooding_the_write_route_is_held_to_its_limit() {
         })
         .collect();
     let flood = serde_json::to_vec(&garbage).unwrap();
-    let attacker: std::net::IpAddr = [127, 0, 0, 2].into();
     let stop = std::sync::atomic::AtomicBool::new(false);
+    let connections = sources.len().max(node::admission::WAITING_PER_CLIENT + 4);
     let (overloaded, answered) = std::thread::scope(|scope| {
         // More connections than may wait: some are refused.
-        let floods: Vec<_> = (0..node::admission::WAITING_PER_CLIENT + 4)
-            .map(|_| {
-                scope.spawn(|| {
+        let floods: Vec<_> = (0..connections)
+            .map(|i| {
+                let attacker = sources[i % sources.len()];
+                let (stop, flood) = (&stop, &flood);
+                scope.spawn(move || {
                     let (mut overloaded, mut answered) = (0, 0);
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                         let mut s = testkit::connect_from(attacker, addr).unwrap();
@@ -285,7 +302,7 @@ fn a_client_flooding_the_write_route_is_held_to_its_limit() {
                         )
                         .unwrap();
                         // Refused from its head, the body may meet a closed socket.
-                        let _ = s.write_all(&flood);
+                        let _ = s.write_all(flood);
                         let mut answer = Vec::new();
                         let _ = s.read_to_end(&mut answer);
                         match &answer[9..12] {
@@ -315,6 +332,69 @@ fn a_client_flooding_the_write_route_is_held_to_its_limit() {
     assert!(answered > 0, "the flood was refused whole");
     let (_, log) = get(addr, "/v1/log");
     assert_eq!(log["size"], 105, "only the honest entries are in the log");
+}
+
+/// Clients that ask for large answers and never read them: past
+/// `--max-unsent` bytes made but not taken, a large answer is
+/// `overloaded` (small ones still go out); a connection whose answer is not
+/// read within the write timeout is closed, which frees its bytes, so a
+/// reading client gets its page again while the non-readers still read
+/// nothing.
+#[test]
+fn clients_that_never_read_are_bounded_and_closed() {
+    let node = spawn_with(30, &["--write-timeout", "2", "--max-unsent", "3000000"]);
+    let addr = node.addr;
+    let entries = honest_entries(995);
+    let array = format!(
+        "[{}]",
+        entries
+            .iter()
+            .map(|e| std::str::from_utf8(e).unwrap())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    assert_eq!(post(addr, array.as_bytes()).0, 200);
+    let page = "/v1/entries?start=0&limit=1000";
+    let fetch = || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "GET {page} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).unwrap();
+        all
+    };
+    assert_eq!(&fetch()[9..12], b"200");
+    // Non-readers: a small receive buffer, the request 20 times over
+    // (pipelined: once the kernel's buffers are full the answers stay in
+    // the node), then nothing.
+    const ASKED: usize = 20;
+    let mut silent = Vec::new();
+    for _ in 0..12 {
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        socket.connect(&addr.into()).unwrap();
+        let mut s: TcpStream = socket.into();
+        let request = format!("GET {page} HTTP/1.1\r\nHost: x\r\n\r\n");
+        s.write_all(request.repeat(ASKED).as_bytes()).unwrap();
+        silent.push(s);
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    // Their answers hold the node's room for unsent bytes: a reader's large
+    // answer is refused, a small one is not.
+    let (status, body) = get(addr, page);
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "overloaded");
+    assert_eq!(get(addr, "/v1/log").0, 200);
+    // After the write timeout the node has closed them, which frees their
+    // bytes: the same large answer goes out again while they still have
+    // not read a byte.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(&fetch()[9..12], b"200");
+    drop(silent);
 }
 
 /// HTTP/2 is not spoken. A connection that opens with HTTP/2's connection

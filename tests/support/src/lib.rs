@@ -187,11 +187,17 @@ pub fn demo(
 }
 
 /// A TCP connection to `to` from the local address `from` (on Linux any
-/// 127.x.y.z is this machine): a second client address for tests of
-/// per-client limits.
+/// 127.x.y.z is this machine; an IPv6 address must be routed to the
+/// loopback, as the abuse bench does in its own network namespace): a
+/// second client address for tests of per-client limits.
 pub fn connect_from(from: std::net::IpAddr, to: SocketAddr) -> std::io::Result<TcpStream> {
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
-    socket.bind(&SocketAddr::new(from, 0).into())?;
+    let from_addr = SocketAddr::new(from, 0);
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(from_addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    socket.bind(&from_addr.into())?;
     socket.connect(&to.into())?;
     Ok(socket.into())
 }

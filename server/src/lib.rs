@@ -1,0 +1,679 @@
+//! The HTTP/1.1 serve loop of every server of aidledger (the node, the
+//! witness), built to stay reachable when clients misbehave:
+//!
+//! - a connection must send a request's whole head within the header
+//!   timeout, both when it opens and between requests on a kept-alive
+//!   connection, or it is closed (hyper's header-read timer);
+//! - an answer the client does not take (its socket stays full) for the
+//!   write timeout closes the connection ([`Deadline`]), and answers made
+//!   but not yet taken are bounded in bytes over all connections: past
+//!   [`Limits::max_unsent`] a large answer is replaced by `overloaded`
+//!   ([`Unsent`]), so clients that never read cannot fill the memory;
+//! - connections are capped below the process's file limit, leaving room
+//!   for the server's own files ([`Limits::for_file_limit`]);
+//! - at the cap a new connection is admitted by shedding another: first the
+//!   one that has waited longest without a request in progress (a slow or
+//!   silent head, an idle keep-alive), then a request older than
+//!   [`Limits::busy_grace`]; only when every connection is in a fresh
+//!   request is the newcomer answered `overloaded` and closed;
+//! - the answers hyper writes by itself for a request it cannot parse
+//!   (400, 414, 431, normally empty) get the SPEC's JSON error body
+//!   ([`JsonErrors`]);
+//! - each request carries its client's address ([`Peer`]) for the
+//!   handlers' own admission.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::Router;
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+
+/// The address a request's connection came from, put in the request's
+/// extensions by the serve loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer(pub IpAddr);
+
+/// The server's limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Most connections open at once.
+    pub max_connections: usize,
+    /// Time a connection has to send a request's whole head, counted from
+    /// its opening or from the end of its previous answer.
+    pub header_timeout: Duration,
+    /// A request in progress for longer than this may be shed when the
+    /// server is at its cap and no connection is idle.
+    pub busy_grace: Duration,
+    /// Time an answer may wait for its client to take any of it (the
+    /// connection's socket full) before the connection is closed.
+    pub write_timeout: Duration,
+    /// Bytes of answers made but not yet taken by their clients, all
+    /// connections together; past it an answer larger than
+    /// [`SMALL_ANSWER`] is replaced by `overloaded`.
+    pub max_unsent: usize,
+}
+
+/// Answers up to this size are always sent, whatever is unsent: errors,
+/// receipts, single entries and proofs stay small.
+pub const SMALL_ANSWER: usize = 16 << 10;
+
+/// Why the limits cannot be set.
+#[derive(Debug, thiserror::Error)]
+#[error("the file limit ({limit}) leaves no room for connections beside the {reserved} files kept for the server itself; raise it (ulimit -n)")]
+pub struct FileLimitTooLow {
+    /// The limit in force.
+    pub limit: u64,
+    /// Descriptors kept for everything but connections.
+    pub reserved: u64,
+}
+
+impl Limits {
+    /// Limits for a process allowed `file_limit` open files of which
+    /// `reserved` are kept for its own files: every other descriptor may
+    /// be a connection.
+    pub fn for_file_limit(file_limit: u64, reserved: u64) -> Result<Limits, FileLimitTooLow> {
+        let room = file_limit.saturating_sub(reserved);
+        if room < 16 {
+            return Err(FileLimitTooLow {
+                limit: file_limit,
+                reserved,
+            });
+        }
+        Ok(Limits {
+            max_connections: usize::try_from(room).unwrap_or(usize::MAX),
+            header_timeout: Duration::from_secs(10),
+            busy_grace: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(20),
+            max_unsent: 256 << 20,
+        })
+    }
+}
+
+/// Raises this process's soft limit on open files to its hard limit and
+/// returns the soft limit then in force.
+pub fn raise_file_limit() -> u64 {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, limit) {
+            tracing::warn!("could not raise the open-files limit: {e}");
+        }
+    }
+    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
+}
+
+/// One open connection, as the admission sees it.
+struct Conn {
+    /// When its current state began: opened, request started, answer sent.
+    since: Instant,
+    /// A request is in progress.
+    busy: bool,
+    /// Wakes the connection's task to close it.
+    shed: Arc<Notify>,
+}
+
+#[derive(Default)]
+struct Registry {
+    next_id: u64,
+    conns: HashMap<u64, Conn>,
+}
+
+impl Registry {
+    /// The connection to shed for a newcomer, if any may be.
+    fn victim(&self, now: Instant, busy_grace: Duration) -> Option<u64> {
+        let oldest = |busy: bool| {
+            self.conns
+                .iter()
+                .filter(move |(_, c)| c.busy == busy)
+                .min_by_key(|(_, c)| c.since)
+        };
+        oldest(false)
+            .or_else(|| oldest(true).filter(|(_, c)| now - c.since >= busy_grace))
+            .map(|(&id, _)| id)
+    }
+
+    fn set_busy(&mut self, id: u64, busy: bool) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.busy = busy;
+            c.since = Instant::now();
+        }
+    }
+}
+
+type Shared = Arc<Mutex<Registry>>;
+
+/// Serves `app` on `listener` under `limits` until `shutdown` resolves,
+/// then lets the requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let registry = Shared::default();
+    let total_unsent = Arc::new(AtomicUsize::new(0));
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let mut last_accept_error: Option<Instant> = None;
+    let mut shed = 0u64;
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of descriptors or a connection reset before it was
+                    // accepted: say so at most once a second, back off a moment.
+                    if last_accept_error.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
+                        tracing::warn!("accept error: {e}");
+                        last_accept_error = Some(Instant::now());
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        while tasks.try_join_next().is_some() {}
+        let _ = stream.set_nodelay(true);
+        let admitted = {
+            let mut reg = registry.lock().expect("registry lock");
+            let room = reg.conns.len() < limits.max_connections
+                || match reg.victim(Instant::now(), limits.busy_grace) {
+                    Some(victim) => {
+                        let conn = reg.conns.remove(&victim).expect("a listed connection");
+                        conn.shed.notify_one();
+                        shed += 1;
+                        if shed.is_power_of_two() {
+                            tracing::warn!(
+                                shed,
+                                "at the connection cap ({}): shedding the longest-waiting connections",
+                                limits.max_connections
+                            );
+                        }
+                        true
+                    }
+                    None => false,
+                };
+            room.then(|| {
+                let id = reg.next_id;
+                reg.next_id += 1;
+                let shed = Arc::new(Notify::new());
+                reg.conns.insert(
+                    id,
+                    Conn {
+                        since: Instant::now(),
+                        busy: false,
+                        shed: shed.clone(),
+                    },
+                );
+                (id, shed)
+            })
+        };
+        match admitted {
+            Some(ticket) => {
+                let conn = connection(
+                    stream,
+                    ticket,
+                    registry.clone(),
+                    app.clone(),
+                    limits.clone(),
+                    total_unsent.clone(),
+                    stopped.clone(),
+                );
+                tasks.spawn(conn);
+            }
+            None => {
+                tasks.spawn(refuse(stream));
+            }
+        }
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Serves one connection until it closes, is shed, or the server stops.
+async fn connection(
+    stream: TcpStream,
+    (id, shed): (u64, Arc<Notify>),
+    registry: Shared,
+    app: Router,
+    limits: Limits,
+    total_unsent: Arc<AtomicUsize>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let reg = registry.clone();
+    let peer = stream.peer_addr().ok().map(|a| Peer(a.ip()));
+    let unsent = Arc::new(Unsent {
+        total: total_unsent,
+        mine: AtomicUsize::new(0),
+    });
+    let io = Deadline::new(stream, limits.write_timeout, unsent.clone());
+    let max_unsent = limits.max_unsent;
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        reg.lock().expect("registry lock").set_busy(id, true);
+        if let Some(peer) = peer {
+            req.extensions_mut().insert(peer);
+        }
+        let reg = reg.clone();
+        let unsent = unsent.clone();
+        let answer = app.clone().oneshot(req);
+        async move {
+            let res = answer.await;
+            reg.lock().expect("registry lock").set_busy(id, false);
+            res.map(|r| unsent.bound(r, max_unsent))
+        }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        // One buffer per write, so that JsonErrors sees a whole head.
+        .writev(false)
+        .serve_connection(TokioIo::new(JsonErrors::new(io)), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        done = conn.as_mut() => {
+            if let Err(e) = done {
+                tracing::debug!("connection closed: {e}");
+            }
+        }
+        () = shed.notified() => {}
+        _ = stopped.changed() => {
+            conn.as_mut().graceful_shutdown();
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                () = shed.notified() => {}
+            }
+        }
+    }
+    registry.lock().expect("registry lock").conns.remove(&id);
+}
+
+/// Bytes of answers made (polled from their bodies into hyper's buffer)
+/// and not yet written to the socket: one connection's, and all
+/// connections' together. What a connection still holds when it closes is
+/// taken off the total.
+struct Unsent {
+    total: Arc<AtomicUsize>,
+    mine: AtomicUsize,
+}
+
+impl Unsent {
+    fn made(&self, n: usize) {
+        self.mine.fetch_add(n, Ordering::Relaxed);
+        self.total.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// `n` bytes written to the socket (heads included: the count errs
+    /// towards less unsent, never more).
+    fn taken(&self, n: usize) {
+        let mut mine = self.mine.load(Ordering::Relaxed);
+        loop {
+            let take = n.min(mine);
+            if take == 0 {
+                return;
+            }
+            match self.mine.compare_exchange_weak(
+                mine,
+                mine - take,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    self.total.fetch_sub(take, Ordering::Relaxed);
+                    return;
+                }
+                Err(now) => mine = now,
+            }
+        }
+    }
+
+    /// `answer`, counted as it is made; or, when it is large and the
+    /// answers not yet taken by their clients would pass `max`, an
+    /// `overloaded` answer instead (the large one is dropped at once).
+    fn bound(
+        self: &Arc<Self>,
+        answer: axum::response::Response,
+        max: usize,
+    ) -> axum::response::Response {
+        use http_body::Body as _;
+        let size = answer.body().size_hint();
+        let size = usize::try_from(size.exact().unwrap_or(size.lower())).unwrap_or(usize::MAX);
+        let answer = if size > SMALL_ANSWER
+            && self.total.load(Ordering::Relaxed).saturating_add(size) > max
+        {
+            tracing::debug!(
+                size,
+                "answers not taken by their clients are at the limit: overloaded"
+            );
+            overloaded(
+                "answers not yet read by their clients are at this server's limit; retry shortly",
+            )
+        } else {
+            answer
+        };
+        let unsent = self.clone();
+        answer.map(|body| Body::new(Counted { body, unsent }))
+    }
+}
+
+impl Drop for Unsent {
+    fn drop(&mut self) {
+        self.total
+            .fetch_sub(*self.mine.get_mut(), Ordering::Relaxed);
+    }
+}
+
+/// A `503 overloaded` answer with the SPEC's body.
+fn overloaded(message: &str) -> axum::response::Response {
+    let body = serde_json::json!({"error": {"code": "overloaded", "message": message}}).to_string();
+    axum::response::Response::builder()
+        .status(503)
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .expect("a valid answer")
+}
+
+/// An answer's body whose frames are counted as unsent when hyper takes
+/// them.
+struct Counted {
+    body: Body,
+    unsent: Arc<Unsent>,
+}
+
+impl http_body::Body for Counted {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        let frame = ready!(Pin::new(&mut self.body).poll_frame(cx));
+        if let Some(data) = frame.as_ref().and_then(|f| f.as_ref().ok()?.data_ref()) {
+            self.unsent.made(data.len());
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// A connection's stream with a write timeout: when the socket takes none
+/// of an answer (the client does not read) for `timeout`, writing fails
+/// and hyper closes the connection, freeing what it buffered.
+pub struct Deadline<S> {
+    inner: S,
+    timeout: Duration,
+    /// Running while a write waits on a full socket.
+    stall: Option<Pin<Box<tokio::time::Sleep>>>,
+    unsent: Arc<Unsent>,
+}
+
+impl<S> Deadline<S> {
+    fn new(inner: S, timeout: Duration, unsent: Arc<Unsent>) -> Deadline<S> {
+        Deadline {
+            inner,
+            timeout,
+            stall: None,
+            unsent,
+        }
+    }
+
+    /// The socket is full: waits, until the timeout since it became full.
+    fn stalled<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+        let timeout = self.timeout;
+        let stall = self
+            .stall
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        ready!(stall.as_mut().poll(cx));
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the client took none of its answer within the write timeout",
+        )))
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Deadline<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Deadline<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write(cx, buf) {
+            Poll::Pending => self.stalled(cx),
+            Poll::Ready(Ok(n)) => {
+                self.stall = None;
+                self.unsent.taken(n);
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match Pin::new(&mut self.inner).poll_flush(cx) {
+            Poll::Pending => self.stalled(cx),
+            Poll::Ready(r) => Poll::Ready(r),
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match Pin::new(&mut self.inner).poll_shutdown(cx) {
+            Poll::Pending => self.stalled(cx),
+            Poll::Ready(r) => Poll::Ready(r),
+        }
+    }
+}
+
+/// Answers a connection that cannot be admitted with `overloaded` and
+/// closes it.
+async fn refuse(mut stream: TcpStream) {
+    let answer = json_answer(
+        503,
+        "Service Unavailable",
+        "overloaded",
+        "too many connections; retry shortly",
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(&answer)).await;
+}
+
+/// A whole HTTP/1.1 answer with a SPEC error body, closing the connection.
+fn json_answer(status: u16, reason: &str, code: &str, message: &str) -> Vec<u8> {
+    let body = serde_json::json!({"error": {"code": code, "message": message}}).to_string();
+    format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// The automatic answer hyper writes for a request it could not parse
+/// (always without a body), as a whole answer with the SPEC's JSON body.
+/// Every answer of the router itself has a JSON body (see
+/// `crate::json_errors`), so an empty 400, 414 or 431 is hyper's.
+fn rewrite_automatic_answer(head: &[u8]) -> Option<Vec<u8>> {
+    let (status, reason, code, message) = match head.get(..13)? {
+        b"HTTP/1.1 400 " => (
+            400,
+            "Bad Request",
+            "schema_violation",
+            "malformed HTTP request",
+        ),
+        b"HTTP/1.1 414 " => (
+            414,
+            "URI Too Long",
+            "too_large",
+            "the request's URI is too long",
+        ),
+        b"HTTP/1.1 431 " => (
+            431,
+            "Request Header Fields Too Large",
+            "too_large",
+            "the request's headers are too large",
+        ),
+        _ => return None,
+    };
+    let lower = head.to_ascii_lowercase();
+    let empty = lower.windows(21).any(|w| w == b"\r\ncontent-length: 0\r\n");
+    (empty && head.ends_with(b"\r\n\r\n")).then(|| json_answer(status, reason, code, message))
+}
+
+/// A connection's stream that replaces hyper's bodiless automatic error
+/// answers with [`rewrite_automatic_answer`]'s.
+pub struct JsonErrors<S> {
+    inner: S,
+    /// A replacement answer not yet written, and how much of it was.
+    pending: Vec<u8>,
+    written: usize,
+}
+
+impl<S> JsonErrors<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> JsonErrors<S> {
+        JsonErrors {
+            inner,
+            pending: Vec::new(),
+            written: 0,
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> JsonErrors<S> {
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.written < self.pending.len() {
+            let n =
+                ready!(Pin::new(&mut self.inner).poll_write(cx, &self.pending[self.written..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.written += n;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for JsonErrors<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for JsonErrors<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        ready!(self.poll_drain(cx))?;
+        if let Some(answer) = rewrite_automatic_answer(buf) {
+            self.pending = answer;
+            self.written = 0;
+            // The rest is written by the flush hyper makes next.
+            if let Poll::Ready(Err(e)) = self.poll_drain(cx) {
+                return Poll::Ready(Err(e));
+            }
+            return Poll::Ready(Ok(buf.len()));
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_drain(cx))?;
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_drain(cx))?;
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hyper_automatic_answers_get_a_json_body() {
+        let head = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: Sat, 28 Nov 2026 08:00:00 GMT\r\n\r\n";
+        let answer = String::from_utf8(rewrite_automatic_answer(head).unwrap()).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 431 "), "{head}");
+        assert!(
+            head.contains(&format!("content-length: {}", body.len())),
+            "{head}"
+        );
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["error"]["code"], "too_large");
+        // An answer with a body, or another status, is left alone.
+        assert!(rewrite_automatic_answer(
+            b"HTTP/1.1 400 Bad Request\r\ncontent-length: 20\r\n\r\n"
+        )
+        .is_none());
+        assert!(
+            rewrite_automatic_answer(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").is_none()
+        );
+    }
+
+    #[test]
+    fn admission_sheds_the_longest_idle_first_then_old_requests() {
+        let t0 = Instant::now();
+        let mut reg = Registry::default();
+        let conn = |since, busy| Conn {
+            since,
+            busy,
+            shed: Arc::new(Notify::new()),
+        };
+        reg.conns.insert(1, conn(t0 + Duration::from_secs(1), true));
+        reg.conns
+            .insert(2, conn(t0 + Duration::from_secs(3), false));
+        reg.conns
+            .insert(3, conn(t0 + Duration::from_secs(2), false));
+        let grace = Duration::from_secs(5);
+        assert_eq!(reg.victim(t0 + Duration::from_secs(4), grace), Some(3));
+        reg.conns.remove(&3);
+        reg.conns.remove(&2);
+        // Only a fresh request is left: nobody is shed.
+        assert_eq!(reg.victim(t0 + Duration::from_secs(4), grace), None);
+        // Once it is older than the grace, it may be.
+        assert_eq!(reg.victim(t0 + Duration::from_secs(7), grace), Some(1));
+    }
+}
