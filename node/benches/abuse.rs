@@ -343,7 +343,7 @@ fn main() {
     if v6 {
         let many: Vec<IpAddr> = (0..1000u32)
             .map(|i| {
-                format!("{V6_BLOCK}{:x}:{:x}", 0x100 + i / 7, i * 2654435761 % 65536)
+                format!("{V6_BLOCK}{:x}:{:x}", 0x100 + i / 7, u64::from(i) * 2_654_435_761 % 65_536)
                     .parse()
                     .unwrap()
             })

@@ -35,6 +35,11 @@ pub const WAITING_PER_CLIENT: usize = 8;
 /// bytes in flight together.
 pub const SHARED_CLIENTS: usize = 8;
 
+/// How long a request refused `overloaded` from its head waits for its
+/// answer: a flood's connections then retry a few times a second, not as
+/// fast as they are refused.
+pub const REFUSAL_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Requests the clients without standing may have waiting together.
 pub const SHARED_WAITING: usize = 256;
 

@@ -285,8 +285,12 @@ async fn connection(
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
-        // One buffer per write, so that JsonErrors sees a whole head.
-        .writev(false)
+        // Vectored writes: hyper queues an answer's body as it is (freed once
+        // written) instead of copying it into a buffer of its own, whose
+        // capacity a connection kept for its life (a thousand connections
+        // that each once took a 1 MB page held a gigabyte). The head is
+        // always the first buffer of a write, so JsonErrors sees it whole.
+        .writev(true)
         .serve_connection(TokioIo::new(JsonErrors::new(io)), service);
     tokio::pin!(conn);
     tokio::select! {
@@ -485,6 +489,26 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Deadline<S> {
         }
     }
 
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
+            Poll::Pending => self.stalled(cx),
+            Poll::Ready(Ok(n)) => {
+                self.stall = None;
+                self.unsent.taken(n);
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match Pin::new(&mut self.inner).poll_flush(cx) {
             Poll::Pending => self.stalled(cx),
@@ -614,6 +638,24 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for JsonErrors<S> {
             return Poll::Ready(Ok(buf.len()));
         }
         Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        // An automatic answer is a bodiless head: one buffer alone.
+        let mut filled = bufs.iter().filter(|b| !b.is_empty());
+        if let (Some(first), None) = (filled.next(), filled.next()) {
+            return self.poll_write(cx, first);
+        }
+        ready!(self.poll_drain(cx))?;
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
