@@ -343,9 +343,13 @@ fn main() {
     if v6 {
         let many: Vec<IpAddr> = (0..1000u32)
             .map(|i| {
-                format!("{V6_BLOCK}{:x}:{:x}", 0x100 + i / 7, u64::from(i) * 2_654_435_761 % 65_536)
-                    .parse()
-                    .unwrap()
+                format!(
+                    "{V6_BLOCK}{:x}:{:x}",
+                    0x100 + i / 7,
+                    u64::from(i) * 2_654_435_761 % 65_536
+                )
+                .parse()
+                .unwrap()
             })
             .collect();
         println!(

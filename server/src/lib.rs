@@ -448,6 +448,24 @@ impl<S> Deadline<S> {
         }
     }
 
+    /// After a write to the socket: bytes taken end a stall, a full socket
+    /// starts or continues one.
+    fn wrote(
+        &mut self,
+        cx: &mut Context<'_>,
+        wrote: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match wrote {
+            Poll::Pending => self.stalled(cx),
+            Poll::Ready(Ok(n)) => {
+                self.stall = None;
+                self.unsent.taken(n);
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        }
+    }
+
     /// The socket is full: waits, until the timeout since it became full.
     fn stalled<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
         let timeout = self.timeout;
@@ -478,15 +496,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Deadline<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write(cx, buf) {
-            Poll::Pending => self.stalled(cx),
-            Poll::Ready(Ok(n)) => {
-                self.stall = None;
-                self.unsent.taken(n);
-                Poll::Ready(Ok(n))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-        }
+        let wrote = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.wrote(cx, wrote)
     }
 
     fn poll_write_vectored(
@@ -494,15 +505,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Deadline<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
-            Poll::Pending => self.stalled(cx),
-            Poll::Ready(Ok(n)) => {
-                self.stall = None;
-                self.unsent.taken(n);
-                Poll::Ready(Ok(n))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-        }
+        let wrote = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.wrote(cx, wrote)
     }
 
     fn is_write_vectored(&self) -> bool {
