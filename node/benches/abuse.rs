@@ -215,7 +215,13 @@ fn non_readers(
                 std::thread::sleep(Duration::from_millis(100));
             }
         });
-        std::thread::sleep(Duration::from_secs(3));
+        // Measured once all are open (or after a minute).
+        let ramp = Instant::now();
+        while (reopened.load(Ordering::Relaxed) as usize) < n
+            && ramp.elapsed() < Duration::from_secs(60)
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let honest = honest_singles(addr, singles, seconds);
         stop.store(true, Ordering::Relaxed);
         format!(
@@ -279,6 +285,11 @@ fn main() {
     let mut arrays = arrays(7 * 250 * seconds as usize).into_iter();
 
     println!("no attack: {}", honest(addr, &mut arrays, seconds));
+    // `-- SECONDS non-readers`: that case alone.
+    let only_non_readers = std::env::args().any(|a| a == "non-readers");
+    if only_non_readers {
+        return non_readers_case(addr, pid, arrays, seconds);
+    }
 
     let stop = AtomicBool::new(false);
     let reconnects = AtomicU64::new(0);
@@ -361,6 +372,16 @@ fn main() {
             "garbage-signed flood from an IPv6 /64: skipped (needs root for a network namespace)"
         );
     }
+    non_readers_case(addr, pid, arrays, seconds);
+}
+
+/// The non-readers' case, with single entries cut from `arrays`.
+fn non_readers_case(
+    addr: SocketAddr,
+    pid: u32,
+    arrays: impl Iterator<Item = Vec<u8>>,
+    seconds: u64,
+) {
     let mut singles = arrays.flat_map(|a| {
         let v: Vec<serde_json::Value> = serde_json::from_slice(&a).unwrap();
         v.into_iter()
