@@ -285,16 +285,6 @@ fn a_monitor_gossips_what_it_sees_to_the_witnesses() {
     }
 }
 
-/// The witness's resident memory in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 /// The evidence files the witness keeps.
 fn evidence_files(wdir: &Path) -> Vec<std::path::PathBuf> {
     let dir = wdir
@@ -339,14 +329,15 @@ fn strangers_cannot_grow_the_witness_or_make_it_write() {
             404
         );
     }
-    let before = rss_kib(pid);
+    let before = testkit::rss_kib(pid);
+    assert!(before > 0, "the witness's memory cannot be read");
     for i in 200..9_200 {
         assert_eq!(
             testkit::http(addr, "POST", "/add-checkpoint", &stranger(i)).status,
             404
         );
     }
-    let grown = rss_kib(pid).saturating_sub(before);
+    let grown = testkit::rss_kib(pid).saturating_sub(before);
     assert!(
         grown < 16 << 10,
         "9,000 unknown origins grew the witness by {grown} KiB"

@@ -162,18 +162,6 @@ fn target(addr: SocketAddr, from: IpAddr) -> SocketAddr {
     }
 }
 
-/// A process's resident memory in MiB.
-fn rss_mib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or(0, |kib| kib / 1024)
-}
-
 /// `n` clients asking for 1,000-entry pages and never reading, kept that
 /// many (a closed one is opened again), while the honest client submits
 /// single entries for `seconds`: its figures and the node's peak RSS.
@@ -185,7 +173,7 @@ fn non_readers(
     seconds: u64,
 ) -> String {
     let stop = AtomicBool::new(false);
-    let peak = AtomicU64::new(rss_mib(pid));
+    let peak = AtomicU64::new(testkit::rss_kib(pid) / 1024);
     let reopened = AtomicU64::new(0);
     let request = b"GET /v1/entries?start=0&limit=1000 HTTP/1.1\r\nHost: x\r\n\r\n";
     std::thread::scope(|scope| {
@@ -211,7 +199,7 @@ fn non_readers(
         }
         scope.spawn(|| {
             while !stop.load(Ordering::Relaxed) {
-                peak.fetch_max(rss_mib(pid), Ordering::Relaxed);
+                peak.fetch_max(testkit::rss_kib(pid) / 1024, Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(100));
             }
         });

@@ -22,17 +22,6 @@ use ed25519_dalek::SigningKey;
 /// Entries a second the writers aim at, together.
 const WRITE_RATE: u64 = 2_000;
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 fn award(key: &SigningKey, nonce: &str) -> serde_json::Value {
     serde_json::to_value(
         ledger::SignedEntry::create(
@@ -275,7 +264,7 @@ fn main() {
         }
         while started.elapsed() < Duration::from_secs(seconds) {
             std::thread::sleep(Duration::from_secs(30));
-            let kib = rss_kib(pid);
+            let kib = testkit::rss_kib(pid);
             let n = size.load(Ordering::Relaxed);
             println!(
                 "{:>4} s: size {n}, node RSS {} MiB",
