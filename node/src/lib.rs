@@ -108,6 +108,8 @@ pub struct Node {
     checks: Arc<fair::FairPool>,
     /// The clients whose entries recently entered the log.
     standing: Arc<clients::Standing>,
+    /// Reads whose answers may be large, being built at once.
+    large_reads: Arc<tokio::sync::Semaphore>,
 }
 
 /// Turns transparent huge pages off for this process (Linux; elsewhere a
@@ -126,6 +128,15 @@ fn no_huge_pages() {
 fn check_pool() -> Arc<fair::FairPool> {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     Arc::new(fair::FairPool::new(cores))
+}
+
+/// The gate of reads whose answers may be large: two per core. A thousand
+/// clients asking for pages at once are built a few at a time, each only
+/// once there is room for its answer, instead of on every thread of the
+/// blocking pool, each leaving its buffers behind in its allocator.
+fn large_reads() -> Arc<tokio::sync::Semaphore> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    Arc::new(tokio::sync::Semaphore::new(2 * cores))
 }
 
 /// Threads of the runtime's blocking pool, where reads and receipts run.
@@ -185,6 +196,7 @@ impl Node {
                 writes: admission::WriteAdmission::new(0),
                 checks: check_pool(),
                 standing: Arc::default(),
+                large_reads: large_reads(),
             },
             handle,
         )
@@ -227,6 +239,7 @@ impl Node {
             writes: admission::WriteAdmission::new(0),
             checks: check_pool(),
             standing: Arc::default(),
+            large_reads: large_reads(),
         })
     }
 
@@ -395,10 +408,7 @@ pub fn app(node: Node) -> Router {
     routes()
         .into_iter()
         .fold(Router::new(), |r, (path, handlers)| r.route(path, handlers))
-        .route_layer(axum::middleware::from_fn_with_state(
-            node.clone(),
-            admit_writes,
-        ))
+        .route_layer(axum::middleware::from_fn_with_state(node.clone(), admit))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(Code::MethodNotAllowed, "method not allowed on this route")
@@ -417,14 +427,50 @@ pub fn app(node: Node) -> Router {
         .with_state(node)
 }
 
-/// Admits a submission by its client's bytes in flight (see
-/// [`admission`]) before its body is read; other routes pass.
-async fn admit_writes(
+/// Routes whose answers stay small (an entry, the log's head, a proof): they
+/// are served whatever clients that do not read hold.
+const SMALL_ROUTES: [&str; 7] = [
+    "/v1/entries/{seq}",
+    "/v1/log",
+    "/v1/checkpoint",
+    "/checkpoint",
+    "/v1/proof/inclusion",
+    "/v1/proof/consistency",
+    "/healthz",
+];
+
+/// Admits a request before its handler runs. A submission is admitted by
+/// its client's bytes in flight (see [`admission`]) before its body is
+/// read. A read of a route whose answer may be large waits its turn at
+/// [`large_reads`], then is refused `overloaded` without being built while
+/// answers not yet taken by their clients are at the server's limit
+/// (building a 1,000-entry page only for the serve loop to drop it cost
+/// the clients that never read nothing, and everyone else CPU and memory).
+async fn admit(
     State(node): State<Node>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     if req.method() != axum::http::Method::POST {
+        let small = req
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .is_none_or(|p| SMALL_ROUTES.contains(&p.as_str()));
+        if small {
+            return next.run(req).await;
+        }
+        let _turn = node.large_reads.acquire().await.expect("never closed");
+        let full = req
+            .extensions()
+            .get::<serve::Backlog>()
+            .is_some_and(serve::Backlog::is_full);
+        if full {
+            return ApiError::new(
+                Code::Overloaded,
+                "answers not yet read by their clients are at this server's limit; retry shortly",
+            )
+            .into_response();
+        }
         return next.run(req).await;
     }
     let bytes = req
@@ -798,11 +844,13 @@ async fn entries_page(
     }
     let body = node
         .read(move |log| {
-            let mut out = Vec::new();
-            for bytes in log
+            let leaves = log
                 .leaves(start, limit as usize)
-                .map_err(ApiError::internal)?
-            {
+                .map_err(ApiError::internal)?;
+            // Exactly the page's size: a page held for a client that reads
+            // slowly holds no spare capacity beside it.
+            let mut out = Vec::with_capacity(leaves.iter().map(|l| l.len() + 1).sum());
+            for bytes in leaves {
                 out.extend_from_slice(&bytes);
                 out.push(b'\n');
             }

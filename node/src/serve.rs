@@ -1,7 +1,7 @@
 //! The node on the shared serve loop ([`server`]): the descriptors it keeps
 //! for its store.
 
-pub use server::{raise_file_limit, serve, FileLimitTooLow, Limits};
+pub use server::{raise_file_limit, serve, Backlog, FileLimitTooLow, Limits};
 
 /// File descriptors kept for everything but connections: RocksDB's table
 /// files and blob files (each bounded by `MAX_OPEN_FILES`), its WAL,

@@ -8,7 +8,9 @@
 //!   write timeout closes the connection ([`Deadline`]), and answers made
 //!   but not yet taken are bounded in bytes over all connections: past
 //!   [`Limits::max_unsent`] a large answer is replaced by `overloaded`
-//!   ([`Unsent`]), so clients that never read cannot fill the memory;
+//!   ([`Backlog`], which each request carries so that a handler can refuse
+//!   before building one), so clients that never read cannot fill the
+//!   memory;
 //! - connections are capped below the process's file limit, leaving room
 //!   for the server's own files ([`Limits::for_file_limit`]);
 //! - at the cap a new connection is admitted by shedding another: first the
@@ -62,8 +64,8 @@ pub struct Limits {
     /// Time an answer may wait for its client to take any of it (the
     /// connection's socket full) before the connection is closed.
     pub write_timeout: Duration,
-    /// Bytes of answers made but not yet taken by their clients, all
-    /// connections together; past it an answer larger than
+    /// Bytes of answers made and held until their clients have taken all
+    /// of them, all connections together; past it an answer larger than
     /// [`SMALL_ANSWER`] is replaced by `overloaded`.
     pub max_unsent: usize,
 }
@@ -167,7 +169,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let registry = Shared::default();
-    let total_unsent = Arc::new(AtomicUsize::new(0));
+    let backlog = Backlog::new(limits.max_unsent);
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let mut last_accept_error: Option<Instant> = None;
@@ -234,7 +236,7 @@ pub async fn serve(
                     registry.clone(),
                     app.clone(),
                     limits.clone(),
-                    total_unsent.clone(),
+                    backlog.clone(),
                     stopped.clone(),
                 );
                 tasks.spawn(conn);
@@ -257,29 +259,25 @@ async fn connection(
     registry: Shared,
     app: Router,
     limits: Limits,
-    total_unsent: Arc<AtomicUsize>,
+    backlog: Backlog,
     mut stopped: watch::Receiver<bool>,
 ) {
     let reg = registry.clone();
     let peer = stream.peer_addr().ok().map(|a| Peer(a.ip()));
-    let unsent = Arc::new(Unsent {
-        total: total_unsent,
-        mine: AtomicUsize::new(0),
-    });
-    let io = Deadline::new(stream, limits.write_timeout, unsent.clone());
-    let max_unsent = limits.max_unsent;
+    let io = Deadline::new(stream, limits.write_timeout);
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         reg.lock().expect("registry lock").set_busy(id, true);
         if let Some(peer) = peer {
             req.extensions_mut().insert(peer);
         }
+        req.extensions_mut().insert(backlog.clone());
         let reg = reg.clone();
-        let unsent = unsent.clone();
+        let backlog = backlog.clone();
         let answer = app.clone().oneshot(req);
         async move {
             let res = answer.await;
             reg.lock().expect("registry lock").set_busy(id, false);
-            res.map(|r| unsent.bound(r, max_unsent))
+            res.map(|r| backlog.bound(r))
         }
     });
     let conn = hyper::server::conn::http1::Builder::new()
@@ -311,58 +309,41 @@ async fn connection(
     registry.lock().expect("registry lock").conns.remove(&id);
 }
 
-/// Bytes of answers made (polled from their bodies into hyper's buffer)
-/// and not yet written to the socket: one connection's, and all
-/// connections' together. What a connection still holds when it closes is
-/// taken off the total.
-struct Unsent {
-    total: Arc<AtomicUsize>,
-    mine: AtomicUsize,
+/// Bytes of answers made (polled from their bodies by hyper) and not yet
+/// dropped by hyper, all connections together. hyper keeps a body's frame
+/// whole until its last byte is written, so this is the memory that
+/// clients which do not read can hold, not only the part they have not
+/// taken: the socket taking most of a 1 MB page frees none of it.
+#[derive(Clone)]
+pub struct Backlog {
+    held: Arc<AtomicUsize>,
+    max: usize,
 }
 
-impl Unsent {
-    fn made(&self, n: usize) {
-        self.mine.fetch_add(n, Ordering::Relaxed);
-        self.total.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// `n` bytes written to the socket (heads included: the count errs
-    /// towards less unsent, never more).
-    fn taken(&self, n: usize) {
-        let mut mine = self.mine.load(Ordering::Relaxed);
-        loop {
-            let take = n.min(mine);
-            if take == 0 {
-                return;
-            }
-            match self.mine.compare_exchange_weak(
-                mine,
-                mine - take,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    self.total.fetch_sub(take, Ordering::Relaxed);
-                    return;
-                }
-                Err(now) => mine = now,
-            }
+impl Backlog {
+    fn new(max: usize) -> Backlog {
+        Backlog {
+            held: Arc::new(AtomicUsize::new(0)),
+            max,
         }
     }
 
-    /// `answer`, counted as it is made; or, when it is large and the
-    /// answers not yet taken by their clients would pass `max`, an
+    /// Whether answers held for their clients have reached the limit: a
+    /// handler about to build a large answer may refuse at once instead
+    /// (the serve loop would replace the answer by `overloaded` anyway).
+    pub fn is_full(&self) -> bool {
+        self.held.load(Ordering::Relaxed) >= self.max
+    }
+
+    /// `answer`, its frames counted while hyper holds them; or, when it is
+    /// large and would take the answers held past the limit, an
     /// `overloaded` answer instead (the large one is dropped at once).
-    fn bound(
-        self: &Arc<Self>,
-        answer: axum::response::Response,
-        max: usize,
-    ) -> axum::response::Response {
+    fn bound(&self, answer: axum::response::Response) -> axum::response::Response {
         use http_body::Body as _;
         let size = answer.body().size_hint();
         let size = usize::try_from(size.exact().unwrap_or(size.lower())).unwrap_or(usize::MAX);
         let answer = if size > SMALL_ANSWER
-            && self.total.load(Ordering::Relaxed).saturating_add(size) > max
+            && self.held.load(Ordering::Relaxed).saturating_add(size) > self.max
         {
             tracing::debug!(
                 size,
@@ -374,15 +355,26 @@ impl Unsent {
         } else {
             answer
         };
-        let unsent = self.clone();
-        answer.map(|body| Body::new(Counted { body, unsent }))
+        let held = self.held.clone();
+        answer.map(|body| Body::new(Counted { body, held }))
     }
 }
 
-impl Drop for Unsent {
+/// A frame of an answer, counted in [`Backlog`] until hyper drops it.
+struct Held {
+    data: Bytes,
+    held: Arc<AtomicUsize>,
+}
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+impl Drop for Held {
     fn drop(&mut self) {
-        self.total
-            .fetch_sub(*self.mine.get_mut(), Ordering::Relaxed);
+        self.held.fetch_sub(self.data.len(), Ordering::Relaxed);
     }
 }
 
@@ -396,11 +388,11 @@ fn overloaded(message: &str) -> axum::response::Response {
         .expect("a valid answer")
 }
 
-/// An answer's body whose frames are counted as unsent when hyper takes
-/// them.
+/// An answer's body whose frames are counted in [`Backlog`] from when hyper
+/// takes them until it drops them.
 struct Counted {
     body: Body,
-    unsent: Arc<Unsent>,
+    held: Arc<AtomicUsize>,
 }
 
 impl http_body::Body for Counted {
@@ -412,10 +404,18 @@ impl http_body::Body for Counted {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
         let frame = ready!(Pin::new(&mut self.body).poll_frame(cx));
-        if let Some(data) = frame.as_ref().and_then(|f| f.as_ref().ok()?.data_ref()) {
-            self.unsent.made(data.len());
-        }
-        Poll::Ready(frame)
+        let held = &self.held;
+        Poll::Ready(frame.map(|f| {
+            f.map(|f| {
+                f.map_data(|data| {
+                    held.fetch_add(data.len(), Ordering::Relaxed);
+                    Bytes::from_owner(Held {
+                        data,
+                        held: held.clone(),
+                    })
+                })
+            })
+        }))
     }
 
     fn is_end_stream(&self) -> bool {
@@ -435,16 +435,14 @@ pub struct Deadline<S> {
     timeout: Duration,
     /// Running while a write waits on a full socket.
     stall: Option<Pin<Box<tokio::time::Sleep>>>,
-    unsent: Arc<Unsent>,
 }
 
 impl<S> Deadline<S> {
-    fn new(inner: S, timeout: Duration, unsent: Arc<Unsent>) -> Deadline<S> {
+    fn new(inner: S, timeout: Duration) -> Deadline<S> {
         Deadline {
             inner,
             timeout,
             stall: None,
-            unsent,
         }
     }
 
@@ -459,7 +457,6 @@ impl<S> Deadline<S> {
             Poll::Pending => self.stalled(cx),
             Poll::Ready(Ok(n)) => {
                 self.stall = None;
-                self.unsent.taken(n);
                 Poll::Ready(Ok(n))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
@@ -697,6 +694,33 @@ mod tests {
         assert!(
             rewrite_automatic_answer(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").is_none()
         );
+    }
+
+    #[test]
+    fn an_answer_counts_until_its_last_byte_is_dropped() {
+        use http_body::Body as _;
+        let backlog = Backlog::new(2 * SMALL_ANSWER);
+        let large = || axum::response::Response::new(Body::from(vec![7u8; SMALL_ANSWER + 1]));
+        let mut answer = backlog.bound(large()).into_body();
+        // Not counted before hyper takes it.
+        assert!(!backlog.is_full());
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let Poll::Ready(Some(Ok(frame))) = Pin::new(&mut answer).poll_frame(&mut cx) else {
+            panic!("one frame");
+        };
+        let data = frame.into_data().expect("data");
+        assert_eq!(backlog.held.load(Ordering::Relaxed), SMALL_ANSWER + 1);
+        // A second large answer would pass the limit: overloaded.
+        let refused = backlog.bound(large());
+        assert_eq!(refused.status(), 503);
+        // Most of the first written (the socket took it) frees nothing:
+        // hyper still holds the frame's whole buffer.
+        let tail = data.slice(SMALL_ANSWER..);
+        drop(data);
+        assert_eq!(backlog.held.load(Ordering::Relaxed), SMALL_ANSWER + 1);
+        drop(tail);
+        assert_eq!(backlog.held.load(Ordering::Relaxed), 0);
+        assert_eq!(backlog.bound(large()).status(), 200);
     }
 
     #[test]
