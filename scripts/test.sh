@@ -32,6 +32,8 @@ fi
 # Old executables of earlier builds are removed first: the shared target
 # directory would otherwise grow by gigabytes with every change.
 bash scripts/prune-target.sh
+# What run.sh builds, then the tests: RocksDB must be built once for both.
+bash scripts/same-rocksdb.sh
 # Benches are built (so they cannot rot) but not run: they are measurements.
 # The binaries too: the CLI's tests drive the node binary.
 cargo build --release --workspace --bins --benches
