@@ -30,14 +30,15 @@ use ledger::domain::Kind;
 use ledger::entry::SignedEntry;
 use ledger::ident::{pseudonym, PseudonymKind};
 use rayon::prelude::*;
-use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use rust_i18n::t;
 
 use crate::client::{seg, NodeClient};
-use crate::receipt::{Receipt, Submitter};
+use crate::explain::{self, Arg, Problem};
+use crate::parse;
+use crate::receipt::{Outcome, Receipt, Submitter};
 
 /// What a column holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,54 +99,6 @@ fn columns(kind: Kind) -> anyhow::Result<Vec<(&'static [&'static str], Field)>> 
     })
 }
 
-/// Spreadsheet labels accepted for coded values: (field, label, code).
-const LABELS: &[(&str, &str, &str)] = &[
-    ("tier", "救助户", "assisted"),
-    ("tier", "脆弱户", "vulnerable"),
-    ("tier", "监测户", "monitored"),
-    ("cause", "疾病", "illness"),
-    ("cause", "因病", "illness"),
-    ("cause", "残疾", "disability"),
-    ("cause", "因残", "disability"),
-    ("cause", "教育", "education"),
-    ("cause", "因学", "education"),
-    ("cause", "灾害", "disaster"),
-    ("cause", "因灾", "disaster"),
-    ("cause", "失业", "unemployment"),
-    ("cause", "住房", "housing"),
-    ("cause", "养老", "elderly"),
-    ("cause", "其他", "other"),
-    ("method", "现金", "cash"),
-    ("method", "实物", "in_kind"),
-    ("method", "服务", "service"),
-    ("method", "代金券", "voucher"),
-];
-
-/// The code a coded field's cell stands for, or why it stands for none
-/// (the accepted labels and codes listed).
-fn coded(field: &str, raw: &str) -> Result<String, String> {
-    let of_field = || LABELS.iter().filter(move |(f, _, _)| *f == field);
-    if let Some((_, _, code)) = of_field().find(|(_, label, code)| *label == raw || *code == raw) {
-        return Ok((*code).to_owned());
-    }
-    let mut accepted: Vec<String> = Vec::new();
-    for (_, label, code) in of_field() {
-        let text = format!("{label}({code})");
-        if !accepted.iter().any(|a| a.ends_with(&format!("({code})"))) {
-            accepted.push(text);
-        }
-    }
-    let key = format!("field.{field}");
-    let name = t!(&key).into_owned();
-    Err(t!(
-        "row.label",
-        field = name,
-        value = raw,
-        accepted = accepted.join(&t!("list.sep"))
-    )
-    .into_owned())
-}
-
 /// Body fields a kind's rows must fill, each with the columns that can.
 fn required(kind: Kind) -> &'static [&'static str] {
     match kind {
@@ -202,18 +155,36 @@ pub struct Import<'a> {
     /// Import disbursements equal in fund, beneficiary, amount and date to
     /// one already in the ledger or earlier in the file.
     pub allow_repeat: bool,
+    /// Check every row, against the node's state too, and send nothing.
+    pub dry_run: bool,
 }
 
-/// One row that did not make it into the ledger.
-#[derive(Debug, Clone, Serialize)]
+/// One row that did not make it into the ledger, with everything wrong
+/// with it.
+#[derive(Debug, Clone)]
 pub struct RowError {
-    /// Spreadsheet row number (the header is row 1).
+    /// The spreadsheet's row number (the header is row 1).
     pub row: u64,
     /// SPEC error code, `bad_row` for what could not become an entry, or
     /// `repeat` for a disbursement held back as a likely second payment.
     pub code: String,
-    /// Why.
-    pub message: String,
+    /// What is wrong, each with what to change.
+    pub problems: Vec<Problem>,
+}
+
+impl RowError {
+    fn new(row: u64, code: &str, problems: Vec<Problem>) -> RowError {
+        RowError {
+            row,
+            code: code.to_owned(),
+            problems,
+        }
+    }
+
+    /// The problems in `locale`.
+    pub fn message_in(&self, locale: &str) -> String {
+        explain::say_all(locale, &self.problems)
+    }
 }
 
 /// The code of a row held back as a repeat.
@@ -257,6 +228,42 @@ fn decode(bytes: &[u8], encoding: &str) -> anyhow::Result<(String, bool)> {
     }
 }
 
+/// Where each of the spreadsheet's rows starts in `text`: a row ends at a
+/// CRLF, LF or CR outside quotes (a quoted cell may hold line breaks and
+/// stays one row, as a spreadsheet shows it).
+fn row_starts(text: &str) -> Vec<usize> {
+    let mut starts = vec![0];
+    let mut quoted = false;
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => quoted = !quoted,
+            b'\r' if !quoted => {
+                if b.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+                starts.push(i + 1);
+            }
+            b'\n' if !quoted => starts.push(i + 1),
+            _ => {}
+        }
+        i += 1;
+    }
+    starts
+}
+
+/// The spreadsheet's row number (1 for the first) of the record the CSV
+/// reader says starts at `byte`: the reader may point at the line break
+/// that ended the row before, so its first byte that is no break counts.
+fn row_at(text: &str, starts: &[usize], byte: usize) -> u64 {
+    let first = text.as_bytes()[byte.min(text.len())..]
+        .iter()
+        .position(|b| !matches!(b, b'\r' | b'\n'))
+        .map_or(text.len(), |n| byte + n);
+    starts.partition_point(|s| *s <= first) as u64
+}
+
 /// Reads the rows into bodies for `kind`.
 pub fn read_rows(
     bytes: &[u8],
@@ -266,6 +273,7 @@ pub fn read_rows(
 ) -> anyhow::Result<Rows> {
     let (text, gbk) = decode(bytes, encoding)?;
     let columns = columns(kind)?;
+    let starts = row_starts(&text);
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(false)
@@ -313,17 +321,14 @@ pub fn read_rows(
     let mut errors = Vec::new();
     for record in reader.records() {
         let record = record.context("reading the CSV")?;
-        let row = record.position().map_or(0, |p| p.line());
+        let byte = record.position().map_or(0, |p| p.byte() as usize);
+        let row = row_at(&text, &starts, byte);
         if record.iter().all(str::is_empty) {
             continue;
         }
-        match row_body(&record, &used, secret) {
+        match row_body(kind, &record, &used, secret) {
             Ok(body) => bodies.push((row, body)),
-            Err(message) => errors.push(RowError {
-                row,
-                code: "bad_row".into(),
-                message,
-            }),
+            Err(problems) => errors.push(RowError::new(row, "bad_row", problems)),
         }
     }
     Ok(Rows {
@@ -335,56 +340,113 @@ pub fn read_rows(
     })
 }
 
+/// A row's body, or every problem it has (not only the first).
 fn row_body(
+    kind: Kind,
     record: &csv::StringRecord,
     used: &[(usize, Field)],
     secret: Option<&[u8]>,
-) -> Result<Value, String> {
+) -> Result<Value, Vec<Problem>> {
     let mut body = Map::new();
+    let mut problems = Vec::new();
+    let mut tried: Vec<&'static str> = Vec::new();
     for (i, field) in used {
         let raw = record.get(*i).unwrap_or("");
         if raw.is_empty() {
             continue;
         }
-        let (name, value) =
-            match *field {
-                Field::Text(name @ ("tier" | "cause" | "method")) => {
-                    (name, Value::from(coded(name, raw)?))
+        let name = field.target();
+        if tried.contains(&name) {
+            problems.push(Problem::new("row.two_columns").with("field", Arg::Field(name)));
+            continue;
+        }
+        tried.push(name);
+        let value: Result<Value, Problem> = match *field {
+            Field::Text(name @ ("tier" | "cause" | "method")) => {
+                parse::coded(name, raw).map(Value::from)
+            }
+            // An id the node's URLs carry (`/v1/funds/{id}`): one that
+            // cannot be an id is this row's error, not the import's.
+            Field::Text(name @ ("fund" | "need")) if !is_local_id(raw) => {
+                Err(bad_local_id(name, raw))
+            }
+            Field::Text("region") => parse::region(raw).map(Value::from),
+            Field::Text("beneficiary") if !ledger::ident::is_beneficiary(raw) => {
+                Err(Problem::new("row.beneficiary").text("value", shown(raw)))
+            }
+            Field::Text("holder")
+                if !ledger::ident::is_org_id(raw) && !ledger::ident::is_volunteer(raw) =>
+            {
+                Err(Problem::new("row.holder").text("value", shown(raw)))
+            }
+            Field::Text(name) if raw.chars().count() > max_len(name) => {
+                Err(Problem::new("row.too_long")
+                    .with("field", Arg::Field(name))
+                    .text("max", max_len(name).to_string()))
+            }
+            Field::Text(_) => Ok(Value::from(raw)),
+            Field::Int("points") => match parse::whole("points", raw) {
+                Ok(0) => Err(Problem::new("row.points_zero")),
+                other => other.map(Value::from),
+            },
+            Field::Int("amount") => match parse::whole("amount_fen", raw) {
+                Ok(0) => Err(Problem::new("row.amount_zero")),
+                Ok(fen) if fen >= 1 << 53 => {
+                    Err(Problem::new("row.yuan_too_large").text("value", raw))
                 }
-                // An id the node's URLs carry (`/v1/funds/{id}`): one that
-                // cannot be an id is this row's error, not the import's.
-                Field::Text(name @ ("fund" | "need")) if !is_local_id(raw) => {
-                    return Err(bad_local_id(name, raw))
-                }
-                Field::Text(name) => (name, Value::from(raw)),
-                Field::Int(name) => (
-                    name,
-                    Value::from(raw.replace(',', "").parse::<u64>().map_err(|_| {
-                        t!("row.not_whole", field = name, value = raw).into_owned()
-                    })?),
-                ),
-                Field::Yuan => ("amount", Value::from(yuan_to_fen(raw)?)),
-                Field::Date(name) => (
-                    name,
-                    Value::from(date(raw).ok_or_else(|| {
-                        t!("row.not_date", field = name, value = raw).into_owned()
-                    })?),
-                ),
-                Field::IdNumber(_, _) if is_scientific(raw) => {
-                    return Err(t!("row.excel_number", column = i + 1, value = raw).into_owned())
-                }
-                Field::IdNumber(name, kind) => {
-                    let secret = secret.expect("checked with the headers");
-                    let p = pseudonym(secret, raw, kind)
-                        .map_err(|_| t!("row.bad_id", column = i + 1).into_owned())?;
-                    (name, Value::from(p))
-                }
-            };
-        if body.insert(name.to_string(), value).is_some() {
-            return Err(t!("row.two_columns", field = name).into_owned());
+                other => other.map(Value::from),
+            },
+            Field::Int(name) => parse::whole(name, raw).map(Value::from),
+            Field::Yuan => match parse::yuan_to_fen(raw) {
+                Ok(0) => Err(Problem::new("row.amount_zero")),
+                other => other.map(Value::from),
+            },
+            Field::Date(name) => parse::date_of(name, raw).map(Value::from),
+            Field::IdNumber(_, _) if is_scientific(raw) => Err(Problem::new("row.excel_number")
+                .text("column", (i + 1).to_string())
+                .text("value", raw)),
+            Field::IdNumber(_, kind) => {
+                let secret = secret.expect("checked with the headers");
+                pseudonym(secret, raw, kind)
+                    .map(Value::from)
+                    .map_err(|_| Problem::new("row.bad_id").text("column", (i + 1).to_string()))
+            }
+        };
+        match value {
+            Ok(v) => {
+                body.insert(name.to_string(), v);
+            }
+            Err(p) => problems.push(p),
         }
     }
-    Ok(Value::Object(body))
+    for field in required(kind) {
+        if !tried.contains(field) {
+            problems.push(Problem::new("row.missing").with("field", Arg::Field(field)));
+        }
+    }
+    if problems.is_empty() {
+        Ok(Value::Object(body))
+    } else {
+        Err(problems)
+    }
+}
+
+/// The longest text SPEC §6 allows in `field`.
+fn max_len(field: &str) -> usize {
+    match field {
+        "ref" => 128,
+        _ => 2000,
+    }
+}
+
+/// A cell as a message may repeat it: not when it looks like an ID or
+/// phone number.
+fn shown(raw: &str) -> &str {
+    if ledger::ident::find_pii(raw).is_some() {
+        "…"
+    } else {
+        raw
+    }
 }
 
 /// A fund or need id as SPEC §6 has them: `^[A-Za-z0-9._:-]{1,96}$`.
@@ -396,58 +458,13 @@ fn is_local_id(s: &str) -> bool {
 
 /// Why `raw` is no `field` (fund or need) id; the cell is not repeated when
 /// it holds what looks like an ID or phone number.
-fn bad_local_id(field: &str, raw: &str) -> String {
-    let value = if ledger::ident::find_pii(raw).is_some() {
-        "…"
-    } else {
-        raw
-    };
-    let key = format!("field.{field}");
-    t!("row.bad_local_id", field = t!(&key), value = value).into_owned()
+fn bad_local_id(field: &'static str, raw: &str) -> Problem {
+    Problem::new("row.bad_local_id")
+        .with("field", Arg::Field(field))
+        .text("value", shown(raw))
 }
 
-/// `1,200.5` yuan → 120050 fen.
-pub fn yuan_to_fen(raw: &str) -> Result<u64, String> {
-    let bad = || t!("row.not_yuan", value = raw).into_owned();
-    let s: String = raw.trim_start_matches(['¥', '￥']).replace(',', "");
-    let (whole, frac) = s.split_once('.').unwrap_or((&s, ""));
-    if whole.is_empty()
-        || frac.len() > 2
-        || !whole
-            .bytes()
-            .chain(frac.bytes())
-            .all(|b| b.is_ascii_digit())
-    {
-        return Err(bad());
-    }
-    let fen = format!("{frac:0<2}").parse::<u64>().map_err(|_| bad())?;
-    whole
-        .parse::<u64>()
-        .ok()
-        .and_then(|y| y.checked_mul(100)?.checked_add(fen))
-        // Past the largest amount an entry may hold (SPEC §6): a row error
-        // here rather than a schema refusal from the node.
-        .filter(|fen| *fen < 1 << 53)
-        .ok_or_else(bad)
-}
-
-/// `2026/3/5`, `2026-3-5` or `2026-03-05` → `2026-03-05`.
-fn date(raw: &str) -> Option<String> {
-    let mut parts = raw.split(['-', '/', '.']);
-    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some()
-        || y.len() != 4
-        || m.is_empty()
-        || m.len() > 2
-        || d.is_empty()
-        || d.len() > 2
-    {
-        return None;
-    }
-    let (y, m, d): (u32, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
-    let s = format!("{y:04}-{m:02}-{d:02}");
-    ledger::date::parse(&s).is_some().then_some(s)
-}
+pub use crate::parse::yuan_to_fen;
 
 /// What an import did.
 #[derive(Default)]
@@ -571,17 +588,50 @@ fn ledger_payments(
     Ok(found)
 }
 
+/// Voucher numbers (`ref`) the issuer used in the flows of `funds`:
+/// ref → (seq, nonce). What the node's state shows of them without an
+/// index of its own (used by a dry run).
+fn ledger_refs(
+    client: &NodeClient,
+    issuer: &str,
+    funds: &[&str],
+) -> anyhow::Result<HashMap<String, (u64, String)>> {
+    let mut found = HashMap::new();
+    for fund in funds {
+        client.each_item(
+            &format!("/v1/funds/{}/flows", seg(fund)),
+            &mut |item: &Value| {
+                if item["issuer"] != issuer {
+                    return;
+                }
+                if let (Some(r), Some(seq)) = (item["body"]["ref"].as_str(), item["seq"].as_u64()) {
+                    let nonce = item["nonce"].as_str().unwrap_or_default().to_owned();
+                    found.entry(r.to_owned()).or_insert((seq, nonce));
+                }
+            },
+        )?;
+    }
+    Ok(found)
+}
+
+/// What happens to each array of receipts before it is kept: with a
+/// witness policy, each is moved onto the witnessed checkpoint covering it.
+pub type Witnessed<'a> = dyn FnMut(&mut [Outcome]) -> anyhow::Result<()> + 'a;
+
 /// Runs an import: rows → checks → signed entries → verified receipts.
-/// Stops between arrays once `stop` is set.
+/// Stops between arrays once `stop` is set. A dry run stops before the
+/// first request that writes and counts in `added` the rows that would go in.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     opts: &Import<'_>,
     client: &NodeClient,
     submitter: &mut Submitter<'_>,
     rows: Rows,
+    funds: &Funds,
     size_before: u64,
     progress: &indicatif::ProgressBar,
     stop: &AtomicBool,
+    witnessed: &mut Witnessed<'_>,
     mut receipts: impl FnMut(&Receipt) -> anyhow::Result<()>,
 ) -> anyhow::Result<Summary> {
     let mut summary = Summary {
@@ -593,10 +643,18 @@ pub fn run(
     progress.set_length(summary.rows);
     progress.inc(summary.errors.len() as u64);
 
-    // Nonces from content; identical rows of one file counted apart.
+    // Nonces from content; identical rows of one file counted apart. Rows
+    // of a fund that is not there (or not the issuer's) are row errors.
     let mut seen: HashMap<Vec<u8>, u32> = HashMap::new();
     let mut pending = Vec::with_capacity(rows.bodies.len());
     for (row, body) in rows.bodies {
+        if let Some(p) = body["fund"].as_str().and_then(|f| funds.refused.get(f)) {
+            summary
+                .errors
+                .push(RowError::new(row, "rule_violation", vec![p.clone()]));
+            progress.inc(1);
+            continue;
+        }
         let canonical =
             ledger::canonical_json(&body).map_err(|e| anyhow::anyhow!("row {row}: {e}"))?;
         let n = seen.entry(canonical.clone()).or_insert(0);
@@ -604,6 +662,32 @@ pub fn run(
         *n += 1;
         pending.push(Row { row, body, nonce });
     }
+
+    // A voucher number used twice in the file: the later row names the
+    // earlier (the node would refuse it naming only a seq).
+    let mut first_ref: HashMap<String, u64> = HashMap::new();
+    pending.retain(|r| {
+        let Some(reference) = r.body["ref"].as_str() else {
+            return true;
+        };
+        match first_ref.get(reference) {
+            Some(earlier) => {
+                summary.errors.push(RowError::new(
+                    r.row,
+                    "rule_violation",
+                    vec![Problem::new("row.voucher_file")
+                        .text("ref", reference)
+                        .text("row", earlier.to_string())],
+                ));
+                progress.inc(1);
+                false
+            }
+            None => {
+                first_ref.insert(reference.to_owned(), r.row);
+                true
+            }
+        }
+    });
 
     // Disbursements without a voucher number that repeat a payment.
     if opts.kind == Kind::Disbursement && !opts.allow_repeat {
@@ -641,20 +725,18 @@ pub fn run(
                 continue;
             }
             let held = if let Some((seq, _)) = earlier.first() {
-                Some(t!("row.repeat_ledger", seq = seq).into_owned())
+                Some(Problem::new("row.repeat_ledger").text("seq", seq.to_string()))
             } else {
                 first_row
                     .get(&key)
-                    .map(|row| t!("row.repeat_file", row = row).into_owned())
+                    .map(|row| Problem::new("row.repeat_file").text("row", row.to_string()))
             };
             match held {
-                Some(message) => {
+                Some(problem) => {
                     summary.held += 1;
-                    summary.errors.push(RowError {
-                        row: r.row,
-                        code: REPEAT.into(),
-                        message,
-                    });
+                    summary
+                        .errors
+                        .push(RowError::new(r.row, REPEAT, vec![problem]));
                     progress.inc(1);
                 }
                 None => {
@@ -667,33 +749,43 @@ pub fn run(
     }
 
     let issued_at = ledger::entry::format_timestamp(std::time::SystemTime::now());
+    let sign = |r: &Row| {
+        SignedEntry::create(
+            opts.key,
+            opts.issuer,
+            opts.kind,
+            &r.nonce,
+            &issued_at,
+            r.body.clone(),
+        )
+        .map_err(|e| {
+            let problem = Problem::new("row.node")
+                .text("code", "schema_violation")
+                .text("message", e.to_string());
+            ("schema_violation", vec![problem])
+        })
+        .and_then(|e| precheck(&e).map(|()| e))
+        .map_err(|(code, problems)| RowError::new(r.row, code, problems))
+    };
+
+    if opts.dry_run {
+        dry_run(opts, client, &pending, funds, &mut summary, sign)?;
+        summary.errors.sort_by_key(|e| e.row);
+        progress.finish_and_clear();
+        return Ok(summary);
+    }
+
+    // Which row of this run each new seq holds, to name the row a later
+    // one clashes with.
+    let mut row_of_seq: HashMap<u64, u64> = HashMap::new();
     let mut done = summary.rows - pending.len() as u64;
     for chunk in pending.chunks(crate::client::PAGE as usize) {
         if stop.load(Ordering::SeqCst) {
             summary.interrupted_after = Some(done);
             break;
         }
-        let signed: Vec<(u64, Result<SignedEntry, RowError>)> = chunk
-            .par_iter()
-            .map(|r| {
-                let entry = SignedEntry::create(
-                    opts.key,
-                    opts.issuer,
-                    opts.kind,
-                    &r.nonce,
-                    &issued_at,
-                    r.body.clone(),
-                )
-                .map_err(|e| ("schema_violation", e.to_string()))
-                .and_then(|e| precheck(&e).map(|()| e))
-                .map_err(|(code, message)| RowError {
-                    row: r.row,
-                    code: code.into(),
-                    message,
-                });
-                (r.row, entry)
-            })
-            .collect();
+        let signed: Vec<(u64, Result<SignedEntry, RowError>)> =
+            chunk.par_iter().map(|r| (r.row, sign(r))).collect();
         let mut rows_sent = Vec::new();
         let mut entries = Vec::new();
         for (row, entry) in signed {
@@ -705,13 +797,16 @@ pub fn run(
                 Err(e) => summary.errors.push(e),
             }
         }
-        for (row, outcome) in rows_sent.into_iter().zip(submitter.submit(&entries)?) {
+        let mut outcomes = submitter.submit(&entries)?;
+        witnessed(&mut outcomes)?;
+        for (row, outcome) in rows_sent.into_iter().zip(outcomes) {
             match outcome {
                 Ok(r) => {
                     if r.seq < size_before {
                         summary.already += 1;
                     } else {
                         summary.added += 1;
+                        row_of_seq.insert(r.seq, row);
                     }
                     receipts(&r)?;
                 }
@@ -720,11 +815,13 @@ pub fn run(
                 Err(e) if e.code == ledger::code::Code::NonceConflict.as_str() => {
                     summary.already += 1
                 }
-                Err(e) => summary.errors.push(RowError {
-                    row,
-                    code: e.code,
-                    message: e.message,
-                }),
+                Err(e) => {
+                    let problem =
+                        explain::node_refusal(&e.code, &e.message, |s| row_of_seq.get(&s).copied());
+                    summary
+                        .errors
+                        .push(RowError::new(row, &e.code, vec![problem]))
+                }
             }
         }
         done += chunk.len() as u64;
@@ -733,6 +830,82 @@ pub fn run(
     summary.errors.sort_by_key(|e| e.row);
     progress.finish_and_clear();
     Ok(summary)
+}
+
+/// The rest of a dry run: what the node's state shows of voucher numbers
+/// (a row already in the ledger, or a number used by another entry), each
+/// row signed and checked as the node would, and each fund's balance
+/// followed row by row. Nothing is sent.
+fn dry_run(
+    opts: &Import<'_>,
+    client: &NodeClient,
+    pending: &[Row],
+    funds: &Funds,
+    summary: &mut Summary,
+    sign: impl Fn(&Row) -> Result<SignedEntry, RowError>,
+) -> anyhow::Result<()> {
+    let mut named: Vec<&str> = pending
+        .iter()
+        .filter(|r| r.body.get("ref").is_some())
+        .filter_map(|r| r.body["fund"].as_str())
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    let refs = ledger_refs(client, opts.issuer, &named)?;
+    let mut balances = funds.balances.clone();
+    for r in pending {
+        if let Some(reference) = r.body["ref"].as_str() {
+            match refs.get(reference) {
+                Some((_, nonce)) if *nonce == r.nonce => {
+                    summary.already += 1;
+                    continue;
+                }
+                Some((seq, _)) => {
+                    summary.errors.push(RowError::new(
+                        r.row,
+                        "rule_violation",
+                        vec![Problem::new("row.voucher_ledger")
+                            .text("ref", reference)
+                            .text("seq", seq.to_string())],
+                    ));
+                    continue;
+                }
+                None => {}
+            }
+        }
+        if let Err(e) = sign(r) {
+            summary.errors.push(e);
+            continue;
+        }
+        let (Some(fund), Some(amount)) = (r.body["fund"].as_str(), r.body["amount"].as_u64())
+        else {
+            summary.added += 1;
+            continue;
+        };
+        let Some(balance) = balances.get_mut(fund) else {
+            summary.added += 1;
+            continue;
+        };
+        match opts.kind {
+            Kind::Disbursement if amount > *balance => summary.errors.push(RowError::new(
+                r.row,
+                "rule_violation",
+                vec![Problem::new("row.insufficient")
+                    .text("fund", fund)
+                    .with("available", Arg::Fen(*balance))
+                    .with("needed", Arg::Fen(amount))],
+            )),
+            Kind::Disbursement => {
+                *balance -= amount;
+                summary.added += 1;
+            }
+            _ => {
+                *balance = balance.saturating_add(amount);
+                summary.added += 1;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Fen as yuan with thousands separators: `1234567` → `12,345.67`.
@@ -748,15 +921,29 @@ pub fn yuan(fen: u64) -> String {
     format!("{grouped}.{:02}", fen % 100)
 }
 
+/// The funds a file names, as the node shows them before anything is sent.
+#[derive(Default)]
+pub struct Funds {
+    /// The issuer's funds: fund → balance (fen).
+    pub balances: HashMap<String, u64>,
+    /// Funds whose rows cannot go in (not on this ledger, or another
+    /// organisation's): fund → why. Their rows are row errors.
+    pub refused: HashMap<String, Problem>,
+}
+
+/// What the checks before signing found.
+pub struct Preflight {
+    /// Warnings (a file whose total passes a fund's balance).
+    pub warnings: Vec<String>,
+    /// The funds named.
+    pub funds: Funds,
+}
+
 /// The checks made once before anything is signed: the key is registered
 /// to the issuer, active, and holds the role the kind needs; every fund
-/// named exists and is the issuer's. Returns warnings (a file whose total
-/// passes a fund's balance); an `Err` means nothing may be sent.
-pub fn preflight(
-    client: &NodeClient,
-    opts: &Import<'_>,
-    rows: &Rows,
-) -> anyhow::Result<Vec<String>> {
+/// named is read (one that is not there, or not the issuer's, makes its
+/// rows row errors). An `Err` means nothing may be sent.
+pub fn preflight(client: &NodeClient, opts: &Import<'_>, rows: &Rows) -> anyhow::Result<Preflight> {
     let key = hex::encode(opts.key.verifying_key().to_bytes());
     let org = match client.get_json(&format!("/v1/orgs/{}", seg(opts.issuer))) {
         Ok(org) => org,
@@ -811,6 +998,7 @@ pub fn preflight(
         }
     }
     let mut warnings = Vec::new();
+    let mut funds = Funds::default();
     for (fund, total) in needed {
         let f = match client.get_json(&format!("/v1/funds/{}", seg(fund))) {
             Ok(f) => f,
@@ -818,22 +1006,26 @@ pub fn preflight(
                 if e.downcast_ref::<crate::client::NodeError>()
                     .is_some_and(|n| n.status == 404) =>
             {
-                bail!("{}", t!("preflight.no_fund", fund = fund))
+                funds.refused.insert(
+                    fund.to_owned(),
+                    Problem::new("row.no_fund").text("fund", fund),
+                );
+                continue;
             }
             Err(e) => return Err(e),
         };
         if f["owner"] != opts.issuer {
-            bail!(
-                "{}",
-                t!(
-                    "preflight.not_their_fund",
-                    fund = fund,
-                    owner = f["owner"].as_str().unwrap_or("?"),
-                    org = opts.issuer
-                )
+            funds.refused.insert(
+                fund.to_owned(),
+                Problem::new("row.not_their_fund")
+                    .text("fund", fund)
+                    .text("owner", f["owner"].as_str().unwrap_or("?"))
+                    .text("org", opts.issuer),
             );
+            continue;
         }
         let balance = f["balance"].as_u64().unwrap_or(0);
+        funds.balances.insert(fund.to_owned(), balance);
         if opts.kind == Kind::Disbursement && total > balance {
             warnings.push(
                 rust_i18n::t!(
@@ -847,27 +1039,42 @@ pub fn preflight(
             );
         }
     }
-    Ok(warnings)
+    Ok(Preflight { warnings, funds })
 }
 
 /// The checks the node makes before the rules, run here so a bad row is
 /// reported by row number without a round trip, and so that a resident ID
-/// or mobile number typed into any column never leaves this machine.
-fn precheck(e: &SignedEntry) -> Result<(), (&'static str, String)> {
-    let value = serde_json::to_value(e).map_err(|e| ("schema_violation", e.to_string()))?;
-    ledger::schema::validate_entry(&value).map_err(|e| ("schema_violation", e.to_string()))?;
+/// or mobile number typed into any column never leaves this machine. A
+/// schema refusal is said by the field it is about, never in the
+/// validator's words.
+fn precheck(e: &SignedEntry) -> Result<(), (&'static str, Vec<Problem>)> {
+    const SCHEMA: &str = "schema_violation";
+    let value = serde_json::to_value(e).map_err(|e| {
+        let problem = Problem::new("row.node")
+            .text("code", SCHEMA)
+            .text("message", e.to_string());
+        (SCHEMA, vec![problem])
+    })?;
+    ledger::schema::validate_entry(&value).map_err(|e| {
+        let field = e.path.rsplit('/').next().unwrap_or_default();
+        let problem = Problem::new("row.schema").with("field", explain::field_arg(field));
+        (SCHEMA, vec![problem])
+    })?;
     match ledger::ident::pii_in_statement(&e.statement) {
         Some((path, pii)) => Err((
             "pii_detected",
-            t!(
-                "row.pii",
-                path = path,
-                what = match pii {
-                    ledger::ident::Pii::ResidentId => t!("pii.resident_id"),
-                    ledger::ident::Pii::Mobile => t!("pii.mobile"),
-                }
-            )
-            .into_owned(),
+            vec![Problem::new("row.pii")
+                .with(
+                    "path",
+                    explain::field_arg(path.rsplit('/').next().unwrap_or_default()),
+                )
+                .with(
+                    "what",
+                    Arg::Key(match pii {
+                        ledger::ident::Pii::ResidentId => "pii.resident_id",
+                        ledger::ident::Pii::Mobile => "pii.mobile",
+                    }),
+                )],
         )),
         None => Ok(()),
     }
@@ -876,19 +1083,33 @@ fn precheck(e: &SignedEntry) -> Result<(), (&'static str, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::explain::ZH;
 
     #[test]
-    fn yuan_and_dates_are_read_as_spreadsheets_write_them() {
-        assert_eq!(yuan_to_fen("1,200.5"), Ok(120_050));
-        assert_eq!(yuan_to_fen("¥80"), Ok(8_000));
-        assert_eq!(yuan_to_fen("0.07"), Ok(7));
-        for bad in ["", "1.234", "-5", "1e3", "12.x", "."] {
-            assert!(yuan_to_fen(bad).is_err(), "{bad}");
+    fn rows_are_numbered_as_the_spreadsheet_numbers_them() {
+        let head = "fund,beneficiary,tier,cause,amount,method,region,date,note\n";
+        let good = "F1,bnf_00000000000000000000000000000000000000000000000000000000000000a1,assisted,illness,1,cash,321181,2026-03-05,x\n";
+        let bad = "F1,x,assisted,illness,1,cash,321181,2026-03-05,x\n";
+        // Rows 2 and 4 good, 3 bad, a blank line 5, a quoted cell over two
+        // lines in row 6, 7 bad.
+        let text = format!(
+            "{head}{good}{bad}{good}\n{}{bad}",
+            good.replace(",x\n", ",\"a\nb\"\n")
+        );
+        for ending in ["\n", "\r\n", "\r"] {
+            let t = text.replace('\n', ending);
+            for bytes in [
+                t.clone().into_bytes(),
+                [b"\xEF\xBB\xBF".as_slice(), t.as_bytes()].concat(),
+                encoding_rs::GBK.encode(&t).0.into_owned(),
+            ] {
+                let rows = read_rows(&bytes, "auto", Kind::Disbursement, None).unwrap();
+                let bad_rows: Vec<u64> = rows.errors.iter().map(|e| e.row).collect();
+                let good_rows: Vec<u64> = rows.bodies.iter().map(|(r, _)| *r).collect();
+                assert_eq!(bad_rows, [3, 7], "{ending:?}");
+                assert_eq!(good_rows, [2, 4, 6], "{ending:?}");
+            }
         }
-        assert_eq!(date("2026/3/5").as_deref(), Some("2026-03-05"));
-        assert_eq!(date("2026-03-05").as_deref(), Some("2026-03-05"));
-        assert_eq!(date("2026/2/30"), None);
-        assert_eq!(date("26/3/5"), None);
     }
 
     #[test]
@@ -914,6 +1135,28 @@ mod tests {
     }
 
     #[test]
+    fn every_problem_of_a_row_is_said_without_schema_text() {
+        let csv = "资金编号,受助人代码,类别,致困原因,金额（元）,发放方式,区划代码,日期\n\
+                   F1,bnf_00000000000000000000000000000000000000000000000000000000000000a1,贫困户,因病,0,现金,3211,\n";
+        let rows = read_rows(csv.as_bytes(), "utf-8", Kind::Disbursement, None).unwrap();
+        let zh = rows.errors[0].message_in(ZH);
+        for said in [
+            "“贫困户”",
+            "金额须大于 0",
+            "“3211”不是 6 位行政区划代码",
+            "缺少日期",
+        ] {
+            assert!(zh.contains(said), "{said}: {zh}");
+        }
+        let en = rows.errors[0].message_in("en");
+        assert!(en.contains("date is empty"), "{en}");
+        assert!(
+            !en.contains("required property") && !en.contains("minimum"),
+            "{en}"
+        );
+    }
+
+    #[test]
     fn headers_labels_and_excel_numbers_are_explained() {
         let e = read_rows(b"fund,amount\nF,1\n", "utf-8", Kind::Disbursement, None)
             .err()
@@ -924,22 +1167,17 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("cause (cause / 致困原因)"), "{e}");
-        assert_eq!(coded("tier", "救助户"), Ok("assisted".into()));
-        assert_eq!(coded("tier", "monitored"), Ok("monitored".into()));
-        let e = coded("tier", "贫困户").unwrap_err();
-        assert!(
-            e.contains("救助户(assisted), 脆弱户(vulnerable), 监测户(monitored)"),
-            "{e}"
-        );
         assert!(is_scientific("3.21181E+17") && is_scientific("1E+17"));
         assert!(!is_scientific("321181196003120136") && !is_scientific("E+17"));
         let csv = "资金编号,身份证号,类别,致困原因,金额（元）,发放方式,区划代码,日期\n\
                    F1,3.21181E+17,救助户,因病,100,现金,110105,2026/3/5\n";
         let rows = read_rows(csv.as_bytes(), "utf-8", Kind::Disbursement, Some(b"s")).unwrap();
         assert!(
-            rows.errors[0].message.contains("format the column as text"),
+            rows.errors[0]
+                .message_in("en")
+                .contains("format the column as text"),
             "{}",
-            rows.errors[0].message
+            rows.errors[0].message_in("en")
         );
     }
 }

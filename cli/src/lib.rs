@@ -13,9 +13,11 @@ pub mod admin;
 pub mod audit;
 pub mod client;
 pub mod config;
+pub mod explain;
 pub mod i18n;
 pub mod iati;
 pub mod import;
+pub mod parse;
 pub mod receipt;
 pub mod witness;
 

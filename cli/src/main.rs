@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
-use cli::{admin, i18n, Failed};
+use cli::{admin, i18n, parse, Failed};
 use ledger::domain::{Category, Kind, OrgType, Role, Source};
 use rust_i18n::t;
 
@@ -85,9 +85,23 @@ struct ImportArgs {
     /// beneficiary, amount and date to one already in the ledger or earlier in the file.
     #[arg(long)]
     allow_repeat: bool,
-    /// Write refused rows (row, code, message) to this CSV.
+    /// Write the rows not imported (row, code, every problem, how to fix)
+    /// to this CSV, in the input's language (Chinese for a Chinese sheet or
+    /// interface), amounts in yuan.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Check every row (against the node's state too: funds, balances,
+    /// voucher numbers, repeats) and report; send nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// With a witness policy: receipts against the first witnessed
+    /// checkpoint that covers each array of rows (waiting up to --wait
+    /// seconds), so they pass `check-receipt --policy`.
+    #[command(flatten)]
+    witnessed: PolicyArgs,
+    /// Seconds to wait for a witnessed checkpoint, with --policy.
+    #[arg(long, default_value_t = 60)]
+    wait: u64,
     /// Write the verified receipts (NDJSON) to this file.
     #[arg(long)]
     receipts: Option<PathBuf>,
@@ -569,23 +583,24 @@ struct FundOpenArgs {
     /// Title, e.g. 2026年大病救助.
     #[arg(long)]
     title: String,
-    /// dibao, tekun, temporary, medical, education, housing, employment, disaster or other.
-    #[arg(long)]
+    /// dibao, tekun, temporary, medical, education, housing, employment, disaster or other
+    /// (or a label such as 临时救助, as in a sheet).
+    #[arg(long, value_parser = parse::arg::category)]
     category: Category,
-    /// fiscal, donation, crowdfunding, union_dues or other.
-    #[arg(long)]
+    /// fiscal, donation, crowdfunding, union_dues or other (or a label such as 社会捐赠).
+    #[arg(long, value_parser = parse::arg::source)]
     source: Source,
     /// 6-digit region code (GB/T 2260).
-    #[arg(long)]
+    #[arg(long, value_parser = parse::arg::region)]
     region: String,
-    /// Budget in yuan.
-    #[arg(long, default_value = "0")]
-    budget: String,
-    /// First day (YYYY-MM-DD).
-    #[arg(long)]
+    /// Budget in yuan (1,000,000, ¥650 or 650元).
+    #[arg(long, default_value = "0", value_parser = parse::arg::yuan)]
+    budget: u64,
+    /// First day (2026-01-01 or 2026/1/1).
+    #[arg(long, value_parser = parse::arg::date)]
     start: String,
-    /// Last day (YYYY-MM-DD).
-    #[arg(long)]
+    /// Last day (2026-12-31 or 2026/12/31).
+    #[arg(long, value_parser = parse::arg::date)]
     end: String,
 }
 
@@ -599,11 +614,11 @@ struct OrgRegisterArgs {
     /// Its name.
     #[arg(long)]
     name: String,
-    /// government, union, charity or other.
-    #[arg(long = "type")]
+    /// government, union, charity or other (or a label such as 工会).
+    #[arg(long = "type", value_parser = parse::arg::org_type)]
     org_type: OrgType,
     /// 6-digit region code (GB/T 2260).
-    #[arg(long)]
+    #[arg(long, value_parser = parse::arg::region)]
     region: String,
     /// One of its keys and the roles it holds: HEX=role,role (repeat for more keys).
     #[arg(long = "org-key", required = true)]

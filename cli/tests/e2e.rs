@@ -385,7 +385,7 @@ fn an_interrupted_import_rerun_yields_each_row_once() {
     let report = std::fs::read_to_string(&report).unwrap();
     let lines: Vec<&str> = report.lines().collect();
     // UTF-8 with a BOM, so that Excel opens it as it is.
-    assert_eq!(lines[0], "\u{feff}row,code,message");
+    assert_eq!(lines[0], "\u{feff}row,code,message,how to fix");
     assert!(lines[1].starts_with("3,bad_row,"), "{report}");
     assert!(lines[2].starts_with("4,rule_violation,"), "{report}");
     assert!(lines[3].starts_with("5,bad_row,"), "{report}");

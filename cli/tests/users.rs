@@ -68,9 +68,11 @@ fn a_resaved_converted_or_renamed_spreadsheet_never_pays_twice() {
     let out = cli(&w.import_args(&changed, &["--report", &report]), None);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(w.size(), size, "a changed row was added");
+    // The sheet's headers are Chinese: so is its report.
     let report = std::fs::read_to_string(&report).unwrap();
     assert!(
-        report.contains("2,rule_violation,\"duplicate voucher"),
+        report
+            .contains("2,rule_violation,违反账本规则（凭证号 MZ-0301 已被账本中序号 4 的记录使用"),
         "{report}"
     );
     assert!(report.contains("4,repeat,"), "{report}");
@@ -154,14 +156,16 @@ fn a_wrong_vkey_writes_nothing() {
 fn checks_before_signing_name_what_is_wrong() {
     let w = World::new();
     let file = w.path("rows.csv");
-    std::fs::write(&file, ROWS.replace("MED-2026", "NO-SUCH-FUND")).unwrap();
+    // An unknown fund is its rows' error, not the file's.
+    std::fs::write(&file, ROWS.replacen("MED-2026", "NO-SUCH-FUND", 1)).unwrap();
     let out = cli(&w.import_args(&file, &[]), None);
-    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
-        out.stderr.contains("fund NO-SUCH-FUND does not exist"),
+        out.stderr.contains("row 2: rule_violation: a rule of the ledger forbids it (fund NO-SUCH-FUND does not exist on this ledger; correct the fund id, or open the fund first"),
         "{}",
         out.stderr
     );
+    assert_eq!(imported(&out), (3, 0), "{}", out.stdout);
     // The bureau's key is not the charity's.
     let mut args = w.import_args(&w.path("rows.csv"), &[]);
     let at = args.iter().position(|a| a == "--key").unwrap();
@@ -486,7 +490,7 @@ fn chinese_and_english_messages() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     let stderr = out.stderr.replace('\r', "");
     assert!(stderr.contains("aidledger：注意：资金 MED-2026：可用 100,000.00 元，需要 1,000,000.00 元（缺 900,000.00 元）；超出余额的行将被拒绝\n"), "{stderr}");
-    assert!(stderr.contains("第 2 行：rule_violation：违反账本规则（资金 MED-2026 余额不足：可用 100,000.00 元，需要 1,000,000.00 元）\n"), "{stderr}");
+    assert!(stderr.contains("第 2 行：rule_violation：违反账本规则（资金 MED-2026 余额不足：可用 100,000.00 元，本行需要 1,000,000.00 元）\n"), "{stderr}");
     assert!(stderr.contains("第 3 行：bad_row：该行无法转为记录（类别：“贫困户”不是可用的填法；可填 救助户(assisted)、脆弱户(vulnerable)、监测户(monitored)）\n"), "{stderr}");
     let summary = out.stdout.lines().last().unwrap();
     assert!(
@@ -498,7 +502,7 @@ fn chinese_and_english_messages() {
     let (text, _, bad) = encoding_rs::GBK.decode(&bytes);
     assert!(!bad);
     assert!(
-        text.starts_with("行号,错误代码,说明\n2,rule_violation,"),
+        text.starts_with("行号,错误代码,说明,处理办法\n2,rule_violation,\"违反账本规则（资金 MED-2026 余额不足：可用 100,000.00 元，本行需要 1,000,000.00 元）\",按说明改正该行后重新导入"),
         "{text}"
     );
 
@@ -514,7 +518,7 @@ fn chinese_and_english_messages() {
 
     let out = cli(&w.import_args(&file, &[]), None);
     let stderr = out.stderr;
-    assert!(stderr.contains("row 2: rule_violation: a rule of the ledger forbids it (insufficient balance in fund MED-2026: 100,000.00 yuan available, 1,000,000.00 yuan needed)\n"), "{stderr}");
+    assert!(stderr.contains("row 2: rule_violation: a rule of the ledger forbids it (fund MED-2026 has 100,000.00 yuan available, the row needs 1,000,000.00 yuan)\n"), "{stderr}");
     assert!(
         out.stdout.lines().last().unwrap().starts_with(
             "2 rows: 0 added, 0 already in the ledger, 0 held back as repeats, 2 refused ("

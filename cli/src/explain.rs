@@ -1,0 +1,249 @@
+//! What a user is told about a value or a row that cannot go in: one
+//! [`Problem`] per thing wrong, kept as a key of the table
+//! (`cli/locales/app.yml`) and its arguments, and said in whichever
+//! language the reader needs (the terminal's, or the input file's for an
+//! import report). Amounts travel as fen and are said in yuan; field names
+//! are said as the spreadsheet's column names. Nothing here is JSON-Schema
+//! text or a node's English.
+
+use std::fmt;
+
+/// The Chinese locale of the table.
+pub const ZH: &str = "zh-CN";
+
+/// One argument of a problem, rendered per language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arg {
+    /// Text shown as it is (a cell, an id).
+    Text(String),
+    /// An amount in fen, said in yuan with thousands separators.
+    Fen(u64),
+    /// A body field, said by its column name (`field.<name>`).
+    Field(&'static str),
+    /// The labels and codes accepted for a coded field.
+    Labels(&'static str),
+    /// Another text of the table, by its key.
+    Key(&'static str),
+}
+
+/// The body fields an import fills, said by their column names.
+const FIELDS: &[&str] = &[
+    "fund",
+    "beneficiary",
+    "tier",
+    "cause",
+    "amount",
+    "method",
+    "region",
+    "date",
+    "ref",
+    "need",
+    "from",
+    "holder",
+    "points",
+    "reason",
+];
+
+/// A body field named in a path: by its column name if it is one an
+/// import fills, else as it is.
+pub fn field_arg(name: &str) -> Arg {
+    FIELDS
+        .iter()
+        .find(|f| **f == name)
+        .map_or_else(|| Arg::Text(name.to_owned()), |f| Arg::Field(f))
+}
+
+/// One thing wrong: a key of the table and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The table's key.
+    pub key: &'static str,
+    /// `%{name}` → value.
+    pub args: Vec<(&'static str, Arg)>,
+}
+
+impl Problem {
+    /// A problem said by `key`.
+    pub fn new(key: &'static str) -> Problem {
+        Problem {
+            key,
+            args: Vec::new(),
+        }
+    }
+
+    /// With `%{name}` set to `arg`.
+    pub fn with(mut self, name: &'static str, arg: Arg) -> Problem {
+        self.args.push((name, arg));
+        self
+    }
+
+    /// With `%{name}` set to `text`.
+    pub fn text(self, name: &'static str, text: impl Into<String>) -> Problem {
+        self.with(name, Arg::Text(text.into()))
+    }
+
+    /// The problem in `locale`.
+    pub fn say_in(&self, locale: &str) -> String {
+        let mut s = lookup(locale, self.key);
+        for (name, arg) in &self.args {
+            let value = match arg {
+                Arg::Text(t) => t.clone(),
+                Arg::Fen(fen) => crate::import::yuan(*fen),
+                Arg::Field(f) => field_name(locale, f),
+                Arg::Labels(field) => {
+                    crate::parse::accepted(field).join(&lookup(locale, "list.sep"))
+                }
+                Arg::Key(key) => lookup(locale, key),
+            };
+            s = s.replace(&format!("%{{{name}}}"), &value);
+        }
+        s
+    }
+}
+
+impl fmt::Display for Problem {
+    /// In the interface's language.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.say_in(&rust_i18n::locale()))
+    }
+}
+
+impl std::error::Error for Problem {}
+
+/// The text of `key` in `locale` (English if the table has none there; the
+/// key itself if neither).
+pub fn lookup(locale: &str, key: &str) -> String {
+    crate::_rust_i18n_try_translate(locale, key)
+        .or_else(|| crate::_rust_i18n_try_translate("en", key))
+        .map_or_else(|| key.to_owned(), |c| c.into_owned())
+}
+
+/// A body field as its column is called in `locale`.
+pub fn field_name(locale: &str, field: &str) -> String {
+    let key = format!("field.{field}");
+    crate::_rust_i18n_try_translate(locale, &key)
+        .map_or_else(|| field.to_owned(), |c| c.into_owned())
+}
+
+/// Several problems of one row, in `locale`.
+pub fn say_all(locale: &str, problems: &[Problem]) -> String {
+    let sep = lookup(locale, "problem.sep");
+    problems
+        .iter()
+        .map(|p| p.say_in(locale))
+        .collect::<Vec<_>>()
+        .join(&sep)
+}
+
+/// What a SPEC code (or the import's `bad_row` and `repeat`) means, in
+/// `locale`.
+pub fn meaning(locale: &str, code: &str) -> String {
+    lookup(locale, &format!("code.{code}"))
+}
+
+/// What to do about a row refused with `code`, in `locale`.
+pub fn fix(locale: &str, code: &str) -> String {
+    lookup(locale, &format!("fix.{code}"))
+}
+
+/// The node's refusal of a row as a problem: the rules' refusals the CLI
+/// knows (a balance short, a voucher number used before) with their
+/// numbers; any other said by its code alone in Chinese and with the
+/// node's words in English. `row_of_seq` names the row of this import that
+/// holds a seq, if one does.
+pub fn node_refusal(code: &str, message: &str, row_of_seq: impl Fn(u64) -> Option<u64>) -> Problem {
+    if let Some((fund, available, needed)) = insufficient_balance(message) {
+        return Problem::new("row.insufficient")
+            .text("fund", fund)
+            .with("available", Arg::Fen(available))
+            .with("needed", Arg::Fen(needed));
+    }
+    if let Some((reference, seq)) = duplicate_voucher(message) {
+        return match row_of_seq(seq) {
+            Some(row) => Problem::new("row.voucher_file")
+                .text("ref", reference)
+                .text("row", row.to_string()),
+            None => Problem::new("row.voucher_ledger")
+                .text("ref", reference)
+                .text("seq", seq.to_string()),
+        };
+    }
+    Problem::new("row.node")
+        .text("code", code)
+        .text("message", message)
+}
+
+/// The rules' `insufficient balance in fund "F": A available, B needed` (fen).
+fn insufficient_balance(message: &str) -> Option<(String, u64, u64)> {
+    let rest = message.strip_prefix("insufficient balance in fund ")?;
+    let (fund, rest) = rest.split_once(": ")?;
+    let (available, rest) = rest.split_once(" available, ")?;
+    let needed = rest.strip_suffix(" needed")?;
+    Some((
+        fund.trim_matches('"').to_owned(),
+        available.parse().ok()?,
+        needed.parse().ok()?,
+    ))
+}
+
+/// The rules' `duplicate voucher: ORG already used ref "R" at seq N`.
+fn duplicate_voucher(message: &str) -> Option<(String, u64)> {
+    let rest = message.strip_prefix("duplicate voucher: ")?;
+    let (_, rest) = rest.split_once(" already used ref ")?;
+    let (reference, seq) = rest.rsplit_once(" at seq ")?;
+    let reference: String = serde_json::from_str(reference).ok()?;
+    Some((reference, seq.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_refusals_are_said_with_their_numbers_in_both_languages() {
+        let p = node_refusal(
+            "rule_violation",
+            "insufficient balance in fund \"MED\": 23239900 available, 100000000 needed",
+            |_| None,
+        );
+        assert_eq!(
+            p.say_in(ZH),
+            "资金 MED 余额不足：可用 232,399.00 元，本行需要 1,000,000.00 元"
+        );
+        assert!(p.say_in("en").contains("232,399.00 yuan available"));
+        let v = "duplicate voucher: CN-USCI-X already used ref \"MZ-1\" at seq 7";
+        let in_file = node_refusal("rule_violation", v, |s| (s == 7).then_some(3));
+        assert_eq!(
+            in_file.say_in(ZH),
+            "凭证号 MZ-1 与第 3 行重复；请改正其中一行的凭证号"
+        );
+        let before = node_refusal("rule_violation", v, |_| None);
+        assert!(
+            before.say_in(ZH).contains("序号 7"),
+            "{}",
+            before.say_in(ZH)
+        );
+        let other = node_refusal("unknown_key", "key abc is not registered", |_| None);
+        assert!(
+            !other.say_in(ZH).contains("registered"),
+            "{}",
+            other.say_in(ZH)
+        );
+        assert!(other.say_in("en").contains("key abc is not registered"));
+    }
+
+    #[test]
+    fn every_code_has_a_meaning_and_a_fix_in_both_languages() {
+        let codes = ledger::code::Code::ALL.map(|c| c.as_str());
+        for code in codes.iter().copied().chain(["bad_row", "repeat"]) {
+            for locale in ["en", ZH] {
+                for key in [format!("code.{code}"), format!("fix.{code}")] {
+                    assert!(
+                        crate::_rust_i18n_try_translate(locale, &key).is_some(),
+                        "{locale} {key}"
+                    );
+                }
+            }
+        }
+    }
+}
