@@ -265,5 +265,9 @@ mod tests {
             Ok("temporary")
         );
         assert_eq!(arg::yuan("650元"), Ok(65_000));
+        assert_eq!(arg::org_type("工会").map(|t| t.as_str()), Ok("union"));
+        assert_eq!(arg::source("社会捐赠").map(|t| t.as_str()), Ok("donation"));
+        assert_eq!(arg::date("2026/1/1").as_deref(), Ok("2026-01-01"));
+        assert!(arg::region("3211").is_err());
     }
 }

@@ -466,3 +466,53 @@ fn node_with_policy(data: &Path, addr: SocketAddr, policy: &str) -> testkit::Kil
             .stderr(Stdio::null()),
     ))
 }
+
+/// The issue's own case: on an Excel-saved GBK sheet (CRLF) an invalid ID
+/// number on line 12 is row 12, not the good row 11 above it; the number
+/// is never echoed. `--lang zh` as well as the locale.
+#[test]
+fn an_invalid_id_number_is_reported_on_its_own_line() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new();
+    let secret = w.path("secret");
+    std::fs::write(&secret, "deployment secret of the county office\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut csv = String::from(
+        "姓名,资金编号,身份证号,类别,致困原因,金额（元）,发放方式,区划代码,发放日期\r\n",
+    );
+    for day in 1..=9 {
+        csv.push_str(&format!(
+            "某某,MED-2026,11010519491231002X,救助户,因病,10元,现金,321181,2026/4/{day}\r\n"
+        ));
+    }
+    csv.push_str("某某,MED-2026,3.21181E+17,救助户,因病,10元,现金,321181,2026/4/10\r\n");
+    csv.push_str("某某,MED-2026,110105194912310021,救助户,因病,10元,现金,321181,2026/4/11\r\n");
+    let file = w.path("身份证.csv");
+    std::fs::write(&file, encoding_rs::GBK.encode(&csv).0).unwrap();
+    let size = w.size();
+    let out = cli(
+        &[
+            ["--lang", "zh"].as_slice(),
+            &w.import_args(&file, &["--secret-file", &secret])
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        ]
+        .concat(),
+        None,
+    );
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let stderr = out.stderr.replace('\r', "");
+    assert!(
+        stderr.contains("第 11 行：bad_row：该行无法转为记录（第 3 列：3.21181E+17 是被 Excel 转成数字的身份证号"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "第 12 行：bad_row：该行无法转为记录（第 3 列的身份证号无效（校验位不对））\n"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("110105194912310021"), "{stderr}");
+    assert_eq!(w.size(), size + 9);
+}
