@@ -168,9 +168,37 @@ pub fn node_refusal(code: &str, message: &str, row_of_seq: impl Fn(u64) -> Optio
                 .text("seq", seq.to_string()),
         };
     }
+    if let Some(need) = quoted_after(message, "no need ") {
+        return Problem::new("row.no_need").text("need", need);
+    }
+    if let Some(rest) = message.strip_prefix("need ") {
+        if let Some((need, why)) = rest.split_once("\" ") {
+            let need = need.trim_start_matches('"').to_owned();
+            if why.starts_with("is not claimed by ") {
+                return Problem::new("row.need_unclaimed").text("need", need);
+            }
+            if why == "is for another beneficiary" {
+                return Problem::new("row.need_other").text("need", need);
+            }
+        }
+    }
+    if let Some(fund) = quoted_after(message, "no fund ") {
+        return Problem::new("row.no_fund").text("fund", fund);
+    }
+    if let Some(holder) = message
+        .strip_prefix("holder ")
+        .and_then(|r| r.strip_suffix(" is neither a registered org nor a vol_ pseudonym"))
+    {
+        return Problem::new("row.holder_unknown").text("holder", holder);
+    }
     Problem::new("row.node")
         .text("code", code)
         .text("message", message)
+}
+
+/// `"X"` in `PREFIX"X"` (the rules quote ids with Rust's `{:?}`).
+fn quoted_after(message: &str, prefix: &str) -> Option<String> {
+    serde_json::from_str(message.strip_prefix(prefix)?).ok()
 }
 
 /// The rules' `insufficient balance in fund "F": A available, B needed` (fen).
@@ -222,6 +250,34 @@ mod tests {
             before.say_in(ZH).contains("序号 7"),
             "{}",
             before.say_in(ZH)
+        );
+        let need = node_refusal(
+            "rule_violation",
+            "need \"N-1\" is not claimed by CN-USCI-X",
+            |_| None,
+        );
+        assert!(
+            need.say_in(ZH).contains("需求 N-1 未由本机构认领"),
+            "{}",
+            need.say_in(ZH)
+        );
+        let need = node_refusal("rule_violation", "no need \"N-2\"", |_| None);
+        assert!(
+            need.say_in(ZH).contains("需求 N-2 在此账本中不存在"),
+            "{}",
+            need.say_in(ZH)
+        );
+        let holder = node_refusal(
+            "rule_violation",
+            "holder XM-DAC-1 is neither a registered org nor a vol_ pseudonym",
+            |_| None,
+        );
+        assert!(
+            holder
+                .say_in(ZH)
+                .contains("积分对象 XM-DAC-1 不是已登记的机构"),
+            "{}",
+            holder.say_in(ZH)
         );
         let other = node_refusal("unknown_key", "key abc is not registered", |_| None);
         assert!(
