@@ -13,6 +13,7 @@ use ed25519_dalek::SigningKey;
 use ledger::body::{self, Body, KeyGrant};
 use ledger::domain::Role;
 use ledger::entry::{format_timestamp, SignedEntry};
+use rust_i18n::t;
 
 use crate::client::NodeClient;
 use crate::receipt::Submitter;
@@ -35,17 +36,17 @@ pub struct Signer {
 pub fn key_with_roles(spec: &str) -> anyhow::Result<KeyGrant> {
     let (key, roles) = spec
         .split_once('=')
-        .with_context(|| format!("--org-key {spec:?}: write it as HEX=role,role"))?;
+        .with_context(|| t!("admin.org_key_shape", spec = spec))?;
     let roles = roles
         .split(',')
         .map(str::trim)
         .filter(|r| !r.is_empty())
         .map(|r| {
             r.parse::<Role>()
-                .with_context(|| format!("--org-key {spec:?}"))
+                .with_context(|| t!("admin.org_key", spec = spec))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    anyhow::ensure!(!roles.is_empty(), "--org-key {spec:?} names no role");
+    anyhow::ensure!(!roles.is_empty(), "{}", t!("admin.no_role", spec = spec));
     Ok(KeyGrant {
         key: key.trim().to_owned(),
         roles,
@@ -62,22 +63,20 @@ pub fn check_org_id(id: &str) -> anyhow::Result<()> {
         if code.len() == 18 && code.is_ascii() {
             if let Some(right) = ledger::ident::usci_check_char(&code[..17]) {
                 anyhow::bail!(
-                    "{id}: the last character of a unified social credit code is a check character (GB 32100); \
-                     for {} it is {right}, not {}: CN-USCI-{}{right}",
-                    &code[..17],
-                    &code[17..],
-                    &code[..17]
+                    "{}",
+                    t!(
+                        "admin.usci_check",
+                        id = id,
+                        body = &code[..17],
+                        right = right,
+                        given = &code[17..]
+                    )
                 );
             }
         }
-        anyhow::bail!(
-            "{id}: after CN-USCI- comes the 18-character unified social credit code \
-             (digits and capitals except I, O, S, V, Z)"
-        );
+        anyhow::bail!("{}", t!("admin.usci_shape", id = id));
     }
-    anyhow::bail!(
-        "{id}: an org id is XX-SCHEME-ID, e.g. CN-USCI-53440300MJ0000018R or XM-DAC-41114"
-    )
+    anyhow::bail!("{}", t!("admin.org_id", id = id))
 }
 
 /// Builds, checks, signs and submits one entry of `kind`, prints its

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use ledger::merkle::Hash;
 use percent_encoding::{utf8_percent_encode, AsciiSet, PercentEncode, NON_ALPHANUMERIC};
+use rust_i18n::t;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -128,18 +129,27 @@ impl NodeClient {
                         .with_config()
                         .limit(MAX_BODY)
                         .read_to_vec()
-                        .with_context(|| format!("reading the answer to {url}"))?;
+                        .with_context(|| t!("client.reading", url = url))?;
                     if !matches!(status, 500 | 503) || attempt == ATTEMPTS {
                         return Ok((status, bytes));
                     }
-                    format!("{}", NodeError::from_answer(status, &bytes))
+                    let e = NodeError::from_answer(status, &bytes);
+                    crate::i18n::node_error(&e.code, &e.message)
                 }
                 Err(e) if attempt == ATTEMPTS => {
-                    return Err(anyhow!(e).context(format!("requesting {url}")))
+                    return Err(anyhow!(e).context(t!("client.requesting", url = url)))
                 }
-                Err(e) => e.to_string(),
+                Err(e) => crate::i18n::say_error(&anyhow!(e)),
             };
-            eprintln!("aidledger: {url}: {retry}; retrying in {wait:?}");
+            eprintln!(
+                "{}",
+                t!(
+                    "client.retrying",
+                    url = url,
+                    error = retry,
+                    secs = format!("{:.1}", wait.as_secs_f64())
+                )
+            );
             std::thread::sleep(wait);
             wait = (wait * 2).min(Duration::from_secs(5));
         }
@@ -253,23 +263,28 @@ impl NodeClient {
             let (at, limit, page) = page?;
             for line in page.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
                 if next == at + limit {
-                    bail!("the node sent more than {limit} leaves from seq {at}");
+                    bail!("{}", t!("client.too_many_leaves", limit = limit, at = at));
                 }
                 f(next, line)?;
                 next += 1;
             }
             if next != at + limit {
                 bail!(
-                    "the node sent {} leaves from seq {at}, not {limit}",
-                    next - at
+                    "{}",
+                    t!(
+                        "client.wrong_leaves",
+                        sent = next - at,
+                        at = at,
+                        limit = limit
+                    )
                 );
             }
         }
         fetcher
             .join()
-            .map_err(|_| anyhow!("the fetching thread panicked"))?;
+            .map_err(|_| anyhow!("{}", t!("client.panicked")))?;
         if next < end {
-            bail!("the node sent leaves up to seq {next}, not {end}");
+            bail!("{}", t!("client.short_leaves", next = next, end = end));
         }
         Ok(())
     }
@@ -279,13 +294,13 @@ impl NodeClient {
 pub fn hash(v: &Value) -> anyhow::Result<Hash> {
     v.as_str()
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| anyhow!("expected a 64-hex hash, got {v}"))
+        .ok_or_else(|| anyhow!("{}", t!("client.not_hash", value = v)))
 }
 
 /// A JSON array of hex hashes.
 pub fn hashes(v: &Value) -> anyhow::Result<Vec<Hash>> {
     v.as_array()
-        .ok_or_else(|| anyhow!("expected an array of hashes, got {v}"))?
+        .ok_or_else(|| anyhow!("{}", t!("client.not_hashes", value = v)))?
         .iter()
         .map(hash)
         .collect()

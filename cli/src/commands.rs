@@ -1,6 +1,7 @@
 //! What each `aidledger` command does, one function per command; `main`
 //! parses the command line and calls them.
 
+use std::collections::HashMap;
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ use cli::audit::{self, Pins, StateDir};
 use cli::client::{seg, NodeClient};
 use cli::i18n;
 use cli::receipt::{self, Receipt, Submitter};
-use cli::{admin, iati, import, write_durably, Failed};
+use cli::{admin, iati, import, parse, write_durably, Failed};
 use ledger::body;
 use ledger::checkpoint::CheckpointVerifier;
 use ledger::entry::{format_timestamp, SignedEntry};
@@ -62,9 +63,12 @@ pub(crate) fn pseudonyms(
         // The ID number itself is never echoed: only its position.
         let p = pseudonym(&secret, id, kind).map_err(|_| {
             anyhow::anyhow!(
-                "ID number {} of {} has a wrong check character",
-                ids.iter().position(|x| x == id).unwrap_or(0) + 1,
-                ids.len()
+                "{}",
+                t!(
+                    "pseudonym.bad_id",
+                    n = ids.iter().position(|x| x == id).unwrap_or(0) + 1,
+                    total = ids.len()
+                )
             )
         })?;
         writeln!(stdout, "{p}")?;
@@ -85,19 +89,23 @@ pub(crate) fn sign(
 ) -> anyhow::Result<ExitCode> {
     let key = keyfile::read(&key)?;
     let body: Value =
-        serde_json::from_slice(&read_input(&body)?).context("the body is not JSON")?;
+        serde_json::from_slice(&read_input(&body)?).with_context(|| t!("sign.not_json"))?;
     if let Some((path, pii)) = ledger::ident::pii_in_body(&body) {
-        anyhow::bail!(
-            "not signing: {path} holds {}; use a pseudonym",
-            pii.describe()
-        );
+        anyhow::bail!("{}", t!("sign.pii", path = path, what = i18n::pii(pii)));
     }
     let nonce = nonce.unwrap_or_else(cli::fresh_nonce);
     let issued_at = issued_at.unwrap_or_else(|| format_timestamp(SystemTime::now()));
     let entry = SignedEntry::create(&key, &issuer, kind, &nonce, &issued_at, body)?;
     let value = serde_json::to_value(&entry)?;
-    ledger::rules::check_submission_value(value.clone())
-        .map_err(|r| anyhow::anyhow!("not signing: {r}"))?;
+    ledger::rules::check_submission_value(value.clone()).map_err(|r| {
+        anyhow::anyhow!(
+            "{}",
+            t!(
+                "sign.refused",
+                message = i18n::refusal(r.code.as_str(), &r.message)
+            )
+        )
+    })?;
     writeln!(stdout, "{}", serde_json::to_string_pretty(&value)?)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -308,11 +316,9 @@ pub(crate) fn prove(
     let note = client.checkpoint()?;
     let cp = trust(verifier.clone(), &witnessed)?.check(&note)?;
     let (leaf, path) = client.inclusion(seq, cp.root.size)?;
-    cp.root.verify_inclusion(&leaf, seq, &path).map_err(|e| {
-        Failed(format!(
-            "the inclusion proof of seq {seq} does not verify: {e}"
-        ))
-    })?;
+    cp.root
+        .verify_inclusion(&leaf, seq, &path)
+        .map_err(|e| Failed(t!("prove.bad_proof", seq = seq, error = e).into_owned()))?;
     let proof = serde_json::json!({
         "seq": seq, "size": cp.root.size, "leaf_hash": leaf, "path": path,
         "checkpoint": String::from_utf8_lossy(&note),
@@ -371,9 +377,9 @@ pub(crate) fn export(
         .lines()
         .nth(1)
         .and_then(|l| l.parse().ok())
-        .context("the node's checkpoint has no size line")?;
+        .with_context(|| t!("export.no_size"))?;
     let mut f = std::io::BufWriter::new(
-        std::fs::File::create(&out).with_context(|| format!("creating {}", out.display()))?,
+        std::fs::File::create(&out).with_context(|| t!("io.creating", path = out.display()))?,
     );
     let bar = progress(size, &t!("progress.exporting"));
     client.leaves(0, size, |seq, bytes| {
@@ -391,9 +397,13 @@ pub(crate) fn export(
     write_durably(Path::new(&cp_path), &note)?;
     writeln!(
         stdout,
-        "exported {size} entries to {} (checkpoint in {})",
-        out.display(),
-        Path::new(&cp_path).display()
+        "{}",
+        t!(
+            "export.done",
+            size = size,
+            out = out.display(),
+            checkpoint = Path::new(&cp_path).display()
+        )
     )?;
     Ok(ExitCode::SUCCESS)
 }
@@ -410,7 +420,7 @@ pub(crate) fn fund_open(args: FundOpenArgs) -> anyhow::Result<ExitCode> {
         start: args.start,
         end: args.end,
     };
-    let done = format!("fund {} opened", body.fund);
+    let done = t!("fund.opened", fund = body.fund).into_owned();
     admin::sign_and_submit(&args.signer.into(), &body, &done)
 }
 
@@ -430,12 +440,12 @@ pub(crate) fn org_register(args: OrgRegisterArgs) -> anyhow::Result<ExitCode> {
         },
         keys,
     };
-    let done = format!("{} registered", body.org.id);
+    let done = t!("org.registered", org = body.org.id, name = body.org.name).into_owned();
     admin::sign_and_submit(&args.signer.into(), &body, &done)
 }
 
 pub(crate) fn key_add(args: KeyAddArgs) -> anyhow::Result<ExitCode> {
-    let done = format!("key {} added to {}", args.public, args.org);
+    let done = t!("key.added", key = args.public, org = args.org).into_owned();
     let body = body::KeyAdd {
         org: args.org,
         key: args.public,
@@ -445,7 +455,7 @@ pub(crate) fn key_add(args: KeyAddArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub(crate) fn key_revoke(args: KeyRevokeArgs) -> anyhow::Result<ExitCode> {
-    let done = format!("key {} of {} revoked", args.public, args.org);
+    let done = t!("key.revoked", key = args.public, org = args.org).into_owned();
     let body = body::KeyRevoke {
         org: args.org,
         key: args.public,
@@ -468,30 +478,33 @@ pub(crate) fn init(
 ) -> anyhow::Result<ExitCode> {
     let path = config
         .or_else(cli::config::default_path)
-        .context("no config path: give --config or set HOME")?;
+        .with_context(|| t!("init.no_path"))?;
     let client = NodeClient::new(&node);
     let info = client.log_info()?;
-    let verifier = CheckpointVerifier::from_vkey(&info.vkey).context("the node's vkey")?;
-    verifier.verify(&client.checkpoint()?).map_err(|e| {
-        Failed(format!(
-            "the node's checkpoint does not verify with its own vkey: {e}"
-        ))
-    })?;
+    let verifier = CheckpointVerifier::from_vkey(&info.vkey)
+        .with_context(|| t!("init.bad_vkey", vkey = info.vkey))?;
+    verifier
+        .verify(&client.checkpoint()?)
+        .map_err(|e| Failed(t!("init.bad_checkpoint", error = e).into_owned()))?;
     if let Some(published) = &vkey {
         if *published != info.vkey {
-            return Err(Failed(format!(
-                "the node's vkey {} is not the published {published}: another node, or a wrong URL; nothing was written",
-                info.vkey
-            ))
+            return Err(Failed(
+                t!("init.other_vkey", vkey = info.vkey, published = published).into_owned(),
+            )
             .into());
         }
     }
     if let Some(published) = &genesis {
         if info.genesis.as_deref() != Some(published.as_str()) {
-            return Err(Failed(format!(
-                "the node's genesis {} is not the published {published}: another ledger; nothing was written",
-                info.genesis.as_deref().unwrap_or("(none)")
-            ))
+            let none = t!("init.no_genesis");
+            return Err(Failed(
+                t!(
+                    "init.other_genesis",
+                    genesis = info.genesis.as_deref().unwrap_or(&none),
+                    published = published
+                )
+                .into_owned(),
+            )
             .into());
         }
     }
@@ -512,22 +525,34 @@ pub(crate) fn init(
         secret_file: secret_file.map(absolute),
     };
     saved.save(&path)?;
-    writeln!(stdout, "origin   {}", info.origin)?;
-    writeln!(stdout, "vkey     {}", info.vkey)?;
-    writeln!(stdout, "key id   {:08x}", verifier.id())?;
+    let empty = t!("init.empty_ledger");
+    for (label, value) in [
+        ("init.origin", info.origin.clone()),
+        ("init.vkey", info.vkey.clone()),
+        ("init.key_id", format!("{:08x}", verifier.id())),
+        (
+            "init.genesis",
+            info.genesis.as_deref().unwrap_or(&empty).to_owned(),
+        ),
+        ("init.size", info.size.to_string()),
+    ] {
+        writeln!(stdout, "{}", table_line(&t!(label), &value))?;
+    }
+    let compared = match (&vkey, &genesis) {
+        (Some(_), Some(_)) => "init.both_match",
+        (Some(_), None) => "init.vkey_matches",
+        (None, Some(_)) => "init.genesis_matches",
+        (None, None) => "init.compare",
+    };
     writeln!(
         stdout,
-        "genesis  {}",
-        info.genesis.as_deref().unwrap_or("(empty ledger)")
+        "{}",
+        t!(
+            "init.written",
+            compared = t!(compared),
+            path = path.display()
+        )
     )?;
-    writeln!(stdout, "size     {}", info.size)?;
-    let compared = match (&vkey, &genesis) {
-        (Some(_), Some(_)) => "the vkey and the genesis match what you gave",
-        (Some(_), None) => "the vkey matches what you gave; compare the genesis with what the operator published",
-        (None, Some(_)) => "the genesis matches what you gave; compare the vkey with what the operator published",
-        (None, None) => "compare the vkey and the genesis with what the operator published before you trust them",
-    };
-    writeln!(stdout, "{compared}; written to {}", path.display())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -537,13 +562,26 @@ pub(crate) fn fund_show(
     }: FundCmd,
     stdout: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let id = id.context("give a fund id (aidledger fund ID), or aidledger fund open …")?;
+    let id = id.with_context(|| t!("fund.no_id"))?;
     let client = NodeClient::new(&node.node);
-    let f = client.get_json(&format!("/v1/funds/{}", seg(&id)))?;
-    for field in [
-        "fund", "title", "owner", "category", "source", "region", "start", "end",
-    ] {
-        writeln!(stdout, "{field:<16}{}", f[field].as_str().unwrap_or("-"))?;
+    let f = client
+        .get_json(&format!("/v1/funds/{}", seg(&id)))
+        .with_context(|| t!("fund.looking_up", fund = id))?;
+    let names = org_names(&client)?;
+    let text = |field: &str| f[field].as_str().unwrap_or("-").to_owned();
+    let rows = [
+        ("fund", text("fund")),
+        ("title", text("title")),
+        ("owner", org_name(&names, &text("owner"))),
+        ("category", parse::label("category", &text("category"))),
+        ("source", parse::label("source", &text("source"))),
+        ("region", text("region")),
+        ("start", text("start")),
+        ("end", text("end")),
+    ];
+    for (field, value) in rows {
+        let label = format!("fund.field.{field}");
+        writeln!(stdout, "{}", table_line(&t!(&label), &value))?;
     }
     for field in [
         "budget",
@@ -553,16 +591,13 @@ pub(crate) fn fund_show(
         "disbursed",
         "balance",
     ] {
-        writeln!(stdout, "{field:<16}{:>16} CNY", yuan(&f[field]))?;
+        let money = t!("money", amount = format!("{:>16}", yuan(&f[field])));
+        let label = format!("fund.field.{field}");
+        writeln!(stdout, "{}", table_line(&t!(&label), &money))?;
     }
     if let Some(bp) = f["execution_rate_bp"].as_u64() {
-        writeln!(
-            stdout,
-            "{:<16}{:>15}.{:02}%",
-            "executed",
-            bp / 100,
-            bp % 100
-        )?;
+        let rate = format!("{:>16}%", format!("{}.{:02}", bp / 100, bp % 100));
+        writeln!(stdout, "{}", table_line(&t!("fund.field.executed"), &rate))?;
     }
     let flows = f["receipts"].as_u64().unwrap_or(0)
         + f["transfers_in"].as_u64().unwrap_or(0)
@@ -576,13 +611,17 @@ pub(crate) fn fund_show(
         ))?;
         let items = page["items"].as_array().cloned().unwrap_or_default();
         writeln!(stdout)?;
-        entries_table(stdout, &items)?;
+        entries_table(stdout, &items, &names)?;
         if flows > items.len() as u64 {
             writeln!(
                 stdout,
-                "… {} of {flows} flows shown; --limit N shows more (at most {})",
-                items.len(),
-                cli::client::PAGE
+                "{}",
+                t!(
+                    "fund.more_flows",
+                    shown = items.len(),
+                    flows = flows,
+                    page = cli::client::PAGE
+                )
             )?;
         }
     }
@@ -599,10 +638,8 @@ pub(crate) fn beneficiary(
 ) -> anyhow::Result<ExitCode> {
     let bnf = beneficiary_pseudonym(&bnf, secret_file.as_deref())?;
     let client = NodeClient::new(&node.node);
-    entries_table(
-        stdout,
-        &client.all_items(&format!("/v1/beneficiaries/{}", seg(&bnf)))?,
-    )?;
+    let items = client.all_items(&format!("/v1/beneficiaries/{}", seg(&bnf)))?;
+    entries_table(stdout, &items, &org_names(&client)?)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -620,7 +657,7 @@ pub(crate) fn iati_export(
     let now = format!("{}Z", &now[..19]);
     let xml = iati::export(&client, &org, fund.as_deref(), &now[..10], &now)?;
     write_durably(&out, xml.as_bytes()).with_context(|| format!("writing {}", out.display()))?;
-    writeln!(stdout, "wrote {}", out.display())?;
+    writeln!(stdout, "{}", t!("iati.wrote", path = out.display()))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -646,7 +683,7 @@ pub(crate) fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
     } = args;
     let key = keyfile::read(&key)?;
     let secret = secret_file.map(|f| keyfile::read_secret(&f)).transpose()?;
-    let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+    let bytes = std::fs::read(&file).with_context(|| t!("io.reading", path = file.display()))?;
     let rows = import::read_rows(&bytes, &encoding, kind, secret.as_deref())?;
     // The report speaks the input's language: Chinese for a Chinese sheet
     // or a Chinese interface.
@@ -675,7 +712,7 @@ pub(crate) fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
     }
     let mut receipts_out = receipts
         .filter(|_| !dry_run)
-        .map(|p| std::fs::File::create(&p).with_context(|| format!("creating {}", p.display())))
+        .map(|p| std::fs::File::create(&p).with_context(|| t!("io.creating", path = p.display())))
         .transpose()?
         .map(std::io::BufWriter::new);
     let stop = interrupt_flag()?;
@@ -789,7 +826,7 @@ pub(crate) fn beneficiary_pseudonym(
     };
     let secret = keyfile::read_secret(secret_file)?;
     pseudonym(&secret, given, PseudonymKind::Beneficiary)
-        .map_err(|_| anyhow::anyhow!("the resident ID number has a wrong check character"))
+        .map_err(|_| anyhow::anyhow!("{}", t!("beneficiary.bad_id")))
 }
 
 /// Writes the rows not imported so that Excel opens the file as it is: in
@@ -846,7 +883,7 @@ pub(crate) fn interrupt_flag() -> anyhow::Result<std::sync::Arc<std::sync::atomi
         }
         eprintln!("\n{}", t!("import.stopping"));
     })
-    .context("installing the Ctrl-C handler")?;
+    .with_context(|| t!("io.ctrlc"))?;
     Ok(flag)
 }
 
@@ -856,12 +893,15 @@ pub(crate) fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
         std::io::stdin().read_to_end(&mut buf)?;
         return Ok(buf);
     }
-    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+    std::fs::read(path).with_context(|| t!("io.reading", path = path.display()))
 }
 
 /// One entry, a JSON array of entries, or NDJSON.
 pub(crate) fn parse_entries(bytes: &[u8]) -> anyhow::Result<Vec<SignedEntry>> {
-    let parse = |v: Value| SignedEntry::from_value(v).map_err(anyhow::Error::from);
+    let parse = |v: Value| {
+        SignedEntry::from_value(v)
+            .map_err(|e| anyhow::anyhow!("{}", t!("submit.not_entry", error = e)))
+    };
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Array(items)) => items.into_iter().map(parse).collect(),
         Ok(v) => Ok(vec![parse(v)?]),
@@ -873,7 +913,7 @@ pub(crate) fn parse_entries(bytes: &[u8]) -> anyhow::Result<Vec<SignedEntry>> {
                 serde_json::from_slice(l)
                     .map_err(anyhow::Error::from)
                     .and_then(parse)
-                    .with_context(|| format!("line {}", i + 1))
+                    .with_context(|| t!("io.line", line = i + 1))
             })
             .collect(),
     }
@@ -900,55 +940,122 @@ pub(crate) fn yuan(v: &Value) -> String {
 }
 
 /// Entry summaries as a table: seq, date, kind, issuer, amount, detail.
-pub(crate) fn entries_table(out: &mut impl Write, items: &[Value]) -> anyhow::Result<()> {
+/// Organisation ids → names, for tables that say who did what.
+fn org_names(client: &NodeClient) -> anyhow::Result<HashMap<String, String>> {
+    Ok(client
+        .all_items("/v1/orgs")?
+        .iter()
+        .filter_map(|o| Some((o["id"].as_str()?.to_owned(), o["name"].as_str()?.to_owned())))
+        .collect())
+}
+
+/// An organisation as a reader knows it: its name, then its id.
+fn org_name(names: &HashMap<String, String>, id: &str) -> String {
+    match names.get(id) {
+        Some(name) => format!("{name} ({id})"),
+        None => id.to_owned(),
+    }
+}
+
+/// Columns a terminal gives a string: two for a Chinese character, one
+/// for the rest.
+fn width(s: &str) -> usize {
+    s.chars()
+        .map(|c| if (c as u32) >= 0x1100 { 2 } else { 1 })
+        .sum()
+}
+
+/// `s` padded with spaces to `columns` on the terminal.
+fn pad(s: &str, columns: usize) -> String {
+    format!("{s}{}", " ".repeat(columns.saturating_sub(width(s))))
+}
+
+/// `s` right-aligned in `columns` on the terminal.
+fn pad_left(s: &str, columns: usize) -> String {
+    format!("{}{s}", " ".repeat(columns.saturating_sub(width(s))))
+}
+
+/// A label and its value, the labels aligned.
+fn table_line(label: &str, value: &str) -> String {
+    format!("{}{value}", pad(label, 16))
+}
+
+pub(crate) fn entries_table(
+    out: &mut impl Write,
+    items: &[Value],
+    names: &HashMap<String, String>,
+) -> anyhow::Result<()> {
+    let columns = |seq: &str, date: &str, kind: &str, issuer: &str, amount: &str, detail: &str| {
+        format!(
+            "{}  {}  {}  {}  {}  {detail}",
+            pad_left(seq, 8),
+            pad(date, 10),
+            pad(kind, 14),
+            pad(issuer, 28),
+            pad_left(amount, 14)
+        )
+    };
     writeln!(
         out,
-        "{:>8}  {:<10}  {:<14}  {:<28}  {:>14}  detail",
-        "seq", "date", "kind", "issuer", "amount CNY"
+        "{}",
+        columns(
+            &t!("table.seq"),
+            &t!("table.date"),
+            &t!("table.kind"),
+            &t!("table.issuer"),
+            &t!("table.amount"),
+            &t!("table.detail")
+        )
     )?;
     for e in items {
         let b = &e["body"];
-        let date = b["date"].as_str().unwrap_or_else(|| {
-            &e["logged_at"].as_str().unwrap_or("")
-                [..10.min(e["logged_at"].as_str().unwrap_or("").len())]
-        });
-        let detail = match e["kind"].as_str().unwrap_or("") {
+        let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
+        let logged = text(&e["logged_at"]);
+        let date = b["date"]
+            .as_str()
+            .map_or_else(|| logged[..10.min(logged.len())].to_owned(), str::to_owned);
+        let kind = text(&e["kind"]);
+        let detail = match kind.as_str() {
             "disbursement" => format!(
                 "{} {} {} {}",
-                b["fund"].as_str().unwrap_or(""),
-                b["cause"].as_str().unwrap_or(""),
-                b["method"].as_str().unwrap_or(""),
-                b["region"].as_str().unwrap_or("")
+                text(&b["fund"]),
+                parse::label("cause", &text(&b["cause"])),
+                parse::label("method", &text(&b["method"])),
+                text(&b["region"])
             ),
-            "fund.transfer" => format!(
-                "{} → {}",
-                b["from_fund"].as_str().unwrap_or(""),
-                b["to_fund"].as_str().unwrap_or("")
-            ),
-            "fund.receive" => format!("from {}", b["from"].as_str().unwrap_or("")),
-            "need.publish" => format!(
-                "need {} {}",
-                b["need"].as_str().unwrap_or(""),
-                b["cause"].as_str().unwrap_or("")
-            ),
+            "fund.transfer" => format!("{} → {}", text(&b["from_fund"]), text(&b["to_fund"])),
+            "fund.receive" => {
+                t!("table.from", from = org_name(names, &text(&b["from"]))).into_owned()
+            }
+            "need.publish" => t!(
+                "table.need",
+                need = text(&b["need"]),
+                cause = parse::label("cause", &text(&b["cause"]))
+            )
+            .into_owned(),
             _ => String::new(),
         };
         let reversed = if e["reversed"] == true {
-            " (reversed)"
+            t!("table.reversed").into_owned()
         } else {
-            ""
+            String::new()
         };
+        let issuer = text(&e["issuer"]);
+        let issuer = names.get(&issuer).cloned().unwrap_or(issuer);
         writeln!(
             out,
-            "{:>8}  {:<10}  {:<14}  {:<28}  {:>14}  {detail}{reversed}",
-            e["seq"],
-            date,
-            e["kind"].as_str().unwrap_or(""),
-            e["issuer"].as_str().unwrap_or(""),
-            yuan(&b["amount"])
+            "{}",
+            columns(
+                &e["seq"].to_string(),
+                &date,
+                &i18n::kind(&kind),
+                &issuer,
+                &yuan(&b["amount"]),
+                &format!("{detail}{reversed}")
+            )
         )?;
     }
-    writeln!(out, "{} entries", items.len())?;
+    writeln!(out, "{}", t!("table.count", count = items.len()))?;
     Ok(())
 }
 
@@ -961,11 +1068,15 @@ pub(crate) fn witness(cmd: WitnessCmd, stdout: &mut impl Write) -> anyhow::Resul
         }
         WitnessCmd::AddLog(a) => {
             witness::add_log(&a.dir, &a.origin, &a.vkey)?;
-            writeln!(stdout, "trusting {} ({})", a.origin, a.vkey)?;
+            writeln!(
+                stdout,
+                "{}",
+                t!("witness.trusting", origin = a.origin, vkey = a.vkey)
+            )?;
         }
         WitnessCmd::Serve(a) => {
             let w = witness::Witness::open(&a.dir)?;
-            eprintln!("witness {}", w.vkey());
+            eprintln!("{}", t!("witness.vkey", vkey = w.vkey()));
             witness::serve(w, &a.listen)?;
         }
         WitnessCmd::Evidence(a) => {
@@ -973,19 +1084,19 @@ pub(crate) fn witness(cmd: WitnessCmd, stdout: &mut impl Write) -> anyhow::Resul
             for e in &evidence {
                 writeln!(
                     stdout,
-                    "{}\t{}\tsize {}\troot {}\t{}",
-                    e.time,
-                    e.origin,
-                    e.checkpoint.root.size,
-                    e.checkpoint.root.hash,
-                    e.path.display()
+                    "{}",
+                    t!(
+                        "witness.evidence_line",
+                        time = e.time,
+                        origin = e.origin,
+                        size = e.checkpoint.root.size,
+                        root = e.checkpoint.root.hash,
+                        path = e.path.display()
+                    )
                 )?;
             }
             if evidence.is_empty() {
-                writeln!(
-                    stdout,
-                    "no evidence: every signed checkpoint extended the last one"
-                )?;
+                writeln!(stdout, "{}", t!("witness.no_evidence"))?;
             }
         }
     }
@@ -1020,11 +1131,14 @@ fn witnessed_receipts(
             }
         }
         if std::time::Instant::now() > deadline {
-            return Err(Failed(format!(
-                "no witnessed checkpoint covering seq {} within {} s; the receipts are the node's promise only",
-                needed - 1,
-                wait.as_secs()
-            ))
+            return Err(Failed(
+                t!(
+                    "submit.no_witnessed",
+                    seq = needed - 1,
+                    secs = wait.as_secs()
+                )
+                .into_owned(),
+            )
             .into());
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -1033,14 +1147,11 @@ fn witnessed_receipts(
     for r in outcomes.iter_mut().flatten() {
         let (leaf, path) = client.inclusion(r.seq, cp.root.size)?;
         if leaf != r.leaf_hash {
-            return Err(Failed(format!("seq {}: the node now shows another leaf", r.seq)).into());
+            return Err(Failed(t!("submit.other_leaf", seq = r.seq).into_owned()).into());
         }
-        cp.root.verify_inclusion(&leaf, r.seq, &path).map_err(|e| {
-            Failed(format!(
-                "seq {}: no inclusion in the witnessed checkpoint: {e}",
-                r.seq
-            ))
-        })?;
+        cp.root
+            .verify_inclusion(&leaf, r.seq, &path)
+            .map_err(|e| Failed(t!("submit.not_included", seq = r.seq, error = e).into_owned()))?;
         r.checkpoint = note.clone();
         r.inclusion = path;
     }

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use rust_i18n::t;
 use serde::{Deserialize, Serialize};
 
 /// What `init` writes.
@@ -54,24 +55,26 @@ impl Config {
     /// Reads `path`; a missing file is an empty config.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text)
-                .with_context(|| format!("{} is not a valid config", path.display())),
+            Ok(text) => {
+                toml::from_str(&text).with_context(|| t!("config.invalid", path = path.display()))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+            Err(e) => Err(e).with_context(|| t!("io.reading", path = path.display())),
         }
     }
 
     /// Writes `path` (its folder created), whole or not at all.
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| t!("io.creating", path = dir.display()))?;
         }
         let text = format!(
             "# aidledger's settings, written by `aidledger init`. Flags and AIDLEDGER_* variables override them.\n{}",
             toml::to_string(self)?
         );
         crate::write_durably(path, text.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))
+            .with_context(|| t!("io.writing", path = path.display()))
     }
 
     /// The variables the command line reads its defaults from, for the

@@ -157,9 +157,244 @@ fn localize_at(mut cmd: clap::Command, path: &str) -> clap::Command {
     cmd
 }
 
-/// `code: explanation (message)`, as refusals are printed.
+/// An error as the user reads it: its chain of causes joined by ": ", in
+/// the interface's language. In Chinese the causes that come from outside
+/// this crate's table (a node's refusal, the operating system, a key file,
+/// JSON) are said from the table too; a cause with nothing to add after
+/// them is left out.
+pub fn say_error(e: &anyhow::Error) -> String {
+    if !is_zh() {
+        return format!("{e:#}");
+    }
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let (said, last) = say_cause(cause);
+        if !said.is_empty() && parts.last() != Some(&said) {
+            parts.push(said);
+        }
+        if last {
+            break;
+        }
+    }
+    parts.join("：")
+}
+
+/// One cause in Chinese, and whether the causes below it add nothing.
+fn say_cause(cause: &(dyn std::error::Error + 'static)) -> (String, bool) {
+    use ledger::keyfile::KeyFileError;
+    if let Some(n) = cause.downcast_ref::<crate::client::NodeError>() {
+        return (node_error(&n.code, &n.message), true);
+    }
+    if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+        return (io_error(io), true);
+    }
+    if let Some(j) = cause.downcast_ref::<serde_json::Error>() {
+        let said = t!("err.json", line = j.line(), column = j.column());
+        return (said.into_owned(), true);
+    }
+    if let Some(k) = cause.downcast_ref::<KeyFileError>() {
+        let said = match k {
+            KeyFileError::Io { path, .. } => path.display().to_string(),
+            KeyFileError::Exposed { path, mode } => t!(
+                "err.key_exposed",
+                path = path.display(),
+                mode = format!("{mode:o}")
+            )
+            .into_owned(),
+            KeyFileError::Malformed(path) => {
+                t!("err.key_malformed", path = path.display()).into_owned()
+            }
+            KeyFileError::Exists(path) => t!("err.key_exists", path = path.display()).into_owned(),
+            KeyFileError::Empty(path) => t!("err.key_empty", path = path.display()).into_owned(),
+        };
+        return (said, !matches!(k, KeyFileError::Io { .. }));
+    }
+    if let Some(u) = cause.downcast_ref::<ureq::Error>() {
+        let said = match u {
+            ureq::Error::Io(io) => io_error(io),
+            ureq::Error::Timeout(_) => t!("err.timeout").into_owned(),
+            ureq::Error::HostNotFound => t!("err.host_not_found").into_owned(),
+            ureq::Error::ConnectionFailed => t!("err.connection_failed").into_owned(),
+            ureq::Error::BadUri(_) => t!("err.bad_url").into_owned(),
+            ureq::Error::BodyExceedsLimit(limit) => t!("err.too_large", limit = limit).into_owned(),
+            other => t!("err.http", message = other.to_string()).into_owned(),
+        };
+        return (said, true);
+    }
+    (cause.to_string(), false)
+}
+
+/// The operating system's error, by its kind.
+fn io_error(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    let key = match e.kind() {
+        K::NotFound => "err.io.not_found",
+        K::PermissionDenied => "err.io.permission",
+        K::AlreadyExists => "err.io.exists",
+        K::ConnectionRefused => "err.io.refused",
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+            "err.io.reset"
+        }
+        K::TimedOut => "err.timeout",
+        K::IsADirectory => "err.io.directory",
+        K::NotADirectory => "err.io.not_directory",
+        K::StorageFull => "err.io.full",
+        K::InvalidData => "err.io.invalid_data",
+        _ => return t!("err.io.other", message = e.to_string()).into_owned(),
+    };
+    t!(key).into_owned()
+}
+
+/// A node's refusal in Chinese: the rules' refusals the CLI knows with
+/// their numbers, `not_found` with what was not found, any other by its
+/// code's explanation.
+pub fn node_error(code: &str, message: &str) -> String {
+    if !is_zh() {
+        return format!("{code}: {message}");
+    }
+    if code == "not_found" {
+        if let Some(said) = not_found(message) {
+            return said;
+        }
+    }
+    let problem = crate::explain::node_refusal(code, message, |_| None);
+    if problem.key != "row.node" {
+        return problem.to_string();
+    }
+    t!(
+        "err.node",
+        meaning = crate::explain::meaning(ZH, code),
+        code = code
+    )
+    .into_owned()
+}
+
+/// The node's `no THING ID` (and `no seq N in a tree of size M`) in Chinese.
+fn not_found(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("no ")?;
+    if let Some((seq, size)) = rest
+        .strip_prefix("seq ")
+        .and_then(|r| r.split_once(" in a tree of size "))
+    {
+        let size = size.split_whitespace().next().unwrap_or(size);
+        return Some(t!("err.no_seq", seq = seq, size = size).into_owned());
+    }
+    let (thing, id) = rest.split_once(' ')?;
+    let thing = lookup(&format!("thing.{thing}"))?;
+    let id = id.trim_matches('"');
+    Some(t!("err.not_found", thing = thing, id = id).into_owned())
+}
+
+/// clap's own parse error in Chinese (clap writes its errors in English):
+/// what was wrong, the usage and where to find help. `None` for what is
+/// not an error (help, version) or when the interface speaks English.
+pub fn clap_error(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !is_zh() {
+        return None;
+    }
+    let text = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(v)) => Some(v.join("、")),
+        Some(ContextValue::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let arg = text(ContextKind::InvalidArg).unwrap_or_default();
+    let value = text(ContextKind::InvalidValue).unwrap_or_default();
+    let mut message = match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        | ErrorKind::DisplayVersion => return None,
+        ErrorKind::UnknownArgument => t!("clap.unknown_argument", arg = arg),
+        ErrorKind::InvalidSubcommand => t!(
+            "clap.unknown_command",
+            command = text(ContextKind::InvalidSubcommand).unwrap_or_default()
+        ),
+        ErrorKind::MissingSubcommand => t!(
+            "clap.missing_command",
+            command = text(ContextKind::InvalidSubcommand).unwrap_or_default()
+        ),
+        ErrorKind::MissingRequiredArgument => t!("clap.missing", args = arg),
+        ErrorKind::InvalidValue if value.is_empty() => t!("clap.no_value", arg = arg),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            t!("clap.invalid_value", arg = arg, value = value)
+        }
+        ErrorKind::ArgumentConflict => match text(ContextKind::PriorArg) {
+            Some(prior) if prior != arg => t!("clap.conflict", arg = arg, prior = prior),
+            _ => t!("clap.repeated", arg = arg),
+        },
+        ErrorKind::TooManyValues => t!("clap.too_many", arg = arg, value = value),
+        ErrorKind::NoEquals => t!("clap.no_equals", arg = arg),
+        ErrorKind::InvalidUtf8 => t!("clap.not_utf8"),
+        _ => t!("clap.wrong_count", arg = arg),
+    }
+    .into_owned();
+    // The reason a value parser gave, if it said it in Chinese (ours do);
+    // a library's English reason is left out.
+    if let Some(source) = std::error::Error::source(e).map(|s| s.to_string()) {
+        if source
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+        {
+            message.push('：');
+            message.push_str(&source);
+        }
+    }
+    if let Some(ContextValue::Strings(valid)) = e
+        .get(ContextKind::ValidValue)
+        .filter(|v| !matches!(v, ContextValue::Strings(v) if v.is_empty()))
+    {
+        message.push_str(&t!("clap.valid", values = valid.join("、")));
+    }
+    if let Some(ContextValue::StyledStrs(s)) = e.get(ContextKind::SuggestedArg) {
+        let s: Vec<String> = s.iter().map(|s| s.to_string()).collect();
+        message.push_str(&t!("clap.did_you_mean", value = s.join("、")));
+    } else if let Some(ContextValue::String(s)) = e.get(ContextKind::SuggestedArg) {
+        message.push_str(&t!("clap.did_you_mean", value = s));
+    }
+    if let Some(ContextValue::Strings(s)) = e.get(ContextKind::SuggestedSubcommand) {
+        message.push_str(&t!("clap.did_you_mean", value = s.join("、")));
+    }
+    let mut out = t!("msg.error", message = message).into_owned();
+    if let Some(ContextValue::StyledStr(usage)) = e.get(ContextKind::Usage) {
+        let usage = usage.to_string();
+        let usage = usage.trim().trim_start_matches("Usage:").trim();
+        out.push_str(&format!("\n\n{} {usage}", t!("clap.usage")));
+    }
+    out.push_str(&format!("\n\n{}", t!("clap.try_help")));
+    Some(out)
+}
+
+/// `code: explanation (message)`, as refusals are printed; in Chinese the
+/// explanation alone, with the numbers of the refusals the CLI knows.
 pub fn coded(code: &str, message: &str) -> String {
+    if is_zh() {
+        return node_error(code, message);
+    }
     format!("{code}: {}", explain(code, message))
+}
+
+/// A refusal of the rules (checked here before signing, or by the node)
+/// in the interface's language.
+pub fn refusal(code: &str, message: &str) -> String {
+    if is_zh() {
+        node_error(code, message)
+    } else {
+        message.to_owned()
+    }
+}
+
+/// What the PII guard found, in the interface's language.
+pub fn pii(found: ledger::ident::Pii) -> Cow<'static, str> {
+    match found {
+        ledger::ident::Pii::ResidentId => t!("pii.resident_id"),
+        ledger::ident::Pii::Mobile => t!("pii.mobile"),
+    }
+}
+
+/// A kind of entry as its reader says it (`kind.*`), or as it is.
+pub fn kind(kind: &str) -> String {
+    lookup(&format!("kind.{kind}")).map_or_else(|| kind.to_owned(), Cow::into_owned)
 }
 
 /// A refusal as its reader should see it: the code's explanation, then the

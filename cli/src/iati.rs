@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use anyhow::{bail, Context};
 use quick_xml::escape::escape;
+use rust_i18n::t;
 use serde_json::Value;
 
 use crate::client::{seg, NodeClient};
@@ -67,14 +68,14 @@ pub fn export(
 ) -> anyhow::Result<String> {
     let org_rec = client
         .get_json(&format!("/v1/orgs/{}", seg(org)))
-        .context("looking up the organisation")?;
+        .with_context(|| t!("iati.org", org = org))?;
     let funds: Vec<Value> = match only {
         Some(id) => vec![client.get_json(&format!("/v1/funds/{}", seg(id)))?],
         None => client.all_items("/v1/funds")?,
     };
     let funds: Vec<&Value> = funds.iter().filter(|f| f["owner"] == org).collect();
     if funds.is_empty() {
-        bail!("{org} owns no such fund");
+        bail!("{}", t!("iati.no_fund", org = org));
     }
     let mut out = String::new();
     let _ = write!(

@@ -95,7 +95,7 @@ fn columns(kind: Kind) -> anyhow::Result<Vec<(&'static [&'static str], Field)>> 
             (&["reason", "事由"], Text("reason")),
             (&["ref", "凭证号"], Text("ref")),
         ],
-        other => bail!("import takes disbursement, fund.receive or credit.award rows, not {other}"),
+        other => bail!("{}", t!("import.kinds", kind = other)),
     })
 }
 
@@ -210,7 +210,7 @@ fn decode(bytes: &[u8], encoding: &str) -> anyhow::Result<(String, bool)> {
     match encoding {
         "utf-8" | "utf8" => Ok((
             std::str::from_utf8(utf8)
-                .context("the file is not valid UTF-8 (try --encoding gbk)")?
+                .with_context(|| t!("import.not_utf8"))?
                 .to_string(),
             false,
         )),
@@ -220,11 +220,11 @@ fn decode(bytes: &[u8], encoding: &str) -> anyhow::Result<(String, bool)> {
         "gbk" | "auto" => {
             let (text, had_errors) = encoding_rs::GBK.decode_without_bom_handling(bytes);
             if had_errors {
-                bail!("the file is neither valid UTF-8 nor valid GBK");
+                bail!("{}", t!("import.not_text"));
             }
             Ok((text.into_owned(), true))
         }
-        other => bail!("unknown encoding {other}: use utf-8, gbk or auto"),
+        other => bail!("{}", t!("import.encoding", encoding = other)),
     }
 }
 
@@ -278,7 +278,10 @@ pub fn read_rows(
         .trim(csv::Trim::All)
         .flexible(false)
         .from_reader(text.as_bytes());
-    let headers = reader.headers().context("reading the header row")?.clone();
+    let headers = reader
+        .headers()
+        .with_context(|| t!("import.header_row"))?
+        .clone();
     let mut used: Vec<(usize, Field)> = Vec::new();
     let mut ignored = Vec::new();
     for (i, h) in headers.iter().enumerate() {
@@ -320,7 +323,7 @@ pub fn read_rows(
     let mut bodies = Vec::new();
     let mut errors = Vec::new();
     for record in reader.records() {
-        let record = record.context("reading the CSV")?;
+        let record = record.with_context(|| t!("import.reading_csv"))?;
         let byte = record.position().map_or(0, |p| p.byte() as usize);
         let row = row_at(&text, &starts, byte);
         if record.iter().all(str::is_empty) {
@@ -970,7 +973,7 @@ pub fn preflight(client: &NodeClient, opts: &Import<'_>, rows: &Rows) -> anyhow:
         );
     }
     let Some(role) = opts.kind.role() else {
-        bail!("{} rows cannot be imported", opts.kind);
+        bail!("{}", t!("import.kinds", kind = opts.kind));
     };
     if !k["roles"]
         .as_array()

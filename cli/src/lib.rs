@@ -21,7 +21,6 @@ pub mod parse;
 pub mod receipt;
 pub mod witness;
 
-use anyhow::Context;
 use ledger::checkpoint::CheckpointVerifier;
 use ledger::merkle::Hash;
 
@@ -70,7 +69,12 @@ pub fn trusted_verifier(
             v
         }
     };
-    let verifier = CheckpointVerifier::from_vkey(&vkey).context("the vkey")?;
+    let verifier = CheckpointVerifier::from_vkey(&vkey).map_err(|e| {
+        anyhow::anyhow!(
+            "{}",
+            rust_i18n::t!("trust.bad_vkey", vkey = vkey, error = e)
+        )
+    })?;
     let note = client.checkpoint()?;
     verifier.verify(&note).map_err(|e| {
         Failed(rust_i18n::t!("trust.wrong_vkey", error = e.to_string()).into_owned())
@@ -78,7 +82,7 @@ pub fn trusted_verifier(
     if let Some(genesis) = genesis {
         let pinned: Hash = genesis
             .parse()
-            .map_err(|_| anyhow::anyhow!("--genesis is not 64 hex digits"))?;
+            .map_err(|_| anyhow::anyhow!("{}", rust_i18n::t!("trust.bad_genesis")))?;
         let theirs = client.log_info()?.genesis;
         if theirs.as_deref() != Some(pinned.to_hex().as_str()) {
             return Err(Failed(

@@ -320,16 +320,24 @@ fn main() -> ExitCode {
                     }
                 }
                 Err(e) => {
-                    eprintln!("{}", t!("msg.error", message = format!("{e:#}")));
+                    eprintln!("{}", t!("msg.error", message = i18n::say_error(&e)));
                     return ExitCode::from(2);
                 }
             }
         }
     }
-    let matches = i18n::localize(Cli::command()).get_matches();
-    let cli = match Cli::from_arg_matches(&matches) {
+    let parsed = i18n::localize(Cli::command())
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
-        Err(e) => e.exit(),
+        Err(e) => match i18n::clap_error(&e) {
+            Some(message) => {
+                eprintln!("{message}");
+                return ExitCode::from(2);
+            }
+            None => e.exit(),
+        },
     };
     match run(cli.command, cli.config) {
         Ok(code) => code,
@@ -346,7 +354,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("{}", t!("msg.error", message = format!("{e:#}")));
+            eprintln!("{}", t!("msg.error", message = i18n::say_error(&e)));
             ExitCode::from(2)
         }
     }

@@ -72,6 +72,18 @@ pub fn coded(field: &'static str, raw: &str) -> Result<String, Problem> {
         })
 }
 
+/// A coded value as its reader says it: its first label in Chinese, the
+/// code itself in English.
+pub fn label(field: &str, code: &str) -> String {
+    if !crate::i18n::is_zh() {
+        return code.to_owned();
+    }
+    LABELS
+        .iter()
+        .find(|(f, _, c)| *f == field && *c == code)
+        .map_or_else(|| code.to_owned(), |(_, label, _)| (*label).to_owned())
+}
+
 /// The accepted values of a coded field: `label(code)`, one per code.
 pub fn accepted(field: &str) -> Vec<String> {
     let mut accepted: Vec<String> = Vec::new();

@@ -36,6 +36,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use ledger::checkpoint::{Checkpoint, CheckpointVerifier};
 use ledger::witness::{stated_checkpoint, AddCheckpoint, Refusal, WitnessSigner};
+use rust_i18n::t;
 use sha2::{Digest, Sha256};
 
 use crate::write_durably;
@@ -62,11 +63,16 @@ pub fn init(dir: &Path, name: &str) -> anyhow::Result<String> {
 
 /// Trusts the log `origin` signing with `vkey` (more keys: more calls).
 pub fn add_log(dir: &Path, origin: &str, vkey: &str) -> anyhow::Result<()> {
-    let verifier = CheckpointVerifier::from_vkey(vkey).context("--vkey")?;
+    let verifier = CheckpointVerifier::from_vkey(vkey)
+        .map_err(|e| anyhow::anyhow!("{}", t!("trust.bad_vkey", vkey = vkey, error = e)))?;
     anyhow::ensure!(
         verifier.origin() == origin,
-        "the vkey is for {:?}, not for {origin:?}",
-        verifier.origin()
+        "{}",
+        t!(
+            "witness.other_origin",
+            vkey_origin = verifier.origin(),
+            origin = origin
+        )
     );
     let log = dir.join("logs").join(origin_hash(origin));
     std::fs::create_dir_all(log.join("evidence"))?;
@@ -410,10 +416,13 @@ pub fn serve(witness: Witness, listen: &str) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .with_context(|| format!("listening on {listen}"))?;
+            .with_context(|| t!("witness.listen", listen = listen))?;
         println!(
-            "aidledger witness listening on http://{}",
-            listener.local_addr()?
+            "{}",
+            t!(
+                "witness.listening",
+                url = format!("http://{}", listener.local_addr()?)
+            )
         );
         let app = Router::new()
             .route("/add-checkpoint", post(add_checkpoint))
