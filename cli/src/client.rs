@@ -11,6 +11,8 @@ use rust_i18n::t;
 use serde::Deserialize;
 use serde_json::Value;
 
+pub use crate::refusal::NodeError;
+
 /// Entries per page of `GET /v1/entries` and per submitted array (SPEC §7).
 pub const PAGE: u64 = 1000;
 
@@ -59,32 +61,6 @@ pub struct LogInfo {
 pub struct NodeClient {
     base: String,
     agent: ureq::Agent,
-}
-
-/// A non-2xx answer: status and the SPEC's error code and message.
-#[derive(Debug, thiserror::Error)]
-#[error("{code} ({status}): {message}")]
-pub struct NodeError {
-    /// HTTP status.
-    pub status: u16,
-    /// SPEC error code.
-    pub code: String,
-    /// Message.
-    pub message: String,
-}
-
-impl NodeError {
-    /// Reads `{"error":{"code","message"}}`, or describes what came instead.
-    pub fn from_answer(status: u16, body: &[u8]) -> NodeError {
-        let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-        let field = |f: &str| v["error"][f].as_str().map(str::to_string);
-        NodeError {
-            status,
-            code: field("code").unwrap_or_else(|| format!("http_{status}")),
-            message: field("message")
-                .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).into()),
-        }
-    }
 }
 
 impl NodeClient {

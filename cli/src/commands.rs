@@ -12,7 +12,7 @@ use cli::audit::{self, Pins, StateDir};
 use cli::client::{seg, NodeClient};
 use cli::i18n;
 use cli::receipt::{self, Receipt, Submitter};
-use cli::{admin, iati, import, parse, write_durably, Failed};
+use cli::{admin, iati, import, vocab, write_durably, Failed};
 use ledger::body;
 use ledger::checkpoint::CheckpointVerifier;
 use ledger::entry::{format_timestamp, SignedEntry};
@@ -573,8 +573,8 @@ pub(crate) fn fund_show(
         ("fund", text("fund")),
         ("title", text("title")),
         ("owner", org_name(&names, &text("owner"))),
-        ("category", parse::label("category", &text("category"))),
-        ("source", parse::label("source", &text("source"))),
+        ("category", vocab::label("category", &text("category"))),
+        ("source", vocab::label("source", &text("source"))),
         ("region", text("region")),
         ("start", text("start")),
         ("end", text("end")),
@@ -936,7 +936,7 @@ pub(crate) fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
 }
 
 pub(crate) fn yuan(v: &Value) -> String {
-    v.as_u64().map_or_else(|| "-".into(), import::yuan)
+    v.as_u64().map_or_else(|| "-".into(), vocab::yuan)
 }
 
 /// Entry summaries as a table: seq, date, kind, issuer, amount, detail.
@@ -1019,8 +1019,8 @@ pub(crate) fn entries_table(
             "disbursement" => format!(
                 "{} {} {} {}",
                 text(&b["fund"]),
-                parse::label("cause", &text(&b["cause"])),
-                parse::label("method", &text(&b["method"])),
+                vocab::label("cause", &text(&b["cause"])),
+                vocab::label("method", &text(&b["method"])),
                 text(&b["region"])
             ),
             "fund.transfer" => format!("{} → {}", text(&b["from_fund"]), text(&b["to_fund"])),
@@ -1030,7 +1030,7 @@ pub(crate) fn entries_table(
             "need.publish" => t!(
                 "table.need",
                 need = text(&b["need"]),
-                cause = parse::label("cause", &text(&b["cause"]))
+                cause = vocab::label("cause", &text(&b["cause"]))
             )
             .into_owned(),
             _ => String::new(),

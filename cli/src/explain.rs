@@ -8,8 +8,7 @@
 
 use std::fmt;
 
-/// The Chinese locale of the table.
-pub const ZH: &str = "zh-CN";
+pub use crate::vocab::ZH;
 
 /// One argument of a problem, rendered per language.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,10 +87,10 @@ impl Problem {
         for (name, arg) in &self.args {
             let value = match arg {
                 Arg::Text(t) => t.clone(),
-                Arg::Fen(fen) => crate::import::yuan(*fen),
+                Arg::Fen(fen) => crate::vocab::yuan(*fen),
                 Arg::Field(f) => field_name(locale, f),
                 Arg::Labels(field) => {
-                    crate::parse::accepted(field).join(&lookup(locale, "list.sep"))
+                    crate::vocab::accepted(field).join(&lookup(locale, "list.sep"))
                 }
                 Arg::Key(key) => lookup(locale, key),
             };

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use rust_i18n::t;
 
-const ZH: &str = "zh-CN";
+use crate::vocab::ZH;
 
 /// Chooses the language: `flag` (`zh…` or `en…`), else the environment's locale.
 pub fn choose(flag: Option<&str>) {
@@ -182,7 +182,7 @@ pub fn say_error(e: &anyhow::Error) -> String {
 /// One cause in Chinese, and whether the causes below it add nothing.
 fn say_cause(cause: &(dyn std::error::Error + 'static)) -> (String, bool) {
     use ledger::keyfile::KeyFileError;
-    if let Some(n) = cause.downcast_ref::<crate::client::NodeError>() {
+    if let Some(n) = cause.downcast_ref::<crate::refusal::NodeError>() {
         return (node_error(&n.code, &n.message), true);
     }
     if let Some(io) = cause.downcast_ref::<std::io::Error>() {
@@ -425,8 +425,8 @@ fn in_yuan(locale: &str, message: &str) -> Option<String> {
             "code.insufficient_balance",
             locale = locale,
             fund = fund.trim_matches('"'),
-            available = crate::import::yuan(available),
-            needed = crate::import::yuan(needed)
+            available = crate::vocab::yuan(available),
+            needed = crate::vocab::yuan(needed)
         )
         .into_owned(),
     )

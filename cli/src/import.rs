@@ -39,6 +39,7 @@ use crate::client::{seg, NodeClient};
 use crate::explain::{self, Arg, Problem};
 use crate::parse;
 use crate::receipt::{Outcome, Receipt, Submitter};
+use crate::vocab::yuan;
 
 /// What a column holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -909,19 +910,6 @@ fn dry_run(
         }
     }
     Ok(())
-}
-
-/// Fen as yuan with thousands separators: `1234567` → `12,345.67`.
-pub fn yuan(fen: u64) -> String {
-    let whole = (fen / 100).to_string();
-    let mut grouped = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!("{grouped}.{:02}", fen % 100)
 }
 
 /// The funds a file names, as the node shows them before anything is sent.

@@ -19,6 +19,8 @@ pub mod iati;
 pub mod import;
 pub mod parse;
 pub mod receipt;
+pub mod refusal;
+pub mod vocab;
 pub mod witness;
 
 use ledger::checkpoint::CheckpointVerifier;

@@ -6,56 +6,7 @@
 //! change, as a [`Problem`].
 
 use crate::explain::{Arg, Problem};
-
-/// Spreadsheet labels accepted for coded values: (field, label, code). The
-/// codes themselves are accepted too.
-const LABELS: &[(&str, &str, &str)] = &[
-    ("tier", "救助户", "assisted"),
-    ("tier", "脆弱户", "vulnerable"),
-    ("tier", "监测户", "monitored"),
-    ("cause", "疾病", "illness"),
-    ("cause", "因病", "illness"),
-    ("cause", "残疾", "disability"),
-    ("cause", "因残", "disability"),
-    ("cause", "教育", "education"),
-    ("cause", "因学", "education"),
-    ("cause", "灾害", "disaster"),
-    ("cause", "因灾", "disaster"),
-    ("cause", "失业", "unemployment"),
-    ("cause", "住房", "housing"),
-    ("cause", "养老", "elderly"),
-    ("cause", "其他", "other"),
-    ("method", "现金", "cash"),
-    ("method", "实物", "in_kind"),
-    ("method", "服务", "service"),
-    ("method", "代金券", "voucher"),
-    ("category", "最低生活保障", "dibao"),
-    ("category", "低保", "dibao"),
-    ("category", "特困供养", "tekun"),
-    ("category", "特困", "tekun"),
-    ("category", "临时救助", "temporary"),
-    ("category", "医疗救助", "medical"),
-    ("category", "大病救助", "medical"),
-    ("category", "教育救助", "education"),
-    ("category", "住房救助", "housing"),
-    ("category", "就业救助", "employment"),
-    ("category", "受灾人员救助", "disaster"),
-    ("category", "灾害救助", "disaster"),
-    ("category", "其他", "other"),
-    ("source", "财政", "fiscal"),
-    ("source", "财政资金", "fiscal"),
-    ("source", "捐赠", "donation"),
-    ("source", "社会捐赠", "donation"),
-    ("source", "众筹", "crowdfunding"),
-    ("source", "工会经费", "union_dues"),
-    ("source", "其他", "other"),
-    ("org_type", "政府", "government"),
-    ("org_type", "政府部门", "government"),
-    ("org_type", "工会", "union"),
-    ("org_type", "慈善组织", "charity"),
-    ("org_type", "慈善", "charity"),
-    ("org_type", "其他", "other"),
-];
+use crate::vocab::LABELS;
 
 /// The code a coded field's value stands for (a label or the code itself).
 pub fn coded(field: &'static str, raw: &str) -> Result<String, Problem> {
@@ -70,29 +21,6 @@ pub fn coded(field: &'static str, raw: &str) -> Result<String, Problem> {
                 .text("value", raw)
                 .with("accepted", Arg::Labels(field))
         })
-}
-
-/// A coded value as its reader says it: its first label in Chinese, the
-/// code itself in English.
-pub fn label(field: &str, code: &str) -> String {
-    if !crate::i18n::is_zh() {
-        return code.to_owned();
-    }
-    LABELS
-        .iter()
-        .find(|(f, _, c)| *f == field && *c == code)
-        .map_or_else(|| code.to_owned(), |(_, label, _)| (*label).to_owned())
-}
-
-/// The accepted values of a coded field: `label(code)`, one per code.
-pub fn accepted(field: &str) -> Vec<String> {
-    let mut accepted: Vec<String> = Vec::new();
-    for (_, label, code) in LABELS.iter().filter(|(f, _, _)| *f == field) {
-        if !accepted.iter().any(|a| a.ends_with(&format!("({code})"))) {
-            accepted.push(format!("{label}({code})"));
-        }
-    }
-    accepted
 }
 
 /// Yuan as written in a sheet or on the command line → fen: `1,200.5`,

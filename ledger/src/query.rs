@@ -12,7 +12,10 @@ use crate::domain::{Category, Index, NeedState};
 use crate::records::{
     AlertRec, CreditRec, EntryRec, FundRec, KeyRec, NeedRec, OrgRec, StatsRec, TallyRec, Totals,
 };
-use crate::state::{alert_key, decode, get, key, seq_suffix, Part, StateError, StateRead, Table};
+use crate::state::{
+    alert_key, decode, get, index_key, key, seq_suffix, Part, StateError, StateRead, Table,
+    TALLY_KEY,
+};
 
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,12 +24,6 @@ pub struct Page<T, C = u64> {
     pub items: Vec<T>,
     /// Where the next page starts, if there is one.
     pub next: Option<C>,
-}
-
-/// Key of the entry at `seq` in `index` under `value`: the index's
-/// name, the value, the seq (big-endian, so a scan lists oldest first).
-pub fn index_key(index: Index, value: &str, seq: u64) -> Vec<u8> {
-    key(&[Part::Str(index.as_str()), Part::Str(value), Part::Seq(seq)])
 }
 
 /// Seqs of the entries in `index` under `value` (a fund id, a pseudonym,
@@ -202,7 +199,7 @@ pub fn needs(
 
 /// The ledger's counts: orgs, funds, beneficiaries, needs by state.
 pub fn tally(state: &dyn StateRead) -> Result<TallyRec, StateError> {
-    Ok(get(state, Table::Tally, crate::rules::TALLY_KEY)?.unwrap_or_default())
+    Ok(get(state, Table::Tally, TALLY_KEY)?.unwrap_or_default())
 }
 
 /// Money over all funds, minor units. Each fund's sums are at most 2^53-1

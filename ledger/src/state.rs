@@ -125,6 +125,15 @@ pub(crate) fn key(parts: &[Part<'_>]) -> Vec<u8> {
     out
 }
 
+/// Key of the entry at `seq` in `index` under `value`: the index's
+/// name, the value, the seq (big-endian, so a scan lists oldest first).
+pub fn index_key(index: crate::domain::Index, value: &str, seq: u64) -> Vec<u8> {
+    key(&[Part::Str(index.as_str()), Part::Str(value), Part::Seq(seq)])
+}
+
+/// Key of the ledger's one row in [`Table::Tally`].
+pub(crate) const TALLY_KEY: &[u8] = b"ledger";
+
 /// Key of the alert raised by the disbursement at `seq`: inverted so that a
 /// forward scan lists the newest first.
 pub(crate) fn alert_key(seq: u64) -> Vec<u8> {

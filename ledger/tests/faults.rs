@@ -11,8 +11,9 @@ use std::time::{Duration, SystemTime};
 
 use common::{fund_open, signed, World, CHARITY};
 use ledger::rules::check_submission;
+use ledger::sequencer::rebuild_state;
 use ledger::sequencer::{dump, replay, sequence_group, write_pipelined, Outcome, WriteError};
-use ledger::store::{rebuild_state, Faults, Faulty, MemBackend, StoreError};
+use ledger::store::{Faults, Faulty, MemBackend, StoreError};
 use ledger::{ChainVerifier, SignedEntry};
 use serde_json::json;
 

@@ -361,7 +361,7 @@ fn a_year_of_aid() {
     // A reindex holding a few KiB at a time (writing the state hundreds of
     // times as it grows) rebuilds the same state.
     assert_eq!(
-        ledger::store::reindex_within(dir.path(), 4096).unwrap(),
+        ledger::sequencer::reindex_within(dir.path(), 4096).unwrap(),
         size
     );
     let log = Log::open(RocksBackend::open(dir.path()).unwrap()).unwrap();

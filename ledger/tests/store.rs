@@ -331,7 +331,7 @@ fn reindex_rebuilds_the_state_from_the_leaves() {
         RocksBackend::open(dir.path()),
         Err(StoreError::Format { found: 1, .. })
     ));
-    assert_eq!(ledger::store::reindex(dir.path()).unwrap(), 5);
+    assert_eq!(ledger::sequencer::reindex(dir.path()).unwrap(), 5);
     let log = Log::open(RocksBackend::open(dir.path()).unwrap()).unwrap();
     assert_eq!(dump(log.backend()).unwrap(), expected);
 }

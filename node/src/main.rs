@@ -330,7 +330,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => restore(&from, &data, &vkey, policy.as_deref(), key.as_deref()),
         Command::Reindex { data } => {
             let started = std::time::Instant::now();
-            let size = ledger::store::reindex(&data.join("db"))
+            let size = ledger::sequencer::reindex(&data.join("db"))
                 .with_context(|| format!("reindexing the store in {}", data.display()))?;
             println!(
                 "derived state rebuilt from {size} leaves in {:.1} s",

@@ -687,7 +687,7 @@ pub fn restore(
         }
     }
     drop(log);
-    ledger::store::reindex(db)?;
+    ledger::sequencer::reindex(db)?;
     Ok(Restored {
         size,
         tiles_checked,

@@ -29,7 +29,7 @@ use crate::domain::{Index, Kind, Role};
 use crate::entry::{EntryError, SignedEntry, Statement};
 use crate::ident;
 use crate::records::{EntryRec, KeyRec, NonceRec, TallyRec};
-use crate::state::{get, key, Effects, Part, StateError, StateRead, Table};
+use crate::state::{get, key, Effects, Part, StateError, StateRead, Table, TALLY_KEY};
 
 pub use crate::code::Code;
 pub use submission::{
@@ -217,8 +217,8 @@ fn decide(
             statement: statement_hash,
         },
     );
-    fx.index(crate::query::index_key(Index::Org, &st.issuer, seq));
-    fx.index(crate::query::index_key(Index::Kind, st.kind.as_str(), seq));
+    fx.index(crate::state::index_key(Index::Org, &st.issuer, seq));
+    fx.index(crate::state::index_key(Index::Kind, st.kind.as_str(), seq));
     Ok(Applied::New(fx))
 }
 
@@ -257,9 +257,6 @@ struct Cx<'a> {
     /// The ledger's tally once this entry changed it (written once, last).
     tally: Option<TallyRec>,
 }
-
-/// Key of the one record in [`Table::Tally`].
-pub(crate) const TALLY_KEY: &[u8] = b"ledger";
 
 /// Key of `(issuer, nonce)` in [`Table::Nonces`].
 fn nonce_key(st: &Statement) -> Vec<u8> {
@@ -376,7 +373,7 @@ impl Cx<'_> {
     /// Lists this entry in `index` under `value`.
     fn index(&mut self, index: Index, value: &str) {
         self.fx
-            .index(crate::query::index_key(index, value, self.seq));
+            .index(crate::state::index_key(index, value, self.seq));
     }
 
     /// The record of this entry, with nothing kind-specific filled in.

@@ -15,6 +15,7 @@
 //! state from the leaves alone.
 
 mod pipeline;
+mod rebuild;
 mod replay;
 
 use std::time::SystemTime;
@@ -29,6 +30,9 @@ use crate::store::{Backend, Log, PreparedGroup, Sequenced, StoreError, Tip};
 #[cfg(feature = "test-support")]
 pub use pipeline::Pipeline;
 pub use pipeline::{write_pipelined, GroupResult};
+pub use rebuild::rebuild_state;
+#[cfg(feature = "store")]
+pub use rebuild::{reindex, reindex_within};
 #[cfg(any(test, feature = "test-support"))]
 pub use replay::dump;
 pub use replay::{follow, replay, ReplayError, Replayer};

@@ -16,8 +16,7 @@ use crate::entry::{
     format_timestamp, parse_timestamp, EntryError, EntrySignature, Leaf, LeafRecord,
 };
 use crate::merkle::{self, Frontier, Hash, HashSource, ProofError, ProveError, RootHash};
-use crate::sequencer::ReplayError;
-use crate::state::{MemState, StateRead, Write};
+use crate::state::{StateRead, Write};
 
 #[cfg(any(test, feature = "test-support"))]
 mod faulty;
@@ -29,6 +28,8 @@ pub use mem::MemBackend;
 mod logcheck;
 #[cfg(feature = "store")]
 mod rocks;
+#[cfg(feature = "store")]
+pub(crate) use rocks::{Rebuild, REBUILD_MEMORY};
 #[cfg(feature = "store")]
 pub use rocks::{RocksBackend, MAX_OPEN_FILES, STATE_FORMAT};
 
@@ -243,66 +244,6 @@ impl Tip {
             },
         }
     }
-}
-
-/// The derived state of `log`, rebuilt from its leaves alone by the rules
-/// ([`crate::sequencer::replay`]). A leaf the rules refuse makes the log
-/// [`StoreError::Corrupt`]; a read that fails is [`StoreError::Io`].
-pub fn rebuild_state<B: Backend>(log: &Log<B>) -> Result<MemState, StoreError> {
-    crate::sequencer::replay(log).map_err(|e| match e {
-        ReplayError::Refused { .. } => StoreError::Corrupt(format!("replaying the leaves: {e}")),
-        ReplayError::Storage { .. } => StoreError::Io(format!("replaying the leaves: {e}")),
-    })
-}
-
-/// Rebuilds the derived state of the RocksDB store in `dir`, of any
-/// format, from its leaves: the log's checks at open, the state format
-/// removed and every state table emptied, every leaf replayed through the
-/// rules (each must be one they accept) with the state written as it grows
-/// (a bounded amount in memory, whatever the size), and [`STATE_FORMAT`]
-/// recorded last, so that an interrupted run leaves a store that is
-/// refused at open until it is run again. Returns the log's size.
-#[cfg(feature = "store")]
-pub fn reindex(dir: &std::path::Path) -> Result<u64, StoreError> {
-    reindex_within(dir, rocks::REBUILD_MEMORY)
-}
-
-/// [`reindex`], holding about `memory` bytes of rebuilt state before
-/// writing them.
-#[cfg(feature = "store")]
-pub fn reindex_within(dir: &std::path::Path, memory: usize) -> Result<u64, StoreError> {
-    let mut backend = RocksBackend::open_any_format(dir)?;
-    backend.begin_rebuild()?;
-    let log = Log::open(backend)?;
-    let mut replayer =
-        crate::sequencer::Replayer::full_in(rocks::Rebuild::new(log.backend(), memory));
-    let mut failure = None;
-    log.scan(0, &mut |seq, bytes| {
-        let pushed = Leaf::from_bytes(bytes)
-            .map_err(|e| ReplayError::Refused {
-                seq,
-                refusal: e.into(),
-            })
-            .and_then(|leaf| replayer.push(&leaf));
-        match pushed {
-            Ok(()) => true,
-            Err(e) => {
-                failure = Some(e);
-                false
-            }
-        }
-    })?;
-    if let Some(e) = failure {
-        return Err(match e {
-            ReplayError::Refused { .. } => {
-                StoreError::Corrupt(format!("replaying the leaves: {e}"))
-            }
-            ReplayError::Storage { .. } => StoreError::Io(format!("replaying the leaves: {e}")),
-        });
-    }
-    replayer.state_mut().flush()?;
-    log.backend().finish_rebuild()?;
-    Ok(log.size())
 }
 
 /// Leaves being chained onto a [`Tip`] (see [`Tip::chain`]): each gets
@@ -573,7 +514,7 @@ impl<B: Backend> Log<B> {
     /// nodes and the new head. The caller has verified them from this log's
     /// tip on (`ChainVerifier`: canonical bytes, seqs, chain, `logged_at`,
     /// signatures); `logged_at` is the last one's. The derived state is
-    /// rebuilt afterwards by the rules ([`reindex`]).
+    /// rebuilt afterwards by the rules ([`crate::sequencer::reindex`]).
     pub fn append_verified(
         &mut self,
         records: Vec<LeafRecord>,

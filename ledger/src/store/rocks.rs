@@ -153,12 +153,12 @@ impl RocksBackend {
     }
 
     /// Empties every state table and writes `state` into them, then the
-    /// current format (see [`super::reindex`]).
+    /// current format (see [`crate::sequencer::reindex`]).
     /// Starts a rebuild of the derived state: the state format is removed
     /// first, durably, so that a store whose rebuild stops half-way is
     /// refused at open until the rebuild is run again; then every state
     /// table is emptied.
-    pub(super) fn begin_rebuild(&mut self) -> Result<(), StoreError> {
+    pub(crate) fn begin_rebuild(&mut self) -> Result<(), StoreError> {
         let db = self
             .db
             .get_mut()
@@ -191,7 +191,7 @@ impl RocksBackend {
     }
 
     /// Records the state format, durably: the rebuild is complete.
-    pub(super) fn finish_rebuild(&self) -> Result<(), StoreError> {
+    pub(crate) fn finish_rebuild(&self) -> Result<(), StoreError> {
         let guard = self.db();
         let db = guard.as_ref().ok_or_else(closed)?;
         let mut batch = WriteBatch::default();
@@ -199,7 +199,7 @@ impl RocksBackend {
         write_durably(db, batch)
     }
 
-    pub(super) fn open_any_format(dir: &Path) -> Result<RocksBackend, StoreError> {
+    pub(crate) fn open_any_format(dir: &Path) -> Result<RocksBackend, StoreError> {
         let mut db_opts = Options::default();
         db_opts.create_if_missing(true);
         db_opts.create_missing_column_families(true);
@@ -562,7 +562,7 @@ impl StateRead for RocksBackend {
 /// replay's writes collect in memory and go to RocksDB once they pass a
 /// budget ([`REBUILD_MEMORY`] by default); reads look in memory, then in
 /// the store. A rebuild of any size holds about that much.
-pub(super) struct Rebuild<'a> {
+pub(crate) struct Rebuild<'a> {
     backend: &'a RocksBackend,
     pending: MemState,
     held: usize,
@@ -570,10 +570,10 @@ pub(super) struct Rebuild<'a> {
 }
 
 /// Bytes of rebuilt state held before they are written, by default.
-pub(super) const REBUILD_MEMORY: usize = 256 << 20;
+pub(crate) const REBUILD_MEMORY: usize = 256 << 20;
 
 impl<'a> Rebuild<'a> {
-    pub(super) fn new(backend: &'a RocksBackend, memory: usize) -> Rebuild<'a> {
+    pub(crate) fn new(backend: &'a RocksBackend, memory: usize) -> Rebuild<'a> {
         Rebuild {
             backend,
             pending: MemState::new(),
@@ -583,7 +583,7 @@ impl<'a> Rebuild<'a> {
     }
 
     /// Writes what is held.
-    pub(super) fn flush(&mut self) -> Result<(), StoreError> {
+    pub(crate) fn flush(&mut self) -> Result<(), StoreError> {
         self.backend
             .write_state(&std::mem::take(&mut self.pending))?;
         self.held = 0;
