@@ -201,7 +201,7 @@ fn quoted_after(message: &str, prefix: &str) -> Option<String> {
 }
 
 /// The rules' `insufficient balance in fund "F": A available, B needed` (fen).
-fn insufficient_balance(message: &str) -> Option<(String, u64, u64)> {
+pub(crate) fn insufficient_balance(message: &str) -> Option<(String, u64, u64)> {
     let rest = message.strip_prefix("insufficient balance in fund ")?;
     let (fund, rest) = rest.split_once(": ")?;
     let (available, rest) = rest.split_once(" available, ")?;

@@ -415,16 +415,12 @@ fn explain_in(locale: &str, code: &str, message: &str) -> String {
 /// The rules' "insufficient balance in fund "F": A available, B needed" (fen),
 /// said in yuan.
 fn in_yuan(locale: &str, message: &str) -> Option<String> {
-    let rest = message.strip_prefix("insufficient balance in fund ")?;
-    let (fund, rest) = rest.split_once(": ")?;
-    let (available, rest) = rest.split_once(" available, ")?;
-    let needed = rest.strip_suffix(" needed")?;
-    let (available, needed): (u64, u64) = (available.parse().ok()?, needed.parse().ok()?);
+    let (fund, available, needed) = crate::explain::insufficient_balance(message)?;
     Some(
         t!(
             "code.insufficient_balance",
             locale = locale,
-            fund = fund.trim_matches('"'),
+            fund = fund,
             available = crate::vocab::yuan(available),
             needed = crate::vocab::yuan(needed)
         )
