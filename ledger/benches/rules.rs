@@ -15,6 +15,7 @@ use std::time::{Instant, SystemTime};
 
 use ed25519_dalek::SigningKey;
 use ledger::entry::SignedEntry;
+use ledger::rules::{check_submission_value, CheckedEntry};
 use ledger::sequencer::{sequence_group, write_pipelined, GroupResult, Outcome};
 use ledger::store::{Log, RocksBackend};
 use rayon::prelude::*;
@@ -42,8 +43,10 @@ fn cpu_seconds() -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
-fn sign(key: &SigningKey, issuer: &str, kind: &str, nonce: String, body: Value) -> SignedEntry {
-    SignedEntry::create(
+/// A signed entry, through the checks made before the rules (the writer
+/// takes nothing else).
+fn sign(key: &SigningKey, issuer: &str, kind: &str, nonce: String, body: Value) -> CheckedEntry {
+    let entry = SignedEntry::create(
         key,
         issuer,
         kind.parse().expect("a kind"),
@@ -51,7 +54,8 @@ fn sign(key: &SigningKey, issuer: &str, kind: &str, nonce: String, body: Value) 
         "2026-11-21T08:30:00Z",
         body,
     )
-    .unwrap()
+    .unwrap();
+    check_submission_value(serde_json::to_value(&entry).unwrap()).unwrap()
 }
 
 fn main() {
@@ -104,7 +108,7 @@ fn main() {
     sequence_group(&mut log, setup, SystemTime::now()).unwrap();
     let log = std::sync::RwLock::new(log);
     let causes = ["illness", "education", "housing", "elderly"];
-    let entry = |i: u64| -> SignedEntry {
+    let entry = |i: u64| -> CheckedEntry {
         let body = if i % 10 == 9 {
             json!({"holder": format!("vol_{:064x}", i % 5_000), "points": 5, "reason": "志愿服务"})
         } else {
@@ -147,10 +151,10 @@ fn main() {
     );
     // The measured entries are signed beforehand, all three runs' at once,
     // so that a profile of the runs shows only sequencing.
-    let runs: Vec<Vec<Vec<SignedEntry>>> = (0..3)
+    let runs: Vec<Vec<Vec<CheckedEntry>>> = (0..3)
         .map(|run| {
             let first = filled + run * measured;
-            let mut groups: Vec<Vec<SignedEntry>> = (first..first + measured)
+            let mut groups: Vec<Vec<CheckedEntry>> = (first..first + measured)
                 .step_by(GROUP as usize)
                 .map(|g| (g..g + GROUP).into_par_iter().map(entry).collect())
                 .collect();

@@ -10,11 +10,11 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use common::{fund_open, signed, World, CHARITY};
-use ledger::rules::check_submission;
+use ledger::rules::{check_submission, CheckedEntry};
 use ledger::sequencer::rebuild_state;
 use ledger::sequencer::{dump, replay, sequence_group, write_pipelined, Outcome, WriteError};
 use ledger::store::{Faults, Faulty, MemBackend, StoreError};
-use ledger::{ChainVerifier, SignedEntry};
+use ledger::ChainVerifier;
 use serde_json::json;
 
 fn faulty_world() -> (World<Faulty<MemBackend>>, Arc<Faults>) {
@@ -25,7 +25,7 @@ fn faulty_world() -> (World<Faulty<MemBackend>>, Arc<Faults>) {
 }
 
 /// A receipt of 100 into fund F with nonce `nonce`.
-fn receive(nonce: &str) -> SignedEntry {
+fn receive(nonce: &str) -> CheckedEntry {
     check_submission(&signed(
         2,
         CHARITY,
@@ -48,7 +48,7 @@ fn a_failed_commit_fails_its_group_and_the_writer_goes_on_from_the_log() {
     let (w, faults) = faulty_world();
     let start = w.log.size();
     let commits_before = faults.commits();
-    let mut groups: Vec<Vec<SignedEntry>> = (0..5)
+    let mut groups: Vec<Vec<CheckedEntry>> = (0..5)
         .map(|g| (0..3).map(|i| receive(&format!("g{g}-{i}"))).collect())
         .collect();
     // The last group resubmits the failing one's entries: they must be
@@ -164,6 +164,7 @@ fn a_rebuild_tells_io_from_corruption() {
         fund_open("F", "medical", 0),
     ))
     .unwrap();
-    log.append(vec![again], SystemTime::now()).unwrap();
+    log.append(vec![again.into_entry()], SystemTime::now())
+        .unwrap();
     assert!(matches!(rebuild_state(&log), Err(StoreError::Corrupt(_))));
 }

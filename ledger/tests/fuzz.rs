@@ -78,7 +78,7 @@ proptest! {
         if let Ok(entry) = ledger::rules::check_submission(&input) {
             let originals = entries();
             let signed: Vec<Value> = originals.iter().map(|o| serde_json::from_slice(o).unwrap()).collect();
-            let parsed: Value = serde_json::to_value(&entry).unwrap();
+            let parsed: Value = serde_json::to_value(entry.entry()).unwrap();
             prop_assert!(signed.contains(&parsed), "a new statement verified: {parsed}");
         }
     }

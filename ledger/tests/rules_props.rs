@@ -316,7 +316,7 @@ proptest! {
             t += Duration::from_secs(1);
             let results = sequence_group(&mut w.log, entries.clone(), t).unwrap();
             for (((op, bytes), entry), got) in group.iter().zip(&entries).zip(results) {
-                let statement = entry.statement.canonical_bytes().unwrap();
+                let statement = entry.entry().statement.canonical_bytes().unwrap();
                 let expected = model.submit(op, &statement);
                 let got = match got {
                     Ok(Outcome::Sequenced(s)) => {

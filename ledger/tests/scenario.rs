@@ -18,14 +18,14 @@ use ledger::domain::Index;
 use ledger::entry::{Leaf, SignedEntry};
 use ledger::query;
 use ledger::records::{AlertRec, CreditRec, NeedRec};
-use ledger::rules::check_submission;
+use ledger::rules::{check_submission, CheckedEntry};
 use ledger::sequencer::{dump, replay, sequence_group, write_pipelined, Outcome};
 use ledger::state::{get, Table};
 use ledger::store::{Log, RocksBackend};
 use serde_json::{json, Value};
 
 struct Batch {
-    entries: Vec<SignedEntry>,
+    entries: Vec<CheckedEntry>,
     nonce: u64,
 }
 
@@ -391,7 +391,7 @@ fn replay_names_an_entry_the_rules_refuse() {
         disburse("F", &bnf(1), "illness", 500, "2026-02-01"),
     ))
     .unwrap();
-    append_around_the_rules(&mut w, entry);
+    append_around_the_rules(&mut w, entry.into_entry());
 
     // The chain verifier is satisfied: the fault is in the rules, not the bytes.
     let mut chain = ChainVerifier::new();
@@ -540,7 +540,7 @@ fn replay_refuses_a_duplicate_voucher() {
         json!({"fund": "F", "amount": 1000, "from": "x", "date": "2026-01-03", "ref": "V-1"}),
     ))
     .unwrap();
-    append_around_the_rules(&mut w, entry);
+    append_around_the_rules(&mut w, entry.into_entry());
     let e = replay(&w.log).unwrap_err();
     assert_eq!(e.seq(), size);
     assert_eq!(

@@ -310,7 +310,7 @@ fn reindex_rebuilds_the_state_from_the_leaves() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|l| serde_json::from_value(l["entry"].clone()).unwrap())
+            .map(|l| ledger::rules::check_submission_value(l["entry"].clone()).unwrap())
             .collect();
         sequence_group(&mut log, entries, t(0)).unwrap();
         dump(log.backend()).unwrap()

@@ -185,7 +185,7 @@ fn main() {
                 "keys": [{"key": hex(&charity), "roles": ["credit"]}]}),
             ),
         ];
-        sequence_group(&mut log, setup, SystemTime::now()).unwrap();
+        sequence_group(&mut log, checked(setup), SystemTime::now()).unwrap();
         let mut i = 0;
         while log.size() < n {
             let count = 1_000.min(n - log.size());
@@ -193,7 +193,7 @@ fn main() {
                 .into_par_iter()
                 .map(|j| award(&charity, j))
                 .collect();
-            sequence_group(&mut log, group, SystemTime::now()).unwrap();
+            sequence_group(&mut log, checked(group), SystemTime::now()).unwrap();
             i += count;
         }
     }
@@ -331,4 +331,17 @@ fn main() {
     drop(runtime);
     sequencer.join().unwrap();
     drop(dir);
+}
+
+/// `entries` through the checks the node makes before the rules: the only
+/// way into the writer.
+fn checked(entries: Vec<SignedEntry>) -> Vec<ledger::rules::CheckedEntry> {
+    let values = entries
+        .iter()
+        .map(|e| serde_json::to_value(e).expect("an entry is JSON"))
+        .collect();
+    ledger::rules::check_submissions(values)
+        .into_iter()
+        .map(|c| c.expect("a bench entry passes the checks"))
+        .collect()
 }

@@ -707,7 +707,7 @@ async fn precheck(
         for c in chunk.await.map_err(ApiError::internal)? {
             answers.push(match c {
                 Ok(entry) => {
-                    entries.push(Submitted::Checked(entry));
+                    entries.push(Submitted::Checked(Box::new(entry)));
                     None
                 }
                 Err(refusal) => Some(Err(refusal.into())),

@@ -8,10 +8,10 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use ledger::entry::{Leaf, SignedEntry};
+use ledger::entry::Leaf;
 use ledger::merkle::leaf_hash;
 use ledger::merkle::ProveError;
-use ledger::rules::{check_submissions, Refusal};
+use ledger::rules::{check_submissions, CheckedEntry, Refusal};
 use ledger::sequencer::{write_pipelined, GroupResult, Outcome, WriteError};
 use ledger::store::{Log, RocksBackend, StoreError};
 use serde::Serialize;
@@ -61,7 +61,7 @@ pub struct Committed {
 pub enum Submitted {
     /// Through [`ledger::rules::check_batch`] already: an array's entries are
     /// checked on the check pool while the sequencer works on others.
-    Checked(SignedEntry),
+    Checked(Box<CheckedEntry>),
     /// Strictly parsed only: a single entry is checked with the rest of its
     /// group, in parallel, which spares each request a round trip through
     /// the blocking pool (two thread wake-ups).
@@ -158,7 +158,7 @@ fn run(rx: &Receiver<Job>, log: &SharedLog, shared: &Shared) {
 /// Waits for a job, then takes what else is waiting (up to [`MAX_GROUP`]
 /// entries) and checks the entries not yet checked: the next group, or
 /// `None` once every [`Queue`] is dropped.
-fn next_group(rx: &Receiver<Job>) -> Option<(Vec<SignedEntry>, SystemTime, Tag)> {
+fn next_group(rx: &Receiver<Job>) -> Option<(Vec<CheckedEntry>, SystemTime, Tag)> {
     let first = rx.recv().ok()?;
     let mut count = first.entries.len();
     let mut jobs = vec![first];
@@ -190,12 +190,12 @@ fn next_group(rx: &Receiver<Job>) -> Option<(Vec<SignedEntry>, SystemTime, Tag)>
 }
 
 /// Checks the entries not yet checked, in parallel when there are several.
-fn check(submitted: Vec<Submitted>) -> Vec<Result<SignedEntry, Refusal>> {
+fn check(submitted: Vec<Submitted>) -> Vec<Result<CheckedEntry, Refusal>> {
     let mut parsed = Vec::new();
-    let mut out: Vec<Option<Result<SignedEntry, Refusal>>> = submitted
+    let mut out: Vec<Option<Result<CheckedEntry, Refusal>>> = submitted
         .into_iter()
         .map(|s| match s {
-            Submitted::Checked(entry) => Some(Ok(entry)),
+            Submitted::Checked(entry) => Some(Ok(*entry)),
             Submitted::Parsed(value) => {
                 parsed.push(value);
                 None

@@ -34,7 +34,7 @@ use crate::state::{get, key, Effects, Part, StateError, StateRead, Table, TALLY_
 pub use crate::code::Code;
 pub use submission::{
     check_batch, check_chunks, check_submission, check_submission_value, check_submissions,
-    CHECK_CHUNK, LEAF_OVERHEAD,
+    CheckedEntry, CHECK_CHUNK, LEAF_OVERHEAD,
 };
 
 /// Why an entry is refused. A refused entry changes nothing.
@@ -124,7 +124,11 @@ pub fn apply(
     seq: u64,
     entry: &SignedEntry,
 ) -> Result<Result<Applied, Refusal>, StateError> {
-    match prepare(entry) {
+    let statement = match entry.statement.canonical_bytes() {
+        Ok(statement) => statement,
+        Err(e) => return Ok(Err(e.into())),
+    };
+    match prepare(entry, &statement) {
         Ok(prepared) => apply_prepared(state, seq, entry, &prepared),
         Err(refusal) => Ok(Err(refusal)),
     }
@@ -133,16 +137,13 @@ pub fn apply(
 /// What [`apply`] needs of an entry that does not depend on the state: the
 /// sequencer makes it for a whole group on all cores.
 pub(crate) struct Prepared {
-    /// `JCS(statement)`: its hash goes in the nonce record, the bytes in
-    /// the leaf.
-    pub(crate) statement: Vec<u8>,
+    /// `SHA-256(JCS(statement))`, kept in the nonce record.
     statement_hash: [u8; 32],
 }
 
-/// The state-free checks and work of [`apply`]: the canonical statement
-/// and the PII guard.
-pub(crate) fn prepare(entry: &SignedEntry) -> Result<Prepared, Refusal> {
-    let statement = entry.statement.canonical_bytes()?;
+/// The state-free checks and work of [`apply`] for `entry`, whose
+/// statement's canonical bytes are `statement`: its hash and the PII guard.
+pub(crate) fn prepare(entry: &SignedEntry, statement: &[u8]) -> Result<Prepared, Refusal> {
     if let Some((path, pii)) = ident::pii_in_statement(&entry.statement) {
         return Err(Refusal::new(
             Code::PiiDetected,
@@ -150,8 +151,7 @@ pub(crate) fn prepare(entry: &SignedEntry) -> Result<Prepared, Refusal> {
         ));
     }
     Ok(Prepared {
-        statement_hash: Sha256::digest(&statement).into(),
-        statement,
+        statement_hash: Sha256::digest(statement).into(),
     })
 }
 

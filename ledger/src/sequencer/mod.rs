@@ -22,8 +22,7 @@ use std::time::SystemTime;
 
 use rayon::prelude::*;
 
-use crate::entry::SignedEntry;
-use crate::rules::{apply_prepared, cold_reads, prepare, Applied, Prepared, Refusal};
+use crate::rules::{apply_prepared, cold_reads, prepare, Applied, CheckedEntry, Prepared, Refusal};
 use crate::state::{Overlay, StateError, StateRead};
 use crate::store::{Backend, Log, PreparedGroup, Sequenced, StoreError, Tip};
 
@@ -61,12 +60,12 @@ pub enum WriteError {
     AfterFailure,
 }
 
-/// Sequences `entries` (already through [`crate::rules::check_submission`])
-/// as one commit group. Returns one result per entry, in order; refused
+/// Sequences `entries` (made by [`crate::rules::check_submission`] and its
+/// kin, the only way in) as one commit group. Returns one result per entry, in order; refused
 /// entries change nothing. `Err` means nothing of the group is in the log.
 pub fn sequence_group<B: Backend>(
     log: &mut Log<B>,
-    entries: Vec<SignedEntry>,
+    entries: Vec<CheckedEntry>,
     now: SystemTime,
 ) -> Result<Vec<Result<Outcome, Refusal>>, WriteError> {
     let built = build_group(log.tip(), log.backend(), entries, now)?;
@@ -89,7 +88,7 @@ pub(crate) struct BuiltGroup {
 fn build_group(
     tip: &Tip,
     state: &dyn StateRead,
-    entries: Vec<SignedEntry>,
+    entries: Vec<CheckedEntry>,
     now: SystemTime,
 ) -> Result<BuiltGroup, StateError> {
     let mut chain = tip.chain(now);
@@ -98,16 +97,16 @@ fn build_group(
     // What does not depend on the order (canonical bytes, statement hash,
     // PII guard) is made on all cores; then the group's nonces, vouchers
     // and histories are read in one batch.
-    let prepared: Vec<(SignedEntry, Result<Prepared, Refusal>)> = entries
+    let prepared: Vec<(CheckedEntry, Result<Prepared, Refusal>)> = entries
         .into_par_iter()
         .map(|e| {
-            let p = prepare(&e);
+            let p = prepare(e.entry(), e.statement_bytes());
             (e, p)
         })
         .collect();
     let cold: Vec<_> = prepared
         .iter()
-        .flat_map(|(e, _)| cold_reads(&e.statement))
+        .flat_map(|(e, _)| cold_reads(&e.entry().statement))
         .collect();
     overlay.prefetch(cold)?;
     for (entry, prepared) in prepared {
@@ -115,14 +114,13 @@ fn build_group(
         // fault); a refusal is the entry's alone.
         let decided = match prepared {
             Err(refusal) => Err(refusal),
-            Ok(p) => apply_prepared(&overlay, chain.next_seq(), &entry, &p)?
-                .map(|applied| (applied, p.statement)),
+            Ok(p) => apply_prepared(&overlay, chain.next_seq(), entry.entry(), &p)?,
         };
         let result = match decided {
             Err(refusal) => Err(refusal),
-            Ok((Applied::Resubmission(at), _)) => Ok(Outcome::Resubmitted(at)),
-            Ok((Applied::New(effects), statement)) => {
-                match chain.push(&entry.signature, &statement) {
+            Ok(Applied::Resubmission(at)) => Ok(Outcome::Resubmitted(at)),
+            Ok(Applied::New(effects)) => {
+                match chain.push(&entry.entry().signature, entry.statement_bytes()) {
                     Err(e) => Err(Refusal::from(e)),
                     Ok(sequenced) => {
                         overlay.apply(effects);

@@ -8,8 +8,7 @@ use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use super::{build_group, BuiltGroup, Outcome, WriteError};
-use crate::entry::SignedEntry;
-use crate::rules::Refusal;
+use crate::rules::{CheckedEntry, Refusal};
 use crate::state::{Layered, StateError, Write};
 use crate::store::{Backend, HeadRecord, Log, Tip};
 
@@ -51,7 +50,7 @@ impl<B: Backend> Pipeline<B> {
     #[cfg(feature = "test-support")]
     pub fn build(
         &mut self,
-        entries: Vec<SignedEntry>,
+        entries: Vec<CheckedEntry>,
         now: SystemTime,
     ) -> Result<(Vec<Result<Outcome, Refusal>>, crate::store::PreparedGroup), StateError> {
         let built = self.build_group(entries, now)?;
@@ -60,7 +59,7 @@ impl<B: Backend> Pipeline<B> {
 
     fn build_group(
         &mut self,
-        entries: Vec<SignedEntry>,
+        entries: Vec<CheckedEntry>,
         now: SystemTime,
     ) -> Result<BuiltGroup, StateError> {
         let installed = self.installed.load(Ordering::Acquire);
@@ -106,8 +105,9 @@ enum ToCommit<T> {
     Reset(mpsc::Sender<()>),
 }
 
-/// The writer. `next` gives each group's entries (through
-/// [`crate::rules::check_submission`] already), clock reading and a tag
+/// The writer. `next` gives each group's entries (checked: a
+/// [`CheckedEntry`] is made only by [`crate::rules::check_submission`] and
+/// its kin), clock reading and a tag
 /// of the caller's, until `None`; it may block. Each group is decided on
 /// this thread while the one before is committed on another: committed
 /// durably under a shared lock on `log` (readers go on), installed under
@@ -120,7 +120,7 @@ enum ToCommit<T> {
 /// for part of the log (its nonces are free again).
 pub fn write_pipelined<B, T, C>(
     log: &RwLock<Log<B>>,
-    mut next: impl FnMut() -> Option<(Vec<SignedEntry>, SystemTime, T)>,
+    mut next: impl FnMut() -> Option<(Vec<CheckedEntry>, SystemTime, T)>,
     mut on_install: impl FnMut(HeadRecord) -> C + Send,
     mut done: impl FnMut(T, GroupResult<C>) + Send,
 ) where
