@@ -94,9 +94,12 @@ impl Trust {
         let Some(policy) = &self.policy else {
             return Ok((cp, Vec::new()));
         };
-        let witnessed = policy
-            .verify(note)
-            .map_err(|_| Failed::from(Finding::NoQuorum { size: cp.root.size }))?;
+        let witnessed = policy.verify(note).map_err(|e| {
+            Failed::from(Finding::NoQuorum {
+                size: cp.root.size,
+                why: e.to_string(),
+            })
+        })?;
         if let Some(max_age) = self.max_age {
             let newest = witnessed
                 .cosignatures

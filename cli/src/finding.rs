@@ -202,6 +202,8 @@ pub enum Finding {
     NoQuorum {
         /// The checkpoint's size.
         size: u64,
+        /// Which witnesses are missing (the policy's words, English only).
+        why: String,
     },
     /// The newest cosignature is older than allowed.
     TooOld {
@@ -494,7 +496,14 @@ impl Finding {
                 "finding.witness_saw_other",
                 vec![("witness", witness.clone()), ("size", n(size))],
             ),
-            Finding::NoQuorum { size } => ("finding.no_quorum", vec![("size", n(size))]),
+            Finding::NoQuorum { size, why } => {
+                let why = if locale == "en" {
+                    format!(" ({why})")
+                } else {
+                    String::new()
+                };
+                ("finding.no_quorum", vec![("size", n(size)), ("why", why)])
+            }
             Finding::TooOld { age, max } => {
                 ("finding.too_old", vec![("age", n(age)), ("max", n(max))])
             }
@@ -816,7 +825,10 @@ mod tests {
                 witness: "w1".into(),
                 size: 8,
             },
-            Finding::NoQuorum { size: 8 },
+            Finding::NoQuorum {
+                size: 8,
+                why: "witness w2 missing".into(),
+            },
             Finding::TooOld { age: 90, max: 60 },
             Finding::CheckpointUnsigned,
             Finding::ReceiptCheckpoint { seq: 1 },
