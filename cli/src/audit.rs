@@ -1,23 +1,38 @@
 //! The auditor's checks: every leaf (canonical bytes, seq, chain link,
 //! signature) and the rules' decision for it, against a signed checkpoint;
-//! incremental runs from a state directory; fork and rollback detection.
+//! incremental runs from a state directory; fork and rollback detection;
+//! the monitor's saved state. What is found wrong is classified by
+//! [`crate::finding`] from what is known here (the leaves around a fault).
 
+use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use anyhow::Context;
 use ledger::checkpoint::{Checkpoint, CheckpointVerifier};
-use ledger::entry::Leaf;
+use ledger::entry::{format_timestamp, Leaf, PublicKey};
 use ledger::merkle::{leaf_hash, Frontier, Hash};
 use ledger::sequencer::{ReplayError, Replayer};
 use ledger::spill::SpillState;
 use ledger::verify::{ChainVerifier, Position, VerifyError};
 use ledger::witness::Policy;
+use rust_i18n::t;
 use serde::{Deserialize, Serialize};
 
 use crate::client::NodeClient;
+use crate::finding::{self, Ahead, Around, Finding};
 use crate::{write_durably, Failed};
+
+/// Leaves read past a fault of the chain, to tell a gap from a swap and a
+/// changed leaf from a changed link.
+pub const LOOKAHEAD: usize = 16;
+
+impl From<Finding> for Failed {
+    fn from(f: Finding) -> Failed {
+        Failed(f.to_string())
+    }
+}
 
 /// Which checkpoints are believed: signed by the node's key and, with a
 /// witness policy, cosigned by its quorum (and recently enough, with a
@@ -69,15 +84,21 @@ impl Trust {
     /// Checks a checkpoint fetched now: the node's signature, the quorum,
     /// the age of its newest cosignature.
     pub fn check(&self, note: &[u8]) -> anyhow::Result<Checkpoint> {
+        Ok(self.check_witnessed(note)?.0)
+    }
+
+    /// As [`Trust::check`], with the names of the witnesses whose
+    /// cosignatures verified (none without a policy).
+    pub fn check_witnessed(&self, note: &[u8]) -> anyhow::Result<(Checkpoint, Vec<String>)> {
         let cp = self.check_signed(note)?;
         let Some(policy) = &self.policy else {
-            return Ok(cp);
+            return Ok((cp, Vec::new()));
         };
         let witnessed = policy.verify(note).map_err(|e| {
-            Failed(format!(
-                "the checkpoint of size {} lacks the witness quorum: {e}",
-                cp.root.size
-            ))
+            Failed::from(Finding::NoQuorum {
+                size: cp.root.size,
+                why: e.to_string(),
+            })
         })?;
         if let Some(max_age) = self.max_age {
             let newest = witnessed
@@ -90,15 +111,15 @@ impl Trust {
                 .duration_since(std::time::SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
             if now.saturating_sub(newest) > max_age.as_secs() {
-                return Err(Failed(format!(
-                    "the checkpoint's newest cosignature is {} s old, more than --max-age {}",
-                    now.saturating_sub(newest),
-                    max_age.as_secs()
-                ))
+                return Err(Failed::from(Finding::TooOld {
+                    age: now.saturating_sub(newest),
+                    max: max_age.as_secs(),
+                })
                 .into());
             }
         }
-        Ok(cp)
+        let names = witnessed.cosignatures.into_iter().map(|(n, _)| n).collect();
+        Ok((cp, names))
     }
 
     /// Checks only the node's signature: for a checkpoint believed before
@@ -141,6 +162,9 @@ pub struct Audit {
     batch: Vec<Leaf>,
     to_replay: Option<mpsc::SyncSender<Vec<Leaf>>>,
     replaying: std::thread::JoinHandle<(Replayer<SpillState>, Option<ReplayError>)>,
+    /// Who signs with each key seen (the first issuer that named it): a bad
+    /// signature is reported with its signer, found a batch later.
+    issuers: HashMap<PublicKey, String>,
 }
 
 /// What a finished audit leaves to keep.
@@ -198,6 +222,7 @@ impl Audit {
             batch: Vec::with_capacity(REPLAY_BATCH),
             to_replay: Some(tx),
             replaying,
+            issuers: HashMap::new(),
         }
     }
 
@@ -209,12 +234,17 @@ impl Audit {
     /// Checks the next leaf.
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), AuditFault> {
         let leaf = self.chain.push(bytes).map_err(AuditFault::Chain)?;
+        let statement = &leaf.entry.statement;
+        self.issuers
+            .entry(statement.key)
+            .or_insert_with(|| statement.issuer.clone());
         if leaf.seq == 0 {
             let h = leaf_hash(bytes);
             if let Some(pin) = self.pinned_genesis.filter(|p| *p != h) {
-                return Err(AuditFault::Genesis(format!(
-                    "seq 0: genesis leaf hash is {h}, the pinned genesis is {pin}"
-                )));
+                return Err(AuditFault::Genesis(Finding::Genesis {
+                    found: h,
+                    pinned: pin,
+                }));
             }
             self.genesis = Some(h);
         }
@@ -237,25 +267,45 @@ impl Audit {
     }
 
     /// Finishes both checks and reports the earliest fault, if any: the
-    /// chain's (including `fault`, one already found), or the rules'.
-    fn close(mut self, fault: Option<AuditFault>) -> Result<Verified, Failed> {
+    /// chain's (including `fault`, one already found, with what was read
+    /// after it), or the rules'. A fault of the replay's own storage is this
+    /// machine's, not the ledger's: an error, not a failed verification.
+    fn close(mut self, fault: Option<(AuditFault, Around)>) -> anyhow::Result<Verified> {
         self.send();
         self.to_replay = None;
         let chain = match fault {
             Some(f) => Some(f),
-            None => self.chain.flush().err().map(AuditFault::Chain),
+            None => self
+                .chain
+                .flush()
+                .err()
+                .map(|e| (AuditFault::Chain(e), Around::default())),
         };
         let (replay, refused) = self
             .replaying
             .join()
             .expect("the replaying thread does not panic");
-        let chain_seq = chain.as_ref().map_or(u64::MAX, AuditFault::seq);
+        let chain_seq = chain.as_ref().map_or(u64::MAX, |(f, _)| f.seq());
         match (chain, refused) {
-            (_, Some(r)) if r.seq() < chain_seq => Err(Failed(match r {
-                ReplayError::Refused { .. } => format!("{r} (the rules refuse this entry)"),
-                ReplayError::Storage { .. } => format!("{r} (the audit's replayed state)"),
-            })),
-            (Some(f), _) => Err(Failed(f.to_string())),
+            (_, Some(r)) if r.seq() < chain_seq => match r {
+                ReplayError::Refused { seq, refusal } => Err(Failed::from(Finding::Refused {
+                    seq,
+                    code: refusal.code.as_str().to_owned(),
+                    message: refusal.message,
+                })
+                .into()),
+                ReplayError::Storage { seq, error } => Err(anyhow::anyhow!(
+                    "{}",
+                    t!("verify.replay_storage", seq = seq, error = error)
+                )),
+            },
+            (Some((AuditFault::Genesis(f), _)), _) => Err(Failed::from(f).into()),
+            (Some((AuditFault::Chain(e), mut around)), _) => {
+                if let ledger::verify::Failure::Signature(key) = &e.failure {
+                    around.issuer = self.issuers.get(key).cloned();
+                }
+                Err(Failed::from(finding::classify(&e, &around)).into())
+            }
             (None, _) => Ok(Verified {
                 position: self.chain.position(),
                 replay,
@@ -266,24 +316,45 @@ impl Audit {
 
     /// Checks everything pending and that the leaves make the tree of
     /// `checkpoint`.
-    pub fn finish(self, checkpoint: &Checkpoint) -> Result<Verified, Failed> {
+    pub fn finish(self, checkpoint: &Checkpoint) -> anyhow::Result<Verified> {
         let done = self.close(None)?;
         let root = done.position.frontier.root();
         if root != checkpoint.root {
-            return Err(Failed(format!(
-                "the {} leaves give root {}, the checkpoint says size {} root {}",
-                root.size, root.hash, checkpoint.root.size, checkpoint.root.hash
-            )));
+            return Err(Failed::from(finding::root(root.size, checkpoint.root.size)).into());
         }
         Ok(done)
     }
 
     /// Stops at a fault found while pushing, reporting the earliest one.
-    pub fn fail(self, fault: AuditFault) -> Failed {
-        match self.close(Some(fault)) {
+    /// `after` holds the faulty leaf's bytes and those read after it (up to
+    /// [`LOOKAHEAD`]); `cut_inside` says the faulty leaf ended a file
+    /// without its newline.
+    pub fn fail(self, fault: AuditFault, after: &[Vec<u8>], cut_inside: bool) -> anyhow::Error {
+        let around = Around {
+            ahead: after.iter().map(|b| ahead(b)).collect(),
+            previous_logged_at: self.chain.position().logged_at,
+            cut_inside,
+            issuer: None,
+        };
+        match self.close(Some((fault, around))) {
             Err(f) => f,
             Ok(_) => unreachable!("a fault was given"),
         }
+    }
+}
+
+/// A leaf read after a fault, parsed as far as it goes.
+fn ahead(bytes: &[u8]) -> Ahead {
+    #[derive(Deserialize)]
+    struct Loose {
+        seq: Option<u64>,
+        prev: Option<Hash>,
+    }
+    let loose = serde_json::from_slice::<Loose>(bytes).ok();
+    Ahead {
+        seq: loose.as_ref().and_then(|l| l.seq),
+        prev: loose.and_then(|l| l.prev),
+        hash: leaf_hash(bytes),
     }
 }
 
@@ -295,7 +366,7 @@ pub enum AuditFault {
     Chain(VerifyError),
     /// Not the pinned genesis.
     #[error("{0}")]
-    Genesis(String),
+    Genesis(Finding),
 }
 
 impl AuditFault {
@@ -307,6 +378,18 @@ impl AuditFault {
     }
 }
 
+/// What a verification checked, for its success lines.
+pub struct Report {
+    /// The checkpoint the leaves were verified against.
+    pub checkpoint: Checkpoint,
+    /// The witnesses that cosigned it (with a policy).
+    pub witnesses: Vec<String>,
+    /// Seqs verified before this run (a state directory's).
+    pub from: u64,
+    /// The genesis, when it was pinned and matched.
+    pub genesis: Option<Hash>,
+}
+
 fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -314,7 +397,7 @@ fn threads() -> usize {
 /// Verifies and parses a checkpoint note, or fails naming the reason.
 pub fn verify_checkpoint(v: &CheckpointVerifier, note: &[u8]) -> anyhow::Result<Checkpoint> {
     v.verify(note)
-        .map_err(|e| Failed(format!("the checkpoint does not verify: {e}")).into())
+        .map_err(|_| Failed::from(Finding::CheckpointUnsigned).into())
 }
 
 /// `verify --file`: an export against a checkpoint file.
@@ -323,10 +406,10 @@ pub fn verify_file(
     export: &Path,
     checkpoint: &Path,
     progress: &indicatif::ProgressBar,
-) -> anyhow::Result<Checkpoint> {
+) -> anyhow::Result<Report> {
     let note =
         std::fs::read(checkpoint).with_context(|| format!("reading {}", checkpoint.display()))?;
-    let cp = pins.trust.check(&note)?;
+    let (cp, witnesses) = pins.trust.check_witnessed(&note)?;
     progress.set_length(cp.root.size);
     let file =
         std::fs::File::open(export).with_context(|| format!("opening {}", export.display()))?;
@@ -341,19 +424,36 @@ pub fn verify_file(
         if n == 0 {
             break;
         }
-        if line.last() == Some(&b'\n') {
+        let whole = line.last() == Some(&b'\n');
+        if whole {
             line.pop();
         }
         if let Err(fault) = audit.push(&line) {
-            return Err(audit.fail(fault).into());
+            let mut after = vec![std::mem::take(&mut line)];
+            while after.len() <= LOOKAHEAD {
+                let mut next = Vec::new();
+                if reader.read_until(b'\n', &mut next).unwrap_or(0) == 0 {
+                    break;
+                }
+                if next.last() == Some(&b'\n') {
+                    next.pop();
+                }
+                after.push(next);
+            }
+            return Err(audit.fail(fault, &after, !whole && after.len() == 1));
         }
         if audit.size() % crate::PROGRESS_EVERY == 0 {
             progress.set_position(audit.size());
         }
     }
-    audit.finish(&cp)?;
+    let done = audit.finish(&cp)?;
     progress.finish_and_clear();
-    Ok(cp)
+    Ok(Report {
+        checkpoint: cp,
+        witnesses,
+        from: 0,
+        genesis: pins.genesis.and(done.genesis),
+    })
 }
 
 /// `verify --tiles`: the whole log from a C2SP tlog-tiles URL with no node
@@ -366,7 +466,7 @@ pub fn verify_tiles(
     pins: &Pins,
     client: &NodeClient,
     progress: &indicatif::ProgressBar,
-) -> anyhow::Result<Checkpoint> {
+) -> anyhow::Result<Report> {
     use ledger::tiles::{self, TilePath, TILE_WIDTH};
     let bad_tile = |t: &TilePath, problem: &str| Failed(format!("{t}: {problem}"));
     let fetch = |t: &TilePath| -> anyhow::Result<Vec<u8>> {
@@ -375,7 +475,7 @@ pub fn verify_tiles(
             .map_err(|e| bad_tile(t, &format!("cannot be read: {e:#}")).into())
     };
     let note = client.get("/checkpoint")?;
-    let cp = pins.trust.check(&note)?;
+    let (cp, witnesses) = pins.trust.check_witnessed(&note)?;
     let size = cp.root.size;
     progress.set_length(size);
     let mut audit = Audit::new(pins)?;
@@ -398,9 +498,14 @@ pub fn verify_tiles(
         let bundle = fetch(&t)?;
         let leaves = tiles::bundle_leaves(&bundle, t.width)
             .ok_or_else(|| bad_tile(&t, &format!("not {} length-prefixed leaves", t.width)))?;
-        for leaf in leaves {
+        let mut leaves = leaves.into_iter();
+        while let Some(leaf) = leaves.next() {
             if let Err(fault) = audit.push(leaf) {
-                return Err(audit.fail(fault).into());
+                let after: Vec<Vec<u8>> = std::iter::once(leaf)
+                    .chain(leaves.by_ref().take(LOOKAHEAD))
+                    .map(<[u8]>::to_vec)
+                    .collect();
+                return Err(audit.fail(fault, &after, false));
             }
             tiles.push(ledger::merkle::leaf_hash(leaf), &mut |t, data| {
                 completed.push((t, data))
@@ -410,19 +515,24 @@ pub fn verify_tiles(
             if let Err(e) = compare(&t, &data) {
                 // A fault among the leaves already pushed comes first.
                 return Err(match audit.close(None) {
-                    Err(earlier) => earlier.into(),
+                    Err(earlier) => earlier,
                     Ok(_) => e,
                 });
             }
         }
         progress.set_position(audit.size());
     }
-    audit.finish(&cp)?;
+    let done = audit.finish(&cp)?;
     for (t, data) in tiles.partial() {
         compare(&t, &data)?;
     }
     progress.finish_and_clear();
-    Ok(cp)
+    Ok(Report {
+        checkpoint: cp,
+        witnesses,
+        from: 0,
+        genesis: pins.genesis.and(done.genesis),
+    })
 }
 
 /// What `--state-dir` keeps between runs in `audit.state`: the last
@@ -497,31 +607,42 @@ pub fn check_extends(
     new: &Checkpoint,
     new_note: &str,
 ) -> anyhow::Result<()> {
-    let fork = |why: String| -> anyhow::Error {
+    let fork = |why: Finding| -> anyhow::Error {
         Failed(format!(
-            "FORK OR ROLLBACK: {why}\n--- previously verified checkpoint ---\n{old_note}--- checkpoint now served ---\n{new_note}"
+            "{why}\n--- {} ---\n{old_note}--- {} ---\n{new_note}",
+            t!("finding.fork_before"),
+            t!("finding.fork_now")
         ))
         .into()
     };
     if new.root.size < old.root.size {
-        return Err(fork(format!(
-            "the log shrank from {} to {} entries",
-            old.root.size, new.root.size
-        )));
+        return Err(fork(Finding::Shrank {
+            from: old.root.size,
+            to: new.root.size,
+        }));
     }
     if new.root.size == old.root.size {
         if new.root.hash != old.root.hash {
-            return Err(fork(format!(
-                "two different roots for size {}",
-                new.root.size
-            )));
+            return Err(fork(Finding::Rewritten {
+                size: new.root.size,
+            }));
         }
         return Ok(());
     }
-    let path = client.consistency(old.root.size, new.root.size)?;
+    let inconsistent = || {
+        fork(Finding::Inconsistent {
+            from: old.root.size,
+            to: new.root.size,
+        })
+    };
+    // A node that cannot prove the old tree a prefix of the new one fails
+    // the same way as one whose proof does not verify.
+    let path = client
+        .consistency(old.root.size, new.root.size)
+        .map_err(|_| inconsistent())?;
     new.root
         .verify_consistency(&old.root, &path)
-        .map_err(|e| fork(format!("the consistency proof does not verify: {e}")))
+        .map_err(|_| inconsistent())
 }
 
 /// `verify --node`: the whole log, or with a state directory only what is
@@ -531,9 +652,9 @@ pub fn verify_node(
     client: &NodeClient,
     state: Option<&StateDir>,
     progress: &indicatif::ProgressBar,
-) -> anyhow::Result<(Checkpoint, u64)> {
+) -> anyhow::Result<Report> {
     let note = client.checkpoint()?;
-    let cp = pins.trust.check(&note)?;
+    let (cp, witnesses) = pins.trust.check_witnessed(&note)?;
     let note = String::from_utf8(note).expect("a verified note is UTF-8");
     let saved = match state {
         Some(dir) => dir.load()?,
@@ -544,10 +665,7 @@ pub fn verify_node(
         let old = pins.trust.check_signed(saved.checkpoint.as_bytes())?;
         if let (Some(pin), Some(was)) = (pins.genesis, saved.genesis) {
             if pin != was {
-                return Err(Failed(format!(
-                    "the state directory verified genesis {was}, not the pinned {pin}"
-                ))
-                .into());
+                return Err(Failed::from(Finding::StateGenesis { was, pinned: pin }).into());
             }
         }
         check_extends(client, &old, &saved.checkpoint, &cp, &note)?;
@@ -570,9 +688,8 @@ pub fn verify_node(
                 _ => {
                     if next > 0 {
                         eprintln!(
-                            "{}: the replayed state of the last run was not saved whole; \
-                             verifying from seq 0 (the last checkpoint is still proved a prefix)",
-                            dir.0.display()
+                            "{}",
+                            t!("verify.replay_lost", dir = dir.0.display().to_string())
                         );
                     }
                     (Position::default(), 0, None)
@@ -589,19 +706,26 @@ pub fn verify_node(
     let from = audit.size();
     progress.set_length(cp.root.size);
     progress.set_position(from);
-    let mut fault = None;
+    let mut fault: Option<(AuditFault, Vec<Vec<u8>>)> = None;
     let fetched = client.leaves(from, cp.root.size, |_, bytes| {
+        // After a fault, a few more leaves, to say what the fault is.
+        if let Some((_, after)) = &mut fault {
+            after.push(bytes.to_vec());
+            if after.len() > LOOKAHEAD {
+                anyhow::bail!("stop");
+            }
+            return Ok(());
+        }
         if let Err(f) = audit.push(bytes) {
-            fault = Some(f);
-            anyhow::bail!("stop");
+            fault = Some((f, vec![bytes.to_vec()]));
         }
         if audit.size() % crate::PROGRESS_EVERY == 0 {
             progress.set_position(audit.size());
         }
         Ok(())
     });
-    if let Some(f) = fault {
-        return Err(audit.fail(f).into());
+    if let Some((f, after)) = fault {
+        return Err(audit.fail(f, &after, false));
     }
     fetched?;
     let mut done = audit.finish(&cp)?;
@@ -617,23 +741,145 @@ pub fn verify_node(
         };
         dir.save(&saved, done.replay.state_mut())?;
     }
-    let verified = cp.root.size - from;
-    Ok((cp, verified))
+    Ok(Report {
+        checkpoint: cp,
+        witnesses,
+        from,
+        genesis: pins.genesis.and(done.genesis),
+    })
 }
 
-/// `monitor`: polls the checkpoint, proves each new one extends the last,
-/// and reports every new tree head; returns only on a fork (or an error).
-pub fn monitor(
-    trust: &Trust,
-    client: &NodeClient,
-    start: Option<String>,
-    interval: std::time::Duration,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
-    let mut last: Option<(Checkpoint, String)> = match start {
-        Some(note) => Some((trust.check_signed(note.as_bytes())?, note)),
+/// What `monitor --state-dir` keeps in `monitor.state`: the last
+/// checkpoint it verified (and proved to extend the one before), when, and
+/// the genesis it proved at seq 0 if one was pinned.
+#[derive(Serialize, Deserialize)]
+struct Watched {
+    checkpoint: String,
+    size: u64,
+    root: Hash,
+    verified_at: String,
+    genesis: Option<Hash>,
+}
+
+const MONITOR_FILE: &str = "monitor.state";
+
+/// Where a monitor keeps what it verified, so that a restart cannot be
+/// shown an older or other history than the one it saw.
+pub struct MonitorState {
+    dir: PathBuf,
+}
+
+impl MonitorState {
+    /// In `dir`, created if missing.
+    pub fn open(dir: &Path) -> anyhow::Result<MonitorState> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(MonitorState {
+            dir: dir.to_owned(),
+        })
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.join(MONITOR_FILE)
+    }
+
+    fn load(&self) -> anyhow::Result<Option<Watched>> {
+        let path = self.path();
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|_| {
+                anyhow::anyhow!(
+                    "{}",
+                    t!("monitor.damaged", file = path.display().to_string())
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// Written whole or not at all (temporary file, fsync, rename).
+    fn save(&self, watched: &Watched) -> anyhow::Result<()> {
+        write_durably(&self.path(), &serde_json::to_vec(watched)?)
+            .with_context(|| format!("writing {}", self.path().display()))
+    }
+}
+
+/// How `monitor` runs.
+pub struct Watch<'a> {
+    /// Which checkpoints are believed.
+    pub trust: &'a Trust,
+    /// The published genesis leaf hash, if given.
+    pub genesis: Option<Hash>,
+    /// Where to keep the verified state, if anywhere.
+    pub state: Option<&'a MonitorState>,
+    /// Seconds between polls.
+    pub interval: std::time::Duration,
+    /// One poll, then return.
+    pub once: bool,
+}
+
+/// Proves that seq 0 of the tree of `cp` is the published genesis `pin`.
+fn prove_genesis(client: &NodeClient, cp: &Checkpoint, pin: Hash) -> anyhow::Result<()> {
+    if cp.root.size == 0 {
+        return Ok(());
+    }
+    let wrong =
+        |found| -> anyhow::Error { Failed::from(Finding::Genesis { found, pinned: pin }).into() };
+    let (leaf, path) = client.inclusion(0, cp.root.size)?;
+    if leaf != pin {
+        return Err(wrong(leaf));
+    }
+    cp.root
+        .verify_inclusion(&pin, 0, &path)
+        .map_err(|_| wrong(leaf))
+}
+
+/// `monitor`: polls the checkpoint, proves each new one extends the last
+/// verified (the saved one too, after a restart) and, with a pinned
+/// genesis, that seq 0 is it; reports every new tree head and saves it.
+/// Returns on a fork (or an error), or after one poll with `once`.
+pub fn monitor(watch: &Watch, client: &NodeClient, out: &mut dyn Write) -> anyhow::Result<()> {
+    let trust = watch.trust;
+    let saved = match watch.state {
+        Some(state) => state.load()?,
         None => None,
     };
+    // The checkpoints a first poll must extend: the monitor's own, and a
+    // `verify --state-dir` run's in the same directory.
+    let mut anchors: Vec<(Checkpoint, String)> = Vec::new();
+    let mut genesis = saved.as_ref().and_then(|w| w.genesis);
+    if let Some(state) = watch.state {
+        match &saved {
+            Some(w) => {
+                eprintln!(
+                    "{}",
+                    t!(
+                        "monitor.resumed",
+                        size = w.size,
+                        root = finding::short(&w.root),
+                        when = w.verified_at,
+                        dir = state.dir.display().to_string()
+                    )
+                );
+                anchors.push((
+                    trust.check_signed(w.checkpoint.as_bytes())?,
+                    w.checkpoint.clone(),
+                ));
+            }
+            None => eprintln!(
+                "{}",
+                t!("monitor.fresh", dir = state.dir.display().to_string())
+            ),
+        }
+        if let Some(note) = StateDir(state.dir.clone()).checkpoint()? {
+            anchors.push((trust.check_signed(note.as_bytes())?, note));
+        }
+    }
+    if let (Some(pin), Some(was)) = (watch.genesis, genesis) {
+        if pin != was {
+            return Err(Failed::from(Finding::StateGenesis { was, pinned: pin }).into());
+        }
+    }
+    let mut last: Option<(Checkpoint, String)> = None;
     let mut gossiped = None;
     loop {
         let note = client.checkpoint()?;
@@ -649,14 +895,28 @@ pub fn monitor(
                 match g.answer {
                     Ok(200) => {}
                     Ok(422) => {
-                        return Err(Failed(format!(
-                            "witness {} refused size {} root {}: it saw another history (a split view or a rollback)",
-                            g.witness, signed.root.size, signed.root.hash
-                        ))
+                        return Err(Failed::from(Finding::WitnessSawOther {
+                            witness: g.witness.to_string(),
+                            size: signed.root.size,
+                        })
                         .into())
                     }
-                    Ok(status) => eprintln!("witness {}: answered {status}", g.witness),
-                    Err(e) => eprintln!("witness {}: {e}", g.witness),
+                    Ok(status) => eprintln!(
+                        "{}",
+                        t!(
+                            "monitor.witness_status",
+                            witness = g.witness.to_string(),
+                            status = status
+                        )
+                    ),
+                    Err(e) => eprintln!(
+                        "{}",
+                        t!(
+                            "monitor.witness_error",
+                            witness = g.witness.to_string(),
+                            error = format!("{e:#}")
+                        )
+                    ),
                 }
             }
             gossiped = Some(signed);
@@ -668,13 +928,43 @@ pub fn monitor(
                 check_extends(client, old, old_note, &cp, &note)?;
                 cp.root.size > old.root.size
             }
-            None => true,
+            None => {
+                for (old, old_note) in &anchors {
+                    check_extends(client, old, old_note, &cp, &note)?;
+                }
+                if let Some(pin) = watch.genesis.filter(|_| genesis.is_none()) {
+                    prove_genesis(client, &cp, pin)?;
+                    if cp.root.size > 0 {
+                        genesis = Some(pin);
+                    }
+                }
+                true
+            }
         };
         if new {
-            writeln!(out, "size {} root {}", cp.root.size, cp.root.hash)?;
+            writeln!(
+                out,
+                "{}",
+                t!("monitor.head", size = cp.root.size, root = cp.root.hash)
+            )?;
             out.flush()?;
+            let unchanged = saved
+                .as_ref()
+                .is_some_and(|w| w.size == cp.root.size && w.genesis == genesis);
+            if let Some(state) = watch.state.filter(|_| !unchanged) {
+                state.save(&Watched {
+                    checkpoint: note.clone(),
+                    size: cp.root.size,
+                    root: cp.root.hash,
+                    verified_at: format_timestamp(std::time::SystemTime::now()),
+                    genesis,
+                })?;
+            }
             last = Some((cp, note));
         }
-        std::thread::sleep(interval);
+        if watch.once {
+            return Ok(());
+        }
+        std::thread::sleep(watch.interval);
     }
 }

@@ -170,52 +170,52 @@ pub(crate) fn verify(
     }: VerifyArgs,
     stdout: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
+    let verifier = CheckpointVerifier::from_vkey(&vkey).context("--vkey")?;
+    let origin = verifier.origin().to_owned();
     let pins = Pins {
-        trust: trust(
-            CheckpointVerifier::from_vkey(&vkey).context("--vkey")?,
-            &witnessed,
-        )?,
+        trust: trust(verifier, &witnessed)?,
         genesis: genesis
             .map(|g| g.parse::<Hash>())
             .transpose()
             .map_err(|_| anyhow::anyhow!("--genesis is not 64 hex digits"))?,
         replay_memory: replay_memory_mib << 20,
     };
+    // Like every command that talks to a node: the config file's node
+    // (written by `init`, read into AIDLEDGER_NODE) when none is given.
+    let node = node.or_else(|| {
+        (tiles.is_none() && file.is_none())
+            .then(|| std::env::var("AIDLEDGER_NODE").ok())
+            .flatten()
+            .filter(|n| !n.is_empty())
+    });
     let started = std::time::Instant::now();
     let bar = progress(0, &t!("progress.verifying"));
-    let (cp, verified) = match (node, file) {
+    let report = match (node, file) {
         _ if tiles.is_some() => {
             let client = NodeClient::new(tiles.as_deref().expect("just checked"));
-            let cp = audit::verify_tiles(&pins, &client, &bar)?;
-            let n = cp.root.size;
-            (cp, n)
+            audit::verify_tiles(&pins, &client, &bar)?
         }
-        (_, Some(file)) => {
-            let cp = audit::verify_file(
-                &pins,
-                &file,
-                checkpoint.as_deref().expect("clap requires it"),
-                &bar,
-            )?;
-            let n = cp.root.size;
-            (cp, n)
-        }
+        (_, Some(file)) => audit::verify_file(
+            &pins,
+            &file,
+            checkpoint.as_deref().expect("clap requires it"),
+            &bar,
+        )?,
         (Some(node), None) => {
             let client = NodeClient::new(&node);
             audit::verify_node(&pins, &client, state_dir.map(StateDir).as_ref(), &bar)?
         }
-        (None, None) => unreachable!("clap requires --node, --tiles or --file"),
+        (None, None) => anyhow::bail!("{}", t!("verify.no_node")),
     };
     let secs = started.elapsed().as_secs_f64();
-    if verified == 0 && cp.root.size > 0 {
+    let cp = &report.checkpoint;
+    let size = cp.root.size;
+    let verified = size - report.from;
+    if verified == 0 && size > 0 {
         writeln!(
             stdout,
             "{}",
-            t!(
-                "verify.nothing_new",
-                size = cp.root.size,
-                root = cp.root.hash
-            )
+            t!("verify.nothing_new", size = size, root = cp.root.hash)
         )?;
     } else {
         writeln!(
@@ -224,14 +224,56 @@ pub(crate) fn verify(
             t!(
                 "verify.done",
                 count = verified,
-                size = cp.root.size,
+                size = size,
                 root = cp.root.hash,
                 secs = format!("{secs:.1}"),
                 rate = format!("{:.0}", verified as f64 / secs.max(1e-9))
             )
         )?;
+        writeln!(stdout, "{}", t!("verify.signatures", count = verified))?;
+        if size > 0 {
+            let chain = if report.from > 0 {
+                t!("verify.chain_resumed", from = report.from, to = size - 1)
+            } else {
+                t!("verify.chain", from = 0, to = size - 1)
+            };
+            writeln!(stdout, "{chain}")?;
+        }
+        writeln!(stdout, "{}", t!("verify.rules"))?;
+    }
+    if let Some(g) = report.genesis {
+        writeln!(
+            stdout,
+            "{}",
+            t!("verify.genesis", genesis = cli::finding::short(&g))
+        )?;
+    }
+    writeln!(
+        stdout,
+        "{}",
+        t!(
+            "verify.checkpoint",
+            size = size,
+            root = cli::finding::short(&cp.root.hash),
+            origin = origin
+        )
+    )?;
+    say_witnesses(stdout, &report.witnesses, witnessed.policy.is_some())?;
+    if tiles.is_some() {
+        writeln!(stdout, "{}", t!("verify.tiles"))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The success line about witnesses: who cosigned, or that none were asked for.
+fn say_witnesses(stdout: &mut impl Write, names: &[String], policy: bool) -> anyhow::Result<()> {
+    if policy {
+        let names = names.join(&t!("list.sep"));
+        writeln!(stdout, "{}", t!("verify.witnesses", names = names))?;
+    } else {
+        writeln!(stdout, "{}", t!("verify.no_witnesses"))?;
+    }
+    Ok(())
 }
 
 pub(crate) fn check_receipt(
@@ -268,26 +310,55 @@ pub(crate) fn check_receipt(
             receipts.len()
         );
     }
-    for (i, r) in receipts.iter().enumerate() {
+    let mut witnesses = Vec::new();
+    for r in &receipts {
         let cp = receipt::check(&verifier, r)
-            .map_err(|e| Failed(format!("receipt {} (seq {}): {e}", i + 1, r.seq)))?;
-        policy.check(r.checkpoint.as_bytes())?;
+            .map_err(|e| Failed::from(cli::finding::receipt(r.seq, &e)))?;
+        witnesses = policy.check_witnessed(r.checkpoint.as_bytes())?.1;
         if let Some(entry) = &entry {
             let other: Value = serde_json::from_slice(&read_input(entry)?)
                 .context("the entry file is not JSON")?;
-            receipt::check_entry(r, &other).map_err(|e| Failed(e.to_string()))?;
+            receipt::check_entry(r, &other)
+                .map_err(|e| Failed::from(cli::finding::receipt(r.seq, &e)))?;
         }
         if receipts.len() == 1 {
+            let what = r
+                .leaf
+                .as_ref()
+                .and_then(|l| l.get("entry")?.get("statement"))
+                .map(|st| {
+                    let field = |k: &str| st.get(k).and_then(Value::as_str).unwrap_or("-");
+                    t!(
+                        "receipt.what",
+                        kind = field("kind"),
+                        issuer = field("issuer")
+                    )
+                    .into_owned()
+                })
+                .unwrap_or_default();
             writeln!(
                 stdout,
                 "{}",
                 t!(
                     "receipt.one",
                     seq = r.seq,
+                    what = what,
                     size = cp.root.size,
-                    root = cp.root.hash
+                    root = cli::finding::short(&cp.root.hash),
+                    origin = verifier.origin()
                 )
             )?;
+            if let Some(entry) = &entry {
+                writeln!(
+                    stdout,
+                    "{}",
+                    t!(
+                        "receipt.entry",
+                        file = entry.display().to_string(),
+                        seq = r.seq
+                    )
+                )?;
+            }
         }
     }
     if receipts.len() > 1 {
@@ -299,6 +370,7 @@ pub(crate) fn check_receipt(
             t!("receipt.many", count = receipts.len(), lo = lo, hi = hi)
         )?;
     }
+    say_witnesses(stdout, &witnesses, witnessed.policy.is_some())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -342,8 +414,10 @@ pub(crate) fn monitor(
     MonitorArgs {
         node,
         vkey,
+        genesis,
         interval,
         state_dir,
+        once,
         witnessed,
     }: MonitorArgs,
     stdout: &mut impl Write,
@@ -352,18 +426,23 @@ pub(crate) fn monitor(
         CheckpointVerifier::from_vkey(&vkey).context("--vkey")?,
         &witnessed,
     )?;
+    let genesis = genesis
+        .map(|g| g.parse::<Hash>())
+        .transpose()
+        .map_err(|_| anyhow::anyhow!("--genesis is not 64 hex digits"))?;
     let client = NodeClient::new(&node.node);
-    let start = match state_dir {
-        Some(d) => StateDir(d).checkpoint()?,
-        None => None,
+    let state = state_dir
+        .as_deref()
+        .map(audit::MonitorState::open)
+        .transpose()?;
+    let watch = audit::Watch {
+        trust: &trust,
+        genesis,
+        state: state.as_ref(),
+        interval: Duration::from_secs(interval),
+        once,
     };
-    audit::monitor(
-        &trust,
-        &client,
-        start,
-        Duration::from_secs(interval),
-        stdout,
-    )?;
+    audit::monitor(&watch, &client, stdout)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod client;
 pub mod config;
 pub mod explain;
+pub mod finding;
 pub mod i18n;
 pub mod iati;
 pub mod import;

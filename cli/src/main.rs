@@ -450,8 +450,8 @@ struct SubmitArgs {
 
 #[derive(Args)]
 struct VerifyArgs {
-    /// Node to verify.
-    #[arg(long, conflicts_with_all = ["file", "tiles"], required_unless_present_any = ["file", "tiles"])]
+    /// Node to verify (default: the config file's node, or $AIDLEDGER_NODE).
+    #[arg(long, conflicts_with_all = ["file", "tiles"])]
     node: Option<String>,
     /// A C2SP tlog-tiles URL to verify with no node: a bucket's public
     /// endpoint, a CDN in front of it, or a node's root.
@@ -513,12 +513,20 @@ struct MonitorArgs {
     /// The node's vkey.
     #[arg(long, env = "AIDLEDGER_VKEY")]
     vkey: String,
+    /// The genesis leaf hash the operator published: seq 0 of the node's
+    /// tree must be it (proved, not asked).
+    #[arg(long, env = "AIDLEDGER_GENESIS")]
+    genesis: Option<String>,
     /// Seconds between polls.
     #[arg(long, default_value_t = 30)]
     interval: u64,
-    /// Start from the checkpoint last verified in this state directory.
+    /// Keep the verified checkpoint here (created if missing): a restart
+    /// resumes from it and refuses a node that was rolled back.
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// Poll once, save the state and exit (for a timer or cron).
+    #[arg(long)]
+    once: bool,
     #[command(flatten)]
     witnessed: PolicyArgs,
 }

@@ -42,9 +42,10 @@ pub enum Failure {
     /// `logged_at` is unreadable or earlier than the previous leaf's.
     #[error("logged_at {0:?} is unreadable or goes back in time")]
     Time(String),
-    /// The signature does not verify under the statement's key.
-    #[error("signature does not verify")]
-    Signature,
+    /// The signature does not verify under the statement's key (the key
+    /// named, so that a report can say whose signature it is).
+    #[error("signature does not verify under key {0}")]
+    Signature(PublicKey),
     /// The leaves do not add up to the checkpoint's tree.
     #[error("leaves give root {found:?} of size {found_size}, checkpoint says {expected:?} of size {expected_size}")]
     Root {
@@ -212,11 +213,11 @@ impl ChainVerifier {
             .par_chunks(chunk)
             .with_max_len(1)
             .filter_map(|c| first_bad_signature(c, keys))
-            .min();
+            .min_by_key(|(seq, _)| *seq);
         match first_bad {
-            Some(seq) => Err(VerifyError {
+            Some((seq, key)) => Err(VerifyError {
                 seq,
-                failure: Failure::Signature,
+                failure: Failure::Signature(key),
             }),
             None => Ok(()),
         }
@@ -242,16 +243,17 @@ impl ChainVerifier {
     }
 }
 
-/// Batch-verifies `chunk`; on failure finds the first entry `verify_strict` refuses.
+/// Batch-verifies `chunk`; on failure finds the first entry `verify_strict`
+/// refuses, with its key.
 fn first_bad_signature(
     chunk: &[Pending],
     keys: &HashMap<PublicKey, Option<VerifyingKey>>,
-) -> Option<u64> {
+) -> Option<(u64, PublicKey)> {
     let mut vks = Vec::with_capacity(chunk.len());
     for p in chunk {
         match keys.get(&p.key).copied().flatten() {
             Some(k) => vks.push(k),
-            None => return Some(p.seq),
+            None => return Some((p.seq, p.key)),
         }
     }
     let msgs: Vec<&[u8]> = chunk.iter().map(|p| p.msg.as_slice()).collect();
@@ -265,5 +267,5 @@ fn first_bad_signature(
     chunk
         .iter()
         .find(|p| verify_strict(&p.key, &p.msg, &p.sig).is_err())
-        .map(|p| p.seq)
+        .map(|p| (p.seq, p.key))
 }
