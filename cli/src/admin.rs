@@ -96,14 +96,21 @@ pub fn sign_and_submit<B: Body>(signer: &Signer, body: &B, done: &str) -> anyhow
         &issued_at,
         body::to_value(body),
     )?;
-    ledger::rules::check_submission_value(serde_json::to_value(&entry)?)
-        .map_err(|r| anyhow::anyhow!("not signing: {r}"))?;
+    ledger::rules::check_submission_value(serde_json::to_value(&entry)?).map_err(|r| {
+        anyhow::anyhow!(
+            "{}",
+            t!(
+                "sign.refused",
+                message = crate::i18n::refusal(r.code.as_str(), &r.message)
+            )
+        )
+    })?;
     let client = NodeClient::new(&signer.node);
     let verifier = crate::trusted_verifier(&client, signer.vkey.clone(), signer.genesis.clone())?;
     let outcome = Submitter::new(&client, &verifier)
         .submit(std::slice::from_ref(&entry))?
         .pop()
-        .context("the node answered no result")?;
+        .with_context(|| t!("receipt.results"))?;
     match outcome {
         Ok(receipt) => {
             let mut out = std::io::stdout().lock();

@@ -67,12 +67,13 @@ impl Trust {
             .map(|p| {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("reading {}", p.display()))?;
-                Policy::parse(&text).with_context(|| format!("the policy {}", p.display()))
+                Policy::parse(&text).with_context(|| t!("trust.policy", path = p.display()))
             })
             .transpose()?;
         anyhow::ensure!(
             max_age.is_none() || policy.is_some(),
-            "--max-age needs --policy"
+            "{}",
+            t!("trust.max_age")
         );
         Ok(Trust {
             verifier,
@@ -184,7 +185,7 @@ impl Audit {
         let dir = tempfile::Builder::new()
             .prefix("aidledger-replay-")
             .tempdir()
-            .context("creating a directory for the replayed state")?
+            .with_context(|| t!("verify.state_tmp"))?
             // The store removes it when dropped.
             .keep();
         let state = SpillState::temporary(&dir, pins.replay_memory);
@@ -671,7 +672,7 @@ pub fn verify_node(
         check_extends(client, &old, &saved.checkpoint, &cp, &note)?;
         let frontier = Frontier::from_peaks(saved.size, saved.peaks.clone())
             .filter(|f| f.root() == old.root)
-            .context("the state directory's tree does not match its checkpoint")?;
+            .with_context(|| t!("verify.state_tree"))?;
         resumed = Some(Position {
             frontier,
             last_leaf: saved.last_leaf,
@@ -792,7 +793,7 @@ impl MonitorState {
                 )
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+            Err(e) => Err(e).with_context(|| t!("io.reading", path = path.display())),
         }
     }
 

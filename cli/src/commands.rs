@@ -170,14 +170,15 @@ pub(crate) fn verify(
     }: VerifyArgs,
     stdout: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let verifier = CheckpointVerifier::from_vkey(&vkey).context("--vkey")?;
+    let verifier = CheckpointVerifier::from_vkey(&vkey)
+        .map_err(|e| anyhow::anyhow!("{}", t!("trust.bad_vkey", vkey = vkey, error = e)))?;
     let origin = verifier.origin().to_owned();
     let pins = Pins {
         trust: trust(verifier, &witnessed)?,
         genesis: genesis
             .map(|g| g.parse::<Hash>())
             .transpose()
-            .map_err(|_| anyhow::anyhow!("--genesis is not 64 hex digits"))?,
+            .map_err(|_| anyhow::anyhow!("{}", t!("trust.bad_genesis")))?,
         replay_memory: replay_memory_mib << 20,
     };
     // Like every command that talks to a node: the config file's node
@@ -285,7 +286,8 @@ pub(crate) fn check_receipt(
     }: CheckReceiptArgs,
     stdout: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let verifier = CheckpointVerifier::from_vkey(&vkey).context("--vkey")?;
+    let verifier = CheckpointVerifier::from_vkey(&vkey)
+        .map_err(|e| anyhow::anyhow!("{}", t!("trust.bad_vkey", vkey = vkey, error = e)))?;
     let policy = trust(verifier.clone(), &witnessed)?;
     let bytes = read_input(&receipt)?;
     // One receipt (JSON), or the NDJSON that `submit` and `import --receipts` write.
@@ -296,19 +298,15 @@ pub(crate) fn check_receipt(
             .enumerate()
             .filter(|(_, l)| !l.trim_ascii().is_empty())
             .map(|(i, l)| {
-                serde_json::from_slice(l)
-                    .with_context(|| format!("line {} is not a receipt", i + 1))
+                serde_json::from_slice(l).with_context(|| t!("receipt.not_receipt", line = i + 1))
             })
             .collect::<anyhow::Result<_>>()?,
     };
     if receipts.is_empty() {
-        anyhow::bail!("{} holds no receipt", receipt.display());
+        anyhow::bail!("{}", t!("receipt.none", path = receipt.display()));
     }
     if entry.is_some() && receipts.len() > 1 {
-        anyhow::bail!(
-            "--entry checks one receipt; the file holds {}",
-            receipts.len()
-        );
+        anyhow::bail!("{}", t!("receipt.entry_one", count = receipts.len()));
     }
     let mut witnesses = Vec::new();
     for r in &receipts {
@@ -317,7 +315,7 @@ pub(crate) fn check_receipt(
         witnesses = policy.check_witnessed(r.checkpoint.as_bytes())?.1;
         if let Some(entry) = &entry {
             let other: Value = serde_json::from_slice(&read_input(entry)?)
-                .context("the entry file is not JSON")?;
+                .with_context(|| t!("receipt.entry_not_json"))?;
             receipt::check_entry(r, &other)
                 .map_err(|e| Failed::from(cli::finding::receipt(r.seq, &e)))?;
         }
@@ -423,13 +421,14 @@ pub(crate) fn monitor(
     stdout: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
     let trust = trust(
-        CheckpointVerifier::from_vkey(&vkey).context("--vkey")?,
+        CheckpointVerifier::from_vkey(&vkey)
+            .map_err(|e| anyhow::anyhow!("{}", t!("trust.bad_vkey", vkey = vkey, error = e)))?,
         &witnessed,
     )?;
     let genesis = genesis
         .map(|g| g.parse::<Hash>())
         .transpose()
-        .map_err(|_| anyhow::anyhow!("--genesis is not 64 hex digits"))?;
+        .map_err(|_| anyhow::anyhow!("{}", t!("trust.bad_genesis")))?;
     let client = NodeClient::new(&node.node);
     let state = state_dir
         .as_deref()

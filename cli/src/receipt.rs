@@ -197,13 +197,13 @@ impl<'a> Submitter<'a> {
             let results = answer["results"]
                 .as_array()
                 .filter(|r| r.len() == end - start)
-                .context("the node's answer does not have one result per entry")?;
+                .with_context(|| rust_i18n::t!("receipt.results"))?;
             let mut batch: Vec<Outcome> = Vec::with_capacity(results.len());
             for r in results {
                 batch.push(match r.get("error") {
                     Some(_) => Err(NodeError::from_answer(400, r.to_string().as_bytes())),
                     None => Ok(serde_json::from_value(r.clone())
-                        .context("the node sent a malformed receipt")?),
+                        .with_context(|| rust_i18n::t!("receipt.malformed"))?),
                 });
             }
             if let Err(e) = self.verify(&entries[start..end], &mut batch) {

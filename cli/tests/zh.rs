@@ -359,6 +359,51 @@ fn every_command_speaks_chinese() {
         ],
         None,
     );
+    let text = std::fs::read_to_string(&export).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let cut = w.path("cut.ndjson");
+    std::fs::write(&cut, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
+    std::fs::copy(format!("{export}.checkpoint"), format!("{cut}.checkpoint")).unwrap();
+    let missing = zh(
+        &[
+            "verify",
+            "--vkey",
+            &w.vkey,
+            "--file",
+            &cut,
+            "--checkpoint",
+            &format!("{cut}.checkpoint"),
+        ],
+        None,
+    );
+    assert_eq!(missing.code, 1, "{}", missing.stderr);
+    let state = w.path("monitor-state");
+    zh_ok(
+        &[
+            "monitor",
+            "--node",
+            node,
+            "--vkey",
+            &w.vkey,
+            "--state-dir",
+            &state,
+            "--once",
+        ],
+        None,
+    );
+    zh_ok(
+        &[
+            "monitor",
+            "--node",
+            node,
+            "--vkey",
+            &w.vkey,
+            "--state-dir",
+            &state,
+            "--once",
+        ],
+        None,
+    );
     zh_ok(&["prove", "--node", node, "--vkey", &w.vkey, "1"], None);
     zh_fails(
         &["prove", "--node", node, "--vkey", &w.vkey, "999999"],
