@@ -22,18 +22,79 @@ use rust_i18n::t;
 use serde_json::Value;
 
 use crate::{
-    BeneficiaryArgs, CheckReceiptArgs, ExportArgs, FundCmd, FundOpenArgs, IatiArgs, ImportArgs,
-    InitArgs, KeyAddArgs, KeyRevokeArgs, KeygenArgs, MonitorArgs, OrgRegisterArgs, PolicyArgs,
-    ProveArgs, PseudonymArgs, SignArgs, SignerArgs, SubmitArgs, VerifyArgs, WitnessCmd,
+    BeneficiaryArgs, CheckReceiptArgs, ExportArgs, FundCmd, FundOpenArgs, GenesisArgs, IatiArgs,
+    ImportArgs, InitArgs, KeyAddArgs, KeyRevokeArgs, KeygenArgs, MonitorArgs, OrgRegisterArgs,
+    PolicyArgs, ProveArgs, PseudonymArgs, SignArgs, SignerArgs, SubmitArgs, VerifyArgs, WitnessCmd,
 };
 
 pub(crate) fn keygen(
     KeygenArgs { out }: KeygenArgs,
     stdout: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
+    let public_file = public_path(&out);
+    // Neither file is ever overwritten: refused before the key is made.
+    if public_file.exists() {
+        return Err(keyfile::KeyFileError::Exists(public_file).into());
+    }
     let key = keyfile::create(&out)?;
-    writeln!(stdout, "{}", hex::encode(key.verifying_key().to_bytes()))?;
+    let public = hex::encode(key.verifying_key().to_bytes());
+    write_new(&public_file, &public)?;
+    writeln!(stdout, "{}", t!("keygen.public", key = public))?;
+    writeln!(
+        stdout,
+        "{}",
+        t!("keygen.public_file", path = public_file.display())
+    )?;
+    writeln!(stdout, "{}", t!("keygen.secret", path = out.display()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `OUT.pub`: where a key file's public half goes.
+fn public_path(key: &Path) -> PathBuf {
+    let mut name = key.as_os_str().to_owned();
+    name.push(".pub");
+    PathBuf::from(name)
+}
+
+/// Writes `text` and a newline to a new file (refused if one is there).
+fn write_new(path: &Path, text: &str) -> anyhow::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                anyhow::Error::from(keyfile::KeyFileError::Exists(path.to_path_buf()))
+            }
+            _ => anyhow::Error::from(e).context(path.display().to_string()),
+        })?;
+    writeln!(f, "{text}")?;
+    f.sync_all()?;
+    Ok(())
+}
+
+pub(crate) fn genesis(args: GenesisArgs, stdout: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let more_keys = args
+        .org_keys
+        .iter()
+        .map(|k| admin::key_with_roles(k))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    admin::genesis(
+        admin::Genesis {
+            node: args.node,
+            vkey: args.vkey,
+            key: args.key,
+            org: body::Org {
+                id: args.id,
+                name: args.name,
+                org_type: args.org_type,
+                region: args.region,
+            },
+            roles: args.roles,
+            more_keys,
+        },
+        stdout,
+    )
 }
 
 pub(crate) fn pseudonyms(
@@ -173,6 +234,19 @@ pub(crate) fn verify(
             .map_err(|_| anyhow::anyhow!("--genesis is not 64 hex digits"))?,
         replay_memory: replay_memory_mib << 20,
     };
+    // The config's node (AIDLEDGER_NODE) when neither a file nor tiles are
+    // given: read here, since clap would take a variable's value as given
+    // and refuse it beside --file.
+    let node = node.or_else(|| {
+        (file.is_none() && tiles.is_none())
+            .then(|| std::env::var(cli::config::NODE_VAR).ok())
+            .flatten()
+    });
+    anyhow::ensure!(
+        node.is_some() || file.is_some() || tiles.is_some(),
+        "{}",
+        t!("verify.what")
+    );
     let started = std::time::Instant::now();
     let bar = progress(0, &t!("progress.verifying"));
     let (cp, verified) = match (node, file) {
@@ -196,7 +270,7 @@ pub(crate) fn verify(
             let client = NodeClient::new(&node);
             audit::verify_node(&pins, &client, state_dir.map(StateDir).as_ref(), &bar)?
         }
-        (None, None) => unreachable!("clap requires --node, --tiles or --file"),
+        (None, None) => unreachable!("one of --node, --tiles, --file, checked above"),
     };
     let secs = started.elapsed().as_secs_f64();
     if verified == 0 && cp.root.size > 0 {
@@ -957,7 +1031,24 @@ pub(crate) fn witness(cmd: WitnessCmd, stdout: &mut impl Write) -> anyhow::Resul
     match cmd {
         WitnessCmd::Init(a) => {
             let vkey = witness::init(&a.dir, &a.name)?;
-            writeln!(stdout, "{vkey}")?;
+            writeln!(stdout, "{}", t!("witness.init.name", name = a.name))?;
+            writeln!(stdout, "{}", t!("witness.init.vkey", vkey = vkey))?;
+            writeln!(
+                stdout,
+                "{}",
+                t!(
+                    "witness.init.vkey_file",
+                    path = a.dir.join(witness::VKEY_FILE).display()
+                )
+            )?;
+            writeln!(
+                stdout,
+                "{}",
+                t!(
+                    "keygen.secret",
+                    path = a.dir.join(witness::KEY_FILE).display()
+                )
+            )?;
         }
         WitnessCmd::AddLog(a) => {
             witness::add_log(&a.dir, &a.origin, &a.vkey)?;

@@ -197,6 +197,32 @@ fn in_yuan(locale: &str, message: &str) -> Option<String> {
     )
 }
 
+/// A key or secret file's fault in the interface's language, with what to
+/// do; `None` for an I/O error, said as the system says it.
+pub fn key_file(e: &ledger::keyfile::KeyFileError) -> Option<String> {
+    use ledger::keyfile::{KeyFileError, MIN_SECRET};
+    Some(
+        match e {
+            KeyFileError::Io { .. } => return None,
+            KeyFileError::Exposed { path, mode } => t!(
+                "keyfile.exposed",
+                path = path.display(),
+                mode = format!("{mode:o}")
+            ),
+            KeyFileError::Malformed(path) => t!("keyfile.malformed", path = path.display()),
+            KeyFileError::Exists(path) => t!("keyfile.exists", path = path.display()),
+            KeyFileError::Empty(path) => t!("keyfile.empty", path = path.display()),
+            KeyFileError::Short { path, len } => t!(
+                "keyfile.short",
+                path = path.display(),
+                len = len,
+                min = MIN_SECRET
+            ),
+        }
+        .into_owned(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
