@@ -114,7 +114,7 @@ fn start_witnesses(dir: &Path, log_vkey: &str, children: &mut Vec<Child>) -> Str
     for name in ["audit", "discipline", "university"] {
         let wdir = dir.join(name);
         let wd = wdir.to_str().unwrap();
-        let vkey = run(&[
+        run(&[
             "witness",
             "init",
             "--name",
@@ -122,6 +122,7 @@ fn start_witnesses(dir: &Path, log_vkey: &str, children: &mut Vec<Child>) -> Str
             "--dir",
             wd,
         ]);
+        let vkey = std::fs::read_to_string(wdir.join("witness.vkey")).unwrap();
         run(&[
             "witness", "add-log", "--dir", wd, "--origin", ORIGIN, "--vkey", log_vkey,
         ]);

@@ -16,7 +16,7 @@ use ledger::entry::{format_timestamp, SignedEntry};
 use rust_i18n::t;
 
 use crate::client::NodeClient;
-use crate::receipt::Submitter;
+use crate::receipt::{Outcome, Submitter};
 
 /// Who signs, for whom, and where it goes.
 pub struct Signer {
@@ -85,6 +85,30 @@ pub fn check_org_id(id: &str) -> anyhow::Result<()> {
 /// checks the node would make, or if the node's checkpoint does not verify
 /// with the vkey.
 pub fn sign_and_submit<B: Body>(signer: &Signer, body: &B, done: &str) -> anyhow::Result<ExitCode> {
+    match submit_one(signer, body)? {
+        Ok(receipt) => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", serde_json::to_string(&receipt)?)?;
+            eprintln!(
+                "{}",
+                rust_i18n::t!("admin.done", what = done, seq = receipt.seq)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Ok(refused(&e)),
+    }
+}
+
+/// Says the node's refusal (stderr) and gives exit status 1.
+pub fn refused(e: &crate::client::NodeError) -> ExitCode {
+    let message = crate::i18n::coded(&e.code, &e.message);
+    eprintln!("{}", rust_i18n::t!("msg.refused", message = message));
+    ExitCode::from(1)
+}
+
+/// The body of [`sign_and_submit`]: builds, checks, signs and submits one
+/// entry; its verified receipt, or the node's refusal.
+pub fn submit_one<B: Body>(signer: &Signer, body: &B) -> anyhow::Result<Outcome> {
     let key: SigningKey = ledger::keyfile::read(&signer.key)?;
     let nonce = crate::fresh_nonce();
     let issued_at = format_timestamp(SystemTime::now());
@@ -107,24 +131,101 @@ pub fn sign_and_submit<B: Body>(signer: &Signer, body: &B, done: &str) -> anyhow
     })?;
     let client = NodeClient::new(&signer.node);
     let verifier = crate::trusted_verifier(&client, signer.vkey.clone(), signer.genesis.clone())?;
-    let outcome = Submitter::new(&client, &verifier)
+    Submitter::new(&client, &verifier)
         .submit(std::slice::from_ref(&entry))?
         .pop()
-        .with_context(|| t!("receipt.results"))?;
-    match outcome {
-        Ok(receipt) => {
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "{}", serde_json::to_string(&receipt)?)?;
-            eprintln!(
-                "{}",
-                rust_i18n::t!("admin.done", what = done, seq = receipt.seq)
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            let message = crate::i18n::coded(&e.code, &e.message);
-            eprintln!("{}", rust_i18n::t!("msg.refused", message = message));
-            Ok(ExitCode::from(1))
-        }
+        .with_context(|| t!("receipt.results"))
+}
+
+/// Entry 0 of a new ledger (SPEC §5): the registrar organisation, registered
+/// by a statement its own key signs with the `registrar` role.
+pub struct Genesis {
+    /// The fresh node.
+    pub node: String,
+    /// The node's vkey, if the operator has it already (else the node's own).
+    pub vkey: Option<String>,
+    /// The registrar's signing key file.
+    pub key: PathBuf,
+    /// The registrar organisation.
+    pub org: body::Org,
+    /// The roles of the signing key (`registrar` is added when missing).
+    pub roles: Vec<Role>,
+    /// Other keys of the registrar organisation.
+    pub more_keys: Vec<KeyGrant>,
+}
+
+/// `aidledger genesis`: refuses a node that holds any entry; else signs the
+/// registrar's `org.register`, submits it through [`submit_one`] (receipt
+/// verified, its seq must be 0) and prints, to `out`, the three values the
+/// operator publishes: origin, vkey and the genesis leaf hash (the labels
+/// are those of `init`, in both languages, so that a script can read them).
+pub fn genesis(g: Genesis, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    check_org_id(&g.org.id)?;
+    let client = NodeClient::new(&g.node);
+    let before = client.log_info()?;
+    if before.size > 0 {
+        anyhow::bail!(
+            "{}",
+            rust_i18n::t!(
+                "genesis.exists",
+                node = g.node,
+                genesis = before.genesis.as_deref().unwrap_or("-"),
+                size = before.size
+            )
+        );
     }
+    let key = ledger::keyfile::read(&g.key)?;
+    let public = hex::encode(key.verifying_key().to_bytes());
+    let mut roles = g.roles;
+    if !roles.contains(&Role::Registrar) {
+        roles.insert(0, Role::Registrar);
+    }
+    let mut keys = vec![KeyGrant {
+        key: public.clone(),
+        roles,
+    }];
+    keys.extend(g.more_keys);
+    let body = body::OrgRegister { org: g.org, keys };
+    let signer = Signer {
+        node: g.node,
+        vkey: g.vkey,
+        genesis: None,
+        key: g.key,
+        issuer: body.org.id.clone(),
+    };
+    let receipt = match submit_one(&signer, &body)? {
+        Ok(r) => r,
+        Err(e) => return Ok(refused(&e)),
+    };
+    if receipt.seq != 0 {
+        return Err(crate::Failed(
+            rust_i18n::t!("genesis.not_first", seq = receipt.seq).into_owned(),
+        )
+        .into());
+    }
+    let info = client.log_info()?;
+    let genesis = receipt.leaf_hash.to_hex();
+    anyhow::ensure!(
+        info.genesis.as_deref() == Some(genesis.as_str()),
+        "the node's /v1/log names genesis {:?}, not the receipt's {genesis}",
+        info.genesis
+    );
+    // The receipt was verified with this vkey (the one given, which must
+    // then be the node's, or the node's own).
+    let vkey = signer.vkey.unwrap_or(info.vkey);
+    writeln!(
+        out,
+        "{}",
+        rust_i18n::t!(
+            "genesis.done",
+            org = body.org.id,
+            name = body.org.name,
+            key = public
+        )
+    )?;
+    writeln!(out, "{}", rust_i18n::t!("genesis.publish"))?;
+    writeln!(out, "origin   {}", info.origin)?;
+    writeln!(out, "vkey     {vkey}")?;
+    writeln!(out, "genesis  {genesis}")?;
+    Ok(ExitCode::SUCCESS)
 }

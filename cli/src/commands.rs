@@ -23,18 +23,79 @@ use rust_i18n::t;
 use serde_json::Value;
 
 use crate::{
-    BeneficiaryArgs, CheckReceiptArgs, ExportArgs, FundCmd, FundOpenArgs, IatiArgs, ImportArgs,
-    InitArgs, KeyAddArgs, KeyRevokeArgs, KeygenArgs, MonitorArgs, OrgRegisterArgs, PolicyArgs,
-    ProveArgs, PseudonymArgs, SignArgs, SignerArgs, SubmitArgs, VerifyArgs, WitnessCmd,
+    BeneficiaryArgs, CheckReceiptArgs, ExportArgs, FundCmd, FundOpenArgs, GenesisArgs, IatiArgs,
+    ImportArgs, InitArgs, KeyAddArgs, KeyRevokeArgs, KeygenArgs, MonitorArgs, OrgRegisterArgs,
+    PolicyArgs, ProveArgs, PseudonymArgs, SignArgs, SignerArgs, SubmitArgs, VerifyArgs, WitnessCmd,
 };
 
 pub(crate) fn keygen(
     KeygenArgs { out }: KeygenArgs,
     stdout: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
+    let public_file = public_path(&out);
+    // Neither file is ever overwritten: refused before the key is made.
+    if public_file.exists() {
+        return Err(keyfile::KeyFileError::Exists(public_file).into());
+    }
     let key = keyfile::create(&out)?;
-    writeln!(stdout, "{}", hex::encode(key.verifying_key().to_bytes()))?;
+    let public = hex::encode(key.verifying_key().to_bytes());
+    write_new(&public_file, &public)?;
+    writeln!(stdout, "{}", t!("keygen.public", key = public))?;
+    writeln!(
+        stdout,
+        "{}",
+        t!("keygen.public_file", path = public_file.display())
+    )?;
+    writeln!(stdout, "{}", t!("keygen.secret", path = out.display()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `OUT.pub`: where a key file's public half goes.
+fn public_path(key: &Path) -> PathBuf {
+    let mut name = key.as_os_str().to_owned();
+    name.push(".pub");
+    PathBuf::from(name)
+}
+
+/// Writes `text` and a newline to a new file (refused if one is there).
+fn write_new(path: &Path, text: &str) -> anyhow::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                anyhow::Error::from(keyfile::KeyFileError::Exists(path.to_path_buf()))
+            }
+            _ => anyhow::Error::from(e).context(path.display().to_string()),
+        })?;
+    writeln!(f, "{text}")?;
+    f.sync_all()?;
+    Ok(())
+}
+
+pub(crate) fn genesis(args: GenesisArgs, stdout: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let more_keys = args
+        .org_keys
+        .iter()
+        .map(|k| admin::key_with_roles(k))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    admin::genesis(
+        admin::Genesis {
+            node: args.node,
+            vkey: args.vkey,
+            key: args.key,
+            org: body::Org {
+                id: args.id,
+                name: args.name,
+                org_type: args.org_type,
+                region: args.region,
+            },
+            roles: args.roles,
+            more_keys,
+        },
+        stdout,
+    )
 }
 
 pub(crate) fn pseudonyms(
@@ -1142,7 +1203,24 @@ pub(crate) fn witness(cmd: WitnessCmd, stdout: &mut impl Write) -> anyhow::Resul
     match cmd {
         WitnessCmd::Init(a) => {
             let vkey = witness::init(&a.dir, &a.name)?;
-            writeln!(stdout, "{vkey}")?;
+            writeln!(stdout, "{}", t!("witness.init.name", name = a.name))?;
+            writeln!(stdout, "{}", t!("witness.init.vkey", vkey = vkey))?;
+            writeln!(
+                stdout,
+                "{}",
+                t!(
+                    "witness.init.vkey_file",
+                    path = a.dir.join(witness::VKEY_FILE).display()
+                )
+            )?;
+            writeln!(
+                stdout,
+                "{}",
+                t!(
+                    "keygen.secret",
+                    path = a.dir.join(witness::KEY_FILE).display()
+                )
+            )?;
         }
         WitnessCmd::AddLog(a) => {
             witness::add_log(&a.dir, &a.origin, &a.vkey)?;

@@ -39,6 +39,9 @@ pub struct Config {
 /// The variable naming another config file.
 pub const CONFIG_VAR: &str = "AIDLEDGER_CONFIG";
 
+/// The variable (and config value) of the node's URL.
+pub const NODE_VAR: &str = "AIDLEDGER_NODE";
+
 /// `$AIDLEDGER_CONFIG`, else `$XDG_CONFIG_HOME/aidledger/config.toml`, else
 /// `~/.config/aidledger/config.toml`.
 pub fn default_path() -> Option<PathBuf> {
@@ -82,7 +85,7 @@ impl Config {
     pub fn as_env(&self) -> Vec<(&'static str, String)> {
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
         [
-            ("AIDLEDGER_NODE", self.node.clone()),
+            (NODE_VAR, self.node.clone()),
             ("AIDLEDGER_VKEY", self.vkey.clone()),
             ("AIDLEDGER_GENESIS", self.genesis.clone()),
             ("AIDLEDGER_KEY", path(&self.key)),

@@ -193,21 +193,12 @@ fn say_cause(cause: &(dyn std::error::Error + 'static)) -> (String, bool) {
         return (said.into_owned(), true);
     }
     if let Some(k) = cause.downcast_ref::<KeyFileError>() {
-        let said = match k {
-            KeyFileError::Io { path, .. } => path.display().to_string(),
-            KeyFileError::Exposed { path, mode } => t!(
-                "err.key_exposed",
-                path = path.display(),
-                mode = format!("{mode:o}")
-            )
-            .into_owned(),
-            KeyFileError::Malformed(path) => {
-                t!("err.key_malformed", path = path.display()).into_owned()
-            }
-            KeyFileError::Exists(path) => t!("err.key_exists", path = path.display()).into_owned(),
-            KeyFileError::Empty(path) => t!("err.key_empty", path = path.display()).into_owned(),
+        return match (key_file(k), k) {
+            (Some(said), _) => (said, true),
+            // An I/O error: its path here, the system's words below.
+            (None, KeyFileError::Io { path, .. }) => (path.display().to_string(), false),
+            (None, _) => (k.to_string(), true),
         };
-        return (said, !matches!(k, KeyFileError::Io { .. }));
     }
     if let Some(u) = cause.downcast_ref::<ureq::Error>() {
         let said = match u {
@@ -424,6 +415,32 @@ fn in_yuan(locale: &str, message: &str) -> Option<String> {
             available = crate::vocab::yuan(available),
             needed = crate::vocab::yuan(needed)
         )
+        .into_owned(),
+    )
+}
+
+/// A key or secret file's fault in the interface's language, with what to
+/// do; `None` for an I/O error, said as the system says it.
+pub fn key_file(e: &ledger::keyfile::KeyFileError) -> Option<String> {
+    use ledger::keyfile::{KeyFileError, MIN_SECRET};
+    Some(
+        match e {
+            KeyFileError::Io { .. } => return None,
+            KeyFileError::Exposed { path, mode } => t!(
+                "keyfile.exposed",
+                path = path.display(),
+                mode = format!("{mode:o}")
+            ),
+            KeyFileError::Malformed(path) => t!("keyfile.malformed", path = path.display()),
+            KeyFileError::Exists(path) => t!("keyfile.exists", path = path.display()),
+            KeyFileError::Empty(path) => t!("keyfile.empty", path = path.display()),
+            KeyFileError::Short { path, len } => t!(
+                "keyfile.short",
+                path = path.display(),
+                len = len,
+                min = MIN_SECRET
+            ),
+        }
         .into_owned(),
     )
 }

@@ -111,8 +111,11 @@ struct ImportArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create an Ed25519 signing key (mode 0600) and print its public key.
+    /// Create an Ed25519 signing key (mode 0600) and its public key in OUT.pub, and print both.
     Keygen(KeygenArgs),
+    /// Start a new ledger: write entry 0 (the registrar organisation, signed by
+    /// its key) to a fresh node and print what to publish: origin, vkey, genesis.
+    Genesis(GenesisArgs),
     /// Print the pseudonyms of resident ID numbers (arguments, or one per line on stdin).
     Pseudonym(PseudonymArgs),
     /// Sign a statement and print the entry (checked against the schema first).
@@ -200,7 +203,7 @@ enum OrgCmd {
 
 #[derive(Subcommand)]
 enum WitnessCmd {
-    /// Create the witness's key (mode 0600) in DIR and print its vkey.
+    /// Create the witness's key (mode 0600) in DIR, its vkey in DIR/witness.vkey, and print it.
     Init(WitnessInitArgs),
     /// Trust a log: cosign checkpoints of ORIGIN signed with VKEY.
     AddLog(WitnessAddLogArgs),
@@ -364,6 +367,7 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let stdout = &mut std::io::stdout().lock();
     match command {
         Command::Keygen(args) => commands::keygen(args, stdout),
+        Command::Genesis(args) => commands::genesis(args, stdout),
         Command::Pseudonym(args) => commands::pseudonyms(args, stdout),
         Command::Sign(args) => commands::sign(args, stdout),
         Command::Submit(args) => commands::submit(args, stdout),
@@ -390,9 +394,40 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
 
 #[derive(Args)]
 struct KeygenArgs {
-    /// Key file to create (never overwritten).
+    /// Key file to create; its public key goes to OUT.pub (neither is ever overwritten).
     #[arg(long)]
     out: PathBuf,
+}
+
+#[derive(Args)]
+struct GenesisArgs {
+    /// Base URL of the fresh node.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    node: String,
+    /// The node's vkey, if you have it (else the node's own is used).
+    #[arg(long)]
+    vkey: Option<String>,
+    /// The registrar's signing key file (from keygen); it signs entry 0.
+    #[arg(long)]
+    key: PathBuf,
+    /// The registrar organisation's id, e.g. CN-USCI-11320000MB0000019A.
+    #[arg(long)]
+    id: String,
+    /// Its name, e.g. 江苏省民政厅.
+    #[arg(long)]
+    name: String,
+    /// government, union, charity or other (or a label such as 政府).
+    #[arg(long = "type", default_value = "government", value_parser = parse::arg::org_type)]
+    org_type: OrgType,
+    /// 6-digit region code (GB/T 2260).
+    #[arg(long, value_parser = parse::arg::region)]
+    region: String,
+    /// Roles of the signing key, comma-separated (registrar is always one).
+    #[arg(long, value_delimiter = ',', default_value = "registrar,admin")]
+    roles: Vec<Role>,
+    /// Another key of the registrar organisation and its roles: HEX=role,role (repeat for more).
+    #[arg(long = "org-key")]
+    org_keys: Vec<String>,
 }
 
 #[derive(Args)]

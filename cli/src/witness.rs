@@ -4,7 +4,8 @@
 //!
 //! Its directory:
 //!
-//! - `witness.key` (mode 0600) and `witness.name`;
+//! - `witness.key` (mode 0600), `witness.name` and `witness.vkey` (its
+//!   vkey, to hand to the node's operator);
 //! - `logs/<hex SHA-256(origin)>/origin` and `vkeys` (one trusted log key a
 //!   line), written by `add-log`;
 //! - `logs/<…>/checkpoint`: the latest cosigned checkpoint, the log's note
@@ -51,14 +52,28 @@ pub fn origin_hash(origin: &str) -> String {
     hex::encode(Sha256::digest(origin.as_bytes()))
 }
 
-/// Creates a witness in `dir` named `name`; returns its vkey.
+/// The witness's signing key in its directory.
+pub const KEY_FILE: &str = "witness.key";
+/// Its vkey, written by `init` for the operator to hand on.
+pub const VKEY_FILE: &str = "witness.vkey";
+
+/// Creates a witness in `dir` named `name`; returns its vkey, also written
+/// to [`VKEY_FILE`]. A directory that holds a witness key already is
+/// refused, its key left as it is.
 pub fn init(dir: &Path, name: &str) -> anyhow::Result<String> {
+    // Checked before anything is written, so that a refused init changes
+    // nothing (the name and vkey files of the witness there stay its own).
+    if dir.join(KEY_FILE).exists() {
+        return Err(ledger::keyfile::KeyFileError::Exists(dir.join(KEY_FILE)).into());
+    }
     std::fs::create_dir_all(dir.join("logs"))
         .with_context(|| format!("creating {}", dir.display()))?;
-    let key = ledger::keyfile::create(&dir.join("witness.key"))?;
+    let key = ledger::keyfile::create(&dir.join(KEY_FILE))?;
     let signer = WitnessSigner::new(name, key)?;
     write_durably(&dir.join("witness.name"), format!("{name}\n").as_bytes())?;
-    Ok(signer.vkey())
+    let vkey = signer.vkey();
+    write_durably(&dir.join(VKEY_FILE), format!("{vkey}\n").as_bytes())?;
+    Ok(vkey)
 }
 
 /// Trusts the log `origin` signing with `vkey` (more keys: more calls).
@@ -129,7 +144,7 @@ pub enum Answer {
 impl Witness {
     /// Opens the witness in `dir` (made by [`init`]).
     pub fn open(dir: &Path) -> anyhow::Result<Witness> {
-        let key = ledger::keyfile::read(&dir.join("witness.key"))?;
+        let key = ledger::keyfile::read(&dir.join(KEY_FILE))?;
         let name = std::fs::read_to_string(dir.join("witness.name"))
             .with_context(|| format!("{} is not a witness directory", dir.display()))?;
         Ok(Witness {

@@ -470,7 +470,7 @@ fn iati_export_validates_against_the_2_03_schema() {
 fn the_sample_spreadsheets_import_and_a_rerun_adds_nothing() {
     let w = World::new();
     let secret = w.path("secret");
-    std::fs::write(&secret, "deployment secret\n").unwrap();
+    std::fs::write(&secret, "deployment secret of the county office\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
     let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/samples");
@@ -508,7 +508,7 @@ fn the_sample_spreadsheets_import_and_a_rerun_adds_nothing() {
 fn pseudonyms_need_a_private_secret_and_a_valid_id() {
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("secret");
-    std::fs::write(&secret, "deployment secret\n").unwrap();
+    std::fs::write(&secret, "deployment secret of the county office\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
     let s = secret.to_str().unwrap();

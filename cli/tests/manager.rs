@@ -328,12 +328,7 @@ fn import_with_a_policy_writes_witnessed_receipts() {
     // The bureau, the charity and its fund, as World sets them up.
     let bureau = dir.path().join("bureau.key");
     let charity = dir.path().join("charity.key");
-    let key = |p: &Path| {
-        ok(&["keygen", "--out", p.to_str().unwrap()], None)
-            .stdout
-            .trim()
-            .to_owned()
-    };
+    let key = |p: &Path| common::keygen(p);
     let (bureau_pub, charity_pub) = (key(&bureau), key(&charity));
     let sign = |k: &Path, issuer: &str, kind: &str, body: serde_json::Value| {
         ok(

@@ -270,10 +270,7 @@ fn a_resident_id_given_to_beneficiary_is_never_sent() {
 fn an_organisation_is_set_up_with_commands_and_a_config() {
     let w = World::new();
     let union_key = w.path("union.key");
-    let union_pub = ok(&["keygen", "--out", &union_key], None)
-        .stdout
-        .trim()
-        .to_string();
+    let union_pub = common::keygen(std::path::Path::new(&union_key));
     let out = cli(&["keygen", "--out", &union_key], None);
     assert_eq!(out.code, 2);
     assert_eq!(out.stderr.matches("exists").count(), 1, "{}", out.stderr);
@@ -392,10 +389,7 @@ fn an_organisation_is_set_up_with_commands_and_a_config() {
 
     // A second key, then its revocation: what it signs afterwards is refused.
     let clerk_key = w.path("clerk.key");
-    let clerk_pub = ok(&["keygen", "--out", &clerk_key], None)
-        .stdout
-        .trim()
-        .to_string();
+    let clerk_pub = common::keygen(std::path::Path::new(&clerk_key));
     ok(
         &[
             "--config", &config, "key", "add", "--org", union, "--public", &clerk_pub, "--roles",

@@ -39,7 +39,20 @@ pub enum KeyFileError {
     /// Empty secret.
     #[error("{0} is empty")]
     Empty(PathBuf),
+    /// Fewer bytes than [`MIN_SECRET`]: guessable.
+    #[error("{path} holds {len} bytes; a secret needs at least {MIN_SECRET} (make one with: head -c 48 /dev/urandom | base64 > FILE)")]
+    Short {
+        /// The file.
+        path: PathBuf,
+        /// Its bytes, trailing white space left out.
+        len: usize,
+    },
 }
+
+/// Fewest bytes a secret file may hold (trailing white space left out):
+/// 32 random bytes, or 32 characters of their hex or base64 text, make a
+/// key that cannot be guessed; a short word can.
+pub const MIN_SECRET: usize = 32;
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyFileError + '_ {
     move |source| KeyFileError::Io {
@@ -68,8 +81,23 @@ pub fn create(path: &Path) -> Result<SigningKey, KeyFileError> {
     Ok(key)
 }
 
-/// The contents of a secret file, refused if group or others may read it.
+/// The contents of a secret file less its trailing white space (a newline
+/// an editor added is not part of the secret), refused if group or others
+/// may read it, or if it is shorter than [`MIN_SECRET`] bytes.
 pub fn read_secret(path: &Path) -> Result<Vec<u8>, KeyFileError> {
+    let bytes = read_private(path)?;
+    if bytes.len() < MIN_SECRET {
+        return Err(KeyFileError::Short {
+            path: path.to_path_buf(),
+            len: bytes.len(),
+        });
+    }
+    Ok(bytes)
+}
+
+/// A private file's bytes less trailing white space; refused if group or
+/// others may read it, or if it is empty.
+fn read_private(path: &Path) -> Result<Vec<u8>, KeyFileError> {
     let mode = std::fs::metadata(path)
         .map_err(io(path))?
         .permissions()
@@ -92,7 +120,7 @@ pub fn read_secret(path: &Path) -> Result<Vec<u8>, KeyFileError> {
 
 /// Reads a key file written by [`create`].
 pub fn read(path: &Path) -> Result<SigningKey, KeyFileError> {
-    let text = read_secret(path)?;
+    let text = read_private(path)?;
     let mut seed = [0u8; 32];
     hex::decode_to_slice(text.trim_ascii(), &mut seed)
         .map_err(|_| KeyFileError::Malformed(path.to_path_buf()))?;
@@ -127,5 +155,27 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         std::fs::write(&path, "not hex\n").unwrap();
         assert!(matches!(read(&path), Err(KeyFileError::Malformed(_))));
+    }
+
+    #[test]
+    fn a_secret_needs_32_bytes_without_its_trailing_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        let write = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        };
+        write("secret!\n");
+        assert!(matches!(
+            read_secret(&path),
+            Err(KeyFileError::Short { len: 7, .. })
+        ));
+        write(&format!("{}\n", "x".repeat(31)));
+        assert!(matches!(
+            read_secret(&path),
+            Err(KeyFileError::Short { len: 31, .. })
+        ));
+        write(&format!("{}\n", "x".repeat(32)));
+        assert_eq!(read_secret(&path).unwrap(), b"x".repeat(32));
     }
 }

@@ -721,6 +721,17 @@ impl Policy {
         })
     }
 
+    /// Whether cosignatures by the witnesses marked `true` (in the order
+    /// of [`Policy::witnesses`]) would meet the quorum: with the witnesses
+    /// a node can reach, whether its checkpoints can still be published.
+    pub fn quorum_met_by(&self, cosigning: &[bool]) -> bool {
+        let mut signed = vec![false; self.witnesses.len()];
+        for (s, c) in signed.iter_mut().zip(cosigning) {
+            *s = *c;
+        }
+        self.quorum.is_none_or(|q| self.satisfied(q, &signed))
+    }
+
     /// Whether `member` has witnessed, given which witnesses cosigned.
     fn satisfied(&self, member: Member, signed: &[bool]) -> bool {
         match member {

@@ -336,6 +336,10 @@ fn a_policy_counts_its_quorum() {
         }
         other => panic!("{other:?}"),
     }
+    // Which witnesses could still make the quorum (a node's health).
+    assert!(two_of_three.quorum_met_by(&[true, false, true]));
+    assert!(!two_of_three.quorum_met_by(&[false, true, false]));
+    assert!(!two_of_three.quorum_met_by(&[]));
     // Nested groups: both officials, or nothing.
     let officials = Policy::parse(&policy_text(
         "group officials all audit discipline\ngroup either any officials university\nquorum officials",
@@ -357,6 +361,7 @@ fn a_policy_counts_its_quorum() {
     }
     // quorum none: the log's signature is enough; not the log's: refused.
     let none = Policy::parse(&policy_text("quorum none")).unwrap();
+    assert!(none.quorum_met_by(&[]));
     assert!(none.verify(log_signer(1).sign(root).as_bytes()).is_ok());
     assert!(matches!(
         none.verify(log_signer(2).sign(root).as_bytes()),

@@ -141,6 +141,14 @@ pub fn ok<S: AsRef<str>>(args: &[S], stdin: Option<&[u8]>) -> Out {
     out
 }
 
+/// `aidledger keygen --out path`: the public key, as written to `path.pub`.
+pub fn keygen(path: &Path) -> String {
+    ok(&["keygen", "--out", path.to_str().unwrap()], None);
+    let mut public = path.as_os_str().to_owned();
+    public.push(".pub");
+    std::fs::read_to_string(public).unwrap().trim().to_owned()
+}
+
 /// A ledger on a running node, set up with the CLI: a bureau (registrar),
 /// a charity with a medical fund holding 100,000 yuan.
 pub struct World {
@@ -163,16 +171,8 @@ impl World {
             node,
             vkey,
         };
-        let bureau_pub = ok(
-            &["keygen", "--out", world.bureau_key.to_str().unwrap()],
-            None,
-        )
-        .stdout;
-        let charity_pub = ok(
-            &["keygen", "--out", world.charity_key.to_str().unwrap()],
-            None,
-        )
-        .stdout;
+        let bureau_pub = keygen(&world.bureau_key);
+        let charity_pub = keygen(&world.charity_key);
         let entries = [
             world.sign(&world.bureau_key, BUREAU, "org.register", json!({
                 "org": {"id": BUREAU, "name": "江苏省民政厅", "type": "government", "region": "320000"},
@@ -271,8 +271,9 @@ impl World {
 /// `log_vkey` (`aidledger witness init` and `add-log`); returns its vkey.
 pub fn new_witness(dir: &Path, name: &str, origin: &str, log_vkey: &str) -> String {
     let d = dir.to_str().unwrap();
-    let vkey = ok(&["witness", "init", "--name", name, "--dir", d], None)
-        .stdout
+    ok(&["witness", "init", "--name", name, "--dir", d], None);
+    let vkey = std::fs::read_to_string(dir.join("witness.vkey"))
+        .unwrap()
         .trim()
         .to_owned();
     ok(

@@ -1,0 +1,171 @@
+//! The README's "Start a new ledger", run as it is written: its `sh` block
+//! in an empty temporary directory, with only `LISTEN` (a free port) and
+//! `PATH` (the binaries just built) set, as the README says. If the README
+//! and the commands drift apart, this fails.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+/// The first `sh` block after the heading `## Start a new ledger`.
+fn readme_block() -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("the workspace README");
+    let section = readme
+        .split_once("\n## Start a new ledger\n")
+        .expect("README has a section \"Start a new ledger\"")
+        .1;
+    let block = section
+        .split_once("```sh\n")
+        .expect("the section has an sh block")
+        .1;
+    block
+        .split_once("\n```")
+        .expect("the block ends")
+        .0
+        .to_owned()
+}
+
+/// Stops the node the block started (its pid in `node.pid`), even when
+/// the test fails.
+struct StopNode<'a>(&'a Path);
+
+impl Drop for StopNode<'_> {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.0.join("node.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+#[test]
+fn the_readme_starts_a_new_ledger_from_an_empty_directory() {
+    let block = readme_block();
+    let dir = tempfile::tempdir().unwrap();
+    let _stop = StopNode(dir.path());
+    let bin = Path::new(env!("CARGO_BIN_EXE_aidledger")).parent().unwrap();
+    assert!(
+        bin.join("aidledger-node").exists(),
+        "build the workspace's binaries first (scripts/test.sh does)"
+    );
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let addr = common::free_addr();
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &block])
+        .current_dir(dir.path())
+        .env("LISTEN", addr.to_string())
+        .env("PATH", path)
+        .env("HOME", dir.path())
+        .env("LANG", "C.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("AIDLEDGER_CONFIG")
+        .env_remove("XDG_CONFIG_HOME")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the README's block failed ({})\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+
+    // What the block says it made.
+    let d = dir.path();
+    for file in [
+        "registrar.key",
+        "registrar.key.pub",
+        "charity.key",
+        "charity.key.pub",
+        "secret",
+    ] {
+        assert!(d.join(file).exists(), "{file}");
+    }
+    assert!(std::fs::read(d.join("secret")).unwrap().len() >= 32);
+    // The published values are the node's own, and its genesis is entry 0.
+    let published = std::fs::read_to_string(d.join("published.txt")).unwrap();
+    let value = |label: &str| {
+        published
+            .lines()
+            .find_map(|l| l.strip_prefix(label).map(|v| v.trim().to_owned()))
+            .unwrap_or_else(|| panic!("no {label} in {published}"))
+    };
+    let (_, log) = testkit::http_get(addr, "/v1/log");
+    let log: Value = serde_json::from_slice(&log).unwrap();
+    assert_eq!(log["origin"], "ledger.example.gov.cn/aid/2026");
+    assert_eq!(value("origin "), log["origin"].as_str().unwrap());
+    assert_eq!(value("vkey "), log["vkey"].as_str().unwrap());
+    assert_eq!(value("genesis "), log["genesis"].as_str().unwrap());
+    let (_, entry0) = testkit::http_get(addr, "/v1/entries/0");
+    let entry0: Value = serde_json::from_slice(&entry0).unwrap();
+    assert_eq!(entry0["leaf_hash"], log["genesis"]);
+    let statement = &entry0["leaf"]["entry"]["statement"];
+    assert_eq!(statement["kind"], "org.register");
+    assert_eq!(statement["issuer"], "CN-USCI-11320000MB0000019A");
+    let registrar_pub = std::fs::read_to_string(d.join("registrar.key.pub")).unwrap();
+    assert_eq!(statement["key"], registrar_pub.trim());
+    // The charity is registered and its fund open, as the block says.
+    let (status, fund) = testkit::http_get(addr, "/v1/funds/MZ-2026-MED");
+    assert_eq!(status, 200);
+    let fund: Value = serde_json::from_slice(&fund).unwrap();
+    assert_eq!(fund["owner"], "CN-USCI-53440300MJ0000018R");
+    assert_eq!(fund["budget"], 50_000_000);
+    assert_eq!(log["size"], 3);
+
+    // A second genesis on the same node is refused, and nothing is sent.
+    let url = format!("http://{addr}");
+    let again = common::cli(
+        &[
+            "genesis",
+            "--node",
+            &url,
+            "--key",
+            d.join("registrar.key").to_str().unwrap(),
+            "--id",
+            "CN-USCI-11320000MB0000019A",
+            "--name",
+            "江苏省民政厅",
+            "--region",
+            "320000",
+        ],
+        None,
+    );
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("already has a genesis") && again.stderr.contains(&value("genesis ")),
+        "{}",
+        again.stderr
+    );
+    let (_, log) = testkit::http_get(addr, "/v1/log");
+    let log: Value = serde_json::from_slice(&log).unwrap();
+    assert_eq!(log["size"], 3);
+    // In Chinese too.
+    let again = common::cli_env(
+        &[
+            "genesis",
+            "--node",
+            &url,
+            "--key",
+            d.join("registrar.key").to_str().unwrap(),
+            "--id",
+            "CN-USCI-11320000MB0000019A",
+            "--name",
+            "江苏省民政厅",
+            "--region",
+            "320000",
+        ],
+        None,
+        &[("LANG", "zh_CN.UTF-8")],
+    );
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert!(again.stderr.contains("已有创世条目"), "{}", again.stderr);
+}
