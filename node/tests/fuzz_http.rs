@@ -41,7 +41,22 @@ const CODES: &[&str] = &[
 struct Fixture {
     app: Router,
     runtime: tokio::runtime::Runtime,
+    writer: Option<std::thread::JoinHandle<()>>,
     _dir: tempfile::TempDir,
+}
+
+/// The fixture lives in a thread-local, dropped as the test's thread ends,
+/// moments before the process exits: the node's writer thread must have
+/// closed the store by then (RocksDB torn down by the exit while a thread
+/// still closes it aborts with a double free).
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        // The router holds the node: dropping it ends the writer's queue.
+        self.app = Router::new();
+        if let Some(writer) = self.writer.take() {
+            writer.join().expect("the writer thread");
+        }
+    }
 }
 
 /// The vector ledger's node, every entry submitted.
@@ -59,10 +74,12 @@ fn fixture() -> Fixture {
         .enable_all()
         .build()
         .unwrap();
-    let app = runtime.block_on(async { node::app(node::Node::start(log, signer).0) });
+    let (node, writer) = node::Node::start(log, signer);
+    let app = runtime.block_on(async { node::app(node) });
     let f = Fixture {
         app,
         runtime,
+        writer: Some(writer),
         _dir: dir,
     };
     for entry in common::vector_entries() {
