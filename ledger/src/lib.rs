@@ -22,6 +22,18 @@
 
 #![deny(missing_docs)]
 
+/// A function of the write path: `pub` for the crate's own tests and
+/// benches (feature `test-support`), `pub(crate)` in every other build, so
+/// that leaves reach a log only through the checks.
+macro_rules! sealed {
+    ($(#[$meta:meta])* fn $($rest:tt)*) => {
+        #[cfg(any(test, feature = "test-support"))]
+        $(#[$meta])* pub fn $($rest)*
+        #[cfg(not(any(test, feature = "test-support")))]
+        $(#[$meta])* pub(crate) fn $($rest)*
+    };
+}
+
 pub mod body;
 pub mod canonical;
 pub mod checkpoint;
@@ -52,4 +64,4 @@ pub use merkle::{Hash, RootHash};
 #[cfg(feature = "store")]
 pub use store::RocksBackend;
 pub use store::{Backend, Log, MemBackend, StoreError};
-pub use verify::{ChainVerifier, VerifyError};
+pub use verify::{ChainVerifier, KnownLeaves, VerifiedLeaves, VerifyError};

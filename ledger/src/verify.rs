@@ -14,7 +14,9 @@ use std::time::SystemTime;
 use ed25519_dalek::{Signature, VerifyingKey};
 use rayon::prelude::*;
 
-use crate::entry::{parse_timestamp, verify_strict, EntryError, EntrySignature, Leaf, PublicKey};
+use crate::entry::{
+    parse_timestamp, verify_strict, EntryError, EntrySignature, Leaf, LeafRecord, PublicKey,
+};
 use crate::merkle::{leaf_hash, Frontier, Hash, RootHash};
 
 /// What is wrong with the ledger, and where.
@@ -89,6 +91,88 @@ pub struct ChainVerifier {
     batch: usize,
     threads: usize,
     keys: HashMap<PublicKey, Option<VerifyingKey>>,
+    /// With [`ChainVerifier::keeping`]: the leaves pushed since the last
+    /// [`ChainVerifier::take_verified`], and the seq of the first.
+    kept: Option<(u64, Vec<LeafRecord>)>,
+    /// With [`ChainVerifier::remembering`]: every leaf hash pushed.
+    remembered: Option<Vec<Hash>>,
+}
+
+/// Leaves a [`ChainVerifier`] checked, in order from `first_seq`: each
+/// canonical, seq and `prev` following the one before, `logged_at` not
+/// going back, signature verified. The only leaves a [`crate::Log`] takes
+/// from another copy of a log (a restore, a mirror); only this module makes
+/// them, so nothing reaches a log around the verifier.
+#[derive(Debug)]
+pub struct VerifiedLeaves {
+    pub(crate) first_seq: u64,
+    pub(crate) records: Vec<LeafRecord>,
+}
+
+impl VerifiedLeaves {
+    /// Seq of the first leaf.
+    pub fn first_seq(&self) -> u64 {
+        self.first_seq
+    }
+
+    /// Number of leaves.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// True if there are none.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The leaves' bytes and hashes.
+    pub fn records(&self) -> &[LeafRecord] {
+        &self.records
+    }
+}
+
+/// The leaf hashes of a range a remembering [`ChainVerifier`] verified up
+/// to a checkpoint's root ([`ChainVerifier::finish_known`]): the same
+/// leaves, read again, are verified by their hashes alone. A mirror checks
+/// a whole range before storing any of it, then reads it again in parts.
+#[derive(Debug)]
+pub struct KnownLeaves {
+    next: u64,
+    hashes: std::collections::VecDeque<Hash>,
+}
+
+impl KnownLeaves {
+    /// The seq the next leaf taken must have.
+    pub fn next_seq(&self) -> u64 {
+        self.next
+    }
+
+    /// Number of leaves not yet taken.
+    pub fn remaining(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// The next `leaves`, verified because each hashes to the known leaf
+    /// of its seq; `Err(seq)` for the first that does not (or is one past
+    /// the range), and nothing is taken.
+    pub fn take<'a>(
+        &mut self,
+        leaves: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<VerifiedLeaves, u64> {
+        let first_seq = self.next;
+        let mut records = Vec::new();
+        for bytes in leaves {
+            let seq = first_seq + records.len() as u64;
+            let record = LeafRecord::new(bytes.to_vec());
+            if self.hashes.get(records.len()) != Some(&record.hash) {
+                return Err(seq);
+            }
+            records.push(record);
+        }
+        self.hashes.drain(..records.len());
+        self.next += records.len() as u64;
+        Ok(VerifiedLeaves { first_seq, records })
+    }
 }
 
 impl Default for ChainVerifier {
@@ -122,7 +206,23 @@ impl ChainVerifier {
             batch: 512,
             threads: 1,
             keys: HashMap::new(),
+            kept: None,
+            remembered: None,
         }
+    }
+
+    /// Keeps the leaves pushed, to hand them to a log as
+    /// [`VerifiedLeaves`] ([`ChainVerifier::take_verified`]).
+    pub fn keeping(mut self) -> ChainVerifier {
+        self.kept = Some((self.size(), Vec::new()));
+        self
+    }
+
+    /// Remembers the hash of every leaf pushed, for
+    /// [`ChainVerifier::finish_known`].
+    pub fn remembering(mut self) -> ChainVerifier {
+        self.remembered = Some(Vec::new());
+        self
     }
 
     /// Checks signatures on `threads` threads (rayon), in larger batches.
@@ -158,7 +258,28 @@ impl ChainVerifier {
         }
         self.prev = hash;
         self.frontier.push(hash);
+        if let Some((_, kept)) = &mut self.kept {
+            kept.push(LeafRecord {
+                bytes: bytes.to_vec(),
+                hash,
+            });
+        }
+        if let Some(hashes) = &mut self.remembered {
+            hashes.push(hash);
+        }
         Ok(leaf)
+    }
+
+    /// Checks every pending signature and hands over the leaves kept since
+    /// the last call (none unless [`ChainVerifier::keeping`]).
+    pub fn take_verified(&mut self) -> Result<VerifiedLeaves, VerifyError> {
+        self.flush()?;
+        let next = self.size();
+        let (first_seq, records) = match &mut self.kept {
+            Some((from, kept)) => (std::mem::replace(from, next), std::mem::take(kept)),
+            None => (next, Vec::new()),
+        };
+        Ok(VerifiedLeaves { first_seq, records })
     }
 
     fn check_leaf(&mut self, seq: u64, bytes: &[u8]) -> Result<(Leaf, Vec<u8>, Hash), VerifyError> {
@@ -225,7 +346,16 @@ impl ChainVerifier {
 
     /// Checks the pending signatures and that the leaves pushed make exactly
     /// the tree `expected` (a verified checkpoint's). Returns the root.
-    pub fn finish(mut self, expected: &RootHash) -> Result<RootHash, VerifyError> {
+    pub fn finish(self, expected: &RootHash) -> Result<RootHash, VerifyError> {
+        self.finish_known(expected).map(|(root, _)| root)
+    }
+
+    /// [`ChainVerifier::finish`], and the hashes of the leaves pushed since
+    /// [`ChainVerifier::remembering`] (none if it was not called).
+    pub fn finish_known(
+        mut self,
+        expected: &RootHash,
+    ) -> Result<(RootHash, KnownLeaves), VerifyError> {
         self.flush()?;
         let root = self.frontier.root();
         if root != *expected {
@@ -239,7 +369,13 @@ impl ChainVerifier {
                 },
             });
         }
-        Ok(root)
+        let hashes = self.remembered.take().unwrap_or_default();
+        let next = root.size - hashes.len() as u64;
+        let known = KnownLeaves {
+            next,
+            hashes: hashes.into(),
+        };
+        Ok((root, known))
     }
 }
 

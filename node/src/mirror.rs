@@ -19,7 +19,6 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use ledger::checkpoint::CheckpointVerifier;
-use ledger::entry::LeafRecord;
 use ledger::tiles::{self, TilePath, TILE_WIDTH};
 use ledger::witness::Policy;
 
@@ -191,8 +190,9 @@ fn round(
     // First pass: every new leaf verified and the root checked, keeping
     // only each leaf's hash (32 bytes), so that catching up on a long log
     // needs little memory.
-    let mut chain = ledger::ChainVerifier::resume(position).with_threads(2);
-    let mut hashes = Vec::new();
+    let mut chain = ledger::ChainVerifier::resume(position)
+        .with_threads(2)
+        .remembering();
     for t in bundles() {
         let bundle = source.fetch(&t.to_string())?;
         for (seq, bytes) in leaves_of(&t, &bundle)? {
@@ -210,50 +210,44 @@ fn round(
             chain
                 .push(bytes)
                 .map_err(|e| Stop::Halt(format!("{t}: {e}")))?;
-            hashes.push(ledger::merkle::leaf_hash(bytes));
         }
         chain.flush().map_err(|e| Stop::Halt(format!("{t}: {e}")))?;
     }
-    chain
-        .finish(&cp.root)
+    let (_, mut known) = chain
+        .finish_known(&cp.root)
         .map_err(|e| Stop::Halt(e.to_string()))?;
-    // Second pass, a few bundles at a time: the same leaves (by their
-    // hashes), their state by the rules, one atomic append each.
+    // Second pass, a few bundles at a time: the same leaves (verified by
+    // their hashes), their state by the rules, one atomic append each. A
+    // fault of this machine's store is retried, not taken for a fork.
     let all: Vec<TilePath> = bundles().collect();
     for chunk in all.chunks(FOLLOW_BUNDLES) {
-        let mut leaves = Vec::new();
-        let mut records = Vec::new();
+        let mut fetched = Vec::with_capacity(chunk.len());
         for t in chunk {
-            let bundle = source.fetch(&t.to_string())?;
-            for (seq, bytes) in leaves_of(t, &bundle)? {
-                if seq < held {
-                    continue;
-                }
-                let record = LeafRecord::new(bytes.to_vec());
-                if hashes.get((seq - held) as usize) != Some(&record.hash) {
-                    return Err(Stop::Halt(format!(
-                        "{t} changed while being read: leaf {seq}"
-                    )));
-                }
-                let leaf = ledger::Leaf::from_bytes(bytes)
-                    .map_err(|e| Stop::Halt(format!("{t}: leaf {seq}: {e}")))?;
-                leaves.push(leaf);
-                records.push(record);
-            }
+            fetched.push((t, source.fetch(&t.to_string())?));
         }
-        let logged_at = leaves
-            .last()
-            .and_then(|l| ledger::entry::parse_timestamp(&l.logged_at))
-            .unwrap_or(std::time::UNIX_EPOCH);
-        let writes = {
+        let mut new = Vec::new();
+        for (t, bundle) in &fetched {
+            let leaves = leaves_of(t, bundle)?;
+            new.extend(leaves.into_iter().filter(|(seq, _)| *seq >= held));
+        }
+        let verified = known
+            .take(new.iter().map(|(_, bytes)| *bytes))
+            .map_err(|seq| {
+                Stop::Halt(format!(
+                    "leaf {seq} changed while being read: the source rewrites"
+                ))
+            })?;
+        let followed = {
             let log = log.read().expect("log lock");
-            ledger::sequencer::follow(log.backend(), &leaves)
-                .map_err(|e| Stop::Halt(e.to_string()))?
+            ledger::sequencer::follow(log.backend(), verified).map_err(|e| match e {
+                ledger::sequencer::ReplayError::Storage { .. } => Stop::Retry(e.to_string()),
+                ledger::sequencer::ReplayError::Refused { .. } => Stop::Halt(e.to_string()),
+            })?
         };
         log.write()
             .expect("log lock")
-            .append_records(records, writes, logged_at)
-            .map_err(|e| Stop::Halt(format!("storing: {e}")))?;
+            .append_followed(followed)
+            .map_err(|e| Stop::Retry(format!("storing: {e}")))?;
     }
     *shared.checkpoint.write().expect("checkpoint lock") = note;
     Ok(())

@@ -580,7 +580,6 @@ pub fn restore(
     policy: Option<&ledger::witness::Policy>,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Restored, RestoreError> {
-    use ledger::entry::LeafRecord;
     use ledger::store::{Log, RocksBackend};
 
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -609,7 +608,7 @@ pub fn restore(
         .into());
     }
     let mut log = Log::open(RocksBackend::open(db)?)?;
-    let mut chain = ledger::ChainVerifier::new().with_threads(2);
+    let mut chain = ledger::ChainVerifier::new().with_threads(2).keeping();
     let bundles = size.div_ceil(tiles::TILE_WIDTH);
     // A few bundles in flight while the last ones are verified and written.
     let fetch = |i: u64| {
@@ -638,19 +637,11 @@ pub fn restore(
             path: path.clone(),
             problem: format!("not {} length-prefixed leaves", t.width),
         })?;
-        let mut records = Vec::with_capacity(leaves.len());
-        let mut logged_at = None;
         for bytes in leaves {
-            let leaf = chain.push(bytes).map_err(RestoreError::Leaves)?;
-            logged_at = Some(leaf.logged_at);
-            records.push(LeafRecord::new(bytes.to_vec()));
+            chain.push(bytes).map_err(RestoreError::Leaves)?;
         }
-        chain.flush().map_err(RestoreError::Leaves)?;
-        let at = logged_at
-            .as_deref()
-            .and_then(ledger::entry::parse_timestamp)
-            .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
-        log.append_verified(records, at)?;
+        let verified = chain.take_verified().map_err(RestoreError::Leaves)?;
+        log.append_verified(verified)?;
         progress(log.size(), size);
     }
     chain.finish(&cp.root).map_err(RestoreError::Leaves)?;

@@ -5,7 +5,8 @@
 use crate::entry::Leaf;
 use crate::rules::{apply, Applied, Code, Refusal};
 use crate::state::{MemState, StateStore, Table};
-use crate::store::{Backend, Log};
+use crate::store::{Backend, Followed, Log};
+use crate::verify::VerifiedLeaves;
 
 /// Why a replay stopped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -216,28 +217,25 @@ pub fn dump(
     Ok(out)
 }
 
-/// The state writes of leaves a primary sequenced, checked as an auditor's
-/// replay checks them (schema, then the rules, in order) on top of
-/// `state`: what a read mirror stores with the leaves it verified. A leaf
-/// the rules refuse fails with its seq.
+/// Verified leaves (a primary's, read by a mirror) with their state
+/// writes, checked as an auditor's replay checks them (schema, then the
+/// rules, in order) on top of `state`: what [`Log::append_followed`]
+/// stores. A leaf the rules refuse fails with its seq.
 pub fn follow(
     state: &dyn crate::state::StateRead,
-    leaves: &[Leaf],
-) -> Result<Vec<crate::state::Write>, ReplayError> {
+    leaves: VerifiedLeaves,
+) -> Result<Followed, ReplayError> {
     let mut overlay = crate::state::Overlay::new(state);
-    for leaf in leaves {
-        let fail = |refusal| ReplayError::Refused {
-            seq: leaf.seq,
-            refusal,
-        };
+    for (seq, record) in (leaves.first_seq()..).zip(leaves.records()) {
+        let fail = |refusal| ReplayError::Refused { seq, refusal };
+        let leaf = Leaf::from_bytes(&record.bytes)
+            .map_err(|e| fail(Refusal::new(Code::SchemaViolation, e.to_string())))?;
         let value = serde_json::to_value(&leaf.entry)
             .map_err(|e| fail(Refusal::new(Code::SchemaViolation, e.to_string())))?;
         crate::schema::validate_entry(&value)
             .map_err(|e| fail(Refusal::new(Code::SchemaViolation, e.to_string())))?;
-        let applied = apply(&overlay, leaf.seq, &leaf.entry).map_err(|e| ReplayError::Storage {
-            seq: leaf.seq,
-            error: e.0,
-        })?;
+        let applied = apply(&overlay, seq, &leaf.entry)
+            .map_err(|e| ReplayError::Storage { seq, error: e.0 })?;
         match applied {
             Ok(Applied::New(effects)) => overlay.apply(effects),
             Ok(Applied::Resubmission(at)) => {
@@ -249,5 +247,6 @@ pub fn follow(
             Err(refusal) => return Err(fail(refusal)),
         }
     }
-    Ok(overlay.into_writes())
+    let writes = overlay.into_writes();
+    Ok(Followed { leaves, writes })
 }

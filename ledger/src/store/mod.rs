@@ -17,6 +17,7 @@ use crate::entry::{
 };
 use crate::merkle::{self, Frontier, Hash, HashSource, ProofError, ProveError, RootHash};
 use crate::state::{StateRead, Write};
+use crate::verify::VerifiedLeaves;
 
 #[cfg(any(test, feature = "test-support"))]
 mod faulty;
@@ -117,20 +118,21 @@ impl HeadRecord {
     }
 }
 
-/// Everything one commit group writes, applied all-or-nothing.
+/// Everything one commit group writes, applied all-or-nothing. Only a
+/// [`PreparedGroup`] holds one: nothing outside the crate can make one.
 #[derive(Debug)]
 pub struct GroupWrite {
     /// Seq of `leaves[0]`.
-    pub first_seq: u64,
+    pub(crate) first_seq: u64,
     /// The new leaves, in seq order.
-    pub leaves: Vec<LeafRecord>,
+    pub(crate) leaves: Vec<LeafRecord>,
     /// `(stored_hash_index, hash)` of every Merkle node the leaves complete.
-    pub hashes: Vec<(u64, Hash)>,
+    pub(crate) hashes: Vec<(u64, Hash)>,
     /// The tree head after the group.
-    pub head: HeadRecord,
+    pub(crate) head: HeadRecord,
     /// Derived-state writes the group's entries cause (see [`crate::state`]),
     /// sorted by table and key, one per key.
-    pub state: Arc<[Write]>,
+    pub(crate) state: Arc<[Write]>,
 }
 
 /// Where the log stands, or will stand once the groups prepared on top of
@@ -161,16 +163,19 @@ impl Tip {
         now.max(self.last_logged_at)
     }
 
-    /// Starts chaining leaves onto this tip, all with the `logged_at` of a
-    /// group sequenced at `now`.
-    pub fn chain(&self, now: SystemTime) -> Chain<'_> {
-        let time = self.next_logged_at(now);
-        Chain {
-            tip: self,
-            logged_at: format_timestamp(time),
-            time,
-            prev: self.head.last_leaf,
-            records: Vec::new(),
+    sealed! {
+        /// Starts chaining leaves onto this tip, all with the `logged_at` of
+        /// a group sequenced at `now`. Only the sequencer chains leaves (and,
+        /// with `test-support`, the store's own tests).
+        fn chain(&self, now: SystemTime) -> Chain<'_> {
+            let time = self.next_logged_at(now);
+            Chain {
+                tip: self,
+                logged_at: format_timestamp(time),
+                time,
+                prev: self.head.last_leaf,
+                records: Vec::new(),
+            }
         }
     }
 
@@ -292,6 +297,14 @@ impl Chain<'_> {
     pub fn finish(self, state: Vec<Write>) -> PreparedGroup {
         self.tip.prepare(self.records, state, self.time)
     }
+}
+
+/// Verified leaves with the state writes the rules gave them, made only by
+/// [`crate::sequencer::follow`]; see [`Log::append_followed`].
+#[derive(Debug)]
+pub struct Followed {
+    pub(crate) leaves: VerifiedLeaves,
+    pub(crate) writes: Vec<Write>,
 }
 
 /// A group between [`Chain::finish`] and [`Log::install`].
@@ -494,10 +507,10 @@ impl<B: Backend> Log<B> {
     }
 
     /// Appends leaves that are already built and chained on this log's tip,
-    /// with the state writes they cause, as one atomic group; `logged_at`
-    /// is the time they carry (the last one's). A read mirror appends what
-    /// it verified and replayed (`sequencer::follow`); tests use it to write
-    /// what a node that skipped the rules would. The log computes the tree.
+    /// with the state writes they cause, as one atomic group, trusting
+    /// both: what a node that skipped the rules would write (tests of the
+    /// auditor). Only with `test-support`.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn append_records(
         &mut self,
         records: Vec<LeafRecord>,
@@ -509,48 +522,75 @@ impl<B: Backend> Log<B> {
         Ok(self.install(group))
     }
 
-    /// Appends leaves taken from a copy of this log (a restore from object
-    /// storage) as one atomic group, with no state writes: their Merkle
-    /// nodes and the new head. The caller has verified them from this log's
-    /// tip on (`ChainVerifier`: canonical bytes, seqs, chain, `logged_at`,
-    /// signatures); `logged_at` is the last one's. The derived state is
-    /// rebuilt afterwards by the rules ([`crate::sequencer::reindex`]).
-    pub fn append_verified(
+    /// Appends leaves a [`crate::ChainVerifier`] verified from this log's
+    /// tip on (a restore from object storage) as one atomic group with no
+    /// state writes; the derived state is rebuilt afterwards by the rules
+    /// ([`crate::sequencer::reindex`]). Leaves verified from another tip
+    /// are refused as [`StoreError::Stale`].
+    pub fn append_verified(&mut self, leaves: VerifiedLeaves) -> Result<HeadRecord, StoreError> {
+        self.append_checked(leaves, Vec::new())
+    }
+
+    /// Appends verified leaves with the state writes the rules gave them
+    /// ([`crate::sequencer::follow`]): what a read mirror stores.
+    pub fn append_followed(&mut self, followed: Followed) -> Result<HeadRecord, StoreError> {
+        self.append_checked(followed.leaves, followed.writes)
+    }
+
+    fn append_checked(
         &mut self,
-        records: Vec<LeafRecord>,
-        logged_at: SystemTime,
+        leaves: VerifiedLeaves,
+        state: Vec<Write>,
     ) -> Result<HeadRecord, StoreError> {
-        let group = self.tip.prepare(records, Vec::new(), logged_at);
+        if leaves.first_seq != self.size() {
+            return Err(StoreError::Stale {
+                prepared_at: leaves.first_seq,
+                size: self.size(),
+            });
+        }
+        // The group's time is its last leaf's (verified: it parses).
+        let logged_at = match leaves.records.last() {
+            None => self.tip.last_logged_at,
+            Some(r) => Leaf::from_bytes(&r.bytes)
+                .ok()
+                .and_then(|l| parse_timestamp(&l.logged_at))
+                .ok_or_else(|| StoreError::Corrupt("a verified leaf has no time".into()))?,
+        };
+        let group = self.tip.prepare(leaves.records, state, logged_at);
         self.commit(&group)?;
         Ok(self.install(group))
     }
 
-    /// Writes a group prepared on this log's tip durably. Readers still see
-    /// the old head until [`Log::install`]. Takes `&self`: a writer that
-    /// shares the log with readers commits under a shared lock. Groups must
-    /// be committed and installed one at a time, in order.
-    pub fn commit(&self, group: &PreparedGroup) -> Result<(), StoreError> {
-        if group.write.first_seq != self.size() {
-            return Err(StoreError::Stale {
-                prepared_at: group.write.first_seq,
-                size: self.size(),
-            });
+    sealed! {
+        /// Writes a group prepared on this log's tip durably. Readers still
+        /// see the old head until [`Log::install`]. Takes `&self`: a writer
+        /// that shares the log with readers commits under a shared lock.
+        /// Groups must be committed and installed one at a time, in order.
+        fn commit(&self, group: &PreparedGroup) -> Result<(), StoreError> {
+            if group.write.first_seq != self.size() {
+                return Err(StoreError::Stale {
+                    prepared_at: group.write.first_seq,
+                    size: self.size(),
+                });
+            }
+            if group.write.leaves.is_empty() && group.write.state.is_empty() {
+                return Ok(());
+            }
+            self.backend.commit(&group.write)
         }
-        if group.write.leaves.is_empty() && group.write.state.is_empty() {
-            return Ok(());
-        }
-        self.backend.commit(&group.write)
     }
 
-    /// Moves the head to a committed group's: from now on readers see it.
-    pub fn install(&mut self, group: PreparedGroup) -> HeadRecord {
-        assert_eq!(
-            group.write.first_seq,
-            self.size(),
-            "groups are installed in order"
-        );
-        self.tip = group.tip;
-        self.head()
+    sealed! {
+        /// Moves the head to a committed group's: from now on readers see it.
+        fn install(&mut self, group: PreparedGroup) -> HeadRecord {
+            assert_eq!(
+                group.write.first_seq,
+                self.size(),
+                "groups are installed in order"
+            );
+            self.tip = group.tip;
+            self.head()
+        }
     }
 
     /// Where a sequential auditor of this log stands: its frontier, its last
