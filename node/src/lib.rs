@@ -5,12 +5,10 @@
 
 #![deny(missing_docs)]
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
@@ -18,8 +16,6 @@ use axum::{Json, Router};
 use ledger::checkpoint::CheckpointSigner;
 use ledger::code::Code;
 use ledger::store::{Log, RocksBackend};
-use serde::Serialize;
-use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 pub mod admission;
@@ -27,23 +23,28 @@ pub mod clients;
 pub mod demo;
 mod error;
 mod fair;
+mod health;
 mod lists;
 mod metrics;
 pub mod mirror;
 pub mod page;
+mod reads;
 pub mod replicate;
 mod sequencer;
 pub mod serve;
+mod submit;
 mod tiles;
 mod witnesses;
 
 pub use error::ApiError;
-use ledger::sequencer::Outcome;
 use sequencer::{Committed, Job, Queue, QueueError, Receipt, Submitted};
 pub use witnesses::WitnessConfig;
 
 /// The log, shared between the sequencer (writes) and the handlers (reads).
 pub(crate) type SharedLog = Arc<RwLock<Log<RocksBackend>>>;
+
+/// What a request gets for each entry: a receipt or an error.
+pub(crate) type Answers = Vec<Result<Receipt, ApiError>>;
 
 /// What the sequencer and the handlers share besides the log.
 pub(crate) struct Shared {
@@ -302,9 +303,9 @@ impl Node {
     /// an array's on the blocking pool.
     async fn receipts(&self, committed: Committed) -> Result<Answers, ApiError> {
         if committed.outcomes.len() == 1 {
-            receipts(&self.log.read().expect("log lock"), committed)
+            submit::receipts(&self.log.read().expect("log lock"), committed)
         } else {
-            self.read(move |log| receipts(log, committed)).await
+            self.read(move |log| submit::receipts(log, committed)).await
         }
     }
 
@@ -324,13 +325,13 @@ impl Node {
 /// this table, and a test checks it against `openapi.json` both ways.
 pub fn routes() -> Vec<(&'static str, MethodRouter<Node>)> {
     vec![
-        ("/v1/entries", post(submit).get(entries_page)),
-        ("/v1/entries/{seq}", get(entry)),
-        ("/v1/log", get(log_info)),
-        ("/v1/checkpoint", get(checkpoint)),
-        ("/checkpoint", get(checkpoint)),
-        ("/v1/proof/inclusion", get(inclusion)),
-        ("/v1/proof/consistency", get(consistency)),
+        ("/v1/entries", post(submit::submit).get(reads::entries_page)),
+        ("/v1/entries/{seq}", get(reads::entry)),
+        ("/v1/log", get(reads::log_info)),
+        ("/v1/checkpoint", get(reads::checkpoint)),
+        ("/checkpoint", get(reads::checkpoint)),
+        ("/v1/proof/inclusion", get(reads::inclusion)),
+        ("/v1/proof/consistency", get(reads::consistency)),
         ("/v1/orgs", get(lists::orgs)),
         ("/v1/orgs/{id}", get(lists::org)),
         ("/v1/funds", get(lists::funds)),
@@ -349,93 +350,10 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<Node>)> {
         ("/tile/{*path}", get(tiles::tile)),
         ("/metrics", get(metrics)),
         ("/openapi.json", get(openapi)),
-        ("/healthz", get(healthz)),
+        ("/healthz", get(health::healthz)),
         ("/", get(page::index)),
         ("/assets/{version}/{*path}", get(page::asset)),
     ]
-}
-
-/// The state `/healthz` names on its first line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Health {
-    /// Everything works.
-    Ok,
-    /// Serving and writing, but a witness is down (the quorum may still be
-    /// met, or not: the detail says which).
-    Degraded,
-    /// Replication or a mirror's following stopped and needs the operator.
-    Stopped,
-    /// A witness proved that this log showed it another history.
-    Fork,
-}
-
-impl Health {
-    fn as_str(self) -> &'static str {
-        match self {
-            Health::Ok => "ok",
-            Health::Degraded => "degraded",
-            Health::Stopped => "stopped",
-            Health::Fork => "fork",
-        }
-    }
-
-    /// 200 while the node serves as it should, if degraded; 503 when the
-    /// operator must act.
-    fn status(self) -> StatusCode {
-        match self {
-            Health::Ok | Health::Degraded => StatusCode::OK,
-            Health::Stopped | Health::Fork => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-}
-
-/// Marks an answer that is not an error of the request, whatever its
-/// status: `json_errors` leaves it as it is.
-#[derive(Clone, Copy)]
-struct NotAnError;
-
-/// `GET /healthz` (a decision of ours, SPEC §7): `text/plain`, the state on
-/// the first line (`ok`, `degraded`, `stopped`, `fork`; the worst wins),
-/// then one line per detail: each witness down and since when, whether the
-/// others still make the quorum, a fork a witness proved, replication's
-/// lag or why it stopped, why a mirror stopped following. 200 for `ok`
-/// and `degraded`, 503 for `stopped` and `fork`; never an error body.
-async fn healthz(State(node): State<Node>) -> Response {
-    let mut state = Health::Ok;
-    let mut lines = Vec::new();
-    let mut note = |s: Health, line: String| {
-        state = state.max(s);
-        lines.push(line);
-    };
-    if let Some(w) = &node.shared.witnessing {
-        let h = w.health();
-        for line in h.forks {
-            note(Health::Fork, line);
-        }
-        for line in h.degraded {
-            note(Health::Degraded, line);
-        }
-    }
-    if let Some(why) = node.shared.halted.get() {
-        note(Health::Stopped, format!("mirror stopped following: {why}"));
-    }
-    if let Some(r) = node.shared.replication.get() {
-        let (line, bad) = r.health(node.shared.published_size());
-        note(if bad { Health::Stopped } else { Health::Ok }, line);
-    }
-    let mut body = format!("{}\n", state.as_str());
-    for line in lines {
-        body.push_str(&line);
-        body.push('\n');
-    }
-    let mut res = (
-        state.status(),
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        body,
-    )
-        .into_response();
-    res.extensions_mut().insert(NotAnError);
-    res
 }
 
 /// The OpenAPI 3.1 description of every route.
@@ -521,7 +439,7 @@ async fn admit(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
         .unwrap_or(BODY_LIMIT);
-    let client = client_of(req.extensions().get::<admission::Peer>().copied());
+    let client = submit::client_of(req.extensions().get::<admission::Peer>().copied());
     let standing = node.standing.has(client);
     match node.writes.admit(client, standing, bytes).await {
         Ok(_admitted) => next.run(req).await,
@@ -576,7 +494,7 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
         .into_response();
     }
     let res = next.run(req).await;
-    if res.extensions().get::<NotAnError>().is_some() {
+    if res.extensions().get::<health::NotAnError>().is_some() {
         return res;
     }
     let status = res.status();
@@ -645,324 +563,6 @@ async fn metrics(State(node): State<Node>) -> Result<Response, ApiError> {
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 
-/// What a request gets for each entry: a receipt or an error.
-type Answers = Vec<Result<Receipt, ApiError>>;
-
-/// `POST /v1/entries`: one entry (201 receipt; 200 for an identical
-/// resubmission) or an array of up to 1,000 (200 `{"results":[…]}`).
-async fn submit(
-    State(node): State<Node>,
-    peer: Option<axum::Extension<admission::Peer>>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let client = client_of(peer.map(|p| p.0));
-    let standing = node.standing.has(client);
-    let (items, single) = if body.len() <= INLINE_PARSE {
-        submitted_items(&body)?
-    } else {
-        node.checks
-            .run(client, standing, move || submitted_items(&body))
-            .await
-            .map_err(ApiError::internal)??
-    };
-    let (entries, mut answers) = precheck(&node.checks, (client, standing), items, single).await?;
-    let mut created = false;
-    if !entries.is_empty() {
-        let committed = node.sequence(entries).await?;
-        created = committed
-            .outcomes
-            .iter()
-            .any(|o| matches!(o, Ok(Outcome::Sequenced(_))));
-        // Only new entries earn standing: a resubmission of a public entry
-        // could be anybody's.
-        if created {
-            node.standing.vouch(client);
-        }
-        if let Some(r) = node.shared.replication.get().filter(|r| r.acks()) {
-            r.until_replicated(committed.size).await?;
-        }
-        let mut receipts = node.receipts(committed).await?.into_iter();
-        for slot in answers.iter_mut().filter(|a| a.is_none()) {
-            *slot = Some(receipts.next().expect("one answer per entry"));
-        }
-    }
-    let answers: Answers = answers
-        .into_iter()
-        .map(|a| a.expect("every entry answered"))
-        .collect();
-    for e in answers.iter().filter_map(|a| a.as_ref().err()) {
-        node.shared.metrics.refused(e.code);
-    }
-    respond(answers, single, created)
-}
-
-/// The client a request's connection belongs to: its network block.
-fn client_of(peer: Option<admission::Peer>) -> clients::Client {
-    peer.map(|p| clients::Prefix::of(p.0))
-}
-
-/// Bodies up to this size are parsed on the async thread that read them;
-/// larger ones (arrays) in the client's turn on the check pool.
-const INLINE_PARSE: usize = 16 << 10;
-
-/// The entries of a submitted body, and whether it was one entry rather
-/// than an array.
-fn submitted_items(body: &[u8]) -> Result<(Vec<Value>, bool), ApiError> {
-    let value = ledger::parse_strict(body).map_err(|e| {
-        let code = if e.is_malformed() {
-            Code::MalformedJson
-        } else {
-            Code::SchemaViolation
-        };
-        ApiError::new(code, e.to_string())
-    })?;
-    match value {
-        Value::Array(items) if items.len() > MAX_BATCH => Err(ApiError::new(
-            Code::TooLarge,
-            format!("at most {MAX_BATCH} entries per request"),
-        )),
-        Value::Array(items) => Ok((items, false)),
-        other => Ok((vec![other], true)),
-    }
-}
-
-/// Schema and verify_strict, off the async threads: an array's entries in
-/// chunks on the check pool, in the client's turn; a single entry with the
-/// rest of its commit group, by the sequencer. Gives the entries to
-/// sequence, and one slot per submitted entry: its refusal already, or
-/// `None` until the sequencer answers.
-async fn precheck(
-    pool: &fair::FairPool,
-    (client, standing): (clients::Client, bool),
-    items: Vec<Value>,
-    single: bool,
-) -> Result<(Vec<Submitted>, Vec<Option<Result<Receipt, ApiError>>>), ApiError> {
-    if single {
-        return Ok((
-            items.into_iter().map(Submitted::Parsed).collect(),
-            vec![None],
-        ));
-    }
-    // Every chunk is queued before the first is awaited.
-    let chunks: Vec<_> = ledger::rules::check_chunks(items)
-        .map(|chunk| pool.run(client, standing, move || ledger::rules::check_batch(chunk)))
-        .collect();
-    let mut entries = Vec::new();
-    let mut answers = Vec::new();
-    for chunk in chunks {
-        for c in chunk.await.map_err(ApiError::internal)? {
-            answers.push(match c {
-                Ok(entry) => {
-                    entries.push(Submitted::Checked(Box::new(entry)));
-                    None
-                }
-                Err(refusal) => Some(Err(refusal.into())),
-            });
-        }
-    }
-    Ok((entries, answers))
-}
-
-/// One entry's answer (201 when new, 200 for a resubmission), or an
-/// array's `{"results":[…]}`.
-fn respond(answers: Answers, single: bool, created: bool) -> Result<Response, ApiError> {
-    if single {
-        let receipt = answers.into_iter().next().expect("one entry")?;
-        let status = if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        };
-        return Ok((status, Json(receipt)).into_response());
-    }
-    let results: Vec<Answer> = answers
-        .into_iter()
-        .map(|a| a.map_or_else(|e| Answer::Refused(e.body()), Answer::Receipt))
-        .collect();
-    Ok(Json(Results { results }).into_response())
-}
-
-/// The answer to an array: one receipt or error body per entry, in order.
-/// Serialised straight from these types: a batch's answer is megabytes,
-/// and building it as a `Value` first would copy it all once more.
-#[derive(Serialize)]
-struct Results {
-    results: Vec<Answer>,
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Answer {
-    Receipt(Receipt),
-    Refused(Value),
-}
-
-/// Receipts (or refusals) for a committed job's outcomes.
-fn receipts(log: &Log<RocksBackend>, committed: Committed) -> Result<Answers, ApiError> {
-    let Committed {
-        outcomes,
-        checkpoint,
-        size,
-    } = committed;
-    outcomes
-        .into_iter()
-        .map(|o| match o {
-            Ok(outcome) => {
-                let r = sequencer::receipt(log, &outcome, &checkpoint, size)
-                    .map_err(ApiError::internal)?;
-                Ok(Ok(r))
-            }
-            Err(refusal) => Ok(Err(ApiError::from(refusal))),
-        })
-        .collect()
-}
-
-fn param(q: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError> {
-    q.get(name)
-        .map(|v| {
-            v.parse::<u64>()
-                .map_err(|_| ApiError::bad_param(format!("{name} must be a non-negative integer")))
-        })
-        .transpose()
-}
-
-fn required(q: &HashMap<String, String>, name: &str) -> Result<u64, ApiError> {
-    param(q, name)?.ok_or_else(|| ApiError::bad_param(format!("{name} is required")))
-}
-
-/// `GET /v1/log`: origin, vkey, size, genesis leaf hash.
-async fn log_info(State(node): State<Node>) -> Result<Json<Value>, ApiError> {
-    let origin = node.shared.origin.clone();
-    let vkey = node.shared.vkey.clone();
-    node.read(move |log| {
-        let genesis = log
-            .leaf_hash(0)
-            .map_err(ApiError::internal)?
-            .map(|h| h.to_hex());
-        Ok(Json(
-            json!({"origin": origin, "vkey": vkey, "size": log.size(), "genesis": genesis}),
-        ))
-    })
-    .await
-}
-
-/// `GET /v1/checkpoint` (and `/checkpoint`): the latest signed checkpoint;
-/// with a witness policy, the latest that met its quorum, cosignatures
-/// included (SPEC §4.1).
-async fn checkpoint(State(node): State<Node>) -> Response {
-    let Some(text) = node.shared.published_checkpoint() else {
-        return ApiError::not_found("no checkpoint has met the witness quorum yet").into_response();
-    };
-    (
-        [
-            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        text,
-    )
-        .into_response()
-}
-
-/// `GET /v1/entries/{seq}`.
-async fn entry(State(node): State<Node>, Path(seq): Path<String>) -> Result<Json<Value>, ApiError> {
-    let seq: u64 = seq
-        .parse()
-        .map_err(|_| ApiError::bad_param("seq must be a non-negative integer"))?;
-    node.read(move |log| {
-        let bytes = log.leaf(seq).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found(format!("no entry {seq}")))?;
-        let leaf: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
-        Ok(Json(json!({"seq": seq, "leaf_hash": ledger::merkle::leaf_hash(&bytes).to_hex(), "leaf": leaf})))
-    })
-    .await
-}
-
-/// `GET /v1/entries?start=S&limit=N`: NDJSON, each line exactly the leaf bytes.
-async fn entries_page(
-    State(node): State<Node>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, ApiError> {
-    let start = param(&q, "start")?.unwrap_or(0);
-    let limit = param(&q, "limit")?.unwrap_or(MAX_BATCH as u64);
-    if limit == 0 || limit > MAX_BATCH as u64 {
-        return Err(ApiError::bad_param(format!(
-            "limit must be 1..={MAX_BATCH}"
-        )));
-    }
-    let body = node
-        .read(move |log| {
-            let leaves = log
-                .leaves(start, limit as usize)
-                .map_err(ApiError::internal)?;
-            // Exactly the page's size: a page held for a client that reads
-            // slowly holds no spare capacity beside it.
-            let mut out = Vec::with_capacity(leaves.iter().map(|l| l.len() + 1).sum());
-            for bytes in leaves {
-                out.extend_from_slice(&bytes);
-                out.push(b'\n');
-            }
-            Ok(out)
-        })
-        .await?;
-    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
-}
-
-fn hexes(path: Vec<ledger::merkle::Hash>) -> Vec<String> {
-    path.iter().map(|h| h.to_hex()).collect()
-}
-
-/// `GET /v1/proof/inclusion?seq=S&size=N` (`size` defaults to the current size).
-async fn inclusion(
-    State(node): State<Node>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
-    let seq = required(&q, "seq")?;
-    let size = param(&q, "size")?;
-    node.read(move |log| {
-        let size = size.unwrap_or(log.size());
-        if seq >= size || size > log.size() {
-            return Err(ApiError::not_found(format!(
-                "no seq {seq} in a tree of size {size} (tree size {})",
-                log.size()
-            )));
-        }
-        let path = log.prove_inclusion(seq, size).map_err(ApiError::internal)?;
-        let leaf_hash = log
-            .leaf_hash(seq)
-            .map_err(ApiError::internal)?
-            .expect("seq < size")
-            .to_hex();
-        Ok(Json(
-            json!({"seq": seq, "size": size, "leaf_hash": leaf_hash, "path": hexes(path)}),
-        ))
-    })
-    .await
-}
-
-/// `GET /v1/proof/consistency?first=M&second=N` (`second` defaults to the current size).
-async fn consistency(
-    State(node): State<Node>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
-    let first = required(&q, "first")?;
-    let second = param(&q, "second")?;
-    node.read(move |log| {
-        let second = second.unwrap_or(log.size());
-        if first > second || second > log.size() {
-            return Err(ApiError::not_found(format!(
-                "no consistency proof from {first} to {second} (tree size {})",
-                log.size()
-            )));
-        }
-        let path = log
-            .prove_consistency(first, second)
-            .map_err(ApiError::internal)?;
-        Ok(Json(
-            json!({"first": first, "second": second, "path": hexes(path)}),
-        ))
-    })
-    .await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -970,6 +570,7 @@ mod tests {
     use axum::http::Request;
     use ed25519_dalek::SigningKey;
     use ledger::entry::SignedEntry;
+    use serde_json::{json, Value};
     use tower::ServiceExt;
 
     async fn post(app: &Router, body: Vec<u8>) -> (StatusCode, Value) {

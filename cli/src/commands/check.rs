@@ -1,0 +1,350 @@
+//! The auditor's commands: `verify`, `check-receipt`, `prove`, `monitor`,
+//! `export`.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use cli::audit::{self, Pins, StateDir};
+use cli::client::NodeClient;
+use cli::receipt::{self, Receipt};
+use cli::{write_durably, Failed};
+use ledger::checkpoint::CheckpointVerifier;
+use ledger::merkle::Hash;
+use rust_i18n::t;
+use serde_json::Value;
+
+use super::{progress, read_input, trust};
+use crate::{CheckReceiptArgs, ExportArgs, MonitorArgs, ProveArgs, VerifyArgs};
+
+pub(crate) fn verify(
+    VerifyArgs {
+        node,
+        tiles,
+        file,
+        checkpoint,
+        vkey,
+        genesis,
+        state_dir,
+        replay_memory_mib,
+        witnessed,
+    }: VerifyArgs,
+    stdout: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let verifier = CheckpointVerifier::from_vkey(&vkey)
+        .map_err(|e| anyhow::anyhow!("{}", t!("trust.bad_vkey", vkey = vkey, error = e)))?;
+    let origin = verifier.origin().to_owned();
+    let pins = Pins {
+        trust: trust(verifier, &witnessed)?,
+        genesis: genesis
+            .map(|g| g.parse::<Hash>())
+            .transpose()
+            .map_err(|_| anyhow::anyhow!("{}", t!("trust.bad_genesis")))?,
+        replay_memory: replay_memory_mib << 20,
+    };
+    // Like every command that talks to a node: the config file's node
+    // (written by `init`, read into AIDLEDGER_NODE) when none is given.
+    let node = node.or_else(|| {
+        (tiles.is_none() && file.is_none())
+            .then(|| std::env::var("AIDLEDGER_NODE").ok())
+            .flatten()
+            .filter(|n| !n.is_empty())
+    });
+    let started = std::time::Instant::now();
+    let bar = progress(0, &t!("progress.verifying"));
+    let report = match (node, file) {
+        _ if tiles.is_some() => {
+            let client = NodeClient::new(tiles.as_deref().expect("just checked"));
+            audit::verify_tiles(&pins, &client, &bar)?
+        }
+        (_, Some(file)) => audit::verify_file(
+            &pins,
+            &file,
+            checkpoint.as_deref().expect("clap requires it"),
+            &bar,
+        )?,
+        (Some(node), None) => {
+            let client = NodeClient::new(&node);
+            audit::verify_node(&pins, &client, state_dir.map(StateDir).as_ref(), &bar)?
+        }
+        (None, None) => anyhow::bail!("{}", t!("verify.no_node")),
+    };
+    let secs = started.elapsed().as_secs_f64();
+    let cp = &report.checkpoint;
+    let size = cp.root.size;
+    let verified = size - report.from;
+    if verified == 0 && size > 0 {
+        writeln!(
+            stdout,
+            "{}",
+            t!("verify.nothing_new", size = size, root = cp.root.hash)
+        )?;
+    } else {
+        writeln!(
+            stdout,
+            "{}",
+            t!(
+                "verify.done",
+                count = verified,
+                size = size,
+                root = cp.root.hash,
+                secs = format!("{secs:.1}"),
+                rate = format!("{:.0}", verified as f64 / secs.max(1e-9))
+            )
+        )?;
+        writeln!(stdout, "{}", t!("verify.signatures", count = verified))?;
+        if size > 0 {
+            let chain = if report.from > 0 {
+                t!("verify.chain_resumed", from = report.from, to = size - 1)
+            } else {
+                t!("verify.chain", from = 0, to = size - 1)
+            };
+            writeln!(stdout, "{chain}")?;
+        }
+        writeln!(stdout, "{}", t!("verify.rules"))?;
+    }
+    if let Some(g) = report.genesis {
+        writeln!(
+            stdout,
+            "{}",
+            t!("verify.genesis", genesis = cli::finding::short(&g))
+        )?;
+    }
+    writeln!(
+        stdout,
+        "{}",
+        t!(
+            "verify.checkpoint",
+            size = size,
+            root = cli::finding::short(&cp.root.hash),
+            origin = origin
+        )
+    )?;
+    say_witnesses(stdout, &report.witnesses, witnessed.policy.is_some())?;
+    if tiles.is_some() {
+        writeln!(stdout, "{}", t!("verify.tiles"))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The success line about witnesses: who cosigned, or that none were asked for.
+fn say_witnesses(stdout: &mut impl Write, names: &[String], policy: bool) -> anyhow::Result<()> {
+    if policy {
+        let names = names.join(&t!("list.sep"));
+        writeln!(stdout, "{}", t!("verify.witnesses", names = names))?;
+    } else {
+        writeln!(stdout, "{}", t!("verify.no_witnesses"))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn check_receipt(
+    CheckReceiptArgs {
+        vkey,
+        entry,
+        receipt,
+        witnessed,
+    }: CheckReceiptArgs,
+    stdout: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let verifier = CheckpointVerifier::from_vkey(&vkey)
+        .map_err(|e| anyhow::anyhow!("{}", t!("trust.bad_vkey", vkey = vkey, error = e)))?;
+    let policy = trust(verifier.clone(), &witnessed)?;
+    let bytes = read_input(&receipt)?;
+    // One receipt (JSON), or the NDJSON that `submit` and `import --receipts` write.
+    let receipts: Vec<Receipt> = match serde_json::from_slice::<Receipt>(&bytes) {
+        Ok(r) => vec![r],
+        Err(_) => bytes
+            .split(|b| *b == b'\n')
+            .enumerate()
+            .filter(|(_, l)| !l.trim_ascii().is_empty())
+            .map(|(i, l)| {
+                serde_json::from_slice(l).with_context(|| t!("receipt.not_receipt", line = i + 1))
+            })
+            .collect::<anyhow::Result<_>>()?,
+    };
+    if receipts.is_empty() {
+        anyhow::bail!("{}", t!("receipt.none", path = receipt.display()));
+    }
+    if entry.is_some() && receipts.len() > 1 {
+        anyhow::bail!("{}", t!("receipt.entry_one", count = receipts.len()));
+    }
+    let mut witnesses = Vec::new();
+    for r in &receipts {
+        let cp = receipt::check(&verifier, r)
+            .map_err(|e| Failed::from(cli::finding::receipt(r.seq, &e)))?;
+        witnesses = policy.check_witnessed(r.checkpoint.as_bytes())?.1;
+        if let Some(entry) = &entry {
+            let other: Value = serde_json::from_slice(&read_input(entry)?)
+                .with_context(|| t!("receipt.entry_not_json"))?;
+            receipt::check_entry(r, &other)
+                .map_err(|e| Failed::from(cli::finding::receipt(r.seq, &e)))?;
+        }
+        if receipts.len() == 1 {
+            let what = r
+                .leaf
+                .as_ref()
+                .and_then(|l| l.get("entry")?.get("statement"))
+                .map(|st| {
+                    let field = |k: &str| st.get(k).and_then(Value::as_str).unwrap_or("-");
+                    t!(
+                        "receipt.what",
+                        kind = field("kind"),
+                        issuer = field("issuer")
+                    )
+                    .into_owned()
+                })
+                .unwrap_or_default();
+            writeln!(
+                stdout,
+                "{}",
+                t!(
+                    "receipt.one",
+                    seq = r.seq,
+                    what = what,
+                    size = cp.root.size,
+                    root = cli::finding::short(&cp.root.hash),
+                    origin = verifier.origin()
+                )
+            )?;
+            if let Some(entry) = &entry {
+                writeln!(
+                    stdout,
+                    "{}",
+                    t!(
+                        "receipt.entry",
+                        file = entry.display().to_string(),
+                        seq = r.seq
+                    )
+                )?;
+            }
+        }
+    }
+    if receipts.len() > 1 {
+        let lo = receipts.iter().map(|r| r.seq).min().unwrap_or(0);
+        let hi = receipts.iter().map(|r| r.seq).max().unwrap_or(0);
+        writeln!(
+            stdout,
+            "{}",
+            t!("receipt.many", count = receipts.len(), lo = lo, hi = hi)
+        )?;
+    }
+    say_witnesses(stdout, &witnesses, witnessed.policy.is_some())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn prove(
+    ProveArgs {
+        node,
+        vkey,
+        seq,
+        witnessed,
+    }: ProveArgs,
+    stdout: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let client = NodeClient::new(&node.node);
+    let verifier = cli::trusted_verifier(&client, vkey.vkey, vkey.genesis)?;
+    let note = client.checkpoint()?;
+    let cp = trust(verifier.clone(), &witnessed)?.check(&note)?;
+    let (leaf, path) = client.inclusion(seq, cp.root.size)?;
+    cp.root
+        .verify_inclusion(&leaf, seq, &path)
+        .map_err(|e| Failed(t!("prove.bad_proof", seq = seq, error = e).into_owned()))?;
+    let proof = serde_json::json!({
+        "seq": seq, "size": cp.root.size, "leaf_hash": leaf, "path": path,
+        "checkpoint": String::from_utf8_lossy(&note),
+    });
+    writeln!(stdout, "{}", serde_json::to_string_pretty(&proof)?)?;
+    eprintln!(
+        "{}",
+        t!(
+            "prove.done",
+            seq = seq,
+            leaf = leaf,
+            size = cp.root.size,
+            root = cp.root.hash,
+            origin = verifier.origin()
+        )
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn monitor(
+    MonitorArgs {
+        node,
+        vkey,
+        genesis,
+        interval,
+        state_dir,
+        once,
+        witnessed,
+    }: MonitorArgs,
+    stdout: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let trust = trust(
+        CheckpointVerifier::from_vkey(&vkey)
+            .map_err(|e| anyhow::anyhow!("{}", t!("trust.bad_vkey", vkey = vkey, error = e)))?,
+        &witnessed,
+    )?;
+    let genesis = genesis
+        .map(|g| g.parse::<Hash>())
+        .transpose()
+        .map_err(|_| anyhow::anyhow!("{}", t!("trust.bad_genesis")))?;
+    let client = NodeClient::new(&node.node);
+    let state = state_dir
+        .as_deref()
+        .map(audit::MonitorState::open)
+        .transpose()?;
+    let watch = audit::Watch {
+        trust: &trust,
+        genesis,
+        state: state.as_ref(),
+        interval: Duration::from_secs(interval),
+        once,
+    };
+    audit::monitor(&watch, &client, stdout)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn export(
+    ExportArgs { node, out }: ExportArgs,
+    stdout: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let client = NodeClient::new(&node.node);
+    let note = client.checkpoint()?;
+    let size: u64 = String::from_utf8_lossy(&note)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .with_context(|| t!("export.no_size"))?;
+    let mut f = std::io::BufWriter::new(
+        std::fs::File::create(&out).with_context(|| t!("io.creating", path = out.display()))?,
+    );
+    let bar = progress(size, &t!("progress.exporting"));
+    client.leaves(0, size, |seq, bytes| {
+        f.write_all(bytes)?;
+        f.write_all(b"\n")?;
+        if seq % cli::PROGRESS_EVERY == 0 {
+            bar.set_position(seq);
+        }
+        Ok(())
+    })?;
+    f.into_inner()?.sync_all()?;
+    bar.finish_and_clear();
+    let mut cp_path = out.as_os_str().to_owned();
+    cp_path.push(".checkpoint");
+    write_durably(Path::new(&cp_path), &note)?;
+    writeln!(
+        stdout,
+        "{}",
+        t!(
+            "export.done",
+            size = size,
+            out = out.display(),
+            checkpoint = Path::new(&cp_path).display()
+        )
+    )?;
+    Ok(ExitCode::SUCCESS)
+}

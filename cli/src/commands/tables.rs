@@ -1,0 +1,250 @@
+//! The commands that show the ledger as tables (`fund`, `beneficiary`) and
+//! `iati`; names for ids, labels for codes, columns by terminal width.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use anyhow::Context;
+use cli::client::{seg, NodeClient};
+use cli::i18n;
+use cli::{iati, vocab, write_durably};
+use ledger::entry::format_timestamp;
+use ledger::ident::{pseudonym, PseudonymKind};
+use ledger::keyfile;
+use rust_i18n::t;
+use serde_json::Value;
+
+use super::{pad, pad_left, table_line};
+use crate::{BeneficiaryArgs, FundCmd, IatiArgs};
+
+pub(crate) fn fund_show(
+    FundCmd {
+        node, limit, id, ..
+    }: FundCmd,
+    stdout: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let id = id.with_context(|| t!("fund.no_id"))?;
+    let client = NodeClient::new(&node.node);
+    let f = client
+        .get_json(&format!("/v1/funds/{}", seg(&id)))
+        .with_context(|| t!("fund.looking_up", fund = id))?;
+    let names = org_names(&client)?;
+    let text = |field: &str| f[field].as_str().unwrap_or("-").to_owned();
+    let rows = [
+        ("fund", text("fund")),
+        ("title", text("title")),
+        ("owner", org_name(&names, &text("owner"))),
+        ("category", vocab::label("category", &text("category"))),
+        ("source", vocab::label("source", &text("source"))),
+        ("region", text("region")),
+        ("start", text("start")),
+        ("end", text("end")),
+    ];
+    for (field, value) in rows {
+        let label = format!("fund.field.{field}");
+        writeln!(stdout, "{}", table_line(&t!(&label), &value))?;
+    }
+    for field in [
+        "budget",
+        "received",
+        "transferred_in",
+        "transferred_out",
+        "disbursed",
+        "balance",
+    ] {
+        let money = t!("money", amount = format!("{:>16}", yuan(&f[field])));
+        let label = format!("fund.field.{field}");
+        writeln!(stdout, "{}", table_line(&t!(&label), &money))?;
+    }
+    if let Some(bp) = f["execution_rate_bp"].as_u64() {
+        let rate = format!("{:>16}%", format!("{}.{:02}", bp / 100, bp % 100));
+        writeln!(stdout, "{}", table_line(&t!("fund.field.executed"), &rate))?;
+    }
+    let flows = f["receipts"].as_u64().unwrap_or(0)
+        + f["transfers_in"].as_u64().unwrap_or(0)
+        + f["transfers_out"].as_u64().unwrap_or(0)
+        + f["disbursements"].as_u64().unwrap_or(0);
+    if limit > 0 {
+        let page = client.get_json(&format!(
+            "/v1/funds/{}/flows?limit={}",
+            seg(&id),
+            limit.min(cli::client::PAGE)
+        ))?;
+        let items = page["items"].as_array().cloned().unwrap_or_default();
+        writeln!(stdout)?;
+        entries_table(stdout, &items, &names)?;
+        if flows > items.len() as u64 {
+            writeln!(
+                stdout,
+                "{}",
+                t!(
+                    "fund.more_flows",
+                    shown = items.len(),
+                    flows = flows,
+                    page = cli::client::PAGE
+                )
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn beneficiary(
+    BeneficiaryArgs {
+        node,
+        secret_file,
+        bnf,
+    }: BeneficiaryArgs,
+    stdout: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let bnf = beneficiary_pseudonym(&bnf, secret_file.as_deref())?;
+    let client = NodeClient::new(&node.node);
+    let items = client.all_items(&format!("/v1/beneficiaries/{}", seg(&bnf)))?;
+    entries_table(stdout, &items, &org_names(&client)?)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn iati_export(
+    IatiArgs {
+        node,
+        org,
+        fund,
+        out,
+    }: IatiArgs,
+    stdout: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let client = NodeClient::new(&node.node);
+    let now = format_timestamp(SystemTime::now());
+    let now = format!("{}Z", &now[..19]);
+    let xml = iati::export(&client, &org, fund.as_deref(), &now[..10], &now)?;
+    write_durably(&out, xml.as_bytes()).with_context(|| format!("writing {}", out.display()))?;
+    writeln!(stdout, "{}", t!("iati.wrote", path = out.display()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn yuan(v: &Value) -> String {
+    v.as_u64().map_or_else(|| "-".into(), vocab::yuan)
+}
+
+/// Entry summaries as a table: seq, date, kind, issuer, amount, detail.
+/// Organisation ids → names, for tables that say who did what.
+fn org_names(client: &NodeClient) -> anyhow::Result<HashMap<String, String>> {
+    Ok(client
+        .all_items("/v1/orgs")?
+        .iter()
+        .filter_map(|o| Some((o["id"].as_str()?.to_owned(), o["name"].as_str()?.to_owned())))
+        .collect())
+}
+
+/// An organisation as a reader knows it: its name, then its id.
+fn org_name(names: &HashMap<String, String>, id: &str) -> String {
+    match names.get(id) {
+        Some(name) => format!("{name} ({id})"),
+        None => id.to_owned(),
+    }
+}
+
+pub(crate) fn entries_table(
+    out: &mut impl Write,
+    items: &[Value],
+    names: &HashMap<String, String>,
+) -> anyhow::Result<()> {
+    let columns = |seq: &str, date: &str, kind: &str, issuer: &str, amount: &str, detail: &str| {
+        format!(
+            "{}  {}  {}  {}  {}  {detail}",
+            pad_left(seq, 8),
+            pad(date, 10),
+            pad(kind, 14),
+            pad(issuer, 28),
+            pad_left(amount, 14)
+        )
+    };
+    writeln!(
+        out,
+        "{}",
+        columns(
+            &t!("table.seq"),
+            &t!("table.date"),
+            &t!("table.kind"),
+            &t!("table.issuer"),
+            &t!("table.amount"),
+            &t!("table.detail")
+        )
+    )?;
+    for e in items {
+        let b = &e["body"];
+        let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
+        let logged = text(&e["logged_at"]);
+        let date = b["date"]
+            .as_str()
+            .map_or_else(|| logged[..10.min(logged.len())].to_owned(), str::to_owned);
+        let kind = text(&e["kind"]);
+        let detail = match kind.as_str() {
+            "disbursement" => format!(
+                "{} {} {} {}",
+                text(&b["fund"]),
+                vocab::label("cause", &text(&b["cause"])),
+                vocab::label("method", &text(&b["method"])),
+                text(&b["region"])
+            ),
+            "fund.transfer" => format!("{} → {}", text(&b["from_fund"]), text(&b["to_fund"])),
+            "fund.receive" => {
+                t!("table.from", from = org_name(names, &text(&b["from"]))).into_owned()
+            }
+            "need.publish" => t!(
+                "table.need",
+                need = text(&b["need"]),
+                cause = vocab::label("cause", &text(&b["cause"]))
+            )
+            .into_owned(),
+            _ => String::new(),
+        };
+        let reversed = if e["reversed"] == true {
+            t!("table.reversed").into_owned()
+        } else {
+            String::new()
+        };
+        let issuer = text(&e["issuer"]);
+        let issuer = names.get(&issuer).cloned().unwrap_or(issuer);
+        writeln!(
+            out,
+            "{}",
+            columns(
+                &e["seq"].to_string(),
+                &date,
+                &i18n::kind(&kind),
+                &issuer,
+                &yuan(&b["amount"]),
+                &format!("{detail}{reversed}")
+            )
+        )?;
+    }
+    writeln!(out, "{}", t!("table.count", count = items.len()))?;
+    Ok(())
+}
+
+/// The pseudonym to look up. A resident ID number is turned into one here
+/// with the secret, or refused before any request: it never leaves this
+/// machine.
+pub(crate) fn beneficiary_pseudonym(
+    given: &str,
+    secret_file: Option<&Path>,
+) -> anyhow::Result<String> {
+    if ledger::ident::is_beneficiary(given) {
+        return Ok(given.to_owned());
+    }
+    let looks_like_id = ledger::ident::find_pii(given).is_some()
+        || given.trim().len() == 18 && given.trim().chars().take(17).all(|c| c.is_ascii_digit());
+    if !looks_like_id {
+        anyhow::bail!("{}", t!("beneficiary.shape"));
+    }
+    let Some(secret_file) = secret_file else {
+        anyhow::bail!("{}", t!("beneficiary.never_sent"));
+    };
+    let secret = keyfile::read_secret(secret_file)?;
+    pseudonym(&secret, given, PseudonymKind::Beneficiary)
+        .map_err(|_| anyhow::anyhow!("{}", t!("beneficiary.bad_id")))
+}
