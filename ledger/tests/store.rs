@@ -391,3 +391,66 @@ fn a_committed_group_is_invisible_until_installed() {
     let log = rocks.reopen(log);
     check_log(&log, &hashes);
 }
+
+/// Leaves from another copy of a log enter only as a verifier made them: a
+/// restore's `VerifiedLeaves`, taken from a `ChainVerifier` resumed at this
+/// log's tip, are appended and give the source's root; the same leaves
+/// offered again (verified from the old tip) are refused as stale and
+/// change nothing; a leaf changed between a mirror's two reads is refused
+/// by `KnownLeaves::take`, and nothing is taken.
+#[test]
+fn leaves_from_another_copy_enter_only_as_verified() {
+    let mut source = Log::open(MemBackend::new()).unwrap();
+    let entries: Vec<_> = (0..12u64).map(|i| common::entry(3, i, 0)).collect();
+    source.append(entries, t(1)).unwrap();
+    let leaves: Vec<Vec<u8>> = (0..12).map(|s| source.leaf(s).unwrap().unwrap()).collect();
+
+    // A copy holding the first 5, then the other 7 through the verifier.
+    let mut copy = Log::open(MemBackend::new()).unwrap();
+    let mut chain = ChainVerifier::new().keeping();
+    for bytes in &leaves[..5] {
+        chain.push(bytes).unwrap();
+    }
+    copy.append_verified(chain.take_verified().unwrap())
+        .unwrap();
+    let mut chain = ChainVerifier::resume(copy.position().unwrap()).keeping();
+    for bytes in &leaves[5..] {
+        chain.push(bytes).unwrap();
+    }
+    let rest = chain.take_verified().unwrap();
+    assert_eq!((rest.first_seq(), rest.len()), (5, 7));
+    copy.append_verified(rest).unwrap();
+    assert_eq!(copy.head(), source.head());
+
+    let mut again = ChainVerifier::new().keeping();
+    for bytes in &leaves[..5] {
+        again.push(bytes).unwrap();
+    }
+    assert!(matches!(
+        copy.append_verified(again.take_verified().unwrap()),
+        Err(StoreError::Stale {
+            prepared_at: 0,
+            size: 12
+        })
+    ));
+    assert_eq!(copy.head(), source.head());
+
+    // A mirror's two reads: the second must be the leaves the first verified.
+    let mut first = ChainVerifier::new().remembering();
+    for bytes in &leaves {
+        first.push(bytes).unwrap();
+    }
+    let (_, mut known) = first.finish_known(&source.head().root).unwrap();
+    let mut changed = leaves[3].clone();
+    *changed.last_mut().unwrap() ^= 1;
+    let second: Vec<&[u8]> = leaves[..3]
+        .iter()
+        .map(Vec::as_slice)
+        .chain([changed.as_slice()])
+        .collect();
+    assert_eq!(known.take(second).unwrap_err(), 3);
+    assert_eq!((known.next_seq(), known.remaining()), (0, 12));
+    let taken = known.take(leaves[..4].iter().map(Vec::as_slice)).unwrap();
+    assert_eq!((taken.first_seq(), taken.len()), (0, 4));
+    assert_eq!(known.next_seq(), 4);
+}

@@ -68,7 +68,10 @@ pub fn witness(dir: &Path, name: &str, log_vkey: &str) -> (String, SocketAddr, t
         String::from_utf8(out.stdout).unwrap()
     };
     let d = dir.to_str().unwrap();
-    let vkey = run(&["witness", "init", "--name", name, "--dir", d])
+    run(&["witness", "init", "--name", name, "--dir", d]);
+    // The vkey as `witness init` writes it for the node's operator.
+    let vkey = std::fs::read_to_string(dir.join("witness.vkey"))
+        .unwrap()
         .trim()
         .to_owned();
     run(&[
