@@ -123,22 +123,21 @@ fn the_readme_starts_a_new_ledger_from_an_empty_directory() {
 
     // A second genesis on the same node is refused, and nothing is sent.
     let url = format!("http://{addr}");
-    let again = common::cli(
-        &[
-            "genesis",
-            "--node",
-            &url,
-            "--key",
-            d.join("registrar.key").to_str().unwrap(),
-            "--id",
-            "CN-USCI-11320000MB0000019A",
-            "--name",
-            "江苏省民政厅",
-            "--region",
-            "320000",
-        ],
-        None,
-    );
+    let key = d.join("registrar.key");
+    let second = [
+        "genesis",
+        "--node",
+        &url,
+        "--key",
+        key.to_str().unwrap(),
+        "--id",
+        "CN-USCI-11320000MB0000019A",
+        "--name",
+        "江苏省民政厅",
+        "--region",
+        "320000",
+    ];
+    let again = common::cli(&second, None);
     assert_eq!(again.code, 2, "{}", again.stderr);
     assert!(
         again.stderr.contains("already has a genesis") && again.stderr.contains(&value("genesis ")),
@@ -149,23 +148,7 @@ fn the_readme_starts_a_new_ledger_from_an_empty_directory() {
     let log: Value = serde_json::from_slice(&log).unwrap();
     assert_eq!(log["size"], 3);
     // In Chinese too.
-    let again = common::cli_env(
-        &[
-            "genesis",
-            "--node",
-            &url,
-            "--key",
-            d.join("registrar.key").to_str().unwrap(),
-            "--id",
-            "CN-USCI-11320000MB0000019A",
-            "--name",
-            "江苏省民政厅",
-            "--region",
-            "320000",
-        ],
-        None,
-        &[("LANG", "zh_CN.UTF-8")],
-    );
+    let again = common::cli_env(&second, None, &[("LANG", "zh_CN.UTF-8")]);
     assert_eq!(again.code, 2, "{}", again.stderr);
     assert!(again.stderr.contains("已有创世条目"), "{}", again.stderr);
 }
