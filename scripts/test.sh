@@ -29,6 +29,13 @@ if cargo tree -p cli -e normal --prefix none | grep -q '^rocksdb'; then
   echo "the cli crate depends on rocksdb" >&2
   exit 1
 fi
+# The verifier has no I/O runtime, so any implementation can take it whole.
+runtime=$(cargo tree -p aidledger-verify -e normal --prefix none |
+  grep -E '^(tokio|axum|hyper|rocksdb|librocksdb-sys|fjall|mio|object_store|ureq) ' || true)
+if [ -n "$runtime" ]; then
+  echo "aidledger-verify depends on an I/O runtime: $runtime" >&2
+  exit 1
+fi
 # Old executables of earlier builds are removed first: the shared target
 # directory would otherwise grow by gigabytes with every change.
 bash scripts/prune-target.sh

@@ -1,5 +1,6 @@
-//! aidledger core: the exact bytes that are hashed and signed, the hash chain,
-//! RFC 6962 Merkle proofs, C2SP checkpoints and the durable store.
+//! aidledger core: the rules, the replay state and the durable store, on top
+//! of the verifier's bytes, chain, proofs and checkpoints
+//! ([`aidledger_verify`], whose modules are re-exported here).
 //!
 //! # Bytes (SPEC §1–§4)
 //!
@@ -18,7 +19,8 @@
 //!   `SHA-256(origin || 0x0A || 0x01 || pubkey)[0..4]` ([`checkpoint`]).
 //!
 //! Verification ([`verify`], [`merkle::RootHash`], [`checkpoint::CheckpointVerifier`])
-//! does no I/O and builds without the `store` feature (no RocksDB, no C++).
+//! lives in `aidledger-verify`, which does no I/O; the rules and replay build
+//! without the `store` feature (no RocksDB, no C++).
 
 #![deny(missing_docs)]
 
@@ -35,15 +37,9 @@ macro_rules! sealed {
 }
 
 pub mod body;
-pub mod canonical;
-pub mod checkpoint;
 pub mod code;
-pub mod date;
-pub mod domain;
-pub mod entry;
 pub mod ident;
 pub mod keyfile;
-pub mod merkle;
 pub mod query;
 pub mod records;
 pub mod rules;
@@ -54,8 +50,10 @@ pub mod spill;
 pub mod state;
 pub mod store;
 pub mod tiles;
-pub mod verify;
-pub mod witness;
+
+/// The streaming verifier of a chain of leaves.
+pub use aidledger_verify::chain as verify;
+pub use aidledger_verify::{canonical, checkpoint, date, domain, entry, merkle, witness};
 
 pub use canonical::{canonical_json, parse_strict, CanonError};
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointSigner, CheckpointVerifier};

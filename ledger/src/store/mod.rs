@@ -542,21 +542,22 @@ impl<B: Backend> Log<B> {
         leaves: VerifiedLeaves,
         state: Vec<Write>,
     ) -> Result<HeadRecord, StoreError> {
-        if leaves.first_seq != self.size() {
+        let (first_seq, records) = leaves.into_parts();
+        if first_seq != self.size() {
             return Err(StoreError::Stale {
-                prepared_at: leaves.first_seq,
+                prepared_at: first_seq,
                 size: self.size(),
             });
         }
         // The group's time is its last leaf's (verified: it parses).
-        let logged_at = match leaves.records.last() {
+        let logged_at = match records.last() {
             None => self.tip.last_logged_at,
             Some(r) => Leaf::from_bytes(&r.bytes)
                 .ok()
                 .and_then(|l| parse_timestamp(&l.logged_at))
                 .ok_or_else(|| StoreError::Corrupt("a verified leaf has no time".into()))?,
         };
-        let group = self.tip.prepare(leaves.records, state, logged_at);
+        let group = self.tip.prepare(records, state, logged_at);
         self.commit(&group)?;
         Ok(self.install(group))
     }

@@ -100,13 +100,13 @@ pub struct ChainVerifier {
 
 /// Leaves a [`ChainVerifier`] checked, in order from `first_seq`: each
 /// canonical, seq and `prev` following the one before, `logged_at` not
-/// going back, signature verified. The only leaves a [`crate::Log`] takes
-/// from another copy of a log (a restore, a mirror); only this module makes
-/// them, so nothing reaches a log around the verifier.
+/// going back, signature verified. The only leaves the `ledger` crate's `Log`
+/// takes from another copy of a log (a restore, a mirror); only this module
+/// makes them, so nothing reaches a log around the verifier.
 #[derive(Debug)]
 pub struct VerifiedLeaves {
-    pub(crate) first_seq: u64,
-    pub(crate) records: Vec<LeafRecord>,
+    first_seq: u64,
+    records: Vec<LeafRecord>,
 }
 
 impl VerifiedLeaves {
@@ -128,6 +128,12 @@ impl VerifiedLeaves {
     /// The leaves' bytes and hashes.
     pub fn records(&self) -> &[LeafRecord] {
         &self.records
+    }
+
+    /// The seq of the first leaf and the leaves, for the store that appends
+    /// them (taking them apart does not make new ones).
+    pub fn into_parts(self) -> (u64, Vec<LeafRecord>) {
+        (self.first_seq, self.records)
     }
 }
 

@@ -453,7 +453,7 @@ impl Leaf {
     /// `JCS(leaf)` of the leaf with these members, `statement` being
     /// `JCS(statement)` computed beforehand (the sequencer computes it for
     /// a whole group in parallel).
-    pub(crate) fn encode_parts(
+    pub fn encode_parts(
         signature: &EntrySignature,
         statement: &[u8],
         logged_at: &str,
