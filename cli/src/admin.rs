@@ -101,7 +101,7 @@ pub fn sign_and_submit<B: Body>(signer: &Signer, body: &B, done: &str) -> anyhow
 
 /// Says the node's refusal (stderr) and gives exit status 1.
 pub fn refused(e: &crate::client::NodeError) -> ExitCode {
-    let message = crate::i18n::coded(&e.code, &e.message);
+    let message = crate::i18n::coded(e);
     eprintln!("{}", rust_i18n::t!("msg.refused", message = message));
     ExitCode::from(1)
 }
@@ -123,10 +123,7 @@ pub fn submit_one<B: Body>(signer: &Signer, body: &B) -> anyhow::Result<Outcome>
     ledger::rules::check_submission_value(serde_json::to_value(&entry)?).map_err(|r| {
         anyhow::anyhow!(
             "{}",
-            t!(
-                "sign.refused",
-                message = crate::i18n::refusal(r.code.as_str(), &r.message)
-            )
+            t!("sign.refused", message = crate::i18n::refusal(&r.into()))
         )
     })?;
     let client = NodeClient::new(&signer.node);

@@ -291,7 +291,7 @@ impl Audit {
             (_, Some(r)) if r.seq() < chain_seq => match r {
                 ReplayError::Refused { seq, refusal } => Err(Failed::from(Finding::Refused {
                     seq,
-                    code: refusal.code.as_str().to_owned(),
+                    code: refusal.code,
                     message: refusal.message,
                 })
                 .into()),

@@ -110,7 +110,7 @@ impl NodeClient {
                         return Ok((status, bytes));
                     }
                     let e = NodeError::from_answer(status, &bytes);
-                    crate::i18n::node_error(&e.code, &e.message)
+                    crate::i18n::node_error(&e)
                 }
                 Err(e) if attempt == ATTEMPTS => {
                     return Err(anyhow!(e).context(t!("client.requesting", url = url)))

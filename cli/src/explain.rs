@@ -8,6 +8,10 @@
 
 use std::fmt;
 
+use ledger::code::Detail;
+
+use crate::refusal::NodeError;
+
 pub use crate::vocab::ZH;
 
 /// One argument of a problem, rendered per language.
@@ -145,92 +149,64 @@ pub fn fix(locale: &str, code: &str) -> String {
     lookup(locale, &format!("fix.{code}"))
 }
 
-/// The node's refusal of a row as a problem: the rules' refusals the CLI
-/// knows (a balance short, a voucher number used before) with their
-/// numbers; any other said by its code alone in Chinese and with the
-/// node's words in English. `row_of_seq` names the row of this import that
-/// holds a seq, if one does.
-pub fn node_refusal(code: &str, message: &str, row_of_seq: impl Fn(u64) -> Option<u64>) -> Problem {
-    if let Some((fund, available, needed)) = insufficient_balance(message) {
-        return Problem::new("row.insufficient")
+/// The node's refusal of a row as a problem: from the refusal's details
+/// (a balance short, a voucher number used before, a need or fund that is
+/// missing …) with their numbers; any other said by its code alone in
+/// Chinese and with the node's words in English. `row_of_seq` names the
+/// row of this import that holds a seq, if one does.
+pub fn node_refusal(e: &NodeError, row_of_seq: impl Fn(u64) -> Option<u64>) -> Problem {
+    match &e.detail {
+        Some(Detail::InsufficientBalance {
+            fund,
+            available,
+            needed,
+            ..
+        }) => Problem::new("row.insufficient")
             .text("fund", fund)
-            .with("available", Arg::Fen(available))
-            .with("needed", Arg::Fen(needed));
-    }
-    if let Some((reference, seq)) = duplicate_voucher(message) {
-        return match row_of_seq(seq) {
+            .with("available", Arg::Fen(*available))
+            .with("needed", Arg::Fen(*needed)),
+        Some(Detail::DuplicateVoucher { reference, seq, .. }) => match row_of_seq(*seq) {
             Some(row) => Problem::new("row.voucher_file")
                 .text("ref", reference)
                 .text("row", row.to_string()),
             None => Problem::new("row.voucher_ledger")
                 .text("ref", reference)
                 .text("seq", seq.to_string()),
-        };
-    }
-    if let Some(need) = quoted_after(message, "no need ") {
-        return Problem::new("row.no_need").text("need", need);
-    }
-    if let Some(rest) = message.strip_prefix("need ") {
-        if let Some((need, why)) = rest.split_once("\" ") {
-            let need = need.trim_start_matches('"').to_owned();
-            if why.starts_with("is not claimed by ") {
-                return Problem::new("row.need_unclaimed").text("need", need);
-            }
-            if why == "is for another beneficiary" {
-                return Problem::new("row.need_other").text("need", need);
-            }
+        },
+        Some(Detail::NoNeed { need }) => Problem::new("row.no_need").text("need", need),
+        Some(Detail::NeedNotClaimed { need, .. }) => {
+            Problem::new("row.need_unclaimed").text("need", need)
         }
+        Some(Detail::NeedOtherBeneficiary { need }) => {
+            Problem::new("row.need_other").text("need", need)
+        }
+        Some(Detail::NoFund { fund }) => Problem::new("row.no_fund").text("fund", fund),
+        Some(Detail::UnknownHolder { holder }) => {
+            Problem::new("row.holder_unknown").text("holder", holder)
+        }
+        _ => Problem::new("row.node")
+            .text("code", e.code_str())
+            .text("message", &e.message),
     }
-    if let Some(fund) = quoted_after(message, "no fund ") {
-        return Problem::new("row.no_fund").text("fund", fund);
-    }
-    if let Some(holder) = message
-        .strip_prefix("holder ")
-        .and_then(|r| r.strip_suffix(" is neither a registered org nor a vol_ pseudonym"))
-    {
-        return Problem::new("row.holder_unknown").text("holder", holder);
-    }
-    Problem::new("row.node")
-        .text("code", code)
-        .text("message", message)
-}
-
-/// `"X"` in `PREFIX"X"` (the rules quote ids with Rust's `{:?}`).
-fn quoted_after(message: &str, prefix: &str) -> Option<String> {
-    serde_json::from_str(message.strip_prefix(prefix)?).ok()
-}
-
-/// The rules' `insufficient balance in fund "F": A available, B needed` (fen).
-pub(crate) fn insufficient_balance(message: &str) -> Option<(String, u64, u64)> {
-    let rest = message.strip_prefix("insufficient balance in fund ")?;
-    let (fund, rest) = rest.split_once(": ")?;
-    let (available, rest) = rest.split_once(" available, ")?;
-    let needed = rest.strip_suffix(" needed")?;
-    Some((
-        fund.trim_matches('"').to_owned(),
-        available.parse().ok()?,
-        needed.parse().ok()?,
-    ))
-}
-
-/// The rules' `duplicate voucher: ORG already used ref "R" at seq N`.
-fn duplicate_voucher(message: &str) -> Option<(String, u64)> {
-    let rest = message.strip_prefix("duplicate voucher: ")?;
-    let (_, rest) = rest.split_once(" already used ref ")?;
-    let (reference, seq) = rest.rsplit_once(" at seq ")?;
-    let reference: String = serde_json::from_str(reference).ok()?;
-    Some((reference, seq.parse().ok()?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn refused(detail: Detail) -> NodeError {
+        ledger::rules::Refusal::because(ledger::code::Code::RuleViolation, detail).into()
+    }
+
     #[test]
     fn node_refusals_are_said_with_their_numbers_in_both_languages() {
         let p = node_refusal(
-            "rule_violation",
-            "insufficient balance in fund \"MED\": 23239900 available, 100000000 needed",
+            &refused(Detail::InsufficientBalance {
+                fund: "MED".into(),
+                available: 23_239_900,
+                needed: 100_000_000,
+                reversing: None,
+            }),
             |_| None,
         );
         assert_eq!(
@@ -238,21 +214,27 @@ mod tests {
             "资金 MED 余额不足：可用 232,399.00 元，本行需要 1,000,000.00 元"
         );
         assert!(p.say_in("en").contains("232,399.00 yuan available"));
-        let v = "duplicate voucher: CN-USCI-X already used ref \"MZ-1\" at seq 7";
-        let in_file = node_refusal("rule_violation", v, |s| (s == 7).then_some(3));
+        let v = refused(Detail::DuplicateVoucher {
+            issuer: "CN-USCI-X".into(),
+            reference: "MZ-1".into(),
+            seq: 7,
+        });
+        let in_file = node_refusal(&v, |s| (s == 7).then_some(3));
         assert_eq!(
             in_file.say_in(ZH),
             "凭证号 MZ-1 与第 3 行重复；请改正其中一行的凭证号"
         );
-        let before = node_refusal("rule_violation", v, |_| None);
+        let before = node_refusal(&v, |_| None);
         assert!(
             before.say_in(ZH).contains("序号 7"),
             "{}",
             before.say_in(ZH)
         );
         let need = node_refusal(
-            "rule_violation",
-            "need \"N-1\" is not claimed by CN-USCI-X",
+            &refused(Detail::NeedNotClaimed {
+                need: "N-1".into(),
+                issuer: "CN-USCI-X".into(),
+            }),
             |_| None,
         );
         assert!(
@@ -260,17 +242,16 @@ mod tests {
             "{}",
             need.say_in(ZH)
         );
-        let need = node_refusal("rule_violation", "no need \"N-2\"", |_| None);
+        let need = node_refusal(&refused(Detail::NoNeed { need: "N-2".into() }), |_| None);
         assert!(
             need.say_in(ZH).contains("需求 N-2 在此账本中不存在"),
             "{}",
             need.say_in(ZH)
         );
-        let holder = node_refusal(
-            "rule_violation",
-            "holder XM-DAC-1 is neither a registered org nor a vol_ pseudonym",
-            |_| None,
-        );
+        let holder = refused(Detail::UnknownHolder {
+            holder: "XM-DAC-1".into(),
+        });
+        let holder = node_refusal(&holder, |_| None);
         assert!(
             holder
                 .say_in(ZH)
@@ -278,13 +259,35 @@ mod tests {
             "{}",
             holder.say_in(ZH)
         );
-        let other = node_refusal("unknown_key", "key abc is not registered", |_| None);
+        let other = ledger::rules::Refusal::new(
+            ledger::code::Code::UnknownKey,
+            "key abc is not registered",
+        );
+        let other = node_refusal(&other.into(), |_| None);
         assert!(
             !other.say_in(ZH).contains("registered"),
             "{}",
             other.say_in(ZH)
         );
         assert!(other.say_in("en").contains("key abc is not registered"));
+    }
+
+    #[test]
+    fn the_english_message_is_never_read() {
+        // Words that once were parsed, without details: said by code alone.
+        let words = NodeError::from_answer(
+            422,
+            br#"{"error":{"code":"rule_violation","message":"no need \"N-2\""}}"#,
+        );
+        assert_eq!(node_refusal(&words, |_| None).key, "row.node");
+        // The details alone decide, whatever the message says.
+        let answer = br#"{"error":{"code":"rule_violation","message":"x","details":{"reason":"no_fund","fund":"F-9"}}}"#;
+        let e = NodeError::from_answer(422, answer);
+        assert_eq!(e.code, Some(ledger::code::Code::RuleViolation));
+        assert!(node_refusal(&e, |_| None).say_in(ZH).contains("F-9"));
+        // Not the SPEC's shape: no code, the body's start as the message.
+        let proxy = NodeError::from_answer(502, b"<html>Bad Gateway</html>");
+        assert_eq!((proxy.code, proxy.code_str().as_str()), (None, "http_502"));
     }
 
     #[test]

@@ -168,7 +168,7 @@ pub enum Finding {
         /// The entry.
         seq: u64,
         /// The SPEC code.
-        code: String,
+        code: ledger::code::Code,
         /// The rules' words (English only).
         message: String,
     },
@@ -468,7 +468,7 @@ impl Finding {
                 vec![("was", was.to_hex()), ("pinned", pinned.to_hex())],
             ),
             Finding::Refused { seq, code, message } => {
-                let meaning = crate::explain::meaning(locale, code);
+                let meaning = crate::explain::meaning(locale, code.as_str());
                 let message = if locale == "en" {
                     format!(" ({message})")
                 } else {
@@ -478,7 +478,7 @@ impl Finding {
                     "finding.refused",
                     vec![
                         ("seq", n(seq)),
-                        ("code", code.clone()),
+                        ("code", code.to_string()),
                         ("meaning", meaning),
                         ("message", message),
                     ],
@@ -815,7 +815,7 @@ mod tests {
             },
             Finding::Refused {
                 seq: 3,
-                code: "rule_violation".into(),
+                code: ledger::code::Code::RuleViolation,
                 message: "no fund \"F\"".into(),
             },
             Finding::Shrank { from: 8, to: 4 },

@@ -7,8 +7,10 @@
 
 use std::borrow::Cow;
 
+use ledger::code::Detail;
 use rust_i18n::t;
 
+use crate::refusal::NodeError;
 use crate::vocab::ZH;
 
 /// Chooses the language: `flag` (`zh…` or `en…`), else the environment's locale.
@@ -183,7 +185,7 @@ pub fn say_error(e: &anyhow::Error) -> String {
 fn say_cause(cause: &(dyn std::error::Error + 'static)) -> (String, bool) {
     use ledger::keyfile::KeyFileError;
     if let Some(n) = cause.downcast_ref::<crate::refusal::NodeError>() {
-        return (node_error(&n.code, &n.message), true);
+        return (node_error(n), true);
     }
     if let Some(io) = cause.downcast_ref::<std::io::Error>() {
         return (io_error(io), true);
@@ -236,44 +238,34 @@ fn io_error(e: &std::io::Error) -> String {
     t!(key).into_owned()
 }
 
-/// A node's refusal in Chinese: the rules' refusals the CLI knows with
-/// their numbers, `not_found` with what was not found, any other by its
-/// code's explanation.
-pub fn node_error(code: &str, message: &str) -> String {
+/// A node's refusal in Chinese: from its details (the rules' refusals with
+/// their numbers, what was not found), else by its code's explanation.
+pub fn node_error(e: &NodeError) -> String {
     if !is_zh() {
-        return format!("{code}: {message}");
+        return format!("{}: {}", e.code_str(), e.message);
     }
-    if code == "not_found" {
-        if let Some(said) = not_found(message) {
-            return said;
+    match &e.detail {
+        Some(Detail::NoSeq { seq, size, .. }) => {
+            return t!("err.no_seq", seq = seq, size = size).into_owned()
         }
+        Some(Detail::NotFound { thing, id }) => {
+            if let Some(thing) = lookup(&format!("thing.{thing}")) {
+                return t!("err.not_found", thing = thing, id = id).into_owned();
+            }
+        }
+        _ => {}
     }
-    let problem = crate::explain::node_refusal(code, message, |_| None);
+    let problem = crate::explain::node_refusal(e, |_| None);
     if problem.key != "row.node" {
         return problem.to_string();
     }
+    let code = e.code_str();
     t!(
         "err.node",
-        meaning = crate::explain::meaning(ZH, code),
+        meaning = crate::explain::meaning(ZH, &code),
         code = code
     )
     .into_owned()
-}
-
-/// The node's `no THING ID` (and `no seq N in a tree of size M`) in Chinese.
-fn not_found(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("no ")?;
-    if let Some((seq, size)) = rest
-        .strip_prefix("seq ")
-        .and_then(|r| r.split_once(" in a tree of size "))
-    {
-        let size = size.split_whitespace().next().unwrap_or(size);
-        return Some(t!("err.no_seq", seq = seq, size = size).into_owned());
-    }
-    let (thing, id) = rest.split_once(' ')?;
-    let thing = lookup(&format!("thing.{thing}"))?;
-    let id = id.trim_matches('"');
-    Some(t!("err.not_found", thing = thing, id = id).into_owned())
 }
 
 /// clap's own parse error in Chinese (clap writes its errors in English):
@@ -358,20 +350,20 @@ pub fn clap_error(e: &clap::Error) -> Option<String> {
 
 /// `code: explanation (message)`, as refusals are printed; in Chinese the
 /// explanation alone, with the numbers of the refusals the CLI knows.
-pub fn coded(code: &str, message: &str) -> String {
+pub fn coded(e: &NodeError) -> String {
     if is_zh() {
-        return node_error(code, message);
+        return node_error(e);
     }
-    format!("{code}: {}", explain(code, message))
+    format!("{}: {}", e.code_str(), explain(e))
 }
 
 /// A refusal of the rules (checked here before signing, or by the node)
 /// in the interface's language.
-pub fn refusal(code: &str, message: &str) -> String {
+pub fn refusal(e: &NodeError) -> String {
     if is_zh() {
-        node_error(code, message)
+        node_error(e)
     } else {
-        message.to_owned()
+        e.message.clone()
     }
 }
 
@@ -390,30 +382,37 @@ pub fn kind(kind: &str) -> String {
 
 /// A refusal as its reader should see it: the code's explanation, then the
 /// node's (or the import's) own words, amounts in yuan.
-pub fn explain(code: &str, message: &str) -> String {
-    explain_in(&rust_i18n::locale(), code, message)
+pub fn explain(e: &NodeError) -> String {
+    explain_in(&rust_i18n::locale(), e)
 }
 
-fn explain_in(locale: &str, code: &str, message: &str) -> String {
-    let meaning = lookup_in(locale, &format!("code.{code}"));
-    let message = in_yuan(locale, message).unwrap_or_else(|| message.to_owned());
+fn explain_in(locale: &str, e: &NodeError) -> String {
+    let meaning = lookup_in(locale, &format!("code.{}", e.code_str()));
+    let message = in_yuan(locale, e).unwrap_or_else(|| e.message.clone());
     match meaning {
         Some(m) => t!("explain", locale = locale, meaning = m, message = message).into_owned(),
         None => message,
     }
 }
 
-/// The rules' "insufficient balance in fund "F": A available, B needed" (fen),
-/// said in yuan.
-fn in_yuan(locale: &str, message: &str) -> Option<String> {
-    let (fund, available, needed) = crate::explain::insufficient_balance(message)?;
+/// A fund's balance short, said in yuan.
+fn in_yuan(locale: &str, e: &NodeError) -> Option<String> {
+    let Some(Detail::InsufficientBalance {
+        fund,
+        available,
+        needed,
+        ..
+    }) = &e.detail
+    else {
+        return None;
+    };
     Some(
         t!(
             "code.insufficient_balance",
             locale = locale,
             fund = fund,
-            available = crate::vocab::yuan(available),
-            needed = crate::vocab::yuan(needed)
+            available = crate::vocab::yuan(*available),
+            needed = crate::vocab::yuan(*needed)
         )
         .into_owned(),
     )
@@ -451,13 +450,21 @@ mod tests {
 
     #[test]
     fn codes_and_amounts_are_explained_in_both_languages() {
-        let node = "insufficient balance in fund \"MED\": 9174900 available, 100000000 needed";
+        let detail = Detail::InsufficientBalance {
+            fund: "MED".into(),
+            available: 9_174_900,
+            needed: 100_000_000,
+            reversing: None,
+        };
+        let node: NodeError =
+            ledger::rules::Refusal::because(ledger::code::Code::RuleViolation, detail).into();
+        let node = &node;
         assert_eq!(
-            explain_in("en", "rule_violation", node),
+            explain_in("en", node),
             "a rule of the ledger forbids it (insufficient balance in fund MED: 91,749.00 yuan available, 1,000,000.00 yuan needed)"
         );
         assert_eq!(
-            explain_in(ZH, "rule_violation", node),
+            explain_in(ZH, node),
             "违反账本规则（资金 MED 余额不足：可用 91,749.00 元，需要 1,000,000.00 元）"
         );
         // Every SPEC code has an explanation in both languages.

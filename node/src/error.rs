@@ -1,13 +1,13 @@
-//! One error type for every route: `{"error":{"code","message"}}` with the
-//! SPEC §7 status, both from [`Code`]. Internal errors are logged with
-//! detail and answered without it.
+//! One error type for every route: `{"error":{"code","message","details"?}}`
+//! ([`ErrorBody`]) with the SPEC §7 status, both from [`Code`]; a refusal's
+//! ids and numbers travel as `details` ([`Detail`]). Internal errors are
+//! logged with detail and answered without it.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ledger::code::Code;
+use ledger::code::{Code, Detail, ErrorAnswer, ErrorBody};
 use ledger::rules::Refusal;
-use serde_json::json;
 
 /// An error answer.
 #[derive(Debug)]
@@ -16,6 +16,8 @@ pub struct ApiError {
     pub code: Code,
     /// What to tell the client.
     pub message: String,
+    /// The ids and numbers of a refusal.
+    pub detail: Option<Detail>,
 }
 
 impl ApiError {
@@ -24,7 +26,24 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            detail: None,
         }
+    }
+    /// An error with `code` about `detail`, said in English as the message.
+    pub fn because(code: Code, detail: Detail) -> ApiError {
+        ApiError {
+            code,
+            message: detail.to_string(),
+            detail: Some(detail),
+        }
+    }
+    /// `not_found` of the `thing` (`entry`, `org`, `fund`, …) with `id`.
+    pub fn no(thing: &str, id: impl std::fmt::Display) -> ApiError {
+        let detail = Detail::NotFound {
+            thing: thing.to_owned(),
+            id: id.to_string(),
+        };
+        ApiError::because(Code::NotFound, detail)
     }
     /// `schema_violation` for a bad query parameter or body shape.
     pub fn bad_param(message: impl Into<String>) -> ApiError {
@@ -43,15 +62,25 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         StatusCode::from_u16(self.code.http_status()).expect("SPEC statuses are valid")
     }
-    /// The JSON body `{"error":{"code","message"}}`.
-    pub fn body(&self) -> serde_json::Value {
-        json!({"error": {"code": self.code, "message": self.message}})
+    /// The JSON body `{"error":{"code","message","details"?}}`.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorAnswer {
+                code: self.code,
+                message: self.message.clone(),
+                details: self.detail.clone(),
+            },
+        }
     }
 }
 
 impl From<Refusal> for ApiError {
     fn from(r: Refusal) -> ApiError {
-        ApiError::new(r.code, r.message)
+        ApiError {
+            code: r.code,
+            message: r.message,
+            detail: r.detail,
+        }
     }
 }
 

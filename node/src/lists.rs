@@ -151,7 +151,7 @@ pub async fn org(
         let state = log.backend();
         let org = query::org(state, &id)
             .map_err(ApiError::internal)?
-            .ok_or_else(|| ApiError::not_found(format!("no org {id}")))?;
+            .ok_or_else(|| ApiError::no("org", &id))?;
         let keys = query::org_keys(state, &id).map_err(ApiError::internal)?;
         let mut v = json!(org);
         v["keys"] = json!(keys);
@@ -186,7 +186,7 @@ pub async fn fund(
     node.read(move |log| {
         let f = query::fund(log.backend(), &id)
             .map_err(ApiError::internal)?
-            .ok_or_else(|| ApiError::not_found(format!("no fund {id}")))?;
+            .ok_or_else(|| ApiError::no("fund", &id))?;
         Ok(Json(fund_view(f)))
     })
     .await
@@ -205,7 +205,7 @@ pub async fn flows(
             .map_err(ApiError::internal)?
             .is_none()
         {
-            return Err(ApiError::not_found(format!("no fund {id}")));
+            return Err(ApiError::no("fund", &id));
         }
         let (items, next) = index_page(log, Index::Fund, &id, &p)?;
         Ok(page(items, next))
@@ -301,7 +301,7 @@ pub async fn credits(
     node.read(move |log| {
         let c = query::credit(log.backend(), &holder)
             .map_err(ApiError::internal)?
-            .ok_or_else(|| ApiError::not_found(format!("no credit points for {holder}")))?;
+            .ok_or_else(|| ApiError::no("holder", &holder))?;
         let (history, next) = index_page(log, Index::Credit, &holder, &p)?;
         Ok(Json(json!({"holder": c.holder, "balance": c.balance, "awarded": c.awarded, "redeemed": c.redeemed,
                        "items": history, "next_cursor": next})))

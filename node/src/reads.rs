@@ -9,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use ledger::code::{Code, Detail};
+
 use crate::{ApiError, Node, MAX_BATCH};
 
 fn param(q: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError> {
@@ -66,7 +68,7 @@ pub(crate) async fn entry(
         .parse()
         .map_err(|_| ApiError::bad_param("seq must be a non-negative integer"))?;
     node.read(move |log| {
-        let bytes = log.leaf(seq).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found(format!("no entry {seq}")))?;
+        let bytes = log.leaf(seq).map_err(ApiError::internal)?.ok_or_else(|| ApiError::no("entry", seq))?;
         let leaf: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
         Ok(Json(json!({"seq": seq, "leaf_hash": ledger::merkle::leaf_hash(&bytes).to_hex(), "leaf": leaf})))
     })
@@ -117,10 +119,15 @@ pub(crate) async fn inclusion(
     node.read(move |log| {
         let size = size.unwrap_or(log.size());
         if seq >= size || size > log.size() {
-            return Err(ApiError::not_found(format!(
-                "no seq {seq} in a tree of size {size} (tree size {})",
-                log.size()
-            )));
+            let log_size = log.size();
+            return Err(ApiError::because(
+                Code::NotFound,
+                Detail::NoSeq {
+                    seq,
+                    size,
+                    log_size,
+                },
+            ));
         }
         let path = log.prove_inclusion(seq, size).map_err(ApiError::internal)?;
         let leaf_hash = log

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ledger::code::Code;
+use ledger::code::{Code, ErrorBody};
 use ledger::store::{Log, RocksBackend};
 use serde::Serialize;
 use serde_json::Value;
@@ -162,7 +162,7 @@ struct Results {
 #[serde(untagged)]
 enum Answer {
     Receipt(Receipt),
-    Refused(Value),
+    Refused(ErrorBody),
 }
 
 /// Receipts (or refusals) for a committed job's outcomes.

@@ -161,13 +161,7 @@ pub(crate) fn sign(
     let entry = SignedEntry::create(&key, &issuer, kind, &nonce, &issued_at, body)?;
     let value = serde_json::to_value(&entry)?;
     ledger::rules::check_submission_value(value.clone()).map_err(|r| {
-        anyhow::anyhow!(
-            "{}",
-            t!(
-                "sign.refused",
-                message = i18n::refusal(r.code.as_str(), &r.message)
-            )
-        )
+        anyhow::anyhow!("{}", t!("sign.refused", message = i18n::refusal(&r.into())))
     })?;
     writeln!(stdout, "{}", serde_json::to_string_pretty(&value)?)?;
     Ok(ExitCode::SUCCESS)
@@ -200,7 +194,7 @@ pub(crate) fn submit(
             Ok(r) => writeln!(stdout, "{}", serde_json::to_string(r)?)?,
             Err(e) => {
                 refused += 1;
-                let message = i18n::coded(&e.code, &e.message);
+                let message = i18n::coded(e);
                 eprintln!("{}", t!("submit.refused", n = i + 1, message = message));
             }
         }

@@ -107,7 +107,7 @@ pub(crate) fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
     for e in summary.errors.iter().take(20) {
         let message = t!(
             "explain",
-            meaning = cli::explain::meaning(&locale, &e.code),
+            meaning = cli::explain::meaning(&locale, &e.code.as_str()),
             message = e.message_in(&locale)
         );
         eprintln!(
@@ -183,13 +183,13 @@ pub(crate) fn write_report(
     ])?;
     for e in errors {
         let message = explain::lookup(locale, "explain")
-            .replace("%{meaning}", &explain::meaning(locale, &e.code))
+            .replace("%{meaning}", &explain::meaning(locale, &e.code.as_str()))
             .replace("%{message}", &e.message_in(locale));
         w.write_record([
             e.row.to_string(),
-            e.code.clone(),
+            e.code.to_string(),
             message,
-            explain::fix(locale, &e.code),
+            explain::fix(locale, &e.code.as_str()),
         ])?;
     }
     let text = String::from_utf8(w.into_inner()?)?;

@@ -29,11 +29,12 @@ mod rows;
 
 use preflight::precheck;
 pub use preflight::{preflight, Funds, Preflight};
-pub use rows::{read_rows, Import, RowError, Rows, REPEAT};
+pub use rows::{read_rows, Import, RowError, RowFault, Rows};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use ledger::code::Code;
 use ledger::domain::Kind;
 use ledger::entry::SignedEntry;
 use rayon::prelude::*;
@@ -45,6 +46,9 @@ use crate::explain::{self, Arg, Problem};
 use crate::receipt::{Outcome, Receipt, Submitter};
 
 pub use crate::parse::yuan_to_fen;
+
+/// A row refused by a rule (checked here as the node would).
+const RULE: RowFault = RowFault::Refused(Code::RuleViolation);
 
 /// What an import did.
 #[derive(Default)]
@@ -231,7 +235,7 @@ pub fn run(
         if let Some(p) = body["fund"].as_str().and_then(|f| funds.refused.get(f)) {
             summary
                 .errors
-                .push(RowError::new(row, "rule_violation", vec![p.clone()]));
+                .push(RowError::new(row, RULE, vec![p.clone()]));
             progress.inc(1);
             continue;
         }
@@ -254,7 +258,7 @@ pub fn run(
             Some(earlier) => {
                 summary.errors.push(RowError::new(
                     r.row,
-                    "rule_violation",
+                    RULE,
                     vec![Problem::new("row.voucher_file")
                         .text("ref", reference)
                         .text("row", earlier.to_string())],
@@ -316,7 +320,7 @@ pub fn run(
                     summary.held += 1;
                     summary
                         .errors
-                        .push(RowError::new(r.row, REPEAT, vec![problem]));
+                        .push(RowError::new(r.row, RowFault::Repeat, vec![problem]));
                     progress.inc(1);
                 }
                 None => {
@@ -342,10 +346,10 @@ pub fn run(
             let problem = Problem::new("row.node")
                 .text("code", "schema_violation")
                 .text("message", e.to_string());
-            ("schema_violation", vec![problem])
+            (Code::SchemaViolation, vec![problem])
         })
         .and_then(|e| precheck(&e).map(|()| e))
-        .map_err(|(code, problems)| RowError::new(r.row, code, problems))
+        .map_err(|(code, problems)| RowError::new(r.row, RowFault::Refused(code), problems))
     };
 
     if opts.dry_run {
@@ -392,15 +396,12 @@ pub fn run(
                 }
                 // The nonce is the row's content: the same row, signed at
                 // another time.
-                Err(e) if e.code == ledger::code::Code::NonceConflict.as_str() => {
-                    summary.already += 1
-                }
+                Err(e) if e.code == Some(ledger::code::Code::NonceConflict) => summary.already += 1,
                 Err(e) => {
-                    let problem =
-                        explain::node_refusal(&e.code, &e.message, |s| row_of_seq.get(&s).copied());
+                    let problem = explain::node_refusal(&e, |s| row_of_seq.get(&s).copied());
                     summary
                         .errors
-                        .push(RowError::new(row, &e.code, vec![problem]))
+                        .push(RowError::new(row, RowFault::of(&e), vec![problem]))
                 }
             }
         }
@@ -443,7 +444,7 @@ fn dry_run(
                 Some((seq, _)) => {
                     summary.errors.push(RowError::new(
                         r.row,
-                        "rule_violation",
+                        RULE,
                         vec![Problem::new("row.voucher_ledger")
                             .text("ref", reference)
                             .text("seq", seq.to_string())],
@@ -469,7 +470,7 @@ fn dry_run(
         match opts.kind {
             Kind::Disbursement if amount > *balance => summary.errors.push(RowError::new(
                 r.row,
-                "rule_violation",
+                RULE,
                 vec![Problem::new("row.insufficient")
                     .text("fund", fund)
                     .with("available", Arg::Fen(*balance))

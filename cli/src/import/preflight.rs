@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use anyhow::{bail, Context};
+use ledger::code::Code;
 use ledger::domain::Kind;
 use ledger::entry::SignedEntry;
 
@@ -140,11 +141,11 @@ pub fn preflight(client: &NodeClient, opts: &Import<'_>, rows: &Rows) -> anyhow:
 /// or mobile number typed into any column never leaves this machine. A
 /// schema refusal is said by the field it is about, never in the
 /// validator's words.
-pub(super) fn precheck(e: &SignedEntry) -> Result<(), (&'static str, Vec<Problem>)> {
-    const SCHEMA: &str = "schema_violation";
+pub(super) fn precheck(e: &SignedEntry) -> Result<(), (Code, Vec<Problem>)> {
+    const SCHEMA: Code = Code::SchemaViolation;
     let value = serde_json::to_value(e).map_err(|e| {
         let problem = Problem::new("row.node")
-            .text("code", SCHEMA)
+            .text("code", SCHEMA.as_str())
             .text("message", e.to_string());
         (SCHEMA, vec![problem])
     })?;
@@ -155,7 +156,7 @@ pub(super) fn precheck(e: &SignedEntry) -> Result<(), (&'static str, Vec<Problem
     })?;
     match ledger::ident::pii_in_statement(&e.statement) {
         Some((path, pii)) => Err((
-            "pii_detected",
+            Code::PiiDetected,
             vec![Problem::new("row.pii")
                 .with(
                     "path",

@@ -4,6 +4,7 @@
 
 use anyhow::{bail, Context};
 use ed25519_dalek::SigningKey;
+use ledger::code::Code;
 use ledger::domain::Kind;
 use ledger::ident::{pseudonym, PseudonymKind};
 use serde_json::{Map, Value};
@@ -138,18 +139,17 @@ pub struct Import<'a> {
 pub struct RowError {
     /// The spreadsheet's row number (the header is row 1).
     pub row: u64,
-    /// SPEC error code, `bad_row` for what could not become an entry, or
-    /// `repeat` for a disbursement held back as a likely second payment.
-    pub code: String,
+    /// Why it was not sent or not taken.
+    pub code: RowFault,
     /// What is wrong, each with what to change.
     pub problems: Vec<Problem>,
 }
 
 impl RowError {
-    pub(super) fn new(row: u64, code: &str, problems: Vec<Problem>) -> RowError {
+    pub(super) fn new(row: u64, code: RowFault, problems: Vec<Problem>) -> RowError {
         RowError {
             row,
-            code: code.to_owned(),
+            code,
             problems,
         }
     }
@@ -161,7 +161,42 @@ impl RowError {
 }
 
 /// The code of a row held back as a repeat.
-pub const REPEAT: &str = "repeat";
+/// Why a row is not in the ledger: the report's code column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowFault {
+    /// The row could not become an entry (`bad_row`).
+    Unreadable,
+    /// A disbursement held back as a likely second payment (`repeat`).
+    Repeat,
+    /// Refused with a SPEC code, by the node or by the same checks here.
+    Refused(Code),
+    /// The node answered with a status but not the SPEC's error.
+    Http(u16),
+}
+
+impl RowFault {
+    /// The fault of a node's refusal.
+    pub fn of(e: &crate::refusal::NodeError) -> RowFault {
+        e.code.map_or(RowFault::Http(e.status), RowFault::Refused)
+    }
+
+    /// As the report writes it: the SPEC's code, `bad_row`, `repeat` or
+    /// `http_<status>`.
+    pub fn as_str(&self) -> std::borrow::Cow<'static, str> {
+        match self {
+            RowFault::Unreadable => "bad_row".into(),
+            RowFault::Repeat => "repeat".into(),
+            RowFault::Refused(c) => c.as_str().into(),
+            RowFault::Http(status) => format!("http_{status}").into(),
+        }
+    }
+}
+
+impl std::fmt::Display for RowFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.as_str())
+    }
+}
 
 /// The rows of a CSV as entries to sign: (row number, body) or a row error.
 pub struct Rows {
@@ -304,7 +339,7 @@ pub fn read_rows(
         }
         match row_body(kind, &record, &used, secret) {
             Ok(body) => bodies.push((row, body)),
-            Err(problems) => errors.push(RowError::new(row, "bad_row", problems)),
+            Err(problems) => errors.push(RowError::new(row, RowFault::Unreadable, problems)),
         }
     }
     Ok(Rows {

@@ -51,22 +51,16 @@ impl Cx<'_> {
         match t.kind {
             Kind::FundReceive => {
                 let mut f = self.fund(&fund_id)?;
-                f.balance = super::sub(
-                    f.balance,
-                    t.amount,
-                    &format!("balance in fund {fund_id:?} to reverse the receipt"),
-                )?;
+                f.balance =
+                    super::take_from_fund(f.balance, t.amount, &fund_id, Some(Kind::FundReceive))?;
                 f.received -= t.amount;
                 self.put_fund(&f);
             }
             Kind::FundTransfer => {
                 let to_id = t.to_fund.clone().unwrap_or_default();
                 let mut to = self.fund(&to_id)?;
-                to.balance = super::sub(
-                    to.balance,
-                    t.amount,
-                    &format!("balance in fund {to_id:?} to reverse the transfer"),
-                )?;
+                to.balance =
+                    super::take_from_fund(to.balance, t.amount, &to_id, Some(Kind::FundTransfer))?;
                 to.transferred_in -= t.amount;
                 self.put_fund(&to);
                 let mut from = self.fund(&fund_id)?;
@@ -99,11 +93,8 @@ impl Cx<'_> {
                 let mut c = get::<CreditRec>(self.state, Table::Credits, holder.as_bytes())?
                     .ok_or_else(|| rule(format!("no credit record of {holder}")))?;
                 if t.kind == Kind::CreditAward {
-                    c.balance = super::sub(
-                        c.balance,
-                        t.amount,
-                        &format!("credit points of {holder} to reverse the award"),
-                    )?;
+                    c.balance =
+                        super::take_credits(c.balance, t.amount, &holder, Some(Kind::CreditAward))?;
                     c.awarded -= t.amount;
                 } else {
                     c.balance = add(c.balance, t.amount, "credit balance")?;

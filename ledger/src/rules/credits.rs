@@ -1,6 +1,6 @@
 //! Credit points: `credit.award`, `credit.redeem`.
 
-use super::{add, rule, Cx, Stop};
+use super::{add, because, Cx, Detail, Stop};
 use crate::body::{CreditAward, CreditRedeem};
 use crate::domain::Index;
 use crate::ident;
@@ -23,9 +23,7 @@ impl Cx<'_> {
         if !ident::is_volunteer(&holder)
             && get::<OrgRec>(self.state, Table::Orgs, holder.as_bytes())?.is_none()
         {
-            return Err(rule(format!(
-                "holder {holder} is neither a registered org nor a vol_ pseudonym"
-            )));
+            return Err(because(Detail::UnknownHolder { holder }));
         }
         let mut c = get::<CreditRec>(self.state, Table::Credits, holder.as_bytes())?
             .unwrap_or_else(|| CreditRec {
@@ -36,7 +34,7 @@ impl Cx<'_> {
             c.balance = add(c.balance, points, "credit balance")?;
             c.awarded = add(c.awarded, points, "credit awarded")?;
         } else {
-            c.balance = super::sub(c.balance, points, &format!("credit points of {holder}"))?;
+            c.balance = super::take_credits(c.balance, points, &holder, None)?;
             c.redeemed = add(c.redeemed, points, "credit redeemed")?;
         }
         self.fx.put(Table::Credits, holder.as_bytes().to_vec(), &c);

@@ -2,7 +2,7 @@
 //! `disbursement` (with voucher numbers, monthly statistics and the
 //! duplicate-aid alert).
 
-use super::{add, role, rule, schema, Cx, Stop};
+use super::{add, because, role, rule, schema, Cx, Detail, Stop};
 use crate::body::{Disbursement, FundOpen, FundReceive, FundTransfer};
 use crate::date::{self, Date};
 use crate::domain::{Category, Index, NeedState, OrgType};
@@ -24,8 +24,11 @@ pub(super) fn history_key(beneficiary: &str, cause: &str) -> Vec<u8> {
 
 impl Cx<'_> {
     pub(super) fn fund(&self, id: &str) -> Result<FundRec, Stop> {
-        get::<FundRec>(self.state, Table::Funds, id.as_bytes())?
-            .ok_or_else(|| rule(format!("no fund {id:?}")))
+        get::<FundRec>(self.state, Table::Funds, id.as_bytes())?.ok_or_else(|| {
+            because(Detail::NoFund {
+                fund: id.to_owned(),
+            })
+        })
     }
 
     fn owned_fund(&self, id: &str) -> Result<FundRec, Stop> {
@@ -87,10 +90,11 @@ impl Cx<'_> {
         };
         let key = voucher_key(&self.st.issuer, reference);
         if let Some(seq) = get::<u64>(self.state, Table::Vouchers, &key)? {
-            return Err(rule(format!(
-                "duplicate voucher: {} already used ref {reference:?} at seq {seq}",
-                self.st.issuer
-            )));
+            return Err(because(Detail::DuplicateVoucher {
+                issuer: self.st.issuer.clone(),
+                reference: reference.to_owned(),
+                seq,
+            }));
         }
         self.fx.put(Table::Vouchers, key, &self.seq);
         Ok(())
@@ -124,11 +128,7 @@ impl Cx<'_> {
             return Err(rule("a fund cannot transfer to itself"));
         }
         let mut to = self.fund(&b.to_fund)?;
-        from.balance = super::sub(
-            from.balance,
-            b.amount,
-            &format!("balance in fund {:?}", b.from_fund),
-        )?;
+        from.balance = super::take_from_fund(from.balance, b.amount, &b.from_fund, None)?;
         from.transferred_out = add(from.transferred_out, b.amount, "transfers out")?;
         from.transfers_out += 1;
         to.balance = add(to.balance, b.amount, "fund balance")?;
@@ -158,20 +158,18 @@ impl Cx<'_> {
             let need = self.need(need_id)?;
             if need.state != NeedState::Claimed || need.claimer.as_deref() != Some(&self.st.issuer)
             {
-                return Err(rule(format!(
-                    "need {need_id:?} is not claimed by {}",
-                    self.st.issuer
-                )));
+                return Err(because(Detail::NeedNotClaimed {
+                    need: need_id.clone(),
+                    issuer: self.st.issuer.clone(),
+                }));
             }
             if need.beneficiary != b.beneficiary {
-                return Err(rule(format!("need {need_id:?} is for another beneficiary")));
+                return Err(because(Detail::NeedOtherBeneficiary {
+                    need: need_id.clone(),
+                }));
             }
         }
-        f.balance = super::sub(
-            f.balance,
-            b.amount,
-            &format!("balance in fund {:?}", b.fund),
-        )?;
+        f.balance = super::take_from_fund(f.balance, b.amount, &b.fund, None)?;
         f.disbursed = add(f.disbursed, b.amount, "fund disbursements")?;
         f.disbursements += 1;
         self.put_fund(&f);

@@ -31,7 +31,7 @@ use crate::ident;
 use crate::records::{EntryRec, KeyRec, NonceRec, TallyRec};
 use crate::state::{get, key, Effects, Part, StateError, StateRead, Table, TALLY_KEY};
 
-pub use crate::code::Code;
+pub use crate::code::{Code, Detail};
 pub use submission::{
     check_batch, check_chunks, check_submission, check_submission_value, check_submissions,
     CheckedEntry, CHECK_CHUNK, LEAF_OVERHEAD,
@@ -45,6 +45,9 @@ pub struct Refusal {
     pub code: Code,
     /// Human-readable reason naming the field or rule.
     pub message: String,
+    /// The refusal's ids and numbers, for clients to say it in their
+    /// language; `message` is its English.
+    pub detail: Option<Detail>,
 }
 
 impl Refusal {
@@ -53,6 +56,16 @@ impl Refusal {
         Refusal {
             code,
             message: message.into(),
+            detail: None,
+        }
+    }
+
+    /// A refusal with `code` about `detail`, said in English as the message.
+    pub fn because(code: Code, detail: Detail) -> Refusal {
+        Refusal {
+            code,
+            message: detail.to_string(),
+            detail: Some(detail),
         }
     }
 }
@@ -94,6 +107,12 @@ impl From<StateError> for Stop {
 /// A `rule_violation` naming the rule.
 fn rule(message: impl Into<String>) -> Stop {
     Stop::Refused(Refusal::new(Code::RuleViolation, message))
+}
+
+/// A `rule_violation` with its ids and numbers: a client says it from
+/// `detail`, the message is its English.
+fn because(detail: Detail) -> Stop {
+    Stop::Refused(Refusal::because(Code::RuleViolation, detail))
 }
 
 /// A `role_missing`.
@@ -270,10 +289,40 @@ fn add(a: u64, b: u64, what: &str) -> Result<u64, Stop> {
         .ok_or_else(|| rule(format!("{what} would exceed 2^53-1")))
 }
 
-/// `a - b`, or a `rule_violation`: there is not enough of `what`.
-fn sub(a: u64, b: u64, what: &str) -> Result<u64, Stop> {
-    a.checked_sub(b)
-        .ok_or_else(|| rule(format!("insufficient {what}: {a} available, {b} needed")))
+/// `needed` taken from fund `fund`'s `balance`, or a `rule_violation`
+/// saying how much it holds (`reversing`: the kind a correction undoes).
+fn take_from_fund(
+    balance: u64,
+    needed: u64,
+    fund: &str,
+    reversing: Option<Kind>,
+) -> Result<u64, Stop> {
+    balance.checked_sub(needed).ok_or_else(|| {
+        because(Detail::InsufficientBalance {
+            fund: fund.to_owned(),
+            available: balance,
+            needed,
+            reversing,
+        })
+    })
+}
+
+/// `needed` credit points taken from `holder`'s `balance`, or a
+/// `rule_violation` saying how many it has.
+fn take_credits(
+    balance: u64,
+    needed: u64,
+    holder: &str,
+    reversing: Option<Kind>,
+) -> Result<u64, Stop> {
+    balance.checked_sub(needed).ok_or_else(|| {
+        because(Detail::InsufficientCredits {
+            holder: holder.to_owned(),
+            available: balance,
+            needed,
+            reversing,
+        })
+    })
 }
 
 impl Cx<'_> {

@@ -1,7 +1,7 @@
 //! Published needs: `need.publish`, `need.claim`, `need.release`,
 //! `need.fulfil`.
 
-use super::{role, rule, Cx, Stop};
+use super::{because, role, rule, Cx, Detail, Stop};
 use crate::body::{NeedClaim, NeedFulfil, NeedPublish, NeedRelease};
 use crate::domain::{Kind, NeedState, Role};
 use crate::records::NeedRec;
@@ -9,8 +9,11 @@ use crate::state::{get, Table};
 
 impl Cx<'_> {
     pub(super) fn need(&self, id: &str) -> Result<NeedRec, Stop> {
-        get::<NeedRec>(self.state, Table::Needs, id.as_bytes())?
-            .ok_or_else(|| rule(format!("no need {id:?}")))
+        get::<NeedRec>(self.state, Table::Needs, id.as_bytes())?.ok_or_else(|| {
+            because(Detail::NoNeed {
+                need: id.to_owned(),
+            })
+        })
     }
 
     fn put_need(&mut self, n: &NeedRec) {
