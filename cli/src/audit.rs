@@ -12,9 +12,11 @@ use std::sync::mpsc;
 use anyhow::Context;
 use ledger::checkpoint::{Checkpoint, CheckpointVerifier};
 use ledger::entry::{format_timestamp, Leaf, PublicKey};
+use ledger::follow::{FollowError, TileFollower, TileSource};
 use ledger::merkle::{leaf_hash, Frontier, Hash};
 use ledger::sequencer::{ReplayError, Replayer};
 use ledger::spill::SpillState;
+use ledger::tiles::TilePath;
 use ledger::verify::{ChainVerifier, Position, VerifyError};
 use ledger::witness::Policy;
 use rust_i18n::t;
@@ -468,38 +470,20 @@ pub fn verify_tiles(
     client: &NodeClient,
     progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<Report> {
-    use ledger::tiles::{self, TilePath, TILE_WIDTH};
-    let bad_tile = |t: &TilePath, problem: &str| Failed(format!("{t}: {problem}"));
-    let fetch = |t: &TilePath| -> anyhow::Result<Vec<u8>> {
-        client
-            .get(&format!("/{t}"))
-            .map_err(|e| bad_tile(t, &format!("cannot be read: {e:#}")).into())
-    };
     let note = client.get("/checkpoint")?;
     let (cp, witnesses) = pins.trust.check_witnessed(&note)?;
     let size = cp.root.size;
     progress.set_length(size);
+    // The checkpoint's trust is the auditor's own (its findings, --max-age);
+    // the follower reads the tiles and compares the hash tiles.
+    let follower = TileFollower::new(HttpTiles(client), pins.trust.verifier.clone(), None);
+    let failed = |e: FollowError<String>| -> anyhow::Error { Failed(e.to_string()).into() };
     let mut audit = Audit::new(pins)?;
-    // Hash tiles are compared as the leaves complete them, holding one
-    // tile per level: the audit's memory does not grow with the log.
-    let mut tiles = tiles::TileBuilder::new();
-    let mut completed = Vec::new();
-    let compare = |t: &TilePath, expected: &[u8]| -> anyhow::Result<()> {
-        if fetch(t)? != expected {
-            return Err(bad_tile(t, "not the hashes the leaves give").into());
-        }
-        Ok(())
-    };
-    for index in 0..size.div_ceil(TILE_WIDTH) {
-        let t = TilePath {
-            level: None,
-            index,
-            width: (size - index * TILE_WIDTH).min(TILE_WIDTH),
-        };
-        let bundle = fetch(&t)?;
-        let leaves = tiles::bundle_leaves(&bundle, t.width)
-            .ok_or_else(|| bad_tile(&t, &format!("not {} length-prefixed leaves", t.width)))?;
-        let mut leaves = leaves.into_iter();
+    let mut hash_tiles = follower.hash_tiles();
+    for bundle in follower.bundles(0, size) {
+        let bundle = bundle.map_err(failed)?;
+        let leaves = bundle.leaves(0).map_err(|b| failed(b.into()))?;
+        let mut leaves = leaves.into_iter().map(|(_, leaf)| leaf);
         while let Some(leaf) = leaves.next() {
             if let Err(fault) = audit.push(leaf) {
                 let after: Vec<Vec<u8>> = std::iter::once(leaf)
@@ -508,25 +492,19 @@ pub fn verify_tiles(
                     .collect();
                 return Err(audit.fail(fault, &after, false));
             }
-            tiles.push(ledger::merkle::leaf_hash(leaf), &mut |t, data| {
-                completed.push((t, data))
-            });
+            hash_tiles.push(leaf);
         }
-        for (t, data) in completed.drain(..) {
-            if let Err(e) = compare(&t, &data) {
-                // A fault among the leaves already pushed comes first.
-                return Err(match audit.close(None) {
-                    Err(earlier) => earlier,
-                    Ok(_) => e,
-                });
-            }
+        if let Err(e) = hash_tiles.check_completed() {
+            // A fault among the leaves already pushed comes first.
+            return Err(match audit.close(None) {
+                Err(earlier) => earlier,
+                Ok(_) => failed(e),
+            });
         }
         progress.set_position(audit.size());
     }
     let done = audit.finish(&cp)?;
-    for (t, data) in tiles.partial() {
-        compare(&t, &data)?;
-    }
+    hash_tiles.finish().map_err(failed)?;
     progress.finish_and_clear();
     Ok(Report {
         checkpoint: cp,
@@ -534,6 +512,25 @@ pub fn verify_tiles(
         from: 0,
         genesis: pins.genesis.and(done.genesis),
     })
+}
+
+/// A log's tiles at a node's root, a bucket's public endpoint or a CDN.
+struct HttpTiles<'a>(&'a NodeClient);
+
+impl TileSource for HttpTiles<'_> {
+    type Error = String;
+
+    fn checkpoint(&self) -> Result<Vec<u8>, String> {
+        self.0
+            .get("/checkpoint")
+            .map_err(|e| format!("checkpoint: cannot be read: {e:#}"))
+    }
+
+    fn tile(&self, t: &TilePath) -> Result<Vec<u8>, String> {
+        self.0
+            .get(&format!("/{t}"))
+            .map_err(|e| format!("{t}: cannot be read: {e:#}"))
+    }
 }
 
 /// What `--state-dir` keeps between runs in `audit.state`: the last

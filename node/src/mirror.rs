@@ -19,9 +19,11 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use ledger::checkpoint::CheckpointVerifier;
-use ledger::tiles::{self, TilePath, TILE_WIDTH};
+use ledger::follow::{BadTile, FollowError, TileFollower, TileSource};
+use ledger::tiles::TilePath;
 use ledger::witness::Policy;
 
+use crate::replicate::ReplicaSource;
 use crate::{Shared, SharedLog};
 
 /// Where and how a mirror follows.
@@ -42,10 +44,27 @@ pub struct MirrorConfig {
 
 /// Why a round did not bring the mirror up to the checkpoint.
 enum Stop {
-    /// The source is unreachable or not ready: try again next round.
+    /// The source is unreachable or not ready, or this mirror's own store
+    /// failed: try again next round.
     Retry(String),
     /// The source contradicts what the mirror verified: stop following.
     Halt(String),
+}
+
+impl From<BadTile> for Stop {
+    fn from(b: BadTile) -> Stop {
+        Stop::Halt(b.to_string())
+    }
+}
+
+impl<E: std::fmt::Display> From<FollowError<E>> for Stop {
+    fn from(e: FollowError<E>) -> Stop {
+        if e.is_retryable() {
+            Stop::Retry(e.to_string())
+        } else {
+            Stop::Halt(e.to_string())
+        }
+    }
 }
 
 pub(crate) fn start(
@@ -58,7 +77,7 @@ pub(crate) fn start(
         .name("mirror".into())
         .spawn(move || {
             let source = match Source::new(&config.from) {
-                Ok(source) => source,
+                Ok(source) => TileFollower::new(source, verifier, config.policy.clone()),
                 Err(why) => {
                     tracing::error!(from = %config.from, "mirror: {why}");
                     if let Some(shared) = shared.upgrade() {
@@ -71,7 +90,7 @@ pub(crate) fn start(
                 let Some(shared) = shared.upgrade() else {
                     return;
                 };
-                match round(&log, &shared, &verifier, &config, &source) {
+                match round(&log, &shared, &source) {
                     Ok(()) => {}
                     Err(Stop::Retry(why)) => {
                         tracing::warn!(from = %config.from, "mirror: {why}; retrying")
@@ -93,19 +112,15 @@ pub(crate) fn start(
 enum Source {
     /// A plain HTTP(S) base URL.
     Http(ureq::Agent, String),
-    /// An S3 bucket and prefix, with a runtime for its client.
-    S3(crate::replicate::Replica, tokio::runtime::Runtime),
+    /// An S3 bucket and prefix.
+    S3(ReplicaSource),
 }
 
 impl Source {
     fn new(from: &str) -> Result<Source, String> {
         if from.starts_with("s3://") {
             let replica = crate::replicate::Replica::from_url(from).map_err(|e| e.to_string())?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            return Ok(Source::S3(replica, runtime));
+            return Ok(Source::S3(ReplicaSource::new(replica)));
         }
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(30)))
@@ -114,32 +129,46 @@ impl Source {
             .into();
         Ok(Source::Http(agent, from.trim_end_matches('/').to_owned()))
     }
+}
 
-    /// The object at `path` (`checkpoint`, `tile/…`).
-    fn fetch(&self, path: &str) -> Result<Vec<u8>, Stop> {
+/// `base/path` over HTTP: its body if the answer is 200.
+fn http_get(agent: &ureq::Agent, base: &str, path: &str) -> Result<Vec<u8>, String> {
+    let url = format!("{base}/{path}");
+    let mut answer = agent.get(&url).call().map_err(|e| format!("{url}: {e}"))?;
+    let status = answer.status().as_u16();
+    let body = answer
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_vec()
+        .map_err(|e| format!("{url}: {e}"))?;
+    if status != 200 {
+        return Err(format!("{url}: HTTP {status}"));
+    }
+    Ok(body)
+}
+
+impl TileSource for Source {
+    type Error = String;
+
+    fn checkpoint(&self) -> Result<Vec<u8>, String> {
         match self {
-            Source::S3(replica, runtime) => runtime
-                .block_on(replica.get(path))
-                .map_err(|e| Stop::Retry(e.to_string()))?
-                .ok_or_else(|| Stop::Retry(format!("{path}: not in the bucket"))),
-            Source::Http(agent, base) => {
-                let url = format!("{base}/{path}");
-                let mut answer = agent
-                    .get(&url)
-                    .call()
-                    .map_err(|e| Stop::Retry(format!("{url}: {e}")))?;
-                let status = answer.status().as_u16();
-                let body = answer
-                    .body_mut()
-                    .with_config()
-                    .limit(64 << 20)
-                    .read_to_vec()
-                    .map_err(|e| Stop::Retry(format!("{url}: {e}")))?;
-                if status != 200 {
-                    return Err(Stop::Retry(format!("{url}: HTTP {status}")));
-                }
-                Ok(body)
-            }
+            Source::Http(agent, base) => http_get(agent, base, "checkpoint"),
+            Source::S3(bucket) => bucket.checkpoint(),
+        }
+    }
+
+    fn tile(&self, t: &TilePath) -> Result<Vec<u8>, String> {
+        match self {
+            Source::Http(agent, base) => http_get(agent, base, &t.to_string()),
+            Source::S3(bucket) => bucket.tile(t),
+        }
+    }
+
+    fn tiles(&self, ts: &[TilePath]) -> Vec<Result<Vec<u8>, String>> {
+        match self {
+            Source::Http(..) => ts.iter().map(|t| self.tile(t)).collect(),
+            Source::S3(bucket) => bucket.tiles(ts),
         }
     }
 }
@@ -147,55 +176,32 @@ impl Source {
 fn round(
     log: &SharedLog,
     shared: &Arc<Shared>,
-    verifier: &CheckpointVerifier,
-    config: &MirrorConfig,
-    source: &Source,
+    follower: &TileFollower<Source>,
 ) -> Result<(), Stop> {
-    let note = source.fetch("checkpoint")?;
-    let cp = verifier
-        .verify(&note)
-        .map_err(|e| Stop::Halt(format!("the checkpoint: {e}")))?;
-    if let Some(policy) = &config.policy {
-        policy
-            .verify(&note)
-            .map_err(|e| Stop::Retry(format!("the checkpoint lacks the quorum: {e}")))?;
-    }
-    let note =
-        String::from_utf8(note).map_err(|_| Stop::Halt("the checkpoint is not UTF-8".into()))?;
+    let signed = follower.checkpoint()?;
+    let note = String::from_utf8(signed.note)
+        .map_err(|_| Stop::Halt("the checkpoint is not UTF-8".into()))?;
     let (held, held_root, position) = {
         let log = log.read().expect("log lock");
         let position = log.position().map_err(|e| Stop::Retry(e.to_string()))?;
         (log.size(), log.head().root, position)
     };
-    let size = cp.root.size;
-    if size < held {
-        return Err(Stop::Halt(format!(
-            "the checkpoint covers {size} entries, this mirror verified {held}: a rollback"
-        )));
-    }
-    if size == held {
-        if cp.root != held_root {
-            return Err(Stop::Halt(format!("another root at size {size}: a fork")));
-        }
+    let root = signed.checkpoint.root;
+    if !TileFollower::<Source>::extends(&root, &held_root)? {
         *shared.checkpoint.write().expect("checkpoint lock") = note;
         return Ok(());
     }
-    let bundles = || {
-        (held / TILE_WIDTH..size.div_ceil(TILE_WIDTH)).map(move |index| TilePath {
-            level: None,
-            index,
-            width: (size - index * TILE_WIDTH).min(TILE_WIDTH),
-        })
-    };
+    let size = root.size;
     // First pass: every new leaf verified and the root checked, keeping
     // only each leaf's hash (32 bytes), so that catching up on a long log
-    // needs little memory.
+    // needs little memory. The leaves held are compared byte for byte.
     let mut chain = ledger::ChainVerifier::resume(position)
         .with_threads(2)
         .remembering();
-    for t in bundles() {
-        let bundle = source.fetch(&t.to_string())?;
-        for (seq, bytes) in leaves_of(&t, &bundle)? {
+    for bundle in follower.bundles(held, size) {
+        let bundle = bundle?;
+        let t = bundle.tile;
+        for (seq, bytes) in bundle.leaves(t.first_leaf())? {
             if seq < held {
                 let ours = log
                     .read()
@@ -214,21 +220,20 @@ fn round(
         chain.flush().map_err(|e| Stop::Halt(format!("{t}: {e}")))?;
     }
     let (_, mut known) = chain
-        .finish_known(&cp.root)
+        .finish_known(&root)
         .map_err(|e| Stop::Halt(e.to_string()))?;
     // Second pass, a few bundles at a time: the same leaves (verified by
     // their hashes), their state by the rules, one atomic append each. A
     // fault of this machine's store is retried, not taken for a fork.
-    let all: Vec<TilePath> = bundles().collect();
-    for chunk in all.chunks(FOLLOW_BUNDLES) {
-        let mut fetched = Vec::with_capacity(chunk.len());
-        for t in chunk {
-            fetched.push((t, source.fetch(&t.to_string())?));
-        }
+    let mut bundles = follower.bundles(held, size).peekable();
+    while bundles.peek().is_some() {
+        let fetched = bundles
+            .by_ref()
+            .take(FOLLOW_BUNDLES)
+            .collect::<Result<Vec<_>, _>>()?;
         let mut new = Vec::new();
-        for (t, bundle) in &fetched {
-            let leaves = leaves_of(t, bundle)?;
-            new.extend(leaves.into_iter().filter(|(seq, _)| *seq >= held));
+        for bundle in &fetched {
+            new.extend(bundle.leaves(held)?);
         }
         let verified = known
             .take(new.iter().map(|(_, bytes)| *bytes))
@@ -255,14 +260,3 @@ fn round(
 
 /// Bundles stored per append while catching up (16 × 256 leaves).
 const FOLLOW_BUNDLES: usize = 16;
-
-/// The leaves of bundle `t` with their seqs.
-fn leaves_of<'a>(t: &TilePath, bundle: &'a [u8]) -> Result<Vec<(u64, &'a [u8])>, Stop> {
-    let leaves = tiles::bundle_leaves(bundle, t.width)
-        .ok_or_else(|| Stop::Halt(format!("{t}: not {} length-prefixed leaves", t.width)))?;
-    Ok(leaves
-        .into_iter()
-        .enumerate()
-        .map(|(i, bytes)| (t.first_leaf() + i as u64, bytes))
-        .collect())
-}

@@ -19,6 +19,7 @@ use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use ledger::checkpoint::CheckpointVerifier;
+use ledger::follow::{BadTile, FollowError, TileFollower, TileSource};
 use ledger::tiles::{self, TilePath};
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
@@ -173,6 +174,28 @@ impl Replica {
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(self.storage(&format!("reading {rel}"), e)),
         }
+    }
+
+    /// The tiles at `ts`, read at once; a missing one is an error naming it.
+    pub async fn get_tiles(&self, ts: &[TilePath]) -> Vec<Result<Vec<u8>, String>> {
+        let reads: Vec<_> = ts
+            .iter()
+            .map(|t| {
+                let (replica, path) = (self.clone(), t.to_string());
+                tokio::spawn(async move {
+                    match replica.get(&path).await {
+                        Ok(Some(bytes)) => Ok(bytes),
+                        Ok(None) => Err(format!("{path}: not in the bucket")),
+                        Err(e) => Err(e.to_string()),
+                    }
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(reads.len());
+        for read in reads {
+            out.push(read.await.unwrap_or_else(|e| Err(e.to_string())));
+        }
+        out
     }
 
     /// Writes `bytes` at `rel`, replacing what is there.
@@ -534,7 +557,7 @@ pub struct Restored {
     /// Entries in the restored log.
     pub size: u64,
     /// Hash tiles compared with the ones recomputed from the leaves.
-    pub tiles_checked: usize,
+    pub tiles_checked: u64,
 }
 
 /// Why a restore stopped; nothing is left to serve in that case.
@@ -546,17 +569,14 @@ pub enum RestoreError {
     /// The bucket has no checkpoint.
     #[error("{0} holds no checkpoint")]
     Empty(String),
-    /// The checkpoint is not signed by the given key, or lacks the quorum.
-    #[error("the bucket's checkpoint: {0}")]
-    Checkpoint(String),
-    /// A tile is missing, malformed or not what the leaves give.
-    #[error("{path}: {problem}")]
-    Tile {
-        /// The tile's path under the prefix.
-        path: String,
-        /// What is wrong with it.
-        problem: String,
-    },
+    /// The vkey is not one.
+    #[error("the log's vkey: {0}")]
+    Vkey(String),
+    /// The bucket cannot be read, its checkpoint is not the log's or lacks
+    /// the quorum, or a tile is missing, malformed or not what the leaves
+    /// give.
+    #[error(transparent)]
+    Follow(#[from] FollowError<String>),
     /// A leaf fails verification (chain, signature, canonical form) or the
     /// leaves do not give the checkpoint's root.
     #[error("the bucket's leaves: {0}")]
@@ -564,6 +584,12 @@ pub enum RestoreError {
     /// The store could not be written, or the rules refuse a leaf.
     #[error(transparent)]
     Store(#[from] ledger::StoreError),
+}
+
+impl From<BadTile> for RestoreError {
+    fn from(b: BadTile) -> RestoreError {
+        RestoreError::Follow(b.into())
+    }
 }
 
 /// Rebuilds a store in `db` (a directory that must not hold one) from the
@@ -582,24 +608,15 @@ pub fn restore(
 ) -> Result<Restored, RestoreError> {
     use ledger::store::{Log, RocksBackend};
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime for the restore");
-    let note = runtime
-        .block_on(replica.checkpoint())?
-        .ok_or_else(|| RestoreError::Empty(replica.url().to_owned()))?;
     let verifier =
-        CheckpointVerifier::from_vkey(vkey).map_err(|e| RestoreError::Checkpoint(e.to_string()))?;
-    let cp = verifier
-        .verify(note.as_bytes())
-        .map_err(|e| RestoreError::Checkpoint(e.to_string()))?;
-    if let Some(policy) = policy {
-        policy
-            .verify(note.as_bytes())
-            .map_err(|e| RestoreError::Checkpoint(e.to_string()))?;
+        CheckpointVerifier::from_vkey(vkey).map_err(|e| RestoreError::Vkey(e.to_string()))?;
+    let source = ReplicaSource::new(replica.clone());
+    if source.runtime.block_on(replica.checkpoint())?.is_none() {
+        return Err(RestoreError::Empty(replica.url().to_owned()));
     }
-    let size = cp.root.size;
+    let follower = TileFollower::new(source, verifier, policy.cloned());
+    let signed = follower.checkpoint()?;
+    let size = signed.checkpoint.root.size;
     if db.exists() && std::fs::read_dir(db).map_or(true, |mut d| d.next().is_some()) {
         return Err(ledger::StoreError::Io(format!(
             "{} already holds a store; restore into an empty directory",
@@ -609,78 +626,66 @@ pub fn restore(
     }
     let mut log = Log::open(RocksBackend::open(db)?)?;
     let mut chain = ledger::ChainVerifier::new().with_threads(2).keeping();
-    let bundles = size.div_ceil(tiles::TILE_WIDTH);
-    // A few bundles in flight while the last ones are verified and written.
-    let fetch = |i: u64| {
-        let t = TilePath {
-            level: None,
-            index: i,
-            width: (size - i * tiles::TILE_WIDTH).min(tiles::TILE_WIDTH),
-        };
-        let replica = replica.clone();
-        runtime.spawn(async move { (t, replica.get(&t.to_string()).await) })
-    };
-    let mut in_flight: std::collections::VecDeque<_> = (0..bundles.min(16)).map(fetch).collect();
-    let mut next = in_flight.len() as u64;
-    while let Some(task) = in_flight.pop_front() {
-        if next < bundles {
-            in_flight.push_back(fetch(next));
-            next += 1;
-        }
-        let (t, got) = runtime.block_on(task).expect("the fetch task");
-        let path = t.to_string();
-        let bundle = got?.ok_or_else(|| RestoreError::Tile {
-            path: path.clone(),
-            problem: "missing".into(),
-        })?;
-        let leaves = tiles::bundle_leaves(&bundle, t.width).ok_or_else(|| RestoreError::Tile {
-            path: path.clone(),
-            problem: format!("not {} length-prefixed leaves", t.width),
-        })?;
-        for bytes in leaves {
+    // The hash tiles must be the ones the leaves give, compared as the
+    // leaves complete them.
+    let mut hash_tiles = follower.hash_tiles();
+    for bundle in follower.bundles(0, size) {
+        let bundle = bundle?;
+        for (_, bytes) in bundle.leaves(0)? {
             chain.push(bytes).map_err(RestoreError::Leaves)?;
+            hash_tiles.push(bytes);
         }
         let verified = chain.take_verified().map_err(RestoreError::Leaves)?;
         log.append_verified(verified)?;
+        hash_tiles.check_completed()?;
         progress(log.size(), size);
     }
-    chain.finish(&cp.root).map_err(RestoreError::Leaves)?;
-    // The hash tiles must be the ones the leaves give (16 fetched at once).
-    let hash_tiles: Vec<TilePath> = tiles::added(0, size)
-        .into_iter()
-        .filter(|t| t.level.is_some())
-        .collect();
-    let mut tiles_checked = 0;
-    for chunk in hash_tiles.chunks(16) {
-        let fetched: Vec<_> = chunk
-            .iter()
-            .map(|t| {
-                let (replica, path) = (replica.clone(), t.to_string());
-                runtime.spawn(async move { replica.get(&path).await })
-            })
-            .collect();
-        for (t, task) in chunk.iter().zip(fetched) {
-            let path = t.to_string();
-            let there = runtime
-                .block_on(task)
-                .expect("the fetch task")?
-                .ok_or_else(|| RestoreError::Tile {
-                    path: path.clone(),
-                    problem: "missing".into(),
-                })?;
-            if there != tiles::content(&log, t)? {
-                return Err(RestoreError::Tile {
-                    path,
-                    problem: "not the hashes the leaves give".into(),
-                });
-            }
-            tiles_checked += 1;
-        }
-    }
+    chain
+        .finish(&signed.checkpoint.root)
+        .map_err(RestoreError::Leaves)?;
+    let tiles_checked = hash_tiles.finish()?;
     drop(log);
     ledger::sequencer::reindex(db)?;
     Ok(Restored {
         size,
         tiles_checked,
     })
+}
+
+/// A bucket read as a log's tiles, with a runtime for its client.
+pub(crate) struct ReplicaSource {
+    replica: Replica,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl ReplicaSource {
+    pub(crate) fn new(replica: Replica) -> ReplicaSource {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for reading the bucket");
+        ReplicaSource { replica, runtime }
+    }
+}
+
+impl TileSource for ReplicaSource {
+    type Error = String;
+
+    fn checkpoint(&self) -> Result<Vec<u8>, String> {
+        match self.runtime.block_on(self.replica.get("checkpoint")) {
+            Ok(Some(note)) => Ok(note),
+            Ok(None) => Err("checkpoint: not in the bucket".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn tile(&self, t: &TilePath) -> Result<Vec<u8>, String> {
+        self.tiles(std::slice::from_ref(t))
+            .pop()
+            .expect("one answer per tile")
+    }
+
+    fn tiles(&self, ts: &[TilePath]) -> Vec<Result<Vec<u8>, String>> {
+        self.runtime.block_on(self.replica.get_tiles(ts))
+    }
 }

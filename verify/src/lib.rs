@@ -18,6 +18,9 @@
 //! - Tiles are C2SP tlog-tiles of height 8 ([`tiles`]).
 //! - [`chain::ChainVerifier`] checks a stream of leaves: bytes, sequence,
 //!   links, times and signatures, and the root they make.
+//! - [`follow::TileFollower`] reads another copy of a log from its tiles
+//!   through a [`follow::TileSource`] (the source does the I/O): the
+//!   checkpoint and quorum, rollbacks and forks, bundles, hash tiles.
 //!
 //! The crate's dependencies have no I/O runtime (no tokio, hyper, axum,
 //! RocksDB or fjall); `scripts/test.sh` checks it. The `ledger` crate builds
@@ -31,6 +34,7 @@ pub mod checkpoint;
 pub mod date;
 pub mod domain;
 pub mod entry;
+pub mod follow;
 pub mod merkle;
 pub mod tiles;
 pub mod witness;
