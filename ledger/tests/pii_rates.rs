@@ -311,7 +311,7 @@ fn personal_data_put_into_any_string_is_refused() {
     assert!(kinds.iter().all(|&k| k > 10_000), "{kinds:?}");
 }
 
-/// The nonce advice of the README holds: a nonce of letters, or of hex from
+/// The nonce advice of docs/cli.md holds: a nonce of letters, or of hex from
 /// a source that avoids digit runs (here: hex with every 10th character
 /// forced to a letter), is never refused.
 #[test]

@@ -401,7 +401,7 @@ fn clients_that_never_read_are_bounded_and_closed() {
 /// preface (prior-knowledge h2c: `PRI * HTTP/2.0…SM…` and a SETTINGS
 /// frame) is closed at once without an answer, as hyper's HTTP/1 server
 /// does; a request line naming another HTTP version gets a 400 in the
-/// SPEC's shape; and the node goes on serving. (What the README says.)
+/// SPEC's shape; and the node goes on serving. (What docs/operating.md says.)
 #[test]
 fn an_http2_preface_is_closed_without_an_answer() {
     let node = spawn(30);

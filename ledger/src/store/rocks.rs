@@ -55,7 +55,7 @@ pub const STATE_FORMAT: u32 = 6;
 /// all: 2 bytes a leaf) are kept in memory once read or written. They never
 /// change, so the cache is never stale; a proof then reads the few hashes of
 /// the lowest levels from RocksDB in one batched read instead of one point
-/// get per level (README, performance). Caching every level above the
+/// get per level (docs/performance.md). Caching every level above the
 /// leaves cost 32 bytes a leaf, without bound.
 #[derive(Default)]
 struct UpperCache {
