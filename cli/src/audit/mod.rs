@@ -5,18 +5,16 @@
 //! [`crate::finding`] from what is known here (the leaves around a fault).
 
 use std::collections::HashMap;
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use anyhow::Context;
 use ledger::checkpoint::{Checkpoint, CheckpointVerifier};
-use ledger::entry::{format_timestamp, Leaf, PublicKey};
-use ledger::follow::{FollowError, TileFollower, TileSource};
+use ledger::entry::{Leaf, PublicKey};
 use ledger::merkle::{leaf_hash, Frontier, Hash};
 use ledger::sequencer::{ReplayError, Replayer};
 use ledger::spill::SpillState;
-use ledger::tiles::TilePath;
 use ledger::verify::{ChainVerifier, Position, VerifyError};
 use ledger::witness::Policy;
 use rust_i18n::t;
@@ -25,6 +23,12 @@ use serde::{Deserialize, Serialize};
 use crate::client::NodeClient;
 use crate::finding::{self, Ahead, Around, Finding};
 use crate::{write_durably, Failed};
+
+mod monitor;
+mod tiles;
+
+pub use monitor::{monitor, MonitorState, Watch};
+pub use tiles::verify_tiles;
 
 /// Leaves read past a fault of the chain, to tell a gap from a swap and a
 /// changed leaf from a changed link.
@@ -459,80 +463,6 @@ pub fn verify_file(
     })
 }
 
-/// `verify --tiles`: the whole log from a C2SP tlog-tiles URL with no node
-/// behind it (a bucket's public endpoint, a CDN, a node's own root): the
-/// checkpoint at `/checkpoint`, every entry bundle through the audit (as
-/// `verify --node`: canonical leaves, chain, signatures, the rules), then
-/// every hash tile compared with the one the leaves give. A tile that is
-/// missing, malformed or not what the leaves give is named.
-pub fn verify_tiles(
-    pins: &Pins,
-    client: &NodeClient,
-    progress: &indicatif::ProgressBar,
-) -> anyhow::Result<Report> {
-    let note = client.get("/checkpoint")?;
-    let (cp, witnesses) = pins.trust.check_witnessed(&note)?;
-    let size = cp.root.size;
-    progress.set_length(size);
-    // The checkpoint's trust is the auditor's own (its findings, --max-age);
-    // the follower reads the tiles and compares the hash tiles.
-    let follower = TileFollower::new(HttpTiles(client), pins.trust.verifier.clone(), None);
-    let failed = |e: FollowError<String>| -> anyhow::Error { Failed(e.to_string()).into() };
-    let mut audit = Audit::new(pins)?;
-    let mut hash_tiles = follower.hash_tiles();
-    for bundle in follower.bundles(0, size) {
-        let bundle = bundle.map_err(failed)?;
-        let leaves = bundle.leaves(0).map_err(|b| failed(b.into()))?;
-        let mut leaves = leaves.into_iter().map(|(_, leaf)| leaf);
-        while let Some(leaf) = leaves.next() {
-            if let Err(fault) = audit.push(leaf) {
-                let after: Vec<Vec<u8>> = std::iter::once(leaf)
-                    .chain(leaves.by_ref().take(LOOKAHEAD))
-                    .map(<[u8]>::to_vec)
-                    .collect();
-                return Err(audit.fail(fault, &after, false));
-            }
-            hash_tiles.push(leaf);
-        }
-        if let Err(e) = hash_tiles.check_completed() {
-            // A fault among the leaves already pushed comes first.
-            return Err(match audit.close(None) {
-                Err(earlier) => earlier,
-                Ok(_) => failed(e),
-            });
-        }
-        progress.set_position(audit.size());
-    }
-    let done = audit.finish(&cp)?;
-    hash_tiles.finish().map_err(failed)?;
-    progress.finish_and_clear();
-    Ok(Report {
-        checkpoint: cp,
-        witnesses,
-        from: 0,
-        genesis: pins.genesis.and(done.genesis),
-    })
-}
-
-/// A log's tiles at a node's root, a bucket's public endpoint or a CDN.
-struct HttpTiles<'a>(&'a NodeClient);
-
-impl TileSource for HttpTiles<'_> {
-    type Error = String;
-
-    fn checkpoint(&self) -> Result<Vec<u8>, String> {
-        self.0
-            .get("/checkpoint")
-            .map_err(|e| format!("checkpoint: cannot be read: {e:#}"))
-    }
-
-    fn tile(&self, t: &TilePath) -> Result<Vec<u8>, String> {
-        self.0
-            .get(&format!("/{t}"))
-            .map_err(|e| format!("{t}: cannot be read: {e:#}"))
-    }
-}
-
 /// What `--state-dir` keeps between runs in `audit.state`: the last
 /// verified checkpoint and where the audit stood. The replayed state is
 /// beside it, in `replay/`.
@@ -745,224 +675,4 @@ pub fn verify_node(
         from,
         genesis: pins.genesis.and(done.genesis),
     })
-}
-
-/// What `monitor --state-dir` keeps in `monitor.state`: the last
-/// checkpoint it verified (and proved to extend the one before), when, and
-/// the genesis it proved at seq 0 if one was pinned.
-#[derive(Serialize, Deserialize)]
-struct Watched {
-    checkpoint: String,
-    size: u64,
-    root: Hash,
-    verified_at: String,
-    genesis: Option<Hash>,
-}
-
-const MONITOR_FILE: &str = "monitor.state";
-
-/// Where a monitor keeps what it verified, so that a restart cannot be
-/// shown an older or other history than the one it saw.
-pub struct MonitorState {
-    dir: PathBuf,
-}
-
-impl MonitorState {
-    /// In `dir`, created if missing.
-    pub fn open(dir: &Path) -> anyhow::Result<MonitorState> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        Ok(MonitorState {
-            dir: dir.to_owned(),
-        })
-    }
-
-    fn path(&self) -> PathBuf {
-        self.dir.join(MONITOR_FILE)
-    }
-
-    fn load(&self) -> anyhow::Result<Option<Watched>> {
-        let path = self.path();
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|_| {
-                anyhow::anyhow!(
-                    "{}",
-                    t!("monitor.damaged", file = path.display().to_string())
-                )
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).with_context(|| t!("io.reading", path = path.display())),
-        }
-    }
-
-    /// Written whole or not at all (temporary file, fsync, rename).
-    fn save(&self, watched: &Watched) -> anyhow::Result<()> {
-        write_durably(&self.path(), &serde_json::to_vec(watched)?)
-            .with_context(|| format!("writing {}", self.path().display()))
-    }
-}
-
-/// How `monitor` runs.
-pub struct Watch<'a> {
-    /// Which checkpoints are believed.
-    pub trust: &'a Trust,
-    /// The published genesis leaf hash, if given.
-    pub genesis: Option<Hash>,
-    /// Where to keep the verified state, if anywhere.
-    pub state: Option<&'a MonitorState>,
-    /// Seconds between polls.
-    pub interval: std::time::Duration,
-    /// One poll, then return.
-    pub once: bool,
-}
-
-/// Proves that seq 0 of the tree of `cp` is the published genesis `pin`.
-fn prove_genesis(client: &NodeClient, cp: &Checkpoint, pin: Hash) -> anyhow::Result<()> {
-    if cp.root.size == 0 {
-        return Ok(());
-    }
-    let wrong =
-        |found| -> anyhow::Error { Failed::from(Finding::Genesis { found, pinned: pin }).into() };
-    let (leaf, path) = client.inclusion(0, cp.root.size)?;
-    if leaf != pin {
-        return Err(wrong(leaf));
-    }
-    cp.root
-        .verify_inclusion(&pin, 0, &path)
-        .map_err(|_| wrong(leaf))
-}
-
-/// `monitor`: polls the checkpoint, proves each new one extends the last
-/// verified (the saved one too, after a restart) and, with a pinned
-/// genesis, that seq 0 is it; reports every new tree head and saves it.
-/// Returns on a fork (or an error), or after one poll with `once`.
-pub fn monitor(watch: &Watch, client: &NodeClient, out: &mut dyn Write) -> anyhow::Result<()> {
-    let trust = watch.trust;
-    let saved = match watch.state {
-        Some(state) => state.load()?,
-        None => None,
-    };
-    // The checkpoints a first poll must extend: the monitor's own, and a
-    // `verify --state-dir` run's in the same directory.
-    let mut anchors: Vec<(Checkpoint, String)> = Vec::new();
-    let mut genesis = saved.as_ref().and_then(|w| w.genesis);
-    if let Some(state) = watch.state {
-        match &saved {
-            Some(w) => {
-                eprintln!(
-                    "{}",
-                    t!(
-                        "monitor.resumed",
-                        size = w.size,
-                        root = finding::short(&w.root),
-                        when = w.verified_at,
-                        dir = state.dir.display().to_string()
-                    )
-                );
-                anchors.push((
-                    trust.check_signed(w.checkpoint.as_bytes())?,
-                    w.checkpoint.clone(),
-                ));
-            }
-            None => eprintln!(
-                "{}",
-                t!("monitor.fresh", dir = state.dir.display().to_string())
-            ),
-        }
-        if let Some(note) = StateDir(state.dir.clone()).checkpoint()? {
-            anchors.push((trust.check_signed(note.as_bytes())?, note));
-        }
-    }
-    if let (Some(pin), Some(was)) = (watch.genesis, genesis) {
-        if pin != was {
-            return Err(Failed::from(Finding::StateGenesis { was, pinned: pin }).into());
-        }
-    }
-    let mut last: Option<(Checkpoint, String)> = None;
-    let mut gossiped = None;
-    loop {
-        let note = client.checkpoint()?;
-        // Gossip first: a checkpoint the node signed reaches the witnesses
-        // even when it lacks their quorum (a split view shown to us).
-        let signed = trust.check_signed(&note)?;
-        if let Some(policy) = trust
-            .policy
-            .as_ref()
-            .filter(|_| gossiped.as_ref() != Some(&signed))
-        {
-            for g in crate::witness::gossip(policy, client, &note, &signed) {
-                match g.answer {
-                    Ok(200) => {}
-                    Ok(422) => {
-                        return Err(Failed::from(Finding::WitnessSawOther {
-                            witness: g.witness.to_string(),
-                            size: signed.root.size,
-                        })
-                        .into())
-                    }
-                    Ok(status) => eprintln!(
-                        "{}",
-                        t!(
-                            "monitor.witness_status",
-                            witness = g.witness.to_string(),
-                            status = status
-                        )
-                    ),
-                    Err(e) => eprintln!(
-                        "{}",
-                        t!(
-                            "monitor.witness_error",
-                            witness = g.witness.to_string(),
-                            error = format!("{e:#}")
-                        )
-                    ),
-                }
-            }
-            gossiped = Some(signed);
-        }
-        let cp = trust.check(&note)?;
-        let note = String::from_utf8(note).expect("a verified note is UTF-8");
-        let new = match &last {
-            Some((old, old_note)) => {
-                check_extends(client, old, old_note, &cp, &note)?;
-                cp.root.size > old.root.size
-            }
-            None => {
-                for (old, old_note) in &anchors {
-                    check_extends(client, old, old_note, &cp, &note)?;
-                }
-                if let Some(pin) = watch.genesis.filter(|_| genesis.is_none()) {
-                    prove_genesis(client, &cp, pin)?;
-                    if cp.root.size > 0 {
-                        genesis = Some(pin);
-                    }
-                }
-                true
-            }
-        };
-        if new {
-            writeln!(
-                out,
-                "{}",
-                t!("monitor.head", size = cp.root.size, root = cp.root.hash)
-            )?;
-            out.flush()?;
-            let unchanged = saved
-                .as_ref()
-                .is_some_and(|w| w.size == cp.root.size && w.genesis == genesis);
-            if let Some(state) = watch.state.filter(|_| !unchanged) {
-                state.save(&Watched {
-                    checkpoint: note.clone(),
-                    size: cp.root.size,
-                    root: cp.root.hash,
-                    verified_at: format_timestamp(std::time::SystemTime::now()),
-                    genesis,
-                })?;
-            }
-            last = Some((cp, note));
-        }
-        if watch.once {
-            return Ok(());
-        }
-        std::thread::sleep(watch.interval);
-    }
 }

@@ -1,0 +1,324 @@
+//! The arguments of the commands that take their own struct (the command
+//! table itself is in `main.rs`).
+
+use std::path::PathBuf;
+
+use clap::Args;
+use cli::parse;
+use ledger::domain::{Category, Kind, OrgType, Role, Source};
+
+use crate::{NodeArg, PolicyArgs, SignerArgs, VkeyArg};
+
+#[derive(Args)]
+pub(crate) struct KeygenArgs {
+    /// Key file to create; its public key goes to OUT.pub (neither is ever overwritten).
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+}
+
+#[derive(Args)]
+pub(crate) struct GenesisArgs {
+    /// Base URL of the fresh node.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub(crate) node: String,
+    /// The node's vkey, if you have it (else the node's own is used).
+    #[arg(long)]
+    pub(crate) vkey: Option<String>,
+    /// The registrar's signing key file (from keygen); it signs entry 0.
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// The registrar organisation's id, e.g. CN-USCI-11320000MB0000019A.
+    #[arg(long)]
+    pub(crate) id: String,
+    /// Its name, e.g. 江苏省民政厅.
+    #[arg(long)]
+    pub(crate) name: String,
+    /// government, union, charity or other (or a label such as 政府).
+    #[arg(long = "type", default_value = "government", value_parser = parse::arg::org_type)]
+    pub(crate) org_type: OrgType,
+    /// 6-digit region code (GB/T 2260).
+    #[arg(long, value_parser = parse::arg::region)]
+    pub(crate) region: String,
+    /// Roles of the signing key, comma-separated (registrar is always one).
+    #[arg(long, value_delimiter = ',', default_value = "registrar,admin")]
+    pub(crate) roles: Vec<Role>,
+    /// Another key of the registrar organisation and its roles: HEX=role,role (repeat for more).
+    #[arg(long = "org-key")]
+    pub(crate) org_keys: Vec<String>,
+}
+
+#[derive(Args)]
+pub(crate) struct PseudonymArgs {
+    /// File holding the deployment's pseudonym secret (mode 0600).
+    #[arg(long, env = "AIDLEDGER_SECRET_FILE")]
+    pub(crate) secret_file: PathBuf,
+    /// Volunteer pseudonyms (vol_) instead of beneficiary ones (bnf_).
+    #[arg(long)]
+    pub(crate) volunteer: bool,
+    /// ID numbers; read from stdin if none.
+    pub(crate) ids: Vec<String>,
+}
+
+#[derive(Args)]
+pub(crate) struct SignArgs {
+    /// Signing key file.
+    #[arg(long, env = "AIDLEDGER_KEY")]
+    pub(crate) key: PathBuf,
+    /// Issuing organisation id.
+    #[arg(long, env = "AIDLEDGER_ISSUER")]
+    pub(crate) issuer: String,
+    /// Kind, e.g. disbursement.
+    #[arg(long)]
+    pub(crate) kind: Kind,
+    /// Body JSON file, or - for stdin.
+    #[arg(long)]
+    pub(crate) body: PathBuf,
+    /// Nonce (default: time and random digits).
+    #[arg(long)]
+    pub(crate) nonce: Option<String>,
+    /// issued_at (default: now).
+    #[arg(long)]
+    pub(crate) issued_at: Option<String>,
+}
+
+#[derive(Args)]
+pub(crate) struct SubmitArgs {
+    #[command(flatten)]
+    pub(crate) node: NodeArg,
+    #[command(flatten)]
+    pub(crate) vkey: VkeyArg,
+    /// With a witness policy: wait (up to --wait seconds) for the first
+    /// witnessed checkpoint that covers the entries, and print receipts
+    /// against it.
+    #[command(flatten)]
+    pub(crate) witnessed: PolicyArgs,
+    /// Seconds to wait for a witnessed checkpoint, with --policy.
+    #[arg(long, default_value_t = 60)]
+    pub(crate) wait: u64,
+    /// File of entries, or - for stdin.
+    #[arg(default_value = "-")]
+    pub(crate) file: PathBuf,
+}
+
+#[derive(Args)]
+pub(crate) struct VerifyArgs {
+    /// Node to verify (default: the config file's node, or $AIDLEDGER_NODE).
+    #[arg(long, conflicts_with_all = ["file", "tiles"])]
+    pub(crate) node: Option<String>,
+    /// A C2SP tlog-tiles URL to verify with no node: a bucket's public
+    /// endpoint, a CDN in front of it, or a node's root.
+    #[arg(long, conflicts_with_all = ["file", "state_dir"])]
+    pub(crate) tiles: Option<String>,
+    /// Export file (NDJSON leaves) to verify instead.
+    #[arg(long, requires = "checkpoint")]
+    pub(crate) file: Option<PathBuf>,
+    /// The checkpoint the export must match.
+    #[arg(long)]
+    pub(crate) checkpoint: Option<PathBuf>,
+    /// The node's vkey.
+    #[arg(long, env = "AIDLEDGER_VKEY")]
+    pub(crate) vkey: String,
+    /// Pinned genesis leaf hash.
+    #[arg(long, env = "AIDLEDGER_GENESIS")]
+    pub(crate) genesis: Option<String>,
+    /// Keep the verified state here and verify only new entries next time.
+    #[arg(long, conflicts_with = "file")]
+    pub(crate) state_dir: Option<PathBuf>,
+    /// MiB of replayed state to hold in memory; the rest goes to disk (in
+    /// the state directory, or a temporary one under $TMPDIR).
+    #[arg(long = "replay-memory", value_name = "MIB", default_value_t = cli::audit::REPLAY_MEMORY >> 20)]
+    pub(crate) replay_memory_mib: usize,
+    #[command(flatten)]
+    pub(crate) witnessed: PolicyArgs,
+}
+
+#[derive(Args)]
+pub(crate) struct CheckReceiptArgs {
+    /// The node's vkey.
+    #[arg(long, env = "AIDLEDGER_VKEY")]
+    pub(crate) vkey: String,
+    /// The entry or leaf the receipt must be for.
+    #[arg(long)]
+    pub(crate) entry: Option<PathBuf>,
+    /// Receipt JSON file.
+    pub(crate) receipt: PathBuf,
+    #[command(flatten)]
+    pub(crate) witnessed: PolicyArgs,
+}
+
+#[derive(Args)]
+pub(crate) struct ProveArgs {
+    #[command(flatten)]
+    pub(crate) node: NodeArg,
+    #[command(flatten)]
+    pub(crate) vkey: VkeyArg,
+    /// The seq.
+    pub(crate) seq: u64,
+    #[command(flatten)]
+    pub(crate) witnessed: PolicyArgs,
+}
+
+#[derive(Args)]
+pub(crate) struct MonitorArgs {
+    #[command(flatten)]
+    pub(crate) node: NodeArg,
+    /// The node's vkey.
+    #[arg(long, env = "AIDLEDGER_VKEY")]
+    pub(crate) vkey: String,
+    /// The genesis leaf hash the operator published: seq 0 of the node's
+    /// tree must be it (proved, not asked).
+    #[arg(long, env = "AIDLEDGER_GENESIS")]
+    pub(crate) genesis: Option<String>,
+    /// Seconds between polls.
+    #[arg(long, default_value_t = 30)]
+    pub(crate) interval: u64,
+    /// Keep the verified checkpoint here (created if missing): a restart
+    /// resumes from it and refuses a node that was rolled back.
+    #[arg(long)]
+    pub(crate) state_dir: Option<PathBuf>,
+    /// Poll once, save the state and exit (for a timer or cron).
+    #[arg(long)]
+    pub(crate) once: bool,
+    #[command(flatten)]
+    pub(crate) witnessed: PolicyArgs,
+}
+
+#[derive(Args)]
+pub(crate) struct ExportArgs {
+    #[command(flatten)]
+    pub(crate) node: NodeArg,
+    /// Output file.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+}
+
+#[derive(Args)]
+pub(crate) struct InitArgs {
+    /// Base URL of the node.
+    #[arg(long)]
+    pub(crate) node: String,
+    /// The vkey the operator published: init refuses a node that differs.
+    #[arg(long)]
+    pub(crate) vkey: Option<String>,
+    /// The genesis leaf hash the operator published: likewise.
+    #[arg(long)]
+    pub(crate) genesis: Option<String>,
+    /// Your signing key file.
+    #[arg(long)]
+    pub(crate) key: Option<PathBuf>,
+    /// The organisation you sign for.
+    #[arg(long)]
+    pub(crate) issuer: Option<String>,
+    /// The deployment's pseudonym secret file.
+    #[arg(long)]
+    pub(crate) secret_file: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub(crate) struct BeneficiaryArgs {
+    #[command(flatten)]
+    pub(crate) node: NodeArg,
+    /// Pseudonym secret: turns a resident ID number given instead of a
+    /// pseudonym into one on this machine (the number is never sent).
+    #[arg(long, env = "AIDLEDGER_SECRET_FILE")]
+    pub(crate) secret_file: Option<PathBuf>,
+    /// bnf_ pseudonym, or a resident ID number with --secret-file.
+    pub(crate) bnf: String,
+}
+
+#[derive(Args)]
+pub(crate) struct IatiArgs {
+    #[command(flatten)]
+    pub(crate) node: NodeArg,
+    /// Organisation id.
+    #[arg(long)]
+    pub(crate) org: String,
+    /// Only this fund.
+    #[arg(long)]
+    pub(crate) fund: Option<String>,
+    /// Output XML file.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+}
+
+#[derive(Args)]
+pub(crate) struct FundOpenArgs {
+    #[command(flatten)]
+    pub(crate) signer: SignerArgs,
+    /// Fund id, e.g. MZ-2026-MED.
+    #[arg(long)]
+    pub(crate) id: String,
+    /// Title, e.g. 2026年大病救助.
+    #[arg(long)]
+    pub(crate) title: String,
+    /// dibao, tekun, temporary, medical, education, housing, employment, disaster or other
+    /// (or a label such as 临时救助, as in a sheet).
+    #[arg(long, value_parser = parse::arg::category)]
+    pub(crate) category: Category,
+    /// fiscal, donation, crowdfunding, union_dues or other (or a label such as 社会捐赠).
+    #[arg(long, value_parser = parse::arg::source)]
+    pub(crate) source: Source,
+    /// 6-digit region code (GB/T 2260).
+    #[arg(long, value_parser = parse::arg::region)]
+    pub(crate) region: String,
+    /// Budget in yuan (1,000,000, ¥650 or 650元).
+    #[arg(long, default_value = "0", value_parser = parse::arg::yuan)]
+    pub(crate) budget: u64,
+    /// First day (2026-01-01 or 2026/1/1).
+    #[arg(long, value_parser = parse::arg::date)]
+    pub(crate) start: String,
+    /// Last day (2026-12-31 or 2026/12/31).
+    #[arg(long, value_parser = parse::arg::date)]
+    pub(crate) end: String,
+}
+
+#[derive(Args)]
+pub(crate) struct OrgRegisterArgs {
+    #[command(flatten)]
+    pub(crate) signer: SignerArgs,
+    /// The new organisation's id, e.g. CN-USCI-53440300MJ0000018R.
+    #[arg(long)]
+    pub(crate) id: String,
+    /// Its name.
+    #[arg(long)]
+    pub(crate) name: String,
+    /// government, union, charity or other (or a label such as 工会).
+    #[arg(long = "type", value_parser = parse::arg::org_type)]
+    pub(crate) org_type: OrgType,
+    /// 6-digit region code (GB/T 2260).
+    #[arg(long, value_parser = parse::arg::region)]
+    pub(crate) region: String,
+    /// One of its keys and the roles it holds: HEX=role,role (repeat for more keys).
+    #[arg(long = "org-key", required = true)]
+    pub(crate) org_keys: Vec<String>,
+}
+
+#[derive(Args)]
+pub(crate) struct KeyAddArgs {
+    #[command(flatten)]
+    pub(crate) signer: SignerArgs,
+    /// The organisation.
+    #[arg(long)]
+    pub(crate) org: String,
+    /// The new public key (64 hex digits, as keygen prints it).
+    #[arg(long)]
+    pub(crate) public: String,
+    /// Its roles, comma-separated: admin, fund, disburse, credit, assess, publish (registrar only by a registrar).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub(crate) roles: Vec<Role>,
+}
+
+#[derive(Args)]
+pub(crate) struct KeyRevokeArgs {
+    #[command(flatten)]
+    pub(crate) signer: SignerArgs,
+    /// The organisation.
+    #[arg(long)]
+    pub(crate) org: String,
+    /// The public key to revoke.
+    #[arg(long)]
+    pub(crate) public: String,
+    /// Why (kept in the ledger).
+    #[arg(long)]
+    pub(crate) reason: String,
+}

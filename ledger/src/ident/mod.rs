@@ -1,0 +1,175 @@
+//! Identifiers and privacy (SPEC §6): org ids with the GB 32100 check
+//! character, region codes, resident ID check characters (GB 11643),
+//! `bnf_`/`vol_` pseudonyms and the PII guard.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// GB 32100-2015 character set of unified social credit codes (no I, O, S, V, Z).
+const USCI_CHARS: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+const USCI_WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
+const ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+const ID_CHECK: &[u8; 11] = b"10X98765432";
+
+/// An 18-character unified social credit code with a valid check character.
+pub fn is_usci(code: &str) -> bool {
+    let b = code.as_bytes();
+    b.len() == 18
+        && code.is_char_boundary(17)
+        && usci_check_char(&code[..17]) == Some(char::from(b[17]))
+}
+
+/// The GB 32100 check character for the first 17 characters of a unified
+/// social credit code, or `None` if they are not 17 characters of its set
+/// (digits and capitals without I, O, S, V, Z).
+pub fn usci_check_char(first17: &str) -> Option<char> {
+    let b = first17.as_bytes();
+    if b.len() != 17 {
+        return None;
+    }
+    let mut sum = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let v = USCI_CHARS.iter().position(|&x| x == c)?;
+        sum += v as u32 * USCI_WEIGHTS[i];
+    }
+    let check = (31 - sum % 31) % 31;
+    Some(char::from(USCI_CHARS[check as usize]))
+}
+
+/// `^[A-Z]{2}-[A-Z0-9]{2,10}-[A-Za-z0-9._-]{1,64}$`, and with prefix
+/// `CN-USCI-` a valid unified social credit code.
+pub fn is_org_id(id: &str) -> bool {
+    let mut parts = id.splitn(3, '-');
+    let (Some(country), Some(registry), Some(local)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let shape = country.len() == 2
+        && country.bytes().all(|b| b.is_ascii_uppercase())
+        && (2..=10).contains(&registry.len())
+        && registry
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && (1..=64).contains(&local.len())
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    shape && (country != "CN" || registry != "USCI" || is_usci(local))
+}
+
+/// A 6-digit GB/T 2260 administrative division code.
+pub fn is_region(code: &str) -> bool {
+    code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `prefix` followed by 64 lowercase hex digits.
+fn is_prefixed_hex(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix).is_some_and(is_hex64)
+}
+
+/// 64 lowercase hex digits (keys, hashes).
+pub fn is_hex64(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A beneficiary pseudonym `bnf_` + 64 hex.
+pub fn is_beneficiary(s: &str) -> bool {
+    is_prefixed_hex(s, "bnf_")
+}
+
+/// A volunteer pseudonym `vol_` + 64 hex.
+pub fn is_volunteer(s: &str) -> bool {
+    is_prefixed_hex(s, "vol_")
+}
+
+/// An 18-character resident ID number whose GB 11643 check character is
+/// valid (`x` accepted for `X`).
+pub fn is_resident_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    b.len() == 18
+        && id.is_char_boundary(17)
+        && resident_id_check_char(&id[..17]) == Some(char::from(b[17].to_ascii_uppercase()))
+}
+
+/// The GB 11643 check character (`0`-`9` or `X`) for the first 17 digits of
+/// a resident ID number, or `None` if they are not 17 ASCII digits.
+pub fn resident_id_check_char(first17: &str) -> Option<char> {
+    let b = first17.as_bytes();
+    if b.len() != 17 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let sum: u32 = b
+        .iter()
+        .zip(ID_WEIGHTS)
+        .map(|(&c, w)| u32::from(c - b'0') * w)
+        .sum();
+    Some(char::from(ID_CHECK[(sum % 11) as usize]))
+}
+
+/// What a pseudonym stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PseudonymKind {
+    /// `bnf_`: a beneficiary (family member receiving aid).
+    Beneficiary,
+    /// `vol_`: a volunteer earning credit points.
+    Volunteer,
+}
+
+/// Why a pseudonym could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a resident ID number with a valid check character")]
+pub struct InvalidResidentId;
+
+/// `bnf_`/`vol_` + hex(HMAC-SHA256(secret, normalised ID)). Normalising trims
+/// white space and upper-cases the check character; the ID must be valid.
+pub fn pseudonym(
+    secret: &[u8],
+    resident_id: &str,
+    kind: PseudonymKind,
+) -> Result<String, InvalidResidentId> {
+    let id = resident_id.trim().to_ascii_uppercase();
+    if !is_resident_id(&id) {
+        return Err(InvalidResidentId);
+    }
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(id.as_bytes());
+    let prefix = match kind {
+        PseudonymKind::Beneficiary => "bnf_",
+        PseudonymKind::Volunteer => "vol_",
+    };
+    Ok(format!(
+        "{prefix}{}",
+        crate::canonical::lower_hex(&mac.finalize().into_bytes())
+    ))
+}
+
+mod pii;
+
+pub use pii::{find_pii, pii_in_body, pii_in_statement, Pii};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn org_ids() {
+        assert!(is_org_id("CN-USCI-53440300MJ0000018R"));
+        assert!(!is_org_id("CN-USCI-53440300MJ0000018A"));
+        assert!(is_org_id("XM-DAC-41114"));
+        assert!(is_org_id("CN-COMMUNITY-group.7_a-b"));
+        for bad in [
+            "cn-USCI-1",
+            "CN-U-1",
+            "CN-USCI-",
+            "CN-ABCDEFGHIJK-1",
+            "CN-X1-a b",
+            "CNUSCI1",
+        ] {
+            assert!(!is_org_id(bad), "{bad}");
+        }
+    }
+}
