@@ -29,20 +29,11 @@ enum Command {
         /// Data directory (created if missing): the store and the node's key.
         #[arg(long, default_value = "./data")]
         data: PathBuf,
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
         /// The log's origin line and checkpoint key name, e.g. ledger.example.gov.cn/aid/2026.
         #[arg(long)]
         origin: String,
         #[command(flatten)]
-        conn: ConnArgs,
-        #[command(flatten)]
-        witnesses: WitnessArgs,
-        #[command(flatten)]
-        page: PageArgs,
-        #[command(flatten)]
-        replicate: ReplicateArgs,
+        serve: ServeArgs,
     },
     /// Rebuild the derived state of the ledger in DATA from its leaves (after
     /// an upgrade that changed the state's format; the node is stopped).
@@ -56,20 +47,11 @@ enum Command {
         /// Data directory of the demo ledger.
         #[arg(long, default_value = "./demo-data")]
         data: PathBuf,
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
         /// The demo log's origin.
         #[arg(long, default_value = "demo.aidledger.local/aid/2026")]
         origin: String,
         #[command(flatten)]
-        conn: ConnArgs,
-        #[command(flatten)]
-        witnesses: WitnessArgs,
-        #[command(flatten)]
-        page: PageArgs,
-        #[command(flatten)]
-        replicate: ReplicateArgs,
+        serve: ServeArgs,
     },
     /// Serve a read mirror of a log: follow its tiles (a primary's root, a
     /// bucket's public endpoint, a CDN), verify every tile, leaf and
@@ -121,6 +103,22 @@ enum Command {
         #[arg(long)]
         key: Option<PathBuf>,
     },
+}
+
+/// What `serve` and `demo` share: where they listen and how they serve.
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    #[command(flatten)]
+    conn: ConnArgs,
+    #[command(flatten)]
+    witnesses: WitnessArgs,
+    #[command(flatten)]
+    page: PageArgs,
+    #[command(flatten)]
+    replicate: ReplicateArgs,
 }
 
 /// Copying the log to object storage.
@@ -269,25 +267,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve {
             data,
-            listen,
             origin,
-            conn,
-            witnesses,
-            page,
-            replicate,
-        } => serve(
-            &data,
-            &listen,
-            &origin,
-            Options {
-                limits: conn.limits()?,
-                client_writes: conn.client_writes,
-                witnesses: witnesses.config()?,
-                page,
-                replicate,
-            },
-            false,
-        ),
+            serve: args,
+        } => serve(&data, &origin, args, false),
         Command::Mirror {
             from,
             vkey,
@@ -340,53 +322,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo {
             data,
-            listen,
             origin,
-            conn,
-            witnesses,
-            page,
-            replicate,
-        } => serve(
-            &data,
-            &listen,
-            &origin,
-            Options {
-                limits: conn.limits()?,
-                client_writes: conn.client_writes,
-                witnesses: witnesses.config()?,
-                page,
-                replicate,
-            },
-            true,
-        ),
+            serve: args,
+        } => serve(&data, &origin, args, true),
     }
 }
 
-/// How `serve` and `demo` run beside where and what they serve.
-struct Options {
-    limits: node::serve::Limits,
-    /// Bytes of submissions in flight per client (0: no limit).
-    client_writes: usize,
-    /// The witnessing configuration and the policy's text.
-    witnesses: Option<(node::WitnessConfig, String)>,
-    page: PageArgs,
-    replicate: ReplicateArgs,
-}
-
-fn serve(
-    data: &Path,
-    listen: &str,
-    origin: &str,
-    options: Options,
-    demo: bool,
-) -> anyhow::Result<()> {
-    let Options {
-        limits,
-        client_writes,
+/// `serve`, or with `demo` the demo ledger seeded first.
+fn serve(data: &Path, origin: &str, args: ServeArgs, demo: bool) -> anyhow::Result<()> {
+    let ServeArgs {
+        listen,
+        conn,
         witnesses,
         page,
         replicate,
-    } = options;
+    } = args;
+    let limits = conn.limits()?;
+    let client_writes = conn.client_writes;
+    let witnesses = witnesses.config()?;
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let key = ledger::keyfile::read_or_create(&data.join("node.key"))?;
     let signer = CheckpointSigner::new(origin, key)?;
@@ -442,7 +395,7 @@ fn serve(
             ack_after_replication: replicate.ack_after_replication,
         });
     }
-    serve_http(node, listen, limits, "aidledger-node")?;
+    serve_http(node, &listen, limits, "aidledger-node")?;
     // The router, every handler and the runtime are gone: the sequencer
     // finishes the groups already queued and stops.
     sequencer
