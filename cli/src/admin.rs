@@ -166,7 +166,7 @@ pub fn genesis(g: Genesis, out: &mut impl Write) -> anyhow::Result<ExitCode> {
             rust_i18n::t!(
                 "genesis.exists",
                 node = g.node,
-                genesis = before.genesis.as_deref().unwrap_or("-"),
+                genesis = before.genesis.map_or("-".into(), |g| g.to_hex()),
                 size = before.size
             )
         );
@@ -201,9 +201,9 @@ pub fn genesis(g: Genesis, out: &mut impl Write) -> anyhow::Result<ExitCode> {
         .into());
     }
     let info = client.log_info()?;
-    let genesis = receipt.leaf_hash.to_hex();
+    let genesis = receipt.leaf_hash;
     anyhow::ensure!(
-        info.genesis.as_deref() == Some(genesis.as_str()),
+        info.genesis == Some(genesis),
         "the node's /v1/log names genesis {:?}, not the receipt's {genesis}",
         info.genesis
     );

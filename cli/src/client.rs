@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Context};
 use ledger::merkle::Hash;
 use percent_encoding::{utf8_percent_encode, AsciiSet, PercentEncode, NON_ALPHANUMERIC};
 use rust_i18n::t;
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub use crate::refusal::NodeError;
@@ -43,18 +43,8 @@ pub fn seg(s: &str) -> PercentEncode<'_> {
     utf8_percent_encode(s, UNRESERVED)
 }
 
-/// `GET /v1/log`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct LogInfo {
-    /// The log's origin (checkpoint key name).
-    pub origin: String,
-    /// The node's vkey.
-    pub vkey: String,
-    /// Current size.
-    pub size: u64,
-    /// Leaf hash of seq 0, if any.
-    pub genesis: Option<String>,
-}
+pub use ledger::api::LogInfo;
+use ledger::api::{ConsistencyProof, InclusionProof, Page};
 
 /// The node at one base URL.
 #[derive(Clone)]
@@ -133,8 +123,12 @@ impl NodeClient {
     }
 
     /// Calls `f` on every item of a paged list (SPEC §7: `{"items":[…],
-    /// "next_cursor"}`), in order, 1,000 a request.
-    pub fn each_item(&self, path: &str, mut f: impl FnMut(&Value)) -> anyhow::Result<()> {
+    /// "next_cursor"}`, [`Page`]), in order, 1,000 a request.
+    pub fn each_item<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        mut f: impl FnMut(T),
+    ) -> anyhow::Result<()> {
         let sep = if path.contains('?') { '&' } else { '?' };
         let mut cursor: Option<String> = None;
         loop {
@@ -142,23 +136,19 @@ impl NodeClient {
                 None => format!("{path}{sep}limit={PAGE}"),
                 Some(c) => format!("{path}{sep}limit={PAGE}&cursor={}", seg(c)),
             };
-            let page = self.get_json(&url)?;
-            page["items"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .for_each(&mut f);
-            match page["next_cursor"].as_str() {
-                Some(c) => cursor = Some(c.to_string()),
+            let page: Page<T> = self.get_as(&url)?;
+            page.items.into_iter().for_each(&mut f);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
                 None => return Ok(()),
             }
         }
     }
 
     /// Every item of a paged list.
-    pub fn all_items(&self, path: &str) -> anyhow::Result<Vec<Value>> {
+    pub fn all_items<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<Vec<T>> {
         let mut items = Vec::new();
-        self.each_item(path, |v| items.push(v.clone()))?;
+        self.each_item(path, |v| items.push(v))?;
         Ok(items)
     }
 
@@ -171,10 +161,11 @@ impl NodeClient {
         Ok(body)
     }
 
-    /// GET `path` as JSON.
-    pub fn get_json(&self, path: &str) -> anyhow::Result<Value> {
+    /// GET `path` as one of the API's answers ([`ledger::api`]).
+    pub fn get_as<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         let body = self.get(path)?;
-        serde_json::from_slice(&body).with_context(|| format!("{path} did not answer JSON"))
+        serde_json::from_slice(&body)
+            .with_context(|| format!("{path} did not answer what the API describes"))
     }
 
     /// POST a JSON body: status and answer, whatever the status.
@@ -187,7 +178,7 @@ impl NodeClient {
 
     /// `GET /v1/log`.
     pub fn log_info(&self) -> anyhow::Result<LogInfo> {
-        Ok(serde_json::from_value(self.get_json("/v1/log")?)?)
+        self.get_as("/v1/log")
     }
 
     /// `GET /v1/checkpoint`: the latest signed note, unverified.
@@ -197,17 +188,17 @@ impl NodeClient {
 
     /// `GET /v1/proof/consistency`.
     pub fn consistency(&self, first: u64, second: u64) -> anyhow::Result<Vec<Hash>> {
-        let v = self.get_json(&format!(
+        let proof: ConsistencyProof = self.get_as(&format!(
             "/v1/proof/consistency?first={first}&second={second}"
         ))?;
-        hashes(&v["path"])
+        Ok(proof.path)
     }
 
     /// `GET /v1/proof/inclusion`: the leaf hash the node claims and the path.
     pub fn inclusion(&self, seq: u64, size: u64) -> anyhow::Result<(Hash, Vec<Hash>)> {
-        let v = self.get_json(&format!("/v1/proof/inclusion?seq={seq}&size={size}"))?;
-        let leaf = hash(&v["leaf_hash"])?;
-        Ok((leaf, hashes(&v["path"])?))
+        let proof: InclusionProof =
+            self.get_as(&format!("/v1/proof/inclusion?seq={seq}&size={size}"))?;
+        Ok((proof.leaf_hash, proof.path))
     }
 
     /// The leaf bytes of seqs `start..end` (one NDJSON page per request);
@@ -264,20 +255,4 @@ impl NodeClient {
         }
         Ok(())
     }
-}
-
-/// A hex hash in a JSON answer.
-pub fn hash(v: &Value) -> anyhow::Result<Hash> {
-    v.as_str()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| anyhow!("{}", t!("client.not_hash", value = v)))
-}
-
-/// A JSON array of hex hashes.
-pub fn hashes(v: &Value) -> anyhow::Result<Vec<Hash>> {
-    v.as_array()
-        .ok_or_else(|| anyhow!("{}", t!("client.not_hashes", value = v)))?
-        .iter()
-        .map(hash)
-        .collect()
 }

@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use anyhow::{bail, Context};
+use ledger::api::{EntrySummary, FundView, OrgView};
+use ledger::domain::Kind;
+use ledger::records::{FundRec, OrgRec};
 use quick_xml::escape::escape;
 use rust_i18n::t;
 use serde_json::Value;
@@ -66,14 +69,18 @@ pub fn export(
     today: &str,
     now: &str,
 ) -> anyhow::Result<String> {
-    let org_rec = client
-        .get_json(&format!("/v1/orgs/{}", seg(org)))
+    let org_rec: OrgView = client
+        .get_as(&format!("/v1/orgs/{}", seg(org)))
         .with_context(|| t!("iati.org", org = org))?;
-    let funds: Vec<Value> = match only {
-        Some(id) => vec![client.get_json(&format!("/v1/funds/{}", seg(id)))?],
+    let funds: Vec<FundRec> = match only {
+        Some(id) => vec![
+            client
+                .get_as::<FundView>(&format!("/v1/funds/{}", seg(id)))?
+                .fund,
+        ],
         None => client.all_items("/v1/funds")?,
     };
-    let funds: Vec<&Value> = funds.iter().filter(|f| f["owner"] == org).collect();
+    let funds: Vec<&FundRec> = funds.iter().filter(|f| f.owner == org).collect();
     if funds.is_empty() {
         bail!("{}", t!("iati.no_fund", org = org));
     }
@@ -83,26 +90,33 @@ pub fn export(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<iati-activities version=\"2.03\" generated-datetime=\"{now}\">\n"
     );
     for fund in funds {
-        let flows = client.all_items(&format!("/v1/funds/{}/flows", seg(text(fund, "fund"))))?;
-        activity(&mut out, &org_rec, fund, &flows, today, now);
+        let flows = client.all_items(&format!("/v1/funds/{}/flows", seg(&fund.fund)))?;
+        activity(&mut out, &org_rec.org, fund, &flows, today, now);
     }
     out.push_str("</iati-activities>\n");
     Ok(out)
 }
 
 /// One fund as an `iati-activity`: what it is, then its transactions.
-fn activity(out: &mut String, org: &Value, fund: &Value, flows: &[Value], today: &str, now: &str) {
+fn activity(
+    out: &mut String,
+    org: &OrgRec,
+    fund: &FundRec,
+    flows: &[EntrySummary],
+    today: &str,
+    now: &str,
+) {
     describe(out, org, fund, today, now);
-    transactions(out, text(fund, "fund"), flows);
+    transactions(out, &fund.fund, flows);
     out.push_str("</iati-activity>\n");
 }
 
 /// The activity's opening and identity: ids, organisations, title,
 /// status, dates, sector and budget.
-fn describe(out: &mut String, org: &Value, fund: &Value, today: &str, now: &str) {
-    let id = text(fund, "fund");
-    let owner = text(fund, "owner");
-    let (start, end) = (text(fund, "start"), text(fund, "end"));
+fn describe(out: &mut String, org: &OrgRec, fund: &FundRec, today: &str, now: &str) {
+    let id = fund.fund.as_str();
+    let owner = fund.owner.as_str();
+    let (start, end) = (fund.start.as_str(), fund.end.as_str());
     let _ = write!(
         out,
         "<iati-activity last-updated-datetime=\"{now}\" xml:lang=\"zh\" default-currency=\"CNY\">\
@@ -115,19 +129,18 @@ fn describe(out: &mut String, org: &Value, fund: &Value, today: &str, now: &str)
         &format!(
             " ref=\"{}\" type=\"{}\"",
             escape(owner),
-            org_type(text(org, "type"))
+            org_type(org.org_type.as_str())
         ),
-        text(org, "name"),
+        &org.name,
     );
-    narrative(out, "title", "", text(fund, "title"));
+    narrative(out, "title", "", &fund.title);
     narrative(
         out,
         "description",
         "",
         &format!(
             "aidledger fund {id}: category {}, source {}",
-            text(fund, "category"),
-            text(fund, "source")
+            fund.category, fund.source
         ),
     );
     narrative(
@@ -136,9 +149,9 @@ fn describe(out: &mut String, org: &Value, fund: &Value, today: &str, now: &str)
         &format!(
             " ref=\"{}\" role=\"4\" type=\"{}\"",
             escape(owner),
-            org_type(text(org, "type"))
+            org_type(org.org_type.as_str())
         ),
-        text(org, "name"),
+        &org.name,
     );
     let status = if today < start {
         1
@@ -154,60 +167,60 @@ fn describe(out: &mut String, org: &Value, fund: &Value, today: &str, now: &str)
          <sector code=\"{}\" vocabulary=\"1\"/>\
          <budget type=\"1\" status=\"2\"><period-start iso-date=\"{start}\"/><period-end iso-date=\"{end}\"/>\
          <value currency=\"CNY\" value-date=\"{start}\">{}</value></budget>",
-        sector(text(fund, "category")),
-        yuan(fund["budget"].as_u64().unwrap_or(0))
+        sector(fund.category.as_str()),
+        yuan(fund.budget)
     );
 }
 
 /// The fund's unreversed flows as IATI transactions: receipts and
 /// transfers one by one, disbursements summed by date and region (no
 /// household is named).
-fn transactions(out: &mut String, id: &str, flows: &[Value]) {
+fn transactions(out: &mut String, id: &str, flows: &[EntrySummary]) {
     // Disbursements: (date, region) → (sum, count).
     let mut paid: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
-    for e in flows.iter().filter(|e| e["reversed"] != true) {
-        let b = &e["body"];
+    for e in flows.iter().filter(|e| !e.is_reversed()) {
+        let b = &e.body;
         let amount = b["amount"].as_u64().unwrap_or(0);
         let date = text(b, "date");
-        match text(e, "kind") {
-            "fund.receive" => transaction(
+        match e.kind {
+            Kind::FundReceive => transaction(
                 out,
                 1,
                 date,
                 amount,
-                &format!("receipt, seq {}", e["seq"]),
+                &format!("receipt, seq {}", e.seq),
                 Some(("provider-org", "", text(b, "from"))),
                 None,
             ),
-            "fund.transfer" if text(b, "to_fund") == id => {
+            Kind::FundTransfer if text(b, "to_fund") == id => {
                 let from = text(b, "from_fund");
                 let attr = format!(
                     " provider-activity-id=\"{}\"",
-                    escape(activity_id(text(e, "issuer"), from))
+                    escape(activity_id(&e.issuer, from))
                 );
                 transaction(
                     out,
                     1,
                     date,
                     amount,
-                    &format!("transfer in, seq {}", e["seq"]),
+                    &format!("transfer in, seq {}", e.seq),
                     Some(("provider-org", &attr, from)),
                     None,
                 );
             }
-            "fund.transfer" => {
+            Kind::FundTransfer => {
                 let to = text(b, "to_fund");
                 transaction(
                     out,
                     3,
                     date,
                     amount,
-                    &format!("transfer out, seq {}", e["seq"]),
+                    &format!("transfer out, seq {}", e.seq),
                     Some(("receiver-org", "", to)),
                     None,
                 );
             }
-            "disbursement" => {
+            Kind::Disbursement => {
                 let slot = paid
                     .entry((date.to_string(), text(b, "region").to_string()))
                     .or_default();

@@ -87,11 +87,11 @@ pub fn trusted_verifier(
             .parse()
             .map_err(|_| anyhow::anyhow!("{}", rust_i18n::t!("trust.bad_genesis")))?;
         let theirs = client.log_info()?.genesis;
-        if theirs.as_deref() != Some(pinned.to_hex().as_str()) {
+        if theirs != Some(pinned) {
             return Err(Failed(
                 rust_i18n::t!(
                     "trust.wrong_genesis",
-                    theirs = theirs.as_deref().unwrap_or("-"),
+                    theirs = theirs.map_or("-".into(), |h| h.to_hex()),
                     pinned = pinned
                 )
                 .into_owned(),

@@ -36,6 +36,7 @@ macro_rules! sealed {
     };
 }
 
+pub mod api;
 pub mod body;
 pub mod code;
 pub mod ident;

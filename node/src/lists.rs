@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
+use ledger::api::{EntrySummary, FundView, OrgView, Page};
 use ledger::domain::{Category, Index, Kind, NeedState, UnknownName};
 use ledger::entry::Leaf;
 use ledger::query;
@@ -41,7 +42,10 @@ fn paging(q: &HashMap<String, String>) -> Result<Paging, ApiError> {
 }
 
 fn page(items: Vec<Value>, next: Option<String>) -> Json<Value> {
-    Json(json!({"items": items, "next_cursor": next}))
+    Json(json!(Page {
+        items,
+        next_cursor: next
+    }))
 }
 
 fn seq_cursor(c: &Option<String>) -> Result<Option<u64>, ApiError> {
@@ -83,12 +87,18 @@ fn entry_summary(log: &Log<RocksBackend>, seq: u64) -> Result<Value, ApiError> {
         .ok_or_else(|| ApiError::internal(format!("leaf {seq} missing")))?;
     let leaf = Leaf::from_bytes(&bytes).map_err(ApiError::internal)?;
     let st = leaf.entry.statement;
-    let mut v = json!({"seq": seq, "kind": st.kind, "issuer": st.issuer, "nonce": st.nonce, "body": st.body, "logged_at": leaf.logged_at});
-    if let Some(rec) = query::entry(log.backend(), seq).map_err(ApiError::internal)? {
-        v["corrected_by"] = json!(rec.corrected_by);
-        v["reversed"] = json!(rec.reversed);
-    }
-    Ok(v)
+    let rec = query::entry(log.backend(), seq).map_err(ApiError::internal)?;
+    let summary = EntrySummary {
+        body: st.body,
+        corrected_by: rec.as_ref().map(|r| r.corrected_by),
+        issuer: st.issuer,
+        kind: st.kind,
+        logged_at: leaf.logged_at,
+        nonce: st.nonce,
+        reversed: rec.map(|r| r.reversed),
+        seq,
+    };
+    Ok(serde_json::to_value(summary).expect("summaries serialise"))
 }
 
 /// A page of the entries in one index, as summaries.
@@ -109,10 +119,7 @@ fn index_page(
 }
 
 fn fund_view(f: FundRec) -> Value {
-    let rate = f.execution_rate_bp();
-    let mut v = serde_json::to_value(f).expect("records serialise");
-    v["execution_rate_bp"] = json!(rate);
-    v
+    serde_json::to_value(FundView::from(f)).expect("records serialise")
 }
 
 /// The `q` of a search: at most 100 characters (empty: everything).
@@ -153,9 +160,7 @@ pub async fn org(
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::no("org", &id))?;
         let keys = query::org_keys(state, &id).map_err(ApiError::internal)?;
-        let mut v = json!(org);
-        v["keys"] = json!(keys);
-        Ok(Json(v))
+        Ok(Json(json!(OrgView { org, keys })))
     })
     .await
 }

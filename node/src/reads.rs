@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use ledger::api::{ConsistencyProof, InclusionProof, LogInfo};
 use ledger::code::{Code, Detail};
 
 use crate::{ApiError, Node, MAX_BATCH};
@@ -31,13 +32,13 @@ pub(crate) async fn log_info(State(node): State<Node>) -> Result<Json<Value>, Ap
     let origin = node.shared.origin.clone();
     let vkey = node.shared.vkey.clone();
     node.read(move |log| {
-        let genesis = log
-            .leaf_hash(0)
-            .map_err(ApiError::internal)?
-            .map(|h| h.to_hex());
-        Ok(Json(
-            json!({"origin": origin, "vkey": vkey, "size": log.size(), "genesis": genesis}),
-        ))
+        let genesis = log.leaf_hash(0).map_err(ApiError::internal)?;
+        Ok(Json(json!(LogInfo {
+            origin,
+            vkey,
+            size: log.size(),
+            genesis
+        })))
     })
     .await
 }
@@ -105,10 +106,6 @@ pub(crate) async fn entries_page(
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
 }
 
-fn hexes(path: Vec<ledger::merkle::Hash>) -> Vec<String> {
-    path.iter().map(|h| h.to_hex()).collect()
-}
-
 /// `GET /v1/proof/inclusion?seq=S&size=N` (`size` defaults to the current size).
 pub(crate) async fn inclusion(
     State(node): State<Node>,
@@ -133,11 +130,13 @@ pub(crate) async fn inclusion(
         let leaf_hash = log
             .leaf_hash(seq)
             .map_err(ApiError::internal)?
-            .expect("seq < size")
-            .to_hex();
-        Ok(Json(
-            json!({"seq": seq, "size": size, "leaf_hash": leaf_hash, "path": hexes(path)}),
-        ))
+            .expect("seq < size");
+        Ok(Json(json!(InclusionProof {
+            seq,
+            size,
+            leaf_hash,
+            path
+        })))
     })
     .await
 }
@@ -160,9 +159,11 @@ pub(crate) async fn consistency(
         let path = log
             .prove_consistency(first, second)
             .map_err(ApiError::internal)?;
-        Ok(Json(
-            json!({"first": first, "second": second, "path": hexes(path)}),
-        ))
+        Ok(Json(json!(ConsistencyProof {
+            first,
+            second,
+            path
+        })))
     })
     .await
 }

@@ -300,12 +300,13 @@ pub(crate) fn init(
         }
     }
     if let Some(published) = &genesis {
-        if info.genesis.as_deref() != Some(published.as_str()) {
+        let theirs = info.genesis.map(|h| h.to_hex());
+        if theirs.as_deref() != Some(published.as_str()) {
             let none = t!("init.no_genesis");
             return Err(Failed(
                 t!(
                     "init.other_genesis",
-                    genesis = info.genesis.as_deref().unwrap_or(&none),
+                    genesis = theirs.as_deref().unwrap_or(&none),
                     published = published
                 )
                 .into_owned(),
@@ -324,7 +325,7 @@ pub(crate) fn init(
         node: Some(node),
         origin: Some(info.origin.clone()),
         vkey: Some(info.vkey.clone()),
-        genesis: info.genesis.clone(),
+        genesis: info.genesis.map(|h| h.to_hex()),
         key: key.map(absolute),
         issuer,
         secret_file: secret_file.map(absolute),
@@ -337,7 +338,8 @@ pub(crate) fn init(
         ("init.key_id", format!("{:08x}", verifier.id())),
         (
             "init.genesis",
-            info.genesis.as_deref().unwrap_or(&empty).to_owned(),
+            info.genesis
+                .map_or_else(|| empty.into_owned(), |h| h.to_hex()),
         ),
         ("init.size", info.size.to_string()),
     ] {

@@ -11,9 +11,12 @@ use anyhow::Context;
 use cli::client::{seg, NodeClient};
 use cli::i18n;
 use cli::{iati, vocab, write_durably};
+use ledger::api::{EntrySummary, FundView, Page};
+use ledger::domain::Kind;
 use ledger::entry::format_timestamp;
 use ledger::ident::{pseudonym, PseudonymKind};
 use ledger::keyfile;
+use ledger::records::OrgRec;
 use rust_i18n::t;
 use serde_json::Value;
 
@@ -28,52 +31,49 @@ pub(crate) fn fund_show(
 ) -> anyhow::Result<ExitCode> {
     let id = id.with_context(|| t!("fund.no_id"))?;
     let client = NodeClient::new(&node.node);
-    let f = client
-        .get_json(&format!("/v1/funds/{}", seg(&id)))
+    let view: FundView = client
+        .get_as(&format!("/v1/funds/{}", seg(&id)))
         .with_context(|| t!("fund.looking_up", fund = id))?;
+    let f = &view.fund;
     let names = org_names(&client)?;
-    let text = |field: &str| f[field].as_str().unwrap_or("-").to_owned();
     let rows = [
-        ("fund", text("fund")),
-        ("title", text("title")),
-        ("owner", org_name(&names, &text("owner"))),
-        ("category", vocab::label("category", &text("category"))),
-        ("source", vocab::label("source", &text("source"))),
-        ("region", text("region")),
-        ("start", text("start")),
-        ("end", text("end")),
+        ("fund", f.fund.clone()),
+        ("title", f.title.clone()),
+        ("owner", org_name(&names, &f.owner)),
+        ("category", vocab::label("category", f.category.as_str())),
+        ("source", vocab::label("source", f.source.as_str())),
+        ("region", f.region.clone()),
+        ("start", f.start.clone()),
+        ("end", f.end.clone()),
     ];
     for (field, value) in rows {
         let label = format!("fund.field.{field}");
         writeln!(stdout, "{}", table_line(&t!(&label), &value))?;
     }
-    for field in [
-        "budget",
-        "received",
-        "transferred_in",
-        "transferred_out",
-        "disbursed",
-        "balance",
+    for (field, fen) in [
+        ("budget", f.budget),
+        ("received", f.received),
+        ("transferred_in", f.transferred_in),
+        ("transferred_out", f.transferred_out),
+        ("disbursed", f.disbursed),
+        ("balance", f.balance),
     ] {
-        let money = t!("money", amount = format!("{:>16}", yuan(&f[field])));
+        let money = t!("money", amount = format!("{:>16}", vocab::yuan(fen)));
         let label = format!("fund.field.{field}");
         writeln!(stdout, "{}", table_line(&t!(&label), &money))?;
     }
-    if let Some(bp) = f["execution_rate_bp"].as_u64() {
+    if let Some(bp) = view.execution_rate_bp {
         let rate = format!("{:>16}%", format!("{}.{:02}", bp / 100, bp % 100));
         writeln!(stdout, "{}", table_line(&t!("fund.field.executed"), &rate))?;
     }
-    let flows = f["receipts"].as_u64().unwrap_or(0)
-        + f["transfers_in"].as_u64().unwrap_or(0)
-        + f["transfers_out"].as_u64().unwrap_or(0)
-        + f["disbursements"].as_u64().unwrap_or(0);
+    let flows = f.receipts + f.transfers_in + f.transfers_out + f.disbursements;
     if limit > 0 {
-        let page = client.get_json(&format!(
+        let page: Page<EntrySummary> = client.get_as(&format!(
             "/v1/funds/{}/flows?limit={}",
             seg(&id),
             limit.min(cli::client::PAGE)
         ))?;
-        let items = page["items"].as_array().cloned().unwrap_or_default();
+        let items = page.items;
         writeln!(stdout)?;
         entries_table(stdout, &items, &names)?;
         if flows > items.len() as u64 {
@@ -133,9 +133,9 @@ pub(crate) fn yuan(v: &Value) -> String {
 /// Organisation ids → names, for tables that say who did what.
 fn org_names(client: &NodeClient) -> anyhow::Result<HashMap<String, String>> {
     Ok(client
-        .all_items("/v1/orgs")?
-        .iter()
-        .filter_map(|o| Some((o["id"].as_str()?.to_owned(), o["name"].as_str()?.to_owned())))
+        .all_items::<OrgRec>("/v1/orgs")?
+        .into_iter()
+        .map(|o| (o.id, o.name))
         .collect())
 }
 
@@ -149,7 +149,7 @@ fn org_name(names: &HashMap<String, String>, id: &str) -> String {
 
 pub(crate) fn entries_table(
     out: &mut impl Write,
-    items: &[Value],
+    items: &[EntrySummary],
     names: &HashMap<String, String>,
 ) -> anyhow::Result<()> {
     let columns = |seq: &str, date: &str, kind: &str, issuer: &str, amount: &str, detail: &str| {
@@ -175,26 +175,25 @@ pub(crate) fn entries_table(
         )
     )?;
     for e in items {
-        let b = &e["body"];
+        let b = &e.body;
         let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
-        let logged = text(&e["logged_at"]);
+        let logged = &e.logged_at;
         let date = b["date"]
             .as_str()
             .map_or_else(|| logged[..10.min(logged.len())].to_owned(), str::to_owned);
-        let kind = text(&e["kind"]);
-        let detail = match kind.as_str() {
-            "disbursement" => format!(
+        let detail = match e.kind {
+            Kind::Disbursement => format!(
                 "{} {} {} {}",
                 text(&b["fund"]),
                 vocab::label("cause", &text(&b["cause"])),
                 vocab::label("method", &text(&b["method"])),
                 text(&b["region"])
             ),
-            "fund.transfer" => format!("{} → {}", text(&b["from_fund"]), text(&b["to_fund"])),
-            "fund.receive" => {
+            Kind::FundTransfer => format!("{} → {}", text(&b["from_fund"]), text(&b["to_fund"])),
+            Kind::FundReceive => {
                 t!("table.from", from = org_name(names, &text(&b["from"]))).into_owned()
             }
-            "need.publish" => t!(
+            Kind::NeedPublish => t!(
                 "table.need",
                 need = text(&b["need"]),
                 cause = vocab::label("cause", &text(&b["cause"]))
@@ -202,21 +201,20 @@ pub(crate) fn entries_table(
             .into_owned(),
             _ => String::new(),
         };
-        let reversed = if e["reversed"] == true {
+        let reversed = if e.is_reversed() {
             t!("table.reversed").into_owned()
         } else {
             String::new()
         };
-        let issuer = text(&e["issuer"]);
-        let issuer = names.get(&issuer).cloned().unwrap_or(issuer);
+        let issuer = names.get(&e.issuer).unwrap_or(&e.issuer);
         writeln!(
             out,
             "{}",
             columns(
-                &e["seq"].to_string(),
+                &e.seq.to_string(),
                 &date,
-                &i18n::kind(&kind),
-                &issuer,
+                &i18n::kind(e.kind.as_str()),
+                issuer,
                 &yuan(&b["amount"]),
                 &format!("{detail}{reversed}")
             )

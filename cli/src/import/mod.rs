@@ -34,6 +34,7 @@ pub use rows::{read_rows, Import, RowError, RowFault, Rows};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use ledger::api::{EntrySummary, FundView};
 use ledger::code::Code;
 use ledger::domain::Kind;
 use ledger::entry::SignedEntry;
@@ -141,23 +142,19 @@ fn ledger_payments(
     }
     let wanted: std::collections::HashSet<&PaymentKey> = keys.iter().copied().collect();
     let mut found: HashMap<PaymentKey, Vec<(u64, String)>> = HashMap::new();
-    let mut take = |item: &Value| {
-        if item["kind"] != "disbursement"
-            || item["issuer"] != issuer
-            || item["reversed"].as_bool() == Some(true)
-        {
+    let mut take = |item: EntrySummary| {
+        if item.kind != Kind::Disbursement || item.issuer != issuer || item.is_reversed() {
             return;
         }
-        if let (Some(key), Some(seq)) = (PaymentKey::of(&item["body"]), item["seq"].as_u64()) {
+        if let Some(key) = PaymentKey::of(&item.body) {
             if wanted.contains(&key) {
-                let nonce = item["nonce"].as_str().unwrap_or_default().to_owned();
-                found.entry(key).or_default().push((seq, nonce));
+                found.entry(key).or_default().push((item.seq, item.nonce));
             }
         }
     };
     for (fund, keys) in by_fund {
-        let info = client.get_json(&format!("/v1/funds/{}", seg(fund)))?;
-        let pages_of_fund = info["disbursements"].as_u64().unwrap_or(0) / crate::client::PAGE + 1;
+        let info: FundView = client.get_as(&format!("/v1/funds/{}", seg(fund)))?;
+        let pages_of_fund = info.fund.disbursements / crate::client::PAGE + 1;
         let mut beneficiaries: Vec<&str> = keys.iter().map(|k| k.beneficiary.as_str()).collect();
         beneficiaries.sort_unstable();
         beneficiaries.dedup();
@@ -184,13 +181,12 @@ fn ledger_refs(
     for fund in funds {
         client.each_item(
             &format!("/v1/funds/{}/flows", seg(fund)),
-            &mut |item: &Value| {
-                if item["issuer"] != issuer {
+            &mut |item: EntrySummary| {
+                if item.issuer != issuer {
                     return;
                 }
-                if let (Some(r), Some(seq)) = (item["body"]["ref"].as_str(), item["seq"].as_u64()) {
-                    let nonce = item["nonce"].as_str().unwrap_or_default().to_owned();
-                    found.entry(r.to_owned()).or_insert((seq, nonce));
+                if let Some(r) = item.body["ref"].as_str() {
+                    found.entry(r.to_owned()).or_insert((item.seq, item.nonce));
                 }
             },
         )?;

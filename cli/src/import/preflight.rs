@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use anyhow::{bail, Context};
+use ledger::api::{FundView, OrgView};
 use ledger::code::Code;
 use ledger::domain::Kind;
 use ledger::entry::SignedEntry;
@@ -39,7 +40,7 @@ pub struct Preflight {
 /// rows row errors). An `Err` means nothing may be sent.
 pub fn preflight(client: &NodeClient, opts: &Import<'_>, rows: &Rows) -> anyhow::Result<Preflight> {
     let key = hex::encode(opts.key.verifying_key().to_bytes());
-    let org = match client.get_json(&format!("/v1/orgs/{}", seg(opts.issuer))) {
+    let org: OrgView = match client.get_as(&format!("/v1/orgs/{}", seg(opts.issuer))) {
         Ok(org) => org,
         Err(e)
             if e.downcast_ref::<crate::client::NodeError>()
@@ -49,15 +50,10 @@ pub fn preflight(client: &NodeClient, opts: &Import<'_>, rows: &Rows) -> anyhow:
         }
         Err(e) => return Err(e),
     };
-    let k = org["keys"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|k| k["key"] == key.as_str())
-        .with_context(|| {
-            t!("preflight.not_their_key", key = key, org = opts.issuer).into_owned()
-        })?;
-    if let Some(seq) = k["revoked_seq"].as_u64() {
+    let k = org.keys.iter().find(|k| k.key == key).with_context(|| {
+        t!("preflight.not_their_key", key = key, org = opts.issuer).into_owned()
+    })?;
+    if let Some(seq) = k.revoked_seq {
         bail!(
             "{}",
             t!("preflight.revoked", key = key, org = opts.issuer, seq = seq)
@@ -66,12 +62,7 @@ pub fn preflight(client: &NodeClient, opts: &Import<'_>, rows: &Rows) -> anyhow:
     let Some(role) = opts.kind.role() else {
         bail!("{}", t!("import.kinds", kind = opts.kind));
     };
-    if !k["roles"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|r| r == role.as_str())
-    {
+    if !k.roles.contains(&role) {
         bail!(
             "{}",
             t!(
@@ -94,8 +85,8 @@ pub fn preflight(client: &NodeClient, opts: &Import<'_>, rows: &Rows) -> anyhow:
     let mut warnings = Vec::new();
     let mut funds = Funds::default();
     for (fund, total) in needed {
-        let f = match client.get_json(&format!("/v1/funds/{}", seg(fund))) {
-            Ok(f) => f,
+        let f = match client.get_as::<FundView>(&format!("/v1/funds/{}", seg(fund))) {
+            Ok(f) => f.fund,
             Err(e)
                 if e.downcast_ref::<crate::client::NodeError>()
                     .is_some_and(|n| n.status == 404) =>
@@ -108,17 +99,17 @@ pub fn preflight(client: &NodeClient, opts: &Import<'_>, rows: &Rows) -> anyhow:
             }
             Err(e) => return Err(e),
         };
-        if f["owner"] != opts.issuer {
+        if f.owner != opts.issuer {
             funds.refused.insert(
                 fund.to_owned(),
                 Problem::new("row.not_their_fund")
                     .text("fund", fund)
-                    .text("owner", f["owner"].as_str().unwrap_or("?"))
+                    .text("owner", &f.owner)
                     .text("org", opts.issuer),
             );
             continue;
         }
-        let balance = f["balance"].as_u64().unwrap_or(0);
+        let balance = f.balance;
         funds.balances.insert(fund.to_owned(), balance);
         if opts.kind == Kind::Disbursement && total > balance {
             warnings.push(

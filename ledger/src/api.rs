@@ -1,0 +1,119 @@
+//! The read API's answers as types (SPEC §7), shared by the node, which
+//! writes them, and the CLI, which reads them: a page, an entry's summary,
+//! a fund, an organisation with its keys. Errors are
+//! [`crate::code::ErrorBody`]. No HTTP here: only the shapes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::domain::Kind;
+use crate::merkle::Hash;
+use crate::records::{FundRec, KeyRec, OrgRec};
+
+/// A page of a listing: its items and the cursor of the next page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Where the next page starts; `None` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// An entry as listings show it: the statement's parts, when it was logged,
+/// and what corrected it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntrySummary {
+    /// The statement's body.
+    pub body: Value,
+    /// The correction that targets it, if one does (present only for the
+    /// kinds whose record the rules keep: money, points, assessments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrected_by: Option<Option<u64>>,
+    /// The signing organisation.
+    pub issuer: String,
+    /// Its kind.
+    pub kind: Kind,
+    /// When the node logged it.
+    pub logged_at: String,
+    /// The statement's nonce.
+    pub nonce: String,
+    /// Whether a correction reversed it (present as `corrected_by` is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reversed: Option<bool>,
+    /// Its seq.
+    pub seq: u64,
+}
+
+impl EntrySummary {
+    /// True if a correction reversed it.
+    pub fn is_reversed(&self) -> bool {
+        self.reversed == Some(true)
+    }
+}
+
+/// `GET /v1/funds/{id}`: the fund's record and its execution rate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FundView {
+    /// The record with its running totals.
+    #[serde(flatten)]
+    pub fund: FundRec,
+    /// Disbursed as a share of the budget in basis points; `None` for a
+    /// zero budget.
+    pub execution_rate_bp: Option<u64>,
+}
+
+impl From<FundRec> for FundView {
+    fn from(fund: FundRec) -> FundView {
+        FundView {
+            execution_rate_bp: fund.execution_rate_bp(),
+            fund,
+        }
+    }
+}
+
+/// `GET /v1/orgs/{id}`: the organisation and its keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgView {
+    /// The record.
+    #[serde(flatten)]
+    pub org: OrgRec,
+    /// Its keys with their roles, as added and revoked.
+    pub keys: Vec<KeyRec>,
+}
+
+/// `GET /v1/log`: what a client pins and where the log stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogInfo {
+    /// The log's origin (its checkpoint key's name).
+    pub origin: String,
+    /// The node's checkpoint vkey.
+    pub vkey: String,
+    /// The number of leaves.
+    pub size: u64,
+    /// The leaf hash of seq 0, once there is one.
+    pub genesis: Option<Hash>,
+}
+
+/// `GET /v1/proof/inclusion`: RFC 9162 §2.1.3.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InclusionProof {
+    /// The leaf's seq.
+    pub seq: u64,
+    /// The tree's size.
+    pub size: u64,
+    /// The leaf's hash.
+    pub leaf_hash: Hash,
+    /// The audit path.
+    pub path: Vec<Hash>,
+}
+
+/// `GET /v1/proof/consistency`: RFC 9162 §2.1.4.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsistencyProof {
+    /// The older size.
+    pub first: u64,
+    /// The newer size.
+    pub second: u64,
+    /// The proof.
+    pub path: Vec<Hash>,
+}
