@@ -92,15 +92,27 @@ impl Shared {
     }
 }
 
+/// What a node is. (A standby, which follows like a mirror and takes over
+/// as the writer, will be a third.)
+#[derive(Clone)]
+enum Role {
+    /// The writer: entries go to its sequencer through the queue.
+    Primary(Queue),
+    /// A read mirror: submissions are refused, naming the primary that
+    /// takes them.
+    Mirror {
+        /// The primary's URL.
+        primary: Option<String>,
+    },
+}
+
 /// Everything a handler needs.
 #[derive(Clone)]
 pub struct Node {
     log: SharedLog,
     shared: Arc<Shared>,
-    /// The sequencer's queue (none on a read mirror).
-    queue: Option<Queue>,
-    /// On a mirror: the primary that takes submissions.
-    primary: Option<String>,
+    /// What this node is: the writer, or a read mirror.
+    role: Role,
     /// The HTML of `/`, with the page's trust anchor in it.
     page: axum::body::Bytes,
     /// Entries in flight per client on the write route.
@@ -191,9 +203,8 @@ impl Node {
             Node {
                 log,
                 shared,
-                queue: Some(queue),
+                role: Role::Primary(queue),
                 page,
-                primary: None,
                 writes: admission::WriteAdmission::new(0),
                 checks: check_pool(),
                 standing: Arc::default(),
@@ -234,9 +245,8 @@ impl Node {
         Ok(Node {
             log,
             shared,
-            queue: None,
+            role: Role::Mirror { primary },
             page,
-            primary,
             writes: admission::WriteAdmission::new(0),
             checks: check_pool(),
             standing: Arc::default(),
@@ -276,12 +286,15 @@ impl Node {
     /// Queues `entries` for the sequencer and waits until their group is
     /// durable (or failed).
     async fn sequence(&self, entries: Vec<Submitted>) -> Result<Committed, ApiError> {
-        let Some(queue) = &self.queue else {
-            let to = self.primary.as_deref().unwrap_or("the primary node");
-            return Err(ApiError::new(
-                Code::MethodNotAllowed,
-                format!("this node is a read mirror; submit entries to {to}"),
-            ));
+        let queue = match &self.role {
+            Role::Primary(queue) => queue,
+            Role::Mirror { primary } => {
+                let to = primary.as_deref().unwrap_or("the primary node");
+                return Err(ApiError::new(
+                    Code::MethodNotAllowed,
+                    format!("this node is a read mirror; submit entries to {to}"),
+                ));
+            }
         };
         let (reply, rx) = oneshot::channel();
         queue
