@@ -187,7 +187,7 @@ fn round(
         (log.size(), log.head().root, position)
     };
     let root = signed.checkpoint.root;
-    if !TileFollower::<Source>::extends(&root, &held_root)? {
+    if !ledger::follow::extends::<String>(&root, &held_root)? {
         *shared.checkpoint.write().expect("checkpoint lock") = note;
         return Ok(());
     }

@@ -235,26 +235,6 @@ impl<S: TileSource> TileFollower<S> {
         })
     }
 
-    /// Whether `new` extends a tree verified before (`held`): false when it
-    /// is the same tree, an error when it is smaller or another root at the
-    /// same size. (A larger tree extends it only if its leaves, checked
-    /// from `held.size` on by a resumed chain verifier, reach its root.)
-    pub fn extends(new: &RootHash, held: &RootHash) -> Result<bool, FollowError<S::Error>> {
-        if new.size < held.size {
-            return Err(FollowError::Rollback {
-                size: new.size,
-                held: held.size,
-            });
-        }
-        if new.size == held.size && new != held {
-            return Err(FollowError::Fork {
-                at: new.size,
-                why: "another root at the size verified before".into(),
-            });
-        }
-        Ok(new.size > held.size)
-    }
-
     /// The entry bundles of the tree of `size` holding leaves from `from` on.
     pub fn bundle_paths(from: u64, size: u64) -> impl Iterator<Item = TilePath> + Clone {
         (from / TILE_WIDTH..size.div_ceil(TILE_WIDTH)).map(move |index| TilePath {
@@ -293,6 +273,26 @@ impl<S: TileSource> TileFollower<S> {
         }
         Ok(())
     }
+}
+
+/// Whether `new` extends a tree verified before (`held`): false when it
+/// is the same tree, an error when it is smaller or another root at the
+/// same size. (A larger tree extends it only if its leaves, checked
+/// from `held.size` on by a resumed chain verifier, reach its root.)
+pub fn extends<E>(new: &RootHash, held: &RootHash) -> Result<bool, FollowError<E>> {
+    if new.size < held.size {
+        return Err(FollowError::Rollback {
+            size: new.size,
+            held: held.size,
+        });
+    }
+    if new.size == held.size && new != held {
+        return Err(FollowError::Fork {
+            at: new.size,
+            why: "another root at the size verified before".into(),
+        });
+    }
+    Ok(new.size > held.size)
 }
 
 /// The bundles of [`TileFollower::bundles`].
@@ -533,7 +533,7 @@ mod tests {
         // Smaller than held: a rollback; another root at the held size: a fork.
         let (_, _, smaller) = log(599);
         let (_, _, other_root) = log(600);
-        let roll = TileFollower::<Mem>::extends(&smaller, &root).unwrap_err();
+        let roll = extends::<String>(&smaller, &root).unwrap_err();
         assert!(matches!(
             roll,
             FollowError::Rollback {
@@ -541,11 +541,11 @@ mod tests {
                 held: 600
             }
         ));
-        assert!(!TileFollower::<Mem>::extends(&other_root, &root).unwrap());
+        assert!(!extends::<String>(&other_root, &root).unwrap());
         let mut forged = root;
         forged.hash = leaf_hash(b"another history");
-        let fork = TileFollower::<Mem>::extends(&forged, &root).unwrap_err();
+        let fork = extends::<String>(&forged, &root).unwrap_err();
         assert!(matches!(fork, FollowError::Fork { at: 600, .. }));
-        assert!(TileFollower::<Mem>::extends(&root, &smaller).unwrap());
+        assert!(extends::<String>(&root, &smaller).unwrap());
     }
 }
