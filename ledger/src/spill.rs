@@ -90,10 +90,8 @@ impl SpillState {
     /// (a [`SpillState::save`] of `next` finished there); otherwise emptied,
     /// with `false`.
     pub fn open(dir: &Path, budget: usize, next: u64) -> Result<(SpillState, bool), StateError> {
-        let mut state = SpillState {
-            persistent: true,
-            ..SpillState::temporary(dir, budget)
-        };
+        let mut state = SpillState::temporary(dir, budget);
+        state.persistent = true;
         let disk = state.open_disk()?;
         let saved = disk.meta.get(NEXT).map_err(io)?;
         let kept = saved.as_deref() == Some(&next.to_be_bytes()[..]);
@@ -184,6 +182,17 @@ impl SpillState {
     }
 }
 
+impl Drop for SpillState {
+    /// A temporary store's directory goes too, even if nothing ever
+    /// spilled into it (a small ledger's audit).
+    fn drop(&mut self) {
+        if !self.persistent {
+            self.disk = None;
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
 impl StateStore for SpillState {
     fn apply(&mut self, writes: &[Write]) -> Result<(), StateError> {
         for w in writes {
@@ -268,6 +277,20 @@ mod tests {
 
     fn get(s: &SpillState, key: &[u8]) -> Option<Vec<u8>> {
         s.get(Table::Keys, key).unwrap()
+    }
+
+    #[test]
+    fn a_temporary_store_leaves_no_directory_spilled_or_not() {
+        let parent = tempfile::tempdir().unwrap();
+        for budget in [0, 1 << 20] {
+            let dir = parent.path().join(format!("replay-{budget}"));
+            std::fs::create_dir(&dir).unwrap();
+            let mut s = SpillState::temporary(&dir, budget);
+            s.apply(&[w(b"a", b"1")]).unwrap();
+            assert_eq!(s.spills(), u64::from(budget == 0));
+            drop(s);
+            assert!(!dir.exists(), "budget {budget}");
+        }
     }
 
     #[test]

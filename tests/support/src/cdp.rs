@@ -42,6 +42,7 @@ impl Browser {
     /// Starts Chromium headless with its profile in `profile` (kept between
     /// launches: localStorage survives a restart) and opens a blank page.
     pub fn launch(profile: &Path) -> Browser {
+        std::fs::create_dir_all(profile).expect("the profile directory");
         let mut child = Command::new(chromium())
             .args([
                 "--headless",
@@ -56,6 +57,9 @@ impl Browser {
                 "--remote-allow-origins=*",
             ])
             .arg(format!("--user-data-dir={}", profile.display()))
+            // Chromium's singleton socket goes to $TMPDIR and stays there
+            // when the browser is killed: keep it inside the profile.
+            .env("TMPDIR", profile)
             .arg("about:blank")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
