@@ -12,6 +12,8 @@ use std::sync::OnceLock;
 use jsonschema::{Registry, Validator};
 use serde_json::Value;
 
+use crate::entry::SignedEntry;
+
 /// Base URI of the schemas' `$id`s.
 pub const BASE_URI: &str = "https://aidledger.org/schemas/";
 
@@ -151,10 +153,89 @@ pub fn validate_entry(entry: &Value) -> Result<(), SchemaError> {
     let s = schemas();
     first_error(&s.entry, entry, "")?;
     let statement = &entry["statement"];
-    let kind = statement["kind"].as_str().unwrap_or_default();
-    let validator = s.kinds.get(kind).ok_or_else(|| SchemaError {
+    validate_body(
+        statement["kind"].as_str().unwrap_or_default(),
+        &statement["body"],
+    )
+}
+
+/// [`validate_entry`] for an entry already parsed into its types, as a
+/// replay holds it: the same verdict and path, without turning the entry
+/// back into a JSON value. The types already keep what `entry.json` and
+/// `statement.json` require of the members, `kind`, `key` and `signature`;
+/// the rest of the envelope is checked here as those schemas say.
+pub fn validate_signed(entry: &SignedEntry) -> Result<(), SchemaError> {
+    let st = &entry.statement;
+    let at = |member: &str, message: String| SchemaError {
+        path: format!("/statement/{member}"),
+        message,
+    };
+    if st.v != 1 {
+        return Err(at("v", format!("1 was expected, not {}", st.v)));
+    }
+    if !crate::ident::is_org_id(&st.issuer) {
+        return Err(at("issuer", format!("{:?} is not a \"org-id\"", st.issuer)));
+    }
+    let nonce_ok = (1..=64).contains(&st.nonce.len())
+        && st
+            .nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+    if !nonce_ok {
+        return Err(at(
+            "nonce",
+            format!(
+                "{:?} does not match \"^[A-Za-z0-9._:-]{{1,64}}$\"",
+                st.nonce
+            ),
+        ));
+    }
+    if !timestamp_shaped(&st.issued_at) {
+        return Err(at(
+            "issued_at",
+            format!(
+                "{:?} is not an RFC 3339 UTC timestamp ending in Z",
+                st.issued_at
+            ),
+        ));
+    }
+    if !st.body.is_object() {
+        return Err(at("body", format!("{} is not of type \"object\"", st.body)));
+    }
+    validate_body(st.kind.as_str(), &st.body)
+}
+
+/// `statement.json`'s `issued_at` pattern:
+/// `^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z$`.
+fn timestamp_shaped(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if b.len() < 20 || !b.is_ascii() || b[b.len() - 1] != b'Z' {
+        return false;
+    }
+    let fixed = digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19);
+    let fraction = &b[19..b.len() - 1];
+    fixed
+        && (fraction.is_empty()
+            || (fraction[0] == b'.'
+                && (2..=10).contains(&fraction.len())
+                && fraction[1..].iter().all(u8::is_ascii_digit)))
+}
+
+fn validate_body(kind: &str, body: &Value) -> Result<(), SchemaError> {
+    let validator = schemas().kinds.get(kind).ok_or_else(|| SchemaError {
         path: "/statement/kind".into(),
         message: format!("unknown kind {kind:?}"),
     })?;
-    first_error(validator, &statement["body"], "/statement/body")
+    first_error(validator, body, "/statement/body")
 }

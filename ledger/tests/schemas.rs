@@ -205,3 +205,55 @@ fn example_bodies_round_trip_through_their_types() {
     round_trip::<body::NeedFulfil>();
     round_trip::<body::Correction>();
 }
+
+/// The replay's typed check gives the verdict and the path of the JSON one,
+/// for every kind's example and every way of spoiling its envelope that the
+/// types still let through.
+#[test]
+fn the_typed_check_agrees_with_the_json_schema() {
+    let spoiled: Vec<(&str, Value)> = vec![
+        ("v", json!(2)),
+        ("issuer", json!("CN-USCI-53440300MJ0000018A")),
+        ("issuer", json!("")),
+        ("issuer", json!("XM-DAC-41122")),
+        ("nonce", json!("")),
+        ("nonce", json!("a".repeat(65))),
+        ("nonce", json!("a".repeat(64))),
+        ("nonce", json!("a b")),
+        ("nonce", json!("ok.1:x-Y_z")),
+        ("issued_at", json!("2026-03-01T09:00:00.123456789Z")),
+        ("issued_at", json!("2026-03-01T09:00:00.1234567890Z")),
+        ("issued_at", json!("2026-13-45T99:99:99Z")),
+        ("issued_at", json!("2026-03-01 09:00:00Z")),
+        ("issued_at", json!("2026-03-01T09:00:00.Z")),
+        ("issued_at", json!("2026-03-01T09:00:00z")),
+        ("issued_at", json!("2026-03-01T09:00:00+08:00")),
+        ("issued_at", json!("２026-03-01T09:00:00Z")),
+        ("issued_at", json!("2026-03-01T09:00:00Z\n")),
+        ("body", json!([])),
+        ("body", json!(5)),
+        ("body", json!({})),
+        ("body", json!({"x": 1})),
+    ];
+    let mut cases = 0;
+    for (kind, _) in KIND_SCHEMAS {
+        let example: Value = serde_json::from_str(
+            &std::fs::read_to_string(schemas_dir().join(format!("examples/{kind}.json"))).unwrap(),
+        )
+        .unwrap();
+        let mut entries = vec![entry_with(kind, example.clone())];
+        for (member, value) in &spoiled {
+            let mut e = entry_with(kind, example.clone());
+            e["statement"][*member] = value.clone();
+            entries.push(e);
+        }
+        for e in entries {
+            let json = validate_entry(&e).map_err(|e| e.path);
+            let typed: ledger::entry::SignedEntry = serde_json::from_value(e.clone()).unwrap();
+            let typed = ledger::schema::validate_signed(&typed).map_err(|e| e.path);
+            assert_eq!(typed, json, "{e}");
+            cases += 1;
+        }
+    }
+    assert_eq!(cases, KIND_SCHEMAS.len() * (spoiled.len() + 1));
+}

@@ -8,11 +8,11 @@
 //! re-checked entry by entry with `verify_strict`, so the report names the
 //! first bad seq; `verify_strict` has the last word.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::mpsc;
 use std::time::SystemTime;
 
 use ed25519_dalek::{Signature, VerifyingKey};
-use rayon::prelude::*;
 
 use crate::entry::{
     parse_timestamp, verify_strict, EntryError, EntrySignature, Leaf, LeafRecord, PublicKey,
@@ -88,8 +88,10 @@ pub struct ChainVerifier {
     last_time: SystemTime,
     last_logged_at: Option<String>,
     pending: Vec<Pending>,
-    batch: usize,
     threads: usize,
+    /// Batches being checked on the pool, oldest first, each answering with
+    /// its first bad signature.
+    in_flight: VecDeque<mpsc::Receiver<Option<(u64, PublicKey)>>>,
     keys: HashMap<PublicKey, Option<VerifyingKey>>,
     /// With [`ChainVerifier::keeping`]: the leaves pushed since the last
     /// [`ChainVerifier::take_verified`], and the seq of the first.
@@ -206,11 +208,8 @@ impl ChainVerifier {
             last_time,
             last_logged_at: at.logged_at,
             pending: Vec::new(),
-            // Batched verification shares one inversion and one multiscalar
-            // multiplication across the batch: the larger, the cheaper a
-            // signature, up to a few hundred.
-            batch: 512,
             threads: 1,
+            in_flight: VecDeque::new(),
             keys: HashMap::new(),
             kept: None,
             remembered: None,
@@ -231,10 +230,11 @@ impl ChainVerifier {
         self
     }
 
-    /// Checks signatures on `threads` threads (rayon), in larger batches.
+    /// Checks signatures on rayon's pool (`threads` > 1), batch by batch
+    /// while the calling thread goes on with the next leaves, up to two
+    /// batches a thread ahead of it.
     pub fn with_threads(mut self, threads: usize) -> ChainVerifier {
         self.threads = threads.max(1);
-        self.batch = 512 * self.threads;
         self
     }
 
@@ -259,8 +259,8 @@ impl ChainVerifier {
             sig: leaf.entry.signature,
             key: leaf.entry.statement.key,
         });
-        if self.pending.len() >= self.batch {
-            self.flush()?;
+        if self.pending.len() >= BATCH {
+            self.dispatch()?;
         }
         self.prev = hash;
         self.frontier.push(hash);
@@ -322,32 +322,57 @@ impl ChainVerifier {
         }
     }
 
-    /// Checks every pending signature.
+    /// Checks every pending signature, and waits for the batches on the
+    /// pool.
     pub fn flush(&mut self) -> Result<(), VerifyError> {
+        self.dispatch()?;
+        while !self.in_flight.is_empty() {
+            self.receive_oldest()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the pending signatures to the pool as one batch (or, on one
+    /// thread, checks them here).
+    fn dispatch(&mut self) -> Result<(), VerifyError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
         let pending = std::mem::take(&mut self.pending);
-        for p in &pending {
-            // A small-order (weak) key is refused here as `verify_strict` would:
-            // batch verification alone would not.
-            self.keys.entry(p.key).or_insert_with(|| {
-                VerifyingKey::from_bytes(&p.key.0)
-                    .ok()
-                    .filter(|k| !k.is_weak())
-            });
+        let keys: Vec<Option<VerifyingKey>> = pending
+            .iter()
+            .map(|p| {
+                // A small-order (weak) key is refused here as `verify_strict`
+                // would: batch verification alone would not.
+                *self.keys.entry(p.key).or_insert_with(|| {
+                    VerifyingKey::from_bytes(&p.key.0)
+                        .ok()
+                        .filter(|k| !k.is_weak())
+                })
+            })
+            .collect();
+        if self.threads == 1 {
+            return signature_result(first_bad_signature(&pending, &keys));
         }
-        let keys = &self.keys;
-        let chunk = pending.len().div_ceil(self.threads).max(1);
-        let first_bad = pending
-            .par_chunks(chunk)
-            .with_max_len(1)
-            .filter_map(|c| first_bad_signature(c, keys))
-            .min_by_key(|(seq, _)| *seq);
-        match first_bad {
-            Some((seq, key)) => Err(VerifyError {
-                seq,
-                failure: Failure::Signature(key),
-            }),
-            None => Ok(()),
+        while self.in_flight.len() >= 2 * self.threads {
+            self.receive_oldest()?;
         }
+        let (tx, rx) = mpsc::sync_channel(1);
+        rayon::spawn(move || {
+            // The verifier may be gone (it failed earlier): nobody asks.
+            let _ = tx.send(first_bad_signature(&pending, &keys));
+        });
+        self.in_flight.push_back(rx);
+        Ok(())
+    }
+
+    /// Waits for the oldest batch on the pool. Batches are received in seq
+    /// order, so the first bad signature reported is the earliest.
+    fn receive_oldest(&mut self) -> Result<(), VerifyError> {
+        let Some(rx) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        signature_result(rx.recv().expect("a batch check does not panic"))
     }
 
     /// Checks the pending signatures and that the leaves pushed make exactly
@@ -385,16 +410,32 @@ impl ChainVerifier {
     }
 }
 
-/// Batch-verifies `chunk`; on failure finds the first entry `verify_strict`
-/// refuses, with its key.
+/// Signatures checked in one batch. Batched verification shares one
+/// multiscalar multiplication across the batch: the larger, the cheaper a
+/// signature, up to a few hundred.
+const BATCH: usize = 512;
+
+fn signature_result(first_bad: Option<(u64, PublicKey)>) -> Result<(), VerifyError> {
+    match first_bad {
+        Some((seq, key)) => Err(VerifyError {
+            seq,
+            failure: Failure::Signature(key),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Batch-verifies `chunk` (`keys[i]` is the decoded key of `chunk[i]`, none
+/// if unusable); on failure finds the first entry `verify_strict` refuses,
+/// with its key.
 fn first_bad_signature(
     chunk: &[Pending],
-    keys: &HashMap<PublicKey, Option<VerifyingKey>>,
+    keys: &[Option<VerifyingKey>],
 ) -> Option<(u64, PublicKey)> {
     let mut vks = Vec::with_capacity(chunk.len());
-    for p in chunk {
-        match keys.get(&p.key).copied().flatten() {
-            Some(k) => vks.push(k),
+    for (p, k) in chunk.iter().zip(keys) {
+        match k {
+            Some(k) => vks.push(*k),
             None => return Some((p.seq, p.key)),
         }
     }

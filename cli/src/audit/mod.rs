@@ -153,11 +153,11 @@ pub const REPLAY_MEMORY: usize = 128 << 20;
 /// Leaves handed to the replaying thread at a time.
 const REPLAY_BATCH: usize = 256;
 
-/// Batches of leaves that may wait for the replaying thread: ~50,000
-/// leaves (~50 MB), so that this thread goes on checking while the replay
-/// moves its state to disk (~300 ms at the default budget) instead of
-/// leaving a core idle.
-const REPLAY_QUEUE: usize = 192;
+/// Batches of leaves that may wait for the replaying thread: ~33,000
+/// leaves (~35 MB), so that this thread goes on checking while the replay
+/// moves its state to disk (~300 ms at the default budget, ~21,000 leaves
+/// at full speed) instead of leaving a core idle.
+const REPLAY_QUEUE: usize = 128;
 
 /// Streams leaves through the chain verifier (on this thread, signatures in
 /// batches on all cores) and the rules (replayed on a second thread, so the

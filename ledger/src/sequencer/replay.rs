@@ -123,9 +123,7 @@ impl<S: StateStore> Replayer<S> {
             )));
         }
         // The node validated the schema before the rules; so does the replay.
-        let value = serde_json::to_value(&leaf.entry)
-            .map_err(|e| fail(Refusal::new(Code::SchemaViolation, e.to_string())))?;
-        crate::schema::validate_entry(&value)
+        crate::schema::validate_signed(&leaf.entry)
             .map_err(|e| fail(Refusal::new(Code::SchemaViolation, e.to_string())))?;
         let applied =
             apply(&self.state, leaf.seq, &leaf.entry).map_err(|e| ReplayError::Storage {
@@ -230,9 +228,7 @@ pub fn follow(
         let fail = |refusal| ReplayError::Refused { seq, refusal };
         let leaf = Leaf::from_bytes(&record.bytes)
             .map_err(|e| fail(Refusal::new(Code::SchemaViolation, e.to_string())))?;
-        let value = serde_json::to_value(&leaf.entry)
-            .map_err(|e| fail(Refusal::new(Code::SchemaViolation, e.to_string())))?;
-        crate::schema::validate_entry(&value)
+        crate::schema::validate_signed(&leaf.entry)
             .map_err(|e| fail(Refusal::new(Code::SchemaViolation, e.to_string())))?;
         let applied = apply(&overlay, seq, &leaf.entry)
             .map_err(|e| ReplayError::Storage { seq, error: e.0 })?;
