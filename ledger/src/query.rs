@@ -6,16 +6,12 @@
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
-use serde::de::DeserializeOwned;
-
 use crate::domain::{Category, Index, NeedState};
 use crate::records::{
-    AlertRec, CreditRec, EntryRec, FundRec, KeyRec, NeedRec, OrgRec, StatsRec, TallyRec, Totals,
+    AlertRec, CreditRec, EntryRec, FundRec, KeyRec, NeedRec, OrgRec, TallyRec, Totals,
 };
-use crate::state::{
-    alert_key, decode, get, index_key, key, seq_suffix, Part, StateError, StateRead, Table,
-    TALLY_KEY,
-};
+use crate::state::tables::{self, decode_value, index_key, index_prefix, read, Schema};
+use crate::state::{seq_suffix, StateError, StateRead, Table};
 
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +32,7 @@ pub fn index_seqs(
     cursor: Option<u64>,
     limit: usize,
 ) -> Result<Page<u64>, StateError> {
-    let prefix = key(&[Part::Str(index.as_str()), Part::Str(value)]);
+    let prefix = index_prefix(index, value);
     let from = index_key(index, value, cursor.unwrap_or(0));
     let mut items = Vec::new();
     let mut next = None;
@@ -55,19 +51,18 @@ pub fn index_seqs(
     Ok(Page { items, next })
 }
 
-/// The records of `table` that `keep` accepts, in key order, from key
+/// The records of table `S` that `keep` accepts, in key order, from key
 /// `from` (a previous page's `next`; empty for the first page).
-pub fn records<T: DeserializeOwned>(
+pub fn records<S: Schema>(
     state: &dyn StateRead,
-    table: Table,
     from: &[u8],
     limit: usize,
-    keep: impl Fn(&T) -> bool,
-) -> Result<Page<T, Vec<u8>>, StateError> {
+    keep: impl Fn(&S::Value) -> bool,
+) -> Result<Page<S::Value, Vec<u8>>, StateError> {
     let mut items = Vec::new();
     let mut next = None;
-    state.scan(table, b"", from, &mut |k, v| {
-        let rec = decode::<T>(table, v)?;
+    state.scan(S::TABLE, b"", from, &mut |k, v| {
+        let rec = decode_value::<S>(v)?;
         if items.len() == limit {
             next = Some(k.to_vec());
             return Ok(ControlFlow::Break(()));
@@ -92,32 +87,34 @@ pub fn orgs(
     from: &[u8],
     limit: usize,
 ) -> Result<Page<OrgRec, Vec<u8>>, StateError> {
-    records(state, Table::Orgs, from, limit, |o: &OrgRec| {
+    records::<tables::Orgs>(state, from, limit, |o| {
         mentions(&o.id, q) || mentions(&o.name, q)
     })
 }
 
 /// The organisation `id`.
 pub fn org(state: &dyn StateRead, id: &str) -> Result<Option<OrgRec>, StateError> {
-    get(state, Table::Orgs, id.as_bytes())
+    read::<tables::Orgs>(state, id)
 }
 
 /// Every key the organisation `id` was given, revoked ones included, in
 /// the order of their hex.
 pub fn org_keys(state: &dyn StateRead, id: &str) -> Result<Vec<KeyRec>, StateError> {
-    let prefix = key(&[Part::Str(Index::OrgKey.as_str()), Part::Str(id)]);
-    let mut raw_keys = Vec::new();
+    let prefix = index_prefix(Index::OrgKey, id);
+    let mut listed = Vec::new();
     state.scan(Table::Index, &prefix, b"", &mut |k, _| {
         // The key's hex and its separator follow the prefix.
         let hex_key = &k[prefix.len()..k.len().saturating_sub(1).max(prefix.len())];
-        let raw = hex::decode(hex_key)
-            .map_err(|_| StateError(format!("index of {id}'s keys holds a bad key")))?;
-        raw_keys.push(raw);
+        let key = std::str::from_utf8(hex_key)
+            .ok()
+            .and_then(crate::entry::PublicKey::from_hex)
+            .ok_or_else(|| StateError(format!("index of {id}'s keys holds a bad key")))?;
+        listed.push(key);
         Ok(ControlFlow::Continue(()))
     })?;
-    let mut keys = Vec::with_capacity(raw_keys.len());
-    for raw in raw_keys {
-        keys.extend(get::<KeyRec>(state, Table::Keys, &raw)?);
+    let mut keys = Vec::with_capacity(listed.len());
+    for key in &listed {
+        keys.extend(read::<tables::Keys>(state, key)?);
     }
     Ok(keys)
 }
@@ -129,7 +126,7 @@ pub fn funds(
     from: &[u8],
     limit: usize,
 ) -> Result<Page<FundRec, Vec<u8>>, StateError> {
-    records(state, Table::Funds, from, limit, |f: &FundRec| {
+    records::<tables::Funds>(state, from, limit, |f| {
         mentions(&f.fund, q) || mentions(&f.title, q)
     })
 }
@@ -140,17 +137,17 @@ pub fn credits(
     from: &[u8],
     limit: usize,
 ) -> Result<Page<CreditRec, Vec<u8>>, StateError> {
-    records(state, Table::Credits, from, limit, |_| true)
+    records::<tables::Credits>(state, from, limit, |_| true)
 }
 
 /// The fund `id`.
 pub fn fund(state: &dyn StateRead, id: &str) -> Result<Option<FundRec>, StateError> {
-    get(state, Table::Funds, id.as_bytes())
+    read::<tables::Funds>(state, id)
 }
 
 /// The credit points of `holder`.
 pub fn credit(state: &dyn StateRead, holder: &str) -> Result<Option<CreditRec>, StateError> {
-    get(state, Table::Credits, holder.as_bytes())
+    read::<tables::Credits>(state, holder)
 }
 
 /// Which needs a listing shows: each given condition must hold.
@@ -192,14 +189,12 @@ pub fn needs(
     from: &[u8],
     limit: usize,
 ) -> Result<Page<NeedRec, Vec<u8>>, StateError> {
-    records(state, Table::Needs, from, limit, |n: &NeedRec| {
-        filter.keeps(n)
-    })
+    records::<tables::Needs>(state, from, limit, |n| filter.keeps(n))
 }
 
 /// The ledger's counts: orgs, funds, beneficiaries, needs by state.
 pub fn tally(state: &dyn StateRead) -> Result<TallyRec, StateError> {
-    Ok(get(state, Table::Tally, TALLY_KEY)?.unwrap_or_default())
+    Ok(read::<tables::Tally>(state, ())?.unwrap_or_default())
 }
 
 /// Money over all funds, minor units. Each fund's sums are at most 2^53-1
@@ -221,8 +216,8 @@ pub struct Money {
 /// Sums every fund's money (one record per fund).
 pub fn money(state: &dyn StateRead) -> Result<Money, StateError> {
     let mut m = Money::default();
-    state.scan(Table::Funds, b"", b"", &mut |_, v| {
-        let f = decode::<FundRec>(Table::Funds, v)?;
+    state.scan(tables::Funds::TABLE, b"", b"", &mut |_, v| {
+        let f = decode_value::<tables::Funds>(v)?;
         m.received += u128::from(f.received);
         m.transferred += u128::from(f.transferred_out);
         m.disbursed += u128::from(f.disbursed);
@@ -293,8 +288,8 @@ pub fn overlap(state: &dyn StateRead) -> Result<Vec<Overlap>, StateError> {
     }
     let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
     let mut alerts = Vec::new();
-    state.scan(Table::Alerts, b"", b"", &mut |_, v| {
-        alerts.push(decode::<AlertRec>(Table::Alerts, v)?);
+    state.scan(tables::Alerts::TABLE, b"", b"", &mut |_, v| {
+        alerts.push(decode_value::<tables::Alerts>(v)?);
         Ok(ControlFlow::Continue(()))
     })?;
     let mut amounts: BTreeMap<u64, u64> = BTreeMap::new();
@@ -332,12 +327,12 @@ pub fn overlap(state: &dyn StateRead) -> Result<Vec<Overlap>, StateError> {
 /// What later rules keep of the entry at `seq`, for the kinds they refer
 /// to (money, points, assessments): whether it was corrected or reversed.
 pub fn entry(state: &dyn StateRead, seq: u64) -> Result<Option<EntryRec>, StateError> {
-    get(state, Table::Entries, &seq.to_be_bytes())
+    read::<tables::Entries>(state, seq)
 }
 
 /// The duplicate-aid alert the disbursement at `seq` raised, if any.
 pub fn alert(state: &dyn StateRead, seq: u64) -> Result<Option<AlertRec>, StateError> {
-    get(state, Table::Alerts, &alert_key(seq))
+    read::<tables::Alerts>(state, seq)
 }
 
 /// Duplicate-aid alerts, newest first, from seq `cursor` down.
@@ -346,8 +341,8 @@ pub fn alerts(
     cursor: Option<u64>,
     limit: usize,
 ) -> Result<Page<AlertRec>, StateError> {
-    let from = cursor.map(alert_key).unwrap_or_default();
-    let page = records::<AlertRec>(state, Table::Alerts, &from, limit, |_| true)?;
+    let from = cursor.map(tables::Alerts::key).unwrap_or_default();
+    let page = records::<tables::Alerts>(state, &from, limit, |_| true)?;
     let next = page
         .next
         .as_deref()
@@ -388,8 +383,8 @@ pub fn stats(state: &dyn StateRead) -> Result<Stats, StateError> {
         }
     }
     let mut out = Stats::default();
-    state.scan(Table::Stats, b"", b"", &mut |_, v| {
-        let m = decode::<StatsRec>(Table::Stats, v)?;
+    state.scan(tables::Stats::TABLE, b"", b"", &mut |_, v| {
+        let m = decode_value::<tables::Stats>(v)?;
         out.total.count += m.total.count;
         out.total.amount += m.total.amount;
         out.by_month.insert(m.month, m.total);

@@ -4,10 +4,11 @@
 mod common;
 
 use common::*;
-use ledger::records::{CreditRec, KeyRec, NeedRec};
+use ledger::entry::PublicKey;
+use ledger::records::NeedRec;
 use ledger::rules::Code;
 use ledger::sequencer::Outcome;
-use ledger::state::{get, Table};
+use ledger::state::tables::{read, Credits, Keys, Needs};
 use serde_json::json;
 
 /// A world with a funded charity fund and a union fund.
@@ -106,13 +107,8 @@ fn keys_are_added_revoked_and_enforced() {
         "key.revoke",
         json!({"org": CHARITY, "key": pubkey(5), "reason": "设备遗失"}),
     );
-    let k: KeyRec = get(
-        w.log.backend(),
-        Table::Keys,
-        &common::key(5).verifying_key().to_bytes(),
-    )
-    .unwrap()
-    .unwrap();
+    let key = PublicKey(common::key(5).verifying_key().to_bytes());
+    let k = read::<Keys>(w.log.backend(), &key).unwrap().unwrap();
     assert_eq!(k.revoked_seq, Some(at));
     w.refuse(
         5,
@@ -608,9 +604,7 @@ fn credit_points() {
         json!({"holder": vol(1), "points": 1, "reason": "x"}),
         Code::RoleMissing,
     );
-    let c: CreditRec = get(w.log.backend(), Table::Credits, vol(1).as_bytes())
-        .unwrap()
-        .unwrap();
+    let c = read::<Credits>(w.log.backend(), &vol(1)).unwrap().unwrap();
     assert_eq!((c.balance, c.awarded, c.redeemed), (30, 50, 20));
 }
 
@@ -691,9 +685,7 @@ fn need_body(id: &str, who: &str) -> serde_json::Value {
 }
 
 fn need(w: &World<ledger::store::MemBackend>, id: &str) -> NeedRec {
-    get(w.log.backend(), Table::Needs, id.as_bytes())
-        .unwrap()
-        .unwrap()
+    read::<Needs>(w.log.backend(), id).unwrap().unwrap()
 }
 
 #[test]

@@ -17,10 +17,11 @@ use common::*;
 use ledger::domain::Index;
 use ledger::entry::{Leaf, SignedEntry};
 use ledger::query;
-use ledger::records::{AlertRec, CreditRec, NeedRec};
+use ledger::records::AlertRec;
 use ledger::rules::{check_submission, CheckedEntry};
 use ledger::sequencer::{dump, replay, sequence_group, write_pipelined, Outcome};
-use ledger::state::{get, Table};
+use ledger::state::tables::{read, Credits, Needs};
+use ledger::state::Table;
 use ledger::store::{Log, RocksBackend};
 use serde_json::{json, Value};
 
@@ -213,16 +214,14 @@ fn a_year_of_aid() {
     }
     assert_eq!(w.fund("MZ-2026-TEMP").transferred_out, 30_000_000);
     assert_eq!(w.fund("CSH-2026-MED").transferred_in, 30_000_000);
-    let n: NeedRec = get(w.log.backend(), Table::Needs, b"XQ-2026-0001")
+    let n = read::<Needs>(w.log.backend(), "XQ-2026-0001")
         .unwrap()
         .unwrap();
     assert_eq!(
         (n.state.as_str(), n.claimer.as_deref()),
         ("fulfilled", Some(CHARITY2))
     );
-    let c: CreditRec = get(w.log.backend(), Table::Credits, vol(3).as_bytes())
-        .unwrap()
-        .unwrap();
+    let c = read::<Credits>(w.log.backend(), &vol(3)).unwrap().unwrap();
     assert_eq!((c.awarded, c.redeemed, c.balance), (13, 13, 0));
 
     // Exactly one duplicate-aid alert: the union's payment to family 7.

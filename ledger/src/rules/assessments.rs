@@ -4,8 +4,7 @@ use super::{rule, schema, Cx, Stop};
 use crate::body::AssessmentResult;
 use crate::domain::{Index, SubjectType};
 use crate::ident;
-use crate::records::OrgRec;
-use crate::state::{get, Table};
+use crate::state::tables::{contains, Orgs};
 
 impl Cx<'_> {
     pub(super) fn assessment(&mut self) -> Result<(), Stop> {
@@ -15,7 +14,7 @@ impl Cx<'_> {
         }
         match b.subject_type {
             SubjectType::Org => {
-                if get::<OrgRec>(self.state, Table::Orgs, b.subject.as_bytes())?.is_none() {
+                if !contains::<Orgs>(self.state, &b.subject)? {
                     return Err(rule(format!("no org {}", b.subject)));
                 }
                 if b.subject == self.st.issuer {

@@ -4,8 +4,8 @@
 use super::{add, role, rule, Cx, Stop};
 use crate::body::Correction;
 use crate::domain::{Index, Kind, Role};
-use crate::records::{CreditRec, EntryRec, HistoryItem};
-use crate::state::{get, Table};
+use crate::records::EntryRec;
+use crate::state::tables::{read, Credits, Histories};
 
 impl Cx<'_> {
     pub(super) fn correction(&mut self) -> Result<(), Stop> {
@@ -79,18 +79,17 @@ impl Cx<'_> {
                 );
                 self.count_disbursement(&date, f.category, &region, &t.issuer, t.amount, -1)?;
                 // A reversed disbursement no longer counts as aid given.
-                let history_key = super::funds::history_key(
+                let history_key = (
                     t.beneficiary.as_deref().unwrap_or_default(),
                     t.cause.map(|c| c.as_str()).unwrap_or_default(),
                 );
-                let mut history: Vec<HistoryItem> =
-                    get(self.state, Table::Histories, &history_key)?.unwrap_or_default();
+                let mut history = read::<Histories>(self.state, history_key)?.unwrap_or_default();
                 history.retain(|h| h.seq != t.seq);
-                self.fx.put(Table::Histories, history_key, &history);
+                self.fx.set::<Histories>(history_key, &history);
             }
             Kind::CreditAward | Kind::CreditRedeem => {
                 let holder = t.holder.clone().unwrap_or_default();
-                let mut c = get::<CreditRec>(self.state, Table::Credits, holder.as_bytes())?
+                let mut c = read::<Credits>(self.state, &holder)?
                     .ok_or_else(|| rule(format!("no credit record of {holder}")))?;
                 if t.kind == Kind::CreditAward {
                     c.balance =
@@ -100,7 +99,7 @@ impl Cx<'_> {
                     c.balance = add(c.balance, t.amount, "credit balance")?;
                     c.redeemed -= t.amount;
                 }
-                self.fx.put(Table::Credits, holder.as_bytes().to_vec(), &c);
+                self.fx.set::<Credits>(&holder, &c);
             }
             other => return Err(rule(format!("a {other} has no amount to reverse"))),
         }

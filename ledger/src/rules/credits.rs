@@ -4,8 +4,8 @@ use super::{add, because, Cx, Detail, Stop};
 use crate::body::{CreditAward, CreditRedeem};
 use crate::domain::Index;
 use crate::ident;
-use crate::records::{CreditRec, EntryRec, OrgRec};
-use crate::state::{get, Table};
+use crate::records::{CreditRec, EntryRec};
+use crate::state::tables::{contains, read, Credits, Orgs};
 
 impl Cx<'_> {
     pub(super) fn credit_award(&mut self) -> Result<(), Stop> {
@@ -20,16 +20,13 @@ impl Cx<'_> {
 
     /// Adds (`award`) or spends `points` of `holder`'s.
     fn credit(&mut self, holder: String, points: u64, award: bool) -> Result<(), Stop> {
-        if !ident::is_volunteer(&holder)
-            && get::<OrgRec>(self.state, Table::Orgs, holder.as_bytes())?.is_none()
-        {
+        if !ident::is_volunteer(&holder) && !contains::<Orgs>(self.state, &holder)? {
             return Err(because(Detail::UnknownHolder { holder }));
         }
-        let mut c = get::<CreditRec>(self.state, Table::Credits, holder.as_bytes())?
-            .unwrap_or_else(|| CreditRec {
-                holder: holder.clone(),
-                ..CreditRec::default()
-            });
+        let mut c = read::<Credits>(self.state, &holder)?.unwrap_or_else(|| CreditRec {
+            holder: holder.clone(),
+            ..CreditRec::default()
+        });
         if award {
             c.balance = add(c.balance, points, "credit balance")?;
             c.awarded = add(c.awarded, points, "credit awarded")?;
@@ -37,7 +34,7 @@ impl Cx<'_> {
             c.balance = super::take_credits(c.balance, points, &holder, None)?;
             c.redeemed = add(c.redeemed, points, "credit redeemed")?;
         }
-        self.fx.put(Table::Credits, holder.as_bytes().to_vec(), &c);
+        self.fx.set::<Credits>(&holder, &c);
         self.index(Index::Credit, &holder);
         let rec = EntryRec {
             holder: Some(holder),

@@ -6,25 +6,15 @@ use super::{add, because, role, rule, schema, Cx, Detail, Stop};
 use crate::body::{Disbursement, FundOpen, FundReceive, FundTransfer};
 use crate::date::{self, Date};
 use crate::domain::{Category, Index, NeedState, OrgType};
-use crate::records::{AlertRec, EntryRec, FundRec, HistoryItem, OrgRec, StatsRec};
-use crate::state::{alert_key, get, key, Part, Table};
+use crate::records::{AlertRec, EntryRec, FundRec, HistoryItem, StatsRec};
+use crate::state::tables::{contains, read, Alerts, Funds, Histories, Orgs, Stats, Vouchers};
 
 /// Window of the duplicate-aid alert, in days either side (SPEC §6).
 const DUPLICATE_WINDOW_DAYS: i64 = 90;
 
-/// Key of `(issuer, ref)` in [`Table::Vouchers`].
-pub(super) fn voucher_key(issuer: &str, reference: &str) -> Vec<u8> {
-    key(&[Part::Str(issuer), Part::Str(reference)])
-}
-
-/// Key of a beneficiary's history for a cause in [`Table::Histories`].
-pub(super) fn history_key(beneficiary: &str, cause: &str) -> Vec<u8> {
-    key(&[Part::Str(beneficiary), Part::Str(cause)])
-}
-
 impl Cx<'_> {
     pub(super) fn fund(&self, id: &str) -> Result<FundRec, Stop> {
-        get::<FundRec>(self.state, Table::Funds, id.as_bytes())?.ok_or_else(|| {
+        read::<Funds>(self.state, id)?.ok_or_else(|| {
             because(Detail::NoFund {
                 fund: id.to_owned(),
             })
@@ -43,12 +33,12 @@ impl Cx<'_> {
     }
 
     pub(super) fn put_fund(&mut self, f: &FundRec) {
-        self.fx.put(Table::Funds, f.fund.as_bytes().to_vec(), f);
+        self.fx.set::<Funds>(&f.fund, f);
     }
 
     pub(super) fn fund_open(&mut self) -> Result<(), Stop> {
         let b: FundOpen = self.body()?;
-        if self.state.get(Table::Funds, b.fund.as_bytes())?.is_some() {
+        if contains::<Funds>(self.state, &b.fund)? {
             return Err(rule(format!("fund {:?} already exists", b.fund)));
         }
         if b.start > b.end {
@@ -88,15 +78,15 @@ impl Cx<'_> {
         let Some(reference) = reference else {
             return Ok(());
         };
-        let key = voucher_key(&self.st.issuer, reference);
-        if let Some(seq) = get::<u64>(self.state, Table::Vouchers, &key)? {
+        let key = (self.st.issuer.as_str(), reference);
+        if let Some(seq) = read::<Vouchers>(self.state, key)? {
             return Err(because(Detail::DuplicateVoucher {
                 issuer: self.st.issuer.clone(),
                 reference: reference.to_owned(),
                 seq,
             }));
         }
-        self.fx.put(Table::Vouchers, key, &self.seq);
+        self.fx.set::<Vouchers>(key, &self.seq);
         Ok(())
     }
 
@@ -176,16 +166,15 @@ impl Cx<'_> {
         let issuer = self.st.issuer.clone();
         self.count_disbursement(&b.date, f.category, &b.region, &issuer, b.amount, 1)?;
         let own_date = date::parse(&b.date).ok_or_else(|| schema("date"))?;
-        let history_key = history_key(&b.beneficiary, b.cause.as_str());
-        let mut history: Vec<HistoryItem> =
-            get(self.state, Table::Histories, &history_key)?.unwrap_or_default();
+        let history_key = (b.beneficiary.as_str(), b.cause.as_str());
+        let mut history = read::<Histories>(self.state, history_key)?.unwrap_or_default();
         let matches = self.duplicate_matches(&history, own_date);
         history.push(HistoryItem {
             seq: self.seq,
             issuer: issuer.clone(),
             date: b.date.clone(),
         });
-        self.fx.put(Table::Histories, history_key, &history);
+        self.fx.set::<Histories>(history_key, &history);
         if !matches.is_empty() {
             let alert = AlertRec {
                 seq: self.seq,
@@ -195,7 +184,7 @@ impl Cx<'_> {
                 issuer,
                 matches,
             };
-            self.fx.put(Table::Alerts, alert_key(self.seq), &alert);
+            self.fx.set::<Alerts>(self.seq, &alert);
         }
         self.index(Index::Fund, &b.fund);
         self.index_beneficiary(&b.beneficiary)?;
@@ -239,15 +228,13 @@ impl Cx<'_> {
         sign: i8,
     ) -> Result<(), Stop> {
         let month = date.get(..7).unwrap_or_default().to_owned();
-        let issuer_type = get::<OrgRec>(self.state, Table::Orgs, issuer.as_bytes())?
-            .map_or(OrgType::Other, |o| o.org_type);
-        let mut stats: StatsRec =
-            get(self.state, Table::Stats, month.as_bytes())?.unwrap_or_else(|| StatsRec {
-                month: month.clone(),
-                ..StatsRec::default()
-            });
+        let issuer_type = read::<Orgs>(self.state, issuer)?.map_or(OrgType::Other, |o| o.org_type);
+        let mut stats = read::<Stats>(self.state, &month)?.unwrap_or_else(|| StatsRec {
+            month: month.clone(),
+            ..StatsRec::default()
+        });
         stats.record(category, region, issuer_type, amount, sign);
-        self.fx.put(Table::Stats, month.into_bytes(), &stats);
+        self.fx.set::<Stats>(&month, &stats);
         Ok(())
     }
 }

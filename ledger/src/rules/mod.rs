@@ -29,7 +29,11 @@ use crate::domain::{Index, Kind, Role};
 use crate::entry::{EntryError, SignedEntry, Statement};
 use crate::ident;
 use crate::records::{EntryRec, KeyRec, NonceRec, TallyRec};
-use crate::state::{get, key, Effects, Part, StateError, StateRead, Table, TALLY_KEY};
+use crate::state::tables::{
+    contains, index_key, location, read, Beneficiaries, Entries, Histories, Keys, Nonces, Tally,
+    Vouchers,
+};
+use crate::state::{Effects, StateError, StateRead, Table};
 
 pub use crate::code::{Code, Detail};
 pub use submission::{
@@ -196,8 +200,8 @@ fn decide(
 ) -> Result<Applied, Stop> {
     let st = &entry.statement;
     let statement_hash = prepared.statement_hash;
-    let nonce_key = nonce_key(st);
-    if let Some(used) = get::<NonceRec>(state, Table::Nonces, &nonce_key)? {
+    let nonce_key = (st.issuer.as_str(), st.nonce.as_str());
+    if let Some(used) = read::<Nonces>(state, nonce_key)? {
         if used.statement == statement_hash {
             return Ok(Applied::Resubmission(used.seq));
         }
@@ -225,19 +229,18 @@ fn decide(
     }
     cx.kind()?;
     if let Some(tally) = cx.tally {
-        cx.fx.put(Table::Tally, TALLY_KEY.to_vec(), &tally);
+        cx.fx.set::<Tally>((), &tally);
     }
     let mut fx = cx.fx;
-    fx.put(
-        Table::Nonces,
+    fx.set::<Nonces>(
         nonce_key,
         &NonceRec {
             seq,
             statement: statement_hash,
         },
     );
-    fx.index(crate::state::index_key(Index::Org, &st.issuer, seq));
-    fx.index(crate::state::index_key(Index::Kind, st.kind.as_str(), seq));
+    fx.index(index_key(Index::Org, &st.issuer, seq));
+    fx.index(index_key(Index::Kind, st.kind.as_str(), seq));
     Ok(Applied::New(fx))
 }
 
@@ -246,19 +249,19 @@ fn decide(
 /// The sequencer reads them for a whole group in one batch before the
 /// rules run.
 pub(crate) fn cold_reads(st: &Statement) -> Vec<(Table, Vec<u8>)> {
-    let mut reads = vec![(Table::Nonces, nonce_key(st))];
+    let mut reads = vec![location::<Nonces>((&st.issuer, &st.nonce))];
     let field = |name| st.body.get(name).and_then(serde_json::Value::as_str);
     if let Some(reference) = field("ref").filter(|_| st.kind.takes_voucher()) {
-        reads.push((Table::Vouchers, funds::voucher_key(&st.issuer, reference)));
+        reads.push(location::<Vouchers>((&st.issuer, reference)));
     }
     if st.kind == Kind::Disbursement {
         if let (Some(beneficiary), Some(cause)) = (field("beneficiary"), field("cause")) {
-            reads.push((Table::Histories, funds::history_key(beneficiary, cause)));
+            reads.push(location::<Histories>((beneficiary, cause)));
         }
     }
     if matches!(st.kind, Kind::Disbursement | Kind::NeedPublish) {
         if let Some(beneficiary) = field("beneficiary") {
-            reads.push((Table::Beneficiaries, beneficiary.as_bytes().to_vec()));
+            reads.push(location::<Beneficiaries>(beneficiary));
         }
     }
     reads
@@ -275,11 +278,6 @@ struct Cx<'a> {
     fx: Effects,
     /// The ledger's tally once this entry changed it (written once, last).
     tally: Option<TallyRec>,
-}
-
-/// Key of `(issuer, nonce)` in [`Table::Nonces`].
-fn nonce_key(st: &Statement) -> Vec<u8> {
-    key(&[Part::Str(&st.issuer), Part::Str(&st.nonce)])
 }
 
 /// `a + b` within the SPEC's integers, or a `rule_violation` naming `what`.
@@ -348,7 +346,7 @@ impl Cx<'_> {
 
     /// unknown_key → key_revoked → role_missing (the key's org).
     fn authenticate(&self) -> Result<KeyRec, Stop> {
-        let k = get::<KeyRec>(self.state, Table::Keys, &self.st.key.0)?.ok_or_else(|| {
+        let k = read::<Keys>(self.state, &self.st.key)?.ok_or_else(|| {
             Refusal::new(
                 Code::UnknownKey,
                 format!("key {} is not registered", self.st.key),
@@ -397,7 +395,7 @@ impl Cx<'_> {
     /// The ledger's tally, to change for this entry.
     fn tally(&mut self) -> Result<&mut TallyRec, Stop> {
         if self.tally.is_none() {
-            self.tally = Some(get(self.state, Table::Tally, TALLY_KEY)?.unwrap_or_default());
+            self.tally = Some(read::<Tally>(self.state, ())?.unwrap_or_default());
         }
         Ok(self.tally.as_mut().expect("just set"))
     }
@@ -406,13 +404,8 @@ impl Cx<'_> {
     /// ledger has not named before (one point read, batched with the
     /// group's cold reads).
     fn index_beneficiary(&mut self, bnf: &str) -> Result<(), Stop> {
-        if self
-            .state
-            .get(Table::Beneficiaries, bnf.as_bytes())?
-            .is_none()
-        {
-            self.fx
-                .put(Table::Beneficiaries, bnf.as_bytes().to_vec(), &self.seq);
+        if !contains::<Beneficiaries>(self.state, bnf)? {
+            self.fx.set::<Beneficiaries>(bnf, &self.seq);
             self.tally()?.beneficiaries += 1;
         }
         self.index(Index::Beneficiary, bnf);
@@ -421,8 +414,7 @@ impl Cx<'_> {
 
     /// Lists this entry in `index` under `value`.
     fn index(&mut self, index: Index, value: &str) {
-        self.fx
-            .index(crate::state::index_key(index, value, self.seq));
+        self.fx.index(index_key(index, value, self.seq));
     }
 
     /// The record of this entry, with nothing kind-specific filled in.
@@ -446,15 +438,10 @@ impl Cx<'_> {
     }
 
     fn put_entry(&mut self, rec: &EntryRec) {
-        self.fx
-            .put(Table::Entries, rec.seq.to_be_bytes().to_vec(), rec);
+        self.fx.set::<Entries>(rec.seq, rec);
     }
 
     fn entry(&self, seq: u64) -> Result<Option<EntryRec>, Stop> {
-        Ok(get::<EntryRec>(
-            self.state,
-            Table::Entries,
-            &seq.to_be_bytes(),
-        )?)
+        Ok(read::<Entries>(self.state, seq)?)
     }
 }

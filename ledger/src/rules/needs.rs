@@ -5,11 +5,11 @@ use super::{because, role, rule, Cx, Detail, Stop};
 use crate::body::{NeedClaim, NeedFulfil, NeedPublish, NeedRelease};
 use crate::domain::{Kind, NeedState, Role};
 use crate::records::NeedRec;
-use crate::state::{get, Table};
+use crate::state::tables::{contains, read, Needs};
 
 impl Cx<'_> {
     pub(super) fn need(&self, id: &str) -> Result<NeedRec, Stop> {
-        get::<NeedRec>(self.state, Table::Needs, id.as_bytes())?.ok_or_else(|| {
+        read::<Needs>(self.state, id)?.ok_or_else(|| {
             because(Detail::NoNeed {
                 need: id.to_owned(),
             })
@@ -17,7 +17,7 @@ impl Cx<'_> {
     }
 
     fn put_need(&mut self, n: &NeedRec) {
-        self.fx.put(Table::Needs, n.need.as_bytes().to_vec(), n);
+        self.fx.set::<Needs>(&n.need, n);
     }
 
     /// The need, claimed by the issuer (release, fulfil), signed with a
@@ -36,7 +36,7 @@ impl Cx<'_> {
 
     pub(super) fn need_publish(&mut self) -> Result<(), Stop> {
         let b: NeedPublish = self.body()?;
-        if self.state.get(Table::Needs, b.need.as_bytes())?.is_some() {
+        if contains::<Needs>(self.state, &b.need)? {
             return Err(rule(format!("need {:?} already exists", b.need)));
         }
         self.index_beneficiary(&b.beneficiary)?;

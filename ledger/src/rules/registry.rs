@@ -3,10 +3,10 @@
 
 use super::{role, rule, schema, Cx, Stop};
 use crate::body::{KeyAdd, KeyRevoke, OrgRegister};
-use crate::domain::{Index, Kind, Role};
+use crate::domain::{Kind, Role};
 use crate::entry::PublicKey;
 use crate::records::{KeyRec, OrgRec};
-use crate::state::{get, key, Part, Table};
+use crate::state::tables::{contains, org_key_key, read, Keys, Orgs};
 
 impl Cx<'_> {
     /// SPEC §5: seq 0 registers the registrar org, signed by one of its
@@ -41,22 +41,18 @@ impl Cx<'_> {
     }
 
     /// The raw bytes of hex key `k`, if no org holds it yet.
-    fn key_unused(&self, k: &str) -> Result<[u8; 32], Stop> {
+    fn key_unused(&self, k: &str) -> Result<PublicKey, Stop> {
         let raw =
             PublicKey::from_hex(k).ok_or_else(|| schema(format!("key {k:?} is not 64 hex")))?;
-        if self.state.get(Table::Keys, &raw.0)?.is_some() {
+        if contains::<Keys>(self.state, &raw)? {
             return Err(rule(format!("key {k} is already registered")));
         }
-        Ok(raw.0)
+        Ok(raw)
     }
 
-    fn add_key(&mut self, raw: [u8; 32], org: &str, roles: Vec<Role>) {
-        let hex_key = crate::canonical::lower_hex(&raw);
-        self.fx.index(key(&[
-            Part::Str(Index::OrgKey.as_str()),
-            Part::Str(org),
-            Part::Str(&hex_key),
-        ]));
+    fn add_key(&mut self, raw: PublicKey, org: &str, roles: Vec<Role>) {
+        let hex_key = crate::canonical::lower_hex(&raw.0);
+        self.fx.index(org_key_key(org, &hex_key));
         let rec = KeyRec {
             key: hex_key,
             org: org.to_owned(),
@@ -64,12 +60,12 @@ impl Cx<'_> {
             added_seq: self.seq,
             revoked_seq: None,
         };
-        self.fx.put(Table::Keys, raw.to_vec(), &rec);
+        self.fx.set::<Keys>(&raw, &rec);
     }
 
     pub(super) fn org_register(&mut self) -> Result<(), Stop> {
         let b: OrgRegister = self.body()?;
-        if get::<OrgRec>(self.state, Table::Orgs, b.org.id.as_bytes())?.is_some() {
+        if contains::<Orgs>(self.state, &b.org.id)? {
             return Err(rule(format!("org {} is already registered", b.org.id)));
         }
         let mut seen = std::collections::HashSet::new();
@@ -87,7 +83,7 @@ impl Cx<'_> {
             region: b.org.region,
             registered_seq: self.seq,
         };
-        self.fx.put(Table::Orgs, org.id.as_bytes().to_vec(), &org);
+        self.fx.set::<Orgs>(&org.id, &org);
         self.tally()?.orgs += 1;
         Ok(())
     }
@@ -104,7 +100,7 @@ impl Cx<'_> {
         if b.roles.contains(&Role::Registrar) && !self.has_role(Role::Registrar) {
             return Err(role("only a registrar may grant the registrar role"));
         }
-        if get::<OrgRec>(self.state, Table::Orgs, b.org.as_bytes())?.is_none() {
+        if !contains::<Orgs>(self.state, &b.org)? {
             return Err(rule(format!("no org {}", b.org)));
         }
         let raw = self.key_unused(&b.key)?;
@@ -123,14 +119,14 @@ impl Cx<'_> {
             )));
         }
         let raw = PublicKey::from_hex(&b.key).ok_or_else(|| schema("key is not 64 hex"))?;
-        let mut k = get::<KeyRec>(self.state, Table::Keys, &raw.0)?
+        let mut k = read::<Keys>(self.state, &raw)?
             .filter(|k| k.org == b.org)
             .ok_or_else(|| rule(format!("key {} is not a key of {}", b.key, b.org)))?;
         if let Some(at) = k.revoked_seq {
             return Err(rule(format!("key {} is already revoked (seq {at})", b.key)));
         }
         k.revoked_seq = Some(self.seq);
-        self.fx.put(Table::Keys, raw.0.to_vec(), &k);
+        self.fx.set::<Keys>(&raw, &k);
         Ok(())
     }
 }

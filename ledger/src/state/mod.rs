@@ -4,9 +4,10 @@
 //! store writes them in the same commit as the leaf, and a replay from seq 0
 //! into an empty [`MemState`] reproduces every table byte for byte.
 //!
-//! Keys are built by [`key`]: text parts joined with `0x1f`, with seqs as
-//! 8-byte big-endian so that iteration order is seq order. Values are the
-//! record types below as [`encode`] writes them.
+//! Each table's key and record are defined once, in [`tables`]: keys are
+//! text parts joined with `0x1f` ([`key`]), with seqs as 8-byte big-endian
+//! so that iteration order is seq order; values are the tables' records as
+//! [`encode`] writes them.
 
 use std::collections::BTreeMap;
 use std::ops::{Bound, ControlFlow};
@@ -124,21 +125,6 @@ pub(crate) fn key(parts: &[Part<'_>]) -> Vec<u8> {
     out
 }
 
-/// Key of the entry at `seq` in `index` under `value`: the index's
-/// name, the value, the seq (big-endian, so a scan lists oldest first).
-pub fn index_key(index: crate::domain::Index, value: &str, seq: u64) -> Vec<u8> {
-    key(&[Part::Str(index.as_str()), Part::Str(value), Part::Seq(seq)])
-}
-
-/// Key of the ledger's one row in [`Table::Tally`].
-pub(crate) const TALLY_KEY: &[u8] = b"ledger";
-
-/// Key of the alert raised by the disbursement at `seq`: inverted so that a
-/// forward scan lists the newest first.
-pub(crate) fn alert_key(seq: u64) -> Vec<u8> {
-    (u64::MAX - seq).to_be_bytes().to_vec()
-}
-
 /// The seq at the end of an index key.
 pub(crate) fn seq_suffix(key: &[u8]) -> Option<u64> {
     let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
@@ -201,19 +187,6 @@ impl StateStore for MemState {
     }
 }
 
-/// Reads and decodes a record.
-pub fn get<T: DeserializeOwned>(
-    state: &dyn StateRead,
-    table: Table,
-    key: &[u8],
-) -> Result<Option<T>, StateError> {
-    let mut record = Ok(None);
-    state.get_with(table, key, &mut |bytes| {
-        record = bytes.map(|b| decode(table, b)).transpose();
-    })?;
-    record
-}
-
 /// The stored bytes of a record: postcard, a compact serde encoding (field
 /// order, varint integers, no field names). Deterministic, so a replay
 /// reproduces the store byte for byte.
@@ -232,7 +205,9 @@ pub(crate) fn decode<T: DeserializeOwned>(table: Table, bytes: &[u8]) -> Result<
 pub struct Write {
     /// Which table.
     pub table: Table,
-    /// Key.
+    /// Key; never empty: every key names something the schemas require to
+    /// be non-empty (and fjall, under an auditor's spilling state, refuses
+    /// an empty key).
     pub key: Vec<u8>,
     /// New value (state is only ever set, never deleted).
     pub value: Vec<u8>,
@@ -246,10 +221,9 @@ pub struct Effects {
 }
 
 impl Effects {
-    /// Sets `key` in `table` to the [`encode`]d `record`.
-    pub fn put<T: Serialize>(&mut self, table: Table, key: Vec<u8>, record: &T) {
-        let value = encode(record);
-        self.writes.push(Write { table, key, value });
+    /// Sets `k` in table `S` to `record`.
+    pub fn set<S: tables::Schema>(&mut self, k: S::Key<'_>, record: &S::Value) {
+        self.writes.push(tables::write::<S>(k, record));
     }
     /// Adds an index entry (empty value).
     pub fn index(&mut self, key: Vec<u8>) {
@@ -341,9 +315,12 @@ impl StateRead for MemState {
     }
 }
 
+#[cfg(test)]
+mod conformance;
 mod overlay;
+pub mod tables;
 
-pub(crate) use overlay::{Layered, Overlay};
+pub(crate) use overlay::{merged_scan, Layered, Overlay};
 
 #[cfg(test)]
 mod tests {

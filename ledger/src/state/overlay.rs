@@ -129,7 +129,7 @@ impl StateRead for Overlay<'_> {
 /// Scans `base` with `above` (key, value) pairs of the same range laid over
 /// it, later pairs winning. The rules scan small prefixes (one org's keys),
 /// so the merge is made in memory.
-fn merged_scan<'v>(
+pub(crate) fn merged_scan<'v>(
     base: &dyn StateRead,
     table: Table,
     prefix: &[u8],

@@ -620,18 +620,12 @@ impl StateRead for Rebuild<'_> {
         f: &mut Visitor<'_>,
     ) -> Result<(), StateError> {
         // The rules read by key; a scan (none today) merges both sides.
-        let mut merged = std::collections::BTreeMap::new();
-        for side in [self.backend as &dyn StateRead, &self.pending] {
-            side.scan(table, prefix, from, &mut |k, v| {
-                merged.insert(k.to_vec(), v.to_vec());
-                Ok(std::ops::ControlFlow::Continue(()))
-            })?;
-        }
-        for (k, v) in merged {
-            if f(&k, &v)?.is_break() {
-                break;
-            }
-        }
-        Ok(())
+        let mut held = Vec::new();
+        self.pending.scan(table, prefix, from, &mut |k, v| {
+            held.push((k.to_vec(), v.to_vec()));
+            Ok(std::ops::ControlFlow::Continue(()))
+        })?;
+        let above = held.iter().map(|(k, v)| (&k[..], &v[..]));
+        crate::state::merged_scan(self.backend, table, prefix, from, above, f)
     }
 }

@@ -187,13 +187,9 @@ impl<B: Backend> World<B> {
 
     /// A fund record.
     pub fn fund(&self, id: &str) -> ledger::records::FundRec {
-        ledger::state::get(
-            self.log.backend(),
-            ledger::state::Table::Funds,
-            id.as_bytes(),
-        )
-        .unwrap()
-        .unwrap()
+        ledger::state::tables::read::<ledger::state::tables::Funds>(self.log.backend(), id)
+            .unwrap()
+            .unwrap()
     }
 }
 
