@@ -9,11 +9,10 @@ use std::fmt::Write as _;
 
 use anyhow::{bail, Context};
 use ledger::api::{EntrySummary, FundView, OrgView};
-use ledger::domain::Kind;
+use ledger::body::AnyBody;
 use ledger::records::{FundRec, OrgRec};
 use quick_xml::escape::escape;
 use rust_i18n::t;
-use serde_json::Value;
 
 use crate::client::{seg, NodeClient};
 
@@ -50,10 +49,6 @@ fn narrative(out: &mut String, tag: &str, attrs: &str, text: &str) {
         "<{tag}{attrs}><narrative>{}</narrative></{tag}>",
         escape(text)
     );
-}
-
-fn text<'a>(v: &'a Value, field: &str) -> &'a str {
-    v[field].as_str().unwrap_or_default()
 }
 
 /// The IATI identifier of a fund's activity.
@@ -179,24 +174,25 @@ fn transactions(out: &mut String, id: &str, flows: &[EntrySummary]) {
     // Disbursements: (date, region) → (sum, count).
     let mut paid: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
     for e in flows.iter().filter(|e| !e.is_reversed()) {
-        let b = &e.body;
-        let amount = b["amount"].as_u64().unwrap_or(0);
-        let date = text(b, "date");
-        match e.kind {
-            Kind::FundReceive => transaction(
+        let Ok(body) = AnyBody::parse(e.kind, &e.body) else {
+            continue;
+        };
+        let amount = body.amount().unwrap_or(0);
+        let date = body.date().unwrap_or_default();
+        match &body {
+            AnyBody::FundReceive(b) => transaction(
                 out,
                 1,
                 date,
                 amount,
                 &format!("receipt, seq {}", e.seq),
-                Some(("provider-org", "", text(b, "from"))),
+                Some(("provider-org", "", &b.from)),
                 None,
             ),
-            Kind::FundTransfer if text(b, "to_fund") == id => {
-                let from = text(b, "from_fund");
+            AnyBody::FundTransfer(b) if b.to_fund == id => {
                 let attr = format!(
                     " provider-activity-id=\"{}\"",
-                    escape(activity_id(&e.issuer, from))
+                    escape(activity_id(&e.issuer, &b.from_fund))
                 );
                 transaction(
                     out,
@@ -204,26 +200,23 @@ fn transactions(out: &mut String, id: &str, flows: &[EntrySummary]) {
                     date,
                     amount,
                     &format!("transfer in, seq {}", e.seq),
-                    Some(("provider-org", &attr, from)),
+                    Some(("provider-org", &attr, &b.from_fund)),
                     None,
                 );
             }
-            Kind::FundTransfer => {
-                let to = text(b, "to_fund");
+            AnyBody::FundTransfer(b) => {
                 transaction(
                     out,
                     3,
                     date,
                     amount,
                     &format!("transfer out, seq {}", e.seq),
-                    Some(("receiver-org", "", to)),
+                    Some(("receiver-org", "", &b.to_fund)),
                     None,
                 );
             }
-            Kind::Disbursement => {
-                let slot = paid
-                    .entry((date.to_string(), text(b, "region").to_string()))
-                    .or_default();
+            AnyBody::Disbursement(b) => {
+                let slot = paid.entry((date.to_owned(), b.region.clone())).or_default();
                 slot.0 += amount;
                 slot.1 += 1;
             }

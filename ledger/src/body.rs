@@ -22,6 +22,23 @@ macro_rules! bodies {
         $(impl Body for $ty {
             const KIND: Kind = Kind::$kind;
         })+
+
+        /// Any kind's body, in its type: what a reader of entries of
+        /// several kinds (a table of entries, an export, an import's rows)
+        /// holds instead of looking fields up by name.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum AnyBody {
+            $(#[doc = concat!("`", stringify!($kind), "`")] $ty($ty),)+
+        }
+
+        impl AnyBody {
+            /// Reads `body` as the body of `kind`.
+            pub fn parse(kind: Kind, body: &Value) -> Result<AnyBody, serde_json::Error> {
+                Ok(match kind {
+                    $(Kind::$kind => AnyBody::$ty(parse(body)?),)+
+                })
+            }
+        }
     };
 }
 
@@ -329,4 +346,50 @@ pub fn parse<T: Body>(body: &Value) -> Result<T, serde_json::Error> {
 /// `body` as the JSON a statement carries.
 pub fn to_value<T: Body>(body: &T) -> Value {
     serde_json::to_value(body).expect("bodies serialise")
+}
+
+impl AnyBody {
+    /// The amount of money a body moves or asks for, minor units (none for
+    /// kinds that move no money).
+    pub fn amount(&self) -> Option<u64> {
+        match self {
+            AnyBody::FundReceive(b) => Some(b.amount),
+            AnyBody::FundTransfer(b) => Some(b.amount),
+            AnyBody::Disbursement(b) => Some(b.amount),
+            AnyBody::NeedPublish(b) => Some(b.amount),
+            _ => None,
+        }
+    }
+
+    /// The fund money leaves or enters (a transfer's source).
+    pub fn fund(&self) -> Option<&str> {
+        match self {
+            AnyBody::FundOpen(b) => Some(&b.fund),
+            AnyBody::FundReceive(b) => Some(&b.fund),
+            AnyBody::FundTransfer(b) => Some(&b.from_fund),
+            AnyBody::Disbursement(b) => Some(&b.fund),
+            _ => None,
+        }
+    }
+
+    /// The voucher number (`ref`), for the kinds that carry one.
+    pub fn reference(&self) -> Option<&str> {
+        match self {
+            AnyBody::FundReceive(b) => b.reference.as_deref(),
+            AnyBody::FundTransfer(b) => b.reference.as_deref(),
+            AnyBody::Disbursement(b) => b.reference.as_deref(),
+            AnyBody::CreditAward(b) => b.reference.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The value date (`date`), for the kinds that carry one.
+    pub fn date(&self) -> Option<&str> {
+        match self {
+            AnyBody::FundReceive(b) => Some(&b.date),
+            AnyBody::FundTransfer(b) => Some(&b.date),
+            AnyBody::Disbursement(b) => Some(&b.date),
+            _ => None,
+        }
+    }
 }

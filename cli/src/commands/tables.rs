@@ -12,13 +12,12 @@ use cli::client::{seg, NodeClient};
 use cli::i18n;
 use cli::{iati, vocab, write_durably};
 use ledger::api::{EntrySummary, FundView, Page};
-use ledger::domain::Kind;
+use ledger::body::AnyBody;
 use ledger::entry::format_timestamp;
 use ledger::ident::{pseudonym, PseudonymKind};
 use ledger::keyfile;
 use ledger::records::OrgRec;
 use rust_i18n::t;
-use serde_json::Value;
 
 use super::{pad, pad_left, table_line};
 use crate::{BeneficiaryArgs, FundCmd, IatiArgs};
@@ -125,11 +124,6 @@ pub(crate) fn iati_export(
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn yuan(v: &Value) -> String {
-    v.as_u64().map_or_else(|| "-".into(), vocab::yuan)
-}
-
-/// Entry summaries as a table: seq, date, kind, issuer, amount, detail.
 /// Organisation ids → names, for tables that say who did what.
 fn org_names(client: &NodeClient) -> anyhow::Result<HashMap<String, String>> {
     Ok(client
@@ -147,6 +141,7 @@ fn org_name(names: &HashMap<String, String>, id: &str) -> String {
     }
 }
 
+/// Entry summaries as a table: seq, date, kind, issuer, amount, detail.
 pub(crate) fn entries_table(
     out: &mut impl Write,
     items: &[EntrySummary],
@@ -175,28 +170,29 @@ pub(crate) fn entries_table(
         )
     )?;
     for e in items {
-        let b = &e.body;
-        let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
+        let body = AnyBody::parse(e.kind, &e.body).ok();
         let logged = &e.logged_at;
-        let date = b["date"]
-            .as_str()
-            .map_or_else(|| logged[..10.min(logged.len())].to_owned(), str::to_owned);
-        let detail = match e.kind {
-            Kind::Disbursement => format!(
+        let date = body
+            .as_ref()
+            .and_then(AnyBody::date)
+            .unwrap_or(&logged[..10.min(logged.len())])
+            .to_owned();
+        let detail = match &body {
+            Some(AnyBody::Disbursement(b)) => format!(
                 "{} {} {} {}",
-                text(&b["fund"]),
-                vocab::label("cause", &text(&b["cause"])),
-                vocab::label("method", &text(&b["method"])),
-                text(&b["region"])
+                b.fund,
+                vocab::label("cause", b.cause.as_str()),
+                vocab::label("method", b.method.as_str()),
+                b.region
             ),
-            Kind::FundTransfer => format!("{} → {}", text(&b["from_fund"]), text(&b["to_fund"])),
-            Kind::FundReceive => {
-                t!("table.from", from = org_name(names, &text(&b["from"]))).into_owned()
+            Some(AnyBody::FundTransfer(b)) => format!("{} → {}", b.from_fund, b.to_fund),
+            Some(AnyBody::FundReceive(b)) => {
+                t!("table.from", from = org_name(names, &b.from)).into_owned()
             }
-            Kind::NeedPublish => t!(
+            Some(AnyBody::NeedPublish(b)) => t!(
                 "table.need",
-                need = text(&b["need"]),
-                cause = vocab::label("cause", &text(&b["cause"]))
+                need = b.need,
+                cause = vocab::label("cause", b.cause.as_str())
             )
             .into_owned(),
             _ => String::new(),
@@ -215,7 +211,10 @@ pub(crate) fn entries_table(
                 &date,
                 &i18n::kind(e.kind.as_str()),
                 issuer,
-                &yuan(&b["amount"]),
+                &body
+                    .as_ref()
+                    .and_then(AnyBody::amount)
+                    .map_or_else(|| "-".into(), vocab::yuan),
                 &format!("{detail}{reversed}")
             )
         )?;
