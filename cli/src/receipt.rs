@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use anyhow::Context;
+use ledger::api::{BatchAnswer, BatchItem};
 use ledger::canonical::{canonical_json, parse_strict, CanonError};
 use ledger::checkpoint::{Checkpoint, CheckpointError, CheckpointVerifier};
 use ledger::entry::{EntryError, Leaf, SignedEntry};
@@ -194,18 +195,18 @@ impl<'a> Submitter<'a> {
             if status != 200 {
                 return Err(NodeError::from_answer(status, answer.to_string().as_bytes()).into());
             }
-            let results = answer["results"]
-                .as_array()
+            let results = serde_json::from_value::<BatchAnswer<Receipt>>(answer)
+                .ok()
+                .map(|a| a.results)
                 .filter(|r| r.len() == end - start)
                 .with_context(|| rust_i18n::t!("receipt.results"))?;
-            let mut batch: Vec<Outcome> = Vec::with_capacity(results.len());
-            for r in results {
-                batch.push(match r.get("error") {
-                    Some(_) => Err(NodeError::from_answer(400, r.to_string().as_bytes())),
-                    None => Ok(serde_json::from_value(r.clone())
-                        .with_context(|| rust_i18n::t!("receipt.malformed"))?),
-                });
-            }
+            let mut batch: Vec<Outcome> = results
+                .into_iter()
+                .map(|item| match item {
+                    BatchItem::Refused(body) => Err(NodeError::from_body(400, body)),
+                    BatchItem::Receipt(r) => Ok(r),
+                })
+                .collect();
             if let Err(e) = self.verify(&entries[start..end], &mut batch) {
                 let recorded = out.iter().chain(&batch).filter(|o| o.is_ok()).count();
                 return Err(crate::Failed(format!(

@@ -24,16 +24,21 @@ pub struct NodeError {
 }
 
 impl NodeError {
+    /// An error body the node sent with `status`.
+    pub fn from_body(status: u16, ErrorBody { error }: ErrorBody) -> NodeError {
+        NodeError {
+            status,
+            code: Some(error.code),
+            message: error.message,
+            detail: error.details,
+        }
+    }
+
     /// Reads `{"error":{"code","message","details"?}}`, or describes what
     /// came instead.
     pub fn from_answer(status: u16, body: &[u8]) -> NodeError {
         match serde_json::from_slice::<ErrorBody>(body) {
-            Ok(ErrorBody { error }) => NodeError {
-                status,
-                code: Some(error.code),
-                message: error.message,
-                detail: error.details,
-            },
+            Ok(body) => NodeError::from_body(status, body),
             Err(_) => NodeError {
                 status,
                 code: None,

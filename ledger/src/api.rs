@@ -117,3 +117,23 @@ pub struct ConsistencyProof {
     /// The proof.
     pub path: Vec<Hash>,
 }
+
+/// The answer to an array of entries (`POST /v1/entries`, SPEC §7): one
+/// item per entry, in order. `R` is the receipt as its reader holds it
+/// (the node writes hex strings, the CLI reads hashes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchAnswer<R> {
+    /// One per entry.
+    pub results: Vec<BatchItem<R>>,
+}
+
+/// One entry's part of a [`BatchAnswer`]: its receipt, or the error body a
+/// single submission would have had.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BatchItem<R> {
+    /// Refused (tried first: a receipt has no `error` member).
+    Refused(crate::code::ErrorBody),
+    /// Recorded, or already recorded.
+    Receipt(R),
+}

@@ -6,9 +6,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ledger::code::{Code, ErrorBody};
+use ledger::api::{BatchAnswer, BatchItem};
+use ledger::code::Code;
 use ledger::store::{Log, RocksBackend};
-use serde::Serialize;
 use serde_json::Value;
 
 use ledger::sequencer::Outcome;
@@ -143,26 +143,14 @@ fn respond(answers: Answers, single: bool, created: bool) -> Result<Response, Ap
         };
         return Ok((status, Json(receipt)).into_response());
     }
-    let results: Vec<Answer> = answers
+    // Serialised straight from these types: a batch's answer is
+    // megabytes, and building it as a `Value` first would copy it all once
+    // more.
+    let results = answers
         .into_iter()
-        .map(|a| a.map_or_else(|e| Answer::Refused(e.body()), Answer::Receipt))
+        .map(|a| a.map_or_else(|e| BatchItem::Refused(e.body()), BatchItem::Receipt))
         .collect();
-    Ok(Json(Results { results }).into_response())
-}
-
-/// The answer to an array: one receipt or error body per entry, in order.
-/// Serialised straight from these types: a batch's answer is megabytes,
-/// and building it as a `Value` first would copy it all once more.
-#[derive(Serialize)]
-struct Results {
-    results: Vec<Answer>,
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Answer {
-    Receipt(Receipt),
-    Refused(ErrorBody),
+    Ok(Json(BatchAnswer { results }).into_response())
 }
 
 /// Receipts (or refusals) for a committed job's outcomes.
