@@ -35,6 +35,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use ledger::api::{EntrySummary, FundView};
+use ledger::body::{AnyBody, Disbursement};
 use ledger::code::Code;
 use ledger::domain::Kind;
 use ledger::entry::SignedEntry;
@@ -74,7 +75,34 @@ pub struct Summary {
 struct Row {
     row: u64,
     body: Value,
+    fields: Fields,
     nonce: String,
+}
+
+/// The fields of a body the import itself reads (the rest is for the
+/// schema and the rules), in their types. A row is read before it is
+/// validated: a field that is missing or not of its type is `None` here
+/// and refused later by the schema.
+#[derive(Debug, Default)]
+struct Fields {
+    fund: Option<String>,
+    amount: Option<u64>,
+    reference: Option<String>,
+    beneficiary: Option<String>,
+    date: Option<String>,
+}
+
+impl Fields {
+    fn of(body: &Value) -> Fields {
+        let field = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
+        Fields {
+            fund: field("fund"),
+            amount: body.get("amount").and_then(Value::as_u64),
+            reference: field("ref"),
+            beneficiary: field("beneficiary"),
+            date: field("date"),
+        }
+    }
 }
 
 /// The nonce of a row: `imp-` and 40 letters `a`-`p` spelling 160 bits of
@@ -109,21 +137,32 @@ struct PaymentKey {
 }
 
 impl PaymentKey {
-    fn of(body: &Value) -> Option<PaymentKey> {
-        if body.get("ref").is_some() {
+    fn of(row: &Fields) -> Option<PaymentKey> {
+        if row.reference.is_some() {
             return None;
         }
-        let beneficiary = body["beneficiary"].as_str()?;
+        let beneficiary = row.beneficiary.as_deref()?;
         // A cell that is no pseudonym is refused when its entry is checked
         // (schema or PII guard); it is never looked up at the node.
         if !ledger::ident::is_beneficiary(beneficiary) {
             return None;
         }
         Some(PaymentKey {
-            fund: body["fund"].as_str()?.to_owned(),
+            fund: row.fund.clone()?,
             beneficiary: beneficiary.to_owned(),
-            amount: body["amount"].as_u64()?,
-            date: body["date"].as_str()?.to_owned(),
+            amount: row.amount?,
+            date: row.date.clone()?,
+        })
+    }
+
+    /// The key of a disbursement the ledger holds.
+    fn of_entry(body: &Disbursement) -> Option<PaymentKey> {
+        PaymentKey::of(&Fields {
+            fund: Some(body.fund.clone()),
+            amount: Some(body.amount),
+            reference: body.reference.clone(),
+            beneficiary: Some(body.beneficiary.clone()),
+            date: Some(body.date.clone()),
         })
     }
 }
@@ -146,7 +185,10 @@ fn ledger_payments(
         if item.kind != Kind::Disbursement || item.issuer != issuer || item.is_reversed() {
             return;
         }
-        if let Some(key) = PaymentKey::of(&item.body) {
+        let Ok(AnyBody::Disbursement(body)) = AnyBody::parse(item.kind, &item.body) else {
+            return;
+        };
+        if let Some(key) = PaymentKey::of_entry(&body) {
             if wanted.contains(&key) {
                 found.entry(key).or_default().push((item.seq, item.nonce));
             }
@@ -185,7 +227,8 @@ fn ledger_refs(
                 if item.issuer != issuer {
                     return;
                 }
-                if let Some(r) = item.body["ref"].as_str() {
+                let body = AnyBody::parse(item.kind, &item.body).ok();
+                if let Some(r) = body.as_ref().and_then(AnyBody::reference) {
                     found.entry(r.to_owned()).or_insert((item.seq, item.nonce));
                 }
             },
@@ -228,7 +271,8 @@ pub fn run(
     let mut seen: HashMap<Vec<u8>, u32> = HashMap::new();
     let mut pending = Vec::with_capacity(rows.bodies.len());
     for (row, body) in rows.bodies {
-        if let Some(p) = body["fund"].as_str().and_then(|f| funds.refused.get(f)) {
+        let fields = Fields::of(&body);
+        if let Some(p) = fields.fund.as_ref().and_then(|f| funds.refused.get(f)) {
             summary
                 .errors
                 .push(RowError::new(row, RULE, vec![p.clone()]));
@@ -240,14 +284,19 @@ pub fn run(
         let n = seen.entry(canonical.clone()).or_insert(0);
         let nonce = row_nonce(opts.issuer, opts.kind, &canonical, *n);
         *n += 1;
-        pending.push(Row { row, body, nonce });
+        pending.push(Row {
+            row,
+            body,
+            fields,
+            nonce,
+        });
     }
 
     // A voucher number used twice in the file: the later row names the
     // earlier (the node would refuse it naming only a seq).
     let mut first_ref: HashMap<String, u64> = HashMap::new();
     pending.retain(|r| {
-        let Some(reference) = r.body["ref"].as_str() else {
+        let Some(reference) = r.fields.reference.as_deref() else {
             return true;
         };
         match first_ref.get(reference) {
@@ -273,7 +322,7 @@ pub fn run(
     if opts.kind == Kind::Disbursement && !opts.allow_repeat {
         let keys: Vec<PaymentKey> = pending
             .iter()
-            .filter_map(|r| PaymentKey::of(&r.body))
+            .filter_map(|r| PaymentKey::of(&r.fields))
             .collect();
         let mut distinct: Vec<&PaymentKey> = keys.iter().collect();
         distinct.sort_unstable_by(|a, b| {
@@ -293,7 +342,7 @@ pub fn run(
         let mut first_row: HashMap<PaymentKey, u64> = HashMap::new();
         let mut kept = Vec::with_capacity(pending.len());
         for r in pending {
-            let Some(key) = PaymentKey::of(&r.body) else {
+            let Some(key) = PaymentKey::of(&r.fields) else {
                 kept.push(r);
                 continue;
             };
@@ -423,15 +472,15 @@ fn dry_run(
 ) -> anyhow::Result<()> {
     let mut named: Vec<&str> = pending
         .iter()
-        .filter(|r| r.body.get("ref").is_some())
-        .filter_map(|r| r.body["fund"].as_str())
+        .filter(|r| r.fields.reference.is_some())
+        .filter_map(|r| r.fields.fund.as_deref())
         .collect();
     named.sort_unstable();
     named.dedup();
     let refs = ledger_refs(client, opts.issuer, &named)?;
     let mut balances = funds.balances.clone();
     for r in pending {
-        if let Some(reference) = r.body["ref"].as_str() {
+        if let Some(reference) = r.fields.reference.as_deref() {
             match refs.get(reference) {
                 Some((_, nonce)) if *nonce == r.nonce => {
                     summary.already += 1;
@@ -454,8 +503,7 @@ fn dry_run(
             summary.errors.push(e);
             continue;
         }
-        let (Some(fund), Some(amount)) = (r.body["fund"].as_str(), r.body["amount"].as_u64())
-        else {
+        let (Some(fund), Some(amount)) = (r.fields.fund.as_deref(), r.fields.amount) else {
             summary.added += 1;
             continue;
         };

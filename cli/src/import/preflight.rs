@@ -74,17 +74,18 @@ pub fn preflight(client: &NodeClient, opts: &Import<'_>, rows: &Rows) -> anyhow:
             )
         );
     }
-    let mut needed: std::collections::BTreeMap<&str, u64> = Default::default();
+    let mut needed: std::collections::BTreeMap<String, u64> = Default::default();
     for (_, body) in &rows.bodies {
-        if let Some(fund) = body["fund"].as_str() {
-            let amount = body["amount"].as_u64().unwrap_or(0);
+        let fields = super::Fields::of(body);
+        if let Some(fund) = fields.fund {
             let n = needed.entry(fund).or_default();
-            *n = n.saturating_add(amount);
+            *n = n.saturating_add(fields.amount.unwrap_or(0));
         }
     }
     let mut warnings = Vec::new();
     let mut funds = Funds::default();
-    for (fund, total) in needed {
+    for (fund, total) in &needed {
+        let (fund, total) = (fund.as_str(), *total);
         let f = match client.get_as::<FundView>(&format!("/v1/funds/{}", seg(fund))) {
             Ok(f) => f.fund,
             Err(e)
