@@ -30,6 +30,7 @@ pub mod mirror;
 pub mod page;
 mod reads;
 pub mod replicate;
+pub mod run;
 mod sequencer;
 pub mod serve;
 mod submit;

@@ -5,8 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use ledger::checkpoint::CheckpointSigner;
-use ledger::store::{Log, RocksBackend, StoreError};
+use node::run::ServeConfig;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -176,13 +175,6 @@ impl WitnessArgs {
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let policy = ledger::witness::Policy::parse(&text)
             .with_context(|| format!("the witness policy {}", path.display()))?;
-        let seconds = |s: f64, what: &str| {
-            anyhow::ensure!(
-                s.is_finite() && s > 0.0,
-                "{what} must be a positive number of seconds"
-            );
-            Ok(std::time::Duration::from_secs_f64(s))
-        };
         let config = node::WitnessConfig {
             policy,
             interval: seconds(self.witness_interval, "--witness-interval")?,
@@ -269,7 +261,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             data,
             origin,
             serve: args,
-        } => serve(&data, &origin, args, false),
+        } => node::run::serve(args.config(data, origin, false)?),
+        Command::Demo {
+            data,
+            origin,
+            serve: args,
+        } => node::run::serve(args.config(data, origin, true)?),
         Command::Mirror {
             from,
             vkey,
@@ -279,11 +276,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             primary,
             interval,
             conn,
-        } => mirror(
-            &data,
-            &listen,
-            conn.limits()?,
-            node::mirror::MirrorConfig {
+        } => node::run::mirror(node::run::MirrorRun {
+            data,
+            listen,
+            limits: conn.limits()?,
+            vkey,
+            config: node::mirror::MirrorConfig {
                 primary: Some(primary.unwrap_or_else(|| from.clone())),
                 from,
                 policy: None,
@@ -293,16 +291,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                             .with_context(|| format!("reading {}", p.display()))
                     })
                     .transpose()?,
-                interval: {
-                    anyhow::ensure!(
-                        interval.is_finite() && interval > 0.0,
-                        "--interval must be a positive number of seconds"
-                    );
-                    std::time::Duration::from_secs_f64(interval)
-                },
+                interval: seconds(interval, "--interval")?,
             },
-            &vkey,
-        ),
+        }),
         Command::Restore {
             from,
             data,
@@ -320,134 +311,48 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Demo {
+    }
+}
+
+/// A flag's positive number of seconds.
+fn seconds(s: f64, flag: &str) -> anyhow::Result<std::time::Duration> {
+    anyhow::ensure!(
+        s.is_finite() && s > 0.0,
+        "{flag} must be a positive number of seconds"
+    );
+    Ok(std::time::Duration::from_secs_f64(s))
+}
+
+impl ServeArgs {
+    /// The node's configuration from these flags.
+    fn config(self, data: PathBuf, origin: String, demo: bool) -> anyhow::Result<ServeConfig> {
+        let ServeArgs {
+            listen,
+            conn,
+            witnesses,
+            page,
+            replicate,
+        } = self;
+        let replicate = match replicate.replicate {
+            Some(url) => Some(node::run::ReplicateConfig {
+                url,
+                interval: seconds(replicate.replicate_interval, "--replicate-interval")?,
+                ack_after_replication: replicate.ack_after_replication,
+            }),
+            None => None,
+        };
+        Ok(ServeConfig {
             data,
             origin,
-            serve: args,
-        } => serve(&data, &origin, args, true),
+            listen,
+            limits: conn.limits()?,
+            client_writes: conn.client_writes,
+            witnesses: witnesses.config()?,
+            page_vkey: page.page_vkey,
+            replicate,
+            demo,
+        })
     }
-}
-
-/// `serve`, or with `demo` the demo ledger seeded first.
-fn serve(data: &Path, origin: &str, args: ServeArgs, demo: bool) -> anyhow::Result<()> {
-    let ServeArgs {
-        listen,
-        conn,
-        witnesses,
-        page,
-        replicate,
-    } = args;
-    let limits = conn.limits()?;
-    let client_writes = conn.client_writes;
-    let witnesses = witnesses.config()?;
-    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
-    let key = ledger::keyfile::read_or_create(&data.join("node.key"))?;
-    let signer = CheckpointSigner::new(origin, key)?;
-    let db = data.join("db");
-    let backend = match RocksBackend::open(&db) {
-        // The demo ledger is synthetic: one written by an older build is
-        // seeded afresh rather than refused.
-        Err(e @ StoreError::Format { .. }) if demo => {
-            eprintln!("{e}; seeding the demo ledger afresh");
-            std::fs::remove_dir_all(&db).with_context(|| format!("removing {}", db.display()))?;
-            RocksBackend::open(&db)
-        }
-        opened => opened,
-    }
-    .with_context(|| format!("opening the store in {}", data.display()))?;
-    let mut log =
-        Log::open(backend).context("the store failed its checks at open; not serving it")?;
-    if demo {
-        let started = std::time::Instant::now();
-        let seeded = node::demo::seed(&mut log)?;
-        if seeded > 0 {
-            eprintln!(
-                "seeded the demo ledger: {seeded} entries in {:.1} s",
-                started.elapsed().as_secs_f64()
-            );
-        }
-    }
-    tracing::info!(size = log.size(), vkey = %signer.vkey(), max_connections = limits.max_connections, "store opened");
-    let anchor = node::page::Anchor {
-        vkey: page.page_vkey.unwrap_or_else(|| signer.vkey()),
-        policy: witnesses.as_ref().map(|(_, text)| text.clone()),
-    };
-    ledger::checkpoint::CheckpointVerifier::from_vkey(&anchor.vkey).context("--page-vkey")?;
-    let (node, sequencer) =
-        node::Node::start_with(log, signer, witnesses.map(|(config, _)| config));
-    let node = node.with_anchor(&anchor).with_client_writes(client_writes);
-    if let Some(url) = &replicate.replicate {
-        // One clear line now for a wrong endpoint, key or bucket.
-        let replica = node::replicate::Replica::from_url(url)?;
-        let existing = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-            .block_on(replica.checkpoint())
-            .with_context(|| format!("replicating to {url}"))?;
-        anyhow::ensure!(
-            replicate.replicate_interval.is_finite() && replicate.replicate_interval > 0.0,
-            "--replicate-interval must be a positive number of seconds"
-        );
-        node.replicate(node::replicate::ReplicaConfig {
-            replica,
-            existing,
-            interval: std::time::Duration::from_secs_f64(replicate.replicate_interval),
-            ack_after_replication: replicate.ack_after_replication,
-        });
-    }
-    serve_http(node, &listen, limits, "aidledger-node")?;
-    // The router, every handler and the runtime are gone: the sequencer
-    // finishes the groups already queued and stops.
-    sequencer
-        .join()
-        .map_err(|_| anyhow::anyhow!("the sequencer thread panicked"))?;
-    tracing::info!("stopped");
-    Ok(())
-}
-
-/// Serves `node` on `listen` until Ctrl-C or SIGTERM, announcing it as
-/// `name`; returns once the runtime and every handler are gone.
-fn serve_http(
-    node: node::Node,
-    listen: &str,
-    limits: node::serve::Limits,
-    name: &str,
-) -> anyhow::Result<()> {
-    // Reads run on the blocking pool: thousands of clients asking at once
-    // queue for these threads (the cores are the limit anyway) rather than
-    // each getting a thread and its stack.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .max_blocking_threads(node::BLOCKING_THREADS)
-        .build()?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("listening on {listen}"))?;
-        println!("{name} listening on http://{}", listener.local_addr()?);
-        node::serve::serve(listener, node::app(node), limits, shutdown()).await?;
-        anyhow::Ok(())
-    })
-}
-
-fn mirror(
-    data: &Path,
-    listen: &str,
-    limits: node::serve::Limits,
-    mut config: node::mirror::MirrorConfig,
-    vkey: &str,
-) -> anyhow::Result<()> {
-    if let Some(text) = &config.policy_text {
-        config.policy = Some(ledger::witness::Policy::parse(text).context("--policy")?);
-    }
-    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
-    let log = Log::open(
-        RocksBackend::open(&data.join("db"))
-            .with_context(|| format!("opening the store in {}", data.display()))?,
-    )
-    .context("the store failed its checks at open; not serving it")?;
-    let node = node::Node::mirror(log, vkey, String::new(), config)?;
-    serve_http(node, listen, limits, "aidledger-node mirror")
 }
 
 fn restore(
@@ -507,18 +412,4 @@ fn restore(
         restored.tiles_checked
     );
     Ok(())
-}
-
-async fn shutdown() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
-        }
-    };
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down: finishing requests in flight");
 }

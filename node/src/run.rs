@@ -1,0 +1,199 @@
+//! Starting a node from one configuration: what `aidledger-node serve`,
+//! `demo` and `mirror` run once their flags are read, and what a test or
+//! another program can run the same way. The binary only turns flags into
+//! these configurations.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use ledger::checkpoint::{CheckpointSigner, CheckpointVerifier};
+use ledger::store::{Log, RocksBackend, StoreError};
+
+use crate::mirror::MirrorConfig;
+use crate::serve::Limits;
+use crate::{Node, WitnessConfig};
+
+/// Everything a primary node needs to start.
+pub struct ServeConfig {
+    /// Data directory (created if missing): the store and the node's key.
+    pub data: PathBuf,
+    /// The log's origin line and checkpoint key name.
+    pub origin: String,
+    /// Address to listen on.
+    pub listen: String,
+    /// How connections are treated.
+    pub limits: Limits,
+    /// Bytes of submissions one client address may have in flight (0: no
+    /// limit).
+    pub client_writes: usize,
+    /// The witnesses and their policy's text, if checkpoints are witnessed.
+    pub witnesses: Option<(WitnessConfig, String)>,
+    /// The vkey the public page trusts (default: this node's own).
+    pub page_vkey: Option<String>,
+    /// Copying the log to object storage.
+    pub replicate: Option<ReplicateConfig>,
+    /// Seed the synthetic demo ledger first (a store of an older format is
+    /// seeded afresh rather than refused).
+    pub demo: bool,
+}
+
+/// Where and how often the log is copied to a bucket.
+pub struct ReplicateConfig {
+    /// `s3://BUCKET/PREFIX`.
+    pub url: String,
+    /// Time between two copies.
+    pub interval: Duration,
+    /// Receipts only once the entries are in the bucket.
+    pub ack_after_replication: bool,
+}
+
+/// Opens (or seeds) the store, starts the writer and serves until Ctrl-C
+/// or SIGTERM; returns once the queued groups are written.
+pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let ServeConfig {
+        data,
+        origin,
+        listen,
+        limits,
+        client_writes,
+        witnesses,
+        page_vkey,
+        replicate,
+        demo,
+    } = config;
+    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+    let key = ledger::keyfile::read_or_create(&data.join("node.key"))?;
+    let signer = CheckpointSigner::new(&origin, key)?;
+    let db = data.join("db");
+    let backend = match RocksBackend::open(&db) {
+        // The demo ledger is synthetic: one written by an older build is
+        // seeded afresh rather than refused.
+        Err(e @ StoreError::Format { .. }) if demo => {
+            eprintln!("{e}; seeding the demo ledger afresh");
+            std::fs::remove_dir_all(&db).with_context(|| format!("removing {}", db.display()))?;
+            RocksBackend::open(&db)
+        }
+        opened => opened,
+    }
+    .with_context(|| format!("opening the store in {}", data.display()))?;
+    let mut log =
+        Log::open(backend).context("the store failed its checks at open; not serving it")?;
+    if demo {
+        let started = std::time::Instant::now();
+        let seeded = crate::demo::seed(&mut log)?;
+        if seeded > 0 {
+            eprintln!(
+                "seeded the demo ledger: {seeded} entries in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    tracing::info!(size = log.size(), vkey = %signer.vkey(), max_connections = limits.max_connections, "store opened");
+    let anchor = crate::page::Anchor {
+        vkey: page_vkey.unwrap_or_else(|| signer.vkey()),
+        policy: witnesses.as_ref().map(|(_, text)| text.clone()),
+    };
+    CheckpointVerifier::from_vkey(&anchor.vkey).context("--page-vkey")?;
+    let (node, sequencer) = Node::start_with(log, signer, witnesses.map(|(config, _)| config));
+    let node = node.with_anchor(&anchor).with_client_writes(client_writes);
+    if let Some(ReplicateConfig {
+        url,
+        interval,
+        ack_after_replication,
+    }) = replicate
+    {
+        // One clear line now for a wrong endpoint, key or bucket.
+        let replica = crate::replicate::Replica::from_url(&url)?;
+        let existing = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(replica.checkpoint())
+            .with_context(|| format!("replicating to {url}"))?;
+        node.replicate(crate::replicate::ReplicaConfig {
+            replica,
+            existing,
+            interval,
+            ack_after_replication,
+        });
+    }
+    serve_http(node, &listen, limits, "aidledger-node")?;
+    // The router, every handler and the runtime are gone: the sequencer
+    // finishes the groups already queued and stops.
+    sequencer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the sequencer thread panicked"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Everything a read mirror needs to start.
+pub struct MirrorRun {
+    /// Data directory of the mirror's store (created if missing).
+    pub data: PathBuf,
+    /// Address to listen on.
+    pub listen: String,
+    /// How connections are treated.
+    pub limits: Limits,
+    /// The log's vkey, as published.
+    pub vkey: String,
+    /// What to follow and how.
+    pub config: MirrorConfig,
+}
+
+/// Opens the mirror's store, starts following and serves until Ctrl-C or
+/// SIGTERM.
+pub fn mirror(run: MirrorRun) -> anyhow::Result<()> {
+    let MirrorRun {
+        data,
+        listen,
+        limits,
+        vkey,
+        mut config,
+    } = run;
+    if let Some(text) = &config.policy_text {
+        config.policy = Some(ledger::witness::Policy::parse(text).context("--policy")?);
+    }
+    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+    let log = Log::open(
+        RocksBackend::open(&data.join("db"))
+            .with_context(|| format!("opening the store in {}", data.display()))?,
+    )
+    .context("the store failed its checks at open; not serving it")?;
+    let node = Node::mirror(log, &vkey, String::new(), config)?;
+    serve_http(node, &listen, limits, "aidledger-node mirror")
+}
+
+/// Serves `node` on `listen` until Ctrl-C or SIGTERM, announcing it as
+/// `name` on stdout; returns once the runtime and every handler are gone.
+fn serve_http(node: Node, listen: &str, limits: Limits, name: &str) -> anyhow::Result<()> {
+    // Reads run on the blocking pool: thousands of clients asking at once
+    // queue for these threads (the cores are the limit anyway) rather than
+    // each getting a thread and its stack.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(crate::BLOCKING_THREADS)
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        println!("{name} listening on http://{}", listener.local_addr()?);
+        crate::serve::serve(listener, crate::app(node), limits, shutdown()).await?;
+        anyhow::Ok(())
+    })
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
+}
