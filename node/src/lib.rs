@@ -564,17 +564,18 @@ async fn metrics(State(node): State<Node>) -> Result<Response, ApiError> {
     let shared = node.shared.clone();
     let text = node
         .read(move |log| {
-            let mut text = shared.metrics.render(log.size());
-            if let Some(w) = &shared.witnessing {
-                text.push_str(&w.render(log.size()));
-            }
-            if let Some(r) = shared.replication.get() {
-                text.push_str(&r.render(shared.published_size()));
-            }
-            Ok(text)
+            let size = log.size();
+            Ok(shared.metrics.render(size, |r| {
+                if let Some(w) = &shared.witnessing {
+                    w.register(r, size);
+                }
+                if let Some(rep) = shared.replication.get() {
+                    rep.register(r, shared.published_size());
+                }
+            }))
         })
         .await?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+    Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
 }
 
 #[cfg(test)]

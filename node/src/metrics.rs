@@ -1,84 +1,46 @@
-//! Prometheus metrics (`GET /metrics`, text format 0.0.4): entries and
-//! groups sequenced, group sizes, commit latency (rules, `WriteBatch` and
-//! fsync of a group), refusals by code, request latency.
+//! Prometheus metrics (`GET /metrics`, OpenMetrics text through
+//! `prometheus-client`): entries and groups sequenced, group sizes, commit
+//! latency (rules, `WriteBatch` and fsync of a group), refusals by code,
+//! request latency; the witnesses' and the replication's values are added
+//! at each scrape by their own modules ([`Metrics::render`]).
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use std::time::Duration;
 
-/// A histogram with fixed buckets.
-struct Histogram {
-    bounds: &'static [f64],
-    counts: Vec<AtomicU64>,
-    sum_micros: AtomicU64,
-    count: AtomicU64,
-}
+/// The content type of [`Metrics::render`]'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-impl Histogram {
-    fn new(bounds: &'static [f64]) -> Histogram {
-        Histogram {
-            bounds,
-            counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
-            sum_micros: AtomicU64::new(0),
-            count: AtomicU64::new(0),
-        }
-    }
-    fn observe(&self, v: f64) {
-        for (b, c) in self.bounds.iter().zip(&self.counts) {
-            if v <= *b {
-                c.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.sum_micros
-            .fetch_add((v * 1e6) as u64, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
-    }
-    fn render(&self, out: &mut String, name: &str, help: &str) {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        for (b, c) in self.bounds.iter().zip(&self.counts) {
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{le=\"{b}\"}} {}",
-                c.load(Ordering::Relaxed)
-            );
-        }
-        let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(
-            out,
-            "{name}_sum {}",
-            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(out, "{name}_count {count}");
-    }
-}
-
-const SECONDS: &[f64] = &[
+const SECONDS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
-const SIZES: &[f64] = &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
+const SIZES: [f64; 10] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
 
-/// The node's counters.
+/// The node's counters (each a shared handle: cheap to clone into the
+/// registry of a scrape).
+#[derive(Debug)]
 pub struct Metrics {
-    entries: AtomicU64,
-    groups: AtomicU64,
+    entries: Counter,
+    groups: Counter,
     group_size: Histogram,
     commit: Histogram,
     request: Histogram,
-    refusals: Mutex<BTreeMap<&'static str, u64>>,
+    refusals: Family<[(&'static str, &'static str); 1], Counter>,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         Metrics {
-            entries: AtomicU64::new(0),
-            groups: AtomicU64::new(0),
+            entries: Counter::default(),
+            groups: Counter::default(),
             group_size: Histogram::new(SIZES),
             commit: Histogram::new(SECONDS),
             request: Histogram::new(SECONDS),
-            refusals: Mutex::new(BTreeMap::new()),
+            refusals: Family::default(),
         }
     }
 }
@@ -86,57 +48,64 @@ impl Default for Metrics {
 impl Metrics {
     /// A commit group of `submitted` entries of which `new` were sequenced.
     pub fn group(&self, submitted: usize, new: usize, took: Duration) {
-        self.entries.fetch_add(new as u64, Ordering::Relaxed);
-        self.groups.fetch_add(1, Ordering::Relaxed);
+        self.entries.inc_by(new as u64);
+        self.groups.inc();
         self.group_size.observe(submitted as f64);
         self.commit.observe(took.as_secs_f64());
     }
     /// An entry refused with `code`.
     pub fn refused(&self, code: ledger::code::Code) {
-        *self
-            .refusals
-            .lock()
-            .expect("metrics lock")
-            .entry(code.as_str())
-            .or_default() += 1;
+        self.refusals
+            .get_or_create(&[("code", code.as_str())])
+            .inc();
     }
     /// A request answered after `took`.
     pub fn request(&self, took: Duration) {
         self.request.observe(took.as_secs_f64());
     }
-    /// The Prometheus text.
-    pub fn render(&self, log_size: u64) -> String {
-        let mut out = String::new();
-        let _ = writeln!(out, "# HELP aidledger_log_size Leaves in the log.\n# TYPE aidledger_log_size gauge\naidledger_log_size {log_size}");
-        let _ = writeln!(
-            out,
-            "# HELP aidledger_entries_total Entries sequenced by this process.\n# TYPE aidledger_entries_total counter\naidledger_entries_total {}",
-            self.entries.load(Ordering::Relaxed)
+    /// The OpenMetrics text: these counters, the log's size, and what
+    /// `more` registers for this scrape (the witnesses' lag, the
+    /// replication's).
+    pub fn render(&self, log_size: u64, more: impl FnOnce(&mut Registry)) -> String {
+        let mut r = Registry::default();
+        r.register(
+            "aidledger_log_size",
+            "Leaves in the log",
+            ConstGauge::new(log_size as i64),
         );
-        let _ = writeln!(
-            out,
-            "# HELP aidledger_groups_total Commit groups (one WriteBatch, one fsync, one checkpoint each).\n# TYPE aidledger_groups_total counter\naidledger_groups_total {}",
-            self.groups.load(Ordering::Relaxed)
+        r.register(
+            "aidledger_entries",
+            "Entries sequenced by this process",
+            self.entries.clone(),
         );
-        self.group_size.render(
-            &mut out,
+        r.register(
+            "aidledger_groups",
+            "Commit groups (one WriteBatch, one fsync, one checkpoint each)",
+            self.groups.clone(),
+        );
+        r.register(
             "aidledger_group_entries",
-            "Entries submitted per commit group.",
+            "Entries submitted per commit group",
+            self.group_size.clone(),
         );
-        self.commit.render(
-            &mut out,
+        r.register(
             "aidledger_commit_seconds",
-            "Time to apply the rules to a group and write it durably (fsync included).",
+            "Time to apply the rules to a group and write it durably (fsync included)",
+            self.commit.clone(),
         );
-        let _ = writeln!(out, "# HELP aidledger_refusals_total Entries refused, by SPEC code.\n# TYPE aidledger_refusals_total counter");
-        for (code, n) in self.refusals.lock().expect("metrics lock").iter() {
-            let _ = writeln!(out, "aidledger_refusals_total{{code=\"{code}\"}} {n}");
-        }
-        self.request.render(
-            &mut out,
+        r.register(
+            "aidledger_refusals",
+            "Entries refused, by SPEC code",
+            self.refusals.clone(),
+        );
+        r.register(
             "aidledger_request_seconds",
-            "HTTP request latency.",
+            "HTTP request latency",
+            self.request.clone(),
         );
+        more(&mut r);
+        let mut out = String::new();
+        encode(&mut out, &r).expect("writing to a String does not fail");
         out
     }
 }

@@ -26,6 +26,8 @@ use object_store::path::Path as ObjectPath;
 use object_store::{
     Attribute, Attributes, ClientOptions, ObjectStore, PutOptions, PutPayload, RetryConfig,
 };
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
 
 use crate::{Shared, SharedLog};
 
@@ -411,20 +413,31 @@ impl Replication {
             Err(late())
         }
     }
-    /// Prometheus lines: replicated size, lag in entries and seconds,
-    /// whether replication stopped.
-    pub(crate) fn render(&self, published: u64) -> String {
+    /// Adds to a scrape: the replicated size, the lag in entries and
+    /// seconds, whether replication stopped.
+    pub(crate) fn register(&self, r: &mut Registry, published: u64) {
         let p = self.progress.lock().expect("progress lock");
-        let lag = published.saturating_sub(p.size);
-        let seconds = p.behind_since.map_or(0.0, |t| t.elapsed().as_secs_f64());
-        format!(
-            "# TYPE aidledger_replicated_entries gauge\naidledger_replicated_entries {}\n\
-             # TYPE aidledger_replication_lag_entries gauge\naidledger_replication_lag_entries {lag}\n\
-             # TYPE aidledger_replication_lag_seconds gauge\naidledger_replication_lag_seconds {seconds:.3}\n\
-             # TYPE aidledger_replication_stopped gauge\naidledger_replication_stopped {}\n",
-            p.size,
-            u8::from(p.stopped.is_some())
-        )
+        let gauge = |n: u64| ConstGauge::new(i64::try_from(n).unwrap_or(i64::MAX));
+        r.register(
+            "aidledger_replicated_entries",
+            "Leaves in the bucket",
+            gauge(p.size),
+        );
+        r.register(
+            "aidledger_replication_lag_entries",
+            "Published leaves not yet in the bucket",
+            gauge(published.saturating_sub(p.size)),
+        );
+        r.register(
+            "aidledger_replication_lag_seconds",
+            "Seconds the bucket has been behind",
+            ConstGauge::new(p.behind_since.map_or(0.0, |t| t.elapsed().as_secs_f64())),
+        );
+        r.register(
+            "aidledger_replication_stopped",
+            "1 once replication stopped (see /healthz)",
+            gauge(u64::from(p.stopped.is_some())),
+        );
     }
 
     /// One line for `/healthz`, and whether the node is unhealthy.

@@ -20,6 +20,10 @@ use std::time::{Duration, Instant, SystemTime};
 use ledger::checkpoint::Checkpoint;
 use ledger::entry::format_timestamp;
 use ledger::witness::{stated_checkpoint, AddCheckpoint, Policy, PolicyWitness};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 
 use crate::{Shared, SharedLog};
 
@@ -135,30 +139,37 @@ impl Witnessing {
         health
     }
 
-    /// Prometheus lines: forks, and each witness's lag in entries and seconds.
-    pub(crate) fn render(&self, log_size: u64) -> String {
-        let mut out = format!(
-            "# HELP aidledger_witness_forks_total Witnesses that proved a fork (a checkpoint refused as another history), each counted once.\n# TYPE aidledger_witness_forks_total counter\naidledger_witness_forks_total {}\n",
-            self.forks.load(Ordering::Relaxed)
+    /// Adds to a scrape: forks, and each witness's lag in entries and
+    /// seconds (-1: never cosigned).
+    pub(crate) fn register(&self, r: &mut Registry, log_size: u64) {
+        r.register(
+            "aidledger_witness_forks",
+            "Witnesses that proved a fork (a checkpoint refused as another history), each counted once",
+            ConstCounter::new(self.forks.load(Ordering::Relaxed)),
         );
-        out.push_str("# HELP aidledger_witness_lag_entries Entries past the size each witness holds.\n# TYPE aidledger_witness_lag_entries gauge\n");
+        let entries = Family::<Vec<(String, String)>, Gauge>::default();
+        let seconds = Family::<Vec<(String, String)>, Gauge<f64, AtomicU64>>::default();
         let status = self.status.lock().expect("witness status").clone();
         for (w, s) in self.config.policy.witnesses().iter().zip(&status) {
-            out.push_str(&format!(
-                "aidledger_witness_lag_entries{{witness=\"{}\"}} {}\n",
-                w.name,
-                log_size.saturating_sub(s.size)
-            ));
+            let label = vec![("witness".to_owned(), w.name.clone())];
+            let lag = log_size.saturating_sub(s.size);
+            entries
+                .get_or_create(&label)
+                .set(i64::try_from(lag).unwrap_or(i64::MAX));
+            seconds
+                .get_or_create(&label)
+                .set(s.cosigned_at.map_or(-1.0, |t| t.elapsed().as_secs_f64()));
         }
-        out.push_str("# HELP aidledger_witness_lag_seconds Seconds since each witness last cosigned (-1: never).\n# TYPE aidledger_witness_lag_seconds gauge\n");
-        for (w, s) in self.config.policy.witnesses().iter().zip(&status) {
-            let secs = s.cosigned_at.map_or(-1.0, |t| t.elapsed().as_secs_f64());
-            out.push_str(&format!(
-                "aidledger_witness_lag_seconds{{witness=\"{}\"}} {secs:.3}\n",
-                w.name
-            ));
-        }
-        out
+        r.register(
+            "aidledger_witness_lag_entries",
+            "Entries past the size each witness holds",
+            entries,
+        );
+        r.register(
+            "aidledger_witness_lag_seconds",
+            "Seconds since each witness last cosigned (-1: never)",
+            seconds,
+        );
     }
 }
 
