@@ -176,12 +176,7 @@ pub fn validate_signed(entry: &SignedEntry) -> Result<(), SchemaError> {
     if !crate::ident::is_org_id(&st.issuer) {
         return Err(at("issuer", format!("{:?} is not a \"org-id\"", st.issuer)));
     }
-    let nonce_ok = (1..=64).contains(&st.nonce.len())
-        && st
-            .nonce
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
-    if !nonce_ok {
+    if !crate::entry::is_nonce(&st.nonce) {
         return Err(at(
             "nonce",
             format!(

@@ -168,12 +168,7 @@ impl Statement {
         if self.v != STATEMENT_VERSION {
             return Err(EntryError::Schema(format!("v must be {STATEMENT_VERSION}")));
         }
-        let nonce_ok = (1..=64).contains(&self.nonce.len())
-            && self
-                .nonce
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
-        if !nonce_ok {
+        if !is_nonce(&self.nonce) {
             return Err(EntryError::Schema(
                 "nonce must be 1-64 chars of [A-Za-z0-9._:-]".into(),
             ));
@@ -226,6 +221,13 @@ fn bad_key(value: &Value) -> Option<(String, &str)> {
             .find_map(|(i, v)| bad_key(v).map(|(at, bad)| (format!("[{i}]{at}"), bad))),
         _ => None,
     }
+}
+
+/// A nonce's syntax (SPEC §2): `^[A-Za-z0-9._:-]{1,64}$`.
+pub fn is_nonce(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z` with a real calendar date and time.
