@@ -34,9 +34,20 @@ fn readme_block() -> String {
 struct StopNode<'a>(&'a Path);
 
 impl Drop for StopNode<'_> {
+    /// Stops it and waits until it is gone: a node still closing its store
+    /// would write into the directory the test is removing.
     fn drop(&mut self) {
         if let Ok(pid) = std::fs::read_to_string(self.0.join("node.pid")) {
-            let _ = Command::new("kill").arg(pid.trim()).status();
+            let pid = pid.trim();
+            let _ = Command::new("kill").arg(pid).status();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while std::time::Instant::now() < deadline
+                && Path::new("/proc").join(pid).join("stat").exists()
+                && !std::fs::read_to_string(Path::new("/proc").join(pid).join("stat"))
+                    .is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
         }
     }
 }

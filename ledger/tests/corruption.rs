@@ -28,7 +28,11 @@ const FLUSHED: u64 = 2_000;
 /// A store left as a node killed after its last acknowledged write leaves
 /// it (the last thousand entries only in the WAL), or closed cleanly
 /// (everything flushed: the WAL obsolete).
-fn build(dir: &Path, killed: bool) -> (Vec<Vec<u8>>, RootHash) {
+/// When `killed`, the store is handed back still open, as a killed process
+/// left it: the caller holds it until it is done with the files and drops
+/// it before removing the directory (a store left open for good would go
+/// on writing there after the test removed it).
+fn build(dir: &Path, killed: bool) -> (Vec<Vec<u8>>, RootHash, Option<Log<RocksBackend>>) {
     let mut log = Log::open(RocksBackend::open(dir).unwrap()).unwrap();
     while log.size() < ENTRIES {
         let size = log.size();
@@ -40,12 +44,10 @@ fn build(dir: &Path, killed: bool) -> (Vec<Vec<u8>>, RootHash) {
     }
     let leaves = log.leaves(0, ENTRIES as usize).unwrap();
     let root = log.root_at(log.size()).unwrap();
-    if killed {
-        // No close, no flush: what a SIGKILL leaves (every write was
-        // already synced to the WAL).
-        std::mem::forget(log);
-    }
-    (leaves, root)
+    // Killed: no close, no flush while the files are read: what a SIGKILL
+    // leaves (every write was already synced to the WAL).
+    let held = killed.then_some(log);
+    (leaves, root, held)
 }
 
 fn files(dir: &Path) -> Vec<PathBuf> {
@@ -166,7 +168,7 @@ fn flipped_bytes_in_the_store_are_caught_or_harmless() {
     let mut served_bad = Vec::new();
     for (state, killed) in [("killed", true), ("closed", false)] {
         let pristine = tempfile::tempdir().unwrap();
-        let (leaves, root) = build(pristine.path(), killed);
+        let (leaves, root, _held) = build(pristine.path(), killed);
         assert_eq!(
             killed,
             files(pristine.path())
@@ -259,7 +261,7 @@ fn a_recycled_record_type_in_a_log_is_refused_not_read_forever() {
     let mut tried = BTreeMap::new();
     for killed in [false, true] {
         let pristine = tempfile::tempdir().unwrap();
-        build(pristine.path(), killed);
+        let _held = build(pristine.path(), killed);
         for file in files(pristine.path()) {
             let k = kind(&file);
             let bytes = std::fs::read(&file).unwrap();
@@ -288,7 +290,7 @@ fn a_recycled_record_type_in_a_log_is_refused_not_read_forever() {
     // A WAL whose first record has a recycled type reads as a recycled log
     // (older builds recycled WAL files): left to RocksDB, whose open returns.
     let pristine = tempfile::tempdir().unwrap();
-    let (leaves, root) = build(pristine.path(), true);
+    let (leaves, root, _held) = build(pristine.path(), true);
     for wal in files(pristine.path())
         .into_iter()
         .filter(|f| kind(f) == "WAL")

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,6 +24,7 @@ pub type Rewrite = Box<dyn FnMut(&str, Vec<u8>) -> Vec<u8>>;
 /// A running Chromium with one page (tab) attached.
 pub struct Browser {
     _process: Killed,
+    profile: std::path::PathBuf,
     socket: WebSocket<TcpStream>,
     session: String,
     next_id: u64,
@@ -31,6 +33,53 @@ pub struct Browser {
     rewrite: Option<Rewrite>,
     /// Fetch.getResponseBody calls in flight: our id → the paused request.
     paused: HashMap<u64, Value>,
+}
+
+impl Drop for Browser {
+    /// Kills every process of the browser's group and waits until none is
+    /// left, then removes the directory Chromium made in /tmp for its
+    /// singleton socket (named by the profile's `SingletonSocket` link).
+    fn drop(&mut self) {
+        let group = self._process.id();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{group}")])
+            .status();
+        let _ = self._process.0.wait();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline && running_in_group(group) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if let Ok(socket) = std::fs::read_link(self.profile.join("SingletonSocket")) {
+            let dir = socket.parent().filter(|d| {
+                d.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("org.chromium."))
+            });
+            if let Some(dir) = dir {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+}
+
+/// Whether a process of group `group` is still running (Linux `/proc`; a
+/// zombie no longer runs, and nobody may reap Chromium's orphans here).
+fn running_in_group(group: u32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            return false;
+        };
+        // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
+        let Some(rest) = stat.rsplit_once(") ").map(|(_, r)| r) else {
+            return false;
+        };
+        let mut fields = rest.split(' ');
+        let state = fields.next();
+        let pgrp = fields.nth(1);
+        state != Some("Z") && pgrp == Some(group.to_string().as_str())
+    })
 }
 
 /// The Chromium binary: `$CHROMIUM`, else Debian's.
@@ -42,7 +91,6 @@ impl Browser {
     /// Starts Chromium headless with its profile in `profile` (kept between
     /// launches: localStorage survives a restart) and opens a blank page.
     pub fn launch(profile: &Path) -> Browser {
-        std::fs::create_dir_all(profile).expect("the profile directory");
         let mut child = Command::new(chromium())
             .args([
                 "--headless",
@@ -57,9 +105,11 @@ impl Browser {
                 "--remote-allow-origins=*",
             ])
             .arg(format!("--user-data-dir={}", profile.display()))
-            // Chromium's singleton socket goes to $TMPDIR and stays there
-            // when the browser is killed: keep it inside the profile.
-            .env("TMPDIR", profile)
+            // Its own process group, so that dropping the browser kills the
+            // renderer and GPU processes too: left running, they write into
+            // the profile while the test's directory is being removed, and
+            // the removal stops half-way.
+            .process_group(0)
             .arg("about:blank")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -92,6 +142,7 @@ impl Browser {
         let (socket, _) = tungstenite::client(ws.as_str(), stream).expect("DevTools handshake");
         let mut browser = Browser {
             _process: process,
+            profile: profile.to_path_buf(),
             socket,
             session: String::new(),
             next_id: 0,
