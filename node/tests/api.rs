@@ -17,8 +17,29 @@ mod common;
 
 use common::{check_receipt, vectors};
 
+/// The node's writer thread, waited for when dropped (after the router:
+/// bind it first), so that the store is closed before the test's
+/// directory is removed; a store still closing would write into it as it
+/// goes and leave it half-removed.
+struct Writer(Option<std::thread::JoinHandle<()>>);
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let Some(handle) = self.0.take() else {
+            return;
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !handle.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        if handle.is_finished() {
+            let _ = handle.join();
+        }
+    }
+}
+
 /// A node on a fresh store, signing with the vectors' node key.
-fn node(dir: &tempfile::TempDir) -> (Router, std::thread::JoinHandle<()>) {
+fn node(dir: &tempfile::TempDir) -> (Writer, Router) {
     let v = vectors();
     let signer = CheckpointSigner::new(
         v["origin"].as_str().unwrap(),
@@ -27,15 +48,16 @@ fn node(dir: &tempfile::TempDir) -> (Router, std::thread::JoinHandle<()>) {
     .unwrap();
     let log = Log::open(RocksBackend::open(dir.path()).unwrap()).unwrap();
     let (node, handle) = node::Node::start(log, signer);
-    (node::app(node), handle)
+    (Writer(Some(handle)), node::app(node))
 }
 
 /// A node serving the demo ledger.
-fn demo_app(dir: &tempfile::TempDir) -> Router {
+fn demo_app(dir: &tempfile::TempDir) -> (Writer, Router) {
     let mut log = Log::open(RocksBackend::open(dir.path()).unwrap()).unwrap();
     node::demo::seed(&mut log).unwrap();
     let signer = CheckpointSigner::new("demo.test/aid", SigningKey::from_bytes(&[3; 32])).unwrap();
-    node::app(node::Node::start(log, signer).0)
+    let (node, handle) = node::Node::start(log, signer);
+    (Writer(Some(handle)), node::app(node))
 }
 
 async fn call(app: &Router, method: Method, uri: &str, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
@@ -73,7 +95,7 @@ fn error_code(v: &Value) -> &str {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_vector_ledger_through_the_api() {
     let dir = tempfile::tempdir().unwrap();
-    let (app, _) = node(&dir);
+    let (_writer, app) = node(&dir);
     let v = vectors();
     let verifier = CheckpointVerifier::from_vkey(v["node_vkey"].as_str().unwrap()).unwrap();
 
@@ -185,7 +207,7 @@ async fn the_vector_ledger_through_the_api() {
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_have_the_spec_shape_and_codes() {
     let dir = tempfile::tempdir().unwrap();
-    let (app, _) = node(&dir);
+    let (_writer, app) = node(&dir);
     let v = vectors();
     let genesis = serde_json::to_vec(&v["leaves"][0]["entry"]).unwrap();
     assert_eq!(
@@ -389,7 +411,7 @@ fn the_demo_ledger() {
 #[tokio::test(flavor = "multi_thread")]
 async fn public_lists_on_the_demo_ledger() {
     let dir = tempfile::tempdir().unwrap();
-    let app = demo_app(&dir);
+    let (_writer, app) = demo_app(&dir);
     let get = |uri: String| {
         let app = app.clone();
         async move { json_call(&app, Method::GET, &uri, vec![]).await }
@@ -575,7 +597,7 @@ async fn all_pages(app: &Router, uri: &str) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_page_s_figures_add_up_on_the_demo_ledger() {
     let dir = tempfile::tempdir().unwrap();
-    let app = demo_app(&dir);
+    let (_writer, app) = demo_app(&dir);
     let get = |uri: String| {
         let app = app.clone();
         async move {
@@ -788,7 +810,7 @@ async fn the_page_s_figures_add_up_on_the_demo_ledger() {
 async fn tiles_on_the_demo_ledger() {
     const WIDTH: u64 = 256;
     let dir = tempfile::tempdir().unwrap();
-    let app = demo_app(&dir);
+    let (_writer, app) = demo_app(&dir);
     let (_, info) = json_call(&app, Method::GET, "/v1/log", vec![]).await;
     let size = info["size"].as_u64().unwrap();
     let (full, edge_width) = (size / WIDTH, size % WIDTH);
@@ -885,7 +907,7 @@ async fn tiles_on_the_demo_ledger() {
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_count_what_happened() {
     let dir = tempfile::tempdir().unwrap();
-    let (app, _) = node(&dir);
+    let (_writer, app) = node(&dir);
     let v = vectors();
     for l in v["leaves"].as_array().unwrap().iter().take(3) {
         assert_eq!(
@@ -936,7 +958,7 @@ async fn metrics_count_what_happened() {
 #[tokio::test(flavor = "multi_thread")]
 async fn openapi_matches_the_router() {
     let dir = tempfile::tempdir().unwrap();
-    let (app, _) = node(&dir);
+    let (_writer, app) = node(&dir);
     let (status, doc) = json_call(&app, Method::GET, "/openapi.json", vec![]).await;
     assert_eq!(status, StatusCode::OK);
     let paths = doc["paths"].as_object().unwrap();
@@ -1027,7 +1049,7 @@ async fn totals_over_funds_past_2_53_and_u64_are_exact() {
     const MAX: u64 = (1 << 53) - 1;
     const FUNDS: u64 = 2_050;
     let dir = tempfile::tempdir().unwrap();
-    let (app, _) = node(&dir);
+    let (_writer, app) = node(&dir);
     for body in common::vector_entries() {
         assert_eq!(
             call(&app, Method::POST, "/v1/entries", body).await.0,
