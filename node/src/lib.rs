@@ -610,7 +610,7 @@ mod tests {
             serde_json::from_str(include_str!("../../tests/vectors/ledger.json")).unwrap();
         let signer =
             CheckpointSigner::new("t.example/aid", SigningKey::from_bytes(&[3; 32])).unwrap();
-        let (node, _) = Node::start(
+        let (node, writer) = Node::start(
             Log::open(RocksBackend::open(dir.path()).unwrap()).unwrap(),
             signer,
         );
@@ -675,5 +675,10 @@ mod tests {
         let (status, r) = post(&app, entries[overloaded[0]].clone()).await;
         assert_eq!(status, StatusCode::CREATED, "{r}");
         assert_eq!(r["seq"], size);
+        // The writer closes the store before its directory is removed.
+        drop((app, node));
+        tokio::task::spawn_blocking(move || writer.join().expect("the writer thread"))
+            .await
+            .unwrap();
     }
 }
