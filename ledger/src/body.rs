@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::{
-    Category, Cause, Grade, Kind, Method, Op, OrgType, Role, Source, SubjectType, Tier,
+    Category, Cause, Decision, Grade, Kind, Method, Op, OrgType, RecoveryReason, Risk, Role,
+    Source, SubjectType, Tier,
 };
 
 /// A body type and the kind whose statements carry it.
@@ -58,6 +59,15 @@ bodies! {
     NeedRelease => NeedRelease,
     NeedFulfil => NeedFulfil,
     Correction => Correction,
+    RulesActivate => RulesActivate,
+    PseudonymKey => PseudonymKey,
+    NeedReview => NeedReview,
+    HouseholdMonitor => HouseholdMonitor,
+    HouseholdVisit => HouseholdVisit,
+    HouseholdClose => HouseholdClose,
+    FundRecover => FundRecover,
+    DisbursementApprove => DisbursementApprove,
+    DisbursementReject => DisbursementReject,
 }
 
 /// The organisation an `org.register` registers.
@@ -141,6 +151,10 @@ pub struct FundOpen {
     pub start: String,
     /// Last day.
     pub end: String,
+    /// Rules v2: a disbursement of at least this many minor units needs a
+    /// second key's approval (dual control).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_threshold: Option<u64>,
 }
 
 /// `fund.receive`: money into a fund.
@@ -337,6 +351,121 @@ pub struct Correction {
     pub reverse: bool,
 }
 
+/// `rules.activate`: the next rules version, in force from the next seq
+/// (SPEC §6.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesActivate {
+    /// The version in force plus one.
+    pub version: u64,
+    /// Why, and what changes.
+    pub note: String,
+}
+
+/// `pseudonym.key`: the pseudonym service's public key (SPEC §6.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PseudonymKey {
+    /// The ristretto255 public key `K`, lowercase hex.
+    pub key: String,
+    /// The service's URL.
+    pub service: String,
+}
+
+/// `need.review`: one organisation's check of a pending need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NeedReview {
+    /// Need id.
+    pub need: String,
+    /// Approve or reject.
+    pub decision: Decision,
+    /// What the reviewer found.
+    pub note: String,
+}
+
+/// `household.monitor`: a household enters monitoring, or its record is
+/// updated (防止返贫动态监测).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HouseholdMonitor {
+    /// Beneficiary pseudonym.
+    pub beneficiary: String,
+    /// Its tier.
+    pub tier: Tier,
+    /// What puts it at risk, 1–8.
+    pub risks: Vec<Risk>,
+    /// Region code.
+    pub region: String,
+    /// The date by which it is to be reviewed.
+    pub review_by: String,
+}
+
+/// `household.visit`: a review of a monitored household.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HouseholdVisit {
+    /// Beneficiary pseudonym.
+    pub beneficiary: String,
+    /// Day of the visit.
+    pub date: String,
+    /// What was found, without personal data.
+    pub findings: String,
+    /// The next review's date.
+    pub next_review_by: String,
+}
+
+/// `household.close`: monitoring ends (风险消除).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HouseholdClose {
+    /// Beneficiary pseudonym.
+    pub beneficiary: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// `fund.recover`: money back into a fund (资金回笼).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FundRecover {
+    /// Fund id (the issuer's).
+    pub fund: String,
+    /// Amount, minor units.
+    pub amount: u64,
+    /// Who paid it back: a `bnf_` pseudonym or an org id.
+    pub from: String,
+    /// Why it came back.
+    pub reason: RecoveryReason,
+    /// Value date.
+    pub date: String,
+    /// Seq of the disbursement it recovers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disbursement: Option<u64>,
+    /// Voucher number, unique per issuer.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+/// `disbursement.approve`: a second key approves a pending disbursement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisbursementApprove {
+    /// Seq of the disbursement.
+    pub disbursement: u64,
+}
+
+/// `disbursement.reject`: a second key refuses a pending disbursement;
+/// its amount returns to the fund.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisbursementReject {
+    /// Seq of the disbursement.
+    pub disbursement: u64,
+    /// Why.
+    pub reason: String,
+}
+
 /// Reads a statement's body as `T`. The schema was checked before, so a
 /// failure here means the schema and the type disagree.
 pub fn parse<T: Body>(body: &Value) -> Result<T, serde_json::Error> {
@@ -357,6 +486,7 @@ impl AnyBody {
             AnyBody::FundTransfer(b) => Some(b.amount),
             AnyBody::Disbursement(b) => Some(b.amount),
             AnyBody::NeedPublish(b) => Some(b.amount),
+            AnyBody::FundRecover(b) => Some(b.amount),
             _ => None,
         }
     }
@@ -368,6 +498,7 @@ impl AnyBody {
             AnyBody::FundReceive(b) => Some(&b.fund),
             AnyBody::FundTransfer(b) => Some(&b.from_fund),
             AnyBody::Disbursement(b) => Some(&b.fund),
+            AnyBody::FundRecover(b) => Some(&b.fund),
             _ => None,
         }
     }
@@ -379,6 +510,7 @@ impl AnyBody {
             AnyBody::FundTransfer(b) => b.reference.as_deref(),
             AnyBody::Disbursement(b) => b.reference.as_deref(),
             AnyBody::CreditAward(b) => b.reference.as_deref(),
+            AnyBody::FundRecover(b) => b.reference.as_deref(),
             _ => None,
         }
     }
@@ -389,6 +521,8 @@ impl AnyBody {
             AnyBody::FundReceive(b) => Some(&b.date),
             AnyBody::FundTransfer(b) => Some(&b.date),
             AnyBody::Disbursement(b) => Some(&b.date),
+            AnyBody::FundRecover(b) => Some(&b.date),
+            AnyBody::HouseholdVisit(b) => Some(&b.date),
             _ => None,
         }
     }

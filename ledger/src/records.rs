@@ -6,7 +6,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Category, Cause, Kind, NeedState, OrgType, Role, Source};
+use crate::domain::{
+    Approval, Category, Cause, Decision, Kind, MonitoringAlert, NeedState, OrgType, Risk, Role,
+    Source, Tier,
+};
+use crate::rules::RulesVersion;
 
 /// A registered organisation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,9 +74,15 @@ pub struct FundRec {
     pub transferred_in: u64,
     /// Sum of unreversed transfers out.
     pub transferred_out: u64,
-    /// Sum of unreversed disbursements.
+    /// Sum of unreversed disbursements (approved ones, where the fund
+    /// has an approval threshold).
     pub disbursed: u64,
-    /// received + in − out − disbursed; never negative.
+    /// Sum of unreversed recoveries (资金回笼, rules v2).
+    pub recovered: u64,
+    /// Sum of disbursements waiting for approval: reserved, out of the
+    /// balance, not yet disbursed.
+    pub pending: u64,
+    /// received + in + recovered − out − disbursed − pending; never negative.
     pub balance: u64,
     /// Number of receipts.
     pub receipts: u64,
@@ -80,8 +90,14 @@ pub struct FundRec {
     pub transfers_in: u64,
     /// Number of transfers out.
     pub transfers_out: u64,
-    /// Number of disbursements.
+    /// Number of disbursements (approved ones, under a threshold).
     pub disbursements: u64,
+    /// Number of recoveries.
+    pub recoveries: u64,
+    /// Number of disbursements waiting for approval.
+    pub pending_count: u64,
+    /// Rules v2: disbursements of at least this much need approval.
+    pub approval_threshold: Option<u64>,
 }
 
 impl FundRec {
@@ -144,6 +160,19 @@ pub struct NeedRec {
     pub claimed_seq: Option<u64>,
     /// Disbursement seq that fulfilled it.
     pub fulfilled_by: Option<u64>,
+    /// Reviews of a need published under rules v2, in order.
+    pub reviews: Vec<ReviewRec>,
+}
+
+/// One organisation's review of a need (rules v2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewRec {
+    /// The reviewing org.
+    pub org: String,
+    /// Seq of its `need.review`.
+    pub seq: u64,
+    /// Approve or reject.
+    pub decision: Decision,
 }
 
 /// What later rules need to know of an earlier entry (corrections, fulfil,
@@ -178,6 +207,33 @@ pub struct EntryRec {
     pub reversed: bool,
     /// Need this disbursement fulfilled.
     pub fulfilled_need: Option<String>,
+    /// A disbursement at or over its fund's approval threshold: where its
+    /// approval stands.
+    pub approval: Option<ApprovalRec>,
+    /// Sum of unreversed recoveries against this disbursement.
+    pub recovered: u64,
+    /// The disbursement a recovery recovers.
+    pub recovers: Option<u64>,
+}
+
+impl EntryRec {
+    /// Whether this disbursement's money has left its fund for good: not
+    /// reversed, not waiting for approval, not rejected.
+    pub fn paid(&self) -> bool {
+        !self.reversed && self.approval.as_ref().is_none_or(|a| a.state == Approval::Approved)
+    }
+}
+
+/// A disbursement under dual control (rules v2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRec {
+    /// Pending, approved or rejected.
+    pub state: Approval,
+    /// The key that signed the disbursement (lowercase hex): it may not
+    /// approve it.
+    pub signer: String,
+    /// Seq of the approval or rejection.
+    pub decided_seq: Option<u64>,
 }
 
 /// A count and a sum of amounts.
@@ -272,6 +328,147 @@ pub struct TallyRec {
     pub needs_claimed: u64,
     /// Needs fulfilled.
     pub needs_fulfilled: u64,
+    /// Needs waiting for reviews (rules v2).
+    pub needs_pending: u64,
+    /// Needs a reviewer rejected.
+    pub needs_rejected: u64,
+    /// Households under monitoring now.
+    pub households_monitored: u64,
+    /// Disbursements waiting for approval, and their sum.
+    pub pending: Totals,
+    /// Unreversed recoveries, and their sum.
+    pub recovered: Totals,
+}
+
+/// The rules in force, and what the registrar set for the whole ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RulesRec {
+    /// The version in force.
+    pub version: RulesVersion,
+    /// Every activation, oldest first.
+    pub activations: Vec<ActivationRec>,
+    /// The pseudonym service's key (`pseudonym.key`), once recorded.
+    pub pseudonym: Option<PseudonymRec>,
+}
+
+impl Default for RulesRec {
+    fn default() -> RulesRec {
+        RulesRec {
+            version: RulesVersion::FIRST,
+            activations: Vec::new(),
+            pseudonym: None,
+        }
+    }
+}
+
+impl RulesRec {
+    /// Each version with the first seq it was in force at, oldest first.
+    pub fn spans(&self) -> Vec<(RulesVersion, u64)> {
+        std::iter::once((RulesVersion::FIRST, 0))
+            .chain(self.activations.iter().map(|a| (a.version, a.from)))
+            .collect()
+    }
+}
+
+/// A `rules.activate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivationRec {
+    /// The version activated.
+    pub version: RulesVersion,
+    /// Seq of the `rules.activate`.
+    pub seq: u64,
+    /// First seq judged by it (the next one).
+    pub from: u64,
+    /// Its note.
+    pub note: String,
+}
+
+/// The pseudonym service's public key (SPEC §6.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PseudonymRec {
+    /// ristretto255 public key, lowercase hex.
+    pub key: String,
+    /// The service's URL.
+    pub service: String,
+    /// Seq of the `pseudonym.key`.
+    pub seq: u64,
+}
+
+/// A household under monitoring, or once monitored (rules v2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HouseholdRec {
+    /// Beneficiary pseudonym.
+    pub beneficiary: String,
+    /// Its tier.
+    pub tier: Tier,
+    /// What puts it at risk.
+    pub risks: Vec<Risk>,
+    /// Region code.
+    pub region: String,
+    /// The date of the next review.
+    pub review_by: String,
+    /// Whether it is monitored now.
+    pub monitored: bool,
+    /// Seq of the `household.monitor` that began this (or the last)
+    /// monitoring period.
+    pub period: u64,
+    /// That period's first day (the leaf's `logged_at`, UTC+8).
+    pub since: String,
+    /// The org that last recorded it.
+    pub monitor: String,
+    /// Visits in this period.
+    pub visits: u64,
+    /// The last visit's date.
+    pub last_visit: Option<String>,
+    /// Seq of the `household.close` that ended the last period.
+    pub closed_seq: Option<u64>,
+}
+
+/// What the monitoring alerts track of a household: the disbursements of
+/// its current period and the alerts already raised.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssistRec {
+    /// The monitoring period (its first seq) this is about.
+    pub period: u64,
+    /// Its unreversed, not rejected disbursements since monitoring began.
+    pub disbursements: Vec<u64>,
+    /// Whether `unassisted` was raised in this period.
+    pub unassisted_raised: bool,
+    /// The `review_by` an `overdue_review` was raised for.
+    pub overdue_raised: Option<String>,
+}
+
+/// Where the monitoring sweep stands: the due dates not yet looked at.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepRec {
+    /// The earliest due date after `cursor`.
+    pub next_due: Option<String>,
+    /// The last due key looked at.
+    pub cursor: Vec<u8>,
+}
+
+/// A monitoring alert (derived, not part of the chain).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonitoringAlertRec {
+    /// The leaf at which it was raised.
+    pub seq: u64,
+    /// That leaf's day (UTC+8).
+    pub day: String,
+    /// Which alert.
+    pub alert: MonitoringAlert,
+    /// The household.
+    pub beneficiary: String,
+    /// Its tier then.
+    pub tier: Tier,
+    /// Its risks then.
+    pub risks: Vec<Risk>,
+    /// Its region.
+    pub region: String,
+    /// Its review date (overdue) or its monitoring's first day
+    /// (unassisted).
+    pub since: String,
+    /// The monitoring period.
+    pub period: u64,
 }
 
 /// One unreversed disbursement in a beneficiary's history for a cause.

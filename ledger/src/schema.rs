@@ -18,7 +18,7 @@ use crate::entry::SignedEntry;
 pub const BASE_URI: &str = "https://aidledger.org/schemas/";
 
 /// `(kind, body schema)` for every kind of SPEC §6, in the SPEC's order.
-pub const KIND_SCHEMAS: [(&str, &str); 15] = [
+pub const KIND_SCHEMAS: [(&str, &str); 24] = [
     (
         "org.register",
         include_str!("../../schemas/kinds/org.register.json"),
@@ -75,6 +75,42 @@ pub const KIND_SCHEMAS: [(&str, &str); 15] = [
     (
         "correction",
         include_str!("../../schemas/kinds/correction.json"),
+    ),
+    (
+        "rules.activate",
+        include_str!("../../schemas/kinds/rules.activate.json"),
+    ),
+    (
+        "pseudonym.key",
+        include_str!("../../schemas/kinds/pseudonym.key.json"),
+    ),
+    (
+        "need.review",
+        include_str!("../../schemas/kinds/need.review.json"),
+    ),
+    (
+        "household.monitor",
+        include_str!("../../schemas/kinds/household.monitor.json"),
+    ),
+    (
+        "household.visit",
+        include_str!("../../schemas/kinds/household.visit.json"),
+    ),
+    (
+        "household.close",
+        include_str!("../../schemas/kinds/household.close.json"),
+    ),
+    (
+        "fund.recover",
+        include_str!("../../schemas/kinds/fund.recover.json"),
+    ),
+    (
+        "disbursement.approve",
+        include_str!("../../schemas/kinds/disbursement.approve.json"),
+    ),
+    (
+        "disbursement.reject",
+        include_str!("../../schemas/kinds/disbursement.reject.json"),
     ),
 ];
 const DEFS: &str = include_str!("../../schemas/defs.json");

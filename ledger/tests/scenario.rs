@@ -21,7 +21,6 @@ use ledger::records::AlertRec;
 use ledger::rules::{check_submission, CheckedEntry};
 use ledger::sequencer::{dump, replay, sequence_group, write_pipelined, Outcome};
 use ledger::state::tables::{read, Credits, Needs};
-use ledger::state::Table;
 use ledger::store::{Log, RocksBackend};
 use serde_json::{json, Value};
 
@@ -338,16 +337,7 @@ fn a_year_of_aid() {
     assert!(lean.state_mut().spills() > 10);
     let decisive: Vec<_> = stored
         .iter()
-        .filter(|(t, _, _)| {
-            !matches!(
-                t,
-                Table::Index
-                    | Table::Alerts
-                    | Table::Histories
-                    | Table::Tally
-                    | Table::Beneficiaries
-            )
-        })
+        .filter(|(t, _, _)| t.decides())
         .cloned()
         .collect();
     assert_eq!(dump(lean.state_mut()).unwrap(), decisive);

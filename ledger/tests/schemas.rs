@@ -174,6 +174,15 @@ fn body_types_name_the_fields_of_their_schemas() {
     check::<body::NeedRelease>(&mut seen);
     check::<body::NeedFulfil>(&mut seen);
     check::<body::Correction>(&mut seen);
+    check::<body::RulesActivate>(&mut seen);
+    check::<body::PseudonymKey>(&mut seen);
+    check::<body::NeedReview>(&mut seen);
+    check::<body::HouseholdMonitor>(&mut seen);
+    check::<body::HouseholdVisit>(&mut seen);
+    check::<body::HouseholdClose>(&mut seen);
+    check::<body::FundRecover>(&mut seen);
+    check::<body::DisbursementApprove>(&mut seen);
+    check::<body::DisbursementReject>(&mut seen);
     seen.sort();
     assert_eq!(seen, Kind::ALL, "a kind without a body type");
 }
@@ -204,6 +213,15 @@ fn example_bodies_round_trip_through_their_types() {
     round_trip::<body::NeedRelease>();
     round_trip::<body::NeedFulfil>();
     round_trip::<body::Correction>();
+    round_trip::<body::RulesActivate>();
+    round_trip::<body::PseudonymKey>();
+    round_trip::<body::NeedReview>();
+    round_trip::<body::HouseholdMonitor>();
+    round_trip::<body::HouseholdVisit>();
+    round_trip::<body::HouseholdClose>();
+    round_trip::<body::FundRecover>();
+    round_trip::<body::DisbursementApprove>();
+    round_trip::<body::DisbursementReject>();
 }
 
 /// The replay's typed check gives the verdict and the path of the JSON one,

@@ -366,6 +366,7 @@ fn funds(fx: &Fixture, d: &mut Signer) {
             budget: f.receives + f.receives / 5,
             start: date(0),
             end: date(364),
+            approval_threshold: None,
         };
         d.sign(&f.owner, None, 3, &open);
         let day = 5 + i as u64;

@@ -115,12 +115,12 @@ fn a_mirror_follows_serves_and_stops_on_a_fork() {
     until("the mirror to stop following", || {
         testkit::http_get(mirror, "/healthz").0 == 503
     });
+    // The forged node starts one entry short of what the mirror verified:
+    // a mirror that looks before the forged entries arrive sees a
+    // rollback, one that looks after sees another tree; both stop it.
     let (_, why) = testkit::http_get(mirror, "/healthz");
-    assert!(
-        String::from_utf8_lossy(&why).contains("fork"),
-        "{}",
-        String::from_utf8_lossy(&why)
-    );
+    let why = String::from_utf8_lossy(&why);
+    assert!(why.contains("fork") || why.contains("rollback"), "{why}");
     // It keeps serving what it verified.
     assert_eq!(size(mirror), n + 1);
 }

@@ -29,6 +29,13 @@ pub fn days_between(a: Date, b: Date) -> i64 {
     i64::from(b.to_julian_day()) - i64::from(a.to_julian_day())
 }
 
+/// The day `n` days after `d` (before, for a negative `n`), if the
+/// calendar has it.
+pub fn add_days(d: Date, n: i64) -> Option<Date> {
+    let day = i64::from(d.to_julian_day()).checked_add(n)?;
+    Date::from_julian_day(i32::try_from(day).ok()?).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +57,7 @@ mod tests {
             assert_eq!(parse(bad), None, "{bad}");
         }
         assert_eq!(format(d("0999-01-09")), "0999-01-09");
+        assert_eq!(add_days(d("2026-12-31"), 61), Some(d("2027-03-02")));
+        assert_eq!(add_days(d("2026-03-01"), -1), Some(d("2026-02-28")));
     }
 }

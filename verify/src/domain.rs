@@ -82,6 +82,15 @@ vocabulary! {
         NeedRelease = "need.release",
         NeedFulfil = "need.fulfil",
         Correction = "correction",
+        RulesActivate = "rules.activate",
+        PseudonymKey = "pseudonym.key",
+        NeedReview = "need.review",
+        HouseholdMonitor = "household.monitor",
+        HouseholdVisit = "household.visit",
+        HouseholdClose = "household.close",
+        FundRecover = "fund.recover",
+        DisbursementApprove = "disbursement.approve",
+        DisbursementReject = "disbursement.reject",
     }
 }
 
@@ -93,8 +102,15 @@ impl Kind {
     /// registrar).
     pub const fn role(self) -> Option<Role> {
         match self {
-            Kind::OrgRegister => Some(Role::Registrar),
-            Kind::FundOpen | Kind::FundReceive | Kind::FundTransfer => Some(Role::Fund),
+            Kind::OrgRegister | Kind::RulesActivate | Kind::PseudonymKey => Some(Role::Registrar),
+            Kind::FundOpen | Kind::FundReceive | Kind::FundTransfer | Kind::FundRecover => {
+                Some(Role::Fund)
+            }
+            Kind::NeedReview => Some(Role::Review),
+            Kind::HouseholdMonitor | Kind::HouseholdVisit | Kind::HouseholdClose => {
+                Some(Role::Monitor)
+            }
+            Kind::DisbursementApprove | Kind::DisbursementReject => Some(Role::Approve),
             Kind::Disbursement | Kind::NeedClaim => Some(Role::Disburse),
             Kind::CreditAward | Kind::CreditRedeem => Some(Role::Credit),
             Kind::AssessmentResult => Some(Role::Assess),
@@ -111,7 +127,7 @@ impl Kind {
     pub const fn takes_voucher(self) -> bool {
         matches!(
             self,
-            Kind::FundReceive | Kind::FundTransfer | Kind::Disbursement
+            Kind::FundReceive | Kind::FundTransfer | Kind::Disbursement | Kind::FundRecover
         )
     }
 }
@@ -126,6 +142,9 @@ vocabulary! {
         Credit = "credit",
         Assess = "assess",
         Publish = "publish",
+        Review = "review",
+        Monitor = "monitor",
+        Approve = "approve",
     }
 }
 
@@ -204,6 +223,65 @@ vocabulary! {
         Open = "open",
         Claimed = "claimed",
         Fulfilled = "fulfilled",
+        /// Published under rules v2, waiting for two reviews.
+        Pending = "pending",
+        /// Refused by a reviewer (final).
+        Rejected = "rejected",
+    }
+}
+
+vocabulary! {
+    /// A reviewer's decision on a pending need (`need.review`).
+    Decision {
+        Approve = "approve",
+        Reject = "reject",
+    }
+}
+
+vocabulary! {
+    /// What puts a monitored household at risk of falling back into
+    /// poverty (`household.monitor`).
+    Risk {
+        Illness = "illness",
+        Disability = "disability",
+        Education = "education",
+        Disaster = "disaster",
+        Unemployment = "unemployment",
+        Housing = "housing",
+        Elderly = "elderly",
+        Income = "income",
+        Other = "other",
+    }
+}
+
+vocabulary! {
+    /// Why money came back into a fund (`fund.recover`).
+    RecoveryReason {
+        Overpaid = "overpaid",
+        Ineligible = "ineligible",
+        Misappropriated = "misappropriated",
+        Unused = "unused",
+        Other = "other",
+    }
+}
+
+vocabulary! {
+    /// Where a disbursement at or over its fund's approval threshold
+    /// stands (dual control, rules v2).
+    Approval {
+        Pending = "pending",
+        Approved = "approved",
+        Rejected = "rejected",
+    }
+}
+
+vocabulary! {
+    /// A monitoring alert of rules v2 (主动发现).
+    MonitoringAlert {
+        /// A monitored household's review date has passed.
+        OverdueReview = "overdue_review",
+        /// Monitored for more than 60 days without aid.
+        Unassisted = "unassisted",
     }
 }
 
@@ -256,6 +334,12 @@ vocabulary! {
         Corrects = "corrects",
         /// An org's keys (the key's hex in place of a seq).
         OrgKey = "orgkey",
+        /// Monitoring entries (`household.*`), by beneficiary.
+        Household = "household",
+        /// Recoveries, by the disbursement they recover.
+        Recovers = "recovers",
+        /// Disbursements waiting for approval, by fund (removed once decided).
+        Pending = "pending",
     }
 }
 
@@ -273,7 +357,7 @@ mod tests {
         let err = "sponsor".parse::<Role>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "\"sponsor\" is not one of registrar, admin, fund, disburse, credit, assess, publish"
+            "\"sponsor\" is not one of registrar, admin, fund, disburse, credit, assess, publish, review, monitor, approve"
         );
     }
 }

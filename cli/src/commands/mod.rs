@@ -224,6 +224,7 @@ pub(crate) fn fund_open(args: FundOpenArgs) -> anyhow::Result<ExitCode> {
         budget: args.budget,
         start: args.start,
         end: args.end,
+        approval_threshold: None,
     };
     let done = t!("fund.opened", fund = body.fund).into_owned();
     admin::sign_and_submit(&args.signer.into(), &body, &done)

@@ -3,9 +3,9 @@
 
 use super::{add, role, rule, Cx, Stop};
 use crate::body::Correction;
-use crate::domain::{Index, Kind, Role};
+use crate::domain::{Approval, Index, Kind, Role};
 use crate::records::EntryRec;
-use crate::state::tables::{read, Credits, Histories};
+use crate::state::tables::{read, Credits};
 
 impl Cx<'_> {
     pub(super) fn correction(&mut self) -> Result<(), Stop> {
@@ -34,6 +34,13 @@ impl Cx<'_> {
                 "seq {} was already corrected at seq {by}",
                 b.target
             )));
+        }
+        if let Some(a) = t.approval.as_ref().filter(|a| a.state != Approval::Approved) {
+            let why = match a.state {
+                Approval::Pending => "waits for approval: approve or reject it instead",
+                _ => "was rejected: its money is back in the fund",
+            };
+            return Err(rule(format!("disbursement {} {why}", b.target)));
         }
         if b.reverse {
             self.reverse(&t)?;
@@ -69,6 +76,12 @@ impl Cx<'_> {
                 self.put_fund(&from);
             }
             Kind::Disbursement => {
+                if t.recovered > 0 {
+                    return Err(rule(format!(
+                        "disbursement {} has recoveries of {} against it: reverse them first",
+                        t.seq, t.recovered
+                    )));
+                }
                 let mut f = self.fund(&fund_id)?;
                 f.balance = add(f.balance, t.amount, "fund balance")?;
                 f.disbursed -= t.amount;
@@ -79,13 +92,19 @@ impl Cx<'_> {
                 );
                 self.count_disbursement(&date, f.category, &region, &t.issuer, t.amount, -1)?;
                 // A reversed disbursement no longer counts as aid given.
-                let history_key = (
-                    t.beneficiary.as_deref().unwrap_or_default(),
-                    t.cause.map(|c| c.as_str()).unwrap_or_default(),
-                );
-                let mut history = read::<Histories>(self.state, history_key)?.unwrap_or_default();
-                history.retain(|h| h.seq != t.seq);
-                self.fx.set::<Histories>(history_key, &history);
+                self.forget_aid(t)?;
+            }
+            Kind::FundRecover => {
+                let mut f = self.fund(&fund_id)?;
+                f.balance =
+                    super::take_from_fund(f.balance, t.amount, &fund_id, Some(Kind::FundRecover))?;
+                f.recovered -= t.amount;
+                self.put_fund(&f);
+                self.tally()?.recovered.add(t.amount, -1);
+                if let Some(mut d) = t.recovers.map(|s| self.entry(s)).transpose()?.flatten() {
+                    d.recovered = d.recovered.saturating_sub(t.amount);
+                    self.put_entry(&d);
+                }
             }
             Kind::CreditAward | Kind::CreditRedeem => {
                 let holder = t.holder.clone().unwrap_or_default();

@@ -1,12 +1,13 @@
 //! Funds and money: `fund.open`, `fund.receive`, `fund.transfer`,
-//! `disbursement` (with voucher numbers, monthly statistics and the
-//! duplicate-aid alert).
+//! `disbursement` (with voucher numbers, monthly statistics, the
+//! duplicate-aid alert and, under a fund's approval threshold, dual
+//! control) and `fund.recover` (资金回笼, rules v2).
 
 use super::{add, because, role, rule, schema, Cx, Detail, Stop};
-use crate::body::{Disbursement, FundOpen, FundReceive, FundTransfer};
+use crate::body::{Disbursement, FundOpen, FundReceive, FundRecover, FundTransfer};
 use crate::date::{self, Date};
-use crate::domain::{Category, Index, NeedState, OrgType};
-use crate::records::{AlertRec, EntryRec, FundRec, HistoryItem, StatsRec};
+use crate::domain::{Approval, Category, Index, Kind, NeedState, OrgType};
+use crate::records::{AlertRec, ApprovalRec, EntryRec, FundRec, HistoryItem, StatsRec};
 use crate::state::tables::{contains, read, Alerts, Funds, Histories, Orgs, Stats, Vouchers};
 
 /// Window of the duplicate-aid alert, in days either side (SPEC §6).
@@ -21,7 +22,7 @@ impl Cx<'_> {
         })
     }
 
-    fn owned_fund(&self, id: &str) -> Result<FundRec, Stop> {
+    pub(super) fn owned_fund(&self, id: &str) -> Result<FundRec, Stop> {
         let f = self.fund(id)?;
         if f.owner != self.st.issuer {
             return Err(role(format!(
@@ -62,11 +63,16 @@ impl Cx<'_> {
             transferred_in: 0,
             transferred_out: 0,
             disbursed: 0,
+            recovered: 0,
+            pending: 0,
             balance: 0,
             receipts: 0,
             transfers_in: 0,
             transfers_out: 0,
             disbursements: 0,
+            recoveries: 0,
+            pending_count: 0,
+            approval_threshold: b.approval_threshold,
         };
         self.put_fund(&f);
         Ok(())
@@ -160,11 +166,21 @@ impl Cx<'_> {
             }
         }
         f.balance = super::take_from_fund(f.balance, b.amount, &b.fund, None)?;
-        f.disbursed = add(f.disbursed, b.amount, "fund disbursements")?;
-        f.disbursements += 1;
-        self.put_fund(&f);
         let issuer = self.st.issuer.clone();
-        self.count_disbursement(&b.date, f.category, &b.region, &issuer, b.amount, 1)?;
+        // At or over the fund's threshold the money is reserved now and
+        // counts as disbursed once a second key approves it.
+        let pending = f.approval_threshold.is_some_and(|t| b.amount >= t);
+        if pending {
+            f.pending = add(f.pending, b.amount, "fund pending disbursements")?;
+            f.pending_count += 1;
+            self.tally()?.pending.add(b.amount, 1);
+            self.index(Index::Pending, &f.owner);
+        } else {
+            f.disbursed = add(f.disbursed, b.amount, "fund disbursements")?;
+            f.disbursements += 1;
+            self.count_disbursement(&b.date, f.category, &b.region, &issuer, b.amount, 1)?;
+        }
+        self.put_fund(&f);
         let own_date = date::parse(&b.date).ok_or_else(|| schema("date"))?;
         let history_key = (b.beneficiary.as_str(), b.cause.as_str());
         let mut history = read::<Histories>(self.state, history_key)?.unwrap_or_default();
@@ -189,6 +205,7 @@ impl Cx<'_> {
         self.index(Index::Fund, &b.fund);
         self.index_beneficiary(&b.beneficiary)?;
         self.index(Index::Date, &b.date);
+        self.aided(&b.beneficiary, self.seq)?;
         let rec = EntryRec {
             fund: Some(b.fund),
             amount: b.amount,
@@ -196,6 +213,68 @@ impl Cx<'_> {
             cause: Some(b.cause),
             region: Some(b.region),
             date: Some(b.date),
+            approval: pending.then(|| ApprovalRec {
+                state: Approval::Pending,
+                signer: self.st.key.to_string(),
+                decided_seq: None,
+            }),
+            ..self.entry_rec()
+        };
+        self.put_entry(&rec);
+        Ok(())
+    }
+
+    /// Money back into the issuer's fund; against a paid disbursement of
+    /// that fund, at most its amount in all.
+    pub(super) fn fund_recover(&mut self) -> Result<(), Stop> {
+        let b: FundRecover = self.body()?;
+        let mut f = self.owned_fund(&b.fund)?;
+        self.voucher(b.reference.as_deref())?;
+        if let Some(seq) = b.disbursement {
+            let mut d = self
+                .entry(seq)?
+                .filter(|e| e.kind == Kind::Disbursement)
+                .ok_or_else(|| rule(format!("seq {seq} is not a disbursement")))?;
+            if d.fund.as_deref() != Some(&b.fund) {
+                return Err(rule(format!(
+                    "disbursement {seq} was paid from fund {:?}, not {:?}",
+                    d.fund.as_deref().unwrap_or_default(),
+                    b.fund
+                )));
+            }
+            if !d.paid() {
+                let why = match &d.approval {
+                    _ if d.reversed => "was reversed".to_owned(),
+                    Some(a) => format!("is {}", a.state),
+                    None => "was not paid".to_owned(),
+                };
+                return Err(rule(format!(
+                    "disbursement {seq} {why}: there is nothing to recover"
+                )));
+            }
+            let total = add(d.recovered, b.amount, "recoveries")?;
+            if total > d.amount {
+                return Err(rule(format!(
+                    "recoveries against disbursement {seq} would total {total}, more than its amount {}",
+                    d.amount
+                )));
+            }
+            d.recovered = total;
+            self.put_entry(&d);
+            self.index(Index::Recovers, &seq.to_string());
+        }
+        f.balance = add(f.balance, b.amount, "fund balance")?;
+        f.recovered = add(f.recovered, b.amount, "fund recoveries")?;
+        f.recoveries += 1;
+        self.put_fund(&f);
+        self.tally()?.recovered.add(b.amount, 1);
+        self.index(Index::Fund, &b.fund);
+        self.index(Index::Date, &b.date);
+        let rec = EntryRec {
+            fund: Some(b.fund),
+            amount: b.amount,
+            date: Some(b.date),
+            recovers: b.disbursement,
             ..self.entry_rec()
         };
         self.put_entry(&rec);

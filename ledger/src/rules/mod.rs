@@ -4,22 +4,30 @@
 //! auditor and the tests all call it.
 //!
 //! Checks run in the SPEC's order from `pii_detected` on (parsing, schema and
-//! signature come before, in [`check_submission`]): PII → identical
-//! resubmission / `nonce_conflict` → `unknown_key` → `key_revoked` →
-//! `role_missing` → `rule_violation`.
+//! signature come before, in [`check_submission`]): the rules version in
+//! force (a kind, role or field it lacks is a `schema_violation`) → PII →
+//! identical resubmission / `nonce_conflict` → `unknown_key` →
+//! `key_revoked` → `role_missing` → `rule_violation`.
 //!
 //! The rules of each area are in their own file: [`registry`] (orgs and
-//! keys), [`funds`] (funds, receipts, transfers, disbursements and the
-//! duplicate-aid alert), [`credits`], [`assessments`], [`needs`] and
-//! [`corrections`].
+//! keys), [`settings`] (rule versions and the pseudonym key), [`funds`]
+//! (funds, receipts, transfers, disbursements, recoveries and the
+//! duplicate-aid alert), [`approvals`] (dual control), [`credits`],
+//! [`assessments`], [`needs`], [`households`] (monitoring and its alerts)
+//! and [`corrections`]. [`version`] is the table of what each rules
+//! version adds.
 
+mod approvals;
 mod assessments;
 mod corrections;
 mod credits;
 mod funds;
+mod households;
 mod needs;
 mod registry;
+mod settings;
 mod submission;
+mod version;
 
 use sha2::{Digest, Sha256};
 
@@ -28,14 +36,15 @@ use crate::canonical::MAX_SAFE_INTEGER;
 use crate::domain::{Index, Kind, Role};
 use crate::entry::{EntryError, SignedEntry, Statement};
 use crate::ident;
-use crate::records::{EntryRec, KeyRec, NonceRec, TallyRec};
+use crate::records::{AssistRec, EntryRec, HouseholdRec, KeyRec, NonceRec, RulesRec, TallyRec};
 use crate::state::tables::{
-    contains, index_key, location, read, Beneficiaries, Entries, Histories, Keys, Nonces, Tally,
-    Vouchers,
+    contains, index_key, location, read, Assists, Beneficiaries, Entries, Histories, Households,
+    Keys, Nonces, Rules, Tally, Vouchers,
 };
 use crate::state::{Effects, StateError, StateRead, Table};
 
 pub use crate::code::{Code, Detail};
+pub use version::{Additions, Change, RulesVersion, VERSIONS};
 pub use submission::{
     check_batch, check_chunks, check_submission, check_submission_value, check_submissions,
     CheckedEntry, CHECK_CHUNK, LEAF_OVERHEAD,
@@ -139,22 +148,46 @@ pub enum Applied {
     Resubmission(u64),
 }
 
-/// Applies SPEC §6 to `entry` sequenced at `seq` on top of `state`.
+/// Where an entry is sequenced: its seq and its leaf's `logged_at`, whose
+/// day in UTC+8 is "today" for the monitoring alerts (SPEC §6.2).
+#[derive(Debug, Clone, Copy)]
+pub struct Position<'a> {
+    /// The entry's seq.
+    pub seq: u64,
+    /// Its leaf's `logged_at` (RFC 3339, UTC).
+    pub logged_at: &'a str,
+    /// Whether to derive what readers see beyond the decisions (the
+    /// monitoring sweep and alerts): an auditor's lean replay does not.
+    pub derived: bool,
+}
+
+impl Position<'_> {
+    /// The day of `logged_at` in UTC+8 (China Standard Time).
+    fn day(&self) -> Option<crate::date::Date> {
+        let t = self.logged_at;
+        let day = crate::date::parse(t.get(..10)?)?;
+        let hour: u8 = t.get(11..13)?.parse().ok()?;
+        if hour >= 16 {
+            day.next_day()
+        } else {
+            Some(day)
+        }
+    }
+}
+
+/// Applies SPEC §6 to `entry` sequenced `at` on top of `state`.
 /// The outer `Err` is a state that could not be read (the operator's to
 /// act on); the inner one a refusal of the entry (the submitter's).
 pub fn apply(
     state: &dyn StateRead,
-    seq: u64,
+    at: Position<'_>,
     entry: &SignedEntry,
 ) -> Result<Result<Applied, Refusal>, StateError> {
     let statement = match entry.statement.canonical_bytes() {
         Ok(statement) => statement,
         Err(e) => return Ok(Err(e.into())),
     };
-    match prepare(entry, &statement) {
-        Ok(prepared) => apply_prepared(state, seq, entry, &prepared),
-        Err(refusal) => Ok(Err(refusal)),
-    }
+    apply_prepared(state, at, entry, &prepare(entry, &statement))
 }
 
 /// What [`apply`] needs of an entry that does not depend on the state: the
@@ -162,30 +195,39 @@ pub fn apply(
 pub(crate) struct Prepared {
     /// `SHA-256(JCS(statement))`, kept in the nonce record.
     statement_hash: [u8; 32],
+    /// The PII guard's refusal, if any: raised after the rules version is
+    /// checked, as the SPEC orders them.
+    pii: Option<Refusal>,
+    /// The rules version the statement needs, when it is later than 1,
+    /// and what needs it.
+    needs: Option<(RulesVersion, String)>,
 }
 
 /// The state-free checks and work of [`apply`] for `entry`, whose
-/// statement's canonical bytes are `statement`: its hash and the PII guard.
-pub(crate) fn prepare(entry: &SignedEntry, statement: &[u8]) -> Result<Prepared, Refusal> {
-    if let Some((path, pii)) = ident::pii_in_statement(&entry.statement) {
-        return Err(Refusal::new(
+/// statement's canonical bytes are `statement`: its hash, the PII guard
+/// and the rules version it needs.
+pub(crate) fn prepare(entry: &SignedEntry, statement: &[u8]) -> Prepared {
+    let pii = ident::pii_in_statement(&entry.statement).map(|(path, pii)| {
+        Refusal::new(
             Code::PiiDetected,
             format!("{path} holds {}; use a bnf_/vol_ pseudonym", pii.describe()),
-        ));
-    }
-    Ok(Prepared {
+        )
+    });
+    Prepared {
         statement_hash: Sha256::digest(statement).into(),
-    })
+        pii,
+        needs: RulesVersion::needed_by(&entry.statement),
+    }
 }
 
 /// As [`apply`], given [`prepare`]'s result for `entry`.
 pub(crate) fn apply_prepared(
     state: &dyn StateRead,
-    seq: u64,
+    at: Position<'_>,
     entry: &SignedEntry,
     prepared: &Prepared,
 ) -> Result<Result<Applied, Refusal>, StateError> {
-    match decide(state, seq, entry, prepared) {
+    match decide(state, at, entry, prepared) {
         Ok(applied) => Ok(Ok(applied)),
         Err(Stop::Refused(refusal)) => Ok(Err(refusal)),
         Err(Stop::Storage(e)) => Err(e),
@@ -194,11 +236,38 @@ pub(crate) fn apply_prepared(
 
 fn decide(
     state: &dyn StateRead,
-    seq: u64,
+    at: Position<'_>,
     entry: &SignedEntry,
     prepared: &Prepared,
 ) -> Result<Applied, Stop> {
     let st = &entry.statement;
+    let seq = at.seq;
+    let mut cx = Cx {
+        state,
+        seq,
+        at,
+        st,
+        key: None,
+        fx: Effects::default(),
+        tally: None,
+        rules: None,
+        rules_changed: false,
+        households: Vec::new(),
+        assists: Vec::new(),
+        raised: 0,
+        sweeping: None,
+    };
+    if let Some((needed, what)) = &prepared.needs {
+        let in_force = cx.version()?;
+        if *needed > in_force {
+            return Err(schema(format!(
+                "{what} needs rules version {needed}; version {in_force} is in force"
+            )));
+        }
+    }
+    if let Some(pii) = &prepared.pii {
+        return Err(pii.clone().into());
+    }
     let statement_hash = prepared.statement_hash;
     let nonce_key = (st.issuer.as_str(), st.nonce.as_str());
     if let Some(used) = read::<Nonces>(state, nonce_key)? {
@@ -214,23 +283,16 @@ fn decide(
         )
         .into());
     }
-    let mut cx = Cx {
-        state,
-        seq,
-        st,
-        key: None,
-        fx: Effects::default(),
-        tally: None,
-    };
     if seq == 0 {
         cx.genesis()?;
+        cx.rules = Some(RulesRec::default());
+        cx.rules_changed = true;
     } else {
         cx.key = Some(cx.authenticate()?);
+        cx.sweep()?;
     }
     cx.kind()?;
-    if let Some(tally) = cx.tally {
-        cx.fx.set::<Tally>((), &tally);
-    }
+    cx.finish();
     let mut fx = cx.fx;
     fx.set::<Nonces>(
         nonce_key,
@@ -272,12 +334,25 @@ pub(crate) fn cold_reads(st: &Statement) -> Vec<(Table, Vec<u8>)> {
 struct Cx<'a> {
     state: &'a dyn StateRead,
     seq: u64,
+    at: Position<'a>,
     st: &'a Statement,
     /// The signing key's record (absent only for genesis).
     key: Option<KeyRec>,
     fx: Effects,
     /// The ledger's tally once this entry changed it (written once, last).
     tally: Option<TallyRec>,
+    /// The rules record once read (written last if changed).
+    rules: Option<RulesRec>,
+    rules_changed: bool,
+    /// Households changed by this entry (and its sweep), written last:
+    /// the entry's rules and the monitoring sweep see each other's changes.
+    households: Vec<HouseholdRec>,
+    /// The same for the monitoring alerts' records.
+    assists: Vec<(String, AssistRec)>,
+    /// Monitoring alerts raised at this leaf so far.
+    raised: u32,
+    /// The monitoring sweep's record, once this entry changed it.
+    sweeping: Option<crate::records::SweepRec>,
 }
 
 /// `a + b` within the SPEC's integers, or a `rule_violation` naming `what`.
@@ -389,6 +464,100 @@ impl Cx<'_> {
             Kind::NeedRelease => self.need_release(),
             Kind::NeedFulfil => self.need_fulfil(),
             Kind::Correction => self.correction(),
+            Kind::RulesActivate => self.rules_activate(),
+            Kind::PseudonymKey => self.pseudonym_key(),
+            Kind::NeedReview => self.need_review(),
+            Kind::HouseholdMonitor => self.household_monitor(),
+            Kind::HouseholdVisit => self.household_visit(),
+            Kind::HouseholdClose => self.household_close(),
+            Kind::FundRecover => self.fund_recover(),
+            Kind::DisbursementApprove => self.disbursement_decide(true),
+            Kind::DisbursementReject => self.disbursement_decide(false),
+        }
+    }
+
+    /// The rules record (the version in force, the pseudonym key).
+    fn rules(&mut self) -> Result<&mut RulesRec, Stop> {
+        if self.rules.is_none() {
+            self.rules = Some(read::<Rules>(self.state, ())?.unwrap_or_default());
+        }
+        Ok(self.rules.as_mut().expect("just set"))
+    }
+
+    /// The rules version in force at this entry's seq.
+    fn version(&mut self) -> Result<RulesVersion, Stop> {
+        Ok(self.rules()?.version)
+    }
+
+    /// The rules record, to change: written when the entry is done.
+    fn rules_mut(&mut self) -> Result<&mut RulesRec, Stop> {
+        self.rules()?;
+        self.rules_changed = true;
+        Ok(self.rules.as_mut().expect("just read"))
+    }
+
+    /// The record of household `bnf`, as this entry has left it so far.
+    fn household(&self, bnf: &str) -> Result<Option<HouseholdRec>, Stop> {
+        match self.households.iter().find(|h| h.beneficiary == bnf) {
+            Some(h) => Ok(Some(h.clone())),
+            None => Ok(read::<Households>(self.state, bnf)?),
+        }
+    }
+
+    /// Sets household `h`'s record (written when the entry is done).
+    fn put_household(&mut self, h: HouseholdRec) {
+        match self
+            .households
+            .iter_mut()
+            .find(|o| o.beneficiary == h.beneficiary)
+        {
+            Some(o) => *o = h,
+            None => self.households.push(h),
+        }
+    }
+
+    /// The monitoring alerts' record of household `bnf` for `period`, as
+    /// this entry has left it so far (a fresh one when the stored one is
+    /// of an earlier period).
+    fn assist(&self, bnf: &str, period: u64) -> Result<AssistRec, Stop> {
+        let rec = match self.assists.iter().find(|(b, _)| b == bnf) {
+            Some((_, a)) => a.clone(),
+            None => read::<Assists>(self.state, bnf)?.unwrap_or_default(),
+        };
+        Ok(if rec.period == period {
+            rec
+        } else {
+            AssistRec {
+                period,
+                ..AssistRec::default()
+            }
+        })
+    }
+
+    /// Sets household `bnf`'s alert record (written when the entry is done).
+    fn put_assist(&mut self, bnf: &str, a: AssistRec) {
+        match self.assists.iter_mut().find(|(b, _)| b == bnf) {
+            Some(o) => o.1 = a,
+            None => self.assists.push((bnf.to_owned(), a)),
+        }
+    }
+
+    /// Writes what this entry changed of the records kept until the end.
+    fn finish(&mut self) {
+        if let Some(tally) = self.tally {
+            self.fx.set::<Tally>((), &tally);
+        }
+        if let Some(rules) = self.rules.as_ref().filter(|_| self.rules_changed) {
+            self.fx.set::<Rules>((), rules);
+        }
+        for h in std::mem::take(&mut self.households) {
+            self.fx.set::<Households>(&h.beneficiary, &h);
+        }
+        for (bnf, a) in std::mem::take(&mut self.assists) {
+            self.fx.set::<Assists>(&bnf, &a);
+        }
+        if let Some(sweep) = self.sweeping.take() {
+            self.fx.set::<crate::state::tables::Sweep>((), &sweep);
         }
     }
 
@@ -434,6 +603,9 @@ impl Cx<'_> {
             corrected_by: None,
             reversed: false,
             fulfilled_need: None,
+            approval: None,
+            recovered: 0,
+            recovers: None,
         }
     }
 

@@ -1,10 +1,11 @@
-//! Published needs: `need.publish`, `need.claim`, `need.release`,
-//! `need.fulfil`.
+//! Published needs: `need.publish`, `need.review` (rules v2: two other
+//! organisations approve a need before it can be claimed), `need.claim`,
+//! `need.release`, `need.fulfil`.
 
-use super::{because, role, rule, Cx, Detail, Stop};
-use crate::body::{NeedClaim, NeedFulfil, NeedPublish, NeedRelease};
-use crate::domain::{Kind, NeedState, Role};
-use crate::records::NeedRec;
+use super::{because, role, rule, Change, Cx, Detail, Stop};
+use crate::body::{NeedClaim, NeedFulfil, NeedPublish, NeedRelease, NeedReview};
+use crate::domain::{Approval, Decision, Kind, NeedState, Role};
+use crate::records::{NeedRec, ReviewRec};
 use crate::state::tables::{contains, read, Needs};
 
 impl Cx<'_> {
@@ -40,7 +41,13 @@ impl Cx<'_> {
             return Err(rule(format!("need {:?} already exists", b.need)));
         }
         self.index_beneficiary(&b.beneficiary)?;
-        self.tally()?.needs_open += 1;
+        let state = if self.version()?.makes(Change::ReviewedNeeds) {
+            self.tally()?.needs_pending += 1;
+            NeedState::Pending
+        } else {
+            self.tally()?.needs_open += 1;
+            NeedState::Open
+        };
         let n = NeedRec {
             need: b.need,
             beneficiary: b.beneficiary,
@@ -51,11 +58,65 @@ impl Cx<'_> {
             summary: b.summary,
             publisher: self.st.issuer.clone(),
             published_seq: self.seq,
-            state: NeedState::Open,
+            state,
             claimer: None,
             claimed_seq: None,
             fulfilled_by: None,
+            reviews: Vec::new(),
         };
+        self.put_need(&n);
+        Ok(())
+    }
+
+    /// Approvals of this many organisations other than the publisher open
+    /// a pending need.
+    const APPROVALS: usize = 2;
+
+    pub(super) fn need_review(&mut self) -> Result<(), Stop> {
+        let b: NeedReview = self.body()?;
+        let mut n = self.need(&b.need)?;
+        if n.state != NeedState::Pending {
+            return Err(rule(format!(
+                "need {:?} is {}, not pending review",
+                b.need, n.state
+            )));
+        }
+        if n.publisher == self.st.issuer {
+            return Err(rule(format!(
+                "need {:?} was published by {}; another organisation reviews it",
+                b.need, n.publisher
+            )));
+        }
+        if let Some(r) = n.reviews.iter().find(|r| r.org == self.st.issuer) {
+            return Err(rule(format!(
+                "{} reviewed need {:?} at seq {} already",
+                self.st.issuer, b.need, r.seq
+            )));
+        }
+        n.reviews.push(ReviewRec {
+            org: self.st.issuer.clone(),
+            seq: self.seq,
+            decision: b.decision,
+        });
+        let approvals = n
+            .reviews
+            .iter()
+            .filter(|r| r.decision == Decision::Approve)
+            .count();
+        let next = match b.decision {
+            Decision::Reject => Some(NeedState::Rejected),
+            Decision::Approve if approvals >= Self::APPROVALS => Some(NeedState::Open),
+            Decision::Approve => None,
+        };
+        if let Some(next) = next {
+            n.state = next;
+            let tally = self.tally()?;
+            tally.needs_pending = tally.needs_pending.saturating_sub(1);
+            match next {
+                NeedState::Open => tally.needs_open += 1,
+                _ => tally.needs_rejected += 1,
+            }
+        }
         self.put_need(&n);
         Ok(())
     }
@@ -63,6 +124,12 @@ impl Cx<'_> {
     pub(super) fn need_claim(&mut self) -> Result<(), Stop> {
         let b: NeedClaim = self.body()?;
         let mut n = self.need(&b.need)?;
+        if matches!(n.state, NeedState::Pending | NeedState::Rejected) {
+            return Err(rule(format!(
+                "need {:?} is {}; only an open need can be claimed",
+                b.need, n.state
+            )));
+        }
         if n.state != NeedState::Open {
             let by = n.claimer.as_deref().unwrap_or("-");
             return Err(rule(format!(
@@ -116,6 +183,12 @@ impl Cx<'_> {
             return Err(rule(format!(
                 "disbursement {} was reversed",
                 b.disbursement
+            )));
+        }
+        if let Some(a) = d.approval.as_ref().filter(|a| a.state != Approval::Approved) {
+            return Err(rule(format!(
+                "disbursement {} is {}; only an approved one fulfils a need",
+                b.disbursement, a.state
             )));
         }
         if let Some(other) = &d.fulfilled_need {

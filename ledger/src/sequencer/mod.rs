@@ -22,7 +22,9 @@ use std::time::SystemTime;
 
 use rayon::prelude::*;
 
-use crate::rules::{apply_prepared, cold_reads, prepare, Applied, CheckedEntry, Prepared, Refusal};
+use crate::rules::{
+    apply_prepared, cold_reads, prepare, Applied, CheckedEntry, Position, Prepared, Refusal,
+};
 use crate::state::{Overlay, StateError, StateRead};
 use crate::store::{Backend, Log, PreparedGroup, Sequenced, StoreError, Tip};
 
@@ -97,25 +99,28 @@ fn build_group(
     // What does not depend on the order (canonical bytes, statement hash,
     // PII guard) is made on all cores; then the group's nonces, vouchers
     // and histories are read in one batch.
-    let prepared: Vec<(CheckedEntry, Result<Prepared, Refusal>)> = entries
+    let prepared: Vec<(CheckedEntry, Prepared)> = entries
         .into_par_iter()
         .map(|e| {
             let p = prepare(e.entry(), e.statement_bytes());
             (e, p)
         })
         .collect();
-    let cold: Vec<_> = prepared
+    let mut cold: Vec<_> = prepared
         .iter()
         .flat_map(|(e, _)| cold_reads(&e.entry().statement))
         .collect();
+    cold.push(crate::state::tables::location::<crate::state::tables::Rules>(()));
     overlay.prefetch(cold)?;
     for (entry, prepared) in prepared {
         // A state that cannot be read fails the group (the store's
         // fault); a refusal is the entry's alone.
-        let decided = match prepared {
-            Err(refusal) => Err(refusal),
-            Ok(p) => apply_prepared(&overlay, chain.next_seq(), entry.entry(), &p)?,
+        let at = Position {
+            seq: chain.next_seq(),
+            logged_at: chain.logged_at(),
+            derived: true,
         };
+        let decided = apply_prepared(&overlay, at, entry.entry(), &prepared)?;
         let result = match decided {
             Err(refusal) => Err(refusal),
             Ok(Applied::Resubmission(at)) => Ok(Outcome::Resubmitted(at)),

@@ -3,8 +3,8 @@
 //! the leaves alone.
 
 use crate::entry::Leaf;
-use crate::rules::{apply, Applied, Code, Refusal};
-use crate::state::{MemState, StateStore, Table};
+use crate::rules::{apply, Applied, Code, Position, Refusal};
+use crate::state::{MemState, StateStore};
 use crate::store::{Backend, Followed, Log};
 use crate::verify::VerifiedLeaves;
 
@@ -125,24 +125,19 @@ impl<S: StateStore> Replayer<S> {
         // The node validated the schema before the rules; so does the replay.
         crate::schema::validate_signed(&leaf.entry)
             .map_err(|e| fail(Refusal::new(Code::SchemaViolation, e.to_string())))?;
-        let applied =
-            apply(&self.state, leaf.seq, &leaf.entry).map_err(|e| ReplayError::Storage {
-                seq: leaf.seq,
-                error: e.0,
-            })?;
+        let at = Position {
+            seq: leaf.seq,
+            logged_at: &leaf.logged_at,
+            derived: !self.lean,
+        };
+        let applied = apply(&self.state, at, &leaf.entry).map_err(|e| ReplayError::Storage {
+            seq: leaf.seq,
+            error: e.0,
+        })?;
         match applied {
             Ok(Applied::New(mut effects)) => {
                 if self.lean {
-                    effects.writes.retain(|w| {
-                        !matches!(
-                            w.table,
-                            Table::Index
-                                | Table::Alerts
-                                | Table::Histories
-                                | Table::Tally
-                                | Table::Beneficiaries
-                        )
-                    });
+                    effects.writes.retain(|w| w.table.decides());
                 }
                 self.state
                     .apply(&effects.writes)
@@ -197,7 +192,7 @@ pub fn replay<B: Backend>(log: &Log<B>) -> Result<MemState, ReplayError> {
 
 /// One `(table, key, value)` of a state.
 #[cfg(any(test, feature = "test-support"))]
-pub type StateRow = (Table, Vec<u8>, Vec<u8>);
+pub type StateRow = (crate::state::Table, Vec<u8>, Vec<u8>);
 
 /// Every `(table, key, value)` of a state, in order: for comparing a store's
 /// state with a replay byte for byte.
@@ -206,7 +201,7 @@ pub fn dump(
     state: &dyn crate::state::StateRead,
 ) -> Result<Vec<StateRow>, crate::state::StateError> {
     let mut out = Vec::new();
-    for t in Table::ALL {
+    for t in crate::state::Table::ALL {
         state.scan(t, b"", b"", &mut |k, v| {
             out.push((t, k.to_vec(), v.to_vec()));
             Ok(std::ops::ControlFlow::Continue(()))
@@ -230,7 +225,12 @@ pub fn follow(
             .map_err(|e| fail(Refusal::new(Code::SchemaViolation, e.to_string())))?;
         crate::schema::validate_signed(&leaf.entry)
             .map_err(|e| fail(Refusal::new(Code::SchemaViolation, e.to_string())))?;
-        let applied = apply(&overlay, seq, &leaf.entry)
+        let at = Position {
+            seq,
+            logged_at: &leaf.logged_at,
+            derived: true,
+        };
+        let applied = apply(&overlay, at, &leaf.entry)
             .map_err(|e| ReplayError::Storage { seq, error: e.0 })?;
         match applied {
             Ok(Applied::New(effects)) => overlay.apply(effects),

@@ -51,11 +51,27 @@ pub enum Table {
     /// beneficiary pseudonym → the seq that first named it (a `u64`): one
     /// point read tells the tally whether a pseudonym is new.
     Beneficiaries,
+    /// `rules` → [`RulesRec`](crate::records::RulesRec): the rules version
+    /// in force and the pseudonym key.
+    Rules,
+    /// beneficiary pseudonym → [`HouseholdRec`](crate::records::HouseholdRec).
+    Households,
+    /// due date, alert, beneficiary, period → empty: the monitoring
+    /// alerts' index by the day they fall due.
+    Due,
+    /// `sweep` → [`SweepRec`](crate::records::SweepRec): how far the due
+    /// dates were looked at.
+    Sweep,
+    /// beneficiary pseudonym → [`AssistRec`](crate::records::AssistRec):
+    /// a monitored household's aid and raised alerts.
+    Assists,
+    /// inverted seq, inverted number → [`MonitoringAlertRec`](crate::records::MonitoringAlertRec).
+    Watch,
 }
 
 impl Table {
     /// Every table, in a fixed order.
-    pub const ALL: [Table; 14] = [
+    pub const ALL: [Table; 20] = [
         Table::Orgs,
         Table::Keys,
         Table::Funds,
@@ -70,6 +86,12 @@ impl Table {
         Table::Vouchers,
         Table::Tally,
         Table::Beneficiaries,
+        Table::Rules,
+        Table::Households,
+        Table::Due,
+        Table::Sweep,
+        Table::Assists,
+        Table::Watch,
     ];
 
     /// Its place in [`Table::ALL`].
@@ -94,7 +116,32 @@ impl Table {
             Table::Vouchers => "st_vouchers",
             Table::Tally => "st_tally",
             Table::Beneficiaries => "st_beneficiaries",
+            Table::Rules => "st_rules",
+            Table::Households => "st_households",
+            Table::Due => "st_due",
+            Table::Sweep => "st_sweep",
+            Table::Assists => "st_assists",
+            Table::Watch => "st_watch",
         }
+    }
+
+    /// Whether the rules decide with this table: an auditor's lean replay
+    /// keeps only these. The others hold what is derived for readers (the
+    /// query indexes, alerts, the duplicate-aid histories, the tally, the
+    /// monitoring sweep), which never refuses an entry.
+    pub fn decides(self) -> bool {
+        !matches!(
+            self,
+            Table::Index
+                | Table::Alerts
+                | Table::Histories
+                | Table::Tally
+                | Table::Beneficiaries
+                | Table::Due
+                | Table::Sweep
+                | Table::Assists
+                | Table::Watch
+        )
     }
 }
 

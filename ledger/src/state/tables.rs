@@ -11,8 +11,8 @@ use serde::Serialize;
 use super::{decode, encode, key, Part, StateError, StateRead, Table, Write};
 use crate::entry::PublicKey;
 use crate::records::{
-    AlertRec, CreditRec, EntryRec, FundRec, HistoryItem, KeyRec, NeedRec, NonceRec, OrgRec,
-    StatsRec, TallyRec,
+    AlertRec, AssistRec, CreditRec, EntryRec, FundRec, HistoryItem, HouseholdRec, KeyRec,
+    MonitoringAlertRec, NeedRec, NonceRec, OrgRec, RulesRec, StatsRec, SweepRec, TallyRec,
 };
 
 /// A table with records: its key and its value types, tied together.
@@ -79,6 +79,22 @@ tables! {
     Tally: Tally, () => TallyRec, |_unit| b"ledger".to_vec();
     /// beneficiary pseudonym → the seq that first named it.
     Beneficiaries: Beneficiaries, &'a str => u64, |bnf| bnf.as_bytes().to_vec();
+    /// The ledger's rules → [`RulesRec`]; written at genesis.
+    Rules: Rules, () => RulesRec, |_unit| b"rules".to_vec();
+    /// beneficiary pseudonym → [`HouseholdRec`].
+    Households: Households, &'a str => HouseholdRec, |bnf| bnf.as_bytes().to_vec();
+    /// `(due date, alert, beneficiary, period)` → nothing: a monitoring
+    /// alert that may fall due on that day, if the household still matches.
+    Due: Due, (&'a str, &'a str, &'a str, u64) => (),
+        |k| key(&[Part::Str(k.0), Part::Str(k.1), Part::Str(k.2), Part::Seq(k.3)]);
+    /// The monitoring sweep's one row → [`SweepRec`].
+    Sweep: Sweep, () => SweepRec, |_unit| b"sweep".to_vec();
+    /// beneficiary pseudonym → [`AssistRec`].
+    Assists: Assists, &'a str => AssistRec, |bnf| bnf.as_bytes().to_vec();
+    /// `(seq, number)` of the leaf that raised it, inverted so that a
+    /// forward scan lists the newest first → [`MonitoringAlertRec`].
+    Watch: Watch, (u64, u32) => MonitoringAlertRec,
+        |k| [(u64::MAX - k.0).to_be_bytes().as_slice(), (u32::MAX - k.1).to_be_bytes().as_slice()].concat();
 }
 
 /// Key of the entry at `seq` in `index` under `value`: the index's

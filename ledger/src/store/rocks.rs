@@ -49,7 +49,10 @@ const REBUILD_BATCH: usize = 10_000;
 /// types, categories, sources, causes and need states are enums (one
 /// varint), not strings. 6: the tally of orgs, funds, beneficiaries (and
 /// the pseudonyms seen) and needs; disbursement statistics by county.
-pub const STATE_FORMAT: u32 = 6;
+/// 7: rules versions (the rules record, households, the monitoring sweep
+/// and alerts); recoveries, approvals and reviews in fund, entry and need
+/// records.
+pub const STATE_FORMAT: u32 = 7;
 
 /// Stored hashes of levels ≥ [`CACHED_FROM`] (one hash per 16 leaves in
 /// all: 2 bytes a leaf) are kept in memory once read or written. They never

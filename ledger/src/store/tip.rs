@@ -143,6 +143,11 @@ pub struct Chain<'t> {
 }
 
 impl Chain<'_> {
+    /// The `logged_at` of every leaf of this group.
+    pub fn logged_at(&self) -> &str {
+        &self.logged_at
+    }
+
     /// The seq the next pushed leaf gets.
     pub fn next_seq(&self) -> u64 {
         self.tip.size() + self.records.len() as u64

@@ -124,6 +124,11 @@ impl<B: Backend> World<B> {
         }
     }
 
+    /// Moves the clock on by `d` (the next leaves' `logged_at`).
+    pub fn pass(&mut self, d: Duration) {
+        self.now += d;
+    }
+
     /// Submits bytes through the whole path: checks, rules, commit.
     pub fn submit_bytes(&mut self, bytes: &[u8]) -> Result<Outcome, Refusal> {
         let entry = check_submission(bytes)?;

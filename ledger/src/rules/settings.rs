@@ -1,0 +1,74 @@
+//! What the registrar sets for the whole ledger: `rules.activate` (SPEC
+//! §6.1) and, from rules v2, `pseudonym.key` (§6.3).
+
+use super::{rule, schema, Cx, RulesVersion, Stop};
+use crate::body::{PseudonymKey, RulesActivate};
+use crate::records::{ActivationRec, PseudonymRec};
+
+impl Cx<'_> {
+    /// The version in force plus one, in force from the next seq on.
+    pub(super) fn rules_activate(&mut self) -> Result<(), Stop> {
+        let b: RulesActivate = self.body()?;
+        let in_force = self.version()?;
+        let wanted = in_force.number() + 1;
+        if b.version != wanted {
+            return Err(rule(format!(
+                "rules version {in_force} is in force: only version {wanted} can be activated, not {}",
+                b.version
+            )));
+        }
+        let version = RulesVersion::from_number(b.version).ok_or_else(|| {
+            rule(format!(
+                "rules version {} is not known to this implementation",
+                b.version
+            ))
+        })?;
+        let seq = self.seq;
+        let rules = self.rules_mut()?;
+        rules.version = version;
+        rules.activations.push(ActivationRec {
+            version,
+            seq,
+            from: seq + 1,
+            note: b.note,
+        });
+        Ok(())
+    }
+
+    /// The pseudonym service's key: at most one in a ledger.
+    pub(super) fn pseudonym_key(&mut self) -> Result<(), Stop> {
+        let b: PseudonymKey = self.body()?;
+        if !is_ristretto_point(&b.key) {
+            return Err(schema(format!(
+                "key {:?} is not a ristretto255 point other than the identity",
+                b.key
+            )));
+        }
+        if let Some(p) = &self.rules()?.pseudonym {
+            return Err(rule(format!(
+                "the pseudonym key was recorded at seq {}; a ledger has one",
+                p.seq
+            )));
+        }
+        let seq = self.seq;
+        self.rules_mut()?.pseudonym = Some(PseudonymRec {
+            key: b.key,
+            service: b.service,
+            seq,
+        });
+        Ok(())
+    }
+}
+
+/// Whether `hex` encodes a valid ristretto255 point that is not the
+/// identity: a key the service's answers can be proved against.
+fn is_ristretto_point(hex: &str) -> bool {
+    use curve25519_dalek::ristretto::CompressedRistretto;
+    use curve25519_dalek::traits::IsIdentity;
+    let Ok(bytes) = <[u8; 32]>::try_from(hex::decode(hex).unwrap_or_default()) else {
+        return false;
+    };
+    CompressedRistretto(bytes)
+        .decompress()
+        .is_some_and(|p| !p.is_identity())
+}
