@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use cli::parse;
-use ledger::domain::{Category, Kind, OrgType, Role, Source};
+use ledger::domain::{Category, Decision, Kind, OrgType, RecoveryReason, Risk, Role, Source, Tier};
 
 use crate::{NodeArg, PolicyArgs, SignerArgs, VkeyArg};
 
@@ -270,6 +270,10 @@ pub(crate) struct FundOpenArgs {
     /// Last day (2026-12-31 or 2026/12/31).
     #[arg(long, value_parser = parse::arg::date)]
     pub(crate) end: String,
+    /// Rules v2: a payment of at least this many yuan needs a second key's
+    /// approval (dual control).
+    #[arg(long, value_parser = parse::arg::yuan)]
+    pub(crate) approval_threshold: Option<u64>,
 }
 
 #[derive(Args)]
@@ -303,7 +307,7 @@ pub(crate) struct KeyAddArgs {
     /// The new public key (64 hex digits, as keygen prints it).
     #[arg(long)]
     pub(crate) public: String,
-    /// Its roles, comma-separated: admin, fund, disburse, credit, assess, publish (registrar only by a registrar).
+    /// Its roles, comma-separated: admin, fund, disburse, credit, assess, publish, and under rules v2 review, monitor, approve (registrar only by a registrar).
     #[arg(long, value_delimiter = ',', required = true)]
     pub(crate) roles: Vec<Role>,
 }
@@ -321,4 +325,138 @@ pub(crate) struct KeyRevokeArgs {
     /// Why (kept in the ledger).
     #[arg(long)]
     pub(crate) reason: String,
+}
+
+#[derive(Args)]
+pub(crate) struct RulesActivateArgs {
+    #[command(flatten)]
+    pub(crate) signer: SignerArgs,
+    /// The rules version to activate: the version in force plus one.
+    #[arg(long)]
+    pub(crate) version: u64,
+    /// What changes, kept in the ledger.
+    #[arg(long)]
+    pub(crate) note: String,
+}
+
+#[derive(Args)]
+pub(crate) struct NeedReviewArgs {
+    #[command(flatten)]
+    pub(crate) signer: SignerArgs,
+    /// The need's id.
+    #[arg(long)]
+    pub(crate) need: String,
+    /// approve or reject (or 通过 / 驳回).
+    #[arg(long, value_parser = parse::arg::decision)]
+    pub(crate) decision: Decision,
+    /// What the review found, kept in the ledger.
+    #[arg(long)]
+    pub(crate) note: String,
+}
+
+#[derive(Args)]
+pub(crate) struct HouseholdMonitorArgs {
+    #[command(flatten)]
+    pub(crate) signer: SignerArgs,
+    /// The household's bnf_ pseudonym.
+    #[arg(long)]
+    pub(crate) beneficiary: String,
+    /// assisted, vulnerable or monitored (or 监测户 …).
+    #[arg(long, default_value = "monitored", value_parser = parse::arg::tier)]
+    pub(crate) tier: Tier,
+    /// Its risks, comma-separated: illness, disability, education, disaster,
+    /// unemployment, housing, elderly, income, other (or 因病 …).
+    #[arg(long, value_delimiter = ',', required = true, value_parser = parse::arg::risk)]
+    pub(crate) risks: Vec<Risk>,
+    /// 6-digit region code (GB/T 2260).
+    #[arg(long, value_parser = parse::arg::region)]
+    pub(crate) region: String,
+    /// The date by which it is to be reviewed.
+    #[arg(long, value_parser = parse::arg::date)]
+    pub(crate) review_by: String,
+}
+
+#[derive(Args)]
+pub(crate) struct HouseholdVisitArgs {
+    #[command(flatten)]
+    pub(crate) signer: SignerArgs,
+    /// The household's bnf_ pseudonym.
+    #[arg(long)]
+    pub(crate) beneficiary: String,
+    /// Day of the visit.
+    #[arg(long, value_parser = parse::arg::date)]
+    pub(crate) date: String,
+    /// What was found (no personal data).
+    #[arg(long)]
+    pub(crate) findings: String,
+    /// The next review's date.
+    #[arg(long, value_parser = parse::arg::date)]
+    pub(crate) next_review_by: String,
+}
+
+#[derive(Args)]
+pub(crate) struct HouseholdCloseArgs {
+    #[command(flatten)]
+    pub(crate) signer: SignerArgs,
+    /// The household's bnf_ pseudonym.
+    #[arg(long)]
+    pub(crate) beneficiary: String,
+    /// Why (kept in the ledger).
+    #[arg(long)]
+    pub(crate) reason: String,
+}
+
+#[derive(Args)]
+pub(crate) struct HouseholdShowArgs {
+    #[command(flatten)]
+    pub(crate) node: NodeArg,
+    /// The household's bnf_ pseudonym.
+    pub(crate) bnf: String,
+}
+
+#[derive(Args)]
+pub(crate) struct FundRecoverArgs {
+    #[command(flatten)]
+    pub(crate) signer: SignerArgs,
+    /// The fund the money goes back into (the issuer's).
+    #[arg(long)]
+    pub(crate) fund: String,
+    /// Amount in yuan (1,000, ¥650 or 650元).
+    #[arg(long, value_parser = parse::arg::yuan)]
+    pub(crate) amount: u64,
+    /// Who paid it back: a bnf_ pseudonym or an organisation id.
+    #[arg(long)]
+    pub(crate) from: String,
+    /// overpaid, ineligible, misappropriated, unused or other (or 多发 …).
+    #[arg(long, value_parser = parse::arg::recovery_reason)]
+    pub(crate) reason: RecoveryReason,
+    /// Value date.
+    #[arg(long, value_parser = parse::arg::date)]
+    pub(crate) date: String,
+    /// The seq of the disbursement it recovers.
+    #[arg(long)]
+    pub(crate) disbursement: Option<u64>,
+    /// Voucher number, unique per organisation.
+    #[arg(long = "ref")]
+    pub(crate) reference: Option<String>,
+}
+
+#[derive(Args)]
+pub(crate) struct ApproveArgs {
+    #[command(flatten)]
+    pub(crate) signer: SignerArgs,
+    /// Seqs of the disbursements to approve; none lists what waits.
+    pub(crate) seqs: Vec<u64>,
+}
+
+#[derive(Args)]
+pub(crate) struct RejectArgs {
+    #[command(flatten)]
+    pub(crate) signer: SignerArgs,
+    /// Why (kept in the ledger).
+    #[arg(long)]
+    pub(crate) reason: String,
+    /// Seqs of the disbursements to reject.
+    #[arg(required = true)]
+    pub(crate) seqs: Vec<u64>,
 }

@@ -173,7 +173,12 @@ fn describe(out: &mut String, org: &OrgRec, fund: &FundRec, today: &str, now: &s
 fn transactions(out: &mut String, id: &str, flows: &[EntrySummary]) {
     // Disbursements: (date, region) → (sum, count).
     let mut paid: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
-    for e in flows.iter().filter(|e| !e.is_reversed()) {
+    // Reversed entries, and payments waiting for approval or rejected, are
+    // no money moved.
+    for e in flows
+        .iter()
+        .filter(|e| !e.is_reversed() && e.is_decided_paid())
+    {
         let Ok(body) = AnyBody::parse(e.kind, &e.body) else {
             continue;
         };
@@ -212,6 +217,25 @@ fn transactions(out: &mut String, id: &str, flows: &[EntrySummary]) {
                     amount,
                     &format!("transfer out, seq {}", e.seq),
                     Some(("receiver-org", "", &b.to_fund)),
+                    None,
+                );
+            }
+            // Money recovered (资金回笼) is back in the fund for use on the
+            // activity: Incoming Funds. A bnf_ pseudonym is not named as
+            // an organisation.
+            AnyBody::FundRecover(b) => {
+                let from = if b.from.starts_with("bnf_") {
+                    "beneficiary (pseudonymous)"
+                } else {
+                    b.from.as_str()
+                };
+                transaction(
+                    out,
+                    1,
+                    date,
+                    amount,
+                    &format!("recovery ({}), seq {}", b.reason, e.seq),
+                    Some(("provider-org", "", from)),
                     None,
                 );
             }

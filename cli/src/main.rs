@@ -161,6 +161,43 @@ enum Command {
     /// what it cosigned before.
     #[command(subcommand)]
     Witness(WitnessCmd),
+    /// Activate the next rules version (registrar; SPEC §6.1).
+    #[command(subcommand)]
+    Rules(RulesCmd),
+    /// Review a need before it can be claimed (rules v2: two other organisations approve it).
+    #[command(subcommand)]
+    Need(NeedCmd),
+    /// Monitor households at risk of falling back into poverty (rules v2).
+    #[command(subcommand)]
+    Household(HouseholdCmd),
+    /// Approve disbursements waiting for a second key (rules v2); with no seq, list them.
+    Approve(ApproveArgs),
+    /// Reject disbursements waiting for a second key: their money returns to the fund.
+    Reject(RejectArgs),
+}
+
+#[derive(Subcommand)]
+enum RulesCmd {
+    /// Activate the version in force plus one, from the next entry on.
+    Activate(RulesActivateArgs),
+}
+
+#[derive(Subcommand)]
+enum NeedCmd {
+    /// Approve or reject a pending need.
+    Review(NeedReviewArgs),
+}
+
+#[derive(Subcommand)]
+enum HouseholdCmd {
+    /// Put a household under monitoring, or update its record.
+    Monitor(HouseholdMonitorArgs),
+    /// Record a visit and the next review's date.
+    Visit(HouseholdVisitArgs),
+    /// End a household's monitoring (risk removed).
+    Close(HouseholdCloseArgs),
+    /// Show a household's monitoring, its open alerts and its entries.
+    Show(HouseholdShowArgs),
 }
 
 /// Who signs an entry and where it goes.
@@ -196,6 +233,8 @@ struct FundCmd {
 enum FundAction {
     /// Open a fund owned by the issuer (a key with the fund role).
     Open(FundOpenArgs),
+    /// Record money recovered into the issuer's fund (rules v2).
+    Recover(FundRecoverArgs),
 }
 
 #[derive(Subcommand)]
@@ -395,6 +434,10 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             action: Some(FundAction::Open(args)),
             ..
         }) => commands::fund_open(args),
+        Command::Fund(FundCmd {
+            action: Some(FundAction::Recover(args)),
+            ..
+        }) => commands::workflow::fund_recover(args),
         Command::Fund(fund) => commands::tables::fund_show(fund, stdout),
         Command::Org(OrgCmd::Register(args)) => commands::org_register(args),
         Command::Key(KeyCmd::Add(args)) => commands::key_add(args),
@@ -403,5 +446,17 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         Command::Beneficiary(args) => commands::tables::beneficiary(args, stdout),
         Command::Iati(args) => commands::tables::iati_export(args, stdout),
         Command::Witness(cmd) => commands::witness(cmd, stdout),
+        Command::Rules(RulesCmd::Activate(args)) => commands::workflow::rules_activate(args),
+        Command::Need(NeedCmd::Review(args)) => commands::workflow::need_review(args),
+        Command::Household(HouseholdCmd::Monitor(args)) => {
+            commands::workflow::household_monitor(args)
+        }
+        Command::Household(HouseholdCmd::Visit(args)) => commands::workflow::household_visit(args),
+        Command::Household(HouseholdCmd::Close(args)) => commands::workflow::household_close(args),
+        Command::Household(HouseholdCmd::Show(args)) => {
+            commands::workflow::household_show(args, stdout)
+        }
+        Command::Approve(args) => commands::workflow::approve(args, stdout),
+        Command::Reject(args) => commands::workflow::reject(args),
     }
 }

@@ -122,7 +122,7 @@ pub fn whole(field: &'static str, raw: &str) -> Result<u64, Problem> {
 
 /// clap parsers of the builders' options, each the function above.
 pub mod arg {
-    use ledger::domain::{Category, OrgType, Source};
+    use ledger::domain::{Category, Decision, OrgType, RecoveryReason, Risk, Source, Tier};
 
     fn coded<T: std::str::FromStr>(field: &'static str, raw: &str) -> Result<T, String> {
         super::coded(field, raw)
@@ -144,6 +144,26 @@ pub mod arg {
     /// `--type` of an organisation: a code or a label such as 工会.
     pub fn org_type(raw: &str) -> Result<OrgType, String> {
         coded("org_type", raw)
+    }
+
+    /// `--decision` of a review: a code or a label such as 通过.
+    pub fn decision(raw: &str) -> Result<Decision, String> {
+        coded("decision", raw)
+    }
+
+    /// `--tier`: a code or a label such as 监测户.
+    pub fn tier(raw: &str) -> Result<Tier, String> {
+        coded("tier", raw)
+    }
+
+    /// One of `--risks`: a code or a label such as 因病.
+    pub fn risk(raw: &str) -> Result<Risk, String> {
+        coded("risk", raw)
+    }
+
+    /// `--reason` of a recovery: a code or a label such as 多发.
+    pub fn recovery_reason(raw: &str) -> Result<RecoveryReason, String> {
+        coded("recovery_reason", raw)
     }
 
     /// A date such as `2026/1/1`, as `YYYY-MM-DD`.

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::domain::Kind;
 use crate::merkle::Hash;
-use crate::records::{FundRec, KeyRec, OrgRec};
+use crate::records::{FundRec, KeyRec, OrgRec, RulesRec};
 
 /// A page of a listing: its items and the cursor of the next page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,6 +23,10 @@ pub struct Page<T> {
 /// and what corrected it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EntrySummary {
+    /// Under dual control (rules v2), where the disbursement's approval
+    /// stands: pending, approved or rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<crate::domain::Approval>,
     /// The statement's body.
     pub body: Value,
     /// The correction that targets it, if one does (present only for the
@@ -49,6 +53,13 @@ impl EntrySummary {
     pub fn is_reversed(&self) -> bool {
         self.reversed == Some(true)
     }
+
+    /// True unless it waits for approval or was rejected (dual control):
+    /// what counts as money paid, before any correction.
+    pub fn is_decided_paid(&self) -> bool {
+        self.approval
+            .is_none_or(|a| a == crate::domain::Approval::Approved)
+    }
 }
 
 /// `GET /v1/funds/{id}`: the fund's record and its execution rate.
@@ -60,12 +71,17 @@ pub struct FundView {
     /// Disbursed as a share of the budget in basis points; `None` for a
     /// zero budget.
     pub execution_rate_bp: Option<u64>,
+    /// Recovered as a share of disbursed in basis points (资金回笼率);
+    /// `None` when nothing was disbursed.
+    #[serde(default)]
+    pub recovery_rate_bp: Option<u64>,
 }
 
 impl From<FundRec> for FundView {
     fn from(fund: FundRec) -> FundView {
         FundView {
             execution_rate_bp: fund.execution_rate_bp(),
+            recovery_rate_bp: fund.recovery_rate_bp(),
             fund,
         }
     }
@@ -92,6 +108,10 @@ pub struct LogInfo {
     pub size: u64,
     /// The leaf hash of seq 0, once there is one.
     pub genesis: Option<Hash>,
+    /// The rules in force (SPEC §6.1): the version, every activation, the
+    /// pseudonym key. Absent from nodes older than rule versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<RulesRec>,
 }
 
 /// `GET /v1/proof/inclusion`: RFC 9162 §2.1.3.

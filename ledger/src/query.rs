@@ -6,9 +6,10 @@
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
-use crate::domain::{Category, Index, NeedState};
+use crate::domain::{Approval, Category, Index, MonitoringAlert, NeedState};
 use crate::records::{
-    AlertRec, CreditRec, EntryRec, FundRec, KeyRec, NeedRec, OrgRec, TallyRec, Totals,
+    AlertRec, CreditRec, EntryRec, FundRec, HouseholdRec, KeyRec, MonitoringAlertRec, NeedRec,
+    OrgRec, RulesRec, TallyRec, Totals,
 };
 use crate::state::tables::{self, decode_value, index_key, index_prefix, read, Schema};
 use crate::state::{seq_suffix, StateError, StateRead, Table};
@@ -207,8 +208,12 @@ pub struct Money {
     pub received: u128,
     /// Moved between funds.
     pub transferred: u128,
-    /// Disbursed to beneficiaries.
+    /// Disbursed to beneficiaries (approved, where a fund needs approval).
     pub disbursed: u128,
+    /// Recovered into the funds (`fund.recover`, unreversed).
+    pub recovered: u128,
+    /// Reserved by disbursements waiting for approval.
+    pub pending: u128,
     /// Held by the funds now.
     pub balance: u128,
 }
@@ -221,6 +226,8 @@ pub fn money(state: &dyn StateRead) -> Result<Money, StateError> {
         m.received += u128::from(f.received);
         m.transferred += u128::from(f.transferred_out);
         m.disbursed += u128::from(f.disbursed);
+        m.recovered += u128::from(f.recovered);
+        m.pending += u128::from(f.pending);
         m.balance += u128::from(f.balance);
         Ok(ControlFlow::Continue(()))
     })?;
@@ -395,4 +402,120 @@ pub fn stats(state: &dyn StateRead) -> Result<Stats, StateError> {
         Ok(ControlFlow::Continue(()))
     })?;
     Ok(out)
+}
+
+/// The rules in force, their activations and the pseudonym key.
+pub fn rules(state: &dyn StateRead) -> Result<RulesRec, StateError> {
+    Ok(read::<tables::Rules>(state, ())?.unwrap_or_default())
+}
+
+/// The monitoring record of household `bnf`, if it was ever monitored.
+pub fn household(state: &dyn StateRead, bnf: &str) -> Result<Option<HouseholdRec>, StateError> {
+    read::<tables::Households>(state, bnf)
+}
+
+/// Monitoring alerts, newest first, that `keep` accepts, from key `from`
+/// (a previous page's `next`).
+pub fn monitoring_alerts(
+    state: &dyn StateRead,
+    from: &[u8],
+    limit: usize,
+    keep: impl Fn(&MonitoringAlertRec) -> bool,
+) -> Result<Page<MonitoringAlertRec, Vec<u8>>, StateError> {
+    records::<tables::Watch>(state, from, limit, keep)
+}
+
+/// Monitored households and their open alerts by county (one scan of
+/// the households, one read per monitored household).
+pub fn monitoring(state: &dyn StateRead) -> Result<BTreeMap<String, MonitoringCounts>, StateError> {
+    let mut monitored = Vec::new();
+    state.scan(Table::Households, b"", b"", &mut |_, v| {
+        let h = decode_value::<tables::Households>(v)?;
+        if h.monitored {
+            monitored.push(h);
+        }
+        Ok(ControlFlow::Continue(()))
+    })?;
+    let mut by_region: BTreeMap<String, MonitoringCounts> = BTreeMap::new();
+    for h in monitored {
+        let open = open_alerts(state, &h)?;
+        let counts = by_region.entry(h.region).or_default();
+        counts.monitored += 1;
+        for alert in open {
+            match alert {
+                MonitoringAlert::OverdueReview => counts.overdue_review += 1,
+                MonitoringAlert::Unassisted => counts.unassisted += 1,
+            }
+        }
+    }
+    Ok(by_region)
+}
+
+/// The alerts that still stand for household `h`: its review overdue and
+/// not yet made, or flagged unassisted and still without aid in this
+/// monitoring period.
+pub fn open_alerts(
+    state: &dyn StateRead,
+    h: &HouseholdRec,
+) -> Result<Vec<MonitoringAlert>, StateError> {
+    let mut open = Vec::new();
+    if !h.monitored {
+        return Ok(open);
+    }
+    if let Some(a) =
+        read::<tables::Assists>(state, &h.beneficiary)?.filter(|a| a.period == h.period)
+    {
+        if a.overdue_raised.as_deref() == Some(&h.review_by) {
+            open.push(MonitoringAlert::OverdueReview);
+        }
+        if a.unassisted_raised && a.disbursements.is_empty() {
+            open.push(MonitoringAlert::Unassisted);
+        }
+    }
+    Ok(open)
+}
+
+/// Counts of one county's monitoring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MonitoringCounts {
+    /// Households monitored now.
+    pub monitored: u64,
+    /// Of them, with an overdue review not yet made.
+    pub overdue_review: u64,
+    /// Of them, flagged as monitored for over 60 days without aid.
+    pub unassisted: u64,
+}
+
+/// Disbursements of `org`'s funds waiting for approval, oldest first,
+/// from seq `cursor` on.
+pub fn pending(
+    state: &dyn StateRead,
+    org: &str,
+    cursor: Option<u64>,
+    limit: usize,
+) -> Result<Page<EntryRec>, StateError> {
+    let mut items = Vec::new();
+    let mut from = cursor;
+    loop {
+        let seqs = index_seqs(state, Index::Pending, org, from, limit)?;
+        for seq in seqs.items {
+            if items.len() == limit {
+                return Ok(Page {
+                    items,
+                    next: Some(seq),
+                });
+            }
+            if let Some(e) = entry(state, seq)?.filter(|e| {
+                e.approval
+                    .as_ref()
+                    .is_some_and(|a| a.state == Approval::Pending)
+            }) {
+                items.push(e);
+            }
+        }
+        match seqs.next {
+            Some(n) => from = Some(n),
+            None => return Ok(Page { items, next: None }),
+        }
+    }
 }

@@ -107,6 +107,13 @@ impl FundRec {
         (self.budget > 0)
             .then(|| (u128::from(self.disbursed) * 10_000 / u128::from(self.budget)) as u64)
     }
+
+    /// Recovered as a share of disbursed, in basis points; `None` when
+    /// nothing was disbursed.
+    pub fn recovery_rate_bp(&self) -> Option<u64> {
+        (self.disbursed > 0)
+            .then(|| (u128::from(self.recovered) * 10_000 / u128::from(self.disbursed)) as u64)
+    }
 }
 
 /// A used nonce.
@@ -220,7 +227,11 @@ impl EntryRec {
     /// Whether this disbursement's money has left its fund for good: not
     /// reversed, not waiting for approval, not rejected.
     pub fn paid(&self) -> bool {
-        !self.reversed && self.approval.as_ref().is_none_or(|a| a.state == Approval::Approved)
+        !self.reversed
+            && self
+                .approval
+                .as_ref()
+                .is_none_or(|a| a.state == Approval::Approved)
     }
 }
 

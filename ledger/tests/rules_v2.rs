@@ -36,7 +36,12 @@ fn activate(w: &mut World<MemBackend>) -> u64 {
 }
 
 fn add_key(w: &mut World<MemBackend>, org: &str, k: u8, roles: &[&str]) {
-    w.ok(1, BUREAU, "key.add", json!({"org": org, "key": pubkey(k), "roles": roles}));
+    w.ok(
+        1,
+        BUREAU,
+        "key.add",
+        json!({"org": org, "key": pubkey(k), "roles": roles}),
+    );
 }
 
 /// A world under v2 with reviewers, a monitor and an approver, and a
@@ -106,7 +111,8 @@ fn replays_the_same(w: &World<MemBackend>) {
     let mut lean = Replayer::lean_in(MemState::new(), 0);
     w.log
         .scan(0, &mut |_, bytes| {
-            lean.push(&ledger::Leaf::from_bytes(bytes).unwrap()).unwrap();
+            lean.push(&ledger::Leaf::from_bytes(bytes).unwrap())
+                .unwrap();
             true
         })
         .unwrap();
@@ -166,7 +172,10 @@ fn versions_are_activated_once_each_and_never_judge_earlier_entries() {
     let at = activate(&mut w);
     let r = rules(&w);
     assert_eq!(r.version, RulesVersion::V2);
-    assert_eq!(r.spans(), vec![(RulesVersion::V1, 0), (RulesVersion::V2, at + 1)]);
+    assert_eq!(
+        r.spans(),
+        vec![(RulesVersion::V1, 0), (RulesVersion::V2, at + 1)]
+    );
     assert_eq!(need(&w, "N-OLD").state, NeedState::Open);
     w.ok(3, UNION, "need.claim", json!({"need": "N-OLD"}));
     // Version 3 does not exist here; 2 is in force.
@@ -194,35 +203,81 @@ fn needs_are_reviewed_by_two_other_organisations_before_a_claim() {
     w.ok(2, CHARITY, "need.publish", need_body("N-1", 1));
     assert_eq!(need(&w, "N-1").state, NeedState::Pending);
     assert_eq!(tally(&w).needs_pending, 1);
-    w.refuse(3, UNION, "need.claim", json!({"need": "N-1"}), Code::RuleViolation);
+    w.refuse(
+        3,
+        UNION,
+        "need.claim",
+        json!({"need": "N-1"}),
+        Code::RuleViolation,
+    );
     let approve = json!({"need": "N-1", "decision": "approve", "note": "入户核实，情况属实"});
     // A key without `review`, the publisher's own org, an unknown need.
     w.refuse(3, UNION, "need.review", approve.clone(), Code::RoleMissing);
     add_key(&mut w, CHARITY, 9, &["review"]);
-    w.refuse(9, CHARITY, "need.review", approve.clone(), Code::RuleViolation);
+    w.refuse(
+        9,
+        CHARITY,
+        "need.review",
+        approve.clone(),
+        Code::RuleViolation,
+    );
     let mut unknown = approve.clone();
     unknown["need"] = json!("N-404");
-    w.refuse(UNION_REVIEW, UNION, "need.review", unknown, Code::RuleViolation);
+    w.refuse(
+        UNION_REVIEW,
+        UNION,
+        "need.review",
+        unknown,
+        Code::RuleViolation,
+    );
     w.ok(UNION_REVIEW, UNION, "need.review", approve.clone());
     assert_eq!(need(&w, "N-1").state, NeedState::Pending);
     // The same org twice does not make two.
     add_key(&mut w, UNION, 10, &["review"]);
-    w.refuse(10, UNION, "need.review", approve.clone(), Code::RuleViolation);
+    w.refuse(
+        10,
+        UNION,
+        "need.review",
+        approve.clone(),
+        Code::RuleViolation,
+    );
     w.ok(CHARITY2_REVIEW, CHARITY2, "need.review", approve.clone());
     let n = need(&w, "N-1");
     assert_eq!(n.state, NeedState::Open);
     assert_eq!(n.reviews.len(), 2);
     assert_eq!((tally(&w).needs_pending, tally(&w).needs_open), (0, 1));
-    w.refuse(UNION_REVIEW, UNION, "need.review", approve, Code::RuleViolation);
+    w.refuse(
+        UNION_REVIEW,
+        UNION,
+        "need.review",
+        approve,
+        Code::RuleViolation,
+    );
     w.ok(3, UNION, "need.claim", json!({"need": "N-1"}));
 
     // One reject is final.
     w.ok(2, CHARITY, "need.publish", need_body("N-2", 2));
-    w.ok(UNION_REVIEW, UNION, "need.review", json!({"need": "N-2", "decision": "approve", "note": "属实"}));
-    w.ok(CHARITY2_REVIEW, CHARITY2, "need.review", json!({"need": "N-2", "decision": "reject", "note": "已有其他救助"}));
+    w.ok(
+        UNION_REVIEW,
+        UNION,
+        "need.review",
+        json!({"need": "N-2", "decision": "approve", "note": "属实"}),
+    );
+    w.ok(
+        CHARITY2_REVIEW,
+        CHARITY2,
+        "need.review",
+        json!({"need": "N-2", "decision": "reject", "note": "已有其他救助"}),
+    );
     assert_eq!(need(&w, "N-2").state, NeedState::Rejected);
     assert_eq!(tally(&w).needs_rejected, 1);
-    w.refuse(3, UNION, "need.claim", json!({"need": "N-2"}), Code::RuleViolation);
+    w.refuse(
+        3,
+        UNION,
+        "need.claim",
+        json!({"need": "N-2"}),
+        Code::RuleViolation,
+    );
     replays_the_same(&w);
 }
 
@@ -234,56 +289,150 @@ fn monitored_households_are_visited_closed_and_found_when_overdue_or_unassisted(
                "region": "321181", "review_by": review_by})
     };
     // Only a key with `monitor`; risks from the list, 1 to 8, no repeats.
-    w.refuse(1, BUREAU, "household.monitor", monitor(1, "2026-04-30"), Code::RoleMissing);
+    w.refuse(
+        1,
+        BUREAU,
+        "household.monitor",
+        monitor(1, "2026-04-30"),
+        Code::RoleMissing,
+    );
     let mut bad = monitor(1, "2026-04-30");
     bad["risks"] = json!([]);
-    w.refuse(BUREAU_MONITOR, BUREAU, "household.monitor", bad, Code::SchemaViolation);
+    w.refuse(
+        BUREAU_MONITOR,
+        BUREAU,
+        "household.monitor",
+        bad,
+        Code::SchemaViolation,
+    );
     bad = monitor(1, "2026-04-30");
     bad["risks"] = json!(["illness", "illness"]);
-    w.refuse(BUREAU_MONITOR, BUREAU, "household.monitor", bad, Code::SchemaViolation);
-    let visit = |who: u64, date: &str, next: &str| {
-        json!({"beneficiary": bnf(who), "date": date, "findings": "已复工", "next_review_by": next})
-    };
-    w.refuse(BUREAU_MONITOR, BUREAU, "household.visit", visit(1, "2026-03-01", "2026-06-30"), Code::RuleViolation);
-    w.refuse(BUREAU_MONITOR, BUREAU, "household.close", json!({"beneficiary": bnf(1), "reason": "x"}), Code::RuleViolation);
+    w.refuse(
+        BUREAU_MONITOR,
+        BUREAU,
+        "household.monitor",
+        bad,
+        Code::SchemaViolation,
+    );
+    let visit = |who: u64, date: &str, next: &str| json!({"beneficiary": bnf(who), "date": date, "findings": "已复工", "next_review_by": next});
+    w.refuse(
+        BUREAU_MONITOR,
+        BUREAU,
+        "household.visit",
+        visit(1, "2026-03-01", "2026-06-30"),
+        Code::RuleViolation,
+    );
+    w.refuse(
+        BUREAU_MONITOR,
+        BUREAU,
+        "household.close",
+        json!({"beneficiary": bnf(1), "reason": "x"}),
+        Code::RuleViolation,
+    );
 
     // The clock starts on 2026-02-25 (UTC+8).
-    w.ok(BUREAU_MONITOR, BUREAU, "household.monitor", monitor(1, "2026-03-10"));
-    w.ok(BUREAU_MONITOR, BUREAU, "household.monitor", monitor(2, "2026-03-31"));
-    w.ok(BUREAU_MONITOR, BUREAU, "household.monitor", monitor(3, "2026-03-31"));
+    w.ok(
+        BUREAU_MONITOR,
+        BUREAU,
+        "household.monitor",
+        monitor(1, "2026-03-10"),
+    );
+    w.ok(
+        BUREAU_MONITOR,
+        BUREAU,
+        "household.monitor",
+        monitor(2, "2026-03-31"),
+    );
+    w.ok(
+        BUREAU_MONITOR,
+        BUREAU,
+        "household.monitor",
+        monitor(3, "2026-03-31"),
+    );
     assert_eq!(tally(&w).households_monitored, 3);
     // A visit after its own next review date is refused.
-    w.refuse(BUREAU_MONITOR, BUREAU, "household.visit", visit(2, "2026-03-05", "2026-03-04"), Code::RuleViolation);
-    w.ok(BUREAU_MONITOR, BUREAU, "household.visit", visit(2, "2026-03-05", "2026-06-30"));
+    w.refuse(
+        BUREAU_MONITOR,
+        BUREAU,
+        "household.visit",
+        visit(2, "2026-03-05", "2026-03-04"),
+        Code::RuleViolation,
+    );
+    w.ok(
+        BUREAU_MONITOR,
+        BUREAU,
+        "household.visit",
+        visit(2, "2026-03-05", "2026-06-30"),
+    );
     // Household 3 gets aid; household 1 is closed later.
     w.ok(2, CHARITY, "disbursement", pay(&bnf(3), 50_000, "CHA-DUAL"));
     assert!(alerts(&w).is_empty());
 
     // 2026-03-11: household 1 is overdue (review_by 03-10), once.
     w.pass(DAY * 14);
-    let seq = w.ok(2, CHARITY, "fund.receive", json!({"fund": "CHA-DUAL", "amount": 1, "from": "捐赠", "date": "2026-03-11"}));
+    let seq = w.ok(
+        2,
+        CHARITY,
+        "fund.receive",
+        json!({"fund": "CHA-DUAL", "amount": 1, "from": "捐赠", "date": "2026-03-11"}),
+    );
     let a = alerts(&w);
     assert_eq!(a.len(), 1);
-    assert_eq!((a[0].alert, a[0].seq, a[0].beneficiary.as_str()), (MonitoringAlert::OverdueReview, seq, bnf(1).as_str()));
+    assert_eq!(
+        (a[0].alert, a[0].seq, a[0].beneficiary.as_str()),
+        (MonitoringAlert::OverdueReview, seq, bnf(1).as_str())
+    );
     assert_eq!(a[0].since, "2026-03-10");
     w.pass(DAY);
-    w.ok(2, CHARITY, "fund.receive", json!({"fund": "CHA-DUAL", "amount": 1, "from": "捐赠", "date": "2026-03-12"}));
+    w.ok(
+        2,
+        CHARITY,
+        "fund.receive",
+        json!({"fund": "CHA-DUAL", "amount": 1, "from": "捐赠", "date": "2026-03-12"}),
+    );
     assert_eq!(alerts(&w).len(), 1, "raised once per review_by");
-    w.ok(BUREAU_MONITOR, BUREAU, "household.close", json!({"beneficiary": bnf(1), "reason": "风险消除"}));
-    w.refuse(BUREAU_MONITOR, BUREAU, "household.visit", visit(1, "2026-03-12", "2026-06-30"), Code::RuleViolation);
+    w.ok(
+        BUREAU_MONITOR,
+        BUREAU,
+        "household.close",
+        json!({"beneficiary": bnf(1), "reason": "风险消除"}),
+    );
+    w.refuse(
+        BUREAU_MONITOR,
+        BUREAU,
+        "household.visit",
+        visit(1, "2026-03-12", "2026-06-30"),
+        Code::RuleViolation,
+    );
     assert_eq!(tally(&w).households_monitored, 2);
 
     // Past 60 days: household 2 got no aid (unassisted); household 3 did;
     // household 3's review (03-31) is overdue too.
     w.pass(DAY * 60);
-    w.ok(2, CHARITY, "fund.receive", json!({"fund": "CHA-DUAL", "amount": 1, "from": "捐赠", "date": "2026-05-11"}));
+    w.ok(
+        2,
+        CHARITY,
+        "fund.receive",
+        json!({"fund": "CHA-DUAL", "amount": 1, "from": "捐赠", "date": "2026-05-11"}),
+    );
     let a = alerts(&w);
     let kinds: Vec<_> = a.iter().map(|a| (a.alert, a.beneficiary.clone())).collect();
-    assert!(kinds.contains(&(MonitoringAlert::Unassisted, bnf(2))), "{kinds:?}");
-    assert!(kinds.contains(&(MonitoringAlert::OverdueReview, bnf(3))), "{kinds:?}");
-    assert!(!kinds.contains(&(MonitoringAlert::Unassisted, bnf(3))), "{kinds:?}");
+    assert!(
+        kinds.contains(&(MonitoringAlert::Unassisted, bnf(2))),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&(MonitoringAlert::OverdueReview, bnf(3))),
+        "{kinds:?}"
+    );
+    assert!(
+        !kinds.contains(&(MonitoringAlert::Unassisted, bnf(3))),
+        "{kinds:?}"
+    );
     assert_eq!(a.len(), 3);
-    let h = read::<Households>(w.log.backend(), bnf(2).as_str()).unwrap().unwrap();
+    let h = read::<Households>(w.log.backend(), bnf(2).as_str())
+        .unwrap()
+        .unwrap();
     assert_eq!((h.visits, h.review_by.as_str()), (1, "2026-06-30"));
     replays_the_same(&w);
 }
@@ -301,15 +450,39 @@ fn money_recovered_goes_back_into_the_fund_within_each_disbursement() {
         b
     };
     // The fund's owner with `fund`; a known disbursement of this fund.
-    w.refuse(3, UNION, "fund.recover", recover(10_000, Some(paid)), Code::RoleMissing);
-    w.refuse(2, CHARITY, "fund.recover", recover(10_000, Some(1)), Code::RuleViolation);
-    w.refuse(2, CHARITY, "fund.recover", recover(80_001, Some(paid)), Code::RuleViolation);
+    w.refuse(
+        3,
+        UNION,
+        "fund.recover",
+        recover(10_000, Some(paid)),
+        Code::RoleMissing,
+    );
+    w.refuse(
+        2,
+        CHARITY,
+        "fund.recover",
+        recover(10_000, Some(1)),
+        Code::RuleViolation,
+    );
+    w.refuse(
+        2,
+        CHARITY,
+        "fund.recover",
+        recover(80_001, Some(paid)),
+        Code::RuleViolation,
+    );
     let mut bad = recover(1, None);
     bad["reason"] = json!("gift");
     w.refuse(2, CHARITY, "fund.recover", bad, Code::SchemaViolation);
     let r1 = w.ok(2, CHARITY, "fund.recover", recover(30_000, Some(paid)));
     w.ok(2, CHARITY, "fund.recover", recover(50_000, Some(paid)));
-    w.refuse(2, CHARITY, "fund.recover", recover(1, Some(paid)), Code::RuleViolation);
+    w.refuse(
+        2,
+        CHARITY,
+        "fund.recover",
+        recover(1, Some(paid)),
+        Code::RuleViolation,
+    );
     let mut unlinked = recover(5_000, None);
     unlinked["from"] = json!(UNION);
     unlinked["ref"] = json!("HL-1");
@@ -322,8 +495,19 @@ fn money_recovered_goes_back_into_the_fund_within_each_disbursement() {
     assert_eq!(entry(&w, paid).recovered, 80_000);
     assert_eq!(tally(&w).recovered.amount, 85_000);
     // A disbursement with recoveries is not reversed before them.
-    w.refuse(2, CHARITY, "correction", json!({"target": paid, "reason": "错付", "reverse": true}), Code::RuleViolation);
-    w.ok(2, CHARITY, "correction", json!({"target": r1, "reason": "重复登记", "reverse": true}));
+    w.refuse(
+        2,
+        CHARITY,
+        "correction",
+        json!({"target": paid, "reason": "错付", "reverse": true}),
+        Code::RuleViolation,
+    );
+    w.ok(
+        2,
+        CHARITY,
+        "correction",
+        json!({"target": r1, "reason": "重复登记", "reverse": true}),
+    );
     assert_eq!(entry(&w, paid).recovered, 50_000);
     assert_eq!(w.fund("CHA-DUAL").recovered, 55_000);
     w.ok(2, CHARITY, "fund.recover", recover(30_000, Some(paid)));
@@ -335,53 +519,158 @@ fn payments_at_the_threshold_wait_for_a_second_key() {
     let mut w = v2();
     let small = w.ok(2, CHARITY, "disbursement", pay(&bnf(1), 99_999, "CHA-DUAL"));
     assert_eq!(entry(&w, small).approval, None);
-    let big = w.ok(2, CHARITY, "disbursement", pay(&bnf(2), 100_000, "CHA-DUAL"));
+    let big = w.ok(
+        2,
+        CHARITY,
+        "disbursement",
+        pay(&bnf(2), 100_000, "CHA-DUAL"),
+    );
     let f = w.fund("CHA-DUAL");
-    assert_eq!((f.pending, f.pending_count, f.disbursed), (100_000, 1, 99_999));
+    assert_eq!(
+        (f.pending, f.pending_count, f.disbursed),
+        (100_000, 1, 99_999)
+    );
     assert_eq!(f.balance, 1_000_000 - 99_999 - 100_000);
     assert_eq!(tally(&w).pending.amount, 100_000);
     // Reserved: the balance left cannot pay it twice.
-    w.refuse(2, CHARITY, "disbursement", pay(&bnf(3), 900_000, "CHA-DUAL"), Code::RuleViolation);
+    w.refuse(
+        2,
+        CHARITY,
+        "disbursement",
+        pay(&bnf(3), 900_000, "CHA-DUAL"),
+        Code::RuleViolation,
+    );
     let approve = json!({"disbursement": big});
     // Not the signer, not another org, not a key without `approve`.
     add_key(&mut w, CHARITY, 11, &["approve"]);
-    w.refuse(2, CHARITY, "disbursement.approve", approve.clone(), Code::RoleMissing);
-    w.refuse(3, UNION, "disbursement.approve", approve.clone(), Code::RoleMissing);
+    w.refuse(
+        2,
+        CHARITY,
+        "disbursement.approve",
+        approve.clone(),
+        Code::RoleMissing,
+    );
+    w.refuse(
+        3,
+        UNION,
+        "disbursement.approve",
+        approve.clone(),
+        Code::RoleMissing,
+    );
     add_key(&mut w, UNION, 12, &["approve"]);
-    w.refuse(12, UNION, "disbursement.approve", approve.clone(), Code::RoleMissing);
-    w.refuse(11, CHARITY, "disbursement.approve", json!({"disbursement": small}), Code::RuleViolation);
+    w.refuse(
+        12,
+        UNION,
+        "disbursement.approve",
+        approve.clone(),
+        Code::RoleMissing,
+    );
+    w.refuse(
+        11,
+        CHARITY,
+        "disbursement.approve",
+        json!({"disbursement": small}),
+        Code::RuleViolation,
+    );
     // A pending one neither fulfils a need nor is corrected.
-    w.refuse(2, CHARITY, "correction", json!({"target": big, "reason": "x", "reverse": true}), Code::RuleViolation);
+    w.refuse(
+        2,
+        CHARITY,
+        "correction",
+        json!({"target": big, "reason": "x", "reverse": true}),
+        Code::RuleViolation,
+    );
     w.ok(11, CHARITY, "disbursement.approve", approve.clone());
     let f = w.fund("CHA-DUAL");
-    assert_eq!((f.pending, f.pending_count, f.disbursed, f.disbursements), (0, 0, 199_999, 2));
+    assert_eq!(
+        (f.pending, f.pending_count, f.disbursed, f.disbursements),
+        (0, 0, 199_999, 2)
+    );
     assert_eq!(entry(&w, big).approval.unwrap().state, Approval::Approved);
-    w.refuse(11, CHARITY, "disbursement.approve", approve, Code::RuleViolation);
+    w.refuse(
+        11,
+        CHARITY,
+        "disbursement.approve",
+        approve,
+        Code::RuleViolation,
+    );
 
     // A key that signed it may not reject it either; a rejection gives
     // the money back.
-    let third = w.ok(CHARITY_APPROVE, CHARITY, "disbursement", pay(&bnf(3), 200_000, "CHA-DUAL"));
+    let third = w.ok(
+        CHARITY_APPROVE,
+        CHARITY,
+        "disbursement",
+        pay(&bnf(3), 200_000, "CHA-DUAL"),
+    );
     let reject = json!({"disbursement": third, "reason": "超出救助标准"});
-    w.refuse(CHARITY_APPROVE, CHARITY, "disbursement.reject", reject.clone(), Code::RoleMissing);
+    w.refuse(
+        CHARITY_APPROVE,
+        CHARITY,
+        "disbursement.reject",
+        reject.clone(),
+        Code::RoleMissing,
+    );
     let balance = w.fund("CHA-DUAL").balance;
     w.ok(11, CHARITY, "disbursement.reject", reject.clone());
     let f = w.fund("CHA-DUAL");
-    assert_eq!((f.balance, f.pending, f.disbursed), (balance + 200_000, 0, 199_999));
-    w.refuse(11, CHARITY, "disbursement.approve", json!({"disbursement": third}), Code::RuleViolation);
+    assert_eq!(
+        (f.balance, f.pending, f.disbursed),
+        (balance + 200_000, 0, 199_999)
+    );
+    w.refuse(
+        11,
+        CHARITY,
+        "disbursement.approve",
+        json!({"disbursement": third}),
+        Code::RuleViolation,
+    );
     w.refuse(2, CHARITY, "fund.recover", json!({"fund": "CHA-DUAL", "amount": 1, "from": bnf(3), "reason": "overpaid", "date": "2026-03-20", "disbursement": third}), Code::RuleViolation);
-    w.refuse(2, CHARITY, "correction", json!({"target": third, "reason": "x", "reverse": false}), Code::RuleViolation);
+    w.refuse(
+        2,
+        CHARITY,
+        "correction",
+        json!({"target": third, "reason": "x", "reverse": false}),
+        Code::RuleViolation,
+    );
 
     // A need is fulfilled only by an approved disbursement.
     w.ok(2, CHARITY, "need.publish", need_body("N-9", 9));
-    w.ok(UNION_REVIEW, UNION, "need.review", json!({"need": "N-9", "decision": "approve", "note": "属实"}));
-    w.ok(CHARITY2_REVIEW, CHARITY2, "need.review", json!({"need": "N-9", "decision": "approve", "note": "属实"}));
+    w.ok(
+        UNION_REVIEW,
+        UNION,
+        "need.review",
+        json!({"need": "N-9", "decision": "approve", "note": "属实"}),
+    );
+    w.ok(
+        CHARITY2_REVIEW,
+        CHARITY2,
+        "need.review",
+        json!({"need": "N-9", "decision": "approve", "note": "属实"}),
+    );
     w.ok(2, CHARITY, "need.claim", json!({"need": "N-9"}));
     let mut body = pay(&bnf(9), 150_000, "CHA-DUAL");
     body["need"] = json!("N-9");
     let paid = w.ok(2, CHARITY, "disbursement", body);
-    w.refuse(2, CHARITY, "need.fulfil", json!({"need": "N-9", "disbursement": paid}), Code::RuleViolation);
-    w.ok(11, CHARITY, "disbursement.approve", json!({"disbursement": paid}));
-    w.ok(2, CHARITY, "need.fulfil", json!({"need": "N-9", "disbursement": paid}));
+    w.refuse(
+        2,
+        CHARITY,
+        "need.fulfil",
+        json!({"need": "N-9", "disbursement": paid}),
+        Code::RuleViolation,
+    );
+    w.ok(
+        11,
+        CHARITY,
+        "disbursement.approve",
+        json!({"disbursement": paid}),
+    );
+    w.ok(
+        2,
+        CHARITY,
+        "need.fulfil",
+        json!({"need": "N-9", "disbursement": paid}),
+    );
     replays_the_same(&w);
 }
 
@@ -391,8 +680,20 @@ fn the_pseudonym_key_is_the_registrars_and_recorded_once() {
     let key = "e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76";
     let body = json!({"key": key, "service": "https://pseudonym.example.gov.cn"});
     w.refuse(2, CHARITY, "pseudonym.key", body.clone(), Code::RoleMissing);
-    w.refuse(1, BUREAU, "pseudonym.key", json!({"key": "00".repeat(32), "service": "https://p.example"}), Code::SchemaViolation);
-    w.refuse(1, BUREAU, "pseudonym.key", json!({"key": "ff".repeat(32), "service": "https://p.example"}), Code::SchemaViolation);
+    w.refuse(
+        1,
+        BUREAU,
+        "pseudonym.key",
+        json!({"key": "00".repeat(32), "service": "https://p.example"}),
+        Code::SchemaViolation,
+    );
+    w.refuse(
+        1,
+        BUREAU,
+        "pseudonym.key",
+        json!({"key": "ff".repeat(32), "service": "https://p.example"}),
+        Code::SchemaViolation,
+    );
     let seq = w.ok(1, BUREAU, "pseudonym.key", body.clone());
     assert_eq!(rules(&w).pseudonym.unwrap().seq, seq);
     w.refuse(1, BUREAU, "pseudonym.key", body, Code::RuleViolation);

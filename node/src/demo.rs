@@ -9,13 +9,21 @@
 //! them for real) and goes through the same checks and rules as a
 //! submission. Family pseudonyms are HMACs of synthetic resident ID numbers
 //! with valid check characters, under a demo secret.
+//!
+//! From 1 July the registrar activates rules version 2 (SPEC §6.2); from
+//! then on the demo records every kind it adds: reviewed needs, monitored
+//! households (several overdue, one unassisted), recoveries, and payments
+//! approved by a second key (one rejected, one still pending).
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use ed25519_dalek::SigningKey;
 use ledger::body::{self, Body};
-use ledger::domain::{Category, Cause, Grade, OrgType, Role, Source, SubjectType, Tier};
+use ledger::domain::{
+    Category, Cause, Decision, Grade, OrgType, RecoveryReason, Risk, Role, Source, SubjectType,
+    Tier,
+};
 use ledger::entry::SignedEntry;
 use ledger::ident::{pseudonym, PseudonymKind};
 use ledger::rules::check_submissions;
@@ -51,6 +59,72 @@ struct Fixture {
     volunteers: Volunteers,
     assessments: Vec<AssessmentFixture>,
     indicators: Vec<body::Indicator>,
+    v2: V2,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct V2 {
+    activate_day: u64,
+    note: String,
+    pseudonym_seed: String,
+    pseudonym_service: String,
+    keys: Vec<V2Key>,
+    dual: Dual,
+    needs: V2Needs,
+    households: HouseholdsFixture,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct V2Key {
+    org: String,
+    key: usize,
+    roles: Vec<Role>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Dual {
+    id: String,
+    owner: String,
+    title: String,
+    category: Category,
+    source: Source,
+    from: String,
+    receives: u64,
+    threshold: u64,
+    payer: usize,
+    approver: usize,
+    amounts: Vec<u64>,
+    rejected: usize,
+    reject_reason: String,
+    first_day: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct V2Needs {
+    count: u64,
+    first_day: u64,
+    amount: u64,
+    summary: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HouseholdsFixture {
+    count: u64,
+    first_day: u64,
+    review_day: u64,
+    visited: u64,
+    visit_day: u64,
+    next_review_day: u64,
+    aid_day: u64,
+    aid_fund: String,
+    aid_amount: u64,
+    close_day: u64,
+    recover_day: u64,
 }
 
 #[derive(Deserialize)]
@@ -190,7 +264,7 @@ pub fn planned_disbursements() -> u64 {
 
 /// The demo key numbered `n`: its seed is `n` repeated.
 fn demo_key(n: usize) -> SigningKey {
-    SigningKey::from_bytes(&[u8::try_from(n).expect("demo keys are numbered 1-5"); 32])
+    SigningKey::from_bytes(&[u8::try_from(n).expect("demo keys are numbered 1-9"); 32])
 }
 
 /// Signs the demo's entries in order, each with a fresh nonce.
@@ -200,6 +274,11 @@ struct Signer {
     /// Each fund's owner.
     owners: HashMap<String, String>,
     entries: Vec<Value>,
+    /// Each entry's day on the demo's clock, for the entries signed under
+    /// rules v2 (`None`: sequenced at the start of the year).
+    clock: Vec<Option<u64>>,
+    /// The day the next entries are logged on, once the clock runs.
+    today: Option<u64>,
 }
 
 impl Signer {
@@ -219,6 +298,7 @@ impl Signer {
         .expect("demo statements are canonical");
         self.entries
             .push(serde_json::to_value(entry).expect("entries serialise"));
+        self.clock.push(self.today.map(|t| t.max(day)));
     }
 
     /// Signs `body` for the owner of `fund`.
@@ -295,8 +375,9 @@ fn payment(
     }
 }
 
-/// Every entry of the demo ledger, in order, as submitted JSON.
-fn build() -> Vec<Value> {
+/// Every entry of the demo ledger, in order, as submitted JSON, with the
+/// day each is logged on (`None`: at the start of the year).
+fn build() -> (Vec<Value>, Vec<Option<u64>>) {
     let fx = fixture();
     let mut d = Signer {
         keys: std::iter::once(&fx.registrar)
@@ -309,6 +390,8 @@ fn build() -> Vec<Value> {
             .map(|f| (f.id.clone(), f.owner.clone()))
             .collect(),
         entries: Vec::new(),
+        clock: Vec::new(),
+        today: None,
     };
     registry(&fx, &mut d);
     funds(&fx, &mut d);
@@ -317,7 +400,8 @@ fn build() -> Vec<Value> {
     flood_needs(&fx, &mut d);
     volunteers(&fx, &mut d);
     assessments(&fx, &mut d);
-    d.entries
+    rules_v2(&fx, &mut d);
+    (d.entries, d.clock)
 }
 
 /// The public key of demo key `n`, in hex.
@@ -528,21 +612,307 @@ fn assessments(fx: &Fixture, d: &mut Signer) {
     }
 }
 
+/// Rules version 2 from 1 July: the activation, the keys of the new roles,
+/// the pseudonym key, a fund under dual control with its approvals and a
+/// rejection, needs reviewed twice (one rejected), monitored households
+/// (several overdue, one unassisted, one closed) and recoveries.
+fn rules_v2(fx: &Fixture, d: &mut Signer) {
+    let v2 = &fx.v2;
+    let registrar = fx.registrar.id.as_str();
+    d.today = Some(v2.activate_day);
+    let activate = body::RulesActivate {
+        version: 2,
+        note: v2.note.clone(),
+    };
+    d.sign(registrar, None, v2.activate_day, &activate);
+    for k in &v2.keys {
+        let add = body::KeyAdd {
+            org: k.org.clone(),
+            key: key_hex(k.key),
+            roles: k.roles.clone(),
+        };
+        d.sign(registrar, None, v2.activate_day, &add);
+    }
+    let pseudonym = body::PseudonymKey {
+        key: demo_pseudonym_key(&v2.pseudonym_seed),
+        service: v2.pseudonym_service.clone(),
+    };
+    d.sign(registrar, None, v2.activate_day + 1, &pseudonym);
+    let dual = dual_control(fx, d);
+    reviewed_needs(fx, d, dual);
+    monitored_households(fx, d);
+}
+
+/// The public key of the demo's pseudonym service: its scalar is derived
+/// from a public seed (demo only).
+fn demo_pseudonym_key(seed: &str) -> String {
+    use curve25519_dalek::{constants::RISTRETTO_BASEPOINT_POINT, Scalar};
+    use sha2::Digest;
+    let wide: [u8; 64] = sha2::Sha512::digest(seed.as_bytes()).into();
+    let k = Scalar::from_bytes_mod_order_wide(&wide);
+    hex::encode((k * RISTRETTO_BASEPOINT_POINT).compress().to_bytes())
+}
+
+/// The large-payment fund: opened with a threshold, funded, paid into by
+/// the caseworkers; a second key approves, rejects one, leaves the last
+/// pending. Returns the fund's id.
+fn dual_control<'f>(fx: &'f Fixture, d: &mut Signer) -> &'f str {
+    let f = &fx.v2.dual;
+    d.owners.insert(f.id.clone(), f.owner.clone());
+    let open = body::FundOpen {
+        fund: f.id.clone(),
+        title: f.title.clone(),
+        category: f.category,
+        source: f.source,
+        region: fx.registrar.region.clone(),
+        currency: "CNY".to_owned(),
+        budget: f.receives,
+        start: date(fx.v2.activate_day),
+        end: date(364),
+        approval_threshold: Some(f.threshold),
+    };
+    d.sign(&f.owner, None, f.first_day - 2, &open);
+    let receive = body::FundReceive {
+        fund: f.id.clone(),
+        amount: f.receives,
+        from: f.from.clone(),
+        date: date(f.first_day - 1),
+        reference: Some("JZ-REC-1".to_owned()),
+    };
+    d.sign(&f.owner, None, f.first_day - 1, &receive);
+    let last = f.amounts.len() - 1;
+    for (i, &amount) in f.amounts.iter().enumerate() {
+        let day = f.first_day + i as u64;
+        let n = 80_000 + i as u64;
+        let pay = payment(
+            &f.id,
+            family(&fx.counties, n),
+            Tier::Vulnerable,
+            Cause::Illness,
+            amount,
+            county(&fx.counties, n),
+            day,
+            format!("JZ-{i:03}"),
+        );
+        let seq = d.next_seq();
+        d.sign(&f.owner, Some(f.payer), day, &pay);
+        if amount < f.threshold || i == last {
+            continue;
+        }
+        if i == f.rejected {
+            let reject = body::DisbursementReject {
+                disbursement: seq,
+                reason: f.reject_reason.clone(),
+            };
+            d.sign(&f.owner, Some(f.approver), day + 1, &reject);
+        } else {
+            let approve = body::DisbursementApprove { disbursement: seq };
+            d.sign(&f.owner, Some(f.approver), day + 1, &approve);
+        }
+    }
+    &f.id
+}
+
+/// Needs the department publishes under v2, reviewed by the union and the
+/// Red Cross.
+fn reviewed_needs(fx: &Fixture, d: &mut Signer, fund: &str) {
+    let n = &fx.v2.needs;
+    let (union, red_cross) = (&fx.orgs[1].id, &fx.orgs[2].id);
+    let (union_key, red_cross_key) = (7, 8);
+    for i in 0..n.count {
+        let day = n.first_day + i;
+        let who = family(&fx.counties, 90_000 + i);
+        let need = format!("XQ-V2-{i:04}");
+        let region = county(&fx.counties, i).to_owned();
+        let publish = body::NeedPublish {
+            need: need.clone(),
+            beneficiary: who.clone(),
+            category: Category::Medical,
+            cause: Cause::Illness,
+            amount: n.amount,
+            region: region.clone(),
+            summary: n.summary.clone(),
+        };
+        d.sign(&fx.registrar.id, None, day, &publish);
+        let review = |decision, note: &str| body::NeedReview {
+            need: need.clone(),
+            decision,
+            note: note.to_owned(),
+        };
+        d.sign(
+            union,
+            Some(union_key),
+            day + 2,
+            &review(Decision::Approve, "村民议事小组入户核实，情况属实"),
+        );
+        match i {
+            0 | 1 => d.sign(
+                red_cross,
+                Some(red_cross_key),
+                day + 3,
+                &review(Decision::Approve, "志愿者回访核实，情况属实"),
+            ),
+            2 => d.sign(
+                red_cross,
+                Some(red_cross_key),
+                day + 3,
+                &review(Decision::Reject, "已获医保全额报销，无资金缺口"),
+            ),
+            _ => continue,
+        }
+        if i != 0 {
+            continue;
+        }
+        let owner = d.owners[fund].clone();
+        d.sign(
+            &owner,
+            None,
+            day + 4,
+            &body::NeedClaim { need: need.clone() },
+        );
+        let mut pay = payment(
+            fund,
+            who,
+            Tier::Vulnerable,
+            Cause::Illness,
+            n.amount,
+            &region,
+            day + 5,
+            format!("XQ-V2-PAY-{i}"),
+        );
+        pay.need = Some(need.clone());
+        let seq = d.next_seq();
+        d.sign(&owner, None, day + 5, &pay);
+        d.sign(
+            &owner,
+            None,
+            day + 6,
+            &body::NeedFulfil {
+                need,
+                disbursement: seq,
+            },
+        );
+    }
+}
+
+/// Households under monitoring: visited, aided, closed, found overdue or
+/// unassisted; two aid payments later recovered.
+fn monitored_households(fx: &Fixture, d: &mut Signer) {
+    let h = &fx.v2.households;
+    let registrar = fx.registrar.id.as_str();
+    let monitor_key = 6;
+    let who = |i: u64| family(&fx.counties, 95_000 + i);
+    for i in 0..h.count {
+        let monitor = body::HouseholdMonitor {
+            beneficiary: who(i),
+            tier: Tier::Monitored,
+            risks: vec![
+                [
+                    Risk::Illness,
+                    Risk::Unemployment,
+                    Risk::Income,
+                    Risk::Disaster,
+                ][i as usize % 4],
+                Risk::Income,
+            ]
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+            region: county(&fx.counties, i).to_owned(),
+            review_by: date(h.review_day),
+        };
+        d.sign(registrar, Some(monitor_key), h.first_day, &monitor);
+    }
+    let mut aid = Vec::new();
+    for i in 0..h.count - 1 {
+        aid.push(d.next_seq());
+        let pay = payment(
+            &h.aid_fund,
+            who(i),
+            Tier::Monitored,
+            Cause::Unemployment,
+            h.aid_amount,
+            county(&fx.counties, i),
+            h.aid_day,
+            format!("JC-{i:03}"),
+        );
+        d.sign_for_fund(&h.aid_fund, None, h.aid_day, &pay);
+    }
+    for i in 0..h.visited {
+        let visit = body::HouseholdVisit {
+            beneficiary: who(i),
+            date: date(h.visit_day),
+            findings: "家庭主要劳动力已就业，收入恢复".to_owned(),
+            next_review_by: date(h.next_review_day),
+        };
+        d.sign(registrar, Some(monitor_key), h.visit_day, &visit);
+    }
+    for (i, (amount, reason)) in [
+        (h.aid_amount / 2, RecoveryReason::Overpaid),
+        (h.aid_amount, RecoveryReason::Ineligible),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let recover = body::FundRecover {
+            fund: h.aid_fund.clone(),
+            amount,
+            from: who(i as u64 + 1),
+            reason,
+            date: date(h.recover_day + i as u64),
+            disbursement: Some(aid[i + 1]),
+            reference: Some(format!("HL-{i:03}")),
+        };
+        d.sign_for_fund(&h.aid_fund, None, h.recover_day + i as u64, &recover);
+    }
+    let unused = body::FundRecover {
+        fund: fx.v2.dual.id.clone(),
+        amount: 200_000,
+        from: fx.orgs[2].id.clone(),
+        reason: RecoveryReason::Unused,
+        date: date(h.recover_day + 5),
+        disbursement: None,
+        reference: Some("HL-JZ-001".to_owned()),
+    };
+    d.sign_for_fund(&fx.v2.dual.id, None, h.recover_day + 5, &unused);
+    let close = body::HouseholdClose {
+        beneficiary: who(0),
+        reason: "收入稳定超过半年，风险消除".to_owned(),
+    };
+    d.sign(registrar, Some(monitor_key), h.close_day, &close);
+}
+
 /// Seeds an empty log with the demo ledger; returns how many entries went in.
 /// A log that is not empty is left as it is.
 pub fn seed<B: Backend>(log: &mut Log<B>) -> anyhow::Result<u64> {
     if log.size() > 0 {
         return Ok(0);
     }
-    let entries = build();
+    let (entries, clock) = build();
     let checked = check_submissions(entries)
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
-    // The demo's year happened in the past: logged_at runs through it.
-    let mut t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600); // 2026-01-01
-    for group in checked.chunks(crate::sequencer::MAX_GROUP) {
-        t += Duration::from_secs(3_000);
-        for (i, r) in sequence_group(log, group.to_vec(), t)?
+    // The demo's year happened in the past. Its first part is logged at the
+    // start of the year; under rules v2 each entry is logged on its day
+    // (at 10:00 UTC+8), so that the monitoring alerts fall due.
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600); // 2026-01-01
+    let mut t = start;
+    let mut rest = &checked[..];
+    let mut days = &clock[..];
+    while !rest.is_empty() {
+        let day = days[0];
+        let run = days.iter().take_while(|d| **d == day).count();
+        let group = match day {
+            None => run.min(crate::sequencer::MAX_GROUP),
+            Some(_) => run,
+        };
+        t = match day {
+            None => t + Duration::from_secs(3_000),
+            Some(day) => (t + Duration::from_secs(60))
+                .max(start + Duration::from_secs(day * 86_400 + 2 * 3_600)),
+        };
+        for (i, r) in sequence_group(log, rest[..group].to_vec(), t)?
             .into_iter()
             .enumerate()
         {
@@ -551,6 +921,8 @@ pub fn seed<B: Backend>(log: &mut Log<B>) -> anyhow::Result<u64> {
                 other => anyhow::bail!("demo entry {i} of a group was not sequenced: {other:?}"),
             }
         }
+        rest = &rest[group..];
+        days = &days[group..];
     }
     Ok(log.size())
 }

@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, HashMap};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use ledger::api::{EntrySummary, FundView, OrgView, Page};
-use ledger::domain::{Category, Index, Kind, NeedState, UnknownName};
+use ledger::domain::{Category, Index, Kind, MonitoringAlert, NeedState, UnknownName};
 use ledger::entry::Leaf;
 use ledger::query;
-use ledger::records::{FundRec, Totals};
+use ledger::records::{FundRec, MonitoringAlertRec, Totals};
 use ledger::state::StateError;
 use ledger::store::{Log, RocksBackend};
 use serde_json::{json, Value};
@@ -89,6 +89,10 @@ fn entry_summary(log: &Log<RocksBackend>, seq: u64) -> Result<Value, ApiError> {
     let st = leaf.entry.statement;
     let rec = query::entry(log.backend(), seq).map_err(ApiError::internal)?;
     let summary = EntrySummary {
+        approval: rec
+            .as_ref()
+            .and_then(|r| r.approval.as_ref())
+            .map(|a| a.state),
         body: st.body,
         corrected_by: rec.as_ref().map(|r| r.corrected_by),
         issuer: st.issuer,
@@ -401,13 +405,22 @@ pub async fn stats(State(node): State<Node>) -> Result<Json<StatsAnswer>, ApiErr
                 beneficiaries: tally.beneficiaries,
                 disbursed: money.disbursed,
                 funds: tally.funds,
+                households_monitored: tally.households_monitored,
                 needs: Needs {
                     claimed: tally.needs_claimed,
                     fulfilled: tally.needs_fulfilled,
                     open: tally.needs_open,
+                    pending: tally.needs_pending,
+                    rejected: tally.needs_rejected,
                 },
                 orgs: tally.orgs,
+                pending: tally.pending,
                 received: money.received,
+                recovered: tally.recovered,
+                rules_version: query::rules(state)
+                    .map_err(ApiError::internal)?
+                    .version
+                    .number(),
                 transferred: money.transferred,
             },
             total: stats.total,
@@ -432,11 +445,20 @@ pub struct StatsAnswer {
 struct Overview {
     balance: u128,
     beneficiaries: u64,
+    /// Approved (or not needing approval) and unreversed.
     disbursed: u128,
     funds: u64,
+    households_monitored: u64,
     needs: Needs,
     orgs: u64,
+    /// Disbursements waiting for a second key's approval (reserved, not
+    /// disbursed).
+    pending: Totals,
     received: u128,
+    /// Money recovered into the funds (资金回笼).
+    recovered: Totals,
+    /// The rules version in force.
+    rules_version: u64,
     transferred: u128,
 }
 
@@ -446,6 +468,149 @@ struct Needs {
     claimed: u64,
     fulfilled: u64,
     open: u64,
+    pending: u64,
+    rejected: u64,
+}
+
+/// `GET /v1/households/{bnf}`: a household's monitoring record, the
+/// alerts that stand for it now, and its monitoring entries (paged).
+pub async fn household(
+    State(node): State<Node>,
+    Path(bnf): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    if !ledger::ident::is_beneficiary(&bnf) {
+        return Err(ApiError::bad_param(
+            "a beneficiary is bnf_ and 64 hex digits",
+        ));
+    }
+    let p = paging(&q)?;
+    node.read(move |log| {
+        let h = query::household(log.backend(), &bnf)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::no("household", &bnf))?;
+        let open = query::open_alerts(log.backend(), &h).map_err(ApiError::internal)?;
+        let (items, next) = index_page(log, Index::Household, &bnf, &p)?;
+        Ok(Json(json!({
+            "household": h,
+            "open_alerts": open,
+            "items": items,
+            "next_cursor": next,
+        })))
+    })
+    .await
+}
+
+/// `GET /v1/alerts/monitoring?alert=&region=`: monitoring alerts (SPEC
+/// §6.2), newest first, each with the household's tier, risks and region
+/// and whether it still stands.
+pub async fn monitoring_alerts(
+    State(node): State<Node>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let p = paging(&q)?;
+    let alert = parsed::<MonitoringAlert>(&q, "alert")?;
+    let region = region_param(&q, "region")?;
+    node.read(move |log| {
+        let state = log.backend();
+        let page = {
+            let keep = |a: &MonitoringAlertRec| {
+                alert.is_none_or(|k| a.alert == k)
+                    && region.as_deref().is_none_or(|r| in_region(&a.region, r))
+            };
+            let from = match &p.cursor {
+                Some(c) => hex::decode(c)
+                    .map_err(|_| ApiError::bad_param("cursor is not one this node gave"))?,
+                None => Vec::new(),
+            };
+            query::monitoring_alerts(state, &from, p.limit, keep).map_err(ApiError::internal)?
+        };
+        let mut items = Vec::with_capacity(page.items.len());
+        for a in page.items {
+            let h = query::household(state, &a.beneficiary).map_err(ApiError::internal)?;
+            let open = match &h {
+                Some(h) => {
+                    query::open_alerts(state, h)
+                        .map_err(ApiError::internal)?
+                        .contains(&a.alert)
+                        && h.period == a.period
+                }
+                None => false,
+            };
+            let mut v = json!(a);
+            v["open"] = json!(open);
+            items.push(v);
+        }
+        Ok(self::page(items, page.next.map(hex::encode)))
+    })
+    .await
+}
+
+/// Whether region code `code` lies in `within` (a province `xx0000`, a
+/// city `xxxx00` or a county).
+fn in_region(code: &str, within: &str) -> bool {
+    let kept = if within.ends_with("0000") {
+        &within[..2]
+    } else if within.ends_with("00") {
+        &within[..4]
+    } else {
+        within
+    };
+    code.starts_with(kept)
+}
+
+/// `GET /v1/stats/monitoring`: by county, households monitored now and
+/// of them those with an overdue review or flagged unassisted; counties
+/// with the most overdue first.
+pub async fn monitoring(State(node): State<Node>) -> Result<Json<Value>, ApiError> {
+    node.read(|log| {
+        let by = query::monitoring(log.backend()).map_err(ApiError::internal)?;
+        let mut items: Vec<_> = by.into_iter().collect();
+        items.sort_by(|a, b| {
+            (b.1.overdue_review, b.1.unassisted, &a.0).cmp(&(
+                a.1.overdue_review,
+                a.1.unassisted,
+                &b.0,
+            ))
+        });
+        let items: Vec<Value> = items
+            .into_iter()
+            .map(|(region, c)| {
+                let mut v = json!(c);
+                v["region"] = json!(region);
+                v
+            })
+            .collect();
+        Ok(Json(json!({ "items": items })))
+    })
+    .await
+}
+
+/// `GET /v1/orgs/{id}/pending`: disbursements from the org's funds that
+/// wait for a second key's approval, oldest first, as entries.
+pub async fn pending(
+    State(node): State<Node>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let p = paging(&q)?;
+    node.read(move |log| {
+        if query::org(log.backend(), &id)
+            .map_err(ApiError::internal)?
+            .is_none()
+        {
+            return Err(ApiError::no("organisation", &id));
+        }
+        let pending = query::pending(log.backend(), &id, seq_cursor(&p.cursor)?, p.limit)
+            .map_err(ApiError::internal)?;
+        let items = pending
+            .items
+            .iter()
+            .map(|e| entry_summary(log, e.seq))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(page(items, pending.next.map(|n| n.to_string())))
+    })
+    .await
 }
 
 /// `GET /v1/stats/regions?parent=`: unreversed disbursements by the regions

@@ -33,11 +33,16 @@ pub(crate) async fn log_info(State(node): State<Node>) -> Result<Json<Value>, Ap
     let vkey = node.shared.vkey.clone();
     node.read(move |log| {
         let genesis = log.leaf_hash(0).map_err(ApiError::internal)?;
+        let rules = match genesis {
+            Some(_) => Some(ledger::query::rules(log.backend()).map_err(ApiError::internal)?),
+            None => None,
+        };
         Ok(Json(json!(LogInfo {
             origin,
             vkey,
             size: log.size(),
-            genesis
+            genesis,
+            rules
         })))
     })
     .await

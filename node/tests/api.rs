@@ -399,7 +399,8 @@ fn the_demo_ledger() {
     .unwrap()
     .items
     .len();
-    assert_eq!(fulfilled, 8);
+    // Eight under v1, one under v2 (reviewed twice, then claimed).
+    assert_eq!(fulfilled, 9);
     assert_eq!(
         ledger::sequencer::dump(&ledger::sequencer::replay(&log).unwrap()).unwrap(),
         ledger::sequencer::dump(backend).unwrap()
@@ -420,7 +421,8 @@ async fn public_lists_on_the_demo_ledger() {
     let (_, orgs) = get("/v1/orgs".into()).await;
     assert_eq!(orgs["items"].as_array().unwrap().len(), 4);
     let (_, charity) = get("/v1/orgs/CN-USCI-53440300MJ0000018R".into()).await;
-    assert_eq!(charity["keys"].as_array().unwrap().len(), 2, "{charity}");
+    // Its first key, its caseworkers' and, under rules v2, its approver's.
+    assert_eq!(charity["keys"].as_array().unwrap().len(), 3, "{charity}");
 
     // Funds, paged two at a time, add up: balance = received + in - out - disbursed.
     let (mut all, mut cursor) = (Vec::new(), String::new());
@@ -433,15 +435,81 @@ async fn public_lists_on_the_demo_ledger() {
             None => break,
         }
     }
-    assert_eq!(all.len(), 9);
+    assert_eq!(all.len(), 10);
     for f in &all {
         let n = |k: &str| f[k].as_i64().unwrap();
         assert_eq!(
             n("balance"),
-            n("received") + n("transferred_in") - n("transferred_out") - n("disbursed"),
+            n("received") + n("transferred_in") + n("recovered")
+                - n("transferred_out")
+                - n("disbursed")
+                - n("pending"),
             "{f}"
         );
     }
+    // Dual control: one large payment waits, one was rejected.
+    let (_, jizhu) = get("/v1/funds/CSZH-2026-JIZHU".into()).await;
+    assert_eq!(jizhu["approval_threshold"], 1_000_000);
+    assert_eq!(
+        (jizhu["pending"].as_u64(), jizhu["pending_count"].as_u64()),
+        (Some(1_800_000), Some(1))
+    );
+    let (_, pending) = get("/v1/orgs/CN-USCI-53440300MJ0000018R/pending".into()).await;
+    let pending = pending["items"].as_array().unwrap();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0]["body"]["amount"], 1_800_000);
+    // Recoveries and their rate.
+    let (_, dibao) = get("/v1/funds/MZ-2026-DIBAO".into()).await;
+    assert_eq!(
+        (dibao["recovered"].as_u64(), dibao["recoveries"].as_u64()),
+        (Some(180_000), Some(2))
+    );
+    assert!(dibao["recovery_rate_bp"].as_u64().is_some());
+
+    // Monitoring: several overdue, one unassisted, counted by county.
+    let (_, alerts) = get("/v1/alerts/monitoring".into()).await;
+    let alerts = alerts["items"].as_array().unwrap();
+    let count = |kind: &str| alerts.iter().filter(|a| a["alert"] == kind).count();
+    assert_eq!(
+        (count("overdue_review"), count("unassisted")),
+        (4, 1),
+        "{alerts:?}"
+    );
+    let (_, by_county) = get("/v1/stats/monitoring".into()).await;
+    let by_county = by_county["items"].as_array().unwrap();
+    let sum = |k: &str| {
+        by_county
+            .iter()
+            .map(|c| c[k].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(
+        (sum("monitored"), sum("overdue_review"), sum("unassisted")),
+        (7, 4, 1)
+    );
+    assert!(
+        by_county[0]["overdue_review"].as_u64()
+            >= by_county.last().unwrap()["overdue_review"].as_u64()
+    );
+    let unassisted = alerts.iter().find(|a| a["alert"] == "unassisted").unwrap();
+    let bnf = unassisted["beneficiary"].as_str().unwrap();
+    let (status, household) = get(format!("/v1/households/{bnf}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(household["household"]["monitored"], true);
+    assert_eq!(
+        household["open_alerts"],
+        json!(["overdue_review", "unassisted"])
+    );
+    assert_eq!(household["items"][0]["kind"], "household.monitor");
+    let (status, _) = get(format!("/v1/households/bnf_{}", "0".repeat(64))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = get("/v1/alerts/monitoring?alert=late".into()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // The rules in force, and since when.
+    let (_, log) = get("/v1/log".into()).await;
+    assert_eq!(log["rules"]["version"], 2);
+    assert_eq!(log["rules"]["activations"][0]["version"], 2);
     let (_, zaihai) = get("/v1/funds/HSH-2026-ZAIHAI".into()).await;
     assert_eq!(zaihai["transferred_in"], 30_000_000);
     assert!(zaihai["execution_rate_bp"].as_u64().is_some());
@@ -488,10 +556,16 @@ async fn public_lists_on_the_demo_ledger() {
     assert_eq!(stats["total"]["amount"].as_i64(), Some(disbursed));
     assert_eq!(stats["by_month"].as_object().unwrap().len(), 12);
     assert_eq!(stats["by_issuer_type"].as_object().unwrap().len(), 3);
+    // Eight fulfilled under v1 and one under v2; open: two of v1, one
+    // approved by both reviewers under v2.
     let (_, needs) = get("/v1/needs?state=fulfilled".into()).await;
-    assert_eq!(needs["items"].as_array().unwrap().len(), 8);
+    assert_eq!(needs["items"].as_array().unwrap().len(), 9);
     let (_, open) = get("/v1/needs?state=open".into()).await;
-    assert_eq!(open["items"].as_array().unwrap().len(), 2);
+    assert_eq!(open["items"].as_array().unwrap().len(), 3);
+    let (_, pending) = get("/v1/needs?state=pending".into()).await;
+    let pending = pending["items"].as_array().unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0]["reviews"].as_array().unwrap().len(), 1);
     let (_, assessed) = get("/v1/assessments?subject=CN-USCI-53440300MJ0000018R".into()).await;
     assert_eq!(assessed["items"][0]["body"]["grade"], "good");
 
@@ -649,13 +723,24 @@ async fn the_page_s_figures_add_up_on_the_demo_ledger() {
         o["beneficiaries"].as_u64(),
         Some(beneficiaries.len() as u64)
     );
-    for state in ["open", "claimed", "fulfilled"] {
+    for state in ["open", "claimed", "fulfilled", "pending", "rejected"] {
         let listed = all_pages(&app, &format!("/v1/needs?state={state}"))
             .await
             .len();
         assert_eq!(o["needs"][state].as_u64(), Some(listed as u64), "{state}");
     }
     assert_eq!(o["needs"]["claimed"], 2);
+    assert_eq!(
+        (
+            o["needs"]["pending"].as_u64(),
+            o["needs"]["rejected"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(o["rules_version"], 2);
+    assert_eq!(o["pending"]["amount"], 1_800_000);
+    assert_eq!(o["recovered"]["amount"], 380_000);
+    assert_eq!(o["households_monitored"], 7);
 
     // Regions: provinces, a province's cities, a city's counties add up,
     // and the counties add up to the disbursements' own regions.
@@ -703,9 +788,27 @@ async fn the_page_s_figures_add_up_on_the_demo_ledger() {
         .filter(|s| s["body"]["reverse"] == true)
         .map(|s| s["body"]["target"].as_u64().unwrap())
         .collect();
+    // Under dual control a disbursement counts once approved.
+    let thresholds: std::collections::BTreeMap<&str, u64> = of_kind("fund.open")
+        .filter_map(|s| {
+            Some((
+                s["body"]["fund"].as_str()?,
+                s["body"]["approval_threshold"].as_u64()?,
+            ))
+        })
+        .collect();
+    let approved: std::collections::BTreeSet<u64> = of_kind("disbursement.approve")
+        .map(|s| s["body"]["disbursement"].as_u64().unwrap())
+        .collect();
+    let counts = |seq: u64, s: &Value| {
+        let threshold = thresholds.get(s["body"]["fund"].as_str().unwrap());
+        threshold.is_none_or(|t| s["body"]["amount"].as_u64().unwrap() < *t)
+            || approved.contains(&seq)
+    };
     let mut by_county = std::collections::BTreeMap::<String, u64>::new();
     for (seq, s) in leaves.iter().enumerate() {
-        if s["kind"] == "disbursement" && !reversed.contains(&(seq as u64)) {
+        if s["kind"] == "disbursement" && !reversed.contains(&(seq as u64)) && counts(seq as u64, s)
+        {
             *by_county
                 .entry(s["body"]["region"].as_str().unwrap().to_owned())
                 .or_default() += s["body"]["amount"].as_u64().unwrap();

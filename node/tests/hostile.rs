@@ -206,6 +206,13 @@ fn claimed_need(addr: SocketAddr) -> String {
     v["items"][0]["need"].as_str().unwrap().to_string()
 }
 
+/// The seq of the first item of a listing at `path`.
+fn first_seq(addr: SocketAddr, path: &str) -> u64 {
+    let (_, body) = testkit::http_get(addr, path);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    v["items"][0]["seq"].as_u64().unwrap()
+}
+
 /// Entries the corpus refers to, submitted before the baseline: a key the
 /// charity added and revoked, an award with a voucher number, and a
 /// correction of another award.
@@ -215,7 +222,7 @@ struct Setup {
 }
 
 fn setup(addr: SocketAddr) -> Setup {
-    let hex6 = hex::encode(key(6).verifying_key().to_bytes());
+    let hex6 = hex::encode(key(16).verifying_key().to_bytes());
     let add = signed(
         2,
         CHARITY,
@@ -326,7 +333,7 @@ fn corpus(addr: SocketAddr, s: &Setup) -> Vec<Case> {
         // Signatures.
         case("random signature", post(&with_signature(good.clone(), |s| s.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8))), 400, "bad_signature"),
         case("signature over other bytes", post(&edited(good.clone(), |e| e["statement"]["body"]["points"] = json!(2))), 400, "bad_signature"),
-        case("signature by another key", post(&edited(good.clone(), |e| e["signature"] = json!(hex::encode(key(9).sign(b"other").to_bytes())))), 400, "bad_signature"),
+        case("signature by another key", post(&edited(good.clone(), |e| e["signature"] = json!(hex::encode(key(19).sign(b"other").to_bytes())))), 400, "bad_signature"),
         case("non-canonical S (S + L)", post(&with_signature(good.clone(), |s| { let big = plus_l(&s[32..]); s[32..].copy_from_slice(&big); })), 400, "bad_signature"),
         case("S all ones", post(&with_signature(good.clone(), |s| s[32..].fill(0xff))), 400, "bad_signature"),
         case("small-order R", post(&with_signature(good.clone(), |s| s[..32].copy_from_slice(&order_two()))), 400, "bad_signature"),
@@ -346,11 +353,11 @@ fn corpus(addr: SocketAddr, s: &Setup) -> Vec<Case> {
         ),
         case("key not on the curve", post(&edited(good.clone(), |e| e["statement"]["key"] = json!(format!("02{}", "00".repeat(31))))), 400, "bad_signature"),
         // Keys and roles.
-        case("unknown key", post(&signed(9, CHARITY, Kind::CreditAward, "hostile-unknown", award_body("志愿服务"))), 403, "unknown_key"),
-        case("revoked key", post(&signed(6, CHARITY, Kind::CreditAward, "hostile-revoked", award_body("志愿服务"))), 403, "key_revoked"),
+        case("unknown key", post(&signed(19, CHARITY, Kind::CreditAward, "hostile-unknown", award_body("志愿服务"))), 403, "unknown_key"),
+        case("revoked key", post(&signed(16, CHARITY, Kind::CreditAward, "hostile-revoked", award_body("志愿服务"))), 403, "key_revoked"),
         case("key without the role", post(&signed(5, CHARITY, Kind::CreditAward, "hostile-role", award_body("志愿服务"))), 403, "role_missing"),
         case("another organisation's key", post(&signed(3, CHARITY, Kind::CreditAward, "hostile-other-org", award_body("志愿服务"))), 403, "role_missing"),
-        case("registrar role granted by an admin", post(&charity(Kind::KeyAdd, "hostile-grant", json!({"org": CHARITY, "key": hex::encode(key(7).verifying_key().to_bytes()), "roles": ["registrar"]}))), 403, "role_missing"),
+        case("registrar role granted by an admin", post(&charity(Kind::KeyAdd, "hostile-grant", json!({"org": CHARITY, "key": hex::encode(key(17).verifying_key().to_bytes()), "roles": ["registrar"]}))), 403, "role_missing"),
         case(
             "replayed nonce with a changed body",
             post(&resigned(s.with_ref.clone(), 2, |st| st["body"]["amount"] = json!(5))),
@@ -364,8 +371,8 @@ fn corpus(addr: SocketAddr, s: &Setup) -> Vec<Case> {
         pii("ID number in a voucher number", charity(Kind::CreditAward, "hostile-pii-4", json!({"holder": format!("vol_{}", "cd".repeat(32)), "points": 1, "reason": "志愿服务", "ref": ID_NUMBER}))),
         pii("ID number in the nonce", charity(Kind::CreditAward, ID_NUMBER, award_body("志愿服务"))),
         pii("ID number in a need's summary", charity(Kind::NeedPublish, "hostile-pii-6", json!({"need": "H-N-1", "beneficiary": format!("bnf_{}", "ab".repeat(32)), "category": "medical", "cause": "illness", "amount": 100, "region": "321181", "summary": format!("身份证{ID_NUMBER}")}))),
-        pii("ID number in an org name", signed(1, REGISTRAR, Kind::OrgRegister, "hostile-pii-7", json!({"org": {"id": "XX-ORG-7", "name": format!("某{ID_NUMBER}会"), "type": "other", "region": "320000"}, "keys": [{"key": hex::encode(key(8).verifying_key().to_bytes()), "roles": ["fund"]}]}))),
-        pii("ID number after an org id's scheme", signed(1, REGISTRAR, Kind::OrgRegister, "hostile-pii-8", json!({"org": {"id": format!("XX-ORG-{ID_NUMBER}"), "name": "某会", "type": "other", "region": "320000"}, "keys": [{"key": hex::encode(key(8).verifying_key().to_bytes()), "roles": ["fund"]}]}))),
+        pii("ID number in an org name", signed(1, REGISTRAR, Kind::OrgRegister, "hostile-pii-7", json!({"org": {"id": "XX-ORG-7", "name": format!("某{ID_NUMBER}会"), "type": "other", "region": "320000"}, "keys": [{"key": hex::encode(key(18).verifying_key().to_bytes()), "roles": ["fund"]}]}))),
+        pii("ID number after an org id's scheme", signed(1, REGISTRAR, Kind::OrgRegister, "hostile-pii-8", json!({"org": {"id": format!("XX-ORG-{ID_NUMBER}"), "name": "某会", "type": "other", "region": "320000"}, "keys": [{"key": hex::encode(key(18).verifying_key().to_bytes()), "roles": ["fund"]}]}))),
         pii("ID number in a revocation reason", charity(Kind::KeyRevoke, "hostile-pii-9", json!({"org": CHARITY, "key": hex::encode(key(5).verifying_key().to_bytes()), "reason": ID_NUMBER}))),
         pii("ID number in fullwidth digits", charity(Kind::CreditAward, "hostile-pii-10", award_body("证件号１１０１０５１９４９１２３１００２Ｘ"))),
         pii("mobile number split by spaces", charity(Kind::CreditAward, "hostile-pii-11", award_body("电话 138 1234 5678"))),
@@ -385,6 +392,32 @@ fn corpus(addr: SocketAddr, s: &Setup) -> Vec<Case> {
         rule("fund opened twice", charity(Kind::FundOpen, "hostile-fund-twice", json!({"fund": FUND, "title": "重复", "category": "medical", "source": "donation", "region": "320000", "currency": "CNY", "budget": 0, "start": "2026-01-01", "end": "2026-12-31"}))),
         rule("redeem more points than held", charity(Kind::CreditRedeem, "hostile-redeem", json!({"holder": format!("vol_{}", "ef".repeat(32)), "points": 1, "reason": "兑换"}))),
         case("disbursement from another org's fund", post(&signed(3, UNION, Kind::Disbursement, "hostile-other-fund", json!({"fund": FUND, "beneficiary": format!("bnf_{}", "ab".repeat(32)), "tier": "assisted", "cause": "illness", "amount": 1, "method": "cash", "region": "321181", "date": "2026-11-01"}))), 403, "role_missing"),
+        // Rules version 2 (the demo activated it): every new kind's refusals.
+        rule("rules version 3, unknown here", signed(1, REGISTRAR, Kind::RulesActivate, "hostile-v3", json!({"version": 3, "note": "x"}))),
+        rule("rules version 2 again", signed(1, REGISTRAR, Kind::RulesActivate, "hostile-v2", json!({"version": 2, "note": "x"}))),
+        schema("rules version 1", signed(1, REGISTRAR, Kind::RulesActivate, "hostile-v1", json!({"version": 1, "note": "x"}))),
+        case("rules activated by a charity", post(&charity(Kind::RulesActivate, "hostile-v-charity", json!({"version": 3, "note": "x"}))), 403, "role_missing"),
+        rule("a second pseudonym key", signed(1, REGISTRAR, Kind::PseudonymKey, "hostile-pk", json!({"key": "e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76", "service": "https://p.example"}))),
+        schema("a pseudonym key that is no point", signed(1, REGISTRAR, Kind::PseudonymKey, "hostile-pk-bad", json!({"key": "ff".repeat(32), "service": "https://p.example"}))),
+        case("a pseudonym key by a charity", post(&charity(Kind::PseudonymKey, "hostile-pk-charity", json!({"key": "e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76", "service": "https://p.example"}))), 403, "role_missing"),
+        rule("a second review by the same org", signed(7, UNION, Kind::NeedReview, "hostile-review-twice", json!({"need": "XQ-V2-0003", "decision": "approve", "note": "再审"}))),
+        rule("a review of a rejected need", signed(8, "CN-USCI-91110000600037341L", Kind::NeedReview, "hostile-review-rejected", json!({"need": "XQ-V2-0002", "decision": "approve", "note": "复核"}))),
+        rule("a review of an unknown need", signed(7, UNION, Kind::NeedReview, "hostile-review-404", json!({"need": "XQ-404", "decision": "approve", "note": "x"}))),
+        case("a review without the review role", post(&charity(Kind::NeedReview, "hostile-review-role", json!({"need": "XQ-V2-0003", "decision": "approve", "note": "x"}))), 403, "role_missing"),
+        schema("a review's decision not in the list", signed(7, UNION, Kind::NeedReview, "hostile-review-maybe", json!({"need": "XQ-V2-0003", "decision": "maybe", "note": "x"}))),
+        rule("a claim of a pending need", charity(Kind::NeedClaim, "hostile-claim-pending", json!({"need": "XQ-V2-0003"}))),
+        rule("a visit of a household not monitored", signed(6, REGISTRAR, Kind::HouseholdVisit, "hostile-visit", json!({"beneficiary": format!("bnf_{}", "cd".repeat(32)), "date": "2026-11-01", "findings": "x", "next_review_by": "2026-12-01"}))),
+        rule("a close of a household not monitored", signed(6, REGISTRAR, Kind::HouseholdClose, "hostile-close", json!({"beneficiary": format!("bnf_{}", "cd".repeat(32)), "reason": "x"}))),
+        case("monitoring without the monitor role", post(&charity(Kind::HouseholdMonitor, "hostile-monitor-role", json!({"beneficiary": format!("bnf_{}", "cd".repeat(32)), "tier": "monitored", "risks": ["illness"], "region": "321181", "review_by": "2026-12-01"}))), 403, "role_missing"),
+        schema("nine risks", signed(6, REGISTRAR, Kind::HouseholdMonitor, "hostile-risks", json!({"beneficiary": format!("bnf_{}", "cd".repeat(32)), "tier": "monitored", "risks": ["illness", "disability", "education", "disaster", "unemployment", "housing", "elderly", "income", "other"], "region": "321181", "review_by": "2026-12-01"}))),
+        rule("a recovery against what is no disbursement", charity(Kind::FundRecover, "hostile-recover-kind", json!({"fund": FUND, "amount": 1, "from": CHARITY, "reason": "overpaid", "date": "2026-11-01", "disbursement": 1}))),
+        rule("a recovery of more than was paid", charity(Kind::FundRecover, "hostile-recover-more", json!({"fund": FUND, "amount": 9_007_199_254_740_991u64, "from": CHARITY, "reason": "overpaid", "date": "2026-11-01", "disbursement": first_seq(addr, "/v1/funds/CSZH-2026-DABING/flows?limit=1000&cursor=10") }))),
+        case("a recovery into another org's fund", post(&signed(3, UNION, Kind::FundRecover, "hostile-recover-other", json!({"fund": FUND, "amount": 1, "from": UNION, "reason": "unused", "date": "2026-11-01"}))), 403, "role_missing"),
+        schema("a recovery for no listed reason", charity(Kind::FundRecover, "hostile-recover-why", json!({"fund": FUND, "amount": 1, "from": UNION, "reason": "gift", "date": "2026-11-01"}))),
+        schema("an approval threshold of zero", charity(Kind::FundOpen, "hostile-threshold", json!({"fund": "HOSTILE-T", "title": "t", "category": "medical", "source": "donation", "region": "320000", "currency": "CNY", "budget": 0, "start": "2026-01-01", "end": "2026-12-31", "approval_threshold": 0}))),
+        case("an approval by a key without the approve role", post(&signed(5, CHARITY, Kind::DisbursementApprove, "hostile-approve-role", json!({"disbursement": first_seq(addr, "/v1/orgs/CN-USCI-53440300MJ0000018R/pending")}))), 403, "role_missing"),
+        rule("an approval of a payment under the threshold", signed(9, CHARITY, Kind::DisbursementApprove, "hostile-approve-small", json!({"disbursement": first_seq(addr, "/v1/funds/CSZH-2026-DABING/flows?limit=1000&cursor=10")}))),
+        rule("a rejection of what is no disbursement", signed(9, CHARITY, Kind::DisbursementReject, "hostile-reject-kind", json!({"disbursement": 1, "reason": "x"}))),
         // Paths, queries and heads.
         case("seq past u64", get("/v1/entries/99999999999999999999999"), 400, "schema_violation"),
         case("negative seq", get("/v1/entries/-1"), 400, "schema_violation"),

@@ -395,6 +395,18 @@ pub struct Report {
     pub from: u64,
     /// The genesis, when it was pinned and matched.
     pub genesis: Option<Hash>,
+    /// Each rules version in force and the first seq it judged (SPEC
+    /// §6.1), oldest first.
+    pub rules: Vec<(ledger::rules::RulesVersion, u64)>,
+}
+
+/// The rules versions in force over the replayed ledger.
+pub(crate) fn rule_spans(
+    state: &dyn ledger::state::StateRead,
+) -> anyhow::Result<Vec<(ledger::rules::RulesVersion, u64)>> {
+    Ok(ledger::query::rules(state)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .spans())
 }
 
 fn threads() -> usize {
@@ -453,13 +465,14 @@ pub fn verify_file(
             progress.set_position(audit.size());
         }
     }
-    let done = audit.finish(&cp)?;
+    let mut done = audit.finish(&cp)?;
     progress.finish_and_clear();
     Ok(Report {
         checkpoint: cp,
         witnesses,
         from: 0,
         genesis: pins.genesis.and(done.genesis),
+        rules: rule_spans(done.replay.state_mut())?,
     })
 }
 
@@ -657,6 +670,7 @@ pub fn verify_node(
     }
     fetched?;
     let mut done = audit.finish(&cp)?;
+    let rules = rule_spans(done.replay.state_mut())?;
     progress.finish_and_clear();
     if let Some(dir) = state {
         let saved = Saved {
@@ -674,5 +688,6 @@ pub fn verify_node(
         witnesses,
         from,
         genesis: pins.genesis.and(done.genesis),
+        rules,
     })
 }

@@ -52,7 +52,7 @@ pub fn verify_tiles(
         }
         progress.set_position(audit.size());
     }
-    let done = audit.finish(&cp)?;
+    let mut done = audit.finish(&cp)?;
     hash_tiles.finish().map_err(failed)?;
     progress.finish_and_clear();
     Ok(Report {
@@ -60,6 +60,7 @@ pub fn verify_tiles(
         witnesses,
         from: 0,
         genesis: pins.genesis.and(done.genesis),
+        rules: super::rule_spans(done.replay.state_mut())?,
     })
 }
 

@@ -105,6 +105,22 @@ pub(crate) fn verify(
         }
         writeln!(stdout, "{}", t!("verify.rules"))?;
     }
+    for (i, (version, from)) in report.rules.iter().enumerate() {
+        let line = match report.rules.get(i + 1) {
+            Some((_, next)) => t!(
+                "verify.rules_span",
+                version = version.number(),
+                from = from,
+                to = next - 1
+            ),
+            None => t!(
+                "verify.rules_since",
+                version = version.number(),
+                from = from
+            ),
+        };
+        writeln!(stdout, "{line}")?;
+    }
     if let Some(g) = report.genesis {
         writeln!(
             stdout,

@@ -5,6 +5,7 @@
 pub(crate) mod check;
 pub(crate) mod sheet;
 pub(crate) mod tables;
+pub(crate) mod workflow;
 
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
@@ -224,7 +225,7 @@ pub(crate) fn fund_open(args: FundOpenArgs) -> anyhow::Result<ExitCode> {
         budget: args.budget,
         start: args.start,
         end: args.end,
-        approval_threshold: None,
+        approval_threshold: args.approval_threshold,
     };
     let done = t!("fund.opened", fund = body.fund).into_owned();
     admin::sign_and_submit(&args.signer.into(), &body, &done)

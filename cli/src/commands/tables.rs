@@ -13,6 +13,7 @@ use cli::i18n;
 use cli::{iati, vocab, write_durably};
 use ledger::api::{EntrySummary, FundView, Page};
 use ledger::body::AnyBody;
+use ledger::domain::Approval;
 use ledger::entry::format_timestamp;
 use ledger::ident::{pseudonym, PseudonymKind};
 use ledger::keyfile;
@@ -55,8 +56,13 @@ pub(crate) fn fund_show(
         ("transferred_in", f.transferred_in),
         ("transferred_out", f.transferred_out),
         ("disbursed", f.disbursed),
+        ("pending", f.pending),
+        ("recovered", f.recovered),
         ("balance", f.balance),
     ] {
+        if matches!(field, "pending" | "recovered") && fen == 0 {
+            continue;
+        }
         let money = t!("money", amount = format!("{:>16}", vocab::yuan(fen)));
         let label = format!("fund.field.{field}");
         writeln!(stdout, "{}", table_line(&t!(&label), &money))?;
@@ -65,7 +71,28 @@ pub(crate) fn fund_show(
         let rate = format!("{:>16}%", format!("{}.{:02}", bp / 100, bp % 100));
         writeln!(stdout, "{}", table_line(&t!("fund.field.executed"), &rate))?;
     }
-    let flows = f.receipts + f.transfers_in + f.transfers_out + f.disbursements;
+    if let Some(bp) = view.recovery_rate_bp.filter(|_| f.recovered > 0) {
+        let rate = format!("{:>16}%", format!("{}.{:02}", bp / 100, bp % 100));
+        writeln!(
+            stdout,
+            "{}",
+            table_line(&t!("fund.field.recovery_rate"), &rate)
+        )?;
+    }
+    if let Some(threshold) = f.approval_threshold {
+        let money = t!("money", amount = format!("{:>16}", vocab::yuan(threshold)));
+        writeln!(
+            stdout,
+            "{}",
+            table_line(&t!("fund.field.approval_threshold"), &money)
+        )?;
+    }
+    let flows = f.receipts
+        + f.transfers_in
+        + f.transfers_out
+        + f.disbursements
+        + f.pending_count
+        + f.recoveries;
     if limit > 0 {
         let page: Page<EntrySummary> = client.get_as(&format!(
             "/v1/funds/{}/flows?limit={}",
@@ -186,6 +213,12 @@ pub(crate) fn entries_table(
                 b.region
             ),
             Some(AnyBody::FundTransfer(b)) => format!("{} → {}", b.from_fund, b.to_fund),
+            Some(AnyBody::FundRecover(b)) => format!(
+                "{} {} {}",
+                b.fund,
+                vocab::label("recovery_reason", b.reason.as_str()),
+                b.disbursement.map_or_else(String::new, |d| format!("#{d}"))
+            ),
             Some(AnyBody::FundReceive(b)) => {
                 t!("table.from", from = org_name(names, &b.from)).into_owned()
             }
@@ -200,7 +233,11 @@ pub(crate) fn entries_table(
         let reversed = if e.is_reversed() {
             t!("table.reversed").into_owned()
         } else {
-            String::new()
+            match e.approval {
+                Some(Approval::Pending) => t!("table.pending").into_owned(),
+                Some(Approval::Rejected) => t!("table.rejected").into_owned(),
+                _ => String::new(),
+            }
         };
         let issuer = names.get(&e.issuer).unwrap_or(&e.issuer);
         writeln!(

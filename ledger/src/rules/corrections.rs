@@ -35,7 +35,11 @@ impl Cx<'_> {
                 b.target
             )));
         }
-        if let Some(a) = t.approval.as_ref().filter(|a| a.state != Approval::Approved) {
+        if let Some(a) = t
+            .approval
+            .as_ref()
+            .filter(|a| a.state != Approval::Approved)
+        {
             let why = match a.state {
                 Approval::Pending => "waits for approval: approve or reject it instead",
                 _ => "was rejected: its money is back in the fund",

@@ -44,11 +44,11 @@ use crate::state::tables::{
 use crate::state::{Effects, StateError, StateRead, Table};
 
 pub use crate::code::{Code, Detail};
-pub use version::{Additions, Change, RulesVersion, VERSIONS};
 pub use submission::{
     check_batch, check_chunks, check_submission, check_submission_value, check_submissions,
     CheckedEntry, CHECK_CHUNK, LEAF_OVERHEAD,
 };
+pub use version::{Additions, Change, RulesVersion, VERSIONS};
 
 /// Why an entry is refused. A refused entry changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -185,7 +185,11 @@ impl Cx<'_> {
                 b.disbursement
             )));
         }
-        if let Some(a) = d.approval.as_ref().filter(|a| a.state != Approval::Approved) {
+        if let Some(a) = d
+            .approval
+            .as_ref()
+            .filter(|a| a.state != Approval::Approved)
+        {
             return Err(rule(format!(
                 "disbursement {} is {}; only an approved one fulfils a need",
                 b.disbursement, a.state

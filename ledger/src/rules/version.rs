@@ -109,10 +109,7 @@ impl RulesVersion {
 
     /// The version numbered `n`, if this implementation has it.
     pub fn from_number(n: u64) -> Option<RulesVersion> {
-        VERSIONS
-            .iter()
-            .map(|a| a.version)
-            .find(|v| v.number() == n)
+        VERSIONS.iter().map(|a| a.version).find(|v| v.number() == n)
     }
 
     /// The version after this one, if there is one.
@@ -155,10 +152,7 @@ impl RulesVersion {
                 needed = Some((v, what));
             }
         };
-        need(
-            RulesVersion::of_kind(st.kind),
-            format!("kind {}", st.kind),
-        );
+        need(RulesVersion::of_kind(st.kind), format!("kind {}", st.kind));
         for role in granted_roles(st) {
             need(RulesVersion::of_role(role), format!("role {role}"));
         }
@@ -233,7 +227,10 @@ mod tests {
         }
         for (i, a) in VERSIONS.iter().enumerate() {
             assert_eq!(a.version.number(), i as u64 + 1);
-            assert_eq!(RulesVersion::from_number(a.version.number()), Some(a.version));
+            assert_eq!(
+                RulesVersion::from_number(a.version.number()),
+                Some(a.version)
+            );
         }
         assert_eq!(RulesVersion::V1.next(), Some(RulesVersion::V2));
         assert_eq!(RulesVersion::from_number(0), None);
