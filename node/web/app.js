@@ -369,7 +369,7 @@ async function needsView() {
       const q = new URLSearchParams([...new FormData(form)].filter(([, x]) => x));
       go(`needs?${q}`);
     } },
-    h("label", {}, t("filter_state"), " ", select("state", ["open", "claimed", "fulfilled"])),
+    h("label", {}, t("filter_state"), " ", select("state", ["pending", "open", "claimed", "fulfilled", "rejected"])),
     h("label", {}, t("filter_category"), " ", select("category", ["dibao", "tekun", "temporary", "medical", "education", "housing", "employment", "disaster", "other"])),
     h("label", {}, t("filter_region"), " ", h("input", { name: "region", inputmode: "numeric", pattern: "[0-9]{6}", size: 8, value: params.get("region") || "" })),
     h("button", { type: "submit" }, t("filter_apply")),
@@ -384,6 +384,7 @@ async function needsView() {
       { label: t("col_amount"), num: true, cell: (n) => yuan(n.amount), value: (n) => n.amount },
       { label: t("col_summary"), cell: (n) => n.summary },
       { label: t("col_publisher"), cell: (n) => orgLink(n.publisher) },
+      { label: t("col_reviews"), cell: (n) => (n.reviews || []).map((r) => h("span", {}, orgLink(r.org), " ", word(r.decision), " ")) },
       { label: t("col_published"), cell: (n) => seqLink(n.published_seq), value: (n) => n.published_seq },
       { label: t("col_claimer"), cell: (n) => orgLink(n.claimer) },
       { label: t("col_claimed"), cell: (n) => seqLink(n.claimed_seq), value: (n) => n.claimed_seq ?? -1 },
