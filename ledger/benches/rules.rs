@@ -105,6 +105,18 @@ fn main() {
             json!({"fund": "F", "amount": 9_000_000_000_000_000u64, "from": "x", "date": "2026-01-02"}),
         ),
     ];
+    let mut setup = setup;
+    // BENCH_RULES_V2: the registrar activates rules version 2 first, so
+    // every timed entry is judged (and swept for monitoring alerts) under it.
+    if std::env::var_os("BENCH_RULES_V2").is_some() {
+        setup.push(sign(
+            &registrar,
+            BUREAU,
+            "rules.activate",
+            "v2".into(),
+            json!({"version": 2, "note": "v2"}),
+        ));
+    }
     sequence_group(&mut log, setup, SystemTime::now()).unwrap();
     let log = std::sync::RwLock::new(log);
     let causes = ["illness", "education", "housing", "elderly"];
@@ -123,7 +135,12 @@ fn main() {
         };
         sign(&charity, CHARITY, kind, format!("n-{i}"), body)
     };
-    println!("rules bench: {total} entries (90% disbursements to 200,000 families, 10% credit awards), groups of {GROUP}");
+    let rules = if std::env::var_os("BENCH_RULES_V2").is_some() {
+        "rules v2"
+    } else {
+        "rules v1"
+    };
+    println!("rules bench ({rules}): {total} entries (90% disbursements to 200,000 families, 10% credit awards), groups of {GROUP}");
     let check = |(), result: GroupResult<()>| {
         let (results, ()) = result.expect("the group is committed");
         assert!(

@@ -115,7 +115,7 @@ impl Cx<'_> {
     /// A disbursement `seq` to `bnf` counts as aid to its monitored
     /// household (rules v2; derived state only).
     pub(super) fn aided(&mut self, bnf: &str, seq: u64) -> Result<(), Stop> {
-        if !self.at.derived || self.version()? < RulesVersion::V2 {
+        if !self.at.derived || self.version()? < RulesVersion::V2 || !self.any_monitored()? {
             return Ok(());
         }
         let Some(h) = self.household(bnf)?.filter(|h| h.monitored) else {
@@ -125,6 +125,17 @@ impl Cx<'_> {
         a.disbursements.push(seq);
         self.put_assist(bnf, a);
         Ok(())
+    }
+
+    /// Whether any household is monitored now: the tally, read without
+    /// being changed (one read a commit group), spares every disbursement
+    /// a household lookup while there are none.
+    fn any_monitored(&self) -> Result<bool, Stop> {
+        let tally = match self.tally {
+            Some(t) => t,
+            None => read::<crate::state::tables::Tally>(self.state, ())?.unwrap_or_default(),
+        };
+        Ok(tally.households_monitored > 0)
     }
 
     /// Disbursement `seq` to `bnf` no longer counts as aid (reversed or
