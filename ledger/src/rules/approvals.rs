@@ -6,7 +6,7 @@
 
 use super::{add, role, rule, Cx, Stop};
 use crate::body::{DisbursementApprove, DisbursementReject};
-use crate::domain::{Approval, Kind};
+use crate::domain::Approval;
 use crate::state::tables::{read, Histories};
 
 impl Cx<'_> {
@@ -17,10 +17,7 @@ impl Cx<'_> {
         } else {
             self.body::<DisbursementReject>()?.disbursement
         };
-        let mut d = self
-            .entry(seq)?
-            .filter(|e| e.kind == Kind::Disbursement)
-            .ok_or_else(|| rule(format!("seq {seq} is not a disbursement")))?;
+        let mut d = self.disbursement_at(seq)?;
         let fund_id = d.fund.clone().unwrap_or_default();
         let mut f = self.fund(&fund_id)?;
         if f.owner != self.st.issuer {

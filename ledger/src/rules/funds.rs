@@ -6,7 +6,7 @@
 use super::{add, because, role, rule, schema, Cx, Detail, Stop};
 use crate::body::{Disbursement, FundOpen, FundReceive, FundRecover, FundTransfer};
 use crate::date::{self, Date};
-use crate::domain::{Approval, Category, Index, Kind, NeedState, OrgType};
+use crate::domain::{Approval, Category, Index, NeedState, OrgType};
 use crate::records::{AlertRec, ApprovalRec, EntryRec, FundRec, HistoryItem, StatsRec};
 use crate::state::tables::{contains, read, Alerts, Funds, Histories, Orgs, Stats, Vouchers};
 
@@ -231,10 +231,7 @@ impl Cx<'_> {
         let mut f = self.owned_fund(&b.fund)?;
         self.voucher(b.reference.as_deref())?;
         if let Some(seq) = b.disbursement {
-            let mut d = self
-                .entry(seq)?
-                .filter(|e| e.kind == Kind::Disbursement)
-                .ok_or_else(|| rule(format!("seq {seq} is not a disbursement")))?;
+            let mut d = self.disbursement_at(seq)?;
             if d.fund.as_deref() != Some(&b.fund) {
                 return Err(rule(format!(
                     "disbursement {seq} was paid from fund {:?}, not {:?}",

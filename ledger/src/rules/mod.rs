@@ -616,4 +616,11 @@ impl Cx<'_> {
     fn entry(&self, seq: u64) -> Result<Option<EntryRec>, Stop> {
         Ok(read::<Entries>(self.state, seq)?)
     }
+
+    /// The disbursement at `seq`, or a `rule_violation` saying it is none.
+    fn disbursement_at(&self, seq: u64) -> Result<EntryRec, Stop> {
+        self.entry(seq)?
+            .filter(|e| e.kind == Kind::Disbursement)
+            .ok_or_else(|| rule(format!("seq {seq} is not a disbursement")))
+    }
 }

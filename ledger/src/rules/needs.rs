@@ -4,7 +4,7 @@
 
 use super::{because, role, rule, Change, Cx, Detail, Stop};
 use crate::body::{NeedClaim, NeedFulfil, NeedPublish, NeedRelease, NeedReview};
-use crate::domain::{Approval, Decision, Kind, NeedState, Role};
+use crate::domain::{Approval, Decision, NeedState, Role};
 use crate::records::{NeedRec, ReviewRec};
 use crate::state::tables::{contains, read, Needs};
 
@@ -163,10 +163,7 @@ impl Cx<'_> {
     pub(super) fn need_fulfil(&mut self) -> Result<(), Stop> {
         let b: NeedFulfil = self.body()?;
         let mut n = self.claimed_need(&b.need)?;
-        let mut d = self
-            .entry(b.disbursement)?
-            .filter(|e| e.kind == Kind::Disbursement)
-            .ok_or_else(|| rule(format!("seq {} is not a disbursement", b.disbursement)))?;
+        let mut d = self.disbursement_at(b.disbursement)?;
         if d.issuer != self.st.issuer {
             return Err(rule(format!(
                 "disbursement {} is not the claimer's own",
