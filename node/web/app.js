@@ -181,6 +181,7 @@ const views = {
   funds: () => fundsView(),
   fund: (id) => fundView(id),
   alerts: () => alertsView(),
+  monitoring: () => monitoringView(),
   needs: () => needsView(),
   assessments: () => assessmentsView(),
   credits: () => creditsView(),
@@ -302,8 +303,11 @@ async function fundView(id) {
     if (e.kind === "fund.receive") add(`${word("fund.receive")}: ${b.from}`, f.title, b.amount);
     else if (e.kind === "fund.transfer" && b.to_fund === id) add(`${word("fund.transfer")}: ${b.from_fund}`, f.title, b.amount);
     else if (e.kind === "fund.transfer") add(f.title, `${word("fund.transfer")}: ${b.to_fund}`, b.amount);
-    else if (e.kind === "disbursement") add(f.title, regionName(b.region), b.amount);
+    else if (e.kind === "fund.recover") add(`${word("fund.recover")}: ${b.from.startsWith("bnf_") ? t("col_beneficiary") : orgName(b.from)}`, f.title, b.amount);
+    // Under dual control only an approved payment has left the fund.
+    else if (e.kind === "disbursement" && (!e.approval || e.approval === "approved")) add(f.title, regionName(b.region), b.amount);
   }
+  if (f.pending > 0) add(f.title, t("pending_approval"), f.pending);
   if (f.balance > 0) add(f.title, t("balance"), f.balance);
   const list = pagedTable(
     [
@@ -322,6 +326,10 @@ async function fundView(id) {
       [t("col_id"), f.fund], [t("col_owner"), orgLink(f.owner)], [t("col_category"), word(f.category)], ["", ""],
       [t("budget"), yuan(f.budget)], [t("received"), yuan(f.received)], [t("transferred"), `+${yuan(f.transferred_in)} / −${yuan(f.transferred_out)}`],
       [t("disbursed"), yuan(f.disbursed)], [t("balance"), yuan(f.balance)],
+      [f.pending ? t("pending_approval") : "", `${yuan(f.pending)} (${num(f.pending_count)})`],
+      [f.approval_threshold ? t("approval_threshold") : "", yuan(f.approval_threshold || 0)],
+      [f.recovered ? t("recovered") : "", `${yuan(f.recovered)} (${num(f.recoveries)})`],
+      [f.recovered && f.recovery_rate_bp != null ? t("recovery_rate") : "", `${(f.recovery_rate_bp / 100).toFixed(2)}%`],
     ].filter(([k]) => k)),
     flowFigure("chart-flow", t("chart_flow"), [...flows.values()]),
     h("h3", {}, t("flows_title")),
@@ -356,6 +364,41 @@ async function alertsView() {
   alerts.id = "alerts";
   render(h("h2", {}, t("overlap_title")), h("p", { class: "hint" }, t("overlap_note")), overlap, h("h2", {}, t("alerts_title")), alerts);
   await Promise.all([overlap.ready, alerts.ready]);
+}
+
+async function monitoringView() {
+  const counties = pagedTable(
+    [
+      { label: t("col_region"), cell: (r) => regionName(r.region) },
+      { label: t("col_monitored"), num: true, cell: (r) => num(r.monitored), value: (r) => r.monitored },
+      { label: t("col_overdue"), num: true, cell: (r) => num(r.overdue_review), value: (r) => r.overdue_review },
+      { label: t("col_unassisted"), num: true, cell: (r) => num(r.unassisted), value: (r) => r.unassisted },
+    ],
+    () => api("/v1/stats/monitoring"),
+  );
+  const alerts = pagedTable(
+    [
+      { label: t("col_seq"), cell: (a) => seqLink(a.seq), value: (a) => a.seq, num: true },
+      { label: t("col_date"), cell: (a) => a.day },
+      { label: t("col_alert"), cell: (a) => word(a.alert) },
+      { label: t("col_beneficiary"), cell: (a) => bnfLink(a.beneficiary), value: (a) => a.beneficiary },
+      { label: t("col_region"), cell: (a) => regionName(a.region) },
+      { label: t("col_risks"), cell: (a) => a.risks.map(word).join(" ") },
+      { label: t("col_since"), cell: (a) => a.since },
+      { label: t("col_open"), cell: (a) => t(a.open ? "yes" : "no") },
+    ],
+    (c) => api(withCursor("/v1/alerts/monitoring?limit=20", c)),
+  );
+  counties.id = "monitoring-counties";
+  alerts.id = "monitoring-alerts";
+  render(
+    h("h2", {}, t("monitoring_title")),
+    h("p", { class: "hint" }, t("monitoring_note")),
+    counties,
+    h("h2", {}, t("monitoring_alerts_title")),
+    alerts,
+  );
+  await Promise.all([counties.ready, alerts.ready]);
 }
 
 async function needsView() {
