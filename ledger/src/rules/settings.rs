@@ -1,7 +1,7 @@
 //! What the registrar sets for the whole ledger: `rules.activate` (SPEC
 //! §6.1) and, from rules v2, `pseudonym.key` (§6.3).
 
-use super::{rule, schema, Cx, RulesVersion, Stop};
+use super::{rule, schema, Cx, Stop};
 use crate::body::{PseudonymKey, RulesActivate};
 use crate::records::{ActivationRec, PseudonymRec};
 
@@ -17,7 +17,7 @@ impl Cx<'_> {
                 b.version
             )));
         }
-        let version = RulesVersion::from_number(b.version).ok_or_else(|| {
+        let version = in_force.next().ok_or_else(|| {
             rule(format!(
                 "rules version {} is not known to this implementation",
                 b.version
