@@ -45,6 +45,13 @@ const FIELDS: &[&str] = &[
     "holder",
     "points",
     "reason",
+    "risks",
+    "review_by",
+    "next_review_by",
+    "findings",
+    "disbursement",
+    "decision",
+    "note",
 ];
 
 /// A body field named in a path: by its column name if it is one an

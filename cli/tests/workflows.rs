@@ -225,6 +225,52 @@ fn version_2_workflows_from_the_command_line() {
         "{}",
         shown.stdout
     );
+    // A township's monitoring sheet (GBK, Chinese headers, ID numbers made
+    // pseudonyms here); a row with a risk no rule knows is named by its row.
+    let secret = w.path("secret");
+    std::fs::write(&secret, "deployment secret of the county office\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut sheet =
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/samples/households-gbk.csv")).to_vec();
+    sheet.extend(
+        encoding_rs::GBK
+            .encode("赵某,,监测户,因赌,321181,2026/12/31,\r\n")
+            .0
+            .iter(),
+    );
+    let file = w.path("households.csv");
+    std::fs::write(&file, sheet).unwrap();
+    let import = |locale: &[(&str, &str)]| {
+        let mut args = vec!["import", "--kind", "household.monitor", "--secret-file", &secret];
+        args.extend(as_monitor.iter().map(String::as_str));
+        args.push(&file);
+        cli_env(&args, None, locale)
+    };
+    let imported = import(&ZH);
+    assert_eq!(imported.code, 1, "one row refused: {}", imported.stderr);
+    assert!(
+        imported.stderr.contains("第 5 行：bad_row")
+            && imported.stderr.contains("“因赌”")
+            && imported.stderr.contains("缺少受助人代码"),
+        "{}",
+        imported.stderr
+    );
+    let monitored = ok(
+        &["pseudonym", "--secret-file", &secret],
+        Some(b"321182197508210226\n"),
+    );
+    let household = w
+        .node
+        .get(&format!("/v1/households/{}", monitored.stdout.trim()));
+    assert_eq!(household["household"]["risks"], json!(["disability"]), "{household}");
+    assert_eq!(household["household"]["review_by"], "2027-01-15", "{household}");
+    let again = import(&[]);
+    assert!(
+        again.stdout.contains("0 added") && again.stdout.contains("3 already"),
+        "a re-run adds nothing: {}",
+        again.stdout
+    );
     let closed = run(
         &[
             "household",
@@ -391,9 +437,33 @@ fn version_2_workflows_from_the_command_line() {
         &as_charity,
     );
     assert_eq!(out.code, 1, "{}", out.stderr);
+    // Recoveries from a sheet: the second row passes the payment's bound
+    // and is refused by the node, named by its row.
+    let sheet = w.path("recoveries.csv");
+    std::fs::write(
+        &sheet,
+        format!(
+            "资金编号,退款人,金额（元）,回笼原因,退回日期,原发放序号,凭证号\n\
+             BIG-1,{b},1000,多发,2026/4/3,{big},HK-1\n\
+             BIG-1,{b},20000,多发,2026/4/4,{big},HK-2\n",
+            b = bnf(12)
+        ),
+    )
+    .unwrap();
+    let mut args = vec!["import", "--kind", "fund.recover"];
+    args.extend(as_charity.iter().map(String::as_str));
+    args.push(&sheet);
+    let imported = cli(&args, None);
+    assert_eq!(imported.code, 1, "{}", imported.stderr);
+    assert!(
+        imported.stdout.contains("1 added") && imported.stderr.contains("row 3: rule_violation"),
+        "{}\n{}",
+        imported.stdout,
+        imported.stderr
+    );
     let shown = ok(&["fund", "BIG-1", "--node", &w.node.url], None);
     assert!(
-        shown.stdout.contains("recovered") && shown.stdout.contains("5,000.00"),
+        shown.stdout.contains("recovered") && shown.stdout.contains("6,000.00"),
         "{}",
         shown.stdout
     );

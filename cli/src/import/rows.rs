@@ -19,6 +19,12 @@ use crate::parse;
 enum Field {
     /// A string body field.
     Text(&'static str),
+    /// A coded field (`target`), written as its code or a label of the
+    /// vocabulary `vocab` (因病, 通过, 多发).
+    Label(&'static str, &'static str),
+    /// A list of codes or labels of `vocab`, separated as a sheet writes
+    /// them (、 ， , ； ; / or spaces).
+    Labels(&'static str, &'static str),
     /// An integer body field.
     Int(&'static str),
     /// Yuan with up to two decimals, sent as fen in `amount`.
@@ -29,36 +35,56 @@ enum Field {
     IdNumber(&'static str, PseudonymKind),
 }
 
+/// The columns of a beneficiary: its pseudonym, or an ID number
+/// pseudonymised here, into `target`.
+const fn beneficiary(target: &'static str) -> [(&'static [&'static str], Field); 2] {
+    [
+        (&["beneficiary", "受助人代码"], Field::Text(target)),
+        (
+            &["id_number", "身份证号", "身份证号码"],
+            Field::IdNumber(target, PseudonymKind::Beneficiary),
+        ),
+    ]
+}
+
+/// The amount columns: yuan, or fen.
+const AMOUNT: [(&[&str], Field); 2] = [
+    (&["amount", "金额", "金额（元）", "金额(元)"], Field::Yuan),
+    (&["amount_fen", "金额（分）", "金额(分)"], Field::Int("amount")),
+];
+
+const FUND: (&[&str], Field) = (&["fund", "资金编号", "项目编号"], Field::Text("fund"));
+const REGION: (&[&str], Field) = (&["region", "行政区划", "区划代码"], Field::Text("region"));
+const REF: (&[&str], Field) = (&["ref", "凭证号"], Field::Text("ref"));
+
 /// Columns each kind takes: (header names, field). The first name is the
 /// documented English header; the others are common spreadsheet headers.
 fn columns(kind: Kind) -> anyhow::Result<Vec<(&'static [&'static str], Field)>> {
     use Field::*;
-    Ok(match kind {
-        Kind::Disbursement => vec![
-            (&["fund", "资金编号", "项目编号"][..], Text("fund")),
-            (&["beneficiary", "受助人代码"], Text("beneficiary")),
-            (
-                &["id_number", "身份证号", "身份证号码"],
-                IdNumber("beneficiary", PseudonymKind::Beneficiary),
-            ),
-            (&["tier", "类别", "户别"], Text("tier")),
-            (&["cause", "致困原因"], Text("cause")),
-            (&["amount", "金额", "金额（元）", "金额(元)"], Yuan),
-            (&["amount_fen", "金额（分）", "金额(分)"], Int("amount")),
-            (&["method", "发放方式"], Text("method")),
-            (&["region", "行政区划", "区划代码"], Text("region")),
-            (&["date", "日期", "发放日期"], Date("date")),
-            (&["ref", "凭证号"], Text("ref")),
-            (&["need", "需求编号"], Text("need")),
-        ],
-        Kind::FundReceive => vec![
-            (&["fund", "资金编号", "项目编号"][..], Text("fund")),
-            (&["amount", "金额", "金额（元）", "金额(元)"], Yuan),
-            (&["amount_fen", "金额（分）", "金额(分)"], Int("amount")),
-            (&["from", "来源", "捐赠方"], Text("from")),
-            (&["date", "日期", "到账日期"], Date("date")),
-            (&["ref", "凭证号"], Text("ref")),
-        ],
+    let columns: Vec<(&'static [&'static str], Field)> = match kind {
+        Kind::Disbursement => [FUND]
+            .into_iter()
+            .chain(beneficiary("beneficiary"))
+            .chain(AMOUNT)
+            .chain([
+                (&["tier", "类别", "户别"][..], Label("tier", "tier")),
+                (&["cause", "致困原因"], Label("cause", "cause")),
+                (&["method", "发放方式"], Label("method", "method")),
+                REGION,
+                (&["date", "日期", "发放日期"], Date("date")),
+                REF,
+                (&["need", "需求编号"], Text("need")),
+            ])
+            .collect(),
+        Kind::FundReceive => [FUND]
+            .into_iter()
+            .chain(AMOUNT)
+            .chain([
+                (&["from", "来源", "捐赠方"][..], Text("from")),
+                (&["date", "日期", "到账日期"], Date("date")),
+                REF,
+            ])
+            .collect(),
         Kind::CreditAward => vec![
             (&["holder", "积分对象"][..], Text("holder")),
             (
@@ -67,10 +93,52 @@ fn columns(kind: Kind) -> anyhow::Result<Vec<(&'static [&'static str], Field)>> 
             ),
             (&["points", "积分"], Int("points")),
             (&["reason", "事由"], Text("reason")),
-            (&["ref", "凭证号"], Text("ref")),
+            REF,
+        ],
+        Kind::HouseholdMonitor => beneficiary("beneficiary")
+            .into_iter()
+            .chain([
+                (&["tier", "类别", "户别", "监测类别"][..], Label("tier", "tier")),
+                (&["risks", "风险类型", "返贫风险", "致贫风险"], Labels("risks", "risk")),
+                REGION,
+                (&["review_by", "下次回访日期", "回访日期", "复核日期"], Date("review_by")),
+            ])
+            .collect(),
+        Kind::HouseholdVisit => beneficiary("beneficiary")
+            .into_iter()
+            .chain([
+                (&["date", "走访日期", "日期"][..], Date("date")),
+                (&["findings", "走访情况", "情况"], Text("findings")),
+                (&["next_review_by", "下次回访日期"], Date("next_review_by")),
+            ])
+            .collect(),
+        Kind::HouseholdClose => beneficiary("beneficiary")
+            .into_iter()
+            .chain([(&["reason", "退出原因", "原因"][..], Text("reason"))])
+            .collect(),
+        Kind::FundRecover => [FUND]
+            .into_iter()
+            .chain(AMOUNT)
+            .chain([
+                (&["from", "退款人", "退回方"][..], Text("from")),
+                (
+                    &["id_number", "身份证号", "身份证号码"],
+                    IdNumber("from", PseudonymKind::Beneficiary),
+                ),
+                (&["reason", "回笼原因", "原因"], Label("reason", "recovery_reason")),
+                (&["date", "日期", "回笼日期", "退回日期"], Date("date")),
+                (&["disbursement", "原发放序号", "发放序号"], Int("disbursement")),
+                REF,
+            ])
+            .collect(),
+        Kind::NeedReview => vec![
+            (&["need", "需求编号"][..], Text("need")),
+            (&["decision", "审核意见", "审核结果"], Label("decision", "decision")),
+            (&["note", "审核说明", "说明"], Text("note")),
         ],
         other => bail!("{}", t!("import.kinds", kind = other)),
-    })
+    };
+    Ok(columns)
 }
 
 /// Body fields a kind's rows must fill, each with the columns that can.
@@ -88,6 +156,11 @@ fn required(kind: Kind) -> &'static [&'static str] {
         ],
         Kind::FundReceive => &["fund", "amount", "from", "date"],
         Kind::CreditAward => &["holder", "points", "reason"],
+        Kind::HouseholdMonitor => &["beneficiary", "tier", "risks", "region", "review_by"],
+        Kind::HouseholdVisit => &["beneficiary", "date", "findings", "next_review_by"],
+        Kind::HouseholdClose => &["beneficiary", "reason"],
+        Kind::FundRecover => &["fund", "amount", "from", "reason", "date"],
+        Kind::NeedReview => &["need", "decision", "note"],
         _ => &[],
     }
 }
@@ -96,7 +169,12 @@ impl Field {
     /// The body field the column fills.
     fn target(self) -> &'static str {
         match self {
-            Field::Text(n) | Field::Int(n) | Field::Date(n) | Field::IdNumber(n, _) => n,
+            Field::Text(n)
+            | Field::Label(n, _)
+            | Field::Labels(n, _)
+            | Field::Int(n)
+            | Field::Date(n)
+            | Field::IdNumber(n, _) => n,
             Field::Yuan => "amount",
         }
     }
@@ -373,9 +451,13 @@ fn row_body(
         }
         tried.push(name);
         let value: Result<Value, Problem> = match *field {
-            Field::Text(name @ ("tier" | "cause" | "method")) => {
-                parse::coded(name, raw).map(Value::from)
-            }
+            Field::Label(_, vocab) => parse::coded(vocab, raw).map(Value::from),
+            Field::Labels(_, vocab) => raw
+                .split(['、', '，', ',', '；', ';', '/', ' '])
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| parse::coded(vocab, l))
+                .collect::<Result<Vec<String>, Problem>>()
+                .map(Value::from),
             // An id the node's URLs carry (`/v1/funds/{id}`): one that
             // cannot be an id is this row's error, not the import's.
             Field::Text(name @ ("fund" | "need")) if !is_local_id(raw) => {
@@ -384,6 +466,14 @@ fn row_body(
             Field::Text("region") => parse::region(raw).map(Value::from),
             Field::Text("beneficiary") if !ledger::ident::is_beneficiary(raw) => {
                 Err(Problem::new("row.beneficiary").text("value", shown(raw)))
+            }
+            // Who paid money back: a household or an organisation.
+            Field::Text("from")
+                if kind == Kind::FundRecover
+                    && !ledger::ident::is_beneficiary(raw)
+                    && !ledger::ident::is_org_id(raw) =>
+            {
+                Err(Problem::new("row.payer").text("value", shown(raw)))
             }
             Field::Text("holder")
                 if !ledger::ident::is_org_id(raw) && !ledger::ident::is_volunteer(raw) =>
@@ -574,5 +664,57 @@ mod tests {
             "{}",
             rows.errors[0].message_in("en")
         );
+    }
+
+    #[test]
+    fn a_monitoring_sheet_takes_several_risks_in_a_cell_and_names_a_bad_row() {
+        let sample = include_bytes!("../../samples/households-gbk.csv");
+        let rows = read_rows(sample, "auto", Kind::HouseholdMonitor, Some(b"s")).unwrap();
+        assert!(rows.gbk && rows.chinese_headers);
+        assert_eq!(rows.ignored, ["姓名", "联系电话"]);
+        assert!(rows.errors.is_empty(), "{:?}", rows.errors);
+        let risks: Vec<&Value> = rows.bodies.iter().map(|(_, b)| &b["risks"]).collect();
+        assert_eq!(
+            risks,
+            [
+                &serde_json::json!(["illness", "income"]),
+                &serde_json::json!(["disability"]),
+                &serde_json::json!(["education", "unemployment"])
+            ]
+        );
+        let (_, first) = &rows.bodies[0];
+        assert_eq!(first["tier"], "monitored");
+        assert_eq!(first["review_by"], "2026-12-31");
+        assert!(!first.to_string().contains("139"), "{first}");
+
+        let csv = "受助人代码,户别,返贫风险,区划代码,下次回访日期\n\
+                   bnf_00000000000000000000000000000000000000000000000000000000000000a1,监测户,因赌,321181,2026-12-31\n";
+        let rows = read_rows(csv.as_bytes(), "utf-8", Kind::HouseholdMonitor, None).unwrap();
+        assert_eq!(rows.errors[0].row, 2);
+        let zh = rows.errors[0].message_in(ZH);
+        assert!(zh.contains("“因赌”") && zh.contains("因病(illness)"), "{zh}");
+    }
+
+    #[test]
+    fn a_recovery_names_who_paid_back_and_a_visit_its_dates() {
+        let csv = "资金编号,退款人,金额（元）,回笼原因,退回日期,原发放序号\n\
+                   F1,bnf_00000000000000000000000000000000000000000000000000000000000000a1,500,多发,2026/4/1,12\n\
+                   F1,张三,500,多发,2026/4/1,12\n";
+        let rows = read_rows(csv.as_bytes(), "utf-8", Kind::FundRecover, None).unwrap();
+        let (_, body) = &rows.bodies[0];
+        assert_eq!(body["reason"], "overpaid");
+        assert_eq!((body["amount"].as_u64(), body["disbursement"].as_u64()), (Some(50_000), Some(12)));
+        assert_eq!(rows.errors[0].row, 3);
+        assert!(rows.errors[0].message_in("en").contains("neither a beneficiary pseudonym"));
+
+        let csv = "受助人代码,走访日期,走访情况,下次回访日期\n\
+                   bnf_00000000000000000000000000000000000000000000000000000000000000a1,2026/9/20,已复工,2026/12/31\n";
+        let rows = read_rows(csv.as_bytes(), "utf-8", Kind::HouseholdVisit, None).unwrap();
+        assert_eq!(rows.bodies[0].1["next_review_by"], "2026-12-31");
+        let e = read_rows(b"beneficiary,date\n", "utf-8", Kind::HouseholdVisit, None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("next_review_by (next_review_by / 下次回访日期)"), "{e}");
     }
 }
