@@ -231,8 +231,11 @@ fn version_2_workflows_from_the_command_line() {
     std::fs::write(&secret, "deployment secret of the county office\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let mut sheet =
-        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/samples/households-gbk.csv")).to_vec();
+    let mut sheet = include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/samples/households-gbk.csv"
+    ))
+    .to_vec();
     sheet.extend(
         encoding_rs::GBK
             .encode("赵某,,监测户,因赌,321181,2026/12/31,\r\n")
@@ -242,7 +245,13 @@ fn version_2_workflows_from_the_command_line() {
     let file = w.path("households.csv");
     std::fs::write(&file, sheet).unwrap();
     let import = |locale: &[(&str, &str)]| {
-        let mut args = vec!["import", "--kind", "household.monitor", "--secret-file", &secret];
+        let mut args = vec![
+            "import",
+            "--kind",
+            "household.monitor",
+            "--secret-file",
+            &secret,
+        ];
         args.extend(as_monitor.iter().map(String::as_str));
         args.push(&file);
         cli_env(&args, None, locale)
@@ -263,8 +272,15 @@ fn version_2_workflows_from_the_command_line() {
     let household = w
         .node
         .get(&format!("/v1/households/{}", monitored.stdout.trim()));
-    assert_eq!(household["household"]["risks"], json!(["disability"]), "{household}");
-    assert_eq!(household["household"]["review_by"], "2027-01-15", "{household}");
+    assert_eq!(
+        household["household"]["risks"],
+        json!(["disability"]),
+        "{household}"
+    );
+    assert_eq!(
+        household["household"]["review_by"], "2027-01-15",
+        "{household}"
+    );
     let again = import(&[]);
     assert!(
         again.stdout.contains("0 added") && again.stdout.contains("3 already"),

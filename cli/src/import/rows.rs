@@ -50,7 +50,10 @@ const fn beneficiary(target: &'static str) -> [(&'static [&'static str], Field);
 /// The amount columns: yuan, or fen.
 const AMOUNT: [(&[&str], Field); 2] = [
     (&["amount", "金额", "金额（元）", "金额(元)"], Field::Yuan),
-    (&["amount_fen", "金额（分）", "金额(分)"], Field::Int("amount")),
+    (
+        &["amount_fen", "金额（分）", "金额(分)"],
+        Field::Int("amount"),
+    ),
 ];
 
 const FUND: (&[&str], Field) = (&["fund", "资金编号", "项目编号"], Field::Text("fund"));
@@ -98,10 +101,19 @@ fn columns(kind: Kind) -> anyhow::Result<Vec<(&'static [&'static str], Field)>> 
         Kind::HouseholdMonitor => beneficiary("beneficiary")
             .into_iter()
             .chain([
-                (&["tier", "类别", "户别", "监测类别"][..], Label("tier", "tier")),
-                (&["risks", "风险类型", "返贫风险", "致贫风险"], Labels("risks", "risk")),
+                (
+                    &["tier", "类别", "户别", "监测类别"][..],
+                    Label("tier", "tier"),
+                ),
+                (
+                    &["risks", "风险类型", "返贫风险", "致贫风险"],
+                    Labels("risks", "risk"),
+                ),
                 REGION,
-                (&["review_by", "下次回访日期", "回访日期", "复核日期"], Date("review_by")),
+                (
+                    &["review_by", "下次回访日期", "回访日期", "复核日期"],
+                    Date("review_by"),
+                ),
             ])
             .collect(),
         Kind::HouseholdVisit => beneficiary("beneficiary")
@@ -125,15 +137,24 @@ fn columns(kind: Kind) -> anyhow::Result<Vec<(&'static [&'static str], Field)>> 
                     &["id_number", "身份证号", "身份证号码"],
                     IdNumber("from", PseudonymKind::Beneficiary),
                 ),
-                (&["reason", "回笼原因", "原因"], Label("reason", "recovery_reason")),
+                (
+                    &["reason", "回笼原因", "原因"],
+                    Label("reason", "recovery_reason"),
+                ),
                 (&["date", "日期", "回笼日期", "退回日期"], Date("date")),
-                (&["disbursement", "原发放序号", "发放序号"], Int("disbursement")),
+                (
+                    &["disbursement", "原发放序号", "发放序号"],
+                    Int("disbursement"),
+                ),
                 REF,
             ])
             .collect(),
         Kind::NeedReview => vec![
             (&["need", "需求编号"][..], Text("need")),
-            (&["decision", "审核意见", "审核结果"], Label("decision", "decision")),
+            (
+                &["decision", "审核意见", "审核结果"],
+                Label("decision", "decision"),
+            ),
             (&["note", "审核说明", "说明"], Text("note")),
         ],
         other => bail!("{}", t!("import.kinds", kind = other)),
@@ -692,7 +713,10 @@ mod tests {
         let rows = read_rows(csv.as_bytes(), "utf-8", Kind::HouseholdMonitor, None).unwrap();
         assert_eq!(rows.errors[0].row, 2);
         let zh = rows.errors[0].message_in(ZH);
-        assert!(zh.contains("“因赌”") && zh.contains("因病(illness)"), "{zh}");
+        assert!(
+            zh.contains("“因赌”") && zh.contains("因病(illness)"),
+            "{zh}"
+        );
     }
 
     #[test]
@@ -703,9 +727,14 @@ mod tests {
         let rows = read_rows(csv.as_bytes(), "utf-8", Kind::FundRecover, None).unwrap();
         let (_, body) = &rows.bodies[0];
         assert_eq!(body["reason"], "overpaid");
-        assert_eq!((body["amount"].as_u64(), body["disbursement"].as_u64()), (Some(50_000), Some(12)));
+        assert_eq!(
+            (body["amount"].as_u64(), body["disbursement"].as_u64()),
+            (Some(50_000), Some(12))
+        );
         assert_eq!(rows.errors[0].row, 3);
-        assert!(rows.errors[0].message_in("en").contains("neither a beneficiary pseudonym"));
+        assert!(rows.errors[0]
+            .message_in("en")
+            .contains("neither a beneficiary pseudonym"));
 
         let csv = "受助人代码,走访日期,走访情况,下次回访日期\n\
                    bnf_00000000000000000000000000000000000000000000000000000000000000a1,2026/9/20,已复工,2026/12/31\n";
@@ -715,6 +744,9 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert!(e.contains("next_review_by (next_review_by / 下次回访日期)"), "{e}");
+        assert!(
+            e.contains("next_review_by (next_review_by / 下次回访日期)"),
+            "{e}"
+        );
     }
 }
