@@ -4,6 +4,9 @@
 //! the damaged line (or the next one, whose `prev` no longer matches), or,
 //! on the last line, the root against the checkpoint.
 //!
+//! The export is of rules version 2 (households monitored and visited,
+//! money recovered), so the replay that must catch a flip runs its rules.
+//!
 //! `EXPORT_FLIPS` sets the number of flips (default 200; the long form is
 //! 1,000), `EXPORT_SEED` repeats a run.
 
@@ -22,7 +25,7 @@ fn every_flipped_byte_of_an_export_fails_verify_naming_its_seq() {
     let seed = testkit::seed("EXPORT_SEED");
     let mut rng = fastrand::Rng::with_seed(seed);
     let dir = tempfile::tempdir().unwrap();
-    let (export, checkpoint, vkey) = common::write_export(dir.path(), ENTRIES, common::ORIGIN);
+    let (export, checkpoint, vkey) = common::write_export_v2(dir.path(), ENTRIES, common::ORIGIN);
     let pins = Pins {
         trust: Trust::node(CheckpointVerifier::from_vkey(&vkey).unwrap()),
         genesis: None,

@@ -1,5 +1,8 @@
 //! The real node binary SIGKILLed at random moments while concurrent
-//! clients submit single entries and arrays (issue 19, "Crash"). After each
+//! clients submit single entries and arrays (issue 19, "Crash"), under the
+//! demo's rules version 2: credit awards, households put under monitoring
+//! and visited (each leaf sweeps the monitoring alerts due), and money
+//! recovered into a fund (issue 29). After each
 //! restart: every entry whose receipt was returned is in the log exactly
 //! once at its receipt's seq, seqs are gapless, the chain, signatures and
 //! the signed checkpoint verify; at the end the derived state equals a
@@ -17,9 +20,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use ledger::checkpoint::CheckpointVerifier;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 mod common;
+
+/// The demo's registrar, whose key 6 (seed `[6; 32]`) monitors households.
+const REGISTRAR: &str = "CN-USCI-11320000MB0000019A";
 
 fn start(data: &Path, addr: SocketAddr) -> testkit::Killed {
     testkit::demo(
@@ -28,6 +34,51 @@ fn start(data: &Path, addr: SocketAddr) -> testkit::Killed {
         addr,
         &[],
     )
+}
+
+/// The `k`th entry of a request whose nonces begin with `request`: an
+/// award, a household put under monitoring, its visit, or one fen that
+/// household paid back into the charity's fund (the visit and the
+/// recovery name the household of the entry 1 or 2 before them).
+fn workload(request: &str, k: usize) -> ledger::SignedEntry {
+    use ledger::domain::Kind;
+    let nonce = format!("{request}-{k}");
+    let household = {
+        use sha2::Digest;
+        let monitored = format!("{request}-{}", k - k % 4 + 1);
+        format!("bnf_{}", hex::encode(sha2::Sha256::digest(monitored)))
+    };
+    let monitor = ed25519_dalek::SigningKey::from_bytes(&[6; 32]);
+    let by_monitor = |kind, body| {
+        ledger::SignedEntry::create(
+            &monitor,
+            REGISTRAR,
+            kind,
+            &nonce,
+            "2026-11-28T09:00:00Z",
+            body,
+        )
+        .unwrap()
+    };
+    match k % 4 {
+        0 => common::award_entry(&nonce),
+        1 => by_monitor(
+            Kind::HouseholdMonitor,
+            json!({"beneficiary": household, "tier": "monitored", "risks": ["illness", "income"],
+                   "region": "321181", "review_by": "2026-12-01"}),
+        ),
+        2 => by_monitor(
+            Kind::HouseholdVisit,
+            json!({"beneficiary": household, "date": "2026-11-28", "findings": "收入恢复",
+                   "next_review_by": "2027-03-01"}),
+        ),
+        _ => common::charity_entry(
+            Kind::FundRecover,
+            &nonce,
+            json!({"fund": "CSZH-2026-JIZHU", "amount": 1, "from": household, "reason": "overpaid",
+                   "date": "2026-11-28"}),
+        ),
+    }
 }
 
 /// Sends requests until `stop`; records (nonce → seq) of every receipt.
@@ -41,10 +92,11 @@ fn submitter(
     let mut i = 0;
     while !stop.load(Ordering::Relaxed) {
         let array = i % 4 == 3;
-        let nonces: Vec<String> = (0..if array { 20 } else { 1 })
-            .map(|k| format!("crash-{cycle}-{client}-{i}-{k}"))
+        let request = format!("crash-{cycle}-{client}-{i}");
+        let entries: Vec<_> = (0..if array { 20 } else { 1 })
+            .map(|k| workload(&request, k))
             .collect();
-        let entries: Vec<_> = nonces.iter().map(|n| common::award_entry(n)).collect();
+        let nonces: Vec<&str> = entries.iter().map(|e| e.statement.nonce.as_str()).collect();
         let body = if array {
             serde_json::to_vec(&entries).unwrap()
         } else {
@@ -69,7 +121,7 @@ fn submitter(
         let mut acked = acked.lock().unwrap();
         for (nonce, r) in nonces.iter().zip(receipts) {
             if let Some(seq) = r["seq"].as_u64() {
-                acked.insert(nonce.clone(), seq);
+                acked.insert((*nonce).to_owned(), seq);
             }
         }
     }
@@ -142,6 +194,26 @@ fn the_node_killed_mid_write_loses_nothing_it_acknowledged() {
         "node crash: {} receipts kept across {cycles} kills, log of {end}",
         acked.lock().unwrap().len()
     );
+    // The v2 entries went in with the rest: a household monitored and
+    // visited, the money recovered from it in the fund's totals.
+    let visited = acked
+        .lock()
+        .unwrap()
+        .keys()
+        .filter_map(|n| n.strip_suffix("-2"))
+        .find(|r| r.matches('-').count() == 3)
+        .map(str::to_owned)
+        .expect("an array went in");
+    let household = workload(&visited, 2).statement.body["beneficiary"].clone();
+    let (_, shown) = testkit::http_get(
+        addr,
+        &format!("/v1/households/{}", household.as_str().unwrap()),
+    );
+    let shown: Value = serde_json::from_slice(&shown).unwrap();
+    assert_eq!(shown["household"]["visits"], 1, "{shown}");
+    let (_, fund) = testkit::http_get(addr, "/v1/funds/CSZH-2026-JIZHU");
+    let fund: Value = serde_json::from_slice(&fund).unwrap();
+    assert!(fund["recovered"].as_u64() > Some(0), "{fund}");
     drop(node);
     // The derived state equals a replay of the leaves from seq 0.
     let log = ledger::Log::open(ledger::RocksBackend::open(&data.join("db")).unwrap()).unwrap();

@@ -379,10 +379,58 @@ pub fn activity(charity: &SigningKey, i: u64) -> SignedEntry {
     )
 }
 
+/// Under rules version 2 (after [`setup`], the activation and a monitor's
+/// key, `offset` entries in all): [`activity`], but in each hundred one
+/// household put under monitoring (the family the next disbursement
+/// pays), one visit of it and one recovery of 1 yuan against the
+/// disbursement just before.
+pub fn activity_v2(charity: &SigningKey, monitor: &SigningKey, offset: u64, i: u64) -> SignedEntry {
+    let family = |i: u64| format!("bnf_{i:064x}");
+    match i % 100 {
+        50 => sign(
+            monitor,
+            BUREAU,
+            "household.monitor",
+            &format!("m{i}"),
+            json!({"beneficiary": family(i + 1), "tier": "monitored", "risks": ["illness", "income"],
+                   "region": "321181", "review_by": "2027-06-30"}),
+        ),
+        75 => sign(
+            monitor,
+            BUREAU,
+            "household.visit",
+            &format!("v{i}"),
+            json!({"beneficiary": family(i - 24), "date": "2026-11-20", "findings": "已就业",
+                   "next_review_by": "2027-09-30"}),
+        ),
+        32 => sign(
+            charity,
+            CHARITY,
+            "fund.recover",
+            &format!("h{i}"),
+            json!({"fund": "F", "amount": 100, "from": family(i - 1), "reason": "overpaid",
+                   "date": "2026-11-20", "disbursement": offset + i - 1}),
+        ),
+        _ => activity(charity, i),
+    }
+}
+
 /// An export of `n` entries (a setup, then disbursements and awards from
 /// [`activity`]) in `dir`, the checkpoint the node key `[3; 32]` signed for
-/// it as `origin`, and that key's vkey.
+/// it as `origin`, and that key's vkey. With `BENCH_RULES_V2` set, as
+/// [`write_export_v2`].
 pub fn write_export(dir: &Path, n: u64, origin: &str) -> (PathBuf, PathBuf, String) {
+    write_export_with(dir, n, origin, std::env::var_os("BENCH_RULES_V2").is_some())
+}
+
+/// As [`write_export`], but the registrar activates rules version 2 after
+/// the setup and adds a monitor's key (`[5; 32]`), and the rest is
+/// [`activity_v2`].
+pub fn write_export_v2(dir: &Path, n: u64, origin: &str) -> (PathBuf, PathBuf, String) {
+    write_export_with(dir, n, origin, true)
+}
+
+fn write_export_with(dir: &Path, n: u64, origin: &str, v2: bool) -> (PathBuf, PathBuf, String) {
     use ledger::checkpoint::CheckpointSigner;
     use ledger::entry::Leaf;
     use ledger::merkle::{leaf_hash, Frontier, Hash};
@@ -411,22 +459,42 @@ pub fn write_export(dir: &Path, n: u64, origin: &str) -> (PathBuf, PathBuf, Stri
             seq += 1;
         }
     };
-    write(setup(&registrar, &charity));
-    let mut rest = n.saturating_sub(4);
-    // BENCH_RULES_V2: the registrar activates rules version 2 first, so the
-    // rest is judged under it (for the benches' v2 figures).
-    if std::env::var_os("BENCH_RULES_V2").is_some() && rest > 0 {
-        write(vec![sign(
+    let mut first = setup(&registrar, &charity);
+    let monitor = SigningKey::from_bytes(&[5; 32]);
+    if v2 {
+        first.push(sign(
             &registrar,
             BUREAU,
             "rules.activate",
             "v2",
             json!({"version": 2, "note": "v2"}),
-        )]);
-        rest -= 1;
+        ));
+        first.push(sign(
+            &registrar,
+            BUREAU,
+            "key.add",
+            "k",
+            json!({"org": BUREAU, "key": hex::encode(monitor.verifying_key().to_bytes()),
+                   "roles": ["monitor"]}),
+        ));
     }
+    first.truncate(n as usize);
+    let offset = first.len() as u64;
+    write(first);
+    let rest = n - offset;
     for chunk in (0..rest).collect::<Vec<_>>().chunks(100_000) {
-        write(chunk.par_iter().map(|i| activity(&charity, *i)).collect());
+        write(
+            chunk
+                .par_iter()
+                .map(|i| {
+                    if v2 {
+                        activity_v2(&charity, &monitor, offset, *i)
+                    } else {
+                        activity(&charity, *i)
+                    }
+                })
+                .collect(),
+        );
     }
     out.into_inner().unwrap().sync_all().unwrap();
     let signer = CheckpointSigner::new(origin, node_key).unwrap();
