@@ -107,8 +107,14 @@ fn main() {
     ];
     let mut setup = setup;
     // BENCH_RULES_V2: the registrar activates rules version 2 first, so
-    // every timed entry is judged (and swept for monitoring alerts) under it.
-    if std::env::var_os("BENCH_RULES_V2").is_some() {
+    // every timed entry is judged (and swept for monitoring alerts) under
+    // it, and adds a household monitor's key: one entry in 100 puts a
+    // family under monitoring, so that of the timed disbursements about
+    // one in 20 counts as aid to a monitored household, and every one
+    // looks its household up.
+    let v2 = std::env::var_os("BENCH_RULES_V2").is_some();
+    let monitor = SigningKey::from_bytes(&[5; 32]);
+    if v2 {
         setup.push(sign(
             &registrar,
             BUREAU,
@@ -116,15 +122,33 @@ fn main() {
             "v2".into(),
             json!({"version": 2, "note": "v2"}),
         ));
+        setup.push(sign(
+            &registrar,
+            BUREAU,
+            "key.add",
+            "monitor".into(),
+            json!({"org": BUREAU, "key": hex(&monitor), "roles": ["monitor"]}),
+        ));
     }
     sequence_group(&mut log, setup, SystemTime::now()).unwrap();
     let log = std::sync::RwLock::new(log);
     let causes = ["illness", "education", "housing", "elderly"];
+    let family = |i: u64| format!("bnf_{:064x}", (i * 2_654_435_761) % 200_000);
     let entry = |i: u64| -> CheckedEntry {
+        if v2 && i % 100 == 50 {
+            return sign(
+                &monitor,
+                BUREAU,
+                "household.monitor",
+                format!("m-{i}"),
+                json!({"beneficiary": family(i), "tier": "monitored", "risks": ["illness"],
+                       "region": "321181", "review_by": "2027-06-30"}),
+            );
+        }
         let body = if i % 10 == 9 {
             json!({"holder": format!("vol_{:064x}", i % 5_000), "points": 5, "reason": "志愿服务"})
         } else {
-            json!({"fund": "F", "beneficiary": format!("bnf_{:064x}", (i * 2_654_435_761) % 200_000), "tier": "vulnerable",
+            json!({"fund": "F", "beneficiary": family(i), "tier": "vulnerable",
                    "cause": causes[(i % 4) as usize], "amount": 10_000 + i % 90_000, "method": "cash", "region": "321181",
                    "date": format!("2026-{:02}-{:02}", 1 + (i / 30) % 12, 1 + i % 28), "ref": format!("DSB-{i:09}")})
         };
@@ -135,12 +159,13 @@ fn main() {
         };
         sign(&charity, CHARITY, kind, format!("n-{i}"), body)
     };
-    let rules = if std::env::var_os("BENCH_RULES_V2").is_some() {
-        "rules v2"
+    let rules = if v2 { "rules v2" } else { "rules v1" };
+    let mix = if v2 {
+        "89% disbursements to 200,000 families, 10% credit awards, 1% households put under monitoring"
     } else {
-        "rules v1"
+        "90% disbursements to 200,000 families, 10% credit awards"
     };
-    println!("rules bench ({rules}): {total} entries (90% disbursements to 200,000 families, 10% credit awards), groups of {GROUP}");
+    println!("rules bench ({rules}): {total} entries ({mix}), groups of {GROUP}");
     let check = |(), result: GroupResult<()>| {
         let (results, ()) = result.expect("the group is committed");
         assert!(

@@ -307,10 +307,10 @@ fn decide(
 }
 
 /// The point reads of [`apply`] for `st` that miss every cache: its nonce,
-/// its voucher number and, for a disbursement, the beneficiary's history.
-/// The sequencer reads them for a whole group in one batch before the
-/// rules run.
-pub(crate) fn cold_reads(st: &Statement) -> Vec<(Table, Vec<u8>)> {
+/// its voucher number and, for a disbursement, the beneficiary's history
+/// and, while any household is `monitoring`, its household. The sequencer
+/// reads them for a whole group in one batch before the rules run.
+pub(crate) fn cold_reads(st: &Statement, monitoring: bool) -> Vec<(Table, Vec<u8>)> {
     let mut reads = vec![location::<Nonces>((&st.issuer, &st.nonce))];
     let field = |name| st.body.get(name).and_then(serde_json::Value::as_str);
     if let Some(reference) = field("ref").filter(|_| st.kind.takes_voucher()) {
@@ -324,6 +324,9 @@ pub(crate) fn cold_reads(st: &Statement) -> Vec<(Table, Vec<u8>)> {
     if matches!(st.kind, Kind::Disbursement | Kind::NeedPublish) {
         if let Some(beneficiary) = field("beneficiary") {
             reads.push(location::<Beneficiaries>(beneficiary));
+            if monitoring && st.kind == Kind::Disbursement {
+                reads.push(location::<Households>(beneficiary));
+            }
         }
     }
     reads

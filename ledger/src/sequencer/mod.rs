@@ -106,9 +106,13 @@ fn build_group(
             (e, p)
         })
         .collect();
+    // While households are monitored, a disbursement reads its
+    // beneficiary's household (rules v2): batched with the rest.
+    let monitoring = crate::state::tables::read::<crate::state::tables::Tally>(&overlay, ())?
+        .is_some_and(|t| t.households_monitored > 0);
     let mut cold: Vec<_> = prepared
         .iter()
-        .flat_map(|(e, _)| cold_reads(&e.entry().statement))
+        .flat_map(|(e, _)| cold_reads(&e.entry().statement, monitoring))
         .collect();
     cold.push(crate::state::tables::location::<crate::state::tables::Rules>(()));
     overlay.prefetch(cold)?;
