@@ -251,8 +251,36 @@ fn the_page_shows_the_demo_ledger_as_the_api_has_it() {
         b.eval("document.documentElement.scrollWidth <= 375"),
         json!(true)
     );
+    // On a phone each alert is a card of labelled cells, not a table of
+    // columns one character wide.
+    assert_eq!(
+        b.eval("getComputedStyle(document.querySelector('#monitoring-alerts td')).display"),
+        json!("block")
+    );
+    assert_eq!(
+        b.eval(
+            "getComputedStyle(document.querySelector('#monitoring-alerts td'), '::before').content"
+        ),
+        json!("\"序号\"")
+    );
     b.screenshot(&shots().join("monitoring-375.png"));
     b.viewport(1280, 900);
+    // The charity's page lists the payment that waits for its approver,
+    // as the API has it.
+    b.go("#/org/CN-USCI-53440300MJ0000018R");
+    b.wait_for("document.querySelector('#org-pending')?.dataset.rows !== undefined");
+    let waiting = get(addr, "/v1/orgs/CN-USCI-53440300MJ0000018R/pending");
+    let waiting: Vec<String> = waiting["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("#{}", e["seq"]))
+        .collect();
+    assert_eq!(waiting.len(), 1, "the demo leaves one payment pending");
+    assert_eq!(
+        texts(&mut b, "#org-pending tbody tr td:first-child"),
+        waiting
+    );
     // A fund under dual control shows what waits and what was recovered.
     b.go("#/fund/CSZH-2026-JIZHU");
     let facts = b.eval("document.querySelector('main').innerText");
@@ -299,6 +327,22 @@ fn the_page_shows_the_demo_ledger_as_the_api_has_it() {
     );
     assert_eq!(keys["zh"], keys["en"]);
     b.screenshot(&shots().join("home-en-1280.png"));
+    // The monitoring view in English: headings, columns and alert names.
+    b.go("#/monitoring");
+    let shown = b.eval("document.querySelector('main').innerText");
+    let shown = shown.as_str().unwrap();
+    for said in ["by county", "Review overdue", "Without aid", "Still open"] {
+        assert!(shown.contains(said), "{said}: {shown}");
+    }
+    assert!(
+        !shown
+            .chars()
+            .any(|c| ('\u{3000}'..='\u{9fff}').contains(&c)),
+        "{shown}"
+    );
+    b.viewport(375, 800);
+    b.screenshot(&shots().join("monitoring-en-375.png"));
+    b.viewport(1280, 900);
     b.eval("document.body.dataset.loaded = 'false'; document.getElementById('lang').click()");
     b.wait_for("document.body.dataset.loaded === 'true'");
     assert_eq!(b.eval("document.documentElement.lang"), json!("zh-CN"));

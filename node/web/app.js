@@ -21,6 +21,8 @@ async function fetchOk(path) {
 // Totals over funds may pass 2^53-1: read exactly (money.js), not by r.json().
 const api = async (path) => parseJson(await (await fetchOk(path)).text());
 const text = async (path) => (await fetchOk(path)).text();
+/** Words as a list in the page's language: 因病、收入骤减 / Illness, Income loss. */
+const wordList = (words) => words.join(lang() === "en" ? ", " : "、");
 const withCursor = (path, cursor) => path + (cursor ? `${path.includes("?") ? "&" : "?"}cursor=${encodeURIComponent(cursor)}` : "");
 const orgName = (id) => orgNames[id] || id;
 const orgLink = (id) => (id ? link(`org/${id}`, orgName(id)) : "—");
@@ -383,7 +385,7 @@ async function monitoringView() {
       { label: t("col_alert"), cell: (a) => word(a.alert) },
       { label: t("col_beneficiary"), cell: (a) => bnfLink(a.beneficiary), value: (a) => a.beneficiary },
       { label: t("col_region"), cell: (a) => regionName(a.region) },
-      { label: t("col_risks"), cell: (a) => a.risks.map(word).join(" ") },
+      { label: t("col_risks"), cell: (a) => wordList(a.risks.map(word)) },
       { label: t("col_since"), cell: (a) => a.since },
       { label: t("col_open"), cell: (a) => t(a.open ? "yes" : "no") },
     ],
@@ -391,6 +393,7 @@ async function monitoringView() {
   );
   counties.id = "monitoring-counties";
   alerts.id = "monitoring-alerts";
+  alerts.classList.add("stack");
   render(
     h("h2", {}, t("monitoring_title")),
     h("p", { class: "hint" }, t("monitoring_note")),
@@ -520,6 +523,20 @@ const orgColumns = () => [
 
 async function orgView(id) {
   const o = await api(`/v1/orgs/${encodeURIComponent(id)}`);
+  // Payments from the organisation's funds that wait for a second key
+  // (rules v2, dual control), oldest first.
+  const pending = pagedTable(
+    [
+      { label: t("col_seq"), cell: (e) => seqLink(e.seq), value: (e) => e.seq, num: true },
+      { label: t("col_fund"), cell: (e) => link(`fund/${e.body.fund}`, e.body.fund) },
+      { label: t("col_amount"), num: true, cell: (e) => yuan(e.body.amount), value: (e) => e.body.amount },
+      { label: t("col_beneficiary"), cell: (e) => bnfLink(e.body.beneficiary), value: (e) => e.body.beneficiary },
+      { label: t("col_date"), cell: (e) => e.body.date },
+    ],
+    (c) => api(withCursor(`/v1/orgs/${encodeURIComponent(id)}/pending?limit=20`, c)),
+  );
+  pending.id = "org-pending";
+  pending.classList.add("stack");
   render(
     h("h2", {}, `${t("org_title")}: ${o.name}`),
     facts([[t("col_id"), o.id], [t("col_type"), word(o.type)], [t("col_region"), regionName(o.region)], [t("col_registered"), seqLink(o.registered_seq)], [t("entries_title"), link(`index/org/${o.id}`, t("entries_all"))]]),
@@ -527,13 +544,17 @@ async function orgView(id) {
     table(
       [
         { label: t("col_key"), cell: (k) => h("code", {}, k.key) },
-        { label: t("col_roles"), cell: (k) => k.roles.map(word).join("、") },
+        { label: t("col_roles"), cell: (k) => wordList(k.roles.map(word)) },
         { label: t("col_added"), cell: (k) => seqLink(k.added_seq), value: (k) => k.added_seq },
         { label: t("col_revoked"), cell: (k) => seqLink(k.revoked_seq), value: (k) => k.revoked_seq ?? -1 },
       ],
       o.keys,
     ),
+    h("h3", {}, t("pending_title")),
+    h("p", { class: "hint" }, t("pending_note")),
+    pending,
   );
+  await pending.ready;
 }
 
 /** Every entry an index lists under a value (an org's, a kind's, a date's…). */

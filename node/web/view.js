@@ -35,12 +35,14 @@ const isNumeric = (x) => typeof x === "number" || typeof x === "bigint";
 /**
  * A table of columns `[{label, value(item) → sort key, cell(item) → node or
  * text, num}]`. Headers are buttons that sort the rows shown; each sort is
- * announced through aria-sort.
+ * announced through aria-sort. Inside an element of class `stack`, a
+ * narrow screen shows each row as a card of labelled cells.
  */
 export function table(columns, items, caption) {
   const body = h("tbody");
   let order = items.slice();
-  const render = () => body.replaceChildren(...order.map((it) => h("tr", {}, columns.map((c) => h("td", { class: c.num ? "n" : null }, c.cell(it))))));
+  // Each cell names its column, for tables stacked into cards on a phone.
+  const render = () => body.replaceChildren(...order.map((it) => h("tr", {}, columns.map((c) => h("td", { class: c.num ? "n" : null, "data-label": c.label }, c.cell(it))))));
   const heads = columns.map((c, i) => {
     const th = h("th", { scope: "col", class: c.num ? "n" : null, "aria-sort": "none" });
     const button = h("button", { type: "button", class: "sort", onclick: () => sortBy(i) }, c.label);
