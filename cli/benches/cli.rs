@@ -47,6 +47,8 @@ fn bin(name: &str) -> std::path::PathBuf {
 fn verify_bench(dir: &Path, n: u64) {
     let started = Instant::now();
     let (export, cp, vkey) = common::write_export(dir, n, ORIGIN);
+    // Beside the export, for runs by hand on the kept files (BENCH_KEEP).
+    std::fs::write(dir.join("export.vkey"), &vkey).unwrap();
     let size = std::fs::metadata(&export).unwrap().len();
     eprintln!(
         "generated {n} entries ({} MB) in {:.1} s",
