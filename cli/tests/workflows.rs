@@ -528,6 +528,14 @@ fn version_2_workflows_from_the_command_line() {
         "{}",
         verified.stdout
     );
+    // The node says the same of its rules as the audit's own replay.
+    let rules = &w.node.get("/v1/log")["rules"];
+    assert_eq!(rules["version"], 2, "{rules}");
+    assert_eq!(
+        (&rules["activations"][0]["seq"], &rules["activations"][0]["from"]),
+        (&json!(4), &json!(5)),
+        "{rules}"
+    );
     let verified = cli_env(
         &["verify", "--node", &w.node.url, "--vkey", &w.vkey],
         None,
