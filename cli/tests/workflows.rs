@@ -532,7 +532,10 @@ fn version_2_workflows_from_the_command_line() {
     let rules = &w.node.get("/v1/log")["rules"];
     assert_eq!(rules["version"], 2, "{rules}");
     assert_eq!(
-        (&rules["activations"][0]["seq"], &rules["activations"][0]["from"]),
+        (
+            &rules["activations"][0]["seq"],
+            &rules["activations"][0]["from"]
+        ),
         (&json!(4), &json!(5)),
         "{rules}"
     );

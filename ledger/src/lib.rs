@@ -41,6 +41,7 @@ pub mod body;
 pub mod code;
 pub mod ident;
 pub mod keyfile;
+pub mod oprf;
 pub mod query;
 pub mod records;
 pub mod rules;

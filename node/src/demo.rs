@@ -634,7 +634,7 @@ fn rules_v2(fx: &Fixture, d: &mut Signer) {
         d.sign(registrar, None, v2.activate_day, &add);
     }
     let pseudonym = body::PseudonymKey {
-        key: demo_pseudonym_key(&v2.pseudonym_seed),
+        key: demo_pseudonym_key(&v2.pseudonym_seed).public().to_hex(),
         service: v2.pseudonym_service.clone(),
     };
     d.sign(registrar, None, v2.activate_day + 1, &pseudonym);
@@ -643,14 +643,14 @@ fn rules_v2(fx: &Fixture, d: &mut Signer) {
     monitored_households(fx, d);
 }
 
-/// The public key of the demo's pseudonym service: its scalar is derived
-/// from a public seed (demo only).
-fn demo_pseudonym_key(seed: &str) -> String {
-    use curve25519_dalek::{constants::RISTRETTO_BASEPOINT_POINT, Scalar};
+/// The demo's pseudonym service key: RFC 9497's `DeriveKeyPair` over the
+/// SHA-256 of a public seed (demo only: anyone can compute its
+/// pseudonyms).
+pub fn demo_pseudonym_key(seed: &str) -> ledger::oprf::ServiceKey {
     use sha2::Digest;
-    let wide: [u8; 64] = sha2::Sha512::digest(seed.as_bytes()).into();
-    let k = Scalar::from_bytes_mod_order_wide(&wide);
-    hex::encode((k * RISTRETTO_BASEPOINT_POINT).compress().to_bytes())
+    let seed: [u8; 32] = sha2::Sha256::digest(seed.as_bytes()).into();
+    ledger::oprf::ServiceKey::derive(&seed, b"aidledger demo pseudonym service")
+        .expect("a key from a 32-byte seed")
 }
 
 /// The large-payment fund: opened with a threshold, funded, paid into by

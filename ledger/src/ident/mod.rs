@@ -119,6 +119,16 @@ pub enum PseudonymKind {
     Volunteer,
 }
 
+impl PseudonymKind {
+    /// Its prefix without the `_`: `bnf` or `vol` (SPEC §6.3's domain).
+    pub fn label(self) -> &'static str {
+        match self {
+            PseudonymKind::Beneficiary => "bnf",
+            PseudonymKind::Volunteer => "vol",
+        }
+    }
+}
+
 /// Why a pseudonym could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not a resident ID number with a valid check character")]

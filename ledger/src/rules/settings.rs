@@ -38,7 +38,7 @@ impl Cx<'_> {
     /// The pseudonym service's key: at most one in a ledger.
     pub(super) fn pseudonym_key(&mut self) -> Result<(), Stop> {
         let b: PseudonymKey = self.body()?;
-        if !is_ristretto_point(&b.key) {
+        if crate::oprf::PublicKey::from_hex(&b.key).is_err() {
             return Err(schema(format!(
                 "key {:?} is not a ristretto255 point other than the identity",
                 b.key
@@ -58,17 +58,4 @@ impl Cx<'_> {
         });
         Ok(())
     }
-}
-
-/// Whether `hex` encodes a valid ristretto255 point that is not the
-/// identity: a key the service's answers can be proved against.
-fn is_ristretto_point(hex: &str) -> bool {
-    use curve25519_dalek::ristretto::CompressedRistretto;
-    use curve25519_dalek::traits::IsIdentity;
-    let Ok(bytes) = <[u8; 32]>::try_from(hex::decode(hex).unwrap_or_default()) else {
-        return false;
-    };
-    CompressedRistretto(bytes)
-        .decompress()
-        .is_some_and(|p| !p.is_identity())
 }

@@ -1,0 +1,308 @@
+//! The pseudonym function of rules version 2 (SPEC §6.3): RFC 9497 VOPRF
+//! mode, suite ristretto255-SHA512, over `aidledger/pseudonym/v2/` +
+//! domain + `\n` + the normalised ID number.
+//!
+//! The service holds the only key ([`ServiceKey`]); a client blinds its
+//! inputs ([`blind`]), the service evaluates them with one batched DLEQ
+//! proof ([`ServiceKey::evaluate`]), and the client checks the proof
+//! against the key the ledger names and unblinds ([`Blinded::finish`]).
+//! The service never sees an ID number; a client that does not check the
+//! proof could be given another function's outputs.
+//!
+//! No I/O: the wire format (base64 in JSON) and the HTTP exchange are the
+//! CLI's.
+
+use rand_core::{CryptoRng, RngCore};
+use voprf::{
+    BlindedElement, EvaluationElement, Group, Proof, Ristretto255, VoprfClient, VoprfServer,
+};
+
+use crate::ident::PseudonymKind;
+
+type Suite = Ristretto255;
+
+/// The most blinded elements one request may carry.
+pub const MAX_BATCH: usize = 1_000;
+
+/// The bytes of an element (a compressed ristretto255 point).
+pub type Element = [u8; 32];
+
+/// The bytes of a proof: the scalars `c` and `s`.
+pub type ProofBytes = [u8; 64];
+
+/// What went wrong with an evaluation or its answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OprfError {
+    /// Element `index` of a request is no ristretto255 point, or is the
+    /// identity.
+    #[error("element {index} is not a valid ristretto255 point other than the identity")]
+    BadElement {
+        /// Its place in the request, from 0.
+        index: usize,
+    },
+    /// A request with no element, or more than [`MAX_BATCH`].
+    #[error("{count} elements in one request; from 1 to {MAX_BATCH}")]
+    BatchSize {
+        /// How many it had.
+        count: usize,
+    },
+    /// An answer with another number of elements than were sent.
+    #[error("the service answered {answered} elements for {sent}")]
+    Count {
+        /// Elements sent.
+        sent: usize,
+        /// Elements answered.
+        answered: usize,
+    },
+    /// The answer's proof does not verify against the key: the service
+    /// used another key, or the answer was altered.
+    #[error("the service's proof does not verify against the pseudonym key in the ledger")]
+    Proof,
+    /// A key that is no ristretto255 point (or scalar) of the right length.
+    #[error("not a pseudonym key: {0}")]
+    Key(&'static str),
+}
+
+/// The input of the pseudonym of normalised ID number `id` in `domain`.
+pub fn input(domain: PseudonymKind, id: &str) -> Vec<u8> {
+    format!("aidledger/pseudonym/v2/{}\n{id}", domain.label()).into_bytes()
+}
+
+/// The pseudonym a 64-byte output stands for: the domain, `_`, and the
+/// lowercase hex of the output's first 32 bytes.
+pub fn pseudonym_of(domain: PseudonymKind, output: &[u8]) -> String {
+    format!("{}_{}", domain.label(), hex::encode(&output[..32]))
+}
+
+/// The service's public key `K`, as `pseudonym.key` records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublicKey(Element);
+
+impl PublicKey {
+    /// From 64 hex digits; refused unless a ristretto255 point other than
+    /// the identity.
+    pub fn from_hex(hex: &str) -> Result<PublicKey, OprfError> {
+        let bytes: Element = hex::decode(hex)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or(OprfError::Key("not 64 hex digits"))?;
+        Suite::deserialize_elem(&bytes).map_err(|_| OprfError::Key("not a ristretto255 point"))?;
+        Ok(PublicKey(bytes))
+    }
+
+    /// As 64 lowercase hex digits.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+/// The service's secret key `k` and its public key.
+pub struct ServiceKey(VoprfServer<Suite>);
+
+impl ServiceKey {
+    /// A fresh random key.
+    pub fn generate(rng: &mut (impl RngCore + CryptoRng)) -> ServiceKey {
+        ServiceKey(VoprfServer::new(rng).expect("a random scalar is a key"))
+    }
+
+    /// The key RFC 9497's `DeriveKeyPair` makes from `seed` and `info`
+    /// (the demo's key, from a public seed; never for real).
+    pub fn derive(seed: &[u8; 32], info: &[u8]) -> Result<ServiceKey, OprfError> {
+        VoprfServer::new_from_seed(seed, info)
+            .map(ServiceKey)
+            .map_err(|_| OprfError::Key("no key from this seed"))
+    }
+
+    /// From the 32 bytes of its scalar.
+    pub fn from_bytes(bytes: &[u8]) -> Result<ServiceKey, OprfError> {
+        VoprfServer::new_with_key(bytes)
+            .map(ServiceKey)
+            .map_err(|_| OprfError::Key("not a non-zero ristretto255 scalar of 32 bytes"))
+    }
+
+    /// The 32 bytes of its scalar (for the key file).
+    pub fn to_bytes(&self) -> [u8; 32] {
+        let bytes = self.0.serialize();
+        let mut scalar = [0; 32];
+        scalar.copy_from_slice(&bytes[..32]);
+        scalar
+    }
+
+    /// Its public key.
+    pub fn public(&self) -> PublicKey {
+        let mut bytes = [0; 32];
+        bytes.copy_from_slice(&Suite::serialize_elem(self.0.get_public_key()));
+        PublicKey(bytes)
+    }
+
+    /// Evaluates a request's blinded elements, with one proof for all.
+    pub fn evaluate(
+        &self,
+        rng: &mut (impl RngCore + CryptoRng),
+        blinded: &[Element],
+    ) -> Result<(Vec<Element>, ProofBytes), OprfError> {
+        if blinded.is_empty() || blinded.len() > MAX_BATCH {
+            return Err(OprfError::BatchSize {
+                count: blinded.len(),
+            });
+        }
+        let elements = blinded
+            .iter()
+            .enumerate()
+            .map(|(index, b)| {
+                BlindedElement::<Suite>::deserialize(b).map_err(|_| OprfError::BadElement { index })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let result = self
+            .0
+            .batch_blind_evaluate(rng, &elements)
+            .expect("at most MAX_BATCH elements, each a point");
+        let evaluated = result
+            .messages
+            .iter()
+            .map(|m| {
+                let mut e = [0; 32];
+                e.copy_from_slice(&m.serialize());
+                e
+            })
+            .collect();
+        let mut proof = [0; 64];
+        proof.copy_from_slice(&result.proof.serialize());
+        Ok((evaluated, proof))
+    }
+
+    /// The pseudonym of normalised ID number `id` in `domain`, computed
+    /// directly with the key (what a blinded exchange yields).
+    pub fn pseudonym(&self, domain: PseudonymKind, id: &str) -> String {
+        let output = self
+            .0
+            .evaluate(&input(domain, id))
+            .expect("an input of a few dozen bytes");
+        pseudonym_of(domain, &output)
+    }
+}
+
+/// Inputs blinded for one request, kept until the answer comes.
+pub struct Blinded {
+    inputs: Vec<Vec<u8>>,
+    clients: Vec<VoprfClient<Suite>>,
+    /// The blinded elements to send, in the order of the inputs.
+    pub elements: Vec<Element>,
+}
+
+/// Blinds `inputs` (see [`input`]) for one request.
+pub fn blind(rng: &mut (impl RngCore + CryptoRng), inputs: Vec<Vec<u8>>) -> Blinded {
+    let mut clients = Vec::with_capacity(inputs.len());
+    let mut elements = Vec::with_capacity(inputs.len());
+    for i in &inputs {
+        let r = VoprfClient::<Suite>::blind(i, rng).expect("a non-empty input under 64 KiB");
+        let mut e = [0; 32];
+        e.copy_from_slice(&r.message.serialize());
+        clients.push(r.state);
+        elements.push(e);
+    }
+    Blinded {
+        inputs,
+        clients,
+        elements,
+    }
+}
+
+impl Blinded {
+    /// Checks the service's answer against `key` and unblinds it: the
+    /// 64-byte outputs, in the order of the inputs.
+    pub fn finish(
+        &self,
+        evaluated: &[Element],
+        proof: &ProofBytes,
+        key: &PublicKey,
+    ) -> Result<Vec<Vec<u8>>, OprfError> {
+        if evaluated.len() != self.clients.len() {
+            return Err(OprfError::Count {
+                sent: self.clients.len(),
+                answered: evaluated.len(),
+            });
+        }
+        let messages = evaluated
+            .iter()
+            .enumerate()
+            .map(|(index, e)| {
+                EvaluationElement::<Suite>::deserialize(e)
+                    .map_err(|_| OprfError::BadElement { index })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let proof = Proof::<Suite>::deserialize(proof).map_err(|_| OprfError::Proof)?;
+        let pk = Suite::deserialize_elem(&key.0).map_err(|_| OprfError::Key("not a point"))?;
+        let outputs =
+            VoprfClient::batch_finalize(&self.inputs, &self.clients, &messages, &proof, pk)
+                .map_err(|_| OprfError::Proof)?;
+        outputs
+            .map(|o| o.map(|o| o.to_vec()).map_err(|_| OprfError::Proof))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blinded_exchange_gives_what_the_key_computes_and_a_wrong_key_is_caught() {
+        let mut rng = rand_core::OsRng;
+        let key = ServiceKey::generate(&mut rng);
+        let ids = ["11010519491231002X", "110105194912310021"];
+        let inputs = ids
+            .iter()
+            .flat_map(|id| {
+                [PseudonymKind::Beneficiary, PseudonymKind::Volunteer].map(|d| input(d, id))
+            })
+            .collect();
+        let blinded = blind(&mut rng, inputs);
+        let (evaluated, proof) = key.evaluate(&mut rng, &blinded.elements).unwrap();
+        let outputs = blinded.finish(&evaluated, &proof, &key.public()).unwrap();
+        assert_eq!(
+            pseudonym_of(PseudonymKind::Beneficiary, &outputs[0]),
+            key.pseudonym(PseudonymKind::Beneficiary, ids[0])
+        );
+        assert_eq!(
+            pseudonym_of(PseudonymKind::Volunteer, &outputs[3]),
+            key.pseudonym(PseudonymKind::Volunteer, ids[1])
+        );
+        // A person's bnf_ and vol_ pseudonyms are unlinkable.
+        assert_ne!(outputs[0][..32], outputs[1][..32]);
+
+        let other = ServiceKey::generate(&mut rng);
+        let (evaluated, proof) = other.evaluate(&mut rng, &blinded.elements).unwrap();
+        assert_eq!(
+            blinded.finish(&evaluated, &proof, &key.public()),
+            Err(OprfError::Proof)
+        );
+        let restored = ServiceKey::from_bytes(&key.to_bytes()).unwrap();
+        assert_eq!(restored.public(), key.public());
+    }
+
+    #[test]
+    fn requests_of_no_point_or_too_many_are_refused() {
+        let mut rng = rand_core::OsRng;
+        let key = ServiceKey::generate(&mut rng);
+        let good = blind(&mut rng, vec![b"x".to_vec()]).elements[0];
+        assert_eq!(
+            key.evaluate(&mut rng, &[good, [0; 32]]),
+            Err(OprfError::BadElement { index: 1 })
+        );
+        assert_eq!(
+            key.evaluate(&mut rng, &[good, [0xff; 32]]),
+            Err(OprfError::BadElement { index: 1 })
+        );
+        assert_eq!(
+            key.evaluate(&mut rng, &vec![good; MAX_BATCH + 1]),
+            Err(OprfError::BatchSize { count: 1_001 })
+        );
+        assert_eq!(
+            key.evaluate(&mut rng, &[]),
+            Err(OprfError::BatchSize { count: 0 })
+        );
+        assert!(PublicKey::from_hex(&"00".repeat(32)).is_err());
+        assert!(PublicKey::from_hex(&key.public().to_hex()).is_ok());
+    }
+}
