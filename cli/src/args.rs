@@ -48,13 +48,71 @@ pub(crate) struct GenesisArgs {
 }
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct PseudonymArgs {
-    /// File holding the deployment's pseudonym secret (mode 0600).
+    /// The pseudonym service of rules version 2 (SPEC §6.3).
+    #[command(subcommand)]
+    pub(crate) cmd: Option<PseudonymCmd>,
+    /// Rules v1: file holding the deployment's pseudonym secret (mode 0600).
     #[arg(long, env = "AIDLEDGER_SECRET_FILE")]
-    pub(crate) secret_file: PathBuf,
+    pub(crate) secret_file: Option<PathBuf>,
     /// Volunteer pseudonyms (vol_) instead of beneficiary ones (bnf_).
     #[arg(long)]
     pub(crate) volunteer: bool,
+    /// ID numbers; read from stdin if none.
+    pub(crate) ids: Vec<String>,
+}
+
+#[derive(clap::Subcommand)]
+pub(crate) enum PseudonymCmd {
+    /// Create the service's key (ristretto255, mode 0600) in DIR and print its public key last.
+    Init(PseudonymInitArgs),
+    /// Serve POST /v1/evaluate (RFC 9497 VOPRF) for the ledger's organisations, and /metrics.
+    Serve(PseudonymServeArgs),
+    /// Print the pseudonyms of ID numbers from the service, its proofs checked against the ledger's key.
+    Of(PseudonymOfArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct PseudonymInitArgs {
+    /// The service's directory (created).
+    #[arg(long)]
+    pub(crate) dir: PathBuf,
+}
+
+#[derive(Args)]
+pub(crate) struct PseudonymServeArgs {
+    /// The service's directory.
+    #[arg(long)]
+    pub(crate) dir: PathBuf,
+    /// Base URL of the ledger's node, whose organisations and keys are checked.
+    #[arg(long, env = "AIDLEDGER_NODE", default_value = "http://127.0.0.1:8080")]
+    pub(crate) node: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    pub(crate) listen: String,
+    /// Evaluations per organisation per day (UTC+8).
+    #[arg(long, default_value_t = cli::pseudonym::service::DEFAULT_QUOTA)]
+    pub(crate) quota: u64,
+}
+
+#[derive(Args)]
+pub(crate) struct PseudonymOfArgs {
+    /// Base URL of the pseudonym service (default: the one the ledger records).
+    #[arg(long)]
+    pub(crate) service: Option<String>,
+    /// Base URL of the ledger's node, which names the service's key.
+    #[arg(long, env = "AIDLEDGER_NODE", default_value = "http://127.0.0.1:8080")]
+    pub(crate) node: String,
+    /// Signing key file of the organisation asking.
+    #[arg(long, env = "AIDLEDGER_KEY")]
+    pub(crate) key: PathBuf,
+    /// The organisation asking.
+    #[arg(long, env = "AIDLEDGER_ISSUER")]
+    pub(crate) issuer: String,
+    /// bnf (beneficiaries) or vol (volunteers).
+    #[arg(long, default_value = "bnf", value_parser = ["bnf", "vol"])]
+    pub(crate) domain: String,
     /// ID numbers; read from stdin if none.
     pub(crate) ids: Vec<String>,
 }
@@ -337,6 +395,18 @@ pub(crate) struct RulesActivateArgs {
     /// What changes, kept in the ledger.
     #[arg(long)]
     pub(crate) note: String,
+}
+
+#[derive(Args)]
+pub(crate) struct RulesPseudonymKeyArgs {
+    #[command(flatten)]
+    pub(crate) signer: SignerArgs,
+    /// The service's public key (64 hex, the last line of `aidledger pseudonym init`).
+    #[arg(long = "public")]
+    pub(crate) public: String,
+    /// The service's URL, where clients ask for pseudonyms.
+    #[arg(long)]
+    pub(crate) service: String,
 }
 
 #[derive(Args)]

@@ -19,6 +19,7 @@ pub mod i18n;
 pub mod iati;
 pub mod import;
 pub mod parse;
+pub mod pseudonym;
 pub mod receipt;
 pub mod refusal;
 pub mod vocab;

@@ -180,6 +180,8 @@ enum Command {
 enum RulesCmd {
     /// Activate the version in force plus one, from the next entry on.
     Activate(RulesActivateArgs),
+    /// Record the pseudonym service's public key and URL (registrar, once; rules v2).
+    PseudonymKey(RulesPseudonymKeyArgs),
 }
 
 #[derive(Subcommand)]
@@ -447,6 +449,7 @@ fn run(command: Command, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         Command::Iati(args) => commands::tables::iati_export(args, stdout),
         Command::Witness(cmd) => commands::witness(cmd, stdout),
         Command::Rules(RulesCmd::Activate(args)) => commands::workflow::rules_activate(args),
+        Command::Rules(RulesCmd::PseudonymKey(args)) => commands::workflow::pseudonym_key(args),
         Command::Need(NeedCmd::Review(args)) => commands::workflow::need_review(args),
         Command::Household(HouseholdCmd::Monitor(args)) => {
             commands::workflow::household_monitor(args)

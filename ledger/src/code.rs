@@ -38,6 +38,9 @@ pub enum Code {
     RuleViolation,
     /// A resident ID or mobile number in a statement.
     PiiDetected,
+    /// Past an organisation's evaluations for the day (the pseudonym
+    /// service, SPEC §6.3).
+    QuotaExceeded,
     /// The node is busy or stopping; retry.
     Overloaded,
     /// The node failed (storage); no detail is given to clients.
@@ -46,7 +49,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, in the SPEC's order.
-    pub const ALL: [Code; 14] = [
+    pub const ALL: [Code; 15] = [
         Code::MalformedJson,
         Code::SchemaViolation,
         Code::BadSignature,
@@ -59,6 +62,7 @@ impl Code {
         Code::TooLarge,
         Code::RuleViolation,
         Code::PiiDetected,
+        Code::QuotaExceeded,
         Code::Overloaded,
         Code::Internal,
     ];
@@ -78,6 +82,7 @@ impl Code {
             Code::TooLarge => ("too_large", 413),
             Code::RuleViolation => ("rule_violation", 422),
             Code::PiiDetected => ("pii_detected", 422),
+            Code::QuotaExceeded => ("quota_exceeded", 429),
             Code::Overloaded => ("overloaded", 503),
             Code::Internal => ("internal", 500),
         }

@@ -66,7 +66,13 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyFileError + '_ {
 pub fn create(path: &Path) -> Result<SigningKey, KeyFileError> {
     let mut seed = [0u8; 32];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
-    let key = SigningKey::from_bytes(&seed);
+    create_with(path, &seed)?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+/// Writes 32 secret bytes (a seed, a scalar) as hex to a new file (mode
+/// 0600, synced); an existing file is never overwritten.
+pub fn create_with(path: &Path, bytes: &[u8; 32]) -> Result<(), KeyFileError> {
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -76,9 +82,8 @@ pub fn create(path: &Path) -> Result<SigningKey, KeyFileError> {
             std::io::ErrorKind::AlreadyExists => KeyFileError::Exists(path.to_path_buf()),
             _ => io(path)(e),
         })?;
-    writeln!(f, "{}", hex::encode(key.to_bytes())).map_err(io(path))?;
-    f.sync_all().map_err(io(path))?;
-    Ok(key)
+    writeln!(f, "{}", hex::encode(bytes)).map_err(io(path))?;
+    f.sync_all().map_err(io(path))
 }
 
 /// The contents of a secret file less its trailing white space (a newline
@@ -120,11 +125,16 @@ fn read_private(path: &Path) -> Result<Vec<u8>, KeyFileError> {
 
 /// Reads a key file written by [`create`].
 pub fn read(path: &Path) -> Result<SigningKey, KeyFileError> {
+    read_bytes(path).map(|seed| SigningKey::from_bytes(&seed))
+}
+
+/// Reads the 32 bytes of a key file written by [`create_with`].
+pub fn read_bytes(path: &Path) -> Result<[u8; 32], KeyFileError> {
     let text = read_private(path)?;
-    let mut seed = [0u8; 32];
-    hex::decode_to_slice(text.trim_ascii(), &mut seed)
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(text.trim_ascii(), &mut bytes)
         .map_err(|_| KeyFileError::Malformed(path.to_path_buf()))?;
-    Ok(SigningKey::from_bytes(&seed))
+    Ok(bytes)
 }
 
 /// Reads the key file at `path`, creating it first if it does not exist.

@@ -141,21 +141,18 @@ impl ServiceKey {
         rng: &mut (impl RngCore + CryptoRng),
         blinded: &[Element],
     ) -> Result<(Vec<Element>, ProofBytes), OprfError> {
-        if blinded.is_empty() || blinded.len() > MAX_BATCH {
-            return Err(OprfError::BatchSize {
-                count: blinded.len(),
-            });
-        }
-        let elements = blinded
-            .iter()
-            .enumerate()
-            .map(|(index, b)| {
-                BlindedElement::<Suite>::deserialize(b).map_err(|_| OprfError::BadElement { index })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self.evaluate_decoded(rng, &decode(blinded)?))
+    }
+
+    /// [`ServiceKey::evaluate`] of elements already decoded.
+    pub fn evaluate_decoded(
+        &self,
+        rng: &mut (impl RngCore + CryptoRng),
+        blinded: &Decoded,
+    ) -> (Vec<Element>, ProofBytes) {
         let result = self
             .0
-            .batch_blind_evaluate(rng, &elements)
+            .batch_blind_evaluate(rng, &blinded.0)
             .expect("at most MAX_BATCH elements, each a point");
         let evaluated = result
             .messages
@@ -168,7 +165,7 @@ impl ServiceKey {
             .collect();
         let mut proof = [0; 64];
         proof.copy_from_slice(&result.proof.serialize());
-        Ok((evaluated, proof))
+        (evaluated, proof)
     }
 
     /// The pseudonym of normalised ID number `id` in `domain`, computed
@@ -180,6 +177,28 @@ impl ServiceKey {
             .expect("an input of a few dozen bytes");
         pseudonym_of(domain, &output)
     }
+}
+
+/// A request's blinded elements, each a ristretto255 point other than the
+/// identity, from 1 to [`MAX_BATCH`] of them.
+pub struct Decoded(Vec<BlindedElement<Suite>>);
+
+/// Decodes a request's blinded elements (what a service checks before it
+/// counts them against a quota).
+pub fn decode(blinded: &[Element]) -> Result<Decoded, OprfError> {
+    if blinded.is_empty() || blinded.len() > MAX_BATCH {
+        return Err(OprfError::BatchSize {
+            count: blinded.len(),
+        });
+    }
+    blinded
+        .iter()
+        .enumerate()
+        .map(|(index, b)| {
+            BlindedElement::<Suite>::deserialize(b).map_err(|_| OprfError::BadElement { index })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Decoded)
 }
 
 /// Inputs blinded for one request, kept until the answer comes.
@@ -242,6 +261,125 @@ impl Blinded {
     }
 }
 
+/// What a request's signature covers: this, then the canonical JSON
+/// (SPEC §1) of the request without `signature`.
+pub const REQUEST_CONTEXT: &[u8] = b"aidledger/pseudonym-request/v1\n";
+
+/// `POST /v1/evaluate` (SPEC §6.3): blinded elements, signed by a key of
+/// the issuer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    /// The organisation asking.
+    pub issuer: String,
+    /// Its signing key.
+    pub key: crate::PublicKey,
+    /// When it was signed (SPEC §1 timestamp).
+    pub issued_at: String,
+    /// The blinded elements, base64.
+    pub blinded: Vec<String>,
+    /// Ed25519 over [`REQUEST_CONTEXT`] and the rest, hex.
+    pub signature: crate::entry::EntrySignature,
+}
+
+/// The answer to a [`Request`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Answer {
+    /// The evaluated elements, base64, in the order of the request's.
+    pub evaluated: Vec<String>,
+    /// The batched DLEQ proof, base64.
+    pub proof: String,
+}
+
+/// Why a request's fields do not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// An element or the proof that is not base64 of the right length.
+    #[error("{0} is not base64 of {1} bytes")]
+    Encoding(&'static str, usize),
+    /// The signature does not verify.
+    #[error("the signature does not verify against the request's key")]
+    Signature,
+}
+
+fn decode_b64<const N: usize>(what: &'static str, s: &str) -> Result<[u8; N], RequestError> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(RequestError::Encoding(what, N))
+}
+
+fn encode_b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+impl Request {
+    /// A request for `elements`, signed now by `signing` for `issuer`.
+    pub fn sign(
+        signing: &ed25519_dalek::SigningKey,
+        issuer: &str,
+        issued_at: String,
+        elements: &[Element],
+    ) -> Request {
+        use ed25519_dalek::Signer;
+        let mut r = Request {
+            issuer: issuer.to_owned(),
+            key: crate::PublicKey(signing.verifying_key().to_bytes()),
+            issued_at,
+            blinded: elements.iter().map(|e| encode_b64(e)).collect(),
+            signature: crate::entry::EntrySignature([0; 64]),
+        };
+        r.signature = crate::entry::EntrySignature(signing.sign(&r.signed_bytes()).to_bytes());
+        r
+    }
+
+    /// The bytes the signature covers.
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        let mut v = serde_json::to_value(self).expect("a request is JSON");
+        v.as_object_mut().expect("an object").remove("signature");
+        let mut bytes = REQUEST_CONTEXT.to_vec();
+        bytes.extend(crate::canonical_json(&v).expect("strings and a list of strings"));
+        bytes
+    }
+
+    /// Checks the signature (strict Ed25519, as entries are checked).
+    pub fn verify(&self) -> Result<(), RequestError> {
+        crate::entry::verify_strict(&self.key, &self.signed_bytes(), &self.signature)
+            .map_err(|_| RequestError::Signature)
+    }
+
+    /// The blinded elements' bytes.
+    pub fn elements(&self) -> Result<Vec<Element>, RequestError> {
+        self.blinded
+            .iter()
+            .map(|b| decode_b64("a blinded element", b))
+            .collect()
+    }
+}
+
+impl Answer {
+    /// The answer of `evaluated` elements and their `proof`.
+    pub fn new(evaluated: &[Element], proof: &ProofBytes) -> Answer {
+        Answer {
+            evaluated: evaluated.iter().map(|e| encode_b64(e)).collect(),
+            proof: encode_b64(proof),
+        }
+    }
+
+    /// Its elements and proof as bytes.
+    pub fn parts(&self) -> Result<(Vec<Element>, ProofBytes), RequestError> {
+        let evaluated = self
+            .evaluated
+            .iter()
+            .map(|e| decode_b64("an evaluated element", e))
+            .collect::<Result<_, _>>()?;
+        Ok((evaluated, decode_b64("the proof", &self.proof)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,6 +417,27 @@ mod tests {
         );
         let restored = ServiceKey::from_bytes(&key.to_bytes()).unwrap();
         assert_eq!(restored.public(), key.public());
+    }
+
+    #[test]
+    fn a_request_is_signed_over_its_canonical_json_and_a_changed_one_fails() {
+        let mut rng = rand_core::OsRng;
+        let signing = ed25519_dalek::SigningKey::from_bytes(&[2; 32]);
+        let elements = blind(&mut rng, vec![b"a".to_vec(), b"b".to_vec()]).elements;
+        let r = Request::sign(&signing, "CN-X", "2026-12-05T01:00:00Z".into(), &elements);
+        r.verify().unwrap();
+        assert_eq!(r.elements().unwrap(), elements);
+        let text = String::from_utf8(r.signed_bytes()).unwrap();
+        assert!(
+            text.starts_with("aidledger/pseudonym-request/v1\n{\"blinded\":[")
+                && !text.contains("signature"),
+            "{text}"
+        );
+        let mut changed = r.clone();
+        changed.blinded.swap(0, 1);
+        assert_eq!(changed.verify(), Err(RequestError::Signature));
+        let back: Request = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
     }
 
     #[test]

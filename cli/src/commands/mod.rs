@@ -28,7 +28,7 @@ use serde_json::Value;
 
 use crate::{
     FundOpenArgs, GenesisArgs, InitArgs, KeyAddArgs, KeyRevokeArgs, KeygenArgs, OrgRegisterArgs,
-    PolicyArgs, PseudonymArgs, SignArgs, SubmitArgs, WitnessCmd,
+    PolicyArgs, PseudonymArgs, PseudonymCmd, SignArgs, SubmitArgs, WitnessCmd,
 };
 
 pub(crate) fn keygen(
@@ -103,26 +103,26 @@ pub(crate) fn genesis(args: GenesisArgs, stdout: &mut impl Write) -> anyhow::Res
 
 pub(crate) fn pseudonyms(
     PseudonymArgs {
+        cmd,
         secret_file,
         volunteer,
         ids,
     }: PseudonymArgs,
     stdout: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
+    if let Some(cmd) = cmd {
+        return pseudonym_service(cmd, stdout);
+    }
+    let Some(secret_file) = secret_file else {
+        anyhow::bail!("{}", t!("pseudonym.how"));
+    };
     let secret = keyfile::read_secret(&secret_file)?;
     let kind = if volunteer {
         PseudonymKind::Volunteer
     } else {
         PseudonymKind::Beneficiary
     };
-    let ids = if ids.is_empty() {
-        std::io::stdin()
-            .lock()
-            .lines()
-            .collect::<Result<Vec<_>, _>>()?
-    } else {
-        ids
-    };
+    let ids = ids_or_stdin(ids)?;
     for id in ids.iter().filter(|l| !l.trim().is_empty()) {
         // The ID number itself is never echoed: only its position.
         let p = pseudonym(&secret, id, kind).map_err(|_| {
@@ -136,6 +136,70 @@ pub(crate) fn pseudonyms(
             )
         })?;
         writeln!(stdout, "{p}")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ids`, or the non-empty lines of stdin if there are none.
+fn ids_or_stdin(ids: Vec<String>) -> anyhow::Result<Vec<String>> {
+    if !ids.is_empty() {
+        return Ok(ids);
+    }
+    Ok(std::io::stdin()
+        .lock()
+        .lines()
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .filter(|l| !l.trim().is_empty())
+        .collect())
+}
+
+fn pseudonym_service(cmd: PseudonymCmd, stdout: &mut impl Write) -> anyhow::Result<ExitCode> {
+    use cli::pseudonym::{client, service};
+    match cmd {
+        PseudonymCmd::Init(a) => {
+            let public = service::init(&a.dir)?;
+            writeln!(
+                stdout,
+                "{}",
+                t!(
+                    "keygen.secret",
+                    path = a.dir.join(service::KEY_FILE).display()
+                )
+            )?;
+            writeln!(stdout, "{public}")?;
+        }
+        PseudonymCmd::Serve(a) => {
+            let s = service::Service::open(&a.dir, &a.node, a.quota)?;
+            service::serve(s, &a.listen)?;
+        }
+        PseudonymCmd::Of(a) => {
+            let node = NodeClient::new(&a.node);
+            let signing = keyfile::read(&a.key)?;
+            // Refusals (no key in the ledger, the service's, a proof that
+            // fails, an ID that is none) exit 1; the rest 2.
+            let refused = |e: anyhow::Error| match e.downcast::<client::PseudonymError>() {
+                Ok(p) => cli::Failed(p.to_string()).into(),
+                Err(e) => e,
+            };
+            let c = client::PseudonymClient::from_ledger(
+                &node,
+                a.service.as_deref(),
+                signing,
+                &a.issuer,
+            )
+            .map_err(refused)?;
+            let domain = if a.domain == "vol" {
+                PseudonymKind::Volunteer
+            } else {
+                PseudonymKind::Beneficiary
+            };
+            let ids = client::normalise_all(&ids_or_stdin(a.ids)?)
+                .map_err(|e| cli::Failed(e.to_string()))?;
+            for p in c.pseudonyms(domain, &ids).map_err(refused)? {
+                writeln!(stdout, "{p}")?;
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

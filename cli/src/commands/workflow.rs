@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::args::{
     ApproveArgs, FundRecoverArgs, HouseholdCloseArgs, HouseholdMonitorArgs, HouseholdShowArgs,
-    HouseholdVisitArgs, NeedReviewArgs, RejectArgs, RulesActivateArgs,
+    HouseholdVisitArgs, NeedReviewArgs, RejectArgs, RulesActivateArgs, RulesPseudonymKeyArgs,
 };
 use cli::admin;
 use cli::client::{seg, NodeClient};
@@ -28,6 +28,17 @@ pub(crate) fn rules_activate(args: RulesActivateArgs) -> anyhow::Result<ExitCode
     let body = body::RulesActivate {
         version: args.version,
         note: args.note,
+    };
+    admin::sign_and_submit(&args.signer.into(), &body, &done)
+}
+
+pub(crate) fn pseudonym_key(args: RulesPseudonymKeyArgs) -> anyhow::Result<ExitCode> {
+    // Checked here too, so that a key pasted wrong is said before signing.
+    ledger::oprf::PublicKey::from_hex(&args.public)?;
+    let done = t!("rules.pseudonym_key", service = args.service).into_owned();
+    let body = body::PseudonymKey {
+        key: args.public,
+        service: args.service,
     };
     admin::sign_and_submit(&args.signer.into(), &body, &done)
 }

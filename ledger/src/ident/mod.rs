@@ -110,6 +110,48 @@ pub fn resident_id_check_char(first17: &str) -> Option<char> {
     Some(char::from(ID_CHECK[(sum % 11) as usize]))
 }
 
+/// Why a written ID number is not one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IdProblem {
+    /// Not 17 digits and a digit or `X`.
+    #[error("not 18 characters of 17 digits and a digit or X")]
+    Shape,
+    /// The GB 11643 check character is not the one its digits give.
+    #[error("its check character should be {expected}")]
+    CheckChar {
+        /// The check character the first 17 digits give.
+        expected: char,
+    },
+}
+
+/// A resident ID number as people write it, normalised: full-width digits
+/// and letters made ASCII, a lower-case `x` upper-case, spaces (ASCII or
+/// ideographic) left out; then its shape and its GB 11643 check character
+/// are checked.
+pub fn normalise_resident_id(raw: &str) -> Result<String, IdProblem> {
+    let id: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| match c {
+            '０'..='９' => char::from(b'0' + (c as u32 - '０' as u32) as u8),
+            'Ｘ' | 'ｘ' | 'x' => 'X',
+            c => c,
+        })
+        .collect();
+    let b = id.as_bytes();
+    if b.len() != 18
+        || !b[..17].iter().all(u8::is_ascii_digit)
+        || !(b[17].is_ascii_digit() || b[17] == b'X')
+    {
+        return Err(IdProblem::Shape);
+    }
+    let expected = resident_id_check_char(&id[..17]).ok_or(IdProblem::Shape)?;
+    if char::from(b[17]) != expected {
+        return Err(IdProblem::CheckChar { expected });
+    }
+    Ok(id)
+}
+
 /// What a pseudonym stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PseudonymKind {
@@ -164,6 +206,38 @@ pub use pii::{find_pii, pii_in_body, pii_in_statement, Pii};
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn id_numbers_are_normalised_as_people_write_them() {
+        for written in [
+            "11010519491231002X",
+            "11010519491231002x",
+            "110105 1949 1231 002X",
+            "１１０１０５１９４９１２３１００２Ｘ",
+            "\u{3000}11010519491231002ｘ ",
+        ] {
+            assert_eq!(
+                normalise_resident_id(written).unwrap(),
+                "11010519491231002X"
+            );
+        }
+        assert_eq!(
+            normalise_resident_id("321182197508210226"),
+            Ok("321182197508210226".into())
+        );
+        assert_eq!(
+            normalise_resident_id("110105194912310021"),
+            Err(IdProblem::CheckChar { expected: 'X' })
+        );
+        for bad in [
+            "1101051949123100",
+            "11010519491231002Y",
+            "1101051949123100X1",
+            "",
+        ] {
+            assert_eq!(normalise_resident_id(bad), Err(IdProblem::Shape), "{bad}");
+        }
+    }
 
     #[test]
     fn org_ids() {
