@@ -17,6 +17,7 @@ use testkit::fuzz::{config, mutated};
 fn csv_seeds() -> Vec<Vec<u8>> {
     let mut out: Vec<Vec<u8>> = ["disbursements-gbk.csv", "disbursements-en.csv"]
         .iter()
+        .chain(["households-gbk.csv"].iter())
         .map(|f| std::fs::read(format!("{}/samples/{f}", env!("CARGO_MANIFEST_DIR"))).unwrap())
         .collect();
     out.push(
@@ -34,8 +35,12 @@ proptest! {
     #![proptest_config(config(512))]
 
     #[test]
-    fn spreadsheet_rows(input in mutated(csv_seeds()), kind in 0usize..4) {
-        let kind = [Kind::Disbursement, Kind::FundReceive, Kind::CreditAward, Kind::NeedPublish][kind];
+    fn spreadsheet_rows(input in mutated(csv_seeds()), kind in 0usize..9) {
+        let kind = [
+            Kind::Disbursement, Kind::FundReceive, Kind::CreditAward, Kind::NeedPublish,
+            Kind::HouseholdMonitor, Kind::HouseholdVisit, Kind::HouseholdClose, Kind::FundRecover,
+            Kind::NeedReview,
+        ][kind];
         for encoding in ["auto", "utf-8", "gbk"] {
             if let Ok(rows) = read_rows(&input, encoding, kind, Some(b"fuzz-secret")) {
                 // Every amount read is one an entry may hold.
@@ -64,6 +69,52 @@ proptest! {
         if let Ok(text) = std::str::from_utf8(&input) {
             if let Ok(fen) = yuan_to_fen(text) {
                 prop_assert!(fen < 1u64 << 53, "{text} gave {fen}");
+            }
+        }
+    }
+}
+
+/// Valid evaluation requests (SPEC §6.3) signed now, as seeds.
+fn request_seeds() -> Vec<Vec<u8>> {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[2; 32]);
+    [1usize, 3]
+        .iter()
+        .map(|n| {
+            let inputs = (0..*n).map(|i| vec![b'a' + i as u8]).collect();
+            let elements = ledger::oprf::blind(&mut rand_core::OsRng, inputs).elements;
+            let at = ledger::entry::format_timestamp(std::time::SystemTime::now());
+            let r = ledger::oprf::Request::sign(&key, "CN-USCI-53440300MJ0000018R", at, &elements)
+                .unwrap();
+            serde_json::to_vec(&r).unwrap()
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    /// The pseudonym service's request parser: no input panics; what it
+    /// takes is signed, fresh and of 1 to 1,000 elements of 32 bytes; what
+    /// it refuses, it refuses with one of the codes §6.3 gives it.
+    #[test]
+    fn pseudonym_requests(input in mutated(request_seeds())) {
+        use cli::pseudonym::service::{check_request, WINDOW};
+        use ledger::code::Code;
+        let now = std::time::SystemTime::now();
+        match check_request(&input, now) {
+            Ok((request, elements)) => {
+                prop_assert!(request.verify().is_ok());
+                prop_assert!((1..=1_000).contains(&elements.len()));
+                let at = ledger::entry::parse_timestamp(&request.issued_at).unwrap();
+                let off = now.duration_since(at).or_else(|_| at.duration_since(now)).unwrap();
+                prop_assert!(off <= WINDOW);
+            }
+            Err((code, message)) => {
+                prop_assert!(
+                    matches!(code, Code::MalformedJson | Code::TooLarge | Code::SchemaViolation | Code::BadSignature),
+                    "{code:?}: {message}"
+                );
+                prop_assert!(!message.is_empty());
             }
         }
     }

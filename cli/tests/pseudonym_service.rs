@@ -63,7 +63,7 @@ fn raw(
     elements: &[[u8; 32]],
     at: SystemTime,
 ) -> (u16, Value) {
-    let r = Request::sign(key, issuer, ledger::entry::format_timestamp(at), elements);
+    let r = Request::sign(key, issuer, ledger::entry::format_timestamp(at), elements).unwrap();
     post(addr, &serde_json::to_vec(&r).unwrap())
 }
 
@@ -224,7 +224,8 @@ fn one_person_one_pseudonym_the_refusals_and_the_proof() {
         CHARITY,
         ledger::entry::format_timestamp(now),
         &[element],
-    );
+    )
+    .unwrap();
     forged.issuer = UNION.to_owned();
     assert_eq!(
         code(post(addr, &serde_json::to_vec(&forged).unwrap())),

@@ -300,6 +300,10 @@ pub enum RequestError {
     /// The signature does not verify.
     #[error("the signature does not verify against the request's key")]
     Signature,
+    /// A field that has no canonical JSON form (SPEC §1), so no signed
+    /// bytes.
+    #[error("not signable: {0}")]
+    NotCanonical(String),
 }
 
 fn decode_b64<const N: usize>(what: &'static str, s: &str) -> Result<[u8; N], RequestError> {
@@ -323,7 +327,7 @@ impl Request {
         issuer: &str,
         issued_at: String,
         elements: &[Element],
-    ) -> Request {
+    ) -> Result<Request, RequestError> {
         use ed25519_dalek::Signer;
         let mut r = Request {
             issuer: issuer.to_owned(),
@@ -332,22 +336,24 @@ impl Request {
             blinded: elements.iter().map(|e| encode_b64(e)).collect(),
             signature: crate::entry::EntrySignature([0; 64]),
         };
-        r.signature = crate::entry::EntrySignature(signing.sign(&r.signed_bytes()).to_bytes());
-        r
+        r.signature = crate::entry::EntrySignature(signing.sign(&r.signed_bytes()?).to_bytes());
+        Ok(r)
     }
 
     /// The bytes the signature covers.
-    pub fn signed_bytes(&self) -> Vec<u8> {
+    pub fn signed_bytes(&self) -> Result<Vec<u8>, RequestError> {
         let mut v = serde_json::to_value(self).expect("a request is JSON");
         v.as_object_mut().expect("an object").remove("signature");
         let mut bytes = REQUEST_CONTEXT.to_vec();
-        bytes.extend(crate::canonical_json(&v).expect("strings and a list of strings"));
-        bytes
+        bytes.extend(
+            crate::canonical_json(&v).map_err(|e| RequestError::NotCanonical(e.to_string()))?,
+        );
+        Ok(bytes)
     }
 
     /// Checks the signature (strict Ed25519, as entries are checked).
     pub fn verify(&self) -> Result<(), RequestError> {
-        crate::entry::verify_strict(&self.key, &self.signed_bytes(), &self.signature)
+        crate::entry::verify_strict(&self.key, &self.signed_bytes()?, &self.signature)
             .map_err(|_| RequestError::Signature)
     }
 
@@ -424,10 +430,10 @@ mod tests {
         let mut rng = rand_core::OsRng;
         let signing = ed25519_dalek::SigningKey::from_bytes(&[2; 32]);
         let elements = blind(&mut rng, vec![b"a".to_vec(), b"b".to_vec()]).elements;
-        let r = Request::sign(&signing, "CN-X", "2026-12-05T01:00:00Z".into(), &elements);
+        let r = Request::sign(&signing, "CN-X", "2026-12-05T01:00:00Z".into(), &elements).unwrap();
         r.verify().unwrap();
         assert_eq!(r.elements().unwrap(), elements);
-        let text = String::from_utf8(r.signed_bytes()).unwrap();
+        let text = String::from_utf8(r.signed_bytes().unwrap()).unwrap();
         assert!(
             text.starts_with("aidledger/pseudonym-request/v1\n{\"blinded\":[")
                 && !text.contains("signature"),

@@ -96,7 +96,7 @@ impl PseudonymClient {
         let inputs = ids.iter().map(|id| oprf::input(domain, id)).collect();
         let blinded = oprf::blind(&mut rand_core::OsRng, inputs);
         let issued_at = ledger::entry::format_timestamp(std::time::SystemTime::now());
-        let request = Request::sign(&self.signing, &self.issuer, issued_at, &blinded.elements);
+        let request = Request::sign(&self.signing, &self.issuer, issued_at, &blinded.elements)?;
         let (status, body) = self
             .service
             .post("/v1/evaluate", &serde_json::to_vec(&request)?)?;

@@ -222,9 +222,17 @@ impl IntoResponse for Refused {
     }
 }
 
-/// The checks of a request that need no state: its shape, its size, its
-/// elements' encoding, its signature and its time.
-fn parse(body: &[u8], now: SystemTime) -> Result<(Request, Vec<[u8; 32]>), Refused> {
+/// A request that passed [`check_request`], with its elements' bytes.
+pub type Checked = (Request, Vec<ledger::oprf::Element>);
+
+/// The checks of a request that need no state (its shape, its size, its
+/// elements' encoding, its signature and its time, received at `now`):
+/// the request and its elements, or the refusal's code and message.
+pub fn check_request(body: &[u8], now: SystemTime) -> Result<Checked, (Code, String)> {
+    parse(body, now).map_err(|r| (r.code, r.message))
+}
+
+fn parse(body: &[u8], now: SystemTime) -> Result<Checked, Refused> {
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| refused(Code::MalformedJson, format!("the body is not JSON: {e}")))?;
     let count = value["blinded"].as_array().map_or(0, Vec::len);
@@ -246,9 +254,10 @@ fn parse(body: &[u8], now: SystemTime) -> Result<(Request, Vec<[u8; 32]>), Refus
     let elements = request
         .elements()
         .map_err(|e| refused(Code::SchemaViolation, e.to_string()))?;
-    request
-        .verify()
-        .map_err(|e| refused(Code::BadSignature, e.to_string()))?;
+    request.verify().map_err(|e| match e {
+        ledger::oprf::RequestError::Signature => refused(Code::BadSignature, e.to_string()),
+        e => refused(Code::SchemaViolation, e.to_string()),
+    })?;
     let issued = ledger::entry::parse_timestamp(&request.issued_at).ok_or_else(|| {
         refused(
             Code::SchemaViolation,
