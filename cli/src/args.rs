@@ -47,22 +47,6 @@ pub(crate) struct GenesisArgs {
     pub(crate) org_keys: Vec<String>,
 }
 
-#[derive(Args)]
-#[command(args_conflicts_with_subcommands = true)]
-pub(crate) struct PseudonymArgs {
-    /// The pseudonym service of rules version 2 (SPEC §6.3).
-    #[command(subcommand)]
-    pub(crate) cmd: Option<PseudonymCmd>,
-    /// Rules v1: file holding the deployment's pseudonym secret (mode 0600).
-    #[arg(long, env = "AIDLEDGER_SECRET_FILE")]
-    pub(crate) secret_file: Option<PathBuf>,
-    /// Volunteer pseudonyms (vol_) instead of beneficiary ones (bnf_).
-    #[arg(long)]
-    pub(crate) volunteer: bool,
-    /// ID numbers; read from stdin if none.
-    pub(crate) ids: Vec<String>,
-}
-
 #[derive(clap::Subcommand)]
 pub(crate) enum PseudonymCmd {
     /// Create the service's key (ristretto255, mode 0600) in DIR and print its public key last.
@@ -267,20 +251,23 @@ pub(crate) struct InitArgs {
     /// The organisation you sign for.
     #[arg(long)]
     pub(crate) issuer: Option<String>,
-    /// The deployment's pseudonym secret file.
-    #[arg(long)]
-    pub(crate) secret_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
 pub(crate) struct BeneficiaryArgs {
     #[command(flatten)]
     pub(crate) node: NodeArg,
-    /// Pseudonym secret: turns a resident ID number given instead of a
-    /// pseudonym into one on this machine (the number is never sent).
-    #[arg(long, env = "AIDLEDGER_SECRET_FILE")]
-    pub(crate) secret_file: Option<PathBuf>,
-    /// bnf_ pseudonym, or a resident ID number with --secret-file.
+    /// For an ID number: your signing key file, to ask the pseudonym
+    /// service (the number leaves this machine only blinded).
+    #[arg(long, env = "AIDLEDGER_KEY")]
+    pub(crate) key: Option<PathBuf>,
+    /// For an ID number: the organisation you sign for.
+    #[arg(long, env = "AIDLEDGER_ISSUER")]
+    pub(crate) issuer: Option<String>,
+    /// The pseudonym service (default: the one the ledger records).
+    #[arg(long)]
+    pub(crate) service: Option<String>,
+    /// bnf_ pseudonym, or a resident ID number (rules v2: its pseudonym from the service).
     pub(crate) bnf: String,
 }
 

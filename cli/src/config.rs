@@ -1,7 +1,7 @@
 //! The CLI's config file, written by `aidledger init`: the node, the trust
-//! anchors the operator published (vkey, genesis) and the paths of this
-//! user's key and pseudonym secret. Every value is a default: a flag, or an
-//! `AIDLEDGER_*` environment variable, overrides it.
+//! anchors the operator published (vkey, genesis), the path of this user's
+//! key and the organisation it signs for. Every value is a default: a flag,
+//! or an `AIDLEDGER_*` environment variable, overrides it.
 
 use std::path::{Path, PathBuf};
 
@@ -31,8 +31,10 @@ pub struct Config {
     /// The organisation this user signs for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
-    /// The deployment's pseudonym secret file.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The pseudonym secret file of older versions: read so that an old
+    /// config still loads, never used or written (pseudonyms come from the
+    /// pseudonym service, SPEC §6.3).
+    #[serde(default, skip_serializing)]
     pub secret_file: Option<PathBuf>,
 }
 
@@ -90,7 +92,6 @@ impl Config {
             ("AIDLEDGER_GENESIS", self.genesis.clone()),
             ("AIDLEDGER_KEY", path(&self.key)),
             ("AIDLEDGER_ISSUER", self.issuer.clone()),
-            ("AIDLEDGER_SECRET_FILE", path(&self.secret_file)),
         ]
         .into_iter()
         .filter_map(|(name, value)| Some((name, value?)))

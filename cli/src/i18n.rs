@@ -421,7 +421,7 @@ fn in_yuan(locale: &str, e: &NodeError) -> Option<String> {
 /// A key or secret file's fault in the interface's language, with what to
 /// do; `None` for an I/O error, said as the system says it.
 pub fn key_file(e: &ledger::keyfile::KeyFileError) -> Option<String> {
-    use ledger::keyfile::{KeyFileError, MIN_SECRET};
+    use ledger::keyfile::KeyFileError;
     Some(
         match e {
             KeyFileError::Io { .. } => return None,
@@ -433,12 +433,6 @@ pub fn key_file(e: &ledger::keyfile::KeyFileError) -> Option<String> {
             KeyFileError::Malformed(path) => t!("keyfile.malformed", path = path.display()),
             KeyFileError::Exists(path) => t!("keyfile.exists", path = path.display()),
             KeyFileError::Empty(path) => t!("keyfile.empty", path = path.display()),
-            KeyFileError::Short { path, len } => t!(
-                "keyfile.short",
-                path = path.display(),
-                len = len,
-                min = MIN_SECRET
-            ),
         }
         .into_owned(),
     )

@@ -78,9 +78,10 @@ struct ImportArgs {
     /// disbursement, fund.receive or credit.award.
     #[arg(long)]
     kind: Kind,
-    /// Pseudonym secret, for an id_number column.
-    #[arg(long, env = "AIDLEDGER_SECRET_FILE")]
-    secret_file: Option<PathBuf>,
+    /// The pseudonym service, for an id_number column (default: the one the
+    /// ledger records; rules v2).
+    #[arg(long)]
+    service: Option<String>,
     /// utf-8, gbk or auto.
     #[arg(long, default_value = "auto")]
     encoding: String,
@@ -119,8 +120,9 @@ enum Command {
     /// Start a new ledger: write entry 0 (the registrar organisation, signed by
     /// its key) to a fresh node and print what to publish: origin, vkey, genesis.
     Genesis(GenesisArgs),
-    /// Print the pseudonyms of resident ID numbers (arguments, or one per line on stdin).
-    Pseudonym(PseudonymArgs),
+    /// The pseudonym service (rules v2, SPEC §6.3): run it, or ask it for the pseudonyms of ID numbers.
+    #[command(subcommand)]
+    Pseudonym(PseudonymCmd),
     /// Sign a statement and print the entry (checked against the schema first).
     Sign(SignArgs),
     /// Submit entries (one JSON entry, an array, or NDJSON) and print verified receipts.
@@ -373,6 +375,9 @@ fn main() -> ExitCode {
         {
             match cli::config::Config::load(&path) {
                 Ok(config) => {
+                    if config.secret_file.is_some() {
+                        eprintln!("{}", t!("config.secret_unused", path = path.display()));
+                    }
                     for (name, value) in config.as_env() {
                         std::env::set_var(name, value);
                     }

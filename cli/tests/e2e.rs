@@ -469,15 +469,12 @@ fn iati_export_validates_against_the_2_03_schema() {
 #[test]
 fn the_sample_spreadsheets_import_and_a_rerun_adds_nothing() {
     let w = World::new();
-    let secret = w.path("secret");
-    std::fs::write(&secret, "deployment secret of the county office\n").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let _service = w.pseudonym_service();
     let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/samples");
     for sample in ["disbursements-gbk.csv", "disbursements-en.csv"] {
         let file = w.path(sample);
         std::fs::copy(format!("{samples}/{sample}"), &file).unwrap();
-        let args = w.import_args(&file, &["--secret-file", &secret]);
+        let args = w.import_args(&file, &[]);
         let out = ok(&args, None);
         assert!(out.stdout.contains("0 refused"), "{}", out.stdout);
         let out = ok(&args, None);
@@ -487,14 +484,12 @@ fn the_sample_spreadsheets_import_and_a_rerun_adds_nothing() {
             out.stdout
         );
     }
-    assert_eq!(w.size(), 4 + 3 + 2);
-    // The same people from the UTF-8 file get the same pseudonyms.
-    let first = w.node.get("/v1/entries/4")["leaf"]["entry"]["statement"]["body"].clone();
-    let out = ok(
-        &["pseudonym", "--secret-file", &secret],
-        Some(b"321181196003120136\n"),
-    );
-    assert_eq!(first["beneficiary"].as_str().unwrap(), out.stdout.trim());
+    // Setup, rules v2 and the pseudonym key, then the rows.
+    assert_eq!(w.size(), 4 + 2 + 3 + 2);
+    // The ID numbers' pseudonyms are the pseudonym service's.
+    let first = w.node.get("/v1/entries/6")["leaf"]["entry"]["statement"]["body"].clone();
+    let made = w.pseudonyms_of("bnf", &["321181196003120136"]);
+    assert_eq!(first["beneficiary"].as_str().unwrap(), made[0]);
     assert_eq!(first["amount"], 300_000);
     assert_eq!(first["tier"], "assisted");
     assert_eq!(first["date"], "2026-03-05");
@@ -505,57 +500,30 @@ fn the_sample_spreadsheets_import_and_a_rerun_adds_nothing() {
 }
 
 #[test]
-fn pseudonyms_need_a_private_secret_and_a_valid_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("secret");
-    std::fs::write(&secret, "deployment secret of the county office\n").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let s = secret.to_str().unwrap();
-    let out = ok(
-        &["pseudonym", "--secret-file", s, "11010519491231002X"],
-        None,
-    );
-    let p = out.stdout.trim();
-    assert!(p.starts_with("bnf_") && p.len() == 68, "{p}");
-    // Lower-case x and stdin give the same pseudonym; vol_ differs.
-    assert_eq!(
-        ok(
-            &["pseudonym", "--secret-file", s],
-            Some(b"11010519491231002x\n")
-        )
-        .stdout
-        .trim(),
-        p
-    );
-    let v = ok(
-        &[
-            "pseudonym",
-            "--secret-file",
-            s,
-            "--volunteer",
-            "11010519491231002X",
-        ],
-        None,
+fn an_id_number_that_is_none_stops_the_whole_file_and_is_never_echoed() {
+    let w = World::new();
+    let _service = w.pseudonym_service();
+    let file = w.path("ids.csv");
+    std::fs::write(
+        &file,
+        "身份证号,资金编号,类别,致困原因,金额（元）,发放方式,区划代码,发放日期\n\
+         321181196003120136,MED-2026,救助户,因病,100,现金,321181,2026/3/5\n\
+         110105194912310021,MED-2026,救助户,因病,100,现金,321181,2026/3/5\n\
+         11010519491231,MED-2026,救助户,因病,100,现金,321181,2026/3/5\n",
     )
-    .stdout;
-    assert!(v.starts_with("vol_") && v[4..] != p[4..]);
-    let out = cli(
-        &["pseudonym", "--secret-file", s, "110105194912310021"],
-        None,
-    );
-    assert_eq!(out.code, 2);
+    .unwrap();
+    let size = w.size();
+    let out = cli(&w.import_args(&file, &[]), None);
+    assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
-        !out.stderr.contains("110105194912310021"),
-        "the ID is not echoed"
+        out.stderr.contains("row 3")
+            && out.stderr.contains("should be X")
+            && out.stderr.contains("row 4"),
+        "{}",
+        out.stderr
     );
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
-    assert_eq!(
-        cli(
-            &["pseudonym", "--secret-file", s, "11010519491231002X"],
-            None
-        )
-        .code,
-        2
+    assert!(
+        !out.stderr.contains("110105194912310021") && !out.stderr.contains("321181196003120136")
     );
+    assert_eq!(w.size(), size, "nothing of the file was sent");
 }

@@ -42,7 +42,10 @@ proptest! {
             Kind::NeedReview,
         ][kind];
         for encoding in ["auto", "utf-8", "gbk"] {
-            if let Ok(rows) = read_rows(&input, encoding, kind, Some(b"fuzz-secret")) {
+            if let Ok(mut rows) = read_rows(&input, encoding, kind) {
+                // The pseudonym service's part, stood in for: one a domain.
+                rows.pseudonymise(&|d, ids| Ok(vec![format!("{}_{}", d.label(), "0".repeat(64)); ids.len()]))
+                    .unwrap();
                 // Every amount read is one an entry may hold.
                 for (row, body) in &rows.bodies {
                     if let Some(amount) = body.get("amount") {

@@ -97,11 +97,9 @@ fn the_readme_starts_a_new_ledger_from_an_empty_directory() {
         "registrar.key.pub",
         "charity.key",
         "charity.key.pub",
-        "secret",
     ] {
         assert!(d.join(file).exists(), "{file}");
     }
-    assert!(std::fs::read(d.join("secret")).unwrap().len() >= 32);
     // The published values are the node's own, and its genesis is entry 0.
     let published = std::fs::read_to_string(d.join("published.txt")).unwrap();
     let value = |label: &str| {

@@ -3,8 +3,8 @@
 //! the log, and `ok` again when it returns; a fork proved by the witnesses
 //! is `fork` (503, never `overloaded`) and its evidence is written once;
 //! `keygen` and `witness init` label what they print, write the public
-//! half next to the key and never overwrite a key; a short pseudonym
-//! secret is refused.
+//! half next to the key and never overwrite a key; a pseudonym service key
+//! others may read, or that is none, is refused.
 
 mod common;
 
@@ -442,44 +442,44 @@ fn witness_init_labels_its_vkey_and_never_overwrites_a_key() {
 }
 
 #[test]
-fn a_short_pseudonym_secret_is_refused() {
+fn a_pseudonym_service_key_others_can_read_or_that_is_none_is_refused() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("secret");
-    let s = secret.to_str().unwrap();
-    let write = |text: &str| {
-        std::fs::write(&secret, text).unwrap();
-        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let d = dir.path().join("service");
+    let out = ok(&["pseudonym", "init", "--dir", d.to_str().unwrap()], None);
+    let public = out.stdout.lines().last().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(d.join("service.pub"))
+            .unwrap()
+            .trim(),
+        public
+    );
+    let key = d.join("service.key");
+    let serve = || {
+        cli(
+            &[
+                "pseudonym",
+                "serve",
+                "--dir",
+                d.to_str().unwrap(),
+                "--node",
+                "http://127.0.0.1:9",
+            ],
+            None,
+        )
     };
-    write("secret!\n");
-    let out = cli(
-        &["pseudonym", "--secret-file", s, "11010519491231002X"],
-        None,
-    );
-    assert_eq!(out.code, 2, "{}", out.stdout);
-    assert!(out.stdout.is_empty(), "{}", out.stdout);
-    assert!(
-        out.stderr
-            .contains("holds 7 bytes; a secret needs at least 32"),
-        "{}",
-        out.stderr
-    );
-    let out = cli_env(
-        &["pseudonym", "--secret-file", s, "11010519491231002X"],
-        None,
-        &[("LANG", "zh_CN.UTF-8")],
-    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = serve();
     assert_eq!(out.code, 2);
-    assert!(
-        out.stderr.contains("只有 7 字节；密钥至少需要 32 字节"),
-        "{}",
-        out.stderr
-    );
-    // 32 bytes (the newline an editor adds is not counted) are enough.
-    write(&format!("{}\n", "k".repeat(32)));
-    let out = ok(
-        &["pseudonym", "--secret-file", s, "11010519491231002X"],
-        None,
-    );
-    assert!(out.stdout.starts_with("bnf_"), "{}", out.stdout);
+    assert!(out.stderr.contains("chmod 600"), "{}", out.stderr);
+    std::fs::write(&key, "not a key\n").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = serve();
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("does not hold a key"), "{}", out.stderr);
+    // The zero scalar is no key either.
+    std::fs::write(&key, format!("{}\n", "00".repeat(32))).unwrap();
+    let out = serve();
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("not a pseudonym key"), "{}", out.stderr);
 }

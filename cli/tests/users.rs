@@ -258,7 +258,7 @@ fn a_resident_id_given_to_beneficiary_is_never_sent() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let out = cli(&["beneficiary", "--node", &url, "11010519491231002X"], None);
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("--secret-file"), "{}", out.stderr);
+    assert!(out.stderr.contains("--key and --issuer"), "{}", out.stderr);
     assert!(
         !out.stderr.contains("11010519491231002X"),
         "the number is echoed"
@@ -507,7 +507,7 @@ fn chinese_and_english_messages() {
     );
     assert_eq!(
         out.stderr,
-        "aidledger：错误：这是身份证号，不会发送给节点：请用 --secret-file 在本机换算成假名后查询\n"
+        "aidledger：错误：这是身份证号，不会发送给节点：请给出 --key 与 --issuer（或先运行 aidledger init），向假名服务换算其假名\n"
     );
 
     let out = cli(&w.import_args(&file, &[]), None);

@@ -226,11 +226,9 @@ fn version_2_workflows_from_the_command_line() {
         shown.stdout
     );
     // A township's monitoring sheet (GBK, Chinese headers, ID numbers made
-    // pseudonyms here); a row with a risk no rule knows is named by its row.
-    let secret = w.path("secret");
-    std::fs::write(&secret, "deployment secret of the county office\n").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // pseudonyms by the pseudonym service); a row with a risk no rule knows
+    // is named by its row.
+    let _service = w.pseudonym_service();
     let mut sheet = include_bytes!(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/samples/households-gbk.csv"
@@ -245,13 +243,7 @@ fn version_2_workflows_from_the_command_line() {
     let file = w.path("households.csv");
     std::fs::write(&file, sheet).unwrap();
     let import = |locale: &[(&str, &str)]| {
-        let mut args = vec![
-            "import",
-            "--kind",
-            "household.monitor",
-            "--secret-file",
-            &secret,
-        ];
+        let mut args = vec!["import", "--kind", "household.monitor"];
         args.extend(as_monitor.iter().map(String::as_str));
         args.push(&file);
         cli_env(&args, None, locale)
@@ -265,13 +257,8 @@ fn version_2_workflows_from_the_command_line() {
         "{}",
         imported.stderr
     );
-    let monitored = ok(
-        &["pseudonym", "--secret-file", &secret],
-        Some(b"321182197508210226\n"),
-    );
-    let household = w
-        .node
-        .get(&format!("/v1/households/{}", monitored.stdout.trim()));
+    let monitored = w.pseudonyms_of("bnf", &["321182197508210226"]);
+    let household = w.node.get(&format!("/v1/households/{}", monitored[0]));
     assert_eq!(
         household["household"]["risks"],
         json!(["disability"]),
@@ -372,7 +359,10 @@ fn version_2_workflows_from_the_command_line() {
         listed.stdout
     );
     assert!(
-        !listed.stdout.contains(&format!("{small:>8}")),
+        !listed
+            .stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with(&format!("{small} "))),
         "{}",
         listed.stdout
     );

@@ -164,26 +164,51 @@ fn every_command_speaks_chinese() {
     zh_ok(&["keygen", "--out", &key], None);
     let again = zh(&["keygen", "--out", &key], None);
     assert_eq!(again.code, 2);
-    let secret = w.path("secret");
-    std::fs::write(&secret, [7u8; 32]).unwrap();
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
-    zh_ok(
-        &["pseudonym", "--secret-file", &secret, "11010519491231002X"],
-        None,
-    );
-    let bad = zh(
-        &["pseudonym", "--secret-file", &secret, "110105194912310021"],
-        None,
-    );
+    // The pseudonym service: a lookup, an ID that is none, a service key
+    // others may read.
+    let service = w.pseudonym_service();
+    let of = |id: &str| {
+        zh(
+            &[
+                "pseudonym",
+                "of",
+                "--node",
+                &w.node.url,
+                "--key",
+                charity_key,
+                "--issuer",
+                CHARITY,
+                id,
+            ],
+            None,
+        )
+    };
+    assert_eq!(of("11010519491231002X").code, 0);
+    let bad = of("110105194912310021");
     assert_ne!(bad.code, 0);
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(bad.stderr.contains("按前 17 位应为 X"), "{}", bad.stderr);
+    drop(service);
+    let service_key = w.dir.path().join("pseudonym-service").join("service.key");
+    std::fs::set_permissions(&service_key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let exposed = zh(
-        &["pseudonym", "--secret-file", &secret, "11010519491231002X"],
+        &[
+            "pseudonym",
+            "serve",
+            "--dir",
+            w.dir.path().join("pseudonym-service").to_str().unwrap(),
+            "--node",
+            &w.node.url,
+        ],
         None,
     );
     assert!(exposed.stderr.contains("chmod 600"), "{}", exposed.stderr);
     zh_fails(
-        &["pseudonym", "--secret-file", &w.path("missing"), "x"],
+        &[
+            "pseudonym",
+            "init",
+            "--dir",
+            w.dir.path().join("pseudonym-service").to_str().unwrap(),
+        ],
         None,
     );
 

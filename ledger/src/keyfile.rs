@@ -1,5 +1,6 @@
 //! Secret files on disk: Ed25519 signing keys (the node's checkpoint key,
-//! an organisation's entry key) and the deployment's pseudonym secret.
+//! an organisation's entry key, a witness's) and the pseudonym service's
+//! scalar.
 //!
 //! A key file is the 32-byte seed as 64 hex digits and a newline, created
 //! with mode 0600. Like ssh, a secret file that group or others may read is
@@ -36,23 +37,10 @@ pub enum KeyFileError {
     /// A new key was asked for where a file already is.
     #[error("{0} already exists; a key file is never overwritten (choose another name)")]
     Exists(PathBuf),
-    /// Empty secret.
+    /// Empty file.
     #[error("{0} is empty")]
     Empty(PathBuf),
-    /// Fewer bytes than [`MIN_SECRET`]: guessable.
-    #[error("{path} holds {len} bytes; a secret needs at least {MIN_SECRET} (make one with: head -c 48 /dev/urandom | base64 > FILE)")]
-    Short {
-        /// The file.
-        path: PathBuf,
-        /// Its bytes, trailing white space left out.
-        len: usize,
-    },
 }
-
-/// Fewest bytes a secret file may hold (trailing white space left out):
-/// 32 random bytes, or 32 characters of their hex or base64 text, make a
-/// key that cannot be guessed; a short word can.
-pub const MIN_SECRET: usize = 32;
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyFileError + '_ {
     move |source| KeyFileError::Io {
@@ -84,20 +72,6 @@ pub fn create_with(path: &Path, bytes: &[u8; 32]) -> Result<(), KeyFileError> {
         })?;
     writeln!(f, "{}", hex::encode(bytes)).map_err(io(path))?;
     f.sync_all().map_err(io(path))
-}
-
-/// The contents of a secret file less its trailing white space (a newline
-/// an editor added is not part of the secret), refused if group or others
-/// may read it, or if it is shorter than [`MIN_SECRET`] bytes.
-pub fn read_secret(path: &Path) -> Result<Vec<u8>, KeyFileError> {
-    let bytes = read_private(path)?;
-    if bytes.len() < MIN_SECRET {
-        return Err(KeyFileError::Short {
-            path: path.to_path_buf(),
-            len: bytes.len(),
-        });
-    }
-    Ok(bytes)
 }
 
 /// A private file's bytes less trailing white space; refused if group or
@@ -143,49 +117,5 @@ pub fn read_or_create(path: &Path) -> Result<SigningKey, KeyFileError> {
         read(path)
     } else {
         create(path)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn created_keys_read_back_and_exposed_files_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("k");
-        let key = create(&path).unwrap();
-        assert_eq!(read(&path).unwrap().to_bytes(), key.to_bytes());
-        assert!(matches!(create(&path), Err(KeyFileError::Exists(_))));
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
-        assert!(matches!(
-            read(&path),
-            Err(KeyFileError::Exposed { mode: 0o640, .. })
-        ));
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        std::fs::write(&path, "not hex\n").unwrap();
-        assert!(matches!(read(&path), Err(KeyFileError::Malformed(_))));
-    }
-
-    #[test]
-    fn a_secret_needs_32_bytes_without_its_trailing_newline() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("secret");
-        let write = |text: &str| {
-            std::fs::write(&path, text).unwrap();
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        };
-        write("secret!\n");
-        assert!(matches!(
-            read_secret(&path),
-            Err(KeyFileError::Short { len: 7, .. })
-        ));
-        write(&format!("{}\n", "x".repeat(31)));
-        assert!(matches!(
-            read_secret(&path),
-            Err(KeyFileError::Short { len: 31, .. })
-        ));
-        write(&format!("{}\n", "x".repeat(32)));
-        assert_eq!(read_secret(&path).unwrap(), b"x".repeat(32));
     }
 }

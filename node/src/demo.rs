@@ -25,15 +25,12 @@ use ledger::domain::{
     Tier,
 };
 use ledger::entry::SignedEntry;
-use ledger::ident::{pseudonym, PseudonymKind};
+use ledger::ident::PseudonymKind;
 use ledger::rules::check_submissions;
 use ledger::sequencer::{sequence_group, Outcome};
 use ledger::store::{Backend, Log};
 use serde::Deserialize;
 use serde_json::Value;
-
-/// The demo's pseudonym secret (public, like the keys).
-pub const DEMO_SECRET: &[u8] = b"demo-deployment-secret";
 
 /// The demo ledger's data (`node/demo/demo.toml`).
 const FIXTURE: &str = include_str!("../demo/demo.toml");
@@ -60,6 +57,26 @@ struct Fixture {
     assessments: Vec<AssessmentFixture>,
     indicators: Vec<body::Indicator>,
     v2: V2,
+    /// The demo's pseudonym service key, derived from `v2.pseudonym_seed`
+    /// when first needed.
+    #[serde(skip)]
+    pseudonyms: std::sync::OnceLock<ledger::oprf::ServiceKey>,
+}
+
+impl Fixture {
+    /// The pseudonym of synthetic person `n` (of a county of `counties`):
+    /// the SPEC §6.3 function under the demo's public key, as its
+    /// pseudonym service would answer.
+    fn person(&self, n: u64, kind: PseudonymKind) -> String {
+        let key = self
+            .pseudonyms
+            .get_or_init(|| demo_pseudonym_key(&self.v2.pseudonym_seed));
+        key.pseudonym(kind, &resident_id(county(&self.counties, n), n))
+    }
+
+    fn family(&self, n: u64) -> String {
+        self.person(n, PseudonymKind::Beneficiary)
+    }
 }
 
 #[derive(Deserialize)]
@@ -339,16 +356,6 @@ fn county(counties: &[String], n: u64) -> &str {
     &counties[(n % counties.len() as u64) as usize]
 }
 
-/// The pseudonym of synthetic person `n`, of a county of `counties`.
-fn person(counties: &[String], n: u64, kind: PseudonymKind) -> String {
-    pseudonym(DEMO_SECRET, &resident_id(county(counties, n), n), kind)
-        .expect("synthetic IDs carry valid check characters")
-}
-
-fn family(counties: &[String], n: u64) -> String {
-    person(counties, n, PseudonymKind::Beneficiary)
-}
-
 /// A cash disbursement's body.
 #[allow(clippy::too_many_arguments)]
 fn payment(
@@ -488,7 +495,7 @@ fn everyday_disbursements(fx: &Fixture, d: &mut Signer) {
         let day = plan.first_day + i * plan.days / plan.count;
         let pay = payment(
             &p.fund,
-            family(&fx.counties, family_no),
+            fx.family(family_no),
             p.tier,
             p.cause,
             amount,
@@ -504,7 +511,7 @@ fn everyday_disbursements(fx: &Fixture, d: &mut Signer) {
 fn duplicate_cases(fx: &Fixture, d: &mut Signer) {
     let dup = &fx.duplicates;
     for case in 0..dup.count {
-        let who = family(&fx.counties, DUPLICATE_FAMILIES + case);
+        let who = fx.family(DUPLICATE_FAMILIES + case);
         let county = county(&fx.counties, case);
         for (payout, label) in [(&dup.first, "A"), (&dup.second, "B")] {
             let day = payout.day + case;
@@ -528,7 +535,7 @@ fn duplicate_cases(fx: &Fixture, d: &mut Signer) {
 fn flood_needs(fx: &Fixture, d: &mut Signer) {
     let needs = &fx.needs;
     for n in 0..needs.count {
-        let who = family(&fx.counties, NEED_FAMILIES + n);
+        let who = fx.family(NEED_FAMILIES + n);
         let need = format!("XQ-2026-{n:04}");
         let county = county(&fx.counties, n);
         let day = needs.first_day + n;
@@ -575,7 +582,7 @@ fn flood_needs(fx: &Fixture, d: &mut Signer) {
 fn volunteers(fx: &Fixture, d: &mut Signer) {
     let vols = &fx.volunteers;
     for v in 0..vols.count {
-        let holder = person(&fx.counties, VOLUNTEERS + v, PseudonymKind::Volunteer);
+        let holder = fx.person(VOLUNTEERS + v, PseudonymKind::Volunteer);
         let org = &vols.awarded_by[v as usize % vols.awarded_by.len()];
         let award = body::CreditAward {
             holder: holder.clone(),
@@ -686,7 +693,7 @@ fn dual_control<'f>(fx: &'f Fixture, d: &mut Signer) -> &'f str {
         let n = 80_000 + i as u64;
         let pay = payment(
             &f.id,
-            family(&fx.counties, n),
+            fx.family(n),
             Tier::Vulnerable,
             Cause::Illness,
             amount,
@@ -721,7 +728,7 @@ fn reviewed_needs(fx: &Fixture, d: &mut Signer, fund: &str) {
     let (union_key, red_cross_key) = (7, 8);
     for i in 0..n.count {
         let day = n.first_day + i;
-        let who = family(&fx.counties, 90_000 + i);
+        let who = fx.family(90_000 + i);
         let need = format!("XQ-V2-{i:04}");
         let region = county(&fx.counties, i).to_owned();
         let publish = body::NeedPublish {
@@ -801,7 +808,7 @@ fn monitored_households(fx: &Fixture, d: &mut Signer) {
     let h = &fx.v2.households;
     let registrar = fx.registrar.id.as_str();
     let monitor_key = 6;
-    let who = |i: u64| family(&fx.counties, 95_000 + i);
+    let who = |i: u64| fx.family(95_000 + i);
     for i in 0..h.count {
         let monitor = body::HouseholdMonitor {
             beneficiary: who(i),

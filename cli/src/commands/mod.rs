@@ -21,14 +21,14 @@ use cli::{admin, Failed};
 use ledger::body;
 use ledger::checkpoint::CheckpointVerifier;
 use ledger::entry::{format_timestamp, SignedEntry};
-use ledger::ident::{pseudonym, PseudonymKind};
+use ledger::ident::PseudonymKind;
 use ledger::keyfile;
 use rust_i18n::t;
 use serde_json::Value;
 
 use crate::{
     FundOpenArgs, GenesisArgs, InitArgs, KeyAddArgs, KeyRevokeArgs, KeygenArgs, OrgRegisterArgs,
-    PolicyArgs, PseudonymArgs, PseudonymCmd, SignArgs, SubmitArgs, WitnessCmd,
+    PolicyArgs, PseudonymCmd, SignArgs, SubmitArgs, WitnessCmd,
 };
 
 pub(crate) fn keygen(
@@ -101,45 +101,6 @@ pub(crate) fn genesis(args: GenesisArgs, stdout: &mut impl Write) -> anyhow::Res
     )
 }
 
-pub(crate) fn pseudonyms(
-    PseudonymArgs {
-        cmd,
-        secret_file,
-        volunteer,
-        ids,
-    }: PseudonymArgs,
-    stdout: &mut impl Write,
-) -> anyhow::Result<ExitCode> {
-    if let Some(cmd) = cmd {
-        return pseudonym_service(cmd, stdout);
-    }
-    let Some(secret_file) = secret_file else {
-        anyhow::bail!("{}", t!("pseudonym.how"));
-    };
-    let secret = keyfile::read_secret(&secret_file)?;
-    let kind = if volunteer {
-        PseudonymKind::Volunteer
-    } else {
-        PseudonymKind::Beneficiary
-    };
-    let ids = ids_or_stdin(ids)?;
-    for id in ids.iter().filter(|l| !l.trim().is_empty()) {
-        // The ID number itself is never echoed: only its position.
-        let p = pseudonym(&secret, id, kind).map_err(|_| {
-            anyhow::anyhow!(
-                "{}",
-                t!(
-                    "pseudonym.bad_id",
-                    n = ids.iter().position(|x| x == id).unwrap_or(0) + 1,
-                    total = ids.len()
-                )
-            )
-        })?;
-        writeln!(stdout, "{p}")?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 /// `ids`, or the non-empty lines of stdin if there are none.
 fn ids_or_stdin(ids: Vec<String>) -> anyhow::Result<Vec<String>> {
     if !ids.is_empty() {
@@ -154,7 +115,7 @@ fn ids_or_stdin(ids: Vec<String>) -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
-fn pseudonym_service(cmd: PseudonymCmd, stdout: &mut impl Write) -> anyhow::Result<ExitCode> {
+pub(crate) fn pseudonyms(cmd: PseudonymCmd, stdout: &mut impl Write) -> anyhow::Result<ExitCode> {
     use cli::pseudonym::{client, service};
     match cmd {
         PseudonymCmd::Init(a) => {
@@ -342,7 +303,6 @@ pub(crate) fn init(
         genesis,
         key,
         issuer,
-        secret_file,
     }: InitArgs,
     stdout: &mut impl Write,
     config: Option<PathBuf>,
@@ -383,9 +343,6 @@ pub(crate) fn init(
     if let Some(k) = &key {
         keyfile::read(k)?;
     }
-    if let Some(f) = &secret_file {
-        keyfile::read_secret(f)?;
-    }
     let absolute = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
     let saved = cli::config::Config {
         node: Some(node),
@@ -394,7 +351,7 @@ pub(crate) fn init(
         genesis: info.genesis.map(|h| h.to_hex()),
         key: key.map(absolute),
         issuer,
-        secret_file: secret_file.map(absolute),
+        secret_file: None,
     };
     saved.save(&path)?;
     let empty = t!("init.empty_ledger");

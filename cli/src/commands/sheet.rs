@@ -26,7 +26,7 @@ pub(crate) fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
                 issuer,
             },
         kind,
-        secret_file,
+        service,
         encoding,
         allow_repeat,
         report,
@@ -37,15 +37,47 @@ pub(crate) fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
         file,
     } = args;
     let key = keyfile::read(&key)?;
-    let secret = secret_file.map(|f| keyfile::read_secret(&f)).transpose()?;
     let bytes = std::fs::read(&file).with_context(|| t!("io.reading", path = file.display()))?;
-    let rows = import::read_rows(&bytes, &encoding, kind, secret.as_deref())?;
+    let mut rows = import::read_rows(&bytes, &encoding, kind)?;
     // The report speaks the input's language: Chinese for a Chinese sheet
     // or a Chinese interface.
     let report_zh = rows.gbk || rows.chinese_headers || i18n::is_zh();
     let report_gbk = rows.gbk;
+    // One ID number that is none stops the whole file, before anything is
+    // asked of the pseudonym service or sent to the node.
+    if rows.bad_ids > 0 {
+        let locale = rust_i18n::locale();
+        for e in rows
+            .errors
+            .iter()
+            .filter(|e| e.problems.iter().any(|p| p.key.starts_with("row.id_")))
+        {
+            let message = t!(
+                "explain",
+                meaning = cli::explain::meaning(&locale, &e.code.as_str()),
+                message = e.message_in(&locale)
+            );
+            eprintln!(
+                "{}",
+                t!("import.row", row = e.row, code = e.code, message = message)
+            );
+        }
+        return Err(cli::Failed(t!("import.bad_ids", count = rows.bad_ids).into_owned()).into());
+    }
     let client = NodeClient::new(&node.node);
     let verifier = cli::trusted_verifier(&client, vkey.vkey, vkey.genesis)?;
+    if rows.needs_pseudonyms() {
+        use cli::pseudonym::client::{PseudonymClient, PseudonymError};
+        let refused = |e: anyhow::Error| match e.downcast::<PseudonymError>() {
+            Ok(p) => cli::Failed(p.to_string()).into(),
+            Err(e) => e,
+        };
+        let pseudonyms =
+            PseudonymClient::from_ledger(&client, service.as_deref(), key.clone(), &issuer)
+                .map_err(refused)?;
+        rows.pseudonymise(&|domain, ids| pseudonyms.pseudonyms(domain, ids))
+            .map_err(refused)?;
+    }
     let trust = trust(verifier.clone(), &witnessed)?;
     let size_before = client.log_info()?.size;
     let opts = import::Import {

@@ -15,7 +15,7 @@ use ledger::api::{EntrySummary, FundView, Page};
 use ledger::body::AnyBody;
 use ledger::domain::Approval;
 use ledger::entry::format_timestamp;
-use ledger::ident::{pseudonym, PseudonymKind};
+use ledger::ident::PseudonymKind;
 use ledger::keyfile;
 use ledger::records::OrgRec;
 use rust_i18n::t;
@@ -121,13 +121,21 @@ pub(crate) fn fund_show(
 pub(crate) fn beneficiary(
     BeneficiaryArgs {
         node,
-        secret_file,
+        key,
+        issuer,
+        service,
         bnf,
     }: BeneficiaryArgs,
     stdout: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let bnf = beneficiary_pseudonym(&bnf, secret_file.as_deref())?;
     let client = NodeClient::new(&node.node);
+    let bnf = beneficiary_pseudonym(
+        &client,
+        &bnf,
+        key.as_deref(),
+        issuer.as_deref(),
+        service.as_deref(),
+    )?;
     let items = client.all_items(&format!("/v1/beneficiaries/{}", seg(&bnf)))?;
     entries_table(stdout, &items, &org_names(&client)?)?;
     Ok(ExitCode::SUCCESS)
@@ -260,25 +268,41 @@ pub(crate) fn entries_table(
     Ok(())
 }
 
-/// The pseudonym to look up. A resident ID number is turned into one here
-/// with the secret, or refused before any request: it never leaves this
-/// machine.
+/// The pseudonym to look up. A resident ID number is normalised and
+/// checked here and its pseudonym asked of the pseudonym service, blinded
+/// (it never leaves this machine otherwise), or it is refused before any
+/// request.
 pub(crate) fn beneficiary_pseudonym(
+    client: &NodeClient,
     given: &str,
-    secret_file: Option<&Path>,
+    key: Option<&Path>,
+    issuer: Option<&str>,
+    service: Option<&str>,
 ) -> anyhow::Result<String> {
+    use cli::pseudonym::client::{PseudonymClient, PseudonymError};
     if ledger::ident::is_beneficiary(given) {
         return Ok(given.to_owned());
     }
-    let looks_like_id = ledger::ident::find_pii(given).is_some()
-        || given.trim().len() == 18 && given.trim().chars().take(17).all(|c| c.is_ascii_digit());
-    if !looks_like_id {
-        anyhow::bail!("{}", t!("beneficiary.shape"));
-    }
-    let Some(secret_file) = secret_file else {
+    let id = match ledger::ident::normalise_resident_id(given) {
+        Ok(id) => id,
+        Err(ledger::ident::IdProblem::CheckChar { expected }) => {
+            return Err(
+                cli::Failed(t!("beneficiary.check_char", expected = expected).into_owned()).into(),
+            )
+        }
+        Err(ledger::ident::IdProblem::Shape) => anyhow::bail!("{}", t!("beneficiary.shape")),
+    };
+    let (Some(key), Some(issuer)) = (key, issuer) else {
         anyhow::bail!("{}", t!("beneficiary.never_sent"));
     };
-    let secret = keyfile::read_secret(secret_file)?;
-    pseudonym(&secret, given, PseudonymKind::Beneficiary)
-        .map_err(|_| anyhow::anyhow!("{}", t!("beneficiary.bad_id")))
+    let refused = |e: anyhow::Error| match e.downcast::<PseudonymError>() {
+        Ok(p) => cli::Failed(p.to_string()).into(),
+        Err(e) => e,
+    };
+    let pseudonyms = PseudonymClient::from_ledger(client, service, keyfile::read(key)?, issuer)
+        .map_err(refused)?;
+    let mut made = pseudonyms
+        .pseudonyms(PseudonymKind::Beneficiary, &[id])
+        .map_err(refused)?;
+    Ok(made.remove(0))
 }

@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use ed25519_dalek::SigningKey;
 use ledger::code::Code;
 use ledger::domain::Kind;
-use ledger::ident::{pseudonym, PseudonymKind};
+use ledger::ident::{normalise_resident_id, IdProblem, PseudonymKind};
 use serde_json::{Map, Value};
 
 use rust_i18n::t;
@@ -31,12 +31,13 @@ enum Field {
     Yuan,
     /// A date, normalised to `YYYY-MM-DD`.
     Date(&'static str),
-    /// A resident ID number, pseudonymised into this field.
+    /// A resident ID number, whose pseudonym (from the pseudonym service,
+    /// [`Rows::pseudonymise`]) fills this field.
     IdNumber(&'static str, PseudonymKind),
 }
 
-/// The columns of a beneficiary: its pseudonym, or an ID number
-/// pseudonymised here, into `target`.
+/// The columns of a beneficiary: its pseudonym, or an ID number whose
+/// pseudonym goes into `target`.
 const fn beneficiary(target: &'static str) -> [(&'static [&'static str], Field); 2] {
     [
         (&["beneficiary", "受助人代码"], Field::Text(target)),
@@ -309,6 +310,59 @@ pub struct Rows {
     pub gbk: bool,
     /// The header row had Chinese names.
     pub chinese_headers: bool,
+    /// Rows with an ID number that is none (also in `errors`): a file with
+    /// any is not sent at all.
+    pub bad_ids: usize,
+    /// The ID numbers whose pseudonyms the bodies still need: (index in
+    /// `bodies`, field, domain, normalised ID). Only in memory; emptied by
+    /// [`Rows::pseudonymise`].
+    ids: Vec<(usize, &'static str, PseudonymKind, String)>,
+}
+
+/// Pseudonyms of normalised ID numbers in a domain, in order (the
+/// pseudonym service, [`crate::pseudonym::client::PseudonymClient`]).
+pub type Pseudonymise<'a> = dyn Fn(PseudonymKind, &[String]) -> anyhow::Result<Vec<String>> + 'a;
+
+impl Rows {
+    /// Whether some row gave an ID number instead of a pseudonym.
+    pub fn needs_pseudonyms(&self) -> bool {
+        !self.ids.is_empty()
+    }
+
+    /// Fills in the pseudonyms of the rows' ID numbers, each distinct ID
+    /// asked once per domain, and forgets the ID numbers.
+    pub fn pseudonymise(&mut self, pseudonyms: &Pseudonymise<'_>) -> anyhow::Result<()> {
+        for domain in [PseudonymKind::Beneficiary, PseudonymKind::Volunteer] {
+            let mut distinct: Vec<&String> = self
+                .ids
+                .iter()
+                .filter(|(_, _, d, _)| *d == domain)
+                .map(|(_, _, _, id)| id)
+                .collect();
+            if distinct.is_empty() {
+                continue;
+            }
+            distinct.sort_unstable();
+            distinct.dedup();
+            let distinct: Vec<String> = distinct.into_iter().cloned().collect();
+            let made = pseudonyms(domain, &distinct)?;
+            anyhow::ensure!(
+                made.len() == distinct.len(),
+                "{} pseudonyms for {} IDs",
+                made.len(),
+                distinct.len()
+            );
+            for (body, field, d, id) in &self.ids {
+                if *d != domain {
+                    continue;
+                }
+                let at = distinct.binary_search(id).expect("every ID was asked");
+                self.bodies[*body].1[*field] = Value::from(made[at].clone());
+            }
+        }
+        self.ids.clear();
+        Ok(())
+    }
 }
 
 /// Decodes the file (UTF-8, with or without BOM, or GBK); true if GBK.
@@ -372,12 +426,7 @@ fn row_at(text: &str, starts: &[usize], byte: usize) -> u64 {
 }
 
 /// Reads the rows into bodies for `kind`.
-pub fn read_rows(
-    bytes: &[u8],
-    encoding: &str,
-    kind: Kind,
-    secret: Option<&[u8]>,
-) -> anyhow::Result<Rows> {
+pub fn read_rows(bytes: &[u8], encoding: &str, kind: Kind) -> anyhow::Result<Rows> {
     let (text, gbk) = decode(bytes, encoding)?;
     let columns = columns(kind)?;
     let starts = row_starts(&text);
@@ -424,11 +473,10 @@ pub fn read_rows(
             )
         );
     }
-    if used.iter().any(|(_, f)| matches!(f, Field::IdNumber(..))) && secret.is_none() {
-        bail!("{}", t!("import.need_secret"));
-    }
     let mut bodies = Vec::new();
     let mut errors = Vec::new();
+    let mut ids = Vec::new();
+    let mut bad_ids = 0;
     for record in reader.records() {
         let record = record.with_context(|| t!("import.reading_csv"))?;
         let byte = record.position().map_or(0, |p| p.byte() as usize);
@@ -436,9 +484,18 @@ pub fn read_rows(
         if record.iter().all(str::is_empty) {
             continue;
         }
-        match row_body(kind, &record, &used, secret) {
-            Ok(body) => bodies.push((row, body)),
-            Err(problems) => errors.push(RowError::new(row, RowFault::Unreadable, problems)),
+        match row_body(kind, &record, &used) {
+            Ok((body, row_ids)) => {
+                let at = bodies.len();
+                ids.extend(row_ids.into_iter().map(|(f, d, id)| (at, f, d, id)));
+                bodies.push((row, body));
+            }
+            Err(problems) => {
+                if problems.iter().any(|p| p.key.starts_with("row.id_")) {
+                    bad_ids += 1;
+                }
+                errors.push(RowError::new(row, RowFault::Unreadable, problems));
+            }
         }
     }
     Ok(Rows {
@@ -447,17 +504,24 @@ pub fn read_rows(
         ignored,
         gbk,
         chinese_headers: headers.iter().any(|h| !h.is_ascii()),
+        bad_ids,
+        ids,
     })
 }
 
-/// A row's body, or every problem it has (not only the first).
+/// The ID numbers of a row whose pseudonyms it needs: (field, domain,
+/// normalised ID).
+type RowIds = Vec<(&'static str, PseudonymKind, String)>;
+
+/// A row's body and its ID numbers, or every problem it has (not only the
+/// first).
 fn row_body(
     kind: Kind,
     record: &csv::StringRecord,
     used: &[(usize, Field)],
-    secret: Option<&[u8]>,
-) -> Result<Value, Vec<Problem>> {
+) -> Result<(Value, RowIds), Vec<Problem>> {
     let mut body = Map::new();
+    let mut ids = RowIds::new();
     let mut problems = Vec::new();
     let mut tried: Vec<&'static str> = Vec::new();
     for (i, field) in used {
@@ -524,15 +588,23 @@ fn row_body(
                 other => other.map(Value::from),
             },
             Field::Date(name) => parse::date_of(name, raw).map(Value::from),
-            Field::IdNumber(_, _) if is_scientific(raw) => Err(Problem::new("row.excel_number")
+            Field::IdNumber(_, _) if is_scientific(raw) => Err(Problem::new("row.id_excel")
                 .text("column", (i + 1).to_string())
                 .text("value", raw)),
-            Field::IdNumber(_, kind) => {
-                let secret = secret.expect("checked with the headers");
-                pseudonym(secret, raw, kind)
-                    .map(Value::from)
-                    .map_err(|_| Problem::new("row.bad_id").text("column", (i + 1).to_string()))
-            }
+            // The pseudonym is asked for later, for the whole file at once;
+            // the number itself is never put in a body or a message.
+            Field::IdNumber(name, domain) => match normalise_resident_id(raw) {
+                Ok(id) => {
+                    ids.push((name, domain, id));
+                    continue;
+                }
+                Err(IdProblem::Shape) => {
+                    Err(Problem::new("row.id_shape").text("column", (i + 1).to_string()))
+                }
+                Err(IdProblem::CheckChar { expected }) => Err(Problem::new("row.id_check")
+                    .text("column", (i + 1).to_string())
+                    .text("expected", expected.to_string())),
+            },
         };
         match value {
             Ok(v) => {
@@ -547,7 +619,7 @@ fn row_body(
         }
     }
     if problems.is_empty() {
-        Ok(Value::Object(body))
+        Ok((Value::Object(body), ids))
     } else {
         Err(problems)
     }
@@ -591,6 +663,15 @@ mod tests {
     use super::*;
     use crate::explain::ZH;
 
+    /// A stand-in for the pseudonym service: the ID's digits, padded.
+    fn fake_of(id: &str) -> String {
+        format!("bnf_{:0>64}", id.to_ascii_lowercase().replace('x', "a"))
+    }
+
+    fn fake(_: PseudonymKind, ids: &[String]) -> anyhow::Result<Vec<String>> {
+        Ok(ids.iter().map(|id| fake_of(id)).collect())
+    }
+
     #[test]
     fn rows_are_numbered_as_the_spreadsheet_numbers_them() {
         let head = "fund,beneficiary,tier,cause,amount,method,region,date,note\n";
@@ -609,7 +690,7 @@ mod tests {
                 [b"\xEF\xBB\xBF".as_slice(), t.as_bytes()].concat(),
                 encoding_rs::GBK.encode(&t).0.into_owned(),
             ] {
-                let rows = read_rows(&bytes, "auto", Kind::Disbursement, None).unwrap();
+                let rows = read_rows(&bytes, "auto", Kind::Disbursement).unwrap();
                 let bad_rows: Vec<u64> = rows.errors.iter().map(|e| e.row).collect();
                 let good_rows: Vec<u64> = rows.bodies.iter().map(|(r, _)| *r).collect();
                 assert_eq!(bad_rows, [3, 7], "{ending:?}");
@@ -624,7 +705,10 @@ mod tests {
                    F1,张三,11010519491231002X,救助户,因病,\"1,200.50\",现金,110105,2026/3/5\n\
                    F1,李四,110105194912310021,救助户,因病,100,现金,110105,2026/3/5\n";
         let (gbk, _, _) = encoding_rs::GBK.encode(csv);
-        let rows = read_rows(&gbk, "auto", Kind::Disbursement, Some(b"s")).unwrap();
+        let mut rows = read_rows(&gbk, "auto", Kind::Disbursement).unwrap();
+        assert!(rows.needs_pseudonyms());
+        rows.pseudonymise(&fake).unwrap();
+        assert!(!rows.needs_pseudonyms());
         assert_eq!(rows.ignored, ["姓名"]);
         assert_eq!(rows.bodies.len(), 1);
         let (row, body) = &rows.bodies[0];
@@ -633,18 +717,23 @@ mod tests {
         assert_eq!(body["tier"], "assisted");
         assert_eq!(body["cause"], "illness");
         assert_eq!(body["date"], "2026-03-05");
-        assert!(body["beneficiary"].as_str().unwrap().starts_with("bnf_"));
+        assert_eq!(body["beneficiary"], fake_of("11010519491231002X"));
         assert!(!body.to_string().contains("张三"));
         assert_eq!(rows.errors.len(), 1);
         assert_eq!(rows.errors[0].row, 3);
-        assert!(read_rows(&gbk, "auto", Kind::Disbursement, None).is_err());
+        assert_eq!(rows.bad_ids, 1);
+        let said = rows.errors[0].message_in(ZH);
+        assert!(
+            said.contains("按前 17 位应为 X") && !said.contains("110105"),
+            "{said}"
+        );
     }
 
     #[test]
     fn every_problem_of_a_row_is_said_without_schema_text() {
         let csv = "资金编号,受助人代码,类别,致困原因,金额（元）,发放方式,区划代码,日期\n\
                    F1,bnf_00000000000000000000000000000000000000000000000000000000000000a1,贫困户,因病,0,现金,3211,\n";
-        let rows = read_rows(csv.as_bytes(), "utf-8", Kind::Disbursement, None).unwrap();
+        let rows = read_rows(csv.as_bytes(), "utf-8", Kind::Disbursement).unwrap();
         let zh = rows.errors[0].message_in(ZH);
         for said in [
             "“贫困户”",
@@ -664,7 +753,7 @@ mod tests {
 
     #[test]
     fn headers_labels_and_excel_numbers_are_explained() {
-        let e = read_rows(b"fund,amount\nF,1\n", "utf-8", Kind::Disbursement, None)
+        let e = read_rows(b"fund,amount\nF,1\n", "utf-8", Kind::Disbursement)
             .err()
             .unwrap()
             .to_string();
@@ -677,7 +766,7 @@ mod tests {
         assert!(!is_scientific("321181196003120136") && !is_scientific("E+17"));
         let csv = "资金编号,身份证号,类别,致困原因,金额（元）,发放方式,区划代码,日期\n\
                    F1,3.21181E+17,救助户,因病,100,现金,110105,2026/3/5\n";
-        let rows = read_rows(csv.as_bytes(), "utf-8", Kind::Disbursement, Some(b"s")).unwrap();
+        let rows = read_rows(csv.as_bytes(), "utf-8", Kind::Disbursement).unwrap();
         assert!(
             rows.errors[0]
                 .message_in("en")
@@ -690,7 +779,7 @@ mod tests {
     #[test]
     fn a_monitoring_sheet_takes_several_risks_in_a_cell_and_names_a_bad_row() {
         let sample = include_bytes!("../../samples/households-gbk.csv");
-        let rows = read_rows(sample, "auto", Kind::HouseholdMonitor, Some(b"s")).unwrap();
+        let rows = read_rows(sample, "auto", Kind::HouseholdMonitor).unwrap();
         assert!(rows.gbk && rows.chinese_headers);
         assert_eq!(rows.ignored, ["姓名", "联系电话"]);
         assert!(rows.errors.is_empty(), "{:?}", rows.errors);
@@ -710,7 +799,7 @@ mod tests {
 
         let csv = "受助人代码,户别,返贫风险,区划代码,下次回访日期\n\
                    bnf_00000000000000000000000000000000000000000000000000000000000000a1,监测户,因赌,321181,2026-12-31\n";
-        let rows = read_rows(csv.as_bytes(), "utf-8", Kind::HouseholdMonitor, None).unwrap();
+        let rows = read_rows(csv.as_bytes(), "utf-8", Kind::HouseholdMonitor).unwrap();
         assert_eq!(rows.errors[0].row, 2);
         let zh = rows.errors[0].message_in(ZH);
         assert!(
@@ -724,7 +813,7 @@ mod tests {
         let csv = "资金编号,退款人,金额（元）,回笼原因,退回日期,原发放序号\n\
                    F1,bnf_00000000000000000000000000000000000000000000000000000000000000a1,500,多发,2026/4/1,12\n\
                    F1,张三,500,多发,2026/4/1,12\n";
-        let rows = read_rows(csv.as_bytes(), "utf-8", Kind::FundRecover, None).unwrap();
+        let rows = read_rows(csv.as_bytes(), "utf-8", Kind::FundRecover).unwrap();
         let (_, body) = &rows.bodies[0];
         assert_eq!(body["reason"], "overpaid");
         assert_eq!(
@@ -738,9 +827,9 @@ mod tests {
 
         let csv = "受助人代码,走访日期,走访情况,下次回访日期\n\
                    bnf_00000000000000000000000000000000000000000000000000000000000000a1,2026/9/20,已复工,2026/12/31\n";
-        let rows = read_rows(csv.as_bytes(), "utf-8", Kind::HouseholdVisit, None).unwrap();
+        let rows = read_rows(csv.as_bytes(), "utf-8", Kind::HouseholdVisit).unwrap();
         assert_eq!(rows.bodies[0].1["next_review_by"], "2026-12-31");
-        let e = read_rows(b"beneficiary,date\n", "utf-8", Kind::HouseholdVisit, None)
+        let e = read_rows(b"beneficiary,date\n", "utf-8", Kind::HouseholdVisit)
             .err()
             .unwrap()
             .to_string();

@@ -10,6 +10,7 @@ use ed25519_dalek::SigningKey;
 use ledger::ident::PseudonymKind;
 use ledger::oprf::{self, Answer, PublicKey, Request, MAX_BATCH};
 use rayon::prelude::*;
+use rust_i18n::t;
 
 use crate::client::{NodeClient, NodeError};
 
@@ -26,17 +27,14 @@ pub struct PseudonymClient {
 }
 
 /// Why a pseudonym could not be had.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum PseudonymError {
     /// The ledger records no pseudonym key (rules version 2 not active, or
     /// the registrar has not recorded the service yet).
-    #[error("the ledger records no pseudonym service key (pseudonym.key, rules version 2): pseudonyms of ID numbers cannot be made")]
     NoKey,
     /// The service refused the request.
-    #[error("the pseudonym service refused: {0}")]
     Refused(NodeError),
     /// The service's answer does not verify against the ledger's key.
-    #[error("the pseudonym service at {service} answered with a proof that does not verify against the pseudonym key in the ledger ({key}): {error}; nothing was written")]
     Proof {
         /// The service.
         service: String,
@@ -46,6 +44,30 @@ pub enum PseudonymError {
         error: String,
     },
 }
+
+impl std::fmt::Display for PseudonymError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let said = match self {
+            PseudonymError::NoKey => t!("pseudonym.no_key"),
+            PseudonymError::Refused(e) => {
+                t!("pseudonym.refused", error = crate::i18n::node_error(e))
+            }
+            PseudonymError::Proof {
+                service,
+                key,
+                error,
+            } => t!(
+                "pseudonym.proof",
+                service = service,
+                key = key,
+                error = error
+            ),
+        };
+        f.write_str(&said)
+    }
+}
+
+impl std::error::Error for PseudonymError {}
 
 impl PseudonymClient {
     /// A client of the service the ledger at `node` names (or of
@@ -132,11 +154,27 @@ impl PseudonymClient {
 /// Normalises written ID numbers, each checked (GB 11643); the first that
 /// is none is named by its place (1 for the first), never by its digits.
 pub fn normalise_all(ids: &[String]) -> anyhow::Result<Vec<String>> {
+    use ledger::ident::IdProblem;
     ids.iter()
         .enumerate()
         .map(|(i, id)| {
-            ledger::ident::normalise_resident_id(id)
-                .map_err(|e| anyhow!("ID number {} of {}: {e}", i + 1, ids.len()))
+            ledger::ident::normalise_resident_id(id).map_err(|e| {
+                let (n, total) = (i + 1, ids.len());
+                anyhow!(
+                    "{}",
+                    match e {
+                        IdProblem::Shape => t!("pseudonym.id_shape", n = n, total = total),
+                        IdProblem::CheckChar { expected } => {
+                            t!(
+                                "pseudonym.id_check",
+                                n = n,
+                                total = total,
+                                expected = expected
+                            )
+                        }
+                    }
+                )
+            })
         })
         .collect()
 }

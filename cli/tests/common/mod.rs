@@ -262,6 +262,67 @@ impl World {
         cli(&args, None)
     }
 
+    /// A pseudonym service (SPEC §6.3) for this world's ledger: rules
+    /// version 2 activated if it is not, the key of a service made here
+    /// recorded by the registrar, and the service running (stopped when the
+    /// guard is dropped).
+    pub fn pseudonym_service(&self) -> testkit::Killed {
+        let dir = self.dir.path().join("pseudonym-service");
+        let init = ok(&["pseudonym", "init", "--dir", dir.to_str().unwrap()], None);
+        let public = init.stdout.lines().last().unwrap().trim().to_owned();
+        let addr = free_addr();
+        let url = format!("http://{addr}");
+        let signer = [
+            "--node",
+            &self.node.url,
+            "--vkey",
+            &self.vkey,
+            "--key",
+            self.bureau_key.to_str().unwrap(),
+            "--issuer",
+            BUREAU,
+        ];
+        if self.node.get("/v1/log")["rules"]["version"].as_u64() < Some(2) {
+            let mut args = vec!["rules", "activate", "--version", "2", "--note", "第2版规则"];
+            args.extend(signer);
+            ok(&args, None);
+        }
+        let mut args = vec![
+            "rules",
+            "pseudonym-key",
+            "--public",
+            &public,
+            "--service",
+            &url,
+        ];
+        args.extend(signer);
+        ok(&args, None);
+        testkit::Killed(testkit::spawn_listening(
+            aidledger()
+                .args(["pseudonym", "serve", "--dir", dir.to_str().unwrap()])
+                .args(["--node", &self.node.url, "--listen", &addr.to_string()]),
+        ))
+    }
+
+    /// The pseudonyms of `ids` from the world's pseudonym service, asked as
+    /// the charity, in `domain` (`bnf` or `vol`).
+    pub fn pseudonyms_of(&self, domain: &str, ids: &[&str]) -> Vec<String> {
+        let mut args = vec![
+            "pseudonym",
+            "of",
+            "--node",
+            &self.node.url,
+            "--key",
+            self.charity_key.to_str().unwrap(),
+            "--issuer",
+            CHARITY,
+            "--domain",
+            domain,
+        ];
+        args.extend(ids);
+        ok(&args, None).stdout.lines().map(str::to_owned).collect()
+    }
+
     pub fn size(&self) -> u64 {
         self.node.get("/v1/log")["size"].as_u64().unwrap()
     }

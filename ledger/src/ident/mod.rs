@@ -2,9 +2,6 @@
 //! character, region codes, resident ID check characters (GB 11643),
 //! `bnf_`/`vol_` pseudonyms and the PII guard.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
 /// GB 32100-2015 character set of unified social credit codes (no I, O, S, V, Z).
 const USCI_CHARS: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 const USCI_WEIGHTS: [u32; 17] = [
@@ -169,34 +166,6 @@ impl PseudonymKind {
             PseudonymKind::Volunteer => "vol",
         }
     }
-}
-
-/// Why a pseudonym could not be made.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not a resident ID number with a valid check character")]
-pub struct InvalidResidentId;
-
-/// `bnf_`/`vol_` + hex(HMAC-SHA256(secret, normalised ID)). Normalising trims
-/// white space and upper-cases the check character; the ID must be valid.
-pub fn pseudonym(
-    secret: &[u8],
-    resident_id: &str,
-    kind: PseudonymKind,
-) -> Result<String, InvalidResidentId> {
-    let id = resident_id.trim().to_ascii_uppercase();
-    if !is_resident_id(&id) {
-        return Err(InvalidResidentId);
-    }
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(id.as_bytes());
-    let prefix = match kind {
-        PseudonymKind::Beneficiary => "bnf_",
-        PseudonymKind::Volunteer => "vol_",
-    };
-    Ok(format!(
-        "{prefix}{}",
-        crate::canonical::lower_hex(&mac.finalize().into_bytes())
-    ))
 }
 
 mod pii;
