@@ -17,9 +17,10 @@
 //! signing, unless `--allow-repeat` (monthly payments repeat, but not twice
 //! on one day for the same amount).
 //!
-//! ID numbers in an `id_number` column are turned into pseudonyms on this
-//! machine (`--secret-file`); columns the kind does not use (names, phone
-//! numbers, …) are never read into an entry.
+//! ID numbers in an `id_number` column are checked here and their
+//! pseudonyms asked of the pseudonym service, blinded (SPEC §6.3); columns
+//! the kind does not use (names, phone numbers, …) are never read into an
+//! entry.
 //!
 //! `rows` reads the sheet into bodies, `preflight` checks key, role, funds
 //! and balances before anything is signed; this module signs and submits.
