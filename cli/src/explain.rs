@@ -27,6 +27,9 @@ pub enum Arg {
     Labels(&'static str),
     /// Another text of the table, by its key.
     Key(&'static str),
+    /// A coded value of a field (`cause`, `illness`): its label in Chinese,
+    /// its code in English.
+    Code(&'static str, String),
 }
 
 /// The body fields an import fills, said by their column names.
@@ -104,6 +107,7 @@ impl Problem {
                     crate::vocab::accepted(field).join(&lookup(locale, "list.sep"))
                 }
                 Arg::Key(key) => lookup(locale, key),
+                Arg::Code(field, code) => crate::vocab::label_in(locale, field, code),
             };
             s = s.replace(&format!("%{{{name}}}"), &value);
         }

@@ -89,6 +89,10 @@ struct ImportArgs {
     /// beneficiary, amount and date to one already in the ledger or earlier in the file.
     #[arg(long)]
     allow_repeat: bool,
+    /// Also import disbursements that would raise a duplicate-aid alert (another
+    /// organisation paid the family for the same cause within 90 days).
+    #[arg(long)]
+    allow_duplicates: bool,
     /// Write the rows not imported (row, code, every problem, how to fix)
     /// to this CSV, in the input's language (Chinese for a Chinese sheet or
     /// interface), amounts in yuan.

@@ -90,7 +90,12 @@ pub(crate) const LABELS: &[(&str, &str, &str)] = &[
 /// A coded value as its reader says it: its first label in Chinese, the
 /// code itself in English.
 pub fn label(field: &str, code: &str) -> String {
-    if *rust_i18n::locale() != *ZH {
+    label_in(&rust_i18n::locale(), field, code)
+}
+
+/// [`label`] in `locale`.
+pub fn label_in(locale: &str, field: &str, code: &str) -> String {
+    if locale != ZH {
         return code.to_owned();
     }
     LABELS

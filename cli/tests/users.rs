@@ -591,3 +591,111 @@ fn a_fund_cell_that_is_no_id_is_a_row_error_and_the_rest_goes_in() {
     assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stderr.contains("not_found"), "{}", out.stderr);
 }
+
+/// Issue 30: aid another organisation already gave a family for the same
+/// cause within 90 days is found before anything is signed: the rows are
+/// listed with the earlier payment, in the report too, nothing of the file
+/// is sent; `--dry-run` shows the same; `--allow-duplicates` imports them,
+/// and the node raises its alert.
+#[test]
+fn aid_another_organisation_gave_is_caught_before_paying() {
+    const UNION: &str = "CN-USCI-81110000000000019C";
+    let w = World::new();
+    let union_key = w.dir.path().join("union.key");
+    let union_pub = keygen(&union_key);
+    ok(
+        &[
+            "org",
+            "register",
+            "--node",
+            &w.node.url,
+            "--vkey",
+            &w.vkey,
+            "--key",
+            w.bureau_key.to_str().unwrap(),
+            "--issuer",
+            BUREAU,
+            "--id",
+            UNION,
+            "--name",
+            "市总工会",
+            "--type",
+            "union",
+            "--region",
+            "321181",
+            "--org-key",
+            &format!("{union_pub}=fund,disburse"),
+        ],
+        None,
+    );
+    let bnf = |n: u32| format!("bnf_{n:064x}");
+    let union_entries = [
+        w.sign(&union_key, UNION, "fund.open", serde_json::json!({
+            "fund": "GH-2026", "title": "困难职工帮扶", "category": "medical", "source": "donation",
+            "region": "321181", "currency": "CNY", "budget": 0, "start": "2026-01-01", "end": "2026-12-31"})),
+        w.sign(&union_key, UNION, "fund.receive", serde_json::json!({
+            "fund": "GH-2026", "amount": 1_000_000, "from": "会费", "date": "2026-01-05"})),
+        w.sign(&union_key, UNION, "disbursement", serde_json::json!({
+            "fund": "GH-2026", "beneficiary": bnf(0xa1), "tier": "assisted", "cause": "illness",
+            "amount": 50_000, "method": "cash", "region": "321181", "date": "2026-03-01"})),
+    ];
+    w.submit(&union_entries.join("\n"));
+    let sheet = w.path("发放表.csv");
+    std::fs::write(
+        &sheet,
+        format!(
+            "资金编号,受助人代码,类别,致困原因,金额（元）,发放方式,区划代码,发放日期\n\
+             MED-2026,{a1},救助户,因病,300,现金,321181,2026/3/20\n\
+             MED-2026,{a2},救助户,因病,300,现金,321181,2026/3/20\n\
+             MED-2026,{a1},救助户,因学,350,现金,321181,2026/3/20\n\
+             MED-2026,{a1},救助户,因病,300,现金,321181,2026/7/20\n",
+            a1 = bnf(0xa1),
+            a2 = bnf(0xa2)
+        ),
+    )
+    .unwrap();
+    let size = w.size();
+    let report = w.path("report.csv");
+    let out = cli(&w.import_args(&sheet, &["--report", &report]), None);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "row 2: duplicate: held back as duplicate aid (would raise a duplicate-aid alert: {UNION} paid this family for illness on 2026-03-01, 500.00 yuan from fund GH-2026"
+        )),
+        "{}",
+        out.stderr
+    );
+    // Another cause, or more than 90 days later, is no duplicate.
+    assert!(
+        !out.stderr.contains("row 3")
+            && !out.stderr.contains("row 4")
+            && !out.stderr.contains("row 5"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("Nothing was signed or sent"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(w.size(), size, "nothing of the file was sent");
+    let report = std::fs::read_to_string(&report).unwrap();
+    assert!(report.contains("2,duplicate,"), "{report}");
+    // The same, said in Chinese, by a dry run.
+    let out = cli_env(
+        &w.import_args(&sheet, &["--dry-run"]),
+        None,
+        &[("LANG", "zh_CN.UTF-8")],
+    );
+    assert!(
+        out.stderr.contains("会触发重复救助预警") && out.stderr.contains("致困原因：疾病"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(w.size(), size);
+    // Meant: imported, and the node raises its alert.
+    let out = ok(&w.import_args(&sheet, &["--allow-duplicates"]), None);
+    assert!(out.stdout.contains("4 added"), "{}", out.stdout);
+    let alerts = w.node.get("/v1/alerts/duplicates");
+    assert_eq!(alerts["items"].as_array().unwrap().len(), 1, "{alerts}");
+}

@@ -29,6 +29,7 @@ pub(crate) fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
         service,
         encoding,
         allow_repeat,
+        allow_duplicates,
         report,
         dry_run,
         witnessed,
@@ -86,6 +87,7 @@ pub(crate) fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
         key: &key,
         allow_repeat,
         dry_run,
+        allow_duplicates,
     };
     let preflight = import::preflight(&client, &opts, &rows)?;
     for warning in &preflight.warnings {
@@ -181,6 +183,9 @@ pub(crate) fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
                 rate = format!("{:.0}", summary.rows as f64 / secs.max(1e-9))
             )
         );
+    }
+    if summary.duplicates > 0 {
+        eprintln!("{}", t!("import.duplicates", count = summary.duplicates));
     }
     if let Some(n) = summary.interrupted_after {
         eprintln!("{}", t!("import.interrupted", rows = n));

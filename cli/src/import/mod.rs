@@ -62,8 +62,11 @@ pub struct Summary {
     pub added: u64,
     /// Rows that were already in the ledger.
     pub already: u64,
-    /// Rows held back as repeats (also listed in `errors`).
+    /// Rows held back as repeats or duplicates (also listed in `errors`).
     pub held: u64,
+    /// Disbursements that would raise a duplicate-aid alert (held back, and
+    /// with them the whole file: nothing was signed).
+    pub duplicates: u64,
     /// Rows refused, unreadable or held back.
     pub errors: Vec<RowError>,
     /// Columns not read.
@@ -208,6 +211,104 @@ fn ledger_payments(
                 client.each_item(&format!("/v1/beneficiaries/{}", seg(b)), &mut take)?;
             }
         }
+    }
+    Ok(found)
+}
+
+/// Histories read at once when looking for duplicate aid.
+const HISTORY_READS: usize = 8;
+
+/// The rows (disbursements) that would raise a duplicate-aid alert (SPEC
+/// §6): the family had aid for the same cause from another organisation,
+/// unreversed and not rejected, dated within 90 days of the row's. Each
+/// with the earlier payment (organisation, fund, cause, date, amount) and
+/// how many more there are. One history read per distinct beneficiary,
+/// [`HISTORY_READS`] at once.
+fn duplicate_aid(
+    client: &NodeClient,
+    issuer: &str,
+    rows: &[Row],
+) -> anyhow::Result<Vec<(u64, Problem)>> {
+    let mut families: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.fields.beneficiary.as_deref())
+        .filter(|b| ledger::ident::is_beneficiary(b))
+        .collect();
+    families.sort_unstable();
+    families.dedup();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(HISTORY_READS)
+        .build()?;
+    let histories: Vec<(&str, Vec<EntrySummary>)> = pool.install(|| {
+        families
+            .par_iter()
+            .map(|b| {
+                let items: Vec<EntrySummary> =
+                    client.all_items(&format!("/v1/beneficiaries/{}", seg(b)))?;
+                anyhow::Ok((*b, items))
+            })
+            .collect::<anyhow::Result<_>>()
+    })?;
+    let histories: HashMap<&str, Vec<EntrySummary>> = histories.into_iter().collect();
+    let mut found = Vec::new();
+    for r in rows {
+        let (Some(b), Some(date)) = (r.fields.beneficiary.as_deref(), r.fields.date.as_deref())
+        else {
+            continue;
+        };
+        let cause = r
+            .body
+            .get("cause")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let earlier: Vec<&EntrySummary> = histories
+            .get(b)
+            .into_iter()
+            .flatten()
+            .filter(|e| {
+                e.kind == Kind::Disbursement
+                    && e.issuer != issuer
+                    && !e.is_reversed()
+                    && e.approval != Some(ledger::domain::Approval::Rejected)
+                    && e.body.get("cause").and_then(Value::as_str) == Some(cause)
+                    && e.body
+                        .get("date")
+                        .and_then(Value::as_str)
+                        .is_some_and(|d| ledger::rules::within_duplicate_window(date, d))
+            })
+            .collect();
+        let Some(first) = earlier.first() else {
+            continue;
+        };
+        let field = |name: &str| {
+            first
+                .body
+                .get(name)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let mut p = Problem::new("row.duplicate")
+            .text("org", &first.issuer)
+            .text("fund", field("fund"))
+            .with("cause", Arg::Code("cause", cause.to_owned()))
+            .text("date", field("date"))
+            .with(
+                "amount",
+                Arg::Fen(
+                    first
+                        .body
+                        .get("amount")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0),
+                ),
+            )
+            .text("seq", first.seq.to_string());
+        if earlier.len() > 1 {
+            p = p.text("more", (earlier.len() - 1).to_string());
+            p.key = "row.duplicate_more";
+        }
+        found.push((r.row, p));
     }
     Ok(found)
 }
@@ -376,6 +477,25 @@ pub fn run(
             }
         }
         pending = kept;
+    }
+
+    // Aid another organisation already gave the family for the same cause
+    // within 90 days: listed, and nothing of the file is signed.
+    if opts.kind == Kind::Disbursement && !opts.allow_duplicates {
+        let found = duplicate_aid(client, opts.issuer, &pending)?;
+        if !found.is_empty() {
+            summary.duplicates = found.len() as u64;
+            summary.held += found.len() as u64;
+            progress.inc(found.len() as u64);
+            summary.errors.extend(
+                found
+                    .into_iter()
+                    .map(|(row, p)| RowError::new(row, RowFault::Duplicate, vec![p])),
+            );
+            summary.errors.sort_by_key(|e| e.row);
+            progress.finish_and_clear();
+            return Ok(summary);
+        }
     }
 
     let issued_at = ledger::entry::format_timestamp(std::time::SystemTime::now());

@@ -231,6 +231,8 @@ pub struct Import<'a> {
     pub allow_repeat: bool,
     /// Check every row, against the node's state too, and send nothing.
     pub dry_run: bool,
+    /// Import disbursements that would raise a duplicate-aid alert.
+    pub allow_duplicates: bool,
 }
 
 /// One row that did not make it into the ledger, with everything wrong
@@ -268,6 +270,10 @@ pub enum RowFault {
     Unreadable,
     /// A disbursement held back as a likely second payment (`repeat`).
     Repeat,
+    /// A disbursement held back because it would raise a duplicate-aid
+    /// alert: another organisation paid the family for the same cause
+    /// within 90 days (`duplicate`).
+    Duplicate,
     /// Refused with a SPEC code, by the node or by the same checks here.
     Refused(Code),
     /// The node answered with a status but not the SPEC's error.
@@ -286,6 +292,7 @@ impl RowFault {
         match self {
             RowFault::Unreadable => "bad_row".into(),
             RowFault::Repeat => "repeat".into(),
+            RowFault::Duplicate => "duplicate".into(),
             RowFault::Refused(c) => c.as_str().into(),
             RowFault::Http(status) => format!("http_{status}").into(),
         }

@@ -13,6 +13,17 @@ use crate::state::tables::{contains, read, Alerts, Funds, Histories, Orgs, Stats
 /// Window of the duplicate-aid alert, in days either side (SPEC §6).
 const DUPLICATE_WINDOW_DAYS: i64 = 90;
 
+/// Whether two disbursement dates (`YYYY-MM-DD`) are within the
+/// duplicate-aid alert's window of each other (SPEC §6: at most 90 days
+/// before or after). What the rules decide when a payment is sequenced,
+/// and what an import checks before it signs one.
+pub fn within_duplicate_window(a: &str, b: &str) -> bool {
+    match (date::parse(a), date::parse(b)) {
+        (Some(a), Some(b)) => date::days_between(a, b).abs() <= DUPLICATE_WINDOW_DAYS,
+        _ => false,
+    }
+}
+
 impl Cx<'_> {
     pub(super) fn fund(&self, id: &str) -> Result<FundRec, Stop> {
         read::<Funds>(self.state, id)?.ok_or_else(|| {
@@ -282,13 +293,10 @@ impl Cx<'_> {
     /// cause (`history`, one point read), those by another org dated within
     /// the window.
     fn duplicate_matches(&self, history: &[HistoryItem], own: Date) -> Vec<u64> {
+        let own = date::format(own);
         history
             .iter()
-            .filter(|h| {
-                h.issuer != self.st.issuer
-                    && date::parse(&h.date)
-                        .is_some_and(|d| date::days_between(own, d).abs() <= DUPLICATE_WINDOW_DAYS)
-            })
+            .filter(|h| h.issuer != self.st.issuer && within_duplicate_window(&own, &h.date))
             .map(|h| h.seq)
             .collect()
     }

@@ -44,6 +44,7 @@ use crate::state::tables::{
 use crate::state::{Effects, StateError, StateRead, Table};
 
 pub use crate::code::{Code, Detail};
+pub use funds::within_duplicate_window;
 pub use submission::{
     check_batch, check_chunks, check_submission, check_submission_value, check_submissions,
     CheckedEntry, CHECK_CHUNK, LEAF_OVERHEAD,
