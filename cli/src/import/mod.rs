@@ -216,7 +216,7 @@ fn ledger_payments(
 }
 
 /// Histories read at once when looking for duplicate aid.
-const HISTORY_READS: usize = 8;
+const HISTORY_READS: usize = 16;
 
 /// The rows (disbursements) that would raise a duplicate-aid alert (SPEC
 /// §6): the family had aid for the same cause from another organisation,
