@@ -47,22 +47,11 @@ pub(crate) fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
     // One ID number that is none stops the whole file, before anything is
     // asked of the pseudonym service or sent to the node.
     if rows.bad_ids > 0 {
-        let locale = rust_i18n::locale();
-        for e in rows
-            .errors
-            .iter()
-            .filter(|e| e.problems.iter().any(|p| p.key.starts_with("row.id_")))
-        {
-            let message = t!(
-                "explain",
-                meaning = cli::explain::meaning(&locale, &e.code.as_str()),
-                message = e.message_in(&locale)
-            );
-            eprintln!(
-                "{}",
-                t!("import.row", row = e.row, code = e.code, message = message)
-            );
-        }
+        say_rows(
+            rows.errors
+                .iter()
+                .filter(|e| e.problems.iter().any(|p| p.key.starts_with("row.id_"))),
+        );
         return Err(cli::Failed(t!("import.bad_ids", count = rows.bad_ids).into_owned()).into());
     }
     let client = NodeClient::new(&node.node);
@@ -137,18 +126,7 @@ pub(crate) fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
     if let Some(out) = receipts_out {
         out.into_inner()?.sync_all()?;
     }
-    let locale = rust_i18n::locale();
-    for e in summary.errors.iter().take(20) {
-        let message = t!(
-            "explain",
-            meaning = cli::explain::meaning(&locale, &e.code.as_str()),
-            message = e.message_in(&locale)
-        );
-        eprintln!(
-            "{}",
-            t!("import.row", row = e.row, code = e.code, message = message)
-        );
-    }
+    say_rows(summary.errors.iter().take(20));
     if summary.errors.len() > 20 {
         eprintln!("{}", t!("import.more", count = summary.errors.len() - 20));
     }
@@ -196,6 +174,23 @@ pub(crate) fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Says each row not imported on stderr: its row, its code, what the code
+/// means and what is wrong, in the interface's language.
+fn say_rows<'a>(errors: impl IntoIterator<Item = &'a import::RowError>) {
+    let locale = rust_i18n::locale();
+    for e in errors {
+        let message = t!(
+            "explain",
+            meaning = cli::explain::meaning(&locale, &e.code.as_str()),
+            message = e.message_in(&locale)
+        );
+        eprintln!(
+            "{}",
+            t!("import.row", row = e.row, code = e.code, message = message)
+        );
+    }
 }
 
 /// Writes the rows not imported so that Excel opens the file as it is: in
