@@ -18,7 +18,7 @@
 //! evaluates blinded points.
 
 use std::collections::HashMap;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -106,29 +106,27 @@ impl Counts {
     /// last line cut short by a crash is no request that was answered: it
     /// is skipped, and a newline keeps the next one apart.
     fn open(path: &Path, today: &str) -> anyhow::Result<Counts> {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            // A record that cannot be read would reset every quota.
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
         let mut used: HashMap<String, u64> = HashMap::new();
-        let mut ends_with_newline = true;
-        if let Ok(f) = std::fs::File::open(path) {
-            for line in std::io::BufReader::new(f).split(b'\n') {
-                let line = line?;
-                ends_with_newline = true;
-                match serde_json::from_slice::<Logged>(&line) {
-                    Ok(l) if l.day == today && l.outcome == "evaluated" => {
-                        *used.entry(l.issuer).or_default() += l.count;
-                    }
-                    Ok(_) => {}
-                    Err(_) => ends_with_newline = line.is_empty(),
+        for line in bytes.split(|b| *b == b'\n') {
+            match serde_json::from_slice::<Logged>(line) {
+                Ok(l) if l.day == today && l.outcome == "evaluated" => {
+                    *used.entry(l.issuer).or_default() += l.count;
                 }
+                _ => {}
             }
-            let bytes = std::fs::read(path)?;
-            ends_with_newline = ends_with_newline && bytes.last().is_none_or(|b| *b == b'\n');
         }
         let mut log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .with_context(|| format!("opening {}", path.display()))?;
-        if !ends_with_newline {
+        if bytes.last().is_some_and(|b| *b != b'\n') {
             log.write_all(b"\n")?;
             log.sync_all()?;
         }
@@ -479,4 +477,44 @@ pub fn serve(service: Service, listen: &str) -> anyhow::Result<()> {
         server::serve(listener, app, limits, crate::witness::shutdown()).await?;
         anyhow::Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_days_counts_come_back_from_the_record_and_a_torn_line_is_set_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOG_FILE);
+        let line = |day: &str, issuer: &str, count: u64, outcome: &str| {
+            serde_json::to_string(&Logged {
+                time: "2026-12-05T01:00:00.000Z".into(),
+                day: day.into(),
+                issuer: issuer.into(),
+                key: "k".into(),
+                count,
+                outcome: outcome.into(),
+            })
+            .unwrap()
+        };
+        let text = [
+            line("2026-12-05", "A", 700, "evaluated"),
+            line("2026-12-05", "A", 300, "quota_exceeded"),
+            line("2026-12-04", "A", 900, "evaluated"),
+            line("2026-12-05", "B", 5, "evaluated"),
+        ]
+        .join("\n")
+            + "\n{\"time\":\"2026-12-05T01:";
+        std::fs::write(&path, text).unwrap();
+        let mut counts = Counts::open(&path, "2026-12-05").unwrap();
+        assert_eq!(counts.used["A"], 700);
+        assert_eq!(counts.used["B"], 5);
+        counts
+            .append(&serde_json::from_str(&line("2026-12-05", "B", 1, "evaluated")).unwrap())
+            .unwrap();
+        drop(counts);
+        let again = Counts::open(&path, "2026-12-05").unwrap();
+        assert_eq!(again.used["B"], 6, "the torn line kept apart from the next");
+    }
 }
