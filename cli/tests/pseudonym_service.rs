@@ -240,6 +240,11 @@ fn one_person_one_pseudonym_the_refusals_and_the_proof() {
         code(raw(addr, &stranger, "CN-NOBODY-1", &[element], now)),
         (403, "unknown_key".into())
     );
+    // An issuer that is no organisation id is never looked up.
+    assert_eq!(
+        code(raw(addr, &stranger, "../../v1/log", &[element], now)),
+        (400, "schema_violation".into())
+    );
 
     // The quota (8 a day here): the charity has used 3; 6 more pass it,
     // also after a SIGKILL and a restart.

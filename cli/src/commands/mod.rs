@@ -139,17 +139,12 @@ pub(crate) fn pseudonyms(cmd: PseudonymCmd, stdout: &mut impl Write) -> anyhow::
             let signing = keyfile::read(&a.key)?;
             // Refusals (no key in the ledger, the service's, a proof that
             // fails, an ID that is none) exit 1; the rest 2.
-            let refused = |e: anyhow::Error| match e.downcast::<client::PseudonymError>() {
-                Ok(p) => cli::Failed(p.to_string()).into(),
-                Err(e) => e,
-            };
             let c = client::PseudonymClient::from_ledger(
                 &node,
                 a.service.as_deref(),
                 signing,
                 &a.issuer,
-            )
-            .map_err(refused)?;
+            )?;
             let domain = if a.domain == "vol" {
                 PseudonymKind::Volunteer
             } else {
@@ -157,7 +152,7 @@ pub(crate) fn pseudonyms(cmd: PseudonymCmd, stdout: &mut impl Write) -> anyhow::
             };
             let ids = client::normalise_all(&ids_or_stdin(a.ids)?)
                 .map_err(|e| cli::Failed(e.to_string()))?;
-            for p in c.pseudonyms(domain, &ids).map_err(refused)? {
+            for p in c.pseudonyms(domain, &ids)? {
                 writeln!(stdout, "{p}")?;
             }
         }

@@ -57,16 +57,10 @@ pub(crate) fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let client = NodeClient::new(&node.node);
     let verifier = cli::trusted_verifier(&client, vkey.vkey, vkey.genesis)?;
     if rows.needs_pseudonyms() {
-        use cli::pseudonym::client::{PseudonymClient, PseudonymError};
-        let refused = |e: anyhow::Error| match e.downcast::<PseudonymError>() {
-            Ok(p) => cli::Failed(p.to_string()).into(),
-            Err(e) => e,
-        };
+        use cli::pseudonym::client::PseudonymClient;
         let pseudonyms =
-            PseudonymClient::from_ledger(&client, service.as_deref(), key.clone(), &issuer)
-                .map_err(refused)?;
-        rows.pseudonymise(&|domain, ids| pseudonyms.pseudonyms(domain, ids))
-            .map_err(refused)?;
+            PseudonymClient::from_ledger(&client, service.as_deref(), key.clone(), &issuer)?;
+        rows.pseudonymise(&|domain, ids| pseudonyms.pseudonyms(domain, ids))?;
     }
     let trust = trust(verifier.clone(), &witnessed)?;
     let size_before = client.log_info()?.size;

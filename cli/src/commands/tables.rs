@@ -279,7 +279,7 @@ pub(crate) fn beneficiary_pseudonym(
     issuer: Option<&str>,
     service: Option<&str>,
 ) -> anyhow::Result<String> {
-    use cli::pseudonym::client::{PseudonymClient, PseudonymError};
+    use cli::pseudonym::client::PseudonymClient;
     if ledger::ident::is_beneficiary(given) {
         return Ok(given.to_owned());
     }
@@ -295,14 +295,7 @@ pub(crate) fn beneficiary_pseudonym(
     let (Some(key), Some(issuer)) = (key, issuer) else {
         anyhow::bail!("{}", t!("beneficiary.never_sent"));
     };
-    let refused = |e: anyhow::Error| match e.downcast::<PseudonymError>() {
-        Ok(p) => cli::Failed(p.to_string()).into(),
-        Err(e) => e,
-    };
-    let pseudonyms = PseudonymClient::from_ledger(client, service, keyfile::read(key)?, issuer)
-        .map_err(refused)?;
-    let mut made = pseudonyms
-        .pseudonyms(PseudonymKind::Beneficiary, &[id])
-        .map_err(refused)?;
+    let pseudonyms = PseudonymClient::from_ledger(client, service, keyfile::read(key)?, issuer)?;
+    let mut made = pseudonyms.pseudonyms(PseudonymKind::Beneficiary, &[id])?;
     Ok(made.remove(0))
 }

@@ -5,7 +5,7 @@
 //! service with another key, which could give two organisations different
 //! pseudonyms for one person, is caught before anything is used.
 
-use anyhow::{anyhow, bail};
+use anyhow::anyhow;
 use ed25519_dalek::SigningKey;
 use ledger::ident::PseudonymKind;
 use ledger::oprf::{self, Answer, PublicKey, Request, MAX_BATCH};
@@ -26,9 +26,10 @@ pub struct PseudonymClient {
     issuer: String,
 }
 
-/// Why a pseudonym could not be had.
+/// Why a pseudonym could not be had; said as the CLI's refusal (exit
+/// status 1).
 #[derive(Debug)]
-pub enum PseudonymError {
+enum PseudonymError {
     /// The ledger records no pseudonym key (rules version 2 not active, or
     /// the registrar has not recorded the service yet).
     NoKey,
@@ -69,6 +70,13 @@ impl std::fmt::Display for PseudonymError {
 
 impl std::error::Error for PseudonymError {}
 
+impl PseudonymError {
+    /// As the CLI's refusal (exit status 1): no pseudonym, nothing written.
+    fn failed(self) -> anyhow::Error {
+        crate::Failed(self.to_string()).into()
+    }
+}
+
 impl PseudonymClient {
     /// A client of the service the ledger at `node` names (or of
     /// `service`, if given), checking answers against the ledger's key.
@@ -80,7 +88,7 @@ impl PseudonymClient {
     ) -> anyhow::Result<PseudonymClient> {
         let info = node.log_info()?;
         let Some(recorded) = info.rules.and_then(|r| r.pseudonym) else {
-            return Err(PseudonymError::NoKey.into());
+            return Err(PseudonymError::NoKey.failed());
         };
         let key = PublicKey::from_hex(&recorded.key)?;
         let url = service.unwrap_or(&recorded.service);
@@ -124,12 +132,15 @@ impl PseudonymClient {
             .post("/v1/evaluate", &serde_json::to_vec(&request)?)?;
         if status != 200 {
             let e = NodeError::from_answer(status, body.to_string().as_bytes());
-            return Err(PseudonymError::Refused(e).into());
+            return Err(PseudonymError::Refused(e).failed());
         }
-        let proof_error = |error: String| PseudonymError::Proof {
-            service: self.service.base().to_owned(),
-            key: self.key.to_hex(),
-            error,
+        let proof_error = |error: String| {
+            PseudonymError::Proof {
+                service: self.service.base().to_owned(),
+                key: self.key.to_hex(),
+                error,
+            }
+            .failed()
         };
         let answer: Answer =
             serde_json::from_value(body).map_err(|e| proof_error(format!("not an answer: {e}")))?;
@@ -137,13 +148,6 @@ impl PseudonymClient {
         let outputs = blinded
             .finish(&evaluated, &proof, &self.key)
             .map_err(|e| proof_error(e.to_string()))?;
-        if outputs.len() != ids.len() {
-            bail!(proof_error(format!(
-                "{} outputs for {} IDs",
-                outputs.len(),
-                ids.len()
-            )));
-        }
         Ok(outputs
             .iter()
             .map(|o| oprf::pseudonym_of(domain, o))

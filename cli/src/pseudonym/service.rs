@@ -51,6 +51,8 @@ pub const LOG_FILE: &str = "requests.log";
 
 /// How long an organisation's keys read from the node are used.
 pub const ORG_TTL: Duration = Duration::from_secs(2);
+/// Most organisations whose keys are kept at once.
+const MAX_ORGS: usize = 10_000;
 /// How far a request's `issued_at` may be from the service's clock.
 pub const WINDOW: Duration = Duration::from_secs(300);
 /// The default evaluations per organisation per UTC+8 day.
@@ -249,6 +251,13 @@ fn parse(body: &[u8], now: SystemTime) -> Result<Checked, Refused> {
     if request.blinded.is_empty() {
         return Err(refused(Code::SchemaViolation, "no blinded element"));
     }
+    // Only an organisation id is looked up at the node.
+    if !ledger::ident::is_org_id(&request.issuer) {
+        return Err(refused(
+            Code::SchemaViolation,
+            format!("issuer {:?} is not an organisation id", request.issuer),
+        ));
+    }
     let elements = request
         .elements()
         .map_err(|e| refused(Code::SchemaViolation, e.to_string()))?;
@@ -308,10 +317,16 @@ impl Service {
                 ))
             }
         };
-        self.orgs
-            .lock()
-            .expect("orgs")
-            .insert(issuer.to_owned(), (Instant::now(), org.clone()));
+        let mut orgs = self.orgs.lock().expect("orgs");
+        // Requests signed by any key may name any issuer: the copies kept
+        // are bounded: past the bound, stale ones are dropped, and while
+        // it is still full a new one is used once and not kept.
+        if orgs.len() >= MAX_ORGS {
+            orgs.retain(|_, (at, _)| at.elapsed() < ORG_TTL);
+        }
+        if orgs.len() < MAX_ORGS {
+            orgs.insert(issuer.to_owned(), (Instant::now(), org.clone()));
+        }
         Ok(org)
     }
 
