@@ -253,10 +253,10 @@ pub(crate) struct InitArgs {
     pub(crate) issuer: Option<String>,
 }
 
+/// Who asks the pseudonym service, when a command is given a resident ID
+/// number where a pseudonym goes.
 #[derive(Args)]
-pub(crate) struct BeneficiaryArgs {
-    #[command(flatten)]
-    pub(crate) node: NodeArg,
+pub(crate) struct IdLookupArgs {
     /// For an ID number: your signing key file, to ask the pseudonym
     /// service (the number leaves this machine only blinded).
     #[arg(long, env = "AIDLEDGER_KEY")]
@@ -264,9 +264,24 @@ pub(crate) struct BeneficiaryArgs {
     /// For an ID number: the organisation you sign for.
     #[arg(long, env = "AIDLEDGER_ISSUER")]
     pub(crate) issuer: Option<String>,
-    /// The pseudonym service (default: the one the ledger records).
-    #[arg(long)]
-    pub(crate) service: Option<String>,
+    #[command(flatten)]
+    pub(crate) service: ServiceArg,
+}
+
+/// The pseudonym service to ask for an ID number's pseudonym.
+#[derive(Args)]
+pub(crate) struct ServiceArg {
+    /// The pseudonym service, for an ID number (default: the one the ledger records).
+    #[arg(long = "service")]
+    pub(crate) url: Option<String>,
+}
+
+#[derive(Args)]
+pub(crate) struct BeneficiaryArgs {
+    #[command(flatten)]
+    pub(crate) node: NodeArg,
+    #[command(flatten)]
+    pub(crate) lookup: IdLookupArgs,
     /// bnf_ pseudonym, or a resident ID number (rules v2: its pseudonym from the service).
     pub(crate) bnf: String,
 }
@@ -415,7 +430,10 @@ pub(crate) struct NeedReviewArgs {
 pub(crate) struct HouseholdMonitorArgs {
     #[command(flatten)]
     pub(crate) signer: SignerArgs,
-    /// The household's bnf_ pseudonym.
+    #[command(flatten)]
+    pub(crate) service: ServiceArg,
+    /// The household's bnf_ pseudonym, or a resident ID number (its
+    /// pseudonym from the pseudonym service).
     #[arg(long)]
     pub(crate) beneficiary: String,
     /// assisted, vulnerable or monitored (or 监测户 …).
@@ -437,7 +455,10 @@ pub(crate) struct HouseholdMonitorArgs {
 pub(crate) struct HouseholdVisitArgs {
     #[command(flatten)]
     pub(crate) signer: SignerArgs,
-    /// The household's bnf_ pseudonym.
+    #[command(flatten)]
+    pub(crate) service: ServiceArg,
+    /// The household's bnf_ pseudonym, or a resident ID number (its
+    /// pseudonym from the pseudonym service).
     #[arg(long)]
     pub(crate) beneficiary: String,
     /// Day of the visit.
@@ -455,7 +476,10 @@ pub(crate) struct HouseholdVisitArgs {
 pub(crate) struct HouseholdCloseArgs {
     #[command(flatten)]
     pub(crate) signer: SignerArgs,
-    /// The household's bnf_ pseudonym.
+    #[command(flatten)]
+    pub(crate) service: ServiceArg,
+    /// The household's bnf_ pseudonym, or a resident ID number (its
+    /// pseudonym from the pseudonym service).
     #[arg(long)]
     pub(crate) beneficiary: String,
     /// Why (kept in the ledger).
@@ -467,7 +491,10 @@ pub(crate) struct HouseholdCloseArgs {
 pub(crate) struct HouseholdShowArgs {
     #[command(flatten)]
     pub(crate) node: NodeArg,
-    /// The household's bnf_ pseudonym.
+    #[command(flatten)]
+    pub(crate) lookup: IdLookupArgs,
+    /// The household's bnf_ pseudonym, or a resident ID number (its
+    /// pseudonym from the pseudonym service).
     pub(crate) bnf: String,
 }
 
@@ -481,9 +508,12 @@ pub(crate) struct FundRecoverArgs {
     /// Amount in yuan (1,000, ¥650 or 650元).
     #[arg(long, value_parser = parse::arg::yuan)]
     pub(crate) amount: u64,
-    /// Who paid it back: a bnf_ pseudonym or an organisation id.
+    /// Who paid it back: a bnf_ pseudonym, a resident ID number (its
+    /// pseudonym from the pseudonym service) or an organisation id.
     #[arg(long)]
     pub(crate) from: String,
+    #[command(flatten)]
+    pub(crate) service: ServiceArg,
     /// overpaid, ineligible, misappropriated, unused or other (or 多发 …).
     #[arg(long, value_parser = parse::arg::recovery_reason)]
     pub(crate) reason: RecoveryReason,

@@ -274,6 +274,76 @@ fn version_2_workflows_from_the_command_line() {
         "a re-run adds nothing: {}",
         again.stdout
     );
+    // The single-entry builders take the ID number too (written as a
+    // caseworker types it): its pseudonym comes from the service, and the
+    // number is in no output.
+    let size = w.size();
+    let wrong = run(
+        &[
+            "household",
+            "visit",
+            "--beneficiary",
+            "321182197508210227",
+            "--date",
+            "2026-12-01",
+            "--findings",
+            "x",
+            "--next-review-by",
+            "2027-03-01",
+        ],
+        &as_monitor,
+    );
+    assert!(
+        wrong.code == 1 && wrong.stderr.contains("should be 6") && w.size() == size,
+        "a wrong check character is named and nothing is written: {}",
+        wrong.stderr
+    );
+    let visited = run(
+        &[
+            "household",
+            "visit",
+            "--beneficiary",
+            "３２１１８２ 19750821022６",
+            "--date",
+            "2026-12-01",
+            "--findings",
+            "病情稳定",
+            "--next-review-by",
+            "2027-03-01",
+        ],
+        &as_monitor,
+    );
+    assert_eq!(visited.code, 0, "{}", visited.stderr);
+    assert!(
+        !visited.stdout.contains("19750821") && !visited.stderr.contains("19750821"),
+        "{}",
+        visited.stdout
+    );
+    let household = w.node.get(&format!("/v1/households/{}", monitored[0]));
+    assert_eq!(
+        household["household"]["review_by"], "2027-03-01",
+        "the visit is the imported household's: {household}"
+    );
+    let shown = cli(
+        &[
+            "household",
+            "show",
+            "--node",
+            &w.node.url,
+            "--key",
+            &monitor_s,
+            "--issuer",
+            BUREAU,
+            "321182197508210226",
+        ],
+        None,
+    );
+    assert!(
+        shown.code == 0 && shown.stdout.contains(&monitored[0][..12]),
+        "{} {}",
+        shown.stdout,
+        shown.stderr
+    );
     let closed = run(
         &[
             "household",

@@ -160,6 +160,51 @@ pub(crate) fn pseudonyms(cmd: PseudonymCmd, stdout: &mut impl Write) -> anyhow::
     Ok(ExitCode::SUCCESS)
 }
 
+/// `given` if it is a pseudonym, else the pseudonym of the resident ID
+/// number it is. The number is normalised and
+/// checked here and its pseudonym asked of the pseudonym service, blinded
+/// (it never leaves this machine otherwise), or it is refused before any
+/// request.
+pub(crate) fn pseudonym_of(
+    client: &NodeClient,
+    given: &str,
+    key: Option<&Path>,
+    issuer: Option<&str>,
+    service: Option<&str>,
+) -> anyhow::Result<String> {
+    if ledger::ident::is_beneficiary(given) {
+        return Ok(given.to_owned());
+    }
+    let id = match ledger::ident::normalise_resident_id(given) {
+        Ok(id) => id,
+        Err(ledger::ident::IdProblem::CheckChar { expected }) => {
+            return Err(
+                cli::Failed(t!("beneficiary.check_char", expected = expected).into_owned()).into(),
+            )
+        }
+        Err(ledger::ident::IdProblem::Shape) => anyhow::bail!("{}", t!("beneficiary.shape")),
+    };
+    let (Some(key), Some(issuer)) = (key, issuer) else {
+        anyhow::bail!("{}", t!("beneficiary.never_sent"));
+    };
+    let pseudonyms = cli::pseudonym::client::PseudonymClient::from_ledger(client, service, keyfile::read(key)?, issuer)?;
+    let mut made = pseudonyms.pseudonyms(PseudonymKind::Beneficiary, &[id])?;
+    Ok(made.remove(0))
+}
+
+impl crate::args::IdLookupArgs {
+    /// `given`, or the pseudonym of the ID number it is (see [`pseudonym_of`]).
+    pub(crate) fn pseudonym(&self, client: &NodeClient, given: &str) -> anyhow::Result<String> {
+        pseudonym_of(
+            client,
+            given,
+            self.key.as_deref(),
+            self.issuer.as_deref(),
+            self.service.url.as_deref(),
+        )
+    }
+}
+
 pub(crate) fn sign(
     SignArgs {
         key,

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
@@ -15,8 +14,6 @@ use ledger::api::{EntrySummary, FundView, Page};
 use ledger::body::AnyBody;
 use ledger::domain::Approval;
 use ledger::entry::format_timestamp;
-use ledger::ident::PseudonymKind;
-use ledger::keyfile;
 use ledger::records::OrgRec;
 use rust_i18n::t;
 
@@ -119,23 +116,11 @@ pub(crate) fn fund_show(
 }
 
 pub(crate) fn beneficiary(
-    BeneficiaryArgs {
-        node,
-        key,
-        issuer,
-        service,
-        bnf,
-    }: BeneficiaryArgs,
+    BeneficiaryArgs { node, lookup, bnf }: BeneficiaryArgs,
     stdout: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
     let client = NodeClient::new(&node.node);
-    let bnf = beneficiary_pseudonym(
-        &client,
-        &bnf,
-        key.as_deref(),
-        issuer.as_deref(),
-        service.as_deref(),
-    )?;
+    let bnf = lookup.pseudonym(&client, &bnf)?;
     let items = client.all_items(&format!("/v1/beneficiaries/{}", seg(&bnf)))?;
     entries_table(stdout, &items, &org_names(&client)?)?;
     Ok(ExitCode::SUCCESS)
@@ -268,34 +253,3 @@ pub(crate) fn entries_table(
     Ok(())
 }
 
-/// The pseudonym to look up. A resident ID number is normalised and
-/// checked here and its pseudonym asked of the pseudonym service, blinded
-/// (it never leaves this machine otherwise), or it is refused before any
-/// request.
-pub(crate) fn beneficiary_pseudonym(
-    client: &NodeClient,
-    given: &str,
-    key: Option<&Path>,
-    issuer: Option<&str>,
-    service: Option<&str>,
-) -> anyhow::Result<String> {
-    use cli::pseudonym::client::PseudonymClient;
-    if ledger::ident::is_beneficiary(given) {
-        return Ok(given.to_owned());
-    }
-    let id = match ledger::ident::normalise_resident_id(given) {
-        Ok(id) => id,
-        Err(ledger::ident::IdProblem::CheckChar { expected }) => {
-            return Err(
-                cli::Failed(t!("beneficiary.check_char", expected = expected).into_owned()).into(),
-            )
-        }
-        Err(ledger::ident::IdProblem::Shape) => anyhow::bail!("{}", t!("beneficiary.shape")),
-    };
-    let (Some(key), Some(issuer)) = (key, issuer) else {
-        anyhow::bail!("{}", t!("beneficiary.never_sent"));
-    };
-    let pseudonyms = PseudonymClient::from_ledger(client, service, keyfile::read(key)?, issuer)?;
-    let mut made = pseudonyms.pseudonyms(PseudonymKind::Beneficiary, &[id])?;
-    Ok(made.remove(0))
-}

@@ -18,6 +18,7 @@ use serde::Deserialize;
 use crate::args::{
     ApproveArgs, FundRecoverArgs, HouseholdCloseArgs, HouseholdMonitorArgs, HouseholdShowArgs,
     HouseholdVisitArgs, NeedReviewArgs, RejectArgs, RulesActivateArgs, RulesPseudonymKeyArgs,
+    ServiceArg,
 };
 use cli::admin;
 use cli::client::{seg, NodeClient};
@@ -58,7 +59,25 @@ pub(crate) fn need_review(args: NeedReviewArgs) -> anyhow::Result<ExitCode> {
     admin::sign_and_submit(&args.signer.into(), &body, &done)
 }
 
-pub(crate) fn household_monitor(args: HouseholdMonitorArgs) -> anyhow::Result<ExitCode> {
+/// The household's pseudonym from what the user gave: a pseudonym, or a
+/// resident ID number whose pseudonym the service gives the signer.
+fn household_of(
+    signer: &admin::Signer,
+    given: &str,
+    service: &ServiceArg,
+) -> anyhow::Result<String> {
+    super::pseudonym_of(
+        &NodeClient::new(&signer.node),
+        given,
+        Some(&signer.key),
+        Some(&signer.issuer),
+        service.url.as_deref(),
+    )
+}
+
+pub(crate) fn household_monitor(mut args: HouseholdMonitorArgs) -> anyhow::Result<ExitCode> {
+    let signer: admin::Signer = args.signer.into();
+    args.beneficiary = household_of(&signer, &args.beneficiary, &args.service)?;
     let done = t!("household.monitored", bnf = short(&args.beneficiary)).into_owned();
     let mut risks = args.risks;
     risks.sort();
@@ -70,10 +89,12 @@ pub(crate) fn household_monitor(args: HouseholdMonitorArgs) -> anyhow::Result<Ex
         region: args.region,
         review_by: args.review_by,
     };
-    admin::sign_and_submit(&args.signer.into(), &body, &done)
+    admin::sign_and_submit(&signer, &body, &done)
 }
 
-pub(crate) fn household_visit(args: HouseholdVisitArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn household_visit(mut args: HouseholdVisitArgs) -> anyhow::Result<ExitCode> {
+    let signer: admin::Signer = args.signer.into();
+    args.beneficiary = household_of(&signer, &args.beneficiary, &args.service)?;
     let done = t!(
         "household.visited",
         bnf = short(&args.beneficiary),
@@ -86,16 +107,18 @@ pub(crate) fn household_visit(args: HouseholdVisitArgs) -> anyhow::Result<ExitCo
         findings: args.findings,
         next_review_by: args.next_review_by,
     };
-    admin::sign_and_submit(&args.signer.into(), &body, &done)
+    admin::sign_and_submit(&signer, &body, &done)
 }
 
-pub(crate) fn household_close(args: HouseholdCloseArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn household_close(mut args: HouseholdCloseArgs) -> anyhow::Result<ExitCode> {
+    let signer: admin::Signer = args.signer.into();
+    args.beneficiary = household_of(&signer, &args.beneficiary, &args.service)?;
     let done = t!("household.closed", bnf = short(&args.beneficiary)).into_owned();
     let body = body::HouseholdClose {
         beneficiary: args.beneficiary,
         reason: args.reason,
     };
-    admin::sign_and_submit(&args.signer.into(), &body, &done)
+    admin::sign_and_submit(&signer, &body, &done)
 }
 
 /// `GET /v1/households/{bnf}`'s answer.
@@ -111,9 +134,10 @@ pub(crate) fn household_show(
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
     let client = NodeClient::new(&args.node.node);
+    let bnf = args.lookup.pseudonym(&client, &args.bnf)?;
     let answer: HouseholdAnswer = client
-        .get_as(&format!("/v1/households/{}", seg(&args.bnf)))
-        .with_context(|| t!("household.looking_up", bnf = short(&args.bnf)))?;
+        .get_as(&format!("/v1/households/{}", seg(&bnf)))
+        .with_context(|| t!("household.looking_up", bnf = short(&bnf)))?;
     let h = &answer.household;
     let state = if h.monitored {
         t!("household.state_monitored", since = h.since)
@@ -166,7 +190,11 @@ pub(crate) fn household_show(
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn fund_recover(args: FundRecoverArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn fund_recover(mut args: FundRecoverArgs) -> anyhow::Result<ExitCode> {
+    let signer: admin::Signer = args.signer.into();
+    if !ledger::ident::is_org_id(&args.from) {
+        args.from = household_of(&signer, &args.from, &args.service)?;
+    }
     let done = t!(
         "fund.recovered",
         amount = vocab::yuan(args.amount),
@@ -182,7 +210,7 @@ pub(crate) fn fund_recover(args: FundRecoverArgs) -> anyhow::Result<ExitCode> {
         disbursement: args.disbursement,
         reference: args.reference,
     };
-    admin::sign_and_submit(&args.signer.into(), &body, &done)
+    admin::sign_and_submit(&signer, &body, &done)
 }
 
 /// With seqs, approves each; with none, lists the disbursements of the
