@@ -73,7 +73,7 @@ pub(crate) struct PseudonymServeArgs {
     #[arg(long, env = "AIDLEDGER_NODE", default_value = "http://127.0.0.1:8080")]
     pub(crate) node: String,
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8090")]
+    #[arg(long, default_value = "127.0.0.1:8085")]
     pub(crate) listen: String,
     /// Evaluations per organisation per day (UTC+8).
     #[arg(long, default_value_t = cli::pseudonym::service::DEFAULT_QUOTA)]

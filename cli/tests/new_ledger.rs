@@ -1,6 +1,7 @@
 //! The README's "Start a new ledger", run as it is written: its `sh` block
-//! in an empty temporary directory, with only `LISTEN` (a free port) and
-//! `PATH` (the binaries just built) set, as the README says. If the README
+//! in an empty temporary directory, with only `LISTEN` and `PSEUDONYMS`
+//! (free ports) and `PATH` (the binaries just built) set, as the README
+//! says. If the README
 //! and the commands drift apart, this fails.
 
 mod common;
@@ -29,14 +30,17 @@ fn readme_block() -> String {
         .to_owned()
 }
 
-/// Stops the node the block started (its pid in `node.pid`), even when
-/// the test fails.
+/// Stops the node and the pseudonym service the block started (their pids
+/// in `node.pid` and `pseudonym-service.pid`), even when the test fails.
 struct StopNode<'a>(&'a Path);
 
 impl Drop for StopNode<'_> {
     /// Stops it and waits until it is gone: a node still closing its store
     /// would write into the directory the test is removing.
     fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.0.join("pseudonym-service.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
         if let Ok(pid) = std::fs::read_to_string(self.0.join("node.pid")) {
             let pid = pid.trim();
             let _ = Command::new("kill").arg(pid).status();
@@ -72,6 +76,7 @@ fn the_readme_starts_a_new_ledger_from_an_empty_directory() {
         .args(["-euo", "pipefail", "-c", &block])
         .current_dir(dir.path())
         .env("LISTEN", addr.to_string())
+        .env("PSEUDONYMS", common::free_addr().to_string())
         .env("PATH", path)
         .env("HOME", dir.path())
         .env("LANG", "C.UTF-8")
@@ -128,7 +133,19 @@ fn the_readme_starts_a_new_ledger_from_an_empty_directory() {
     let fund: Value = serde_json::from_slice(&fund).unwrap();
     assert_eq!(fund["owner"], "CN-USCI-53440300MJ0000018R");
     assert_eq!(fund["budget"], 50_000_000);
-    assert_eq!(log["size"], 3);
+    // Rules version 2 with the service's key, and the pseudonym it gave.
+    assert_eq!(log["size"], 5);
+    let service = std::fs::read_to_string(d.join("pseudonym-service.txt")).unwrap();
+    assert_eq!(
+        log["rules"]["pseudonym"]["key"].as_str(),
+        service.lines().last(),
+        "{log}"
+    );
+    let pseudonym = stdout.lines().last().unwrap_or_default();
+    assert!(
+        ledger::ident::is_beneficiary(pseudonym),
+        "the block ends with a pseudonym: {stdout}"
+    );
 
     // A second genesis on the same node is refused, and nothing is sent.
     let url = format!("http://{addr}");
@@ -155,7 +172,19 @@ fn the_readme_starts_a_new_ledger_from_an_empty_directory() {
     );
     let (_, log) = testkit::http_get(addr, "/v1/log");
     let log: Value = serde_json::from_slice(&log).unwrap();
-    assert_eq!(log["size"], 3);
+    // Rules version 2 with the service's key, and the pseudonym it gave.
+    assert_eq!(log["size"], 5);
+    let service = std::fs::read_to_string(d.join("pseudonym-service.txt")).unwrap();
+    assert_eq!(
+        log["rules"]["pseudonym"]["key"].as_str(),
+        service.lines().last(),
+        "{log}"
+    );
+    let pseudonym = stdout.lines().last().unwrap_or_default();
+    assert!(
+        ledger::ident::is_beneficiary(pseudonym),
+        "the block ends with a pseudonym: {stdout}"
+    );
     // In Chinese too.
     let again = common::cli_env(&second, None, &[("LANG", "zh_CN.UTF-8")]);
     assert_eq!(again.code, 2, "{}", again.stderr);

@@ -327,3 +327,51 @@ fn one_person_one_pseudonym_the_refusals_and_the_proof() {
     );
     assert_eq!(caught.stderr.trim().lines().count(), 1, "{}", caught.stderr);
 }
+
+/// The demo (`aidledger-node demo`, as `scripts/run.sh` starts it) puts its
+/// pseudonym service's key beside its ledger; a service run from there
+/// gives the pseudonyms the demo ledger holds. Case 0 of the demo's duplicate
+/// aid (payments DUP-A-0 and DUP-B-0) is synthetic person 50,000, ID number
+/// 321181195009210007.
+#[test]
+fn the_demo_service_gives_the_demo_ledgers_pseudonyms() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo-data");
+    let addr = free_addr();
+    let _node = testkit::demo(&node_bin(), &data, addr, &[]);
+    let node = format!("http://{addr}");
+    let service_addr = free_addr();
+    let _service = serve(&data.join("pseudonym-service"), &node, service_addr, 100);
+    // The union's demo key: seed 3 repeated (node/demo/demo.toml).
+    let key = dir.path().join("union.key");
+    ledger::keyfile::create_with(&key, &[3; 32]).unwrap();
+    let out = ok(
+        &[
+            "pseudonym",
+            "of",
+            "--node",
+            &node,
+            "--service",
+            &format!("http://{service_addr}"),
+            "--key",
+            key.to_str().unwrap(),
+            "--issuer",
+            UNION,
+            "321181195009210007",
+        ],
+        None,
+    );
+    let bnf = out.stdout.trim();
+    let (status, paid) = testkit::http_get(addr, &format!("/v1/beneficiaries/{bnf}"));
+    let paid: Value = serde_json::from_slice(&paid).unwrap();
+    let refs: Vec<&str> = paid["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["body"]["ref"].as_str())
+        .collect();
+    assert!(
+        status == 200 && refs.contains(&"DUP-A-0") && refs.contains(&"DUP-B-0"),
+        "the demo's first duplicate-aid family, paid by both bodies: {paid}"
+    );
+}

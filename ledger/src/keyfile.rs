@@ -74,6 +74,28 @@ pub fn create_with(path: &Path, bytes: &[u8; 32]) -> Result<(), KeyFileError> {
     f.sync_all().map_err(io(path))
 }
 
+/// The pseudonym service's secret key file, in its directory.
+pub const SERVICE_KEY: &str = "service.key";
+/// Its public key beside it, 64 hex (not secret).
+pub const SERVICE_PUB: &str = "service.pub";
+
+/// Puts the pseudonym service's `key` in `dir` (created if missing): the
+/// secret as a key file (never overwriting one) and the public key beside
+/// it. Returns the public key's hex.
+pub fn create_service_key(
+    dir: &Path,
+    key: &crate::oprf::ServiceKey,
+) -> Result<String, KeyFileError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    create_with(&dir.join(SERVICE_KEY), &key.to_bytes())?;
+    let public = key.public().to_hex();
+    let path = dir.join(SERVICE_PUB);
+    let mut f = std::fs::File::create(&path).map_err(io(&path))?;
+    writeln!(f, "{public}").map_err(io(&path))?;
+    f.sync_all().map_err(io(&path))?;
+    Ok(public)
+}
+
 /// A private file's bytes less trailing white space; refused if group or
 /// others may read it, or if it is empty.
 fn read_private(path: &Path) -> Result<Vec<u8>, KeyFileError> {

@@ -660,6 +660,21 @@ pub fn demo_pseudonym_key(seed: &str) -> ledger::oprf::ServiceKey {
         .expect("a key from a 32-byte seed")
 }
 
+/// The directory the demo's pseudonym service runs from, under the demo's
+/// data directory: its key is written there on first use (`scripts/run.sh`
+/// starts `aidledger pseudonym serve --dir` on it), so that the pseudonyms
+/// it gives are the demo ledger's.
+pub fn pseudonym_service_dir(data: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    let dir = data.join("pseudonym-service");
+    if !dir.join(ledger::keyfile::SERVICE_KEY).exists() {
+        ledger::keyfile::create_service_key(
+            &dir,
+            &demo_pseudonym_key(&fixture().v2.pseudonym_seed),
+        )?;
+    }
+    Ok(dir)
+}
+
 /// The large-payment fund: opened with a threshold, funded, paid into by
 /// the caseworkers; a second key approves, rejects one, leaves the last
 /// pending. Returns the fund's id.

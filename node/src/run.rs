@@ -82,6 +82,7 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
     if demo {
         let started = std::time::Instant::now();
         let seeded = crate::demo::seed(&mut log)?;
+        crate::demo::pseudonym_service_dir(&data)?;
         if seeded > 0 {
             eprintln!(
                 "seeded the demo ledger: {seeded} entries in {:.1} s",

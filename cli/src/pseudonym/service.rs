@@ -43,9 +43,8 @@ use serde_json::json;
 use crate::client::{seg, NodeClient};
 
 /// The service's key in its directory.
-pub const KEY_FILE: &str = "service.key";
-/// Its public key, written by `init`.
-pub const PUB_FILE: &str = "service.pub";
+/// The service's secret key file in its directory.
+pub use ledger::keyfile::SERVICE_KEY as KEY_FILE;
 /// The request log.
 pub const LOG_FILE: &str = "requests.log";
 
@@ -63,14 +62,10 @@ const MAX_REQUEST: usize = 128 << 10;
 const ROLES: [Role; 4] = [Role::Disburse, Role::Publish, Role::Credit, Role::Monitor];
 
 /// Creates the service's key in `dir`; returns its public key (64 hex),
-/// also written to [`PUB_FILE`]. A directory that holds a key is refused.
+/// also written beside it. A directory that holds a key is refused.
 pub fn init(dir: &Path) -> anyhow::Result<String> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let key = ServiceKey::generate(&mut rand_core::OsRng);
-    ledger::keyfile::create_with(&dir.join(KEY_FILE), &key.to_bytes())?;
-    let public = key.public().to_hex();
-    crate::write_durably(&dir.join(PUB_FILE), format!("{public}\n").as_bytes())?;
-    Ok(public)
+    Ok(ledger::keyfile::create_service_key(dir, &key)?)
 }
 
 /// Reads the key of the service in `dir` (refused if others may read it).

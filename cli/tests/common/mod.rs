@@ -17,7 +17,7 @@ pub const CHARITY: &str = "CN-USCI-53440300MJ0000018R";
 pub const ORIGIN: &str = "test.example/aid";
 
 /// The node binary, built beside `aidledger` (`cargo build --release --workspace`).
-fn node_bin() -> PathBuf {
+pub fn node_bin() -> PathBuf {
     let bin = Path::new(env!("CARGO_BIN_EXE_aidledger")).with_file_name("aidledger-node");
     assert!(
         bin.exists(),
