@@ -7,6 +7,10 @@
 //!
 //! `cargo bench -p cli --bench cli [-- ENTRIES [ROWS]]`. Build the
 //! workspace's binaries first (`cargo build --release --workspace --bins`).
+//! `BENCH_IMPORT=ids` imports resident ID numbers through a pseudonym
+//! service (rules v2); `BENCH_BIN_DIR` runs another build's binaries
+//! (with `BENCH_IMPORT=secret` for a build that still took
+//! `--secret-file`); `BENCH_SKIP_VERIFY` leaves the verify bench out.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -26,7 +30,9 @@ fn main() {
     let rows = args.next().unwrap_or(100_000);
     let dir =
         tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into())).unwrap();
-    verify_bench(dir.path(), entries);
+    if std::env::var_os("BENCH_SKIP_VERIFY").is_none() {
+        verify_bench(dir.path(), entries);
+    }
     import_bench(dir.path(), rows);
     if std::env::var_os("BENCH_KEEP").is_some() {
         // For profiling the binary by hand on the same files.
@@ -34,8 +40,13 @@ fn main() {
     }
 }
 
+/// The binary `name` beside this bench's `aidledger`, or in
+/// `BENCH_BIN_DIR` (another build's, to compare in one run).
 fn bin(name: &str) -> std::path::PathBuf {
-    let b = Path::new(env!("CARGO_BIN_EXE_aidledger")).with_file_name(name);
+    let b = match std::env::var_os("BENCH_BIN_DIR") {
+        Some(d) => Path::new(&d).join(name),
+        None => Path::new(env!("CARGO_BIN_EXE_aidledger")).with_file_name(name),
+    };
     assert!(
         b.exists(),
         "build {} first: cargo build --release --workspace --bins",
@@ -98,8 +109,46 @@ fn verify_bench(dir: &Path, n: u64) {
     );
 }
 
+/// How the import bench's rows name their families (`BENCH_IMPORT`).
+#[derive(PartialEq)]
+enum Families {
+    /// `bnf_` pseudonyms in the sheet (unset).
+    Pseudonyms,
+    /// Resident ID numbers, made pseudonyms by a pseudonym service that
+    /// the bench runs and the ledger records under rules v2 (`ids`).
+    Service,
+    /// Resident ID numbers and a `--secret-file` (`secret`): the HMAC of
+    /// rules v1, for the binaries of a build before issue 30
+    /// (`BENCH_BIN_DIR`).
+    Secret,
+}
+
+/// A valid resident ID number for row `i` (GB 11643: its check character
+/// from the first 17 digits), distinct for every `i` below 10^6.
+fn resident_id(i: u64) -> String {
+    let body = format!(
+        "3211811980{:02}{:02}{:03}",
+        1 + i / 28_000 % 12,
+        1 + i / 1_000 % 28,
+        i % 1_000
+    );
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{body}{check}")
+}
+
 fn import_bench(dir: &Path, rows: u64) {
-    let node = common::Node::start(&dir.join("node"), common::free_addr());
+    let families = match std::env::var("BENCH_IMPORT").as_deref() {
+        Ok("ids") => Families::Service,
+        Ok("secret") => Families::Secret,
+        _ => Families::Pseudonyms,
+    };
+    let node = common::Node::start_bin(&bin("aidledger-node"), &dir.join("node"), common::free_addr());
     let url = node.url.clone();
 
     let registrar = SigningKey::from_bytes(&[1; 32]);
@@ -108,8 +157,51 @@ fn import_bench(dir: &Path, rows: u64) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let charity = SigningKey::from_bytes(&[2; 32]);
+    let mut setup = common::setup(&registrar, &charity);
+    let mut extra: Vec<String> = Vec::new();
+    let mut _service = None;
+    match families {
+        Families::Service => {
+            let service_dir = dir.join("pseudonym-service");
+            let out = Command::new(bin("aidledger"))
+                .args(["pseudonym", "init", "--dir", service_dir.to_str().unwrap()])
+                .output()
+                .unwrap();
+            assert!(out.status.success());
+            let public = String::from_utf8(out.stdout).unwrap();
+            let public = public.lines().last().unwrap().trim().to_owned();
+            let addr = common::free_addr();
+            setup.push(common::sign(
+                &registrar,
+                common::BUREAU,
+                "rules.activate",
+                "v2",
+                serde_json::json!({"version": 2, "note": "bench"}),
+            ));
+            setup.push(common::sign(
+                &registrar,
+                common::BUREAU,
+                "pseudonym.key",
+                "pk",
+                serde_json::json!({"key": public, "service": format!("http://{addr}")}),
+            ));
+            _service = Some(testkit::Killed(testkit::spawn_listening(
+                Command::new(bin("aidledger"))
+                    .args(["pseudonym", "serve", "--dir", service_dir.to_str().unwrap()])
+                    .args(["--node", &url, "--listen", &addr.to_string()])
+                    .args(["--quota", &(rows * 2).to_string()]),
+            )));
+        }
+        Families::Secret => {
+            let secret = dir.join("secret");
+            std::fs::write(&secret, format!("{}\n", hex::encode([7u8; 32]))).unwrap();
+            std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+            extra = vec!["--secret-file".into(), secret.to_str().unwrap().into()];
+        }
+        Families::Pseudonyms => {}
+    }
     let setup_file = dir.join("setup.ndjson");
-    let ndjson: Vec<String> = common::setup(&registrar, &charity)
+    let ndjson: Vec<String> = setup
         .iter()
         .map(|e| serde_json::to_string(e).unwrap())
         .collect();
@@ -122,10 +214,19 @@ fn import_bench(dir: &Path, rows: u64) {
     assert!(ok.success());
 
     let csv_file = dir.join("rows.csv");
-    let mut csv = String::from("fund,beneficiary,tier,cause,amount,method,region,date,ref\n");
+    let who = if families == Families::Pseudonyms {
+        "beneficiary"
+    } else {
+        "id_number"
+    };
+    let mut csv = format!("fund,{who},tier,cause,amount,method,region,date,ref\n");
     for i in 0..rows {
+        let family = match families {
+            Families::Pseudonyms => format!("bnf_{i:064x}"),
+            _ => resident_id(i),
+        };
         csv.push_str(&format!(
-            "F,bnf_{i:064x},assisted,illness,{}.{:02},cash,3211{:02},2026-{:02}-{:02},V{i}\n",
+            "F,{family},assisted,illness,{}.{:02},cash,3211{:02},2026-{:02}-{:02},V{i}\n",
             100 + i % 900,
             i % 100,
             81 + i % 3,
@@ -146,8 +247,9 @@ fn import_bench(dir: &Path, rows: u64) {
             common::CHARITY,
             "--kind",
             "disbursement",
-            csv_file.to_str().unwrap(),
         ])
+        .args(&extra)
+        .arg(&csv_file)
         .output()
         .unwrap();
     let secs = started.elapsed().as_secs_f64();
@@ -157,7 +259,7 @@ fn import_bench(dir: &Path, rows: u64) {
         String::from_utf8_lossy(&out.stderr)
     );
     println!(
-        "import: {rows} rows in {secs:.2} s = {:.0} rows/s ({})",
+        "import ({who}): {rows} rows in {secs:.2} s = {:.0} rows/s ({})",
         rows as f64 / secs,
         String::from_utf8_lossy(&out.stdout).trim()
     );

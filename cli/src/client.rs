@@ -44,7 +44,10 @@ pub fn seg(s: &str) -> PercentEncode<'_> {
 }
 
 pub use ledger::api::LogInfo;
-use ledger::api::{ConsistencyProof, InclusionProof, Page};
+use ledger::api::{ConsistencyProof, EntrySummary, History, InclusionProof, Page};
+
+/// Most families one `POST /v1/beneficiaries` asks about.
+pub const MAX_HISTORIES: usize = 1_000;
 
 /// The node at one base URL.
 #[derive(Clone)]
@@ -124,13 +127,18 @@ impl NodeClient {
 
     /// Calls `f` on every item of a paged list (SPEC §7: `{"items":[…],
     /// "next_cursor"}`, [`Page`]), in order, 1,000 a request.
-    pub fn each_item<T: DeserializeOwned>(
+    pub fn each_item<T: DeserializeOwned>(&self, path: &str, f: impl FnMut(T)) -> anyhow::Result<()> {
+        self.each_item_from(path, None, f)
+    }
+
+    /// As [`NodeClient::each_item`], from the page that `cursor` starts.
+    pub fn each_item_from<T: DeserializeOwned>(
         &self,
         path: &str,
+        mut cursor: Option<String>,
         mut f: impl FnMut(T),
     ) -> anyhow::Result<()> {
         let sep = if path.contains('?') { '&' } else { '?' };
-        let mut cursor: Option<String> = None;
         loop {
             let url = match &cursor {
                 None => format!("{path}{sep}limit={PAGE}"),
@@ -143,6 +151,35 @@ impl NodeClient {
                 None => return Ok(()),
             }
         }
+    }
+
+    /// Every entry that names each of `families` (`bnf_` pseudonyms), in
+    /// their order: one `POST /v1/beneficiaries` for up to
+    /// [`MAX_HISTORIES`] families, then `GET /v1/beneficiaries/{bnf}` from
+    /// the cursor for a history longer than its first page.
+    pub fn histories(&self, families: &[&str]) -> anyhow::Result<Vec<Vec<EntrySummary>>> {
+        let mut all = Vec::with_capacity(families.len());
+        for chunk in families.chunks(MAX_HISTORIES) {
+            let asked = serde_json::to_vec(&serde_json::json!({ "beneficiaries": chunk }))?;
+            let (status, answer) = self.post("/v1/beneficiaries", &asked)?;
+            if status != 200 {
+                return Err(NodeError::from_answer(status, answer.to_string().as_bytes()).into());
+            }
+            let answer: Page<History<EntrySummary>> = serde_json::from_value(answer)
+                .context("POST /v1/beneficiaries did not answer what the API describes")?;
+            for h in answer.items {
+                let mut items = h.page.items;
+                if h.page.next_cursor.is_some() {
+                    let path = format!("/v1/beneficiaries/{}", seg(&h.beneficiary));
+                    self.each_item_from(&path, h.page.next_cursor, |e| items.push(e))?;
+                }
+                all.push(items);
+            }
+        }
+        if all.len() != families.len() {
+            bail!("POST /v1/beneficiaries answered for other families than were asked");
+        }
+        Ok(all)
     }
 
     /// Every item of a paged list.

@@ -19,6 +19,17 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// One pseudonym's first page in `POST /v1/beneficiaries`'s answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct History<T> {
+    /// The pseudonym asked about.
+    pub beneficiary: String,
+    /// Its entries, oldest first, and where the rest start (then
+    /// `GET /v1/beneficiaries/{bnf}?cursor=` reads on).
+    #[serde(flatten)]
+    pub page: Page<T>,
+}
+
 /// An entry as listings show it: the statement's parts, when it was logged,
 /// and what corrected it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -352,6 +352,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<Node>)> {
         ("/v1/funds", get(lists::funds)),
         ("/v1/funds/{id}", get(lists::fund)),
         ("/v1/funds/{id}/flows", get(lists::flows)),
+        ("/v1/beneficiaries", post(lists::beneficiaries)),
         ("/v1/beneficiaries/{bnf}", get(lists::beneficiary)),
         ("/v1/alerts/duplicates", get(lists::alerts)),
         ("/v1/alerts/monitoring", get(lists::monitoring_alerts)),
@@ -430,7 +431,14 @@ async fn admit(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if req.method() != axum::http::Method::POST {
+    // Every POST but one is a submission; `POST /v1/beneficiaries` is a
+    // read that asks about many pseudonyms at once.
+    let read = req.method() != axum::http::Method::POST
+        || req
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .is_some_and(|p| p.as_str() == "/v1/beneficiaries");
+    if read {
         let small = req
             .extensions()
             .get::<axum::extract::MatchedPath>()

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use ledger::api::{EntrySummary, FundView, OrgView, Page};
+use ledger::code::Code;
 use ledger::domain::{Category, Index, Kind, MonitoringAlert, NeedState, UnknownName};
 use ledger::entry::Leaf;
 use ledger::query;
@@ -237,6 +238,69 @@ pub async fn beneficiary(
     node.read(move |log| {
         let (items, next) = index_page(log, Index::Beneficiary, &bnf, &p)?;
         Ok(page(items, next))
+    })
+    .await
+}
+
+/// Most pseudonyms in one `POST /v1/beneficiaries`.
+pub const MAX_HISTORIES: usize = 1_000;
+/// Largest `limit` of `POST /v1/beneficiaries` (entries per pseudonym).
+const MAX_HISTORY_LIMIT: usize = 100;
+
+/// `POST /v1/beneficiaries` `{"beneficiaries":[bnf_…]}`: for each of up
+/// to 1,000 pseudonyms, the first page of what `GET
+/// /v1/beneficiaries/{bnf}` lists (`limit` per pseudonym, at most 100), in
+/// the order asked. A read: it is what the CLI's check for duplicate aid
+/// before paying asks about a sheet's families, 1,000 at a time.
+pub async fn beneficiaries(
+    State(node): State<Node>,
+    Query(q): Query<HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Asked {
+        beneficiaries: Vec<String>,
+    }
+    let asked: Asked = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_param(format!(
+            "the body is {{\"beneficiaries\": [\"bnf_…\", …]}}: {e}"
+        ))
+    })?;
+    if asked.beneficiaries.len() > MAX_HISTORIES {
+        return Err(ApiError::new(
+            Code::TooLarge,
+            format!("at most {MAX_HISTORIES} beneficiaries a request"),
+        ));
+    }
+    if let Some(i) = asked
+        .beneficiaries
+        .iter()
+        .position(|b| !ledger::ident::is_beneficiary(b))
+    {
+        return Err(ApiError::bad_param(format!(
+            "beneficiaries[{i}] is not bnf_ and 64 hex digits"
+        )));
+    }
+    let p = paging(&q)?;
+    if p.cursor.is_some() || p.limit > MAX_HISTORY_LIMIT {
+        return Err(ApiError::bad_param(format!(
+            "limit is 1..={MAX_HISTORY_LIMIT} and there is no cursor: read on with GET /v1/beneficiaries/{{bnf}}"
+        )));
+    }
+    node.read(move |log| {
+        let items = asked
+            .beneficiaries
+            .into_iter()
+            .map(|beneficiary| {
+                let (items, next_cursor) = index_page(log, Index::Beneficiary, &beneficiary, &p)?;
+                Ok(ledger::api::History {
+                    beneficiary,
+                    page: Page { items, next_cursor },
+                })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        Ok(Json(json!({ "items": items })))
     })
     .await
 }

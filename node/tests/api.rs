@@ -549,6 +549,39 @@ async fn public_lists_on_the_demo_ledger() {
             && issuers.contains(&"CN-USCI-53440300MJ0000018R"),
         "{issuers:?}"
     );
+    // Many families in one read, in the order asked: the same first page
+    // as each one's own route, a cursor where it goes on; the bounds.
+    let unknown = format!("bnf_{}", "0".repeat(64));
+    let ask = |list: Vec<String>| serde_json::to_vec(&json!({ "beneficiaries": list })).unwrap();
+    let (status, many) = json_call(
+        &app,
+        Method::POST,
+        "/v1/beneficiaries?limit=1",
+        ask(vec![unknown.clone(), bnf.to_owned()]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{many}");
+    assert_eq!(many["items"][0]["beneficiary"], unknown.as_str());
+    assert_eq!(many["items"][0]["items"], json!([]));
+    assert_eq!(many["items"][0]["next_cursor"], Value::Null);
+    assert_eq!(many["items"][1]["beneficiary"], bnf);
+    assert_eq!(many["items"][1]["items"][0], family["items"][0]);
+    let (_, rest) = get(format!(
+        "/v1/beneficiaries/{bnf}?cursor={}",
+        many["items"][1]["next_cursor"].as_str().unwrap()
+    ))
+    .await;
+    assert_eq!(rest["items"][0], family["items"][1]);
+    for (uri, body, status, code) in [
+        ("/v1/beneficiaries", ask(vec![unknown.clone(); 1001]), 413, "too_large"),
+        ("/v1/beneficiaries", ask(vec!["11010519491231002X".into()]), 400, "schema_violation"),
+        ("/v1/beneficiaries", b"{\"beneficiaries\":[],\"x\":1}".to_vec(), 400, "schema_violation"),
+        ("/v1/beneficiaries?limit=101", ask(vec![unknown.clone()]), 400, "schema_violation"),
+        ("/v1/beneficiaries?cursor=5", ask(vec![unknown.clone()]), 400, "schema_violation"),
+    ] {
+        let (got, v) = json_call(&app, Method::POST, uri, body).await;
+        assert_eq!((got.as_u16(), error_code(&v)), (status, code), "{uri}: {v}");
+    }
 
     let (status, stats) = get("/v1/stats".into()).await;
     assert_eq!(status, StatusCode::OK);

@@ -453,6 +453,27 @@ fn verify_in_the_browser_names_the_step_that_fails() {
     b.screenshot(&shots().join("entry-verified-375.png"));
     b.viewport(1280, 900);
 
+    // A node that alters only what an entry's own route says (amount and
+    // date) shows nothing: the view is drawn from the bytes Verify checks.
+    b.intercept(
+        "*/v1/entries/20",
+        Box::new(|_, body| {
+            String::from_utf8(body)
+                .unwrap()
+                .replacen("\"amount\":120000000", "\"amount\":920000000", 1)
+                .replacen("\"date\":\"2026-", "\"date\":\"2025-", 1)
+                .into_bytes()
+        }),
+    );
+    assert_eq!(verify(&mut b, 20), ("ok".into(), None));
+    let shown = b.eval("document.getElementById('entry-body').textContent");
+    let shown = shown.as_str().unwrap();
+    assert!(
+        shown.contains("120000000") && !shown.contains("920000000") && !shown.contains("2025-"),
+        "the entry view shows the verified bytes: {shown}"
+    );
+    b.stop_intercepting();
+
     // The statement of a fund receipt altered on its way: its signature
     // fails first.
     b.intercept(

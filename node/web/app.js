@@ -113,15 +113,24 @@ async function checkLogKey() {
 
 const STEPS = ["signature", "leaf", "checkpoint", "inclusion", "witnesses"];
 
-/** Runs every step of SPEC §2–§4.1 for the entry at `seq`; each result is
- * true, false or "skipped". Nothing is taken from the node on trust. */
-async function verifyEntry(seq) {
-  const out = {};
+/** The leaf at `seq` as the log serves it (one NDJSON line of
+ * `/v1/entries?start=`): its bytes, which Verify hashes, their text and its
+ * parse. The entry view shows this parse and nothing else of the entry, so
+ * what is shown is what is verified. */
+async function leafAt(seq) {
   const raw = new Uint8Array(await (await fetchOk(`/v1/entries?start=${seq}&limit=1`)).arrayBuffer());
   const end = raw.indexOf(10);
   const bytes = raw.subarray(0, end < 0 ? raw.length : end);
-  const leafText = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  const leaf = JSON.parse(leafText);
+  const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  return { bytes, text, leaf: JSON.parse(text) };
+}
+
+/** Runs every step of SPEC §2–§4.1 for `got`, the leaf at `seq` from
+ * `leafAt`; each result is true, false or "skipped". Nothing is taken from
+ * the node on trust. */
+async function verifyEntry(seq, got) {
+  const out = {};
+  const { bytes, text: leafText, leaf } = got;
   out.signature = v.entrySignatureOk(leaf.entry);
   const hash = v.leafHash(bytes);
   const stated = await api(`/v1/entries/${seq}`);
@@ -145,7 +154,7 @@ async function verifyEntry(seq) {
   return out;
 }
 
-function verifyPanel(seq) {
+function verifyPanel(seq, got) {
   const list = h("ol", { class: "steps" });
   const result = h("p", { id: "verify-result", role: "status" });
   const button = h("button", { type: "button", id: "verify", class: "primary", onclick: run }, t("verify"));
@@ -155,7 +164,7 @@ function verifyPanel(seq) {
     delete result.dataset.result;
     let steps;
     try {
-      steps = await verifyEntry(seq);
+      steps = await verifyEntry(seq, got);
     } catch (e) {
       steps = Object.fromEntries(STEPS.map((s) => [s, false]));
       steps.error = e.message;
@@ -572,25 +581,26 @@ async function bnfView(bnf) {
 }
 
 async function entryView(seq) {
-  const e = await api(`/v1/entries/${seq}`);
-  const st = e.leaf.entry.statement;
+  const got = await leafAt(seq);
+  const leaf = got.leaf;
+  const st = leaf.entry.statement;
   const body = Object.entries(st.body).map(([k, x]) => [k, typeof x === "object" ? JSON.stringify(x) : String(x)]);
   render(
     h("h2", {}, t("entry_title", seq), " · ", word(st.kind)),
     facts([
       [t("col_issuer"), orgLink(st.issuer)],
       [t("issuer_key"), h("code", {}, st.key)],
-      [t("col_seq"), String(e.seq)],
-      [t("logged_at"), e.leaf.logged_at],
-      [t("leaf_hash"), h("code", {}, e.leaf_hash)],
-      [t("prev_hash"), h("code", {}, e.leaf.prev)],
+      [t("col_seq"), String(leaf.seq)],
+      [t("logged_at"), leaf.logged_at],
+      [t("leaf_hash"), h("code", {}, v.hex.encode(v.leafHash(got.bytes)))],
+      [t("prev_hash"), h("code", {}, leaf.prev)],
       [t("nonce"), st.nonce],
     ]),
     h("h3", {}, t("body")),
     h("dl", { class: "facts", id: "entry-body" }, body.flatMap(([k, x]) => [h("dt", {}, k), h("dd", {}, x)])),
     h("p", { id: "corrections" }),
-    verifyPanel(seq),
-    h("details", {}, h("summary", {}, t("statement")), h("pre", { class: "json" }, JSON.stringify(e.leaf.entry, null, 2))),
+    verifyPanel(seq, got),
+    h("details", {}, h("summary", {}, t("statement")), h("pre", { class: "json" }, JSON.stringify(leaf.entry, null, 2))),
   );
   // Whether this entry was corrected or reversed: its summary in the
   // listing of its fund, credit holder or assessment subject says.

@@ -215,15 +215,16 @@ fn ledger_payments(
     Ok(found)
 }
 
-/// Histories read at once when looking for duplicate aid.
-const HISTORY_READS: usize = 16;
+/// Requests for histories (1,000 families each) made at once when
+/// looking for duplicate aid.
+const HISTORY_READS: usize = 4;
 
 /// The rows (disbursements) that would raise a duplicate-aid alert (SPEC
 /// §6): the family had aid for the same cause from another organisation,
 /// unreversed and not rejected, dated within 90 days of the row's. Each
 /// with the earlier payment (organisation, fund, cause, date, amount) and
-/// how many more there are. One history read per distinct beneficiary,
-/// [`HISTORY_READS`] at once.
+/// how many more there are. The histories of the distinct beneficiaries
+/// are read 1,000 a request, [`HISTORY_READS`] requests at once.
 fn duplicate_aid(
     client: &NodeClient,
     issuer: &str,
@@ -236,19 +237,17 @@ fn duplicate_aid(
         .collect();
     families.sort_unstable();
     families.dedup();
+    // A few requests of 1,000 at once: the node reads while the next is sent.
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(HISTORY_READS)
         .build()?;
-    let histories: Vec<(&str, Vec<EntrySummary>)> = pool.install(|| {
+    let read: Vec<Vec<Vec<EntrySummary>>> = pool.install(|| {
         families
-            .par_iter()
-            .map(|b| {
-                let items: Vec<EntrySummary> =
-                    client.all_items(&format!("/v1/beneficiaries/{}", seg(b)))?;
-                anyhow::Ok((*b, items))
-            })
+            .par_chunks(crate::client::MAX_HISTORIES)
+            .map(|chunk| client.histories(chunk))
             .collect::<anyhow::Result<_>>()
     })?;
+    let histories = families.iter().copied().zip(read.into_iter().flatten());
     let histories: HashMap<&str, Vec<EntrySummary>> = histories.into_iter().collect();
     let mut found = Vec::new();
     for r in rows {

@@ -38,8 +38,13 @@ pub struct Node {
 
 impl Node {
     pub fn start(data: &Path, addr: SocketAddr) -> Node {
+        Node::start_bin(&node_bin(), data, addr)
+    }
+
+    /// As [`Node::start`], with the node binary at `bin`.
+    pub fn start_bin(bin: &Path, data: &Path, addr: SocketAddr) -> Node {
         let child = testkit::spawn_listening(
-            Command::new(node_bin())
+            Command::new(bin)
                 .args([
                     "serve",
                     "--data",
