@@ -148,7 +148,11 @@ fn import_bench(dir: &Path, rows: u64) {
         Ok("secret") => Families::Secret,
         _ => Families::Pseudonyms,
     };
-    let node = common::Node::start_bin(&bin("aidledger-node"), &dir.join("node"), common::free_addr());
+    let node = common::Node::start_bin(
+        &bin("aidledger-node"),
+        &dir.join("node"),
+        common::free_addr(),
+    );
     let url = node.url.clone();
 
     let registrar = SigningKey::from_bytes(&[1; 32]);

@@ -127,7 +127,11 @@ impl NodeClient {
 
     /// Calls `f` on every item of a paged list (SPEC §7: `{"items":[…],
     /// "next_cursor"}`, [`Page`]), in order, 1,000 a request.
-    pub fn each_item<T: DeserializeOwned>(&self, path: &str, f: impl FnMut(T)) -> anyhow::Result<()> {
+    pub fn each_item<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        f: impl FnMut(T),
+    ) -> anyhow::Result<()> {
         self.each_item_from(path, None, f)
     }
 

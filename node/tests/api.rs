@@ -573,11 +573,36 @@ async fn public_lists_on_the_demo_ledger() {
     .await;
     assert_eq!(rest["items"][0], family["items"][1]);
     for (uri, body, status, code) in [
-        ("/v1/beneficiaries", ask(vec![unknown.clone(); 1001]), 413, "too_large"),
-        ("/v1/beneficiaries", ask(vec!["11010519491231002X".into()]), 400, "schema_violation"),
-        ("/v1/beneficiaries", b"{\"beneficiaries\":[],\"x\":1}".to_vec(), 400, "schema_violation"),
-        ("/v1/beneficiaries?limit=101", ask(vec![unknown.clone()]), 400, "schema_violation"),
-        ("/v1/beneficiaries?cursor=5", ask(vec![unknown.clone()]), 400, "schema_violation"),
+        (
+            "/v1/beneficiaries",
+            ask(vec![unknown.clone(); 1001]),
+            413,
+            "too_large",
+        ),
+        (
+            "/v1/beneficiaries",
+            ask(vec!["11010519491231002X".into()]),
+            400,
+            "schema_violation",
+        ),
+        (
+            "/v1/beneficiaries",
+            b"{\"beneficiaries\":[],\"x\":1}".to_vec(),
+            400,
+            "schema_violation",
+        ),
+        (
+            "/v1/beneficiaries?limit=101",
+            ask(vec![unknown.clone()]),
+            400,
+            "schema_violation",
+        ),
+        (
+            "/v1/beneficiaries?cursor=5",
+            ask(vec![unknown.clone()]),
+            400,
+            "schema_violation",
+        ),
     ] {
         let (got, v) = json_call(&app, Method::POST, uri, body).await;
         assert_eq!((got.as_u16(), error_code(&v)), (status, code), "{uri}: {v}");

@@ -473,6 +473,7 @@ fn verify_in_the_browser_names_the_step_that_fails() {
         "the entry view shows the verified bytes: {shown}"
     );
     b.stop_intercepting();
+    b.go("#/"); // so that the next view of entry 20 is a new view
 
     // The statement of a fund receipt altered on its way: its signature
     // fails first.

@@ -187,7 +187,12 @@ pub(crate) fn pseudonym_of(
     let (Some(key), Some(issuer)) = (key, issuer) else {
         anyhow::bail!("{}", t!("beneficiary.never_sent"));
     };
-    let pseudonyms = cli::pseudonym::client::PseudonymClient::from_ledger(client, service, keyfile::read(key)?, issuer)?;
+    let pseudonyms = cli::pseudonym::client::PseudonymClient::from_ledger(
+        client,
+        service,
+        keyfile::read(key)?,
+        issuer,
+    )?;
     let mut made = pseudonyms.pseudonyms(PseudonymKind::Beneficiary, &[id])?;
     Ok(made.remove(0))
 }

@@ -252,4 +252,3 @@ pub(crate) fn entries_table(
     writeln!(out, "{}", t!("table.count", count = items.len()))?;
     Ok(())
 }
-
