@@ -272,7 +272,7 @@ pub(crate) struct IdLookupArgs {
 #[derive(Args)]
 pub(crate) struct ServiceArg {
     /// The pseudonym service, for an ID number (default: the one the ledger records).
-    #[arg(long = "service")]
+    #[arg(long = "service", id = "service")]
     pub(crate) url: Option<String>,
 }
 
