@@ -565,7 +565,7 @@ fn every_visitor_is_a_monitor() {
     let forged_data = dir.path().join("forged");
     std::fs::create_dir_all(&forged_data).unwrap();
     std::fs::copy(honest_data.join("node.key"), forged_data.join("node.key")).unwrap();
-    let _forged = demo(&forged_data, addr, &[]);
+    let forged = demo(&forged_data, addr, &[]);
     common::award(addr, "monitor-forged-1");
     common::award(addr, "monitor-forged-2");
     assert!(get(addr, "/v1/log")["size"].as_u64().unwrap() > kept);
@@ -586,6 +586,28 @@ fn every_visitor_is_a_monitor() {
     b.viewport(375, 800);
     b.screenshot(&shots().join("fork-banner-375.png"));
     // The forged checkpoint is not kept: the next visit still sees the fork.
+    b.open(&format!("{home}#/trust"));
+    b.wait_for("!document.getElementById('banner').hidden");
+    drop(forged);
+
+    // Another key, page and node alike (a new node key, the page naming
+    // it): not a fresh start but a red banner naming the key verified
+    // before.
+    let _swapped = demo(&dir.path().join("swapped"), addr, &[]);
+    b.open(&home);
+    b.wait_for("!document.getElementById('banner').hidden");
+    assert_eq!(
+        b.eval("document.getElementById('banner').dataset.kind"),
+        json!("key")
+    );
+    let report = b.eval("document.querySelector('#banner textarea').value");
+    let honest_key = ledger::checkpoint::CheckpointSigner::new(
+        "demo.aidledger.local/aid/2026",
+        ledger::keyfile::read(&honest_data.join("node.key")).unwrap(),
+    )
+    .unwrap()
+    .vkey();
+    assert!(report.as_str().unwrap().contains(&honest_key), "{report}");
     b.open(&format!("{home}#/trust"));
     b.wait_for("!document.getElementById('banner').hidden");
     assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);

@@ -43,8 +43,21 @@ function readAnchor() {
   };
 }
 
-const STORE = `aidledger:checkpoint:${anchor.vkeyText}`;
+/** One record per site, whatever key the page names: the last checkpoint
+ * this browser verified and the key it verified it under. Kept per key, a
+ * page and node that both swapped keys would start afresh, unseen. */
+const STORE = "aidledger:checkpoint";
 let monitor = { state: "none" };
+
+/** The stored record `{vkey, note}`, or null. */
+function storedCheckpoint() {
+  try {
+    const r = JSON.parse(localStorage.getItem(STORE));
+    return typeof r?.vkey === "string" && typeof r?.note === "string" ? r : null;
+  } catch {
+    return null;
+  }
+}
 
 /** Fetches and checks the checkpoint; compares it with the one this browser
  * verified last (consistency proof); keeps the new one if it extends it. */
@@ -58,8 +71,15 @@ async function watch() {
     monitor = { state: "bad", why, note };
     return banner("bad", [note]);
   }
-  const stored = localStorage.getItem(STORE);
+  const record = storedCheckpoint();
   monitor = { state: "ok", cp: fresh.cp, signed: fresh.signed };
+  if (record && record.vkey !== anchor.vkeyText) {
+    // Another key than the one this browser verified the log under: the
+    // record is kept, so the banner stays until the operator explains.
+    monitor = { state: "key", cp: fresh.cp, oldKey: record.vkey };
+    return banner("key", [`${t("banner_old_key")}: ${record.vkey}`, record.note, note]);
+  }
+  const stored = record?.note;
   if (stored && stored !== note) {
     const old = v.parseCheckpoint(stored);
     let extends_ = false;
@@ -79,7 +99,7 @@ async function watch() {
     }
     monitor.extended = old;
   }
-  localStorage.setItem(STORE, note);
+  localStorage.setItem(STORE, JSON.stringify({ vkey: anchor.vkeyText, note }));
 }
 
 /** The red banner: what is wrong and the checkpoints to report. */
@@ -646,8 +666,8 @@ async function trustView() {
         anchor.policy.witnesses,
       )
     : h("p", {}, t("no_policy"));
-  const stored = localStorage.getItem(STORE);
-  const last = stored ? v.parseCheckpoint(stored) : null;
+  const stored = storedCheckpoint();
+  const last = stored ? v.parseCheckpoint(stored.note) : null;
   render(
     h("h2", {}, t("trust_title")),
     h("p", {}, t("anchor_note")),
