@@ -13,9 +13,7 @@
 //! CLI's.
 
 use rand_core::{CryptoRng, RngCore};
-use voprf::{
-    BlindedElement, EvaluationElement, Group, Proof, Ristretto255, VoprfClient, VoprfServer,
-};
+use voprf::{BlindedElement, Group, Ristretto255, VoprfClient, VoprfServer};
 
 use crate::ident::PseudonymKind;
 
@@ -228,37 +226,176 @@ pub fn blind(rng: &mut (impl RngCore + CryptoRng), inputs: Vec<Vec<u8>>) -> Blin
 }
 
 impl Blinded {
+    /// Inputs blinded by clients made elsewhere, with their blinded
+    /// elements: for tests that fix the blinds, as RFC 9497's vectors do
+    /// (`VoprfClient::deterministic_blind_unchecked`).
+    #[doc(hidden)]
+    pub fn from_clients(
+        inputs: Vec<Vec<u8>>,
+        clients: Vec<VoprfClient<Suite>>,
+        elements: Vec<Element>,
+    ) -> Blinded {
+        Blinded {
+            inputs,
+            clients,
+            elements,
+        }
+    }
+
     /// Checks the service's answer against `key` and unblinds it: the
     /// 64-byte outputs, in the order of the inputs.
+    ///
+    /// RFC 9497's `VerifyProof` and `Finalize` (VOPRF mode), on
+    /// curve25519-dalek 5: `voprf` multiplies each element twice for the
+    /// composites with curve25519-dalek 4, and this check was most of an
+    /// import's time (docs/performance.md, 2026-12-05). Here each
+    /// composite is one multiscalar multiplication and the blinds are
+    /// inverted in one batch; the hashing is `voprf`'s own
+    /// (`Group::hash_to_scalar`). `ledger/tests/oprf_vectors.rs` holds it to
+    /// the RFC's VOPRF vectors (the batch of two included) and to
+    /// `voprf::VoprfClient::batch_finalize`, and refuses altered proofs,
+    /// elements and keys.
     pub fn finish(
         &self,
         evaluated: &[Element],
         proof: &ProofBytes,
         key: &PublicKey,
     ) -> Result<Vec<Vec<u8>>, OprfError> {
+        use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
+        use curve25519_dalek::traits::{Identity, VartimeMultiscalarMul};
+        use curve25519_dalek::Scalar;
+        use sha2::{Digest, Sha512};
+
         if evaluated.len() != self.clients.len() {
             return Err(OprfError::Count {
                 sent: self.clients.len(),
                 answered: evaluated.len(),
             });
         }
-        let messages = evaluated
+        // Deserialize: a point other than the identity (RFC 9497 §2.1).
+        let point = |bytes: &Element| {
+            CompressedRistretto(*bytes)
+                .decompress()
+                .filter(|p| *p != RistrettoPoint::identity())
+        };
+        let d: Vec<RistrettoPoint> = evaluated
             .iter()
             .enumerate()
-            .map(|(index, e)| {
-                EvaluationElement::<Suite>::deserialize(e)
-                    .map_err(|_| OprfError::BadElement { index })
+            .map(|(index, e)| point(e).ok_or(OprfError::BadElement { index }))
+            .collect::<Result<_, _>>()?;
+        let c: Vec<RistrettoPoint> = self
+            .elements
+            .iter()
+            .map(|e| point(e).expect("blinded by this client"))
+            .collect();
+        let scalar = |bytes: &[u8]| {
+            let bytes: [u8; 32] = bytes.try_into().expect("32 bytes");
+            // As voprf's DeserializeScalar: canonical, and not zero.
+            Option::<Scalar>::from(Scalar::from_canonical_bytes(bytes))
+                .filter(|s| *s != Scalar::ZERO)
+                .ok_or(OprfError::Proof)
+        };
+        let (proof_c, proof_s) = (scalar(&proof[..32])?, scalar(&proof[32..])?);
+        let pk = point(&key.0).ok_or(OprfError::Key("not a point"))?;
+
+        // ComputeComposites (the client's form: M and Z both summed).
+        let context = context_string();
+        let seed_dst = [b"Seed-".as_slice(), &context].concat();
+        let seed = Sha512::new()
+            .chain_update(i2osp_2(32))
+            .chain_update(key.0)
+            .chain_update(i2osp_2(seed_dst.len()))
+            .chain_update(&seed_dst)
+            .finalize();
+        let weights: Vec<Scalar> = (0..d.len())
+            .map(|i| {
+                hash_to_scalar(&[
+                    &i2osp_2(seed.len()),
+                    &seed,
+                    &i2osp_2(i),
+                    &i2osp_2(32),
+                    &self.elements[i],
+                    &i2osp_2(32),
+                    &evaluated[i],
+                    b"Composite",
+                ])
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        let proof = Proof::<Suite>::deserialize(proof).map_err(|_| OprfError::Proof)?;
-        let pk = Suite::deserialize_elem(&key.0).map_err(|_| OprfError::Key("not a point"))?;
-        let outputs =
-            VoprfClient::batch_finalize(&self.inputs, &self.clients, &messages, &proof, pk)
-                .map_err(|_| OprfError::Proof)?;
-        outputs
-            .map(|o| o.map(|o| o.to_vec()).map_err(|_| OprfError::Proof))
-            .collect()
+            .collect();
+        let m = RistrettoPoint::vartime_multiscalar_mul(&weights, &c);
+        let z = RistrettoPoint::vartime_multiscalar_mul(&weights, &d);
+
+        // VerifyProof: t2 = s·G + c·pk, t3 = s·M + c·Z, and c = H(transcript).
+        let t2 = RistrettoPoint::vartime_double_scalar_mul_basepoint(&proof_c, &pk, &proof_s);
+        let t3 = RistrettoPoint::vartime_multiscalar_mul([proof_s, proof_c], [m, z]);
+        let mut transcript: Vec<&[u8]> = Vec::with_capacity(11);
+        let parts = [
+            key.0,
+            m.compress().0,
+            z.compress().0,
+            t2.compress().0,
+            t3.compress().0,
+        ];
+        let len = i2osp_2(32);
+        for part in &parts {
+            transcript.push(&len);
+            transcript.push(part);
+        }
+        transcript.push(b"Challenge");
+        if hash_to_scalar(&transcript) != proof_c {
+            return Err(OprfError::Proof);
+        }
+
+        // Finalize: N = blind⁻¹·D, output = Hash(input ‖ N ‖ "Finalize").
+        let mut inverses: Vec<Scalar> = self
+            .clients
+            .iter()
+            .map(|client| {
+                // The client's state serialises as blind ‖ blinded element.
+                let state = client.serialize();
+                let blind: [u8; 32] = state[..32].try_into().expect("a 32-byte blind");
+                Option::<Scalar>::from(Scalar::from_canonical_bytes(blind))
+                    .expect("a blind is a canonical scalar")
+            })
+            .collect();
+        Scalar::invert_batch_alloc(&mut inverses);
+        Ok(self
+            .inputs
+            .iter()
+            .zip(inverses.iter().zip(&d))
+            .map(|(input, (inverse, d))| {
+                let n = (inverse * d).compress();
+                Sha512::new()
+                    .chain_update(i2osp_2(input.len()))
+                    .chain_update(input)
+                    .chain_update(i2osp_2(32))
+                    .chain_update(n.0)
+                    .chain_update(b"Finalize")
+                    .finalize()
+                    .to_vec()
+            })
+            .collect())
     }
+}
+
+/// RFC 9497's `contextString` for VOPRF mode with ristretto255-SHA512.
+fn context_string() -> Vec<u8> {
+    [b"OPRFV1-".as_slice(), &[1], b"-ristretto255-SHA512"].concat()
+}
+
+/// `I2OSP(n, 2)`; every length here is under 2^16 (at most [`MAX_BATCH`]
+/// elements, inputs of a few dozen bytes).
+fn i2osp_2(n: usize) -> [u8; 2] {
+    u16::try_from(n).expect("under 2^16").to_be_bytes()
+}
+
+/// RFC 9497's `HashToScalar` with the default DST (`"HashToScalar-" ||
+/// contextString`), as `voprf` computes it, as a curve25519-dalek 5 scalar.
+fn hash_to_scalar(input: &[&[u8]]) -> curve25519_dalek::Scalar {
+    let dst = [b"HashToScalar-".as_slice(), &context_string()].concat();
+    let s = <Suite as Group>::hash_to_scalar::<sha2::Sha512>(input, &[&dst])
+        .expect("expand_message_xmd of a short input");
+    Option::from(curve25519_dalek::Scalar::from_canonical_bytes(s.to_bytes()))
+        .expect("voprf's scalars are canonical")
 }
 
 /// What a request's signature covers: this, then the canonical JSON

@@ -6,7 +6,7 @@
 //! scalars are not reproduced, so each vector's proof is verified instead,
 //! and a proof the service makes is checked to verify.
 
-use ledger::oprf::{PublicKey, ServiceKey};
+use ledger::oprf::{Blinded, PublicKey, ServiceKey};
 use voprf::{
     BlindedElement, EvaluationElement, Group, OprfClient, OprfServer, Proof, Ristretto255,
     VoprfClient, VoprfServer,
@@ -118,7 +118,7 @@ fn voprf_mode_and_the_batch_of_two() {
         (&[&one, &three_b], "cc203910175d786927eeb44ea847328047892ddf8590e723c37205cb74600b0a5ab5337c8eb4ceae0494c2cf89529dcf94572ed267473d567aeed6ab873dee08"),
     ];
     let mut rng = rand_core::OsRng;
-    for (vectors, proof) in cases {
+    for (vectors, proof_hex) in cases {
         let inputs: Vec<Vec<u8>> = vectors.iter().map(|v| h(v.input)).collect();
         let blinds: Vec<_> = vectors
             .iter()
@@ -139,7 +139,7 @@ fn voprf_mode_and_the_batch_of_two() {
             .iter()
             .map(|v| EvaluationElement::deserialize(&h(v.evaluated)).unwrap())
             .collect();
-        let proof = Proof::<Ristretto255>::deserialize(&h(proof)).unwrap();
+        let proof = Proof::<Ristretto255>::deserialize(&h(proof_hex)).unwrap();
         let outputs: Vec<String> =
             VoprfClient::batch_finalize(&inputs, &clients, &evaluated, &proof, pk)
                 .unwrap()
@@ -147,12 +147,41 @@ fn voprf_mode_and_the_batch_of_two() {
                 .collect();
         let expected: Vec<&str> = vectors.iter().map(|v| v.output).collect();
         assert_eq!(outputs, expected);
-        // Our service evaluates to the same elements, and its proof (with a
-        // random scalar of its own) verifies to the same outputs.
+        // So does our client's own check (`Blinded::finish`), and it refuses
+        // the answer altered: the proof's c or s, an element, another key.
         let sent: Vec<[u8; 32]> = messages
             .iter()
             .map(|m| m.serialize().as_slice().try_into().unwrap())
             .collect();
+        let blinded = Blinded::from_clients(inputs.clone(), clients.clone(), sent.clone());
+        let answer: Vec<[u8; 32]> = vectors
+            .iter()
+            .map(|v| h(v.evaluated).try_into().unwrap())
+            .collect();
+        let proof_bytes: [u8; 64] = h(proof_hex).try_into().unwrap();
+        let key_pk = PublicKey::from_hex(pk_hex).unwrap();
+        let ours: Vec<String> = blinded
+            .finish(&answer, &proof_bytes, &key_pk)
+            .unwrap()
+            .iter()
+            .map(hex::encode)
+            .collect();
+        assert_eq!(ours, expected);
+        for byte in [0, 31, 32, 63] {
+            let mut bad = proof_bytes;
+            bad[byte] ^= 1;
+            assert!(
+                blinded.finish(&answer, &bad, &key_pk).is_err(),
+                "proof byte {byte}"
+            );
+        }
+        let mut bad = answer.clone();
+        bad[0] = h(pk_hex).try_into().unwrap(); // a valid point, not the answer
+        assert!(blinded.finish(&bad, &proof_bytes, &key_pk).is_err());
+        let other_key = ServiceKey::derive(&[7; 32], b"another").unwrap().public();
+        assert!(blinded.finish(&answer, &proof_bytes, &other_key).is_err());
+        // Our service evaluates to the same elements, and its proof (with a
+        // random scalar of its own) verifies to the same outputs.
         let (ours, our_proof) = key.evaluate(&mut rng, &sent).unwrap();
         let ours_hex: Vec<String> = ours.iter().map(hex::encode).collect();
         let theirs: Vec<&str> = vectors.iter().map(|v| v.evaluated).collect();
