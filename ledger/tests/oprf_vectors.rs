@@ -206,3 +206,57 @@ fn voprf_mode_and_the_batch_of_two() {
         }
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// `Blinded::finish` (curve25519-dalek 5) agrees with `voprf`'s own
+    /// `batch_finalize` on random keys and batches: the same outputs for a
+    /// true answer, and a refusal exactly where `voprf` refuses an answer
+    /// with one byte of the proof or of an element changed.
+    #[test]
+    fn finish_agrees_with_voprf(
+        seed in proptest::array::uniform32(proptest::prelude::any::<u8>()),
+        ids in proptest::collection::vec("[0-9]{17}[0-9X]", 1..24),
+        flip in 0usize..96,
+        bit in 0u8..8,
+    ) {
+        let mut rng = rand_core::OsRng;
+        let key = ServiceKey::derive(&seed, b"finish vs voprf").unwrap();
+        let pk = Ristretto255::deserialize_elem(&h(&key.public().to_hex())).unwrap();
+        let inputs: Vec<Vec<u8>> = ids.iter().map(|i| i.as_bytes().to_vec()).collect();
+        let blinds: Vec<_> = inputs
+            .iter()
+            .map(|i| VoprfClient::<Ristretto255>::blind(i, &mut rng).unwrap())
+            .collect();
+        let clients: Vec<_> = blinds.iter().map(|b| b.state.clone()).collect();
+        let sent: Vec<[u8; 32]> = blinds
+            .iter()
+            .map(|b| b.message.serialize().as_slice().try_into().unwrap())
+            .collect();
+        let blinded = Blinded::from_clients(inputs.clone(), clients.clone(), sent.clone());
+        let (mut answer, mut proof) = key.evaluate(&mut rng, &sent).unwrap();
+        // One answer in two is altered: a byte of the proof or of element 0.
+        if flip < 64 {
+            proof[flip] ^= 1 << bit;
+        } else if flip < 80 {
+            answer[0][flip - 64] ^= 1 << bit;
+        }
+        let ours = blinded.finish(&answer, &proof, &key.public()).ok();
+        let theirs = answer
+            .iter()
+            .map(|e| EvaluationElement::<Ristretto255>::deserialize(e))
+            .collect::<Result<Vec<_>, _>>()
+            .ok()
+            .zip(Proof::<Ristretto255>::deserialize(&proof).ok())
+            .and_then(|(evaluated, proof)| {
+                VoprfClient::batch_finalize(&inputs, &clients, &evaluated, &proof, pk)
+                    .ok()?
+                    .map(|o| o.map(|o| o.to_vec()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .ok()
+            });
+        proptest::prop_assert_eq!(&ours, &theirs);
+        proptest::prop_assert_eq!(ours.is_some(), flip >= 80);
+    }
+}
