@@ -535,6 +535,19 @@ fn verify_in_the_browser_names_the_step_that_fails() {
     assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
 }
 
+/// Opens `url`, waits for the red banner, checks its kind and returns the
+/// text it offers to report.
+fn banner_report(b: &mut Browser, url: &str, kind: &str) -> String {
+    b.open(url);
+    b.wait_for("!document.getElementById('banner').hidden");
+    assert_eq!(
+        b.eval("document.getElementById('banner').dataset.kind"),
+        json!(kind)
+    );
+    let report = b.eval("document.querySelector('#banner textarea').value");
+    report.as_str().unwrap().to_owned()
+}
+
 #[test]
 fn every_visitor_is_a_monitor() {
     let dir = tempfile::tempdir().unwrap();
@@ -569,14 +582,7 @@ fn every_visitor_is_a_monitor() {
     common::award(addr, "monitor-forged-1");
     common::award(addr, "monitor-forged-2");
     assert!(get(addr, "/v1/log")["size"].as_u64().unwrap() > kept);
-    b.open(&home);
-    b.wait_for("!document.getElementById('banner').hidden");
-    assert_eq!(
-        b.eval("document.getElementById('banner').dataset.kind"),
-        json!("fork")
-    );
-    let report = b.eval("document.querySelector('#banner textarea').value");
-    let report = report.as_str().unwrap();
+    let report = banner_report(&mut b, &home, "fork");
     assert_eq!(
         report.matches("demo.aidledger.local/aid/2026\n").count(),
         2,
@@ -594,20 +600,14 @@ fn every_visitor_is_a_monitor() {
     // it): not a fresh start but a red banner naming the key verified
     // before.
     let _swapped = demo(&dir.path().join("swapped"), addr, &[]);
-    b.open(&home);
-    b.wait_for("!document.getElementById('banner').hidden");
-    assert_eq!(
-        b.eval("document.getElementById('banner').dataset.kind"),
-        json!("key")
-    );
-    let report = b.eval("document.querySelector('#banner textarea').value");
+    let report = banner_report(&mut b, &home, "key");
     let honest_key = ledger::checkpoint::CheckpointSigner::new(
         "demo.aidledger.local/aid/2026",
         ledger::keyfile::read(&honest_data.join("node.key")).unwrap(),
     )
     .unwrap()
     .vkey();
-    assert!(report.as_str().unwrap().contains(&honest_key), "{report}");
+    assert!(report.contains(&honest_key), "{report}");
     b.open(&format!("{home}#/trust"));
     b.wait_for("!document.getElementById('banner').hidden");
     assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
