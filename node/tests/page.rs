@@ -173,6 +173,14 @@ fn the_page_shows_the_demo_ledger_as_the_api_has_it() {
     assert!(texts(&mut b, "main tbody td:first-child").contains(&"江苏省总工会".to_owned()));
     b.eval("document.getElementById('q').value = '21'; document.querySelector('#search button').click()");
     b.wait_for("location.hash === '#/entry/21' && document.body.dataset.loaded === 'true'");
+    // What the node computed is labelled as not verified; an entry's own
+    // view, which Verify checks, is not.
+    let labelled = "!!document.getElementById('unverified')";
+    assert_eq!(b.eval(labelled), json!(false), "the entry view");
+    for view in ["#/", "#/fund/HSH-2026-ZAIHAI", "#/orgs", "#/alerts"] {
+        b.go(view);
+        assert_eq!(b.eval(labelled), json!(true), "{view}");
+    }
 
     // A figure leads to the entries behind it.
     b.go("#/");

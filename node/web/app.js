@@ -630,7 +630,10 @@ async function entryView(seq) {
     : st.kind === "assessment.result" ? `/v1/assessments?subject=${encodeURIComponent(b.subject)}` : null;
   const summary = listing ? await findSummary(listing, seq) : null;
   const note = document.getElementById("corrections");
-  if (note && summary) note.textContent = summary.reversed ? `${t("reversed")} · ${t("corrected_by", summary.corrected_by)}` : summary.corrected_by != null ? t("corrected_by", summary.corrected_by) : t("not_corrected");
+  if (note && summary) {
+    const said = summary.reversed ? `${t("reversed")} · ${t("corrected_by", summary.corrected_by)}` : summary.corrected_by != null ? t("corrected_by", summary.corrected_by) : t("not_corrected");
+    note.textContent = `${said} (${t("node_says")})`;
+  }
 }
 
 /** The summary of entry `seq` in a seq-paged listing (cursor = seq). */
@@ -684,8 +687,18 @@ async function trustView() {
 
 // ---- routing -----------------------------------------------------------------
 
+/** Views that show only what this browser verifies (an entry, the trust
+ * anchor); every other view shows what the node computed, and says so. */
+const VERIFIED_VIEWS = new Set(["entry", "trust"]);
+
 function render(...nodes) {
-  main.replaceChildren(...nodes.filter(Boolean));
+  const shown = nodes.filter(Boolean);
+  const [name] = location.hash.replace(/^#\/?/, "").split("/");
+  if (!VERIFIED_VIEWS.has(name)) {
+    const note = h("p", { class: "hint unverified", id: "unverified", role: "note" }, t("unverified"));
+    shown.splice(shown[0]?.tagName === "H2" ? 1 : 0, 0, note);
+  }
+  main.replaceChildren(...shown);
 }
 
 function go(route, replace = false) {
