@@ -1405,3 +1405,47 @@ async fn totals_over_funds_past_2_53_and_u64_are_exact() {
     assert_eq!((row.alerts, row.disbursements), (3, 4));
     assert_eq!(row.amount, 4 * max);
 }
+
+/// JSON answers of 1 KiB or more are compressed for a client that accepts
+/// it, and decompress to the same bytes; NDJSON leaves, tiles, small
+/// answers and clients that do not ask get them as they are.
+#[tokio::test(flavor = "multi_thread")]
+async fn large_json_answers_are_compressed_on_request() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let (_writer, app) = demo_app(&dir);
+    let fetch = |uri: &'static str, accept: Option<&'static str>| {
+        let app = app.clone();
+        async move {
+            let mut req = Request::builder().uri(uri);
+            if let Some(a) = accept {
+                req = req.header("accept-encoding", a);
+            }
+            let res = app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+            let encoding = res
+                .headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body = to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec();
+            (encoding, body)
+        }
+    };
+    let flows = "/v1/funds/MZ-2026-TEMP/flows?limit=1000";
+    let (plain_encoding, plain) = fetch(flows, None).await;
+    assert_eq!(plain_encoding, None);
+    let (encoding, gz) = fetch(flows, Some("gzip")).await;
+    assert_eq!(encoding.as_deref(), Some("gzip"));
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, plain);
+    // A page of a fund's flows, as the fund's page reads them.
+    assert!(gz.len() * 5 < plain.len(), "{} of {}", gz.len(), plain.len());
+    let (encoding, _) = fetch(flows, Some("br, gzip")).await;
+    assert_eq!(encoding.as_deref(), Some("gzip"), "gzip only");
+    for uri in ["/v1/entries?start=0&limit=100", "/tile/0/000", "/v1/log"] {
+        let (encoding, _) = fetch(uri, Some("gzip, br")).await;
+        assert_eq!(encoding, None, "{uri}");
+    }
+}
