@@ -141,6 +141,30 @@ pub fn credits(
     records::<tables::Credits>(state, from, limit, |_| true)
 }
 
+/// Up to `limit` pseudonyms that begin with `prefix` (`bnf_…` among the
+/// beneficiaries the ledger has seen, `vol_…` among credit holders), in
+/// order: what a shortened pseudonym, as the page shows one, stands for.
+pub fn pseudonyms_from(
+    state: &dyn StateRead,
+    prefix: &str,
+    limit: usize,
+) -> Result<Vec<String>, StateError> {
+    let table = if prefix.starts_with("vol_") {
+        Table::Credits
+    } else {
+        Table::Beneficiaries
+    };
+    let mut found = Vec::new();
+    state.scan(table, prefix.as_bytes(), prefix.as_bytes(), &mut |k, _| {
+        if found.len() == limit {
+            return Ok(ControlFlow::Break(()));
+        }
+        found.push(String::from_utf8_lossy(k).into_owned());
+        Ok(ControlFlow::Continue(()))
+    })?;
+    Ok(found)
+}
+
 /// The fund `id`.
 pub fn fund(state: &dyn StateRead, id: &str) -> Result<Option<FundRec>, StateError> {
     read::<tables::Funds>(state, id)

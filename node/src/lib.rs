@@ -353,6 +353,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<Node>)> {
         ("/v1/funds/{id}", get(lists::fund)),
         ("/v1/funds/{id}/flows", get(lists::flows)),
         ("/v1/beneficiaries", post(lists::beneficiaries)),
+        ("/v1/pseudonyms", get(lists::pseudonyms)),
         ("/v1/beneficiaries/{bnf}", get(lists::beneficiary)),
         ("/v1/alerts/duplicates", get(lists::alerts)),
         ("/v1/alerts/monitoring", get(lists::monitoring_alerts)),
@@ -414,9 +415,13 @@ pub fn app(node: Node) -> Router {
 /// more. The page's files are gzipped once by `page`; NDJSON leaves,
 /// tiles and checkpoints go as they are (verifiers and mirrors read them in
 /// bulk, and the node would spend its cores on them).
-fn compression() -> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate> {
+fn compression(
+) -> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate> {
     use tower_http::compression::predicate::{Predicate, SizeAbove};
-    let json = |_: StatusCode, _: axum::http::Version, headers: &axum::http::HeaderMap, _: &axum::http::Extensions| {
+    let json = |_: StatusCode,
+                _: axum::http::Version,
+                headers: &axum::http::HeaderMap,
+                _: &axum::http::Extensions| {
         headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())

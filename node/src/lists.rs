@@ -242,6 +242,44 @@ pub async fn beneficiary(
     .await
 }
 
+/// `GET /v1/pseudonyms?prefix=bnf_a5943c0b`: up to `limit` (default and
+/// at most 20) pseudonyms that begin with `prefix`, `bnf_` or `vol_` and
+/// at least 4 hex digits: what the page's search makes of a shortened
+/// pseudonym.
+pub async fn pseudonyms(
+    State(node): State<Node>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let prefix = q.get("prefix").cloned().unwrap_or_default();
+    let hex = prefix
+        .strip_prefix("bnf_")
+        .or_else(|| prefix.strip_prefix("vol_"))
+        .unwrap_or_default();
+    if !(4..=64).contains(&hex.len())
+        || !hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(ApiError::bad_param(
+            "prefix is bnf_ or vol_ and 4 to 64 lower-case hex digits",
+        ));
+    }
+    let limit = match q.get("limit") {
+        None => 20,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=20).contains(l))
+            .ok_or_else(|| ApiError::bad_param("limit must be 1..=20"))?,
+    };
+    node.read(move |log| {
+        let items =
+            query::pseudonyms_from(log.backend(), &prefix, limit).map_err(ApiError::internal)?;
+        Ok(Json(json!({ "items": items })))
+    })
+    .await
+}
+
 /// Most pseudonyms in one `POST /v1/beneficiaries`.
 pub const MAX_HISTORIES: usize = 1_000;
 /// Largest `limit` of `POST /v1/beneficiaries` (entries per pseudonym).

@@ -1426,7 +1426,10 @@ async fn large_json_answers_are_compressed_on_request() {
                 .headers()
                 .get("content-encoding")
                 .map(|v| v.to_str().unwrap().to_owned());
-            let body = to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec();
+            let body = to_bytes(res.into_body(), usize::MAX)
+                .await
+                .unwrap()
+                .to_vec();
             (encoding, body)
         }
     };
@@ -1441,11 +1444,85 @@ async fn large_json_answers_are_compressed_on_request() {
         .unwrap();
     assert_eq!(unzipped, plain);
     // A page of a fund's flows, as the fund's page reads them.
-    assert!(gz.len() * 5 < plain.len(), "{} of {}", gz.len(), plain.len());
+    assert!(
+        gz.len() * 5 < plain.len(),
+        "{} of {}",
+        gz.len(),
+        plain.len()
+    );
     let (encoding, _) = fetch(flows, Some("br, gzip")).await;
     assert_eq!(encoding.as_deref(), Some("gzip"), "gzip only");
     for uri in ["/v1/entries?start=0&limit=100", "/tile/0/000", "/v1/log"] {
         let (encoding, _) = fetch(uri, Some("gzip, br")).await;
         assert_eq!(encoding, None, "{uri}");
+    }
+}
+
+/// `GET /v1/pseudonyms?prefix=`: the pseudonyms a shortened one stands for.
+#[tokio::test(flavor = "multi_thread")]
+async fn shortened_pseudonyms_are_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_writer, app) = demo_app(&dir);
+    let (_, alerts) = json_call(&app, Method::GET, "/v1/alerts/duplicates", vec![]).await;
+    let family = alerts["items"][0]["beneficiary"].as_str().unwrap();
+    let (status, found) = json_call(
+        &app,
+        Method::GET,
+        &format!("/v1/pseudonyms?prefix={}", &family[..12]),
+        vec![],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found["items"], json!([family]));
+    let (_, some) = json_call(
+        &app,
+        Method::GET,
+        "/v1/pseudonyms?prefix=bnf_0&limit=3",
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        error_code(&some),
+        "schema_violation",
+        "at least 4 hex digits"
+    );
+    // A volunteer by a short prefix: at most `limit`, each beginning so.
+    let (_, holders) = json_call(&app, Method::GET, "/v1/credits?limit=1000", vec![]).await;
+    let volunteer = holders["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["holder"].as_str())
+        .find(|h| h.starts_with("vol_"))
+        .unwrap()
+        .to_owned();
+    let prefix = &volunteer[..8];
+    let (_, many) = json_call(
+        &app,
+        Method::GET,
+        &format!("/v1/pseudonyms?prefix={prefix}&limit=3"),
+        vec![],
+    )
+    .await;
+    let many = many["items"].as_array().unwrap();
+    assert!(
+        many.contains(&json!(volunteer))
+            && many.len() <= 3
+            && many.iter().all(|p| p.as_str().unwrap().starts_with(prefix)),
+        "{many:?}"
+    );
+    for bad in ["BNF_abcd", "bnf_ABCD", "xyz_abcd", "bnf_abcg"] {
+        let (status, v) = json_call(
+            &app,
+            Method::GET,
+            &format!("/v1/pseudonyms?prefix={bad}"),
+            vec![],
+        )
+        .await;
+        assert_eq!(
+            (status.as_u16(), error_code(&v)),
+            (400, "schema_violation"),
+            "{bad}"
+        );
     }
 }

@@ -173,6 +173,41 @@ fn the_page_shows_the_demo_ledger_as_the_api_has_it() {
     assert!(texts(&mut b, "main tbody td:first-child").contains(&"江苏省总工会".to_owned()));
     b.eval("document.getElementById('q').value = '21'; document.querySelector('#search button').click()");
     b.wait_for("location.hash === '#/entry/21' && document.body.dataset.loaded === 'true'");
+    // A seq written as "#N"; a pseudonym in capitals, or shortened as the
+    // page shows it; a miss says so and leaves nothing of the last view.
+    let search = |b: &mut Browser, q: &str| {
+        b.eval(&format!(
+            "document.body.dataset.loaded = 'false'; document.getElementById('q').value = {q:?}; document.querySelector('#search button').click()"
+        ));
+        b.wait_for("document.body.dataset.loaded === 'true' && !location.hash.startsWith('#/search/') || !!document.getElementById('search-none') || !!document.getElementById('search-pseudonyms')");
+    };
+    search(&mut b, "#22");
+    assert_eq!(b.eval("location.hash"), json!("#/entry/22"));
+    let family = get(addr, "/v1/alerts/duplicates")["items"][0]["beneficiary"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    search(&mut b, &family.to_uppercase());
+    assert_eq!(b.eval("location.hash"), json!(format!("#/bnf/{family}")));
+    b.go("#/");
+    search(&mut b, &format!("{}…", &family[..12]));
+    assert_eq!(b.eval("location.hash"), json!(format!("#/bnf/{family}")));
+    for miss in ["bnf_0000000000ff", "没有这个机构"] {
+        search(&mut b, miss);
+        assert_eq!(
+            b.eval("[!!document.getElementById('search-none'), document.querySelectorAll('main table').length]"),
+            json!([true, 0]),
+            "{miss}"
+        );
+    }
+    b.go("#/entry/21");
+    b.go("#/entry/99999999");
+    assert_eq!(
+        b.eval("[document.querySelector('main').children.length, document.getElementById('error').textContent !== '']"),
+        json!([0, true]),
+        "an entry that is not there leaves no view behind"
+    );
+
     // What the node computed is labelled as not verified; an entry's own
     // view, which Verify checks, is not.
     let labelled = "!!document.getElementById('unverified')";

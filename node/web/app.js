@@ -642,18 +642,32 @@ async function findSummary(path, seq) {
   return page?.items.find((x) => x.seq === seq) || null;
 }
 
+/** Where a pseudonym's page is: a family's, or a volunteer's points. */
+const pseudonymRoute = (p) => (p.startsWith("bnf_") ? `bnf/${p}` : `credit/${p}`);
+
+/** A search: a seq (`5000`, `#5000`), a pseudonym whole or shortened as
+ * the page shows it (`bnf_a5943c0b…`, any case), else organisations and
+ * funds by id or name. A miss says so, in place of the previous view. */
 async function searchView(q) {
   const query = q.trim();
-  if (/^\d+$/.test(query)) return go(`entry/${query}`, true);
-  if (/^bnf_[0-9a-f]{64}$/.test(query)) return go(`bnf/${query}`, true);
-  if (/^vol_[0-9a-f]{64}$/.test(query)) return go(`credit/${query}`, true);
+  const seq = /^#?\s*(\d+)$/.exec(query);
+  if (seq) return go(`entry/${seq[1]}`, true);
+  const pseudonym = query.toLowerCase().replace(/(…|\.{3})$/, "");
+  if (/^(bnf|vol)_[0-9a-f]{64}$/.test(pseudonym)) return go(pseudonymRoute(pseudonym), true);
+  if (/^(bnf|vol)_[0-9a-f]{4,63}$/.test(pseudonym)) {
+    const found = (await api(`/v1/pseudonyms?prefix=${pseudonym}&limit=20`)).items;
+    if (found.length === 1) return go(pseudonymRoute(found[0]), true);
+    const list = found.map((p) => h("li", {}, h("a", { href: `#/${pseudonymRoute(p)}` }, h("code", {}, p))));
+    return render(h("h2", {}, `${t("search_title")}: ${query}`), found.length ? h("ul", { id: "search-pseudonyms" }, list) : h("p", { id: "search-none" }, t("search_none")));
+  }
   const [orgs, funds] = await Promise.all([api(`/v1/orgs?limit=50&q=${encodeURIComponent(query)}`), api(`/v1/funds?limit=50&q=${encodeURIComponent(query)}`)]);
   render(
     h("h2", {}, `${t("search_title")}: ${query}`),
-    h("h3", {}, t("orgs")),
-    orgs.items.length ? table(orgColumns(), orgs.items) : h("p", {}, t("search_none")),
-    h("h3", {}, t("funds")),
-    funds.items.length ? table(fundColumns(), funds.items) : h("p", {}, t("search_none")),
+    orgs.items.length || funds.items.length ? null : h("p", { id: "search-none" }, t("search_none")),
+    orgs.items.length ? h("h3", {}, t("orgs")) : null,
+    orgs.items.length ? table(orgColumns(), orgs.items) : null,
+    funds.items.length ? h("h3", {}, t("funds")) : null,
+    funds.items.length ? table(fundColumns(), funds.items) : null,
   );
 }
 
@@ -718,6 +732,8 @@ async function show() {
     await view(...rest.map(decodeURIComponent));
     document.getElementById("error").textContent = "";
   } catch (e) {
+    // What failed to show is not left under the previous view's content.
+    main.replaceChildren();
     document.getElementById("error").textContent = t("error", e.message);
   }
   document.body.dataset.loaded = "true";
@@ -736,7 +752,7 @@ async function start() {
   document.getElementById("search").addEventListener("submit", (e) => {
     e.preventDefault();
     const q = document.getElementById("q").value.trim();
-    if (q) go(`search/${q}`);
+    if (q) go(`search/${encodeURIComponent(q)}`);
   });
   window.addEventListener("hashchange", show);
   try {
