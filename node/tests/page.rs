@@ -767,8 +767,8 @@ fn the_page_checks_the_witnesses_against_the_policy() {
     assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
 }
 
-/// Fen as the page must show them: yuan grouped by thousands, exactly two
-/// decimals (zh-CN and en-US group alike).
+/// Fen as the Chinese page must show them exactly: yuan grouped by
+/// thousands, exactly two decimals, and the unit 元.
 fn yuan(fen: u128) -> String {
     let whole = (fen / 100).to_string();
     let mut grouped = String::new();
@@ -778,7 +778,7 @@ fn yuan(fen: u128) -> String {
         }
         grouped.push(c);
     }
-    format!("{grouped}.{:02}", fen % 100)
+    format!("{grouped}.{:02} 元", fen % 100)
 }
 
 /// Money is never rounded. Totals over funds pass 2^53-1 (no fund's sums
@@ -835,12 +835,13 @@ fn totals_past_2_53_show_to_the_fen() {
         ("card-disbursed", &o["disbursed"]),
         ("card-balance", &o["balance"]),
     ] {
+        // At a glance in 亿元, and exactly to the fen beside it.
         let shown = b.eval(&format!(
-            "(e => [e.dataset.value, e.textContent])(document.getElementById({card:?}))"
+            "(e => [e.dataset.value, e.textContent.endsWith(' 亿元'), e.parentElement.querySelector('.exact').textContent])(document.getElementById({card:?}))"
         ));
         assert_eq!(
             shown,
-            json!([value.to_string(), yuan(exact(value))]),
+            json!([value.to_string(), true, yuan(exact(value))]),
             "{card}"
         );
     }
@@ -880,13 +881,28 @@ fn totals_past_2_53_show_to_the_fen() {
     assert_eq!(
         shown,
         json!([
-            "90,071,992,547,409.93",
-            "90,071,992,547,409.93",
-            "90,071,992,547,409.91",
-            "1,844,674,407,370,955,161.55",
-            "0.07",
-            "0.00",
-            "18,418,291,724,182,917.72"
+            "90,071,992,547,409.93 元",
+            "90,071,992,547,409.93 元",
+            "90,071,992,547,409.91 元",
+            "1,844,674,407,370,955,161.55 元",
+            "0.07 元",
+            "0.00 元",
+            "18,418,291,724,182,917.72 元"
+        ])
+    );
+    // In 万元 and 亿元 for a reading at a glance, rounded from the digits.
+    let brief = b.eval(&format!(
+        "{}.then(m => [123456789012n, '1234567', 999999, 99, 9007199254740993n].map(m.yuanBrief))",
+        module("i18n.js")
+    ));
+    assert_eq!(
+        brief,
+        json!([
+            "12.35 亿元",
+            "1.23 万元",
+            "9,999.99 元",
+            "0.99 元",
+            "900,719.93 亿元"
         ])
     );
     let parsed = b.eval(&format!(

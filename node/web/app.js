@@ -1,7 +1,7 @@
 // The public page: views over the node's read API, a verify button on
 // every entry, and a monitor in every visitor's browser.
 
-import { applyStatic, lang, num, regionName, setLang, t, word, yuan } from "./i18n.js";
+import { applyStatic, lang, num, regionName, setLang, t, word, yuan, yuanBrief } from "./i18n.js";
 import { parseJson, plus } from "./money.js";
 import * as v from "./verify.js";
 import { barFigure, flowFigure } from "./charts.js";
@@ -241,10 +241,10 @@ async function home() {
     h(
       "div",
       { class: "cards" },
-      card("card-received", t("received"), yuan(o.received), o.received, "#/index/kind/fund.receive"),
-      card("card-transferred", t("transferred"), yuan(o.transferred), o.transferred, "#/index/kind/fund.transfer"),
-      card("card-disbursed", t("disbursed"), yuan(o.disbursed), o.disbursed, "#/index/kind/disbursement"),
-      card("card-balance", t("balance"), yuan(o.balance), o.balance, "#/funds"),
+      card("card-received", t("received"), yuanBrief(o.received), o.received, "#/index/kind/fund.receive", yuan(o.received)),
+      card("card-transferred", t("transferred"), yuanBrief(o.transferred), o.transferred, "#/index/kind/fund.transfer", yuan(o.transferred)),
+      card("card-disbursed", t("disbursed"), yuanBrief(o.disbursed), o.disbursed, "#/index/kind/disbursement", yuan(o.disbursed)),
+      card("card-balance", t("balance"), yuanBrief(o.balance), o.balance, "#/funds", yuan(o.balance)),
       card("card-orgs", t("orgs"), num(o.orgs), o.orgs, "#/orgs"),
       card("card-funds", t("funds"), num(o.funds), o.funds, "#/funds"),
       card("card-disbursements", t("disbursements"), num(stats.total.count), stats.total.count, "#/index/kind/disbursement"),

@@ -251,7 +251,24 @@ export function applyStatic(root) {
 export const keys = () => ({ zh: Object.keys(zh), en: Object.keys(en) });
 
 /** Money in fen (number, BigInt or digits) as yuan with two decimals, grouped; exact however large. */
-export const yuan = (fen) => yuanText(fen, current === "en" ? "en-US" : "zh-CN");
+export const yuan = (fen) => {
+  if (fen == null || fen === "") return "—";
+  return current === "en" ? `¥${yuanText(fen, "en-US")}` : `${yuanText(fen, "zh-CN")} 元`;
+};
+
+/** Fen as a resident reads a large sum at a glance: in Chinese in 万元 or
+ * 亿元 to two decimals (rounded half up, from BigInt digits), in English
+ * the exact amount grouped. Shown with the exact amount beside it. */
+export const yuanBrief = (fen) => {
+  if (fen == null || fen === "" || current === "en") return yuan(fen);
+  const n = BigInt(fen);
+  const abs = n < 0n ? -n : n;
+  const [unit, scale] = abs >= 10n ** 10n ? ["亿元", 10n ** 8n] : abs >= 10n ** 6n ? ["万元", 10n ** 4n] : [null, 1n];
+  if (!unit) return yuan(fen);
+  const hundredths = (abs + scale / 2n) / scale; // of the unit, rounded
+  const whole = (hundredths / 100n).toLocaleString("zh-CN");
+  return `${n < 0n ? "-" : ""}${whole}.${String(hundredths % 100n).padStart(2, "0")} ${unit}`;
+};
 
 /** A count, grouped. */
 export const num = (n) => Number(n).toLocaleString(current === "en" ? "en-US" : "zh-CN");

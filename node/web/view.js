@@ -93,8 +93,14 @@ export function pagedTable(columns, fetchPage, caption) {
 }
 
 /** A labelled figure: `value` shown, `raw` kept for tests and screen readers. */
-export const card = (id, label, value, raw, href) =>
-  h("div", { class: "card" }, h("span", {}, label), href ? h("a", { href, id, dataset: { value: raw } }, value) : h("b", { id, dataset: { value: raw } }, value));
+export const card = (id, label, value, raw, href, exact) =>
+  h(
+    "div",
+    { class: "card" },
+    h("span", {}, label),
+    href ? h("a", { href, id, dataset: { value: raw } }, value) : h("b", { id, dataset: { value: raw } }, value),
+    exact ? h("small", { class: "exact" }, exact) : null,
+  );
 
 /** A definition list of `[label, value]` rows. */
 export const facts = (rows) => h("dl", { class: "facts" }, rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
