@@ -183,6 +183,21 @@ fn the_page_shows_the_demo_ledger_as_the_api_has_it() {
     };
     search(&mut b, "#22");
     assert_eq!(b.eval("location.hash"), json!("#/entry/22"));
+    // Its time in Beijing time, the zone named.
+    let utc = get(addr, "/v1/entries/22")["leaf"]["logged_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hour: u32 = utc[11..13].parse().unwrap();
+    let shown = b.eval("[...document.querySelectorAll('dd')].map(d => d.textContent).find(t => t.endsWith('北京时间'))");
+    let shown = shown
+        .as_str()
+        .unwrap_or_else(|| panic!("no Beijing time on the entry view"));
+    assert_eq!(
+        &shown[11..13],
+        format!("{:02}", (hour + 8) % 24),
+        "{utc} shown as {shown}"
+    );
     let family = get(addr, "/v1/alerts/duplicates")["items"][0]["beneficiary"]
         .as_str()
         .unwrap()

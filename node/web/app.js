@@ -1,7 +1,7 @@
 // The public page: views over the node's read API, a verify button on
 // every entry, and a monitor in every visitor's browser.
 
-import { applyStatic, lang, num, regionName, setLang, t, word, yuan, yuanBrief } from "./i18n.js";
+import { applyStatic, beijing, lang, num, regionName, setLang, t, word, yuan, yuanBrief } from "./i18n.js";
 import { parseJson, plus } from "./money.js";
 import * as v from "./verify.js";
 import { barFigure, flowFigure } from "./charts.js";
@@ -232,7 +232,7 @@ async function home() {
   const cp = monitor.cp;
   const last = log.size ? await api(`/v1/entries/${log.size - 1}`) : null;
   const witnessed = anchor.policy
-    ? (monitor.signed || []).map((s) => `${s.name} (${new Date(s.time * 1000).toISOString().slice(0, 16).replace("T", " ")})`).join("、") || "—"
+    ? (monitor.signed || []).map((s) => `${s.name} (${beijing(s.time, false)})`).join("、") || "—"
     : t("no_policy");
   const glance = h(
     "section",
@@ -257,7 +257,7 @@ async function home() {
       "div",
       { class: "cards" },
       card("card-checkpoint", `${t("checkpoint")} · ${t("checkpoint_size")}`, cp ? num(cp.size) : "—", cp ? cp.size : "", "#/trust"),
-      card("card-time", t("checkpoint_time"), last ? last.leaf.logged_at.replace("T", " ").slice(0, 19) : "—", last ? last.leaf.logged_at : ""),
+      card("card-time", t("checkpoint_time"), last ? beijing(last.leaf.logged_at) : "—", last ? last.leaf.logged_at : ""),
       card("card-witnesses", t("witnessed_by"), witnessed, (monitor.signed || []).length),
     ),
   );
@@ -344,7 +344,7 @@ async function fundView(id) {
     [
       { label: t("col_seq"), cell: (e) => seqLink(e.seq), value: (e) => e.seq, num: true },
       { label: t("col_kind"), cell: (e) => word(e.kind) },
-      { label: t("col_date"), cell: (e) => e.body.date || e.logged_at.slice(0, 10) },
+      { label: t("col_date"), cell: (e) => e.body.date || beijing(e.logged_at).slice(0, 10) },
       { label: t("col_amount"), num: true, cell: (e) => (e.body.amount ? yuan(e.body.amount) : "—"), value: (e) => e.body.amount || 0 },
       { label: t("col_counterpart"), cell: (e) => (e.body.beneficiary ? bnfLink(e.body.beneficiary) : e.body.from || e.body.to_fund || "—") },
       { label: t("col_issuer"), cell: (e) => orgLink(e.issuer) },
@@ -527,7 +527,7 @@ const entryTable = (fetchPage) =>
     [
       { label: t("col_seq"), cell: (e) => seqLink(e.seq), value: (e) => e.seq, num: true },
       { label: t("col_kind"), cell: (e) => word(e.kind) },
-      { label: t("col_date"), cell: (e) => e.body.date || e.logged_at.slice(0, 10) },
+      { label: t("col_date"), cell: (e) => e.body.date || beijing(e.logged_at).slice(0, 10) },
       { label: t("col_amount"), num: true, cell: (e) => (e.body.amount ? yuan(e.body.amount) : e.body.points ? `${e.body.points} ${t("col_points")}` : "—"), value: (e) => e.body.amount || e.body.points || 0 },
       { label: t("col_cause"), cell: (e) => word(e.body.cause || e.body.category) || e.body.reason || "" },
       { label: t("col_issuer"), cell: (e) => orgLink(e.issuer), value: (e) => orgName(e.issuer) },
@@ -611,7 +611,7 @@ async function entryView(seq) {
       [t("col_issuer"), orgLink(st.issuer)],
       [t("issuer_key"), h("code", {}, st.key)],
       [t("col_seq"), String(leaf.seq)],
-      [t("logged_at"), leaf.logged_at],
+      [t("logged_at"), beijing(leaf.logged_at)],
       [t("leaf_hash"), h("code", {}, v.hex.encode(v.leafHash(got.bytes)))],
       [t("prev_hash"), h("code", {}, leaf.prev)],
       [t("nonce"), st.nonce],

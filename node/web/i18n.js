@@ -270,5 +270,14 @@ export const yuanBrief = (fen) => {
   return `${n < 0n ? "-" : ""}${whole}.${String(hundredths % 100n).padStart(2, "0")} ${unit}`;
 };
 
+/** A UTC time (RFC 3339, or seconds since 1970) in Beijing time, with
+ * the zone named: `2026-01-01 12:10:00 北京时间`. */
+export const beijing = (utc, seconds = true) => {
+  const ms = typeof utc === "number" ? utc * 1000 : Date.parse(utc);
+  if (Number.isNaN(ms)) return String(utc);
+  const local = new Date(ms + 8 * 3600 * 1000).toISOString().replace("T", " ").slice(0, seconds ? 19 : 16);
+  return `${local} ${current === "en" ? "Beijing time (UTC+8)" : "北京时间"}`;
+};
+
 /** A count, grouped. */
 export const num = (n) => Number(n).toLocaleString(current === "en" ? "en-US" : "zh-CN");
