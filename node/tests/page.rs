@@ -938,3 +938,61 @@ fn totals_past_2_53_show_to_the_fen() {
     );
     assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
 }
+
+/// On a phone (375 px) no view is wider than the screen, in either
+/// language: wide tables become cards or scroll inside their own box.
+#[test]
+fn no_view_is_wider_than_a_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = testkit::free_addr();
+    let _node = demo(&dir.path().join("data"), addr, &[]);
+    let family = get(addr, "/v1/alerts/duplicates")["items"][0]["beneficiary"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let volunteer = get(addr, "/v1/credits?limit=1000")["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["holder"].as_str())
+        .find(|h| h.starts_with("vol_"))
+        .unwrap()
+        .to_owned();
+    let mut b = Browser::launch(&dir.path().join("profile"));
+    b.viewport(375, 800);
+    b.open(&format!("http://{addr}/"));
+    let views = [
+        "#/".to_owned(),
+        "#/funds".into(),
+        "#/fund/HSH-2026-ZAIHAI".into(),
+        "#/alerts".into(),
+        "#/monitoring".into(),
+        "#/needs".into(),
+        "#/assessments".into(),
+        "#/credits".into(),
+        format!("#/credit/{volunteer}"),
+        "#/orgs".into(),
+        "#/org/CN-USCI-53440300MJ0000018R".into(),
+        "#/entry/21".into(),
+        format!("#/bnf/{family}"),
+        "#/index/kind/disbursement".into(),
+        "#/search/%E5%B7%A5%E4%BC%9A".into(),
+        "#/trust".into(),
+    ];
+    let mut wide = Vec::new();
+    for lang in ["zh", "en"] {
+        for view in &views {
+            b.go(view);
+            let width = b
+                .eval("document.documentElement.scrollWidth")
+                .as_u64()
+                .unwrap();
+            if width > 375 {
+                wide.push(format!("{lang} {view}: {width} px"));
+            }
+        }
+        b.eval("document.getElementById('lang').click()");
+    }
+    assert!(wide.is_empty(), "wider than 375 px: {wide:#?}");
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
+}
