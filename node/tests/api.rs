@@ -1488,14 +1488,7 @@ async fn shortened_pseudonyms_are_found() {
     );
     // A volunteer by a short prefix: at most `limit`, each beginning so.
     let (_, holders) = json_call(&app, Method::GET, "/v1/credits?limit=1000", vec![]).await;
-    let volunteer = holders["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|h| h["holder"].as_str())
-        .find(|h| h.starts_with("vol_"))
-        .unwrap()
-        .to_owned();
+    let volunteer = common::first_volunteer(&holders);
     let prefix = &volunteer[..8];
     let (_, many) = json_call(
         &app,

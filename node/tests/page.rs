@@ -950,14 +950,7 @@ fn no_view_is_wider_than_a_phone() {
         .as_str()
         .unwrap()
         .to_owned();
-    let volunteer = get(addr, "/v1/credits?limit=1000")["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|h| h["holder"].as_str())
-        .find(|h| h.starts_with("vol_"))
-        .unwrap()
-        .to_owned();
+    let volunteer = common::first_volunteer(&get(addr, "/v1/credits?limit=1000"));
     let mut b = Browser::launch(&dir.path().join("profile"));
     b.viewport(375, 800);
     b.open(&format!("http://{addr}/"));

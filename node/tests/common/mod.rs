@@ -148,3 +148,15 @@ pub fn submit(addr: SocketAddr, entry: &ledger::SignedEntry) -> u64 {
 pub fn award(addr: SocketAddr, nonce: &str) -> u64 {
     submit(addr, &award_entry(nonce))
 }
+
+/// The first volunteer (`vol_…`) among the holders of a `/v1/credits` page.
+pub fn first_volunteer(holders: &Value) -> String {
+    holders["items"]
+        .as_array()
+        .expect("a page of credit holders")
+        .iter()
+        .filter_map(|h| h["holder"].as_str())
+        .find(|h| h.starts_with("vol_"))
+        .expect("a volunteer among them")
+        .to_owned()
+}
