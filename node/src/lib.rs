@@ -197,6 +197,7 @@ impl Node {
         let page = page::html(&page::Anchor {
             vkey: shared.vkey.clone(),
             policy: None,
+            contact: None,
         })
         .into();
         let (queue, handle) = sequencer::start(log.clone(), shared.clone());
@@ -239,6 +240,7 @@ impl Node {
         let page = page::html(&page::Anchor {
             vkey: vkey.to_owned(),
             policy: config.policy_text.clone(),
+            contact: None,
         })
         .into();
         let primary = config.primary.clone();

@@ -148,6 +148,11 @@ struct PageArgs {
     /// origin node's key here.
     #[arg(long)]
     page_vkey: Option<String>,
+    /// Where the page's visitors report a problem (举报): a phone number,
+    /// an address or a URL, shown as text in the footer and with the red
+    /// banner of a rollback, fork or key change.
+    #[arg(long)]
+    page_contact: Option<String>,
 }
 
 /// Which witnesses cosign the node's checkpoints (SPEC §4.1).
@@ -349,6 +354,7 @@ impl ServeArgs {
             client_writes: conn.client_writes,
             witnesses: witnesses.config()?,
             page_vkey: page.page_vkey,
+            page_contact: page.page_contact,
             replicate,
             demo,
         })

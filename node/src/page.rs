@@ -16,13 +16,17 @@ use sha2::{Digest, Sha256};
 use crate::{ApiError, Node};
 
 /// What the page trusts, given by the operator, not fetched from the API
-/// it checks: the log's vkey and the witness policy (C2SP tlog-policy).
+/// it checks: the log's vkey and the witness policy (C2SP tlog-policy);
+/// and where its visitors report a problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Anchor {
     /// The log's verifier key (C2SP vkey).
     pub vkey: String,
     /// The witness policy's text, if the node has one.
     pub policy: Option<String>,
+    /// The operator's channel for reports (举报): a phone number, an
+    /// address, a URL, shown as text in the footer and the red banner.
+    pub contact: Option<String>,
 }
 
 /// No script may run but the page's own files; no inline script or style,
@@ -134,6 +138,10 @@ pub fn html(anchor: &Anchor) -> String {
         .replace("%ASSETS%", &format!("/assets/{}", *VERSION))
         .replace("%VKEY%", &escape(&anchor.vkey))
         .replace("%POLICY%", &policy)
+        .replace(
+            "%CONTACT%",
+            &escape(anchor.contact.as_deref().unwrap_or_default()),
+        )
 }
 
 /// `GET /`: the page, never cached (the anchor and asset version live in it).

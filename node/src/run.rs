@@ -31,6 +31,8 @@ pub struct ServeConfig {
     pub witnesses: Option<(WitnessConfig, String)>,
     /// The vkey the public page trusts (default: this node's own).
     pub page_vkey: Option<String>,
+    /// Where the page's visitors report a problem (`--page-contact`).
+    pub page_contact: Option<String>,
     /// Copying the log to object storage.
     pub replicate: Option<ReplicateConfig>,
     /// Seed the synthetic demo ledger first (a store of an older format is
@@ -59,6 +61,7 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
         client_writes,
         witnesses,
         page_vkey,
+        page_contact,
         replicate,
         demo,
     } = config;
@@ -94,6 +97,7 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let anchor = crate::page::Anchor {
         vkey: page_vkey.unwrap_or_else(|| signer.vkey()),
         policy: witnesses.as_ref().map(|(_, text)| text.clone()),
+        contact: page_contact,
     };
     CheckpointVerifier::from_vkey(&anchor.vkey).context("--page-vkey")?;
     let (node, sequencer) = Node::start_with(log, signer, witnesses.map(|(config, _)| config));

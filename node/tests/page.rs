@@ -683,7 +683,13 @@ fn the_page_warns_when_the_node_is_not_the_one_it_trusts() {
     )
     .unwrap()
     .vkey();
-    let _node = demo(&dir.path().join("data"), addr, &["--page-vkey", &other]);
+    // The operator's report channel, markup and all, shown as text.
+    let contact = "举报电话 12345 <b>或</b> https://jubao.example.gov.cn";
+    let _node = demo(
+        &dir.path().join("data"),
+        addr,
+        &["--page-vkey", &other, "--page-contact", contact],
+    );
     let mut b = Browser::launch(&dir.path().join("profile"));
     b.open(&format!("http://{addr}/#/trust"));
     assert_eq!(
@@ -697,6 +703,11 @@ fn the_page_warns_when_the_node_is_not_the_one_it_trusts() {
     assert_eq!(
         b.eval("document.getElementById('anchor-vkey').textContent"),
         json!(other)
+    );
+    let said = format!("问题与举报：{contact}");
+    assert_eq!(
+        b.eval("[document.getElementById('contact').textContent, document.querySelector('#banner .contact').textContent, document.querySelectorAll('footer b, #banner b').length]"),
+        json!([said, said, 0])
     );
 }
 

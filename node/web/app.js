@@ -40,6 +40,7 @@ function readAnchor() {
     vkey: v.parseVkey(vkeyText),
     policyText,
     policy: policyText ? v.parsePolicy(policyText) : null,
+    contact: meta("aidledger-contact"),
   };
 }
 
@@ -106,6 +107,7 @@ async function watch() {
 function banner(kind, notes) {
   const el = document.getElementById("banner");
   const report = [t(`banner_${kind}`, monitor.why), `vkey: ${anchor.vkeyText}`, ...notes].join("\n\n");
+  const where = anchor.contact ? h("p", { class: "contact" }, t("report_to", anchor.contact)) : null;
   const area = h("textarea", { readonly: true, rows: 8, "aria-label": t("banner_report") });
   area.value = report;
   const copy = h("button", { type: "button", onclick: async () => {
@@ -113,7 +115,7 @@ function banner(kind, notes) {
     try { await navigator.clipboard.writeText(report); } catch { document.execCommand?.("copy"); }
     copy.textContent = t("copied");
   } }, t("copy"));
-  el.replaceChildren(h("strong", {}, t(`banner_${kind}`, monitor.why)), h("p", {}, t("banner_report")), area, copy);
+  el.replaceChildren(h("strong", {}, t(`banner_${kind}`, monitor.why)), h("p", {}, t("banner_report")), where, area, copy);
   el.dataset.kind = kind;
   el.hidden = false;
 }
@@ -742,11 +744,20 @@ async function show() {
   main.focus({ preventScroll: true });
 }
 
-async function start() {
+/** The page's fixed text in the current language, and the operator's
+ * report channel (`--page-contact`) in the footer, as text. */
+function applyFixed() {
   applyStatic(document);
+  const contact = document.getElementById("contact");
+  contact.hidden = !anchor.contact;
+  contact.textContent = anchor.contact ? t("report_to", anchor.contact) : "";
+}
+
+async function start() {
+  applyFixed();
   document.getElementById("lang").addEventListener("click", () => {
     setLang(lang() === "en" ? "zh" : "en");
-    applyStatic(document);
+    applyFixed();
     show();
   });
   document.getElementById("search").addEventListener("submit", (e) => {
