@@ -527,8 +527,10 @@ fn verify_in_the_browser_names_the_step_that_fails() {
     let shown = b.eval("document.getElementById('entry-body').textContent");
     let shown = shown.as_str().unwrap();
     assert!(
-        shown.contains("120000000") && !shown.contains("920000000") && !shown.contains("2025-"),
-        "the entry view shows the verified bytes: {shown}"
+        shown.contains("金额1,200,000.00 元")
+            && !shown.contains("9,200,000")
+            && !shown.contains("2025-"),
+        "the entry view shows the verified bytes, in words: {shown}"
     );
     b.stop_intercepting();
     b.go("#/"); // so that the next view of entry 20 is a new view

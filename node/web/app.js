@@ -606,7 +606,7 @@ async function entryView(seq) {
   const got = await leafAt(seq);
   const leaf = got.leaf;
   const st = leaf.entry.statement;
-  const body = Object.entries(st.body).map(([k, x]) => [k, typeof x === "object" ? JSON.stringify(x) : String(x)]);
+  const body = Object.entries(st.body).map(([k, x]) => [fieldLabel(k), fieldValue(k, x)]);
   render(
     h("h2", {}, t("entry_title", seq), " · ", word(st.kind)),
     facts([
@@ -636,6 +636,30 @@ async function entryView(seq) {
     const said = summary.reversed ? `${t("reversed")} · ${t("corrected_by", summary.corrected_by)}` : summary.corrected_by != null ? t("corrected_by", summary.corrected_by) : t("not_corrected");
     note.textContent = `${said} (${t("node_says")})`;
   }
+}
+
+/** Money fields of a body, in fen. */
+const MONEY_FIELDS = new Set(["amount", "budget", "approval_threshold"]);
+/** Fields whose values are codes the page has words for. */
+const CODE_FIELDS = new Set(["category", "cause", "tier", "method", "source", "decision", "reason", "type", "subject_type", "currency"]);
+
+/** A body field's name in words (the name itself where the page has none). */
+const fieldLabel = (k) => (t(`field_${k}`) === `field_${k}` ? k : t(`field_${k}`));
+
+/** A body field's value as a resident reads it: money in 元, codes in
+ * words, regions and organisations by name, funds and seqs as links. The
+ * signed JSON itself is under "statement", below. */
+function fieldValue(k, x) {
+  if (x == null) return "—";
+  if (MONEY_FIELDS.has(k)) return yuan(x);
+  if (CODE_FIELDS.has(k)) return word(x);
+  if (k === "risks" || k === "roles") return Array.isArray(x) ? x.map(word).join("、") : String(x);
+  if (k === "region") return regionName(x);
+  if (k === "org") return orgLink(x);
+  if (k === "fund" || k === "from_fund" || k === "to_fund") return h("a", { href: `#/fund/${encodeURIComponent(x)}` }, String(x));
+  if (k === "disbursement") return seqLink(x);
+  if (k === "beneficiary" || k === "holder") return h("code", {}, String(x));
+  return typeof x === "object" ? JSON.stringify(x) : String(x);
 }
 
 /** The summary of entry `seq` in a seq-paged listing (cursor = seq). */
