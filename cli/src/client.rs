@@ -171,6 +171,15 @@ impl NodeClient {
             }
             let answer: Page<History<EntrySummary>> = serde_json::from_value(answer)
                 .context("POST /v1/beneficiaries did not answer what the API describes")?;
+            if answer.items.len() != chunk.len()
+                || answer
+                    .items
+                    .iter()
+                    .zip(chunk)
+                    .any(|(h, b)| h.beneficiary != *b)
+            {
+                bail!("POST /v1/beneficiaries answered for other families than were asked");
+            }
             for h in answer.items {
                 let mut items = h.page.items;
                 if h.page.next_cursor.is_some() {
@@ -179,9 +188,6 @@ impl NodeClient {
                 }
                 all.push(items);
             }
-        }
-        if all.len() != families.len() {
-            bail!("POST /v1/beneficiaries answered for other families than were asked");
         }
         Ok(all)
     }
