@@ -7,7 +7,6 @@
 //! `cargo bench -p cli --bench pseudonym [-- SECONDS [CLIENTS]]` (default
 //! 10 s, 4 clients). Build the workspace's binaries first.
 
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -26,43 +25,11 @@ fn main() {
     let seconds = args.next().unwrap_or(10);
     let clients = args.next().unwrap_or(4) as usize;
     let w = World::new();
-    let dir = w.dir.path().join("service");
-    let init = ok(&["pseudonym", "init", "--dir", dir.to_str().unwrap()], None);
-    let public = init.stdout.lines().last().unwrap().trim().to_owned();
-    let addr = free_addr();
-    let bureau = [
-        "--node",
-        &w.node.url,
-        "--vkey",
-        &w.vkey,
-        "--key",
-        w.bureau_key.to_str().unwrap(),
-        "--issuer",
-        BUREAU,
-    ];
-    let mut activate = vec!["rules", "activate", "--version", "2", "--note", "v2"];
-    activate.extend(bureau);
-    ok(&activate, None);
-    let url = format!("http://{addr}");
-    let mut record = vec![
-        "rules",
-        "pseudonym-key",
-        "--public",
-        &public,
-        "--service",
-        &url,
-    ];
-    record.extend(bureau);
-    ok(&record, None);
-    let _service = testkit::Killed(testkit::spawn_listening(
-        Command::new(env!("CARGO_BIN_EXE_aidledger"))
-            .args(["pseudonym", "serve", "--dir", dir.to_str().unwrap()])
-            .args(["--node", &w.node.url, "--listen", &addr.to_string()])
-            .args(["--quota", "1000000000000"]),
-    ));
+    let service = w.pseudonym_service_with(Some(1_000_000_000_000));
+    let url = service.url.as_str();
 
     let key = ledger::keyfile::read(&w.charity_key).unwrap();
-    let public = PublicKey::from_hex(&public).unwrap();
+    let public = PublicKey::from_hex(&service.public).unwrap();
     let ids: Vec<Vec<u8>> = (0..1_000u64)
         .map(|i| oprf::input(PseudonymKind::Beneficiary, &format!("{i:018}")))
         .collect();
@@ -73,7 +40,7 @@ fn main() {
         for _ in 0..clients {
             let (key, ids, stop, evaluated) = (&key, &ids, &stop, &evaluated);
             s.spawn(move || {
-                let service = cli::client::NodeClient::new(&format!("http://{addr}"));
+                let service = cli::client::NodeClient::new(url);
                 let blinded = oprf::blind(&mut rand_core::OsRng, ids.clone());
                 while !stop.load(Ordering::Relaxed) {
                     let at = ledger::entry::format_timestamp(SystemTime::now());
@@ -98,7 +65,7 @@ fn main() {
     );
     // The client's side of 1,000: blinding, then the proof check and
     // unblinding, five times.
-    let service = cli::client::NodeClient::new(&format!("http://{addr}"));
+    let service = cli::client::NodeClient::new(url);
     let (mut blinding, mut checking) = (Duration::ZERO, Duration::ZERO);
     for _ in 0..5 {
         let t = Instant::now();

@@ -10,7 +10,6 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use common::*;
@@ -19,16 +18,6 @@ use serde_json::Value;
 
 const UNION: &str = "CN-USCI-81110000000000019C";
 const IDS: [&str; 2] = ["11010519491231002X", "321182197508210226"];
-
-/// `aidledger pseudonym serve` on `addr`, once it listens.
-fn serve(dir: &Path, node: &str, addr: SocketAddr, quota: u64) -> testkit::Killed {
-    testkit::Killed(testkit::spawn_listening(
-        Command::new(env!("CARGO_BIN_EXE_aidledger"))
-            .args(["pseudonym", "serve", "--dir", dir.to_str().unwrap()])
-            .args(["--node", node, "--listen", &addr.to_string()])
-            .args(["--quota", &quota.to_string()]),
-    ))
-}
 
 fn signed_by(w: &World, key: &Path, issuer: &str) -> Vec<String> {
     [
@@ -150,7 +139,7 @@ fn one_person_one_pseudonym_the_refusals_and_the_proof() {
         ],
         &bureau,
     );
-    let service = serve(&dir, &w.node.url, addr, 8);
+    let service = serve_pseudonyms(&dir, &w.node.url, addr, Some(8));
 
     // One person, one pseudonym, whichever organisation asks; bnf_ and
     // vol_ of one person differ; the ID is normalised first.
@@ -253,7 +242,7 @@ fn one_person_one_pseudonym_the_refusals_and_the_proof() {
         (429, "quota_exceeded".into())
     );
     drop(service);
-    let service = serve(&dir, &w.node.url, addr, 8);
+    let service = serve_pseudonyms(&dir, &w.node.url, addr, Some(8));
     assert_eq!(
         code(raw(addr, &key, CHARITY, &[element; 6], SystemTime::now())),
         (429, "quota_exceeded".into())
@@ -298,7 +287,7 @@ fn one_person_one_pseudonym_the_refusals_and_the_proof() {
         None,
     );
     let other_addr = testkit::free_addr();
-    let _other = serve(&other_dir, &w.node.url, other_addr, 100);
+    let _other = serve_pseudonyms(&other_dir, &w.node.url, other_addr, Some(100));
     let caught = cli(
         &[
             "pseudonym",
@@ -341,7 +330,12 @@ fn the_demo_service_gives_the_demo_ledgers_pseudonyms() {
     let _node = testkit::demo(&node_bin(), &data, addr, &[]);
     let node = format!("http://{addr}");
     let service_addr = free_addr();
-    let _service = serve(&data.join("pseudonym-service"), &node, service_addr, 100);
+    let _service = serve_pseudonyms(
+        &data.join("pseudonym-service"),
+        &node,
+        service_addr,
+        Some(100),
+    );
     // The union's demo key: seed 3 repeated (node/demo/demo.toml).
     let key = dir.path().join("union.key");
     ledger::keyfile::create_with(&key, &[3; 32]).unwrap();

@@ -269,9 +269,14 @@ impl World {
 
     /// A pseudonym service (SPEC §6.3) for this world's ledger: rules
     /// version 2 activated if it is not, the key of a service made here
-    /// recorded by the registrar, and the service running (stopped when the
-    /// guard is dropped).
-    pub fn pseudonym_service(&self) -> testkit::Killed {
+    /// recorded by the registrar, and the service running with its default
+    /// quota (stopped when dropped).
+    pub fn pseudonym_service(&self) -> PseudonymService {
+        self.pseudonym_service_with(None)
+    }
+
+    /// As [`World::pseudonym_service`], with `quota` evaluations a day.
+    pub fn pseudonym_service_with(&self, quota: Option<u64>) -> PseudonymService {
         let dir = self.dir.path().join("pseudonym-service");
         let init = ok(&["pseudonym", "init", "--dir", dir.to_str().unwrap()], None);
         let public = init.stdout.lines().last().unwrap().trim().to_owned();
@@ -302,11 +307,11 @@ impl World {
         ];
         args.extend(signer);
         ok(&args, None);
-        testkit::Killed(testkit::spawn_listening(
-            aidledger()
-                .args(["pseudonym", "serve", "--dir", dir.to_str().unwrap()])
-                .args(["--node", &self.node.url, "--listen", &addr.to_string()]),
-        ))
+        PseudonymService {
+            _process: serve_pseudonyms(&dir, &self.node.url, addr, quota),
+            url,
+            public,
+        }
     }
 
     /// The pseudonyms of `ids` from the world's pseudonym service, asked as
@@ -335,6 +340,34 @@ impl World {
 
 /// A witness in `dir` named `name` that trusts the log `origin` with key
 /// `log_vkey` (`aidledger witness init` and `add-log`); returns its vkey.
+/// A running pseudonym service of a world's ledger; stopped when dropped.
+pub struct PseudonymService {
+    /// Its base URL, as the ledger records it.
+    pub url: String,
+    /// Its public key, 64 hex.
+    pub public: String,
+    _process: testkit::Killed,
+}
+
+/// `aidledger pseudonym serve` of `dir` for the node at `node`, on `addr`,
+/// with `quota` evaluations a day (the service's default if `None`), once it
+/// listens; stopped when dropped.
+pub fn serve_pseudonyms(
+    dir: &Path,
+    node: &str,
+    addr: SocketAddr,
+    quota: Option<u64>,
+) -> testkit::Killed {
+    let mut command = aidledger();
+    command
+        .args(["pseudonym", "serve", "--dir", dir.to_str().unwrap()])
+        .args(["--node", node, "--listen", &addr.to_string()]);
+    if let Some(quota) = quota {
+        command.args(["--quota", &quota.to_string()]);
+    }
+    testkit::Killed(testkit::spawn_listening(&mut command))
+}
+
 pub fn new_witness(dir: &Path, name: &str, origin: &str, log_vkey: &str) -> String {
     let d = dir.to_str().unwrap();
     ok(&["witness", "init", "--name", name, "--dir", d], None);
