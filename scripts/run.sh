@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: a node serving the demo ledger (seeded on first run) on an
 # embedded RocksDB store in ./demo-data, and the demo's pseudonym service
-# (SPEC §6.3) beside it on 127.0.0.1:8085, the URL the demo ledger records.
+# (SPEC §6.3) beside it on 127.0.0.1:8085, the URL the demo ledger records;
+# then the demo's two auditors sign the statistics they recompute.
 # Ctrl-C stops both cleanly. Options are the node's (`aidledger-node demo
 # --help`); with --data or --listen the service follows them.
 set -euo pipefail
@@ -38,7 +39,29 @@ service() {
     exec "$bin/aidledger" pseudonym serve --dir "$data/pseudonym-service" \
         --node "http://$listen" --listen 127.0.0.1:8085
 }
+# The demo's two auditors (node/demo/demo.toml) replay the ledger once the
+# node answers, recompute its statistics and post them signed (SPEC §4.3),
+# so that the page shows audited figures. Their keys are demo keys.
+auditors() {
+    local vkey
+    for _ in $(seq 600); do
+        [[ -f "$data/auditors/log.vkey" ]] && break
+        sleep 0.1
+    done
+    vkey=$(cat "$data/auditors/log.vkey")
+    for _ in $(seq 600); do
+        "$bin/aidledger" verify --node "http://$listen" --vkey "$vkey" \
+            --sign-stats "$data/auditors/audit.jiangsu.demo.key" \
+            --name audit.jiangsu.demo >/dev/null 2>&1 && break
+        sleep 0.5
+    done
+    "$bin/aidledger" verify --node "http://$listen" --vkey "$vkey" \
+        --sign-stats "$data/auditors/inspection.jiangsu.demo.key" \
+        --name inspection.jiangsu.demo | tail -n 1
+}
 service &
 service_pid=$!
-trap 'kill "$service_pid" 2>/dev/null || true' EXIT
+auditors &
+auditors_pid=$!
+trap 'kill "$service_pid" "$auditors_pid" 2>/dev/null || true' EXIT
 "$bin/aidledger-node" demo "$@"

@@ -170,6 +170,14 @@ pub(crate) struct VerifyArgs {
     /// the state directory, or a temporary one under $TMPDIR).
     #[arg(long = "replay-memory", value_name = "MIB", default_value_t = cli::audit::REPLAY_MEMORY >> 20)]
     pub(crate) replay_memory_mib: usize,
+    /// After the audit, sign the statistics recomputed from the entries
+    /// (SPEC §4.3) with this Ed25519 key file (from keygen) and post them
+    /// to the node.
+    #[arg(long, value_name = "KEY", requires = "name", conflicts_with_all = ["file", "tiles", "state_dir"])]
+    pub(crate) sign_stats: Option<PathBuf>,
+    /// The auditor's name in the signed note, e.g. audit.jiangsu.gov.cn.
+    #[arg(long, requires = "sign_stats")]
+    pub(crate) name: Option<String>,
     #[command(flatten)]
     pub(crate) witnessed: PolicyArgs,
 }

@@ -508,3 +508,83 @@ fn a_restarted_monitor_resumes_and_refuses_a_rolled_back_node() {
         out.stderr
     );
 }
+
+/// `verify --sign-stats`: the demo's two auditors replay the demo ledger,
+/// recompute its statistics, sign them and post them; the node keeps the
+/// notes across a restart; an auditor the node does not list is told the
+/// line to give its operator.
+#[test]
+fn auditors_sign_the_figures_they_recomputed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo-data");
+    let addr = free_addr();
+    let node = testkit::demo(&node_bin(), &data, addr, &[]);
+    let url = format!("http://{addr}");
+    let get = |path: &str| -> serde_json::Value {
+        serde_json::from_slice(&testkit::http_get(addr, path).1).unwrap()
+    };
+    let vkey = get("/v1/log")["vkey"].as_str().unwrap().to_owned();
+    let size = get("/v1/log")["size"].as_u64().unwrap();
+    let sign = |name: &str, key: &Path| {
+        cli(
+            &[
+                "verify",
+                "--node",
+                &url,
+                "--vkey",
+                &vkey,
+                "--sign-stats",
+                key.to_str().unwrap(),
+                "--name",
+                name,
+            ],
+            None,
+        )
+    };
+    let auditor = |name: &str| data.join("auditors").join(format!("{name}.key"));
+    let out = sign("audit.jiangsu.demo", &auditor("audit.jiangsu.demo"));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains(&format!("statistics: recomputed from seqs 0..{size}-1"))
+            && out
+                .stdout
+                .contains("signed as audit.jiangsu.demo and kept by the node"),
+        "{}",
+        out.stdout
+    );
+    let again = sign("audit.jiangsu.demo", &auditor("audit.jiangsu.demo"));
+    assert!(
+        again.stdout.contains("the node already keeps"),
+        "{}",
+        again.stdout
+    );
+    let out = sign(
+        "inspection.jiangsu.demo",
+        &auditor("inspection.jiangsu.demo"),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    // What they recomputed from the entries is what the node says.
+    let audited = get("/v1/stats/audited");
+    assert_eq!(audited["size"], size);
+    assert_eq!(audited["stats"], get("/v1/stats"));
+    assert_eq!(audited["notes"].as_array().unwrap().len(), 2);
+
+    // An auditor the node does not list: refused, with the line to list it.
+    let stranger = dir.path().join("stranger.key");
+    keygen(&stranger);
+    let out = sign("audit.example", &stranger);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr
+            .contains("refused the signed statistics: unknown_key")
+            && out.stderr.contains("\n  audit.example audit.example+"),
+        "{}",
+        out.stderr
+    );
+    // Kept across a restart.
+    drop(node);
+    let _node = testkit::demo(&node_bin(), &data, addr, &[]);
+    assert_eq!(get("/v1/stats/audited"), audited);
+}

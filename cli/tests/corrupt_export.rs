@@ -30,6 +30,7 @@ fn every_flipped_byte_of_an_export_fails_verify_naming_its_seq() {
         trust: Trust::node(CheckpointVerifier::from_vkey(&vkey).unwrap()),
         genesis: None,
         replay_memory: 1 << 20,
+        stats: false,
     };
     let hidden = indicatif::ProgressBar::hidden();
     cli::audit::verify_file(&pins, &export, &checkpoint, &hidden).expect("the export verifies");

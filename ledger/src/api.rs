@@ -168,3 +168,134 @@ pub enum BatchItem<R> {
     /// Recorded, or already recorded.
     Receipt(R),
 }
+
+/// Disbursements' count and sum, as answers write them: keys in JCS order,
+/// the sum exact at any size.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sum {
+    /// Their amounts, minor units.
+    pub amount: u128,
+    /// How many.
+    pub count: u64,
+}
+
+impl From<crate::records::Totals> for Sum {
+    fn from(t: crate::records::Totals) -> Sum {
+        Sum {
+            amount: t.amount,
+            count: t.count,
+        }
+    }
+}
+
+/// `GET /v1/stats`: unreversed disbursements in total and by month, fund
+/// category, province and issuer type, and the ledger at a glance. A pure
+/// function of the leaves: `stats(N)` of SPEC §4.3 is this over seqs
+/// 0..N-1.
+///
+/// Every object's members are declared in JCS order and every map is keyed
+/// by ASCII text, so [`StatsAnswer::canonical`] (serde_json's compact
+/// output) is the RFC 8785 form whose hash auditors sign. Sums over funds
+/// may pass 2^53-1; they are written as exact integers, never as floats.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsAnswer {
+    /// By fund category.
+    pub by_category: std::collections::BTreeMap<String, Sum>,
+    /// By the signing organisation's type.
+    pub by_issuer_type: std::collections::BTreeMap<String, Sum>,
+    /// By `YYYY-MM` of the disbursement's `date`.
+    pub by_month: std::collections::BTreeMap<String, Sum>,
+    /// By province code (GB/T 2260).
+    pub by_province: std::collections::BTreeMap<String, Sum>,
+    /// Money and counts over the whole ledger.
+    pub overview: Overview,
+    /// All unreversed disbursements.
+    pub total: Sum,
+}
+
+impl StatsAnswer {
+    /// The canonical (RFC 8785) bytes.
+    pub fn canonical(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("plain data serialises")
+    }
+
+    /// `stats_hash` of SPEC §4.3: SHA-256 of the canonical bytes.
+    pub fn hash(&self) -> Hash {
+        use sha2::Digest;
+        Hash::new(sha2::Sha256::digest(self.canonical()).into())
+    }
+}
+
+/// The ledger at a glance: money over all funds (exact), counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overview {
+    /// Held by the funds now.
+    pub balance: u128,
+    /// Distinct beneficiary pseudonyms.
+    pub beneficiaries: u64,
+    /// Approved (or not needing approval) and unreversed.
+    pub disbursed: u128,
+    /// Opened funds.
+    pub funds: u64,
+    /// Households under monitoring now.
+    pub households_monitored: u64,
+    /// Needs by state.
+    pub needs: NeedCounts,
+    /// Registered organisations.
+    pub orgs: u64,
+    /// Disbursements waiting for a second key's approval (reserved, not
+    /// disbursed).
+    pub pending: Sum,
+    /// Received from outside the ledger.
+    pub received: u128,
+    /// Money recovered into the funds (资金回笼).
+    pub recovered: Sum,
+    /// The rules version in force.
+    pub rules_version: u64,
+    /// Moved between funds.
+    pub transferred: u128,
+}
+
+/// Needs by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NeedCounts {
+    /// Claimed, not yet fulfilled.
+    pub claimed: u64,
+    /// Fulfilled.
+    pub fulfilled: u64,
+    /// Open for a claim.
+    pub open: u64,
+    /// Waiting for reviews (rules v2).
+    pub pending: u64,
+    /// Rejected by a reviewer.
+    pub rejected: u64,
+}
+
+/// `GET /v1/stats/audited` (SPEC §4.3): the largest size auditors signed
+/// figures for, the figures, and every accepted note at that size (notes
+/// that disagree with `stats` included). Before any note: size 0, no
+/// figures, no notes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditedAnswer {
+    /// N: the figures are over seqs 0..N-1.
+    pub size: u64,
+    /// The figures of the first note accepted at N.
+    pub stats: Option<StatsAnswer>,
+    /// Signed notes (`aidledger/stats/v1`), in the order accepted.
+    pub notes: Vec<String>,
+}
+
+/// `POST /v1/stats/audited`: one auditor's note and the figures it signs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditedPost {
+    /// The signed note.
+    pub note: String,
+    /// The figures whose hash it names.
+    pub stats: StatsAnswer,
+}

@@ -55,7 +55,9 @@ pub mod tiles;
 
 /// The streaming verifier of a chain of leaves.
 pub use aidledger_verify::chain as verify;
-pub use aidledger_verify::{canonical, checkpoint, date, domain, entry, follow, merkle, witness};
+pub use aidledger_verify::{
+    audited, canonical, checkpoint, date, domain, entry, follow, merkle, witness,
+};
 
 pub use canonical::{canonical_json, parse_strict, CanonError};
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointSigner, CheckpointVerifier};

@@ -543,3 +543,42 @@ pub fn pending(
         }
     }
 }
+
+/// The answer of `GET /v1/stats` over the state: the monthly records, the
+/// funds' money, the tally and the rules version. A full replay's state
+/// gives the node's answer at the same size (a lean one lacks the tally).
+pub fn stats_answer(state: &dyn StateRead) -> Result<crate::api::StatsAnswer, StateError> {
+    use crate::api::{NeedCounts, Overview, StatsAnswer, Sum};
+    let sums =
+        |m: BTreeMap<String, Totals>| m.into_iter().map(|(k, t)| (k, Sum::from(t))).collect();
+    let stats = stats(state)?;
+    let money = money(state)?;
+    let tally = tally(state)?;
+    Ok(StatsAnswer {
+        by_category: sums(stats.by_category),
+        by_issuer_type: sums(stats.by_issuer_type),
+        by_month: sums(stats.by_month),
+        by_province: sums(stats.by_province),
+        overview: Overview {
+            balance: money.balance,
+            beneficiaries: tally.beneficiaries,
+            disbursed: money.disbursed,
+            funds: tally.funds,
+            households_monitored: tally.households_monitored,
+            needs: NeedCounts {
+                claimed: tally.needs_claimed,
+                fulfilled: tally.needs_fulfilled,
+                open: tally.needs_open,
+                pending: tally.needs_pending,
+                rejected: tally.needs_rejected,
+            },
+            orgs: tally.orgs,
+            pending: tally.pending.into(),
+            received: money.received,
+            recovered: tally.recovered.into(),
+            rules_version: rules(state)?.version.number(),
+            transferred: money.transferred,
+        },
+        total: stats.total.into(),
+    })
+}

@@ -46,6 +46,7 @@ const VOLUNTEERS: u64 = 70_000;
 struct Fixture {
     counties: Vec<String>,
     registrar: OrgFixture,
+    auditors: Vec<AuditorFixture>,
     orgs: Vec<OrgFixture>,
     keys: Vec<KeyFixture>,
     funds: Vec<FundFixture>,
@@ -77,6 +78,13 @@ impl Fixture {
     fn family(&self, n: u64) -> String {
         self.person(n, PseudonymKind::Beneficiary)
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditorFixture {
+    name: String,
+    key: usize,
 }
 
 #[derive(Deserialize)]
@@ -673,6 +681,30 @@ pub fn pseudonym_service_dir(data: &std::path::Path) -> anyhow::Result<std::path
         )?;
     }
     Ok(dir)
+}
+
+/// The demo's auditors (SPEC §4.3) under the demo's data directory: each
+/// one's key in `auditors/NAME.key` (demo keys: public), the node's list
+/// of them, `auditors/list`, whose path is returned, and the log's `vkey`
+/// they pin in `auditors/log.vkey` (a real auditor takes it from the
+/// operator's publication). Keys are written when missing.
+pub fn auditors_dir(data: &std::path::Path, vkey: &str) -> anyhow::Result<std::path::PathBuf> {
+    let dir = data.join("auditors");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("log.vkey"), format!("{vkey}\n"))?;
+    let mut list = String::from("# The demo's auditors (node/demo/demo.toml): name vkey\n");
+    for a in &fixture().auditors {
+        let key = demo_key(a.key);
+        let path = dir.join(format!("{}.key", a.name));
+        if !path.exists() {
+            ledger::keyfile::create_with(&path, &key.to_bytes())?;
+        }
+        let signer = ledger::audited::StatsSigner::new(&a.name, key)?;
+        list.push_str(&format!("{} {}\n", a.name, signer.vkey()));
+    }
+    let path = dir.join("list");
+    std::fs::write(&path, list)?;
+    Ok(path)
 }
 
 /// The large-payment fund: opened with a threshold, funded, paid into by

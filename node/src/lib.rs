@@ -19,6 +19,7 @@ use ledger::store::{Log, RocksBackend};
 use tokio::sync::oneshot;
 
 pub mod admission;
+pub mod audited;
 pub mod clients;
 pub mod demo;
 mod error;
@@ -124,6 +125,8 @@ pub struct Node {
     standing: Arc<clients::Standing>,
     /// Reads whose answers may be large, being built at once.
     large_reads: Arc<tokio::sync::Semaphore>,
+    /// With `--auditors`: the auditors' signed statistics (SPEC §4.3).
+    audited: Option<Arc<audited::Audited>>,
 }
 
 /// Turns transparent huge pages off for this process (Linux; elsewhere a
@@ -155,6 +158,10 @@ fn large_reads() -> Arc<tokio::sync::Semaphore> {
 
 /// Threads of the runtime's blocking pool, where reads and receipts run.
 pub const BLOCKING_THREADS: usize = 64;
+
+/// The header of `GET /v1/stats` that names the tree size its figures
+/// were read at.
+pub const TREE_SIZE_HEADER: &str = "aidledger-tree-size";
 
 /// Largest request body.
 pub const BODY_LIMIT: usize = 8 << 20;
@@ -198,6 +205,7 @@ impl Node {
             vkey: shared.vkey.clone(),
             policy: None,
             contact: None,
+            auditors: None,
         })
         .into();
         let (queue, handle) = sequencer::start(log.clone(), shared.clone());
@@ -211,6 +219,7 @@ impl Node {
                 checks: check_pool(),
                 standing: Arc::default(),
                 large_reads: large_reads(),
+                audited: None,
             },
             handle,
         )
@@ -241,6 +250,7 @@ impl Node {
             vkey: vkey.to_owned(),
             policy: config.policy_text.clone(),
             contact: None,
+            auditors: None,
         })
         .into();
         let primary = config.primary.clone();
@@ -254,6 +264,7 @@ impl Node {
             checks: check_pool(),
             standing: Arc::default(),
             large_reads: large_reads(),
+            audited: None,
         })
     }
 
@@ -279,6 +290,13 @@ impl Node {
     /// see [`admission`].
     pub fn with_client_writes(mut self, limit: usize) -> Node {
         self.writes = admission::WriteAdmission::new(limit);
+        self
+    }
+
+    /// The node that takes and serves the signed statistics of the
+    /// auditors in `audited` (see [`audited`]).
+    pub fn with_auditors(mut self, audited: audited::Audited) -> Node {
+        self.audited = Some(Arc::new(audited));
         self
     }
 
@@ -366,6 +384,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<Node>)> {
         ("/v1/assessments", get(lists::assessments)),
         ("/v1/needs", get(lists::needs)),
         ("/v1/stats", get(lists::stats)),
+        ("/v1/stats/audited", get(audited::get).post(audited::post)),
         ("/v1/stats/regions", get(lists::regions)),
         ("/v1/stats/overlap", get(lists::overlap)),
         ("/v1/stats/monitoring", get(lists::monitoring)),

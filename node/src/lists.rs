@@ -483,95 +483,25 @@ fn region_param(q: &HashMap<String, String>, name: &str) -> Result<Option<String
     }
 }
 
-/// `GET /v1/stats`: unreversed disbursements in total and by month, fund
-/// category, province and issuer type; and the ledger at a glance: money
-/// over all funds, counts of orgs, funds, beneficiaries and needs.
+/// `GET /v1/stats`: [`ledger::api::StatsAnswer`], with the tree size it
+/// was read at in the `aidledger-tree-size` header, so that a client can
+/// compare it with audited figures of the same size (SPEC §4.3).
 ///
 /// Sums over funds are `u128`s and may pass 2^53-1 (and `u64::MAX`), so
 /// the answer is serialised from types, never through a `serde_json::Value`
 /// (whose numbers stop at `u64`): every amount is written as the exact
-/// integer. Its fields keep the alphabetical order a `Value` gave them.
-pub async fn stats(State(node): State<Node>) -> Result<Json<StatsAnswer>, ApiError> {
+/// integer.
+pub async fn stats(
+    State(node): State<Node>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     node.read(|log| {
-        let state = log.backend();
-        let stats = query::stats(state).map_err(ApiError::internal)?;
-        let money = query::money(state).map_err(ApiError::internal)?;
-        let tally = query::tally(state).map_err(ApiError::internal)?;
-        Ok(Json(StatsAnswer {
-            by_category: stats.by_category,
-            by_issuer_type: stats.by_issuer_type,
-            by_month: stats.by_month,
-            by_province: stats.by_province,
-            overview: Overview {
-                balance: money.balance,
-                beneficiaries: tally.beneficiaries,
-                disbursed: money.disbursed,
-                funds: tally.funds,
-                households_monitored: tally.households_monitored,
-                needs: Needs {
-                    claimed: tally.needs_claimed,
-                    fulfilled: tally.needs_fulfilled,
-                    open: tally.needs_open,
-                    pending: tally.needs_pending,
-                    rejected: tally.needs_rejected,
-                },
-                orgs: tally.orgs,
-                pending: tally.pending,
-                received: money.received,
-                recovered: tally.recovered,
-                rules_version: query::rules(state)
-                    .map_err(ApiError::internal)?
-                    .version
-                    .number(),
-                transferred: money.transferred,
-            },
-            total: stats.total,
-        }))
+        let answer = query::stats_answer(log.backend()).map_err(ApiError::internal)?;
+        Ok((
+            [(crate::TREE_SIZE_HEADER, log.size().to_string())],
+            Json(answer),
+        ))
     })
     .await
-}
-
-/// The answer of `GET /v1/stats`.
-#[derive(serde::Serialize)]
-pub struct StatsAnswer {
-    by_category: BTreeMap<String, Totals>,
-    by_issuer_type: BTreeMap<String, Totals>,
-    by_month: BTreeMap<String, Totals>,
-    by_province: BTreeMap<String, Totals>,
-    overview: Overview,
-    total: Totals,
-}
-
-/// The ledger at a glance: money over all funds (exact), counts.
-#[derive(serde::Serialize)]
-struct Overview {
-    balance: u128,
-    beneficiaries: u64,
-    /// Approved (or not needing approval) and unreversed.
-    disbursed: u128,
-    funds: u64,
-    households_monitored: u64,
-    needs: Needs,
-    orgs: u64,
-    /// Disbursements waiting for a second key's approval (reserved, not
-    /// disbursed).
-    pending: Totals,
-    received: u128,
-    /// Money recovered into the funds (资金回笼).
-    recovered: Totals,
-    /// The rules version in force.
-    rules_version: u64,
-    transferred: u128,
-}
-
-/// Needs by state.
-#[derive(serde::Serialize)]
-struct Needs {
-    claimed: u64,
-    fulfilled: u64,
-    open: u64,
-    pending: u64,
-    rejected: u64,
 }
 
 /// `GET /v1/households/{bnf}`: a household's monitoring record, the

@@ -153,6 +153,11 @@ struct PageArgs {
     /// banner of a rollback, fork or key change.
     #[arg(long)]
     page_contact: Option<String>,
+    /// The auditors whose signed statistics the node takes and the page
+    /// shows (SPEC §4.3): a file of `name vkey` lines. The demo lists its
+    /// own two by default.
+    #[arg(long, value_name = "FILE")]
+    auditors: Option<PathBuf>,
 }
 
 /// Which witnesses cosign the node's checkpoints (SPEC §4.1).
@@ -355,6 +360,7 @@ impl ServeArgs {
             witnesses: witnesses.config()?,
             page_vkey: page.page_vkey,
             page_contact: page.page_contact,
+            auditors: page.auditors,
             replicate,
             demo,
         })

@@ -27,6 +27,9 @@ pub struct Anchor {
     /// The operator's channel for reports (举报): a phone number, an
     /// address, a URL, shown as text in the footer and the red banner.
     pub contact: Option<String>,
+    /// The auditors whose signed statistics the page shows (`name vkey`
+    /// lines, SPEC §4.3), if the node lists any.
+    pub auditors: Option<String>,
 }
 
 /// No script may run but the page's own files; no inline script or style,
@@ -141,6 +144,14 @@ pub fn html(anchor: &Anchor) -> String {
         .replace(
             "%CONTACT%",
             &escape(anchor.contact.as_deref().unwrap_or_default()),
+        )
+        .replace(
+            "%AUDITORS%",
+            &anchor
+                .auditors
+                .as_deref()
+                .map(|a| BASE64_STANDARD.encode(a))
+                .unwrap_or_default(),
         )
 }
 

@@ -33,6 +33,9 @@ pub struct ServeConfig {
     pub page_vkey: Option<String>,
     /// Where the page's visitors report a problem (`--page-contact`).
     pub page_contact: Option<String>,
+    /// The auditors' `name vkey` list (`--auditors`; the demo's own by
+    /// default for the demo).
+    pub auditors: Option<PathBuf>,
     /// Copying the log to object storage.
     pub replicate: Option<ReplicateConfig>,
     /// Seed the synthetic demo ledger first (a store of an older format is
@@ -62,6 +65,7 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
         witnesses,
         page_vkey,
         page_contact,
+        auditors,
         replicate,
         demo,
     } = config;
@@ -82,10 +86,13 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
     .with_context(|| format!("opening the store in {}", data.display()))?;
     let mut log =
         Log::open(backend).context("the store failed its checks at open; not serving it")?;
+    let mut auditors = auditors;
     if demo {
         let started = std::time::Instant::now();
         let seeded = crate::demo::seed(&mut log)?;
         crate::demo::pseudonym_service_dir(&data)?;
+        let list = crate::demo::auditors_dir(&data, &signer.vkey())?;
+        auditors.get_or_insert(list);
         if seeded > 0 {
             eprintln!(
                 "seeded the demo ledger: {seeded} entries in {:.1} s",
@@ -94,14 +101,26 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
         }
     }
     tracing::info!(size = log.size(), vkey = %signer.vkey(), max_connections = limits.max_connections, "store opened");
+    let audited = auditors
+        .map(|path| {
+            let list = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            crate::audited::Audited::open(&list, &data, &origin, &log)
+                .with_context(|| format!("the auditors in {}", path.display()))
+        })
+        .transpose()?;
     let anchor = crate::page::Anchor {
         vkey: page_vkey.unwrap_or_else(|| signer.vkey()),
         policy: witnesses.as_ref().map(|(_, text)| text.clone()),
         contact: page_contact,
+        auditors: audited.as_ref().map(|a| a.list.clone()),
     };
     CheckpointVerifier::from_vkey(&anchor.vkey).context("--page-vkey")?;
     let (node, sequencer) = Node::start_with(log, signer, witnesses.map(|(config, _)| config));
-    let node = node.with_anchor(&anchor).with_client_writes(client_writes);
+    let mut node = node.with_anchor(&anchor).with_client_writes(client_writes);
+    if let Some(audited) = audited {
+        node = node.with_auditors(audited);
+    }
     if let Some(ReplicateConfig {
         url,
         interval,

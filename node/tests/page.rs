@@ -1002,3 +1002,198 @@ fn no_view_is_wider_than_a_phone() {
     assert!(wide.is_empty(), "wider than 375 px: {wide:#?}");
     assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
 }
+
+/// Posts to the demo node a note of `stats` at the checkpoint's size,
+/// signed by the demo auditor `name` (its key in the demo's data).
+fn post_audited(
+    addr: SocketAddr,
+    data: &Path,
+    name: &str,
+    stats: &ledger::api::StatsAnswer,
+) -> u16 {
+    let note = testkit::http_get(addr, "/checkpoint").1;
+    let cp = ledger::witness::stated_checkpoint(&note).unwrap();
+    let key = ledger::keyfile::read(&data.join("auditors").join(format!("{name}.key"))).unwrap();
+    let note =
+        ledger::audited::StatsSigner::new(name, key)
+            .unwrap()
+            .sign(&ledger::audited::StatsClaim {
+                origin: cp.origin,
+                root: cp.root,
+                stats_hash: stats.hash(),
+            });
+    let post = ledger::api::AuditedPost {
+        note,
+        stats: stats.clone(),
+    };
+    testkit::http(
+        addr,
+        "POST",
+        "/v1/stats/audited",
+        &serde_json::to_vec(&post).unwrap(),
+    )
+    .status
+}
+
+/// The demo's auditors sign the figures; the page shows them as audited only
+/// once it has checked the notes, the hash and the root against the
+/// checkpoint it trusts; red where auditors disagree with each other or
+/// with the node at the same size, or where the figures were changed.
+#[test]
+fn audited_figures_are_verified_in_the_browser_and_disagreement_is_red() {
+    const OFFICE: &str = "audit.jiangsu.demo";
+    const INSPECTION: &str = "inspection.jiangsu.demo";
+    let dir = tempfile::tempdir().unwrap();
+    let addr = testkit::free_addr();
+    let data = dir.path().join("data");
+    let _node = demo(&data, addr, &[]);
+    let (status, bytes) = testkit::http_get(addr, "/v1/stats");
+    assert_eq!(status, 200);
+    let stats: ledger::api::StatsAnswer = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        bytes,
+        stats.canonical(),
+        "the node's answer is the canonical form auditors hash"
+    );
+    let size = get(addr, "/v1/log")["size"].as_u64().unwrap();
+    assert_eq!(post_audited(addr, &data, OFFICE, &stats), 201);
+    assert_eq!(post_audited(addr, &data, OFFICE, &stats), 200, "kept once");
+    assert_eq!(post_audited(addr, &data, INSPECTION, &stats), 201);
+
+    let mut b = Browser::launch(&dir.path().join("profile"));
+    b.viewport(1280, 900);
+    b.open(&format!("http://{addr}/"));
+    b.wait_for("!!document.getElementById('audited-by')");
+    let by = b.eval("document.getElementById('audited-by').textContent");
+    let by = by.as_str().unwrap();
+    assert!(
+        by.contains(OFFICE) && by.contains(INSPECTION) && by.contains(&format!("{}", size - 1)),
+        "{by}"
+    );
+    assert_eq!(texts(&mut b, ".audited .warning"), Vec::<String>::new());
+    // The node's own figures come after, labelled unverified.
+    assert_eq!(
+        b.eval("document.getElementById('audited').nextElementSibling.id"),
+        json!("unverified")
+    );
+    b.screenshot(&shots().join("audited-1280.png"));
+
+    // The node doubles its figures: at the audited size, a red warning.
+    b.intercept(
+        "*/v1/stats",
+        Box::new(|_, body| {
+            let mut v: Value = serde_json::from_slice(&body).unwrap();
+            let d = v["overview"]["disbursed"].as_u64().unwrap();
+            v["overview"]["disbursed"] = json!(d * 2);
+            serde_json::to_vec(&v).unwrap()
+        }),
+    );
+    b.open(&format!("http://{addr}/"));
+    b.wait_for("!!document.getElementById('audited-by')");
+    let warnings = texts(&mut b, ".audited .warning");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("节点"), "{warnings:?}");
+    b.stop_intercepting();
+
+    // Figures changed on their way: no note signs them; nothing audited.
+    b.intercept(
+        "*/v1/stats/audited",
+        Box::new(|_, body| {
+            let mut v: Value = serde_json::from_slice(&body).unwrap();
+            let d = v["stats"]["overview"]["disbursed"].as_u64().unwrap();
+            v["stats"]["overview"]["disbursed"] = json!(d + 100);
+            serde_json::to_vec(&v).unwrap()
+        }),
+    );
+    b.open(&format!("http://{addr}/"));
+    b.wait_for("!!document.getElementById('audited-warning')");
+    assert_eq!(
+        b.eval("!!document.getElementById('audited-by')"),
+        json!(false)
+    );
+    b.stop_intercepting();
+
+    // A note whose root is not the trusted history's is refused by the
+    // node; one whose signature was altered does not verify in the browser.
+    b.intercept(
+        "*/v1/stats/audited",
+        Box::new(|_, body| {
+            let mut v: Value = serde_json::from_slice(&body).unwrap();
+            let note = v["notes"][0].as_str().unwrap().to_owned();
+            let at = note.rfind(|c: char| c.is_ascii_alphanumeric()).unwrap() - 3;
+            let mut bytes = note.into_bytes();
+            bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+            v["notes"][0] = json!(String::from_utf8(bytes).unwrap());
+            serde_json::to_vec(&v).unwrap()
+        }),
+    );
+    b.open(&format!("http://{addr}/"));
+    b.wait_for("!!document.getElementById('audited-warning')");
+    b.stop_intercepting();
+
+    // An auditor who signs other figures for the same entries: both notes
+    // are kept and served, and the page says who disagrees.
+    let mut other = stats.clone();
+    other.total.count += 1;
+    assert_eq!(post_audited(addr, &data, INSPECTION, &other), 201);
+    let served = get(addr, "/v1/stats/audited");
+    assert_eq!(served["notes"].as_array().unwrap().len(), 3);
+    b.open(&format!("http://{addr}/"));
+    b.wait_for("!!document.getElementById('audited-by')");
+    let warnings = texts(&mut b, ".audited .warning");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains(INSPECTION), "{warnings:?}");
+    b.screenshot(&shots().join("audited-disagree-1280.png"));
+
+    // The node refuses what it cannot stand behind, and changes nothing.
+    let mut wrong_root = stats.clone();
+    wrong_root.total.amount += 1;
+    let key = ledger::keyfile::read(&data.join("auditors").join(format!("{OFFICE}.key"))).unwrap();
+    let note = ledger::audited::StatsSigner::new(OFFICE, key)
+        .unwrap()
+        .sign(&ledger::audited::StatsClaim {
+            origin: "demo.aidledger.local/aid/2026".into(),
+            root: ledger::merkle::RootHash {
+                size,
+                hash: ledger::merkle::Hash::new([1; 32]),
+            },
+            stats_hash: wrong_root.hash(),
+        });
+    let post = serde_json::to_vec(&ledger::api::AuditedPost {
+        note,
+        stats: wrong_root,
+    })
+    .unwrap();
+    let refused = testkit::http(addr, "POST", "/v1/stats/audited", &post);
+    assert_eq!(
+        refused.status,
+        422,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
+    let stranger =
+        ledger::audited::StatsSigner::new(OFFICE, SigningKey::from_bytes(&[9; 32])).unwrap();
+    let forged = serde_json::to_vec(&ledger::api::AuditedPost {
+        note: stranger.sign(&ledger::audited::StatsClaim {
+            origin: "demo.aidledger.local/aid/2026".into(),
+            root: ledger::witness::stated_checkpoint(&testkit::http_get(addr, "/checkpoint").1)
+                .unwrap()
+                .root,
+            stats_hash: stats.hash(),
+        }),
+        stats: stats.clone(),
+    })
+    .unwrap();
+    assert_eq!(
+        testkit::http(addr, "POST", "/v1/stats/audited", &forged).status,
+        403
+    );
+    assert_eq!(
+        get(addr, "/v1/stats/audited")["notes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
+}

@@ -41,6 +41,7 @@ function readAnchor() {
     policyText,
     policy: policyText ? v.parsePolicy(policyText) : null,
     contact: meta("aidledger-contact"),
+    auditors: meta("aidledger-auditors") ? v.parseAuditors(new TextDecoder().decode(v.b64decode(meta("aidledger-auditors")))) : [],
   };
 }
 
@@ -228,8 +229,59 @@ const views = {
   trust: () => trustView(),
 };
 
+/** The auditors' signed figures, checked in this browser against the
+ * checkpoint it trusts (SPEC §4.3): `null` when the node has none or no
+ * checkpoint is trusted, `{failed}` when they do not verify. */
+async function auditedFigures() {
+  const cp = monitor.cp;
+  if (!anchor.auditors.length || !cp) return null;
+  try {
+    const answer = await api("/v1/stats/audited");
+    if (!answer.notes?.length) return null;
+    const path = Number.isSafeInteger(answer.size) && answer.size >= 1 && answer.size < cp.size
+      ? (await api(`/v1/proof/consistency?first=${answer.size}&second=${cp.size}`)).path.map(v.hex.decode)
+      : [];
+    return { ...v.checkAudited(answer, anchor.auditors, cp, path), stats: answer.stats };
+  } catch (e) {
+    return { failed: e.message };
+  }
+}
+
+/** What the auditors recomputed, apart from the node's own figures; red
+ * where they disagree with each other or with the node at the same size. */
+function auditedSection(a, stats, statsSize) {
+  if (!a) return null;
+  const title = h("h2", { id: "audited-title" }, t("audited"));
+  const attrs = { class: "audited", id: "audited", "aria-labelledby": "audited-title", "data-verified": "true" };
+  if (a.failed) return h("section", attrs, title, h("p", { class: "warning", id: "audited-warning", role: "alert" }, t("audited_failed", a.failed)));
+  const warnings = [];
+  if (a.disagree.length) warnings.push(t("audited_disagree", wordList(a.disagree), wordList(a.agree), a.size - 1));
+  if (statsSize === a.size && v.statsHash(stats) !== a.hash) warnings.push(t("audited_node_differs", a.size - 1));
+  const o = a.stats.overview;
+  return h(
+    "section",
+    attrs,
+    title,
+    h("p", { id: "audited-by" }, t("audited_by", wordList(a.agree), a.size - 1)),
+    facts([
+      [t("disbursed"), yuan(o.disbursed)],
+      [t("disbursements"), num(a.stats.total.count)],
+      [t("received"), yuan(o.received)],
+      [t("balance"), yuan(o.balance)],
+    ]),
+    ...warnings.map((w) => h("p", { class: "warning", role: "alert" }, w)),
+    statsSize > a.size ? h("p", { class: "hint", id: "audited-newer" }, t("audited_newer", statsSize - a.size)) : null,
+  );
+}
+
 async function home() {
-  const [stats, log] = await Promise.all([api("/v1/stats"), api("/v1/log")]);
+  const statsAnswer = fetchOk("/v1/stats");
+  const [stats, statsSize, log, audited] = await Promise.all([
+    statsAnswer.then((r) => r.text()).then(parseJson),
+    statsAnswer.then((r) => Number(r.headers.get("aidledger-tree-size"))),
+    api("/v1/log"),
+    auditedFigures(),
+  ]);
   const o = stats.overview;
   const cp = monitor.cp;
   const last = log.size ? await api(`/v1/entries/${log.size - 1}`) : null;
@@ -274,7 +326,7 @@ async function home() {
   );
   const region = h("div", { class: "region" });
   const budget = h("div");
-  render(glance, charts, region, budget);
+  render(auditedSection(audited, stats, statsSize), glance, charts, region, budget);
   await Promise.all([regionChart(region, null, []), budgetChart(budget)]);
 }
 
@@ -735,8 +787,12 @@ function render(...nodes) {
   const shown = nodes.filter(Boolean);
   const [name] = location.hash.replace(/^#\/?/, "").split("/");
   if (!VERIFIED_VIEWS.has(name)) {
+    // Before the first of the node's figures: after a title, and after
+    // what this browser verified (the auditors' figures).
     const note = h("p", { class: "hint unverified", id: "unverified", role: "note" }, t("unverified"));
-    shown.splice(shown[0]?.tagName === "H2" ? 1 : 0, 0, note);
+    let at = 0;
+    while (shown[at]?.tagName === "H2" || shown[at]?.dataset?.verified === "true") at++;
+    shown.splice(at, 0, note);
   }
   main.replaceChildren(...shown);
 }

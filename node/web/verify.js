@@ -34,8 +34,10 @@ const concat = (...parts) => etc.concatBytes(...parts.map((p) => (typeof p === "
 const equal = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 const le = (bytes) => bytes.reduceRight((n, b) => (n << 8n) | BigInt(b), 0n);
 
-/** RFC 8785 JCS of a value whose numbers are integers (SPEC §1). */
+/** RFC 8785 JCS of a value whose numbers are integers (SPEC §1). A BigInt
+ * (a sum past 2^53-1, as money.js reads one) is written as its digits. */
 export function jcs(v) {
+  if (typeof v === "bigint") return v.toString();
   if (v === null || typeof v !== "object") return JSON.stringify(v);
   if (Array.isArray(v)) return "[" + v.map(jcs).join(",") + "]";
   return "{" + Object.keys(v).sort().map((k) => JSON.stringify(k) + ":" + jcs(v[k])).join(",") + "}";
@@ -234,4 +236,72 @@ export function trustedCheckpoint(text, anchor) {
   const signed = anchor.policy ? cosigners(cp, anchor.policy) : [];
   if (anchor.policy && !quorumMet(anchor.policy, signed)) throw new Error("witnesses");
   return { cp, signed };
+}
+
+// ---- audited figures (SPEC §4.3) ------------------------------------------
+
+/** The auditors the operator lists: `name vkey` lines, Ed25519 (0x01) keys
+ * whose name is the line's. */
+export function parseAuditors(text) {
+  const out = [];
+  text.split("\n").forEach((raw, i) => {
+    const words = raw.trim().split(/\s+/).filter(Boolean);
+    if (!words.length || words[0].startsWith("#")) return;
+    const fail = (why) => { throw new Error(`auditors line ${i + 1}: ${why}`); };
+    if (words.length !== 2) fail("want name vkey");
+    const vkey = parseVkey(words[1]);
+    if (vkey.type !== 1 || vkey.name !== words[0]) fail("not an Ed25519 key of that name");
+    out.push({ name: words[0], vkey });
+  });
+  return out;
+}
+
+/** `SHA-256(JCS(stats))`, hex. */
+export const statsHash = (stats) => hex.encode(sha256(utf8.encode(jcs(stats))));
+
+/** An auditor's note: who of `auditors` signed it (each listed signature
+ * line must verify, one at least) and its five lines. Throws otherwise. */
+export function statsNote(text, auditors) {
+  const note = parseNote(text);
+  const signers = [];
+  for (const s of note.sigs) {
+    const a = auditors.find((x) => x.name === s.name && s.bytes.length === 68 && equal(s.bytes.subarray(0, 4), x.vkey.id));
+    if (!a) continue;
+    if (!verifyStrict(s.bytes.subarray(4), utf8.encode(note.body), a.vkey.key)) throw new Error(`signature of ${a.name}`);
+    signers.push(a.name);
+  }
+  if (!signers.length) throw new Error("no listed auditor signed it");
+  const lines = note.body.split("\n");
+  if (lines.length !== 6 || lines[0] !== "aidledger/stats/v1" || !/^[1-9][0-9]*$/.test(lines[2])) throw new Error("not an audited-statistics note");
+  const root = b64decode(lines[3]), hash = b64decode(lines[4]);
+  if (root.length !== 32 || hash.length !== 32) throw new Error("a hash is not 32 bytes");
+  return { signers, origin: lines[1], size: Number(lines[2]), root, hash: hex.encode(hash) };
+}
+
+/**
+ * Checks `GET /v1/stats/audited`'s answer against the trusted checkpoint
+ * `cp`: each note's signatures, its origin and size, its root (the same as
+ * `cp`'s at that size, or proved a prefix of it by `path`, the consistency
+ * proof from N to cp.size) and its hash against the figures. Returns the
+ * auditors who signed these figures and those who signed other figures
+ * for the same entries; throws naming what failed (then nothing is
+ * shown as audited).
+ */
+export function checkAudited(answer, auditors, cp, path) {
+  const size = answer.size;
+  if (!Number.isSafeInteger(size) || size < 1) throw new Error("size");
+  if (size > cp.size) throw new Error("newer than the trusted checkpoint");
+  const hash = statsHash(answer.stats);
+  const agree = [], disagree = [];
+  for (const text of answer.notes) {
+    const n = statsNote(text, auditors);
+    if (n.origin !== cp.origin || n.size !== size) throw new Error("a note is for another ledger or size");
+    const rooted = size === cp.size
+      ? equal(n.root, cp.root)
+      : consistencyOk(size, cp.size, path, n.root, cp.root);
+    if (!rooted) throw new Error("a note's root is not the trusted checkpoint's history");
+    (n.hash === hash ? agree : disagree).push(...n.signers);
+  }
+  if (!agree.length) throw new Error("no note signs these figures");
+  return { size, hash, agree, disagree };
 }

@@ -114,15 +114,17 @@ impl CheckpointSigner {
             root,
         }
         .body();
-        let sig = self.key.sign(body.as_bytes());
-        let mut blob = self.id.to_be_bytes().to_vec();
-        blob.extend_from_slice(&sig.to_bytes());
-        format!(
-            "{body}\n\u{2014} {} {}\n",
-            self.origin,
-            BASE64_STANDARD.encode(blob)
-        )
+        sign_note(&self.origin, self.id, &self.key, &body)
     }
+}
+
+/// The C2SP signed note of `body` with one Ed25519 signature line by the
+/// key `name` (key id `id`).
+pub(crate) fn sign_note(name: &str, id: u32, key: &SigningKey, body: &str) -> String {
+    let sig = key.sign(body.as_bytes());
+    let mut blob = id.to_be_bytes().to_vec();
+    blob.extend_from_slice(&sig.to_bytes());
+    format!("{body}\n\u{2014} {name} {}\n", BASE64_STANDARD.encode(blob))
 }
 
 /// Verifies checkpoints against one pinned vkey.

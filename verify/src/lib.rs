@@ -21,6 +21,8 @@
 //! - [`follow::TileFollower`] reads another copy of a log from its tiles
 //!   through a [`follow::TileSource`] (the source does the I/O): the
 //!   checkpoint and quorum, rollbacks and forks, bundles, hash tiles.
+//! - [`audited`]: auditors' signed notes over the statistics at a size
+//!   (SPEC §4.3).
 //!
 //! The crate's dependencies have no I/O runtime (no tokio, hyper, axum,
 //! RocksDB or fjall); `scripts/test.sh` checks it. The `ledger` crate builds
@@ -28,6 +30,7 @@
 
 #![deny(missing_docs)]
 
+pub mod audited;
 pub mod canonical;
 pub mod chain;
 pub mod checkpoint;

@@ -144,6 +144,9 @@ pub struct Pins {
     pub genesis: Option<Hash>,
     /// Bytes of replayed state held in memory; the rest goes to disk.
     pub replay_memory: usize,
+    /// Replay all that readers see, not only what decides, and recompute
+    /// the statistics (SPEC §4.3) at the end.
+    pub stats: bool,
 }
 
 /// The default of [`Pins::replay_memory`]: with the chain verifier's and
@@ -195,9 +198,14 @@ impl Audit {
             // The store removes it when dropped.
             .keep();
         let state = SpillState::temporary(&dir, pins.replay_memory);
+        let replay = if pins.stats {
+            Replayer::full_in(state)
+        } else {
+            Replayer::lean_in(state, 0)
+        };
         Ok(Audit::resume(
             Position::default(),
-            Replayer::lean_in(state, 0),
+            replay,
             None,
             pins.genesis,
         ))
@@ -398,6 +406,18 @@ pub struct Report {
     /// Each rules version in force and the first seq it judged (SPEC
     /// §6.1), oldest first.
     pub rules: Vec<(ledger::rules::RulesVersion, u64)>,
+    /// With [`Pins::stats`]: the statistics over the verified entries.
+    pub stats: Option<ledger::api::StatsAnswer>,
+}
+
+/// The statistics of a full replay's state, when the pins ask for them.
+fn stats_of(
+    pins: &Pins,
+    state: &dyn ledger::state::StateRead,
+) -> anyhow::Result<Option<ledger::api::StatsAnswer>> {
+    pins.stats
+        .then(|| ledger::query::stats_answer(state).map_err(|e| anyhow::anyhow!("{e}")))
+        .transpose()
 }
 
 /// The rules versions in force over the replayed ledger.
@@ -473,6 +493,7 @@ pub fn verify_file(
         from: 0,
         genesis: pins.genesis.and(done.genesis),
         rules: rule_spans(done.replay.state_mut())?,
+        stats: stats_of(pins, done.replay.state_mut())?,
     })
 }
 
@@ -671,6 +692,7 @@ pub fn verify_node(
     fetched?;
     let mut done = audit.finish(&cp)?;
     let rules = rule_spans(done.replay.state_mut())?;
+    let stats = stats_of(pins, done.replay.state_mut())?;
     progress.finish_and_clear();
     if let Some(dir) = state {
         let saved = Saved {
@@ -689,5 +711,6 @@ pub fn verify_node(
         from,
         genesis: pins.genesis.and(done.genesis),
         rules,
+        stats,
     })
 }

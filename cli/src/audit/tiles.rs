@@ -61,6 +61,7 @@ pub fn verify_tiles(
         from: 0,
         genesis: pins.genesis.and(done.genesis),
         rules: super::rule_spans(done.replay.state_mut())?,
+        stats: super::stats_of(pins, done.replay.state_mut())?,
     })
 }
 

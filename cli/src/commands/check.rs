@@ -29,6 +29,8 @@ pub(crate) fn verify(
         genesis,
         state_dir,
         replay_memory_mib,
+        sign_stats,
+        name,
         witnessed,
     }: VerifyArgs,
     stdout: &mut impl Write,
@@ -43,6 +45,18 @@ pub(crate) fn verify(
             .transpose()
             .map_err(|_| anyhow::anyhow!("{}", t!("trust.bad_genesis")))?,
         replay_memory: replay_memory_mib << 20,
+        stats: sign_stats.is_some(),
+    };
+    // The auditor's key is read before hours of verifying, not after.
+    let auditor = match (&sign_stats, &name) {
+        (Some(path), Some(name)) => {
+            let key = ledger::keyfile::read(path)?;
+            Some(
+                ledger::audited::StatsSigner::new(name, key)
+                    .map_err(|e| anyhow::anyhow!("--name {name}: {e}"))?,
+            )
+        }
+        _ => None,
     };
     // Like every command that talks to a node: the config file's node
     // (written by `init`, read into AIDLEDGER_NODE) when none is given.
@@ -54,6 +68,7 @@ pub(crate) fn verify(
     });
     let started = std::time::Instant::now();
     let bar = progress(0, &t!("progress.verifying"));
+    let node_url = node.clone();
     let report = match (node, file) {
         _ if tiles.is_some() => {
             let client = NodeClient::new(tiles.as_deref().expect("just checked"));
@@ -142,7 +157,69 @@ pub(crate) fn verify(
     if tiles.is_some() {
         writeln!(stdout, "{}", t!("verify.tiles"))?;
     }
+    if let (Some(auditor), Some(stats), Some(node)) = (auditor, report.stats, node_url) {
+        sign_stats_and_post(
+            &auditor,
+            &report.checkpoint,
+            &stats,
+            &NodeClient::new(&node),
+            stdout,
+        )?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `verify --sign-stats`: signs the recomputed statistics at the verified
+/// checkpoint's size (SPEC §4.3) and posts the note with them.
+fn sign_stats_and_post(
+    auditor: &ledger::audited::StatsSigner,
+    cp: &ledger::checkpoint::Checkpoint,
+    stats: &ledger::api::StatsAnswer,
+    client: &NodeClient,
+    stdout: &mut impl Write,
+) -> anyhow::Result<()> {
+    let claim = ledger::audited::StatsClaim {
+        origin: cp.origin.clone(),
+        root: cp.root,
+        stats_hash: stats.hash(),
+    };
+    let note = auditor.sign(&claim);
+    let post = ledger::api::AuditedPost {
+        note,
+        stats: stats.clone(),
+    };
+    let (status, answer) = client.post("/v1/stats/audited", &serde_json::to_vec(&post)?)?;
+    let said = |key: &str| {
+        t!(
+            key,
+            size = cp.root.size,
+            name = auditor.name(),
+            hash = cli::finding::short(&claim.stats_hash),
+            total = stats.total.amount.to_string(),
+            count = stats.total.count
+        )
+    };
+    match status {
+        201 => writeln!(stdout, "{}", said("verify.stats_posted"))?,
+        200 => writeln!(stdout, "{}", said("verify.stats_kept"))?,
+        _ => {
+            let refused =
+                cli::client::NodeError::from_answer(status, answer.to_string().as_bytes());
+            let unknown = refused.code == Some(ledger::code::Code::UnknownKey);
+            let hint = if unknown {
+                format!(
+                    "\n{}\n  {} {}",
+                    t!("verify.stats_list_me"),
+                    auditor.name(),
+                    auditor.vkey()
+                )
+            } else {
+                String::new()
+            };
+            anyhow::bail!("{}{hint}", t!("verify.stats_refused", error = refused));
+        }
+    }
+    Ok(())
 }
 
 /// The success line about witnesses: who cosigned, or that none were asked for.
