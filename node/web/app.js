@@ -1,7 +1,7 @@
 // The public page: views over the node's read API, a verify button on
 // every entry, and a monitor in every visitor's browser.
 
-import { applyStatic, beijing, lang, num, regionName, setLang, t, word, yuan, yuanBrief } from "./i18n.js";
+import { applyStatic, beijing, findPlaces, lang, num, regionName, setLang, setPlaces, t, word, yuan, yuanBrief } from "./i18n.js";
 import { parseJson, plus } from "./money.js";
 import * as v from "./verify.js";
 import { barFigure, flowFigure } from "./charts.js";
@@ -26,6 +26,7 @@ const wordList = (words) => words.join(lang() === "en" ? ", " : "、");
 const withCursor = (path, cursor) => path + (cursor ? `${path.includes("?") ? "&" : "?"}cursor=${encodeURIComponent(cursor)}` : "");
 const orgName = (id) => orgNames[id] || id;
 const orgLink = (id) => (id ? link(`org/${id}`, orgName(id)) : "—");
+const regionLink = (code) => (code ? link(`region/${code}`, regionName(code)) : "—");
 
 // ---- trust anchor and monitor -------------------------------------------
 
@@ -225,6 +226,7 @@ const views = {
   entry: (seq) => entryView(Number(seq)),
   bnf: (bnf) => bnfView(bnf),
   search: (q) => searchView(q),
+  region: (code) => regionView(code),
   index: (index, value) => indexView(index, value),
   trust: () => trustView(),
 };
@@ -427,7 +429,7 @@ async function alertsView() {
   const overlap = pagedTable(
     [
       { label: t("col_cause"), cell: (r) => word(r.cause) },
-      { label: t("col_region"), cell: (r) => regionName(r.region) },
+      { label: t("col_region"), cell: (r) => regionLink(r.region), value: (r) => regionName(r.region) },
       { label: t("beneficiaries"), num: true, cell: (r) => num(r.beneficiaries), value: (r) => r.beneficiaries },
       { label: t("disbursements"), num: true, cell: (r) => num(r.disbursements), value: (r) => r.disbursements },
       { label: t("col_amount"), num: true, cell: (r) => yuan(r.amount), value: (r) => r.amount },
@@ -454,7 +456,7 @@ async function alertsView() {
 async function monitoringView() {
   const counties = pagedTable(
     [
-      { label: t("col_region"), cell: (r) => regionName(r.region) },
+      { label: t("col_region"), cell: (r) => regionLink(r.region), value: (r) => regionName(r.region) },
       { label: t("col_monitored"), num: true, cell: (r) => num(r.monitored), value: (r) => r.monitored },
       { label: t("col_overdue"), num: true, cell: (r) => num(r.overdue_review), value: (r) => r.overdue_review },
       { label: t("col_unassisted"), num: true, cell: (r) => num(r.unassisted), value: (r) => r.unassisted },
@@ -467,7 +469,7 @@ async function monitoringView() {
       { label: t("col_date"), cell: (a) => a.day },
       { label: t("col_alert"), cell: (a) => word(a.alert) },
       { label: t("col_beneficiary"), cell: (a) => bnfLink(a.beneficiary), value: (a) => a.beneficiary },
-      { label: t("col_region"), cell: (a) => regionName(a.region) },
+      { label: t("col_region"), cell: (a) => regionLink(a.region), value: (a) => regionName(a.region) },
       { label: t("col_risks"), cell: (a) => wordList(a.risks.map(word)) },
       { label: t("col_since"), cell: (a) => a.since },
       { label: t("col_open"), cell: (a) => t(a.open ? "yes" : "no") },
@@ -487,6 +489,21 @@ async function monitoringView() {
   await Promise.all([counties.ready, alerts.ready]);
 }
 
+const needColumns = () => [
+  { label: t("col_need"), cell: (n) => n.need },
+  { label: t("col_state"), cell: (n) => word(n.state) },
+  { label: t("col_category"), cell: (n) => word(n.category) },
+  { label: t("col_region"), cell: (n) => regionLink(n.region), value: (n) => regionName(n.region) },
+  { label: t("col_amount"), num: true, cell: (n) => yuan(n.amount), value: (n) => n.amount },
+  { label: t("col_summary"), cell: (n) => n.summary },
+  { label: t("col_publisher"), cell: (n) => orgLink(n.publisher) },
+  { label: t("col_reviews"), cell: (n) => (n.reviews || []).map((r) => h("span", {}, orgLink(r.org), " ", word(r.decision), " ")) },
+  { label: t("col_published"), cell: (n) => seqLink(n.published_seq), value: (n) => n.published_seq },
+  { label: t("col_claimer"), cell: (n) => orgLink(n.claimer) },
+  { label: t("col_claimed"), cell: (n) => seqLink(n.claimed_seq), value: (n) => n.claimed_seq ?? -1 },
+  { label: t("col_fulfilled"), cell: (n) => seqLink(n.fulfilled_by), value: (n) => n.fulfilled_by ?? -1 },
+];
+
 async function needsView() {
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
   const select = (name, options) =>
@@ -496,31 +513,22 @@ async function needsView() {
     { class: "filters", onsubmit: (e) => {
       e.preventDefault();
       const q = new URLSearchParams([...new FormData(form)].filter(([, x]) => x));
+      // A place by name or by code: the first (highest) region it names.
+      const place = q.get("region");
+      if (place && !/^\d{6}$/.test(place)) {
+        const [code] = findPlaces(place);
+        if (!code) return void (document.getElementById("error").textContent = t("region_unknown", place));
+        q.set("region", code);
+      }
       go(`needs?${q}`);
     } },
     h("label", {}, t("filter_state"), " ", select("state", ["pending", "open", "claimed", "fulfilled", "rejected"])),
     h("label", {}, t("filter_category"), " ", select("category", ["dibao", "tekun", "temporary", "medical", "education", "housing", "employment", "disaster", "other"])),
-    h("label", {}, t("filter_region"), " ", h("input", { name: "region", inputmode: "numeric", pattern: "[0-9]{6}", size: 8, value: params.get("region") || "" })),
+    h("label", {}, t("filter_region"), " ", h("input", { name: "region", size: 12, placeholder: t("filter_region_hint"), value: params.get("region") ? regionName(params.get("region")) : "" })),
     h("button", { type: "submit" }, t("filter_apply")),
   );
   const query = [...params].map(([k, x]) => `&${encodeURIComponent(k)}=${encodeURIComponent(x)}`).join("");
-  const list = pagedTable(
-    [
-      { label: t("col_need"), cell: (n) => n.need },
-      { label: t("col_state"), cell: (n) => word(n.state) },
-      { label: t("col_category"), cell: (n) => word(n.category) },
-      { label: t("col_region"), cell: (n) => regionName(n.region) },
-      { label: t("col_amount"), num: true, cell: (n) => yuan(n.amount), value: (n) => n.amount },
-      { label: t("col_summary"), cell: (n) => n.summary },
-      { label: t("col_publisher"), cell: (n) => orgLink(n.publisher) },
-      { label: t("col_reviews"), cell: (n) => (n.reviews || []).map((r) => h("span", {}, orgLink(r.org), " ", word(r.decision), " ")) },
-      { label: t("col_published"), cell: (n) => seqLink(n.published_seq), value: (n) => n.published_seq },
-      { label: t("col_claimer"), cell: (n) => orgLink(n.claimer) },
-      { label: t("col_claimed"), cell: (n) => seqLink(n.claimed_seq), value: (n) => n.claimed_seq ?? -1 },
-      { label: t("col_fulfilled"), cell: (n) => seqLink(n.fulfilled_by), value: (n) => n.fulfilled_by ?? -1 },
-    ],
-    (c) => api(withCursor(`/v1/needs?limit=20${query}`, c)),
-  );
+  const list = pagedTable(needColumns(), (c) => api(withCursor(`/v1/needs?limit=20${query}`, c)));
   render(h("h2", {}, t("needs_title")), form, list);
   await list.ready;
 }
@@ -529,7 +537,7 @@ async function assessmentsView() {
   const list = pagedTable(
     [
       { label: t("col_seq"), cell: (e) => seqLink(e.seq), value: (e) => e.seq, num: true },
-      { label: t("col_subject"), cell: (e) => (e.body.subject_type === "org" ? orgLink(e.body.subject) : e.body.subject_type === "fund" ? link(`fund/${e.body.subject}`, e.body.subject) : regionName(e.body.subject)) },
+      { label: t("col_subject"), cell: (e) => (e.body.subject_type === "org" ? orgLink(e.body.subject) : e.body.subject_type === "fund" ? link(`fund/${e.body.subject}`, e.body.subject) : regionLink(e.body.subject)) },
       { label: t("col_period"), cell: (e) => `${e.body.period_start} – ${e.body.period_end}` },
       { label: t("col_score"), num: true, cell: (e) => (e.body.score / 100).toFixed(2), value: (e) => e.body.score },
       { label: t("col_grade"), cell: (e) => word(e.body.grade) },
@@ -600,7 +608,7 @@ const orgColumns = () => [
   { label: t("col_name"), cell: (o) => link(`org/${o.id}`, o.name), value: (o) => o.name },
   { label: t("col_id"), cell: (o) => o.id },
   { label: t("col_type"), cell: (o) => word(o.type) },
-  { label: t("col_region"), cell: (o) => regionName(o.region) },
+  { label: t("col_region"), cell: (o) => regionLink(o.region), value: (o) => regionName(o.region) },
   { label: t("col_registered"), cell: (o) => seqLink(o.registered_seq), value: (o) => o.registered_seq },
 ];
 
@@ -622,7 +630,7 @@ async function orgView(id) {
   pending.classList.add("stack");
   render(
     h("h2", {}, `${t("org_title")}: ${o.name}`),
-    facts([[t("col_id"), o.id], [t("col_type"), word(o.type)], [t("col_region"), regionName(o.region)], [t("col_registered"), seqLink(o.registered_seq)], [t("entries_title"), link(`index/org/${o.id}`, t("entries_all"))]]),
+    facts([[t("col_id"), o.id], [t("col_type"), word(o.type)], [t("col_region"), regionLink(o.region)], [t("col_registered"), seqLink(o.registered_seq)], [t("entries_title"), link(`index/org/${o.id}`, t("entries_all"))]]),
     h("h3", {}, t("keys_title")),
     table(
       [
@@ -739,14 +747,40 @@ async function searchView(q) {
     return render(h("h2", {}, `${t("search_title")}: ${query}`), found.length ? h("ul", { id: "search-pseudonyms" }, list) : h("p", { id: "search-none" }, t("search_none")));
   }
   const [orgs, funds] = await Promise.all([api(`/v1/orgs?limit=50&q=${encodeURIComponent(query)}`), api(`/v1/funds?limit=50&q=${encodeURIComponent(query)}`)]);
+  const places = findPlaces(query);
   render(
     h("h2", {}, `${t("search_title")}: ${query}`),
-    orgs.items.length || funds.items.length ? null : h("p", { id: "search-none" }, t("search_none")),
+    orgs.items.length || funds.items.length || places.length ? null : h("p", { id: "search-none" }, t("search_none")),
+    places.length ? h("h3", {}, t("places")) : null,
+    places.length ? h("ul", { id: "search-places", class: "places" }, places.map((c) => h("li", {}, link(`region/${c}`, regionName(c))))) : null,
     orgs.items.length ? h("h3", {}, t("orgs")) : null,
     orgs.items.length ? table(orgColumns(), orgs.items) : null,
     funds.items.length ? h("h3", {}, t("funds")) : null,
     funds.items.length ? table(fundColumns(), funds.items) : null,
   );
+}
+
+/** A place: what was disbursed there (the node's figures), the level below
+ * it, and its needs. */
+async function regionView(code) {
+  if (!/^\d{6}$/.test(code)) throw new Error(t("region_bad", code));
+  const parent = code.endsWith("0000") ? null : code.endsWith("00") ? code.slice(0, 2) + "0000" : code.slice(0, 4) + "00";
+  const around = await api(`/v1/stats/regions${parent ? `?parent=${parent}` : ""}`);
+  const here = around.regions[code] || { count: 0, amount: 0 };
+  const chart = h("div", { class: "region" });
+  const needs = pagedTable(needColumns(), (c) => api(withCursor(`/v1/needs?limit=20&region=${code}`, c)));
+  render(
+    h("h2", { id: "region-title", title: code }, regionName(code)),
+    facts([
+      [t("col_region"), `${regionName(code)} (${code})`],
+      [t("disbursed"), yuan(here.amount)],
+      [t("disbursements"), num(here.count)],
+    ]),
+    code.endsWith("00") ? chart : null,
+    h("h3", {}, t("needs_title")),
+    needs,
+  );
+  await Promise.all([code.endsWith("00") ? regionChart(chart, code, parent ? [null, parent] : [null]) : null, needs.ready]);
 }
 
 async function trustView() {
@@ -847,8 +881,9 @@ async function start() {
   });
   window.addEventListener("hashchange", show);
   try {
-    const [orgs] = await Promise.all([api("/v1/orgs?limit=1000"), watch(), checkLogKey()]);
+    const [orgs, places] = await Promise.all([api("/v1/orgs?limit=1000"), api("/v1/regions"), watch(), checkLogKey()]);
     orgNames = Object.fromEntries(orgs.items.map((o) => [o.id, o.name]));
+    setPlaces(places.regions);
   } catch (e) {
     document.getElementById("error").textContent = t("error", e.message);
   }

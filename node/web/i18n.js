@@ -27,6 +27,7 @@ const zh = {
   unverified: "未核验：以下数字由节点根据账本条目计算，未经您的浏览器或审计方核验。单条记录可打开后点“核验”。",
   node_says: "节点所述，未核验",
   report_to: "问题与举报：{0}",
+  places: "地区", region_bad: "{0} 不是六位行政区划代码", region_unknown: "找不到地区“{0}”", filter_region_hint: "如 南京、鼓楼区",
   audited: "审计核算", audited_by: "由 {0} 根据第 0 至 {1} 条账本条目重新计算，签名已在您的浏览器中核验。",
   audited_failed: "审计核算未通过核验（{0}）：下列审计数字不可信，请报告。",
   audited_disagree: "警告：审计方意见不一！{0} 对同样的第 0 至 {2} 条条目算出了不同的数字（上面是 {1} 的）。请报告。",
@@ -118,6 +119,7 @@ const en = {
   unverified: "Not verified: these figures are computed by the node from the ledger's entries; neither your browser nor an auditor has checked them. Open any entry and press “Verify” to check it.",
   node_says: "as the node says; not verified",
   report_to: "To report a problem: {0}",
+  places: "Places", region_bad: "{0} is not a six-digit region code", region_unknown: "No place called “{0}”", filter_region_hint: "e.g. 南京, 鼓楼区",
   audited: "Audited figures", audited_by: "Recomputed by {0} from entries 0 to {1}; their signatures were verified in your browser.",
   audited_failed: "The audited figures failed verification ({0}): do not trust the figures below, and report it.",
   audited_disagree: "Warning: the auditors disagree! {0} computed other figures from the same entries 0 to {2} (those above are {1}'s). Report it.",
@@ -260,10 +262,42 @@ export function t(key, ...args) {
 /** A vocabulary word (kind, category, cause, …) in the current language. */
 export const word = (w) => (w == null ? "" : words[current][w] ?? String(w));
 
-/** A region code with the province's name where the page knows it. */
+/** GB/T 2260 names by code (`GET /v1/regions`), set once at start. */
+let places = {};
+export const setPlaces = (map) => { places = map || {}; };
+
+/** A region by name: a province (in English, its English name), a city,
+ * or a county with its city (or, under a municipality, its province):
+ * 南京市鼓楼区 and 福州市鼓楼区 are two places. The bare code when the
+ * name is unknown. */
 export function regionName(code) {
-  const p = provinces[code];
-  return p ? `${p[current === "en" ? 1 : 0]} (${code})` : String(code);
+  code = String(code);
+  if (code.endsWith("0000")) {
+    const p = provinces[code];
+    return (current === "en" ? p?.[1] : places[code] ?? p?.[0]) ?? code;
+  }
+  const own = places[code];
+  if (!own) return code;
+  if (code.endsWith("00")) return own;
+  const city = places[code.slice(0, 4) + "00"];
+  const above = city ?? places[code.slice(0, 2) + "0000"] ?? provinces[code.slice(0, 2) + "0000"]?.[0] ?? "";
+  return above + own;
+}
+
+/** Codes of the regions whose name contains `text` (or whose full name,
+ * city and county together, does), provinces first: what "南京" or
+ * "鼓楼区" finds. */
+export function findPlaces(text, limit = 50) {
+  const q = text.trim();
+  if (!q) return [];
+  const out = [];
+  for (const code of Object.keys(places).sort()) {
+    const english = provinces[code]?.[1]?.toLowerCase();
+    if (places[code].includes(q) || regionName(code).includes(q) || english === q.toLowerCase()) out.push(code);
+    if (out.length >= limit) break;
+  }
+  const level = (c) => (c.endsWith("0000") ? 0 : c.endsWith("00") ? 1 : 2);
+  return out.sort((a, b) => level(a) - level(b) || a.localeCompare(b));
 }
 
 /** Applies the language to the static labels under `root`. */
