@@ -82,6 +82,11 @@ fn table_page<T>(
 /// time, and for a correctable entry whether (and by which seq) it was
 /// corrected and reversed.
 fn entry_summary(log: &Log<RocksBackend>, seq: u64) -> Result<Value, ApiError> {
+    Ok(serde_json::to_value(summary_of(log, seq)?).expect("summaries serialise"))
+}
+
+/// The entry at `seq` as listings show it.
+fn summary_of(log: &Log<RocksBackend>, seq: u64) -> Result<EntrySummary, ApiError> {
     let bytes = log
         .leaf(seq)
         .map_err(ApiError::internal)?
@@ -103,7 +108,7 @@ fn entry_summary(log: &Log<RocksBackend>, seq: u64) -> Result<Value, ApiError> {
         reversed: rec.map(|r| r.reversed),
         seq,
     };
-    Ok(serde_json::to_value(summary).expect("summaries serialise"))
+    Ok(summary)
 }
 
 /// A page of the entries in one index, as summaries.
@@ -221,6 +226,96 @@ pub async fn flows(
         Ok(page(items, next))
     })
     .await
+}
+
+/// `GET /v1/funds/{id}/flows/summary`: the fund's flows summed by where
+/// the money came from and went, for its flow chart: received by source,
+/// transferred in by fund and out by fund, recovered by whom it came back
+/// from (an organisation, or `beneficiary`), disbursed by county. Reversed
+/// entries and payments not approved (dual control) count for nothing.
+/// One answer of a few KB instead of every flow (417 KB for the demo's
+/// disaster fund); the node reads the fund's entries a page at a time.
+pub async fn flow_summary(
+    State(node): State<Node>,
+    Path(id): Path<String>,
+) -> Result<Json<FlowSummary>, ApiError> {
+    node.read(move |log| {
+        if query::fund(log.backend(), &id)
+            .map_err(ApiError::internal)?
+            .is_none()
+        {
+            return Err(ApiError::no("fund", &id));
+        }
+        let mut out = FlowSummary::default();
+        let mut from = None;
+        loop {
+            let seqs = query::index_seqs(log.backend(), Index::Fund, &id, from, MAX_BATCH)
+                .map_err(ApiError::internal)?;
+            for seq in seqs.items {
+                out.add(&id, &summary_of(log, seq)?);
+            }
+            match seqs.next {
+                Some(next) => from = Some(next),
+                None => break,
+            }
+        }
+        Ok(Json(out))
+    })
+    .await
+}
+
+/// The answer of `GET /v1/funds/{id}/flows/summary`: sums in fen (exact:
+/// a fund's sums are at most 2^53-1) keyed by counterpart.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct FlowSummary {
+    /// Disbursed (approved, unreversed) by county code.
+    disbursed: BTreeMap<String, u64>,
+    /// Entries read.
+    entries: u64,
+    /// Received by `from` (the source as the receipt names it).
+    received: BTreeMap<String, u64>,
+    /// Recovered by whom from: an organisation's id, or `beneficiary`.
+    recovered: BTreeMap<String, u64>,
+    /// Transferred in, by the fund it came from.
+    transferred_in: BTreeMap<String, u64>,
+    /// Transferred out, by the fund it went to.
+    transferred_out: BTreeMap<String, u64>,
+}
+
+impl FlowSummary {
+    fn add(&mut self, fund: &str, e: &EntrySummary) {
+        self.entries += 1;
+        if e.is_reversed() {
+            return;
+        }
+        let text = |k: &str| {
+            e.body
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let amount = e.body.get("amount").and_then(Value::as_u64).unwrap_or(0);
+        let (sums, key) = match e.kind {
+            Kind::FundReceive => (&mut self.received, text("from")),
+            Kind::FundTransfer if text("to_fund") == fund => {
+                (&mut self.transferred_in, text("from_fund"))
+            }
+            Kind::FundTransfer => (&mut self.transferred_out, text("to_fund")),
+            Kind::FundRecover => {
+                let from = text("from");
+                let who = if from.starts_with("bnf_") {
+                    "beneficiary".to_owned()
+                } else {
+                    from
+                };
+                (&mut self.recovered, who)
+            }
+            Kind::Disbursement if e.is_decided_paid() => (&mut self.disbursed, text("region")),
+            _ => return,
+        };
+        *sums.entry(key).or_default() += amount;
+    }
 }
 
 /// `GET /v1/beneficiaries/{bnf}`: disbursements and needs of one pseudonym, across all orgs.

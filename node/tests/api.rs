@@ -3,6 +3,8 @@
 //! verified with the published vkey, proofs for all sizes, the export, and
 //! the error codes.
 
+use std::collections::BTreeMap;
+
 use axum::body::{to_bytes, Body};
 use axum::http::{Method, Request, StatusCode};
 use axum::Router;
@@ -525,6 +527,61 @@ async fn public_lists_on_the_demo_ledger() {
     assert_eq!(kinds[..3], ["fund.open", "fund.receive", "fund.transfer"]);
     assert_eq!(kinds.iter().filter(|k| **k == "disbursement").count(), 8);
 
+    // A fund's flows summed (what its chart draws) are the sums of every
+    // flow, page after page: reversed and unapproved payments left out.
+    for fund in ["HSH-2026-ZAIHAI", "MZ-2026-TEMP"] {
+        let mut want: BTreeMap<&str, BTreeMap<String, u64>> = BTreeMap::new();
+        let mut cursor = String::new();
+        let mut entries = 0;
+        loop {
+            let (_, page) = get(format!("/v1/funds/{fund}/flows?limit=1000{cursor}")).await;
+            for e in page["items"].as_array().unwrap() {
+                entries += 1;
+                if e["reversed"] == true {
+                    continue;
+                }
+                let b = &e["body"];
+                let text = |k: &str| b[k].as_str().unwrap_or_default().to_owned();
+                let (map, key) = match e["kind"].as_str().unwrap() {
+                    "fund.receive" => ("received", text("from")),
+                    "fund.transfer" if b["to_fund"] == fund => {
+                        ("transferred_in", text("from_fund"))
+                    }
+                    "fund.transfer" => ("transferred_out", text("to_fund")),
+                    "fund.recover" if text("from").starts_with("bnf_") => {
+                        ("recovered", "beneficiary".into())
+                    }
+                    "fund.recover" => ("recovered", text("from")),
+                    "disbursement" if e["approval"].is_null() || e["approval"] == "approved" => {
+                        ("disbursed", text("region"))
+                    }
+                    _ => continue,
+                };
+                *want.entry(map).or_default().entry(key).or_default() +=
+                    b["amount"].as_u64().unwrap();
+            }
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = format!("&cursor={c}"),
+                None => break,
+            }
+        }
+        let (status, sums) = get(format!("/v1/funds/{fund}/flows/summary")).await;
+        assert_eq!(status, 200);
+        assert_eq!(sums["entries"], entries, "{fund}");
+        for map in [
+            "received",
+            "transferred_in",
+            "transferred_out",
+            "recovered",
+            "disbursed",
+        ] {
+            let got: BTreeMap<String, u64> = serde_json::from_value(sums[map].clone()).unwrap();
+            assert_eq!(got, want.remove(map).unwrap_or_default(), "{fund} {map}");
+        }
+    }
+    let (status, _) = get("/v1/funds/NO-SUCH-FUND/flows/summary".into()).await;
+    assert_eq!(status, 404);
+
     // Alerts, newest first, and the beneficiary they name.
     let (_, alerts) = get("/v1/alerts/duplicates?limit=4".into()).await;
     let items = alerts["items"].as_array().unwrap();
@@ -820,7 +877,7 @@ async fn the_page_s_figures_add_up_on_the_demo_ledger() {
         stats["total"]["amount"].as_u64().unwrap(),
     );
     assert_eq!(total(&provinces), all);
-    let mut counties = std::collections::BTreeMap::<String, u64>::new();
+    let mut counties = BTreeMap::<String, u64>::new();
     for (province, t) in provinces["regions"].as_object().unwrap() {
         let cities = get(format!("/v1/stats/regions?parent={province}")).await;
         assert_eq!(
@@ -863,7 +920,7 @@ async fn the_page_s_figures_add_up_on_the_demo_ledger() {
         threshold.is_none_or(|t| s["body"]["amount"].as_u64().unwrap() < *t)
             || approved.contains(&seq)
     };
-    let mut by_county = std::collections::BTreeMap::<String, u64>::new();
+    let mut by_county = BTreeMap::<String, u64>::new();
     for (seq, s) in leaves.iter().enumerate() {
         if s["kind"] == "disbursement" && !reversed.contains(&(seq as u64)) && counts(seq as u64, s)
         {

@@ -163,8 +163,21 @@ fn the_page_shows_the_demo_ledger_as_the_api_has_it() {
     if get(addr, "/v1/funds/HSH-2026-ZAIHAI")["balance"].as_u64() > Some(0) {
         bands.insert("what the fund holds".into());
     }
+    b.eval("performance.clearResourceTimings()");
     b.go("#/fund/HSH-2026-ZAIHAI");
     assert_eq!(marks(&mut b, "chart-flow"), bands.len() as u64, "{bands:?}");
+    // Light: a fund's view fetches its sums, not every flow (the demo's
+    // fund of temporary assistance has over a thousand).
+    b.eval("performance.clearResourceTimings()");
+    b.go("#/fund/MZ-2026-TEMP");
+    let fetched = b
+        .eval("performance.getEntriesByType('resource').filter(r => r.name.includes('/v1/')).reduce((n, r) => n + r.transferSize, 0)")
+        .as_u64()
+        .unwrap();
+    assert!(
+        fetched <= 100 * 1024,
+        "the fund's view fetched {fetched} bytes"
+    );
     b.screenshot(&shots().join("fund-1280.png"));
 
     // Search: by name, and by seq straight to the entry.
