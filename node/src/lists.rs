@@ -473,10 +473,32 @@ pub async fn alerts(
     node.read(move |log| {
         let alerts = query::alerts(log.backend(), seq_cursor(&p.cursor)?, p.limit)
             .map_err(ApiError::internal)?;
-        Ok(page(
-            alerts.items.into_iter().map(|a| json!(a)).collect(),
-            alerts.next.map(|n| n.to_string()),
-        ))
+        let items = alerts
+            .items
+            .into_iter()
+            .map(|a| {
+                // Each payment of the alert, its own first: who paid, how
+                // much, when, from which fund.
+                let payments = std::iter::once(a.seq)
+                    .chain(a.matches.iter().copied())
+                    .map(|seq| {
+                        let e = summary_of(log, seq)?;
+                        Ok(json!({
+                            "seq": seq,
+                            "issuer": e.issuer,
+                            "fund": e.body.get("fund"),
+                            "amount": e.body.get("amount"),
+                            "date": e.body.get("date"),
+                            "reversed": e.is_reversed(),
+                        }))
+                    })
+                    .collect::<Result<Vec<Value>, ApiError>>()?;
+                let mut v = json!(a);
+                v["payments"] = Value::Array(payments);
+                Ok(v)
+            })
+            .collect::<Result<Vec<Value>, ApiError>>()?;
+        Ok(page(items, alerts.next.map(|n| n.to_string())))
     })
     .await
 }

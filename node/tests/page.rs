@@ -1273,6 +1273,30 @@ fn places_are_named_in_every_view_and_found_by_name() {
             && counties.iter().any(|c| c == "南京市玄武区"),
         "{counties:?}"
     );
+    // Each duplicate-aid alert shows its payments: both organisations,
+    // amounts and dates.
+    let api_alert = &get(addr, "/v1/alerts/duplicates?limit=20")["items"][0];
+    let first: Vec<String> = serde_json::from_value(b.eval(
+        "[...document.querySelectorAll('#alerts tbody tr:first-child .payments li')].map(li => li.textContent)",
+    ))
+    .unwrap();
+    let payments = api_alert["payments"].as_array().unwrap();
+    assert_eq!(first.len(), payments.len());
+    assert!(first.len() >= 2, "{first:?}");
+    let orgs: std::collections::BTreeSet<&str> = payments
+        .iter()
+        .map(|p| p["issuer"].as_str().unwrap())
+        .collect();
+    assert!(orgs.len() >= 2, "{payments:?}");
+    for (shown, p) in first.iter().zip(payments) {
+        assert!(
+            shown.contains(&yuan(p["amount"].as_u64().unwrap().into()))
+                && shown.contains(p["date"].as_str().unwrap())
+                && shown.contains(&format!("#{}", p["seq"])),
+            "{shown} for {p}"
+        );
+    }
+
     // The fund's flows name counties.
     b.go("#/fund/HSH-2026-ZAIHAI");
     let flow = b.eval("JSON.stringify(Chart.getChart('chart-flow').data.datasets[0].data)");

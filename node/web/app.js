@@ -436,7 +436,7 @@ async function alertsView() {
       { label: t("col_cause"), cell: (a) => word(a.cause) },
       { label: t("col_issuer"), cell: (a) => orgLink(a.issuer), value: (a) => orgName(a.issuer) },
       { label: t("col_beneficiary"), cell: (a) => bnfLink(a.beneficiary), value: (a) => a.beneficiary },
-      { label: t("col_matches"), cell: (a) => a.matches.flatMap((m, i) => (i ? [", ", seqLink(m)] : [seqLink(m)])) },
+      { label: t("col_payments"), cell: (a) => h("ul", { class: "payments" }, (a.payments || []).map((p) => h("li", {}, orgLink(p.issuer), " · ", yuan(p.amount), " · ", p.date || "", " (", seqLink(p.seq), ")"))) },
     ],
     (c) => api(withCursor("/v1/alerts/duplicates?limit=20", c)),
   );
