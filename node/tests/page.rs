@@ -1364,3 +1364,102 @@ fn places_are_named_in_every_view_and_found_by_name() {
     );
     assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
 }
+
+/// Every table downloads as CSV and JSON (a paged list, all its pages);
+/// a table wider than a phone says it scrolls.
+#[test]
+fn tables_download_as_csv_and_json_and_wide_ones_say_they_scroll() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = testkit::free_addr();
+    let _node = demo(&dir.path().join("data"), addr, &[]);
+    let downloads = dir.path().join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let mut b = Browser::launch(&dir.path().join("profile"));
+    b.viewport(1280, 900);
+    b.open(&format!("http://{addr}/"));
+    b.call(
+        "Page.setDownloadBehavior",
+        json!({"behavior": "allow", "downloadPath": downloads.to_str().unwrap()}),
+    );
+    let fetch = |b: &mut Browser, button: usize, name: &str| -> Vec<u8> {
+        b.eval(&format!(
+            "document.querySelectorAll('main .downloads')[0].querySelectorAll('button')[{button}].click()"
+        ));
+        let path = downloads.join(name);
+        for _ in 0..200 {
+            if let Ok(bytes) = std::fs::read(&path) {
+                if !bytes.is_empty() {
+                    return bytes;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("no download {name}");
+    };
+    // A paged list: every page, not the one shown (20 a page).
+    b.go("#/index/kind/disbursement");
+    let all = {
+        let mut items = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let page = get(
+                addr,
+                &format!("/v1/index/kind/disbursement?limit=1000{cursor}"),
+            );
+            items.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = format!("&cursor={c}"),
+                None => break,
+            }
+        }
+        items
+    };
+    let json_file: Vec<Value> =
+        serde_json::from_slice(&fetch(&mut b, 1, "aidledger-index-kind-disbursement.json"))
+            .unwrap();
+    assert_eq!(json_file.len(), all.len().min(10_000));
+    assert_eq!(json_file[..50], all[..50]);
+
+    // A table's CSV: a byte-order mark, the columns as headed, each row's
+    // cells as shown, amounts without grouping or unit.
+    b.go("#/funds");
+    let csv = String::from_utf8(fetch(&mut b, 0, "aidledger-funds.csv")).unwrap();
+    let funds = get(addr, "/v1/funds?limit=1000");
+    let funds = funds["items"].as_array().unwrap();
+    let mut lines = csv.strip_prefix('\u{feff}').expect("a BOM").lines();
+    let head = lines.next().unwrap();
+    assert!(head.starts_with("资金,管理机构,类别,预算,"), "{head}");
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), funds.len());
+    let temp = funds.iter().find(|f| f["fund"] == "MZ-2026-TEMP").unwrap();
+    let budget = temp["budget"].as_u64().unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r.starts_with(temp["title"].as_str().unwrap()))
+        .unwrap();
+    assert!(
+        row.contains(&format!(",{}.{:02},", budget / 100, budget % 100)),
+        "{row}"
+    );
+
+    // On a phone a wide table says it scrolls; one that fits does not.
+    b.viewport(375, 800);
+    b.go("#/needs");
+    b.wait_for("document.querySelector('main .scroll').dataset.overflow !== undefined");
+    assert_eq!(
+        b.eval("document.querySelector('main .scroll').dataset.overflow"),
+        json!("true")
+    );
+    assert_eq!(
+        b.eval("getComputedStyle(document.querySelector('main .scroll'), '::before').content.includes('滑动')"),
+        json!(true)
+    );
+    b.viewport(1280, 900);
+    b.go("#/orgs");
+    b.wait_for("document.querySelector('main .scroll').dataset.overflow !== undefined");
+    assert_eq!(
+        b.eval("document.querySelector('main .scroll').dataset.overflow"),
+        json!("false")
+    );
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
+}

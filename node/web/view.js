@@ -38,7 +38,7 @@ const isNumeric = (x) => typeof x === "number" || typeof x === "bigint";
  * announced through aria-sort. Inside an element of class `stack`, a
  * narrow screen shows each row as a card of labelled cells.
  */
-export function table(columns, items, caption) {
+export function table(columns, items, caption, { download = true } = {}) {
   const body = h("tbody");
   let order = items.slice();
   // Each cell names its column, for tables stacked into cards on a phone.
@@ -65,7 +65,68 @@ export function table(columns, items, caption) {
     render();
   }
   render();
-  return h("div", { class: "scroll" }, h("table", {}, caption ? h("caption", {}, caption) : null, h("thead", {}, h("tr", {}, heads)), body));
+  const box = scrolling(h("table", {}, caption ? h("caption", {}, caption) : null, h("thead", {}, h("tr", {}, heads)), body));
+  return download ? h("div", { class: "table" }, downloads(columns, async () => order), box) : box;
+}
+
+/** A box that scrolls sideways, saying so (`data-overflow` and a hint
+ * above it) while its content is wider than it. */
+function scrolling(content) {
+  const box = h("div", { class: "scroll", "data-hint": t("scroll_hint") }, content);
+  new ResizeObserver(() => {
+    box.dataset.overflow = String(box.scrollWidth > box.clientWidth + 1);
+  }).observe(box);
+  return box;
+}
+
+/** Most rows a download of a paged list fetches. */
+const MAX_DOWNLOAD = 10_000;
+
+/** A cell as text for a file: what the page shows; a number without its
+ * grouping or unit; text that a spreadsheet would run as a formula
+ * (=, +, -, @) quoted with an apostrophe. */
+function cellText(c, item) {
+  const v = c.cell(item);
+  const text = (v instanceof Node ? v.textContent : String(v ?? "")).trim();
+  if (c.num) return text.replace(/[^0-9.\-—]/g, "");
+  return /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+}
+
+/** Rows as CSV (RFC 4180; UTF-8 with a byte-order mark, so that a
+ * spreadsheet program reads the Chinese): the columns' labels, then each
+ * row's cells as shown. */
+export function csv(columns, items) {
+  const field = (s) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  const lines = [columns.map((c) => field(c.label)), ...items.map((it) => columns.map((c) => field(cellText(c, it))))];
+  return "\uFEFF" + lines.map((l) => l.join(",")).join("\r\n") + "\r\n";
+}
+
+function save(name, type, text) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = h("a", { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+/** CSV and JSON buttons for the rows `items()` gives (the API's items, as
+ * the API answered them, for JSON). */
+function downloads(columns, items) {
+  const name = "aidledger-" + (location.hash.replace(/^#\/?/, "").replace(/[^\w\u4e00-\u9fff-]+/g, "-").replace(/^-|-$/g, "") || "overview");
+  const button = (label, make) => {
+    const b = h("button", { type: "button", class: "download", onclick: async () => {
+      b.disabled = true;
+      try { make(await items()); } finally { b.disabled = false; }
+    } }, label);
+    return b;
+  };
+  return h(
+    "div",
+    { class: "downloads" },
+    button(t("download_csv"), (rows) => save(`${name}.csv`, "text/csv;charset=utf-8", csv(columns, rows))),
+    button(t("download_json"), (rows) => save(`${name}.json`, "application/json", JSON.stringify(rows, (_, x) => (typeof x === "bigint" ? x.toString() : x), 1))),
+  );
 }
 
 /**
@@ -76,13 +137,24 @@ export function pagedTable(columns, fetchPage, caption) {
   const box = h("div", { class: "paged" });
   const cursors = [null];
   let at = 0;
+  // A download holds every page (up to MAX_DOWNLOAD rows), not the one shown.
+  const all = downloads(columns, async () => {
+    const rows = [];
+    for (let cursor = null; rows.length < MAX_DOWNLOAD; ) {
+      const page = await fetchPage(cursor);
+      rows.push(...page.items);
+      if (!(cursor = page.next_cursor)) break;
+    }
+    return rows.slice(0, MAX_DOWNLOAD);
+  });
   async function show() {
     const page = await fetchPage(cursors[at]);
     if (page.next_cursor) cursors[at + 1] = page.next_cursor;
     const prev = h("button", { type: "button", disabled: at === 0, onclick: () => { at--; show(); } }, t("prev"));
     const next = h("button", { type: "button", disabled: !page.next_cursor, onclick: () => { at++; show(); } }, t("next"));
     box.replaceChildren(
-      page.items.length ? table(columns, page.items, caption) : h("p", {}, t("search_none")),
+      page.items.length ? all : null,
+      page.items.length ? table(columns, page.items, caption, { download: false }) : h("p", {}, t("search_none")),
       h("div", { class: "pager" }, prev, h("span", { "aria-live": "polite" }, t("page", at + 1)), next),
     );
     box.dataset.page = String(at + 1);
