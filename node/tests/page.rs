@@ -1098,6 +1098,18 @@ fn audited_figures_are_verified_in_the_browser_and_disagreement_is_red() {
         json!("unverified")
     );
     b.screenshot(&shots().join("audited-1280.png"));
+    // On a phone, with the audited figures above, the first chart starts
+    // within the first screen and a half.
+    b.viewport(375, 667);
+    b.open(&format!("http://{addr}/"));
+    b.wait_for("!!document.getElementById('audited-by')");
+    let top = b
+        .eval("document.getElementById('chart-month').getBoundingClientRect().top + scrollY")
+        .as_f64()
+        .unwrap();
+    assert!(top <= 1.5 * 667.0, "the first chart starts at {top} px");
+    b.screenshot(&shots().join("audited-375.png"));
+    b.viewport(1280, 900);
 
     // The node doubles its figures: at the audited size, a red warning.
     b.intercept(

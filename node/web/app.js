@@ -301,6 +301,16 @@ async function home() {
       card("card-transferred", t("transferred"), yuanBrief(o.transferred), o.transferred, "#/index/kind/fund.transfer", yuan(o.transferred)),
       card("card-disbursed", t("disbursed"), yuanBrief(o.disbursed), o.disbursed, "#/index/kind/disbursement", yuan(o.disbursed)),
       card("card-balance", t("balance"), yuanBrief(o.balance), o.balance, "#/funds", yuan(o.balance)),
+    ),
+  );
+  // The counts and the checkpoint come after the first charts: on a phone
+  // the money and a chart fit the first screen and a half.
+  const counts = h(
+    "section",
+    { "aria-label": t("glance_counts") },
+    h(
+      "div",
+      { class: "cards" },
       card("card-orgs", t("orgs"), num(o.orgs), o.orgs, "#/orgs"),
       card("card-funds", t("funds"), num(o.funds), o.funds, "#/funds"),
       card("card-disbursements", t("disbursements"), num(stats.total.count), stats.total.count, "#/index/kind/disbursement"),
@@ -328,7 +338,7 @@ async function home() {
   );
   const region = h("div", { class: "region" });
   const budget = h("div");
-  render(auditedSection(audited, stats, statsSize), glance, charts, region, budget);
+  render(auditedSection(audited, stats, statsSize), glance, charts, counts, region, budget);
   await Promise.all([regionChart(region, null, []), budgetChart(budget)]);
 }
 
