@@ -550,6 +550,20 @@ fn verify_in_the_browser_names_the_step_that_fails() {
             && !shown.contains("2025-"),
         "the entry view shows the verified bytes, in words: {shown}"
     );
+    // The fund by its title, beside its signed id.
+    let entry = get(addr, "/v1/entries/20");
+    let fund = entry["leaf"]["entry"]["statement"]["body"]["fund"]
+        .as_str()
+        .unwrap();
+    let title = get(addr, &format!("/v1/funds/{fund}"))["title"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(shown.contains(&format!("{title} ({fund})")), "{shown}");
+    assert_eq!(
+        b.eval("!!document.getElementById('verify-meaning')"),
+        json!(false)
+    );
     b.stop_intercepting();
     b.go("#/"); // so that the next view of entry 20 is a new view
 
@@ -567,6 +581,13 @@ fn verify_in_the_browser_names_the_step_that_fails() {
     assert_eq!(
         verify(&mut b, 20),
         ("fail".into(), Some("signature".into()))
+    );
+    // What the ✗ means and what to do, in plain words.
+    let meaning = b.eval("document.getElementById('verify-meaning').textContent");
+    assert!(
+        meaning.as_str().unwrap().contains("签名对不上")
+            && meaning.as_str().unwrap().contains("报告"),
+        "{meaning}"
     );
     b.stop_intercepting();
 

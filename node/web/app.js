@@ -181,6 +181,7 @@ async function verifyEntry(seq, got) {
 function verifyPanel(seq, got) {
   const list = h("ol", { class: "steps" });
   const result = h("p", { id: "verify-result", role: "status" });
+  const meaning = h("div", { class: "meaning" });
   const button = h("button", { type: "button", id: "verify", class: "primary", onclick: run }, t("verify"));
   async function run() {
     button.disabled = true;
@@ -197,16 +198,28 @@ function verifyPanel(seq, got) {
       ...STEPS.map((s) => {
         const ok = steps[s];
         const mark = ok === "skipped" ? "—" : ok ? "✓" : "✗";
-        return h("li", { dataset: { step: s, ok: String(ok) }, class: ok === false ? "bad" : "good" }, `${mark} `, ok === "skipped" ? t("step_skipped") : t(`step_${s}`));
+        return h(
+          "li",
+          { dataset: { step: s, ok: String(ok) }, class: ok === false ? "bad" : "good" },
+          `${mark} `,
+          ok === "skipped" ? t("step_skipped") : t(`step_${s}`),
+          " ",
+          h("small", { class: "tech" }, `(${t(`tech_${s}`)})`),
+        );
       }),
     );
     const failed = STEPS.find((s) => steps[s] === false);
     result.textContent = failed ? t("verify_fail", t(`step_${failed}`)) : t("verify_ok");
+    // What a ✗ means and what to do, with the operator's report channel.
+    meaning.replaceChildren(
+      failed ? h("p", { id: "verify-meaning" }, t(`fail_${failed}`)) : null,
+      failed && anchor.contact ? h("p", { class: "contact" }, t("report_to", anchor.contact)) : null,
+    );
     result.dataset.result = failed ? "fail" : "ok";
     if (failed) result.dataset.failed = failed;
     button.disabled = false;
   }
-  return h("section", { class: "verify", "aria-label": t("verify") }, button, list, result);
+  return h("section", { class: "verify", "aria-label": t("verify") }, button, list, result, meaning);
 }
 
 // ---- views -------------------------------------------------------------------
@@ -668,7 +681,13 @@ async function entryView(seq) {
   const got = await leafAt(seq);
   const leaf = got.leaf;
   const st = leaf.entry.statement;
-  const body = Object.entries(st.body).map(([k, x]) => [fieldLabel(k), fieldValue(k, x)]);
+  // The funds it names, by title (the node's word on a fund's title; the
+  // id beside it is the signed one).
+  const funds = [...new Set(FUND_FIELDS.map((k) => st.body[k]).filter((x) => typeof x === "string"))];
+  const titles = Object.fromEntries(
+    await Promise.all(funds.map(async (id) => [id, (await api(`/v1/funds/${encodeURIComponent(id)}`).catch(() => null))?.title])),
+  );
+  const body = Object.entries(st.body).map(([k, x]) => [fieldLabel(k), fieldValue(k, x, titles)]);
   render(
     h("h2", {}, t("entry_title", seq), " · ", word(st.kind)),
     facts([
@@ -711,14 +730,16 @@ const fieldLabel = (k) => (t(`field_${k}`) === `field_${k}` ? k : t(`field_${k}`
 /** A body field's value as a resident reads it: money in 元, codes in
  * words, regions and organisations by name, funds and seqs as links. The
  * signed JSON itself is under "statement", below. */
-function fieldValue(k, x) {
+const FUND_FIELDS = ["fund", "from_fund", "to_fund"];
+
+function fieldValue(k, x, titles = {}) {
   if (x == null) return "—";
   if (MONEY_FIELDS.has(k)) return yuan(x);
   if (CODE_FIELDS.has(k)) return word(x);
   if (k === "risks" || k === "roles") return Array.isArray(x) ? x.map(word).join("、") : String(x);
   if (k === "region") return regionName(x);
   if (k === "org") return orgLink(x);
-  if (k === "fund" || k === "from_fund" || k === "to_fund") return h("a", { href: `#/fund/${encodeURIComponent(x)}` }, String(x));
+  if (FUND_FIELDS.includes(k)) return h("a", { href: `#/fund/${encodeURIComponent(x)}` }, titles[x] ? `${titles[x]} (${x})` : String(x));
   if (k === "disbursement") return seqLink(x);
   if (k === "beneficiary" || k === "holder") return h("code", {}, String(x));
   return typeof x === "object" ? JSON.stringify(x) : String(x);
