@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
-use crate::domain::{Approval, Category, Index, MonitoringAlert, NeedState};
+use crate::domain::{Approval, Category, Index, Kind, MonitoringAlert, NeedState};
 use crate::records::{
     AlertRec, CreditRec, EntryRec, FundRec, HouseholdRec, KeyRec, MonitoringAlertRec, NeedRec,
     OrgRec, RulesRec, TallyRec, Totals,
@@ -581,4 +581,140 @@ pub fn stats_answer(state: &dyn StateRead) -> Result<crate::api::StatsAnswer, St
         },
         total: stats.total.into(),
     })
+}
+
+/// Which money entries [`money_entries`] lists: any of the given conditions, all
+/// of them at once.
+#[derive(Debug, Clone, Default)]
+pub struct MoneyFilter {
+    /// The entry's signed `date` is this day or later (`YYYY-MM-DD`).
+    pub from: Option<String>,
+    /// … and this day or earlier.
+    pub to: Option<String>,
+    /// Its kind (`fund.receive`, `fund.transfer`, `disbursement`,
+    /// `fund.recover`).
+    pub kind: Option<Kind>,
+    /// Its amount is at least this (minor units).
+    pub min: Option<u64>,
+    /// … and at most this.
+    pub max: Option<u64>,
+    /// A disbursement in this region: a county, or any county of a city or
+    /// province code.
+    pub region: Option<String>,
+    /// Signed by this organisation.
+    pub issuer: Option<String>,
+    /// From or to this fund.
+    pub fund: Option<String>,
+}
+
+impl MoneyFilter {
+    fn keeps(&self, e: &EntryRec) -> bool {
+        let in_region = |want: &str| {
+            e.region.as_deref().is_some_and(|r| {
+                let level = if want.ends_with("0000") {
+                    2
+                } else if want.ends_with("00") {
+                    4
+                } else {
+                    6
+                };
+                r.get(..level) == want.get(..level)
+            })
+        };
+        self.kind.is_none_or(|k| e.kind == k)
+            && self.min.is_none_or(|m| e.amount >= m)
+            && self.max.is_none_or(|m| e.amount <= m)
+            && self.region.as_deref().is_none_or(in_region)
+            && self.issuer.as_deref().is_none_or(|o| e.issuer == o)
+            && self
+                .fund
+                .as_deref()
+                .is_none_or(|f| e.fund.as_deref() == Some(f) || e.to_fund.as_deref() == Some(f))
+    }
+}
+
+/// Money entries (receipts, transfers, disbursements, recoveries) by their
+/// signed date, oldest first, that `filter` keeps, from `cursor` (a
+/// previous page's `next`: a date and a seq) on. At most `budget` entries
+/// are looked at: a page may come back short, even empty, with a `next`
+/// to go on from, so that no request reads a whole ledger.
+pub fn money_entries(
+    state: &dyn StateRead,
+    filter: &MoneyFilter,
+    cursor: Option<(String, u64)>,
+    limit: usize,
+    budget: usize,
+) -> Result<Page<EntryRec, (String, u64)>, StateError> {
+    let prefix = crate::state::key(&[crate::state::Part::Str(Index::Date.as_str())]);
+    let from = match (&cursor, &filter.from) {
+        (Some((date, seq)), _) => index_key(Index::Date, date, *seq),
+        (None, Some(date)) => index_prefix(Index::Date, date),
+        (None, None) => prefix.clone(),
+    };
+    let mut items = Vec::new();
+    let mut next = None;
+    let mut looked = 0;
+    let mut failed = None;
+    state.scan(Table::Index, &prefix, &from, &mut |k, _| {
+        let (Some(seq), Some(date)) = (
+            seq_suffix(k),
+            k.get(prefix.len()..k.len().saturating_sub(9))
+                .and_then(|d| std::str::from_utf8(d).ok()),
+        ) else {
+            return Ok(ControlFlow::Continue(()));
+        };
+        if filter.to.as_deref().is_some_and(|to| date > to) {
+            return Ok(ControlFlow::Break(()));
+        }
+        if items.len() == limit || looked == budget {
+            next = Some((date.to_owned(), seq));
+            return Ok(ControlFlow::Break(()));
+        }
+        looked += 1;
+        match entry(state, seq) {
+            Ok(Some(e)) if filter.keeps(&e) => items.push(e),
+            Ok(_) => {}
+            Err(e) => {
+                failed = Some(e);
+                return Ok(ControlFlow::Break(()));
+            }
+        }
+        Ok(ControlFlow::Continue(()))
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    Ok(Page { items, next })
+}
+
+/// What the funds an organisation manages hold together (minor units,
+/// exact: sums over funds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OwnedFunds {
+    /// Funds it opened.
+    pub funds: u64,
+    /// Their budgets.
+    pub budget: u128,
+    /// Received from outside the ledger.
+    pub received: u128,
+    /// Disbursed (approved, unreversed).
+    pub disbursed: u128,
+    /// Held now.
+    pub balance: u128,
+}
+
+/// Every owner's [`OwnedFunds`] (one scan of the funds).
+pub fn owned_funds(state: &dyn StateRead) -> Result<BTreeMap<String, OwnedFunds>, StateError> {
+    let mut out: BTreeMap<String, OwnedFunds> = BTreeMap::new();
+    state.scan(tables::Funds::TABLE, b"", b"", &mut |_, v| {
+        let f = decode_value::<tables::Funds>(v)?;
+        let o = out.entry(f.owner.clone()).or_default();
+        o.funds += 1;
+        o.budget += u128::from(f.budget);
+        o.received += u128::from(f.received);
+        o.disbursed += u128::from(f.disbursed);
+        o.balance += u128::from(f.balance);
+        Ok(ControlFlow::Continue(()))
+    })?;
+    Ok(out)
 }

@@ -374,6 +374,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<Node>)> {
         ("/v1/funds/{id}", get(lists::fund)),
         ("/v1/funds/{id}/flows", get(lists::flows)),
         ("/v1/funds/{id}/flows/summary", get(lists::flow_summary)),
+        ("/v1/money", get(lists::money)),
         ("/v1/beneficiaries", post(lists::beneficiaries)),
         ("/v1/pseudonyms", get(lists::pseudonyms)),
         ("/v1/beneficiaries/{bnf}", get(lists::beneficiary)),

@@ -141,7 +141,8 @@ fn search_text(q: &HashMap<String, String>) -> Result<String, ApiError> {
     Ok(text)
 }
 
-/// `GET /v1/orgs?q=`: organisations whose id or name contains `q`.
+/// `GET /v1/orgs?q=`: organisations whose id or name contains `q`, each
+/// with the totals of the funds it manages (`owned`).
 pub async fn orgs(
     State(node): State<Node>,
     Query(q): Query<HashMap<String, String>>,
@@ -149,10 +150,16 @@ pub async fn orgs(
     let p = paging(&q)?;
     let text = search_text(&q)?;
     node.read(move |log| {
+        let owned = query::owned_funds(log.backend()).map_err(ApiError::internal)?;
         table_page(
             &p,
             |from, limit| query::orgs(log.backend(), &text, from, limit),
-            |o| json!(o),
+            |o| {
+                let totals = owned.get(&o.id).copied().unwrap_or_default();
+                let mut v = json!(o);
+                v["owned"] = json!(totals);
+                v
+            },
         )
     })
     .await
@@ -170,7 +177,13 @@ pub async fn org(
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::no("org", &id))?;
         let keys = query::org_keys(state, &id).map_err(ApiError::internal)?;
-        Ok(Json(json!(OrgView { org, keys })))
+        let owned = query::owned_funds(state)
+            .map_err(ApiError::internal)?
+            .remove(&id)
+            .unwrap_or_default();
+        let mut v = json!(OrgView { org, keys });
+        v["owned"] = json!(owned);
+        Ok(Json(v))
     })
     .await
 }
@@ -316,6 +329,84 @@ impl FlowSummary {
         };
         *sums.entry(key).or_default() += amount;
     }
+}
+
+/// Index entries one `GET /v1/money` request looks at, at most.
+const MONEY_BUDGET: usize = 20_000;
+
+/// `GET /v1/money?from=&to=&kind=&min=&max=&region=&issuer=&fund=`: money
+/// entries (receipts, transfers, disbursements, recoveries) by their
+/// signed date, oldest first, filtered. A request looks at no more than
+/// 20,000 entries, so a page may be short, even empty, with a
+/// `next_cursor` to go on from (`DATE.SEQ`).
+pub async fn money(
+    State(node): State<Node>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let p = paging(&q)?;
+    let date = |name: &str| -> Result<Option<String>, ApiError> {
+        match q.get(name) {
+            Some(d) if ledger::date::parse(d).is_some() => Ok(Some(d.clone())),
+            Some(_) => Err(ApiError::bad_param(format!("{name} is a date, YYYY-MM-DD"))),
+            None => Ok(None),
+        }
+    };
+    let amount = |name: &str| -> Result<Option<u64>, ApiError> {
+        q.get(name)
+            .map(|v| v.parse::<u64>())
+            .transpose()
+            .map_err(|_| ApiError::bad_param(format!("{name} is an amount in fen")))
+    };
+    let kind = parsed::<Kind>(&q, "kind")?;
+    if kind.is_some_and(|k| {
+        !matches!(
+            k,
+            Kind::FundReceive | Kind::FundTransfer | Kind::Disbursement | Kind::FundRecover
+        )
+    }) {
+        return Err(ApiError::bad_param(
+            "kind is fund.receive, fund.transfer, disbursement or fund.recover",
+        ));
+    }
+    let filter = query::MoneyFilter {
+        from: date("from")?,
+        to: date("to")?,
+        kind,
+        min: amount("min")?,
+        max: amount("max")?,
+        region: region_param(&q, "region")?,
+        issuer: q.get("issuer").cloned(),
+        fund: q.get("fund").cloned(),
+    };
+    let cursor = match &p.cursor {
+        None => None,
+        Some(c) => {
+            let (d, seq) = c
+                .rsplit_once('.')
+                .and_then(|(d, s)| Some((d.to_owned(), s.parse::<u64>().ok()?)))
+                .filter(|(d, _)| ledger::date::parse(d).is_some())
+                .ok_or_else(|| ApiError::bad_param("cursor is DATE.SEQ from next_cursor"))?;
+            Some((d, seq))
+        }
+    };
+    node.read(move |log| {
+        let found = query::money_entries(log.backend(), &filter, cursor, p.limit, MONEY_BUDGET)
+            .map_err(ApiError::internal)?;
+        let items = found
+            .items
+            .into_iter()
+            .map(|e| {
+                json!({
+                    "seq": e.seq, "kind": e.kind, "issuer": e.issuer, "fund": e.fund,
+                    "to_fund": e.to_fund, "amount": e.amount, "date": e.date,
+                    "region": e.region, "beneficiary": e.beneficiary, "cause": e.cause,
+                    "reversed": e.reversed, "approval": e.approval.map(|a| a.state),
+                })
+            })
+            .collect();
+        Ok(page(items, found.next.map(|(d, s)| format!("{d}.{s}"))))
+    })
+    .await
 }
 
 /// `GET /v1/beneficiaries/{bnf}`: disbursements and needs of one pseudonym, across all orgs.

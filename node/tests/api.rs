@@ -582,6 +582,55 @@ async fn public_lists_on_the_demo_ledger() {
     let (status, _) = get("/v1/funds/NO-SUCH-FUND/flows/summary".into()).await;
     assert_eq!(status, 404);
 
+    // Money by signed date: every receipt, transfer, payment and recovery,
+    // once, in date order, page after page.
+    let mut seen: Vec<(String, u64)> = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (status, page) = get(format!("/v1/money?limit=1000{cursor}")).await;
+        assert_eq!(status, 200, "{page}");
+        for e in page["items"].as_array().unwrap() {
+            seen.push((
+                e["date"].as_str().unwrap().to_owned(),
+                e["seq"].as_u64().unwrap(),
+            ));
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    let mut kinds = 0;
+    for kind in [
+        "fund.receive",
+        "fund.transfer",
+        "disbursement",
+        "fund.recover",
+    ] {
+        let mut c = String::new();
+        loop {
+            let (_, page) = get(format!("/v1/index/kind/{kind}?limit=1000{c}")).await;
+            kinds += page["items"].as_array().unwrap().len();
+            match page["next_cursor"].as_str() {
+                Some(n) => c = format!("&cursor={n}"),
+                None => break,
+            }
+        }
+    }
+    assert_eq!(seen.len(), kinds);
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "in (date, seq) order");
+    for bad in [
+        "/v1/money?from=2026-02-30",
+        "/v1/money?min=1.5",
+        "/v1/money?kind=org.register",
+        "/v1/money?region=32",
+        "/v1/money?cursor=x",
+    ] {
+        let (status, body) = get(bad.into()).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["error"]["code"], "schema_violation");
+    }
+
     // Alerts, newest first, and the beneficiary they name.
     let (_, alerts) = get("/v1/alerts/duplicates?limit=4".into()).await;
     let items = alerts["items"].as_array().unwrap();

@@ -2,7 +2,7 @@
 // every entry, and a monitor in every visitor's browser.
 
 import { applyStatic, beijing, findPlaces, lang, num, regionName, setLang, setPlaces, t, word, yuan, yuanBrief } from "./i18n.js";
-import { parseJson, plus } from "./money.js";
+import { parseJson, plus, yuanText } from "./money.js";
 import * as v from "./verify.js";
 import { barFigure, flowFigure } from "./charts.js";
 import { bnfLink, card, facts, h, link, pagedTable, seqLink, table } from "./view.js";
@@ -240,6 +240,7 @@ const views = {
   bnf: (bnf) => bnfView(bnf),
   search: (q) => searchView(q),
   region: (code) => regionView(code),
+  money: () => moneyView(),
   index: (index, value) => indexView(index, value),
   trust: () => trustView(),
 };
@@ -519,6 +520,72 @@ const needColumns = () => [
   { label: t("col_fulfilled"), cell: (n) => seqLink(n.fulfilled_by), value: (n) => n.fulfilled_by ?? -1 },
 ];
 
+/** Yuan typed by a person (1,200.50 or 1200.5) as whole fen, or "" if none. */
+function fenOf(text) {
+  const m = /^\s*(\d[\d,]*)(?:\.(\d{1,2}))?\s*$/.exec(text || "");
+  return m ? String(BigInt(m[1].replace(/,/g, "")) * 100n + BigInt((m[2] || "0").padEnd(2, "0"))) : "";
+}
+
+/** Money entries by signed date, filtered by date range, amount, place,
+ * organisation, fund and kind (`/v1/money`). */
+async function moneyView() {
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const funds = await api("/v1/funds?limit=1000");
+  const input = (name, attrs = {}) => h("input", { name, id: `f-${name}`, value: params.get(name) || "", ...attrs });
+  const select = (name, options) =>
+    h("select", { name, id: `f-${name}` }, h("option", { value: "" }, t("any")), options.map(([value, label]) => h("option", { value, selected: params.get(name) === value }, label)));
+  const asYuan = (name) => (params.get(name) ? yuanText(params.get(name), "en-US").replace(/,/g, "") : "");
+  const form = h(
+    "form",
+    { class: "filters", id: "money-filters", onsubmit: (e) => {
+      e.preventDefault();
+      const q = new URLSearchParams();
+      for (const [k, x] of new FormData(form)) {
+        if (!x) continue;
+        if (k === "min" || k === "max") {
+          const fen = fenOf(x);
+          if (!fen) return void (document.getElementById("error").textContent = t("error", `${t(`filter_${k}`)}: ${x}`));
+          q.set(k, fen);
+        } else if (k === "region" && !/^\d{6}$/.test(x)) {
+          const [code] = findPlaces(x);
+          if (!code) return void (document.getElementById("error").textContent = t("region_unknown", x));
+          q.set(k, code);
+        } else q.set(k, x);
+      }
+      go(`money?${q}`);
+    } },
+    h("label", {}, t("filter_from"), " ", input("from", { type: "date" })),
+    h("label", {}, t("filter_to"), " ", input("to", { type: "date" })),
+    h("label", {}, t("filter_min"), " ", h("input", { name: "min", id: "f-min", inputmode: "decimal", size: 10, value: asYuan("min") })),
+    h("label", {}, t("filter_max"), " ", h("input", { name: "max", id: "f-max", inputmode: "decimal", size: 10, value: asYuan("max") })),
+    h("label", {}, t("filter_region"), " ", h("input", { name: "region", id: "f-region", size: 12, placeholder: t("filter_region_hint"), value: params.get("region") ? regionName(params.get("region")) : "" })),
+    h("label", {}, t("filter_org"), " ", select("issuer", Object.entries(orgNames))),
+    h("label", {}, t("filter_fund"), " ", select("fund", funds.items.map((f) => [f.fund, f.title]))),
+    h("label", {}, t("filter_kind"), " ", select("kind", ["fund.receive", "fund.transfer", "disbursement", "fund.recover"].map((k) => [k, word(k)]))),
+    h("button", { type: "submit" }, t("filter_apply")),
+  );
+  const titles = Object.fromEntries(funds.items.map((f) => [f.fund, f.title]));
+  const fundCell = (id) => (id ? link(`fund/${id}`, titles[id] || id) : "—");
+  const query = [...params].map(([k, x]) => `&${encodeURIComponent(k)}=${encodeURIComponent(x)}`).join("");
+  const list = pagedTable(
+    [
+      { label: t("col_date"), cell: (e) => e.date || "—" },
+      { label: t("col_seq"), cell: (e) => seqLink(e.seq), value: (e) => e.seq, num: true },
+      { label: t("col_kind"), cell: (e) => word(e.kind) },
+      { label: t("col_fund"), cell: (e) => (e.to_fund ? h("span", {}, fundCell(e.fund), " → ", fundCell(e.to_fund)) : fundCell(e.fund)) },
+      { label: t("col_issuer"), cell: (e) => orgLink(e.issuer), value: (e) => orgName(e.issuer) },
+      { label: t("col_amount"), num: true, cell: (e) => yuan(e.amount), value: (e) => e.amount },
+      { label: t("col_region"), cell: (e) => regionLink(e.region), value: (e) => (e.region ? regionName(e.region) : "") },
+      { label: t("col_beneficiary"), cell: (e) => (e.beneficiary ? bnfLink(e.beneficiary) : "—"), value: (e) => e.beneficiary || "" },
+      { label: t("col_reversed"), cell: (e) => (e.reversed ? t("yes") : "") },
+    ],
+    (c) => api(withCursor(`/v1/money?limit=50${query}`, c)),
+  );
+  list.id = "money";
+  render(h("h2", {}, t("money_title")), h("p", { class: "hint" }, t("money_note")), form, list);
+  await list.ready;
+}
+
 async function needsView() {
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
   const select = (name, options) =>
@@ -625,6 +692,10 @@ const orgColumns = () => [
   { label: t("col_type"), cell: (o) => word(o.type) },
   { label: t("col_region"), cell: (o) => regionLink(o.region), value: (o) => regionName(o.region) },
   { label: t("col_registered"), cell: (o) => seqLink(o.registered_seq), value: (o) => o.registered_seq },
+  { label: t("col_funds_owned"), num: true, cell: (o) => num(o.owned?.funds ?? 0), value: (o) => o.owned?.funds ?? 0 },
+  { label: t("received"), num: true, cell: (o) => yuan(o.owned?.received ?? 0), value: (o) => o.owned?.received ?? 0 },
+  { label: t("disbursed"), num: true, cell: (o) => yuan(o.owned?.disbursed ?? 0), value: (o) => o.owned?.disbursed ?? 0 },
+  { label: t("balance"), num: true, cell: (o) => yuan(o.owned?.balance ?? 0), value: (o) => o.owned?.balance ?? 0 },
 ];
 
 async function orgView(id) {
@@ -646,6 +717,15 @@ async function orgView(id) {
   render(
     h("h2", {}, `${t("org_title")}: ${o.name}`),
     facts([[t("col_id"), o.id], [t("col_type"), word(o.type)], [t("col_region"), regionLink(o.region)], [t("col_registered"), seqLink(o.registered_seq)], [t("entries_title"), link(`index/org/${o.id}`, t("entries_all"))]]),
+    h("h3", {}, t("org_totals")),
+    facts([
+      [t("col_funds_owned"), num(o.owned?.funds ?? 0)],
+      [t("budget"), yuan(o.owned?.budget ?? 0)],
+      [t("received"), yuan(o.owned?.received ?? 0)],
+      [t("disbursed"), yuan(o.owned?.disbursed ?? 0)],
+      [t("balance"), yuan(o.owned?.balance ?? 0)],
+      [t("nav_money"), h("a", { href: `#/money?issuer=${encodeURIComponent(o.id)}` }, t("entries_all"))],
+    ]),
     h("h3", {}, t("keys_title")),
     table(
       [
@@ -856,12 +936,24 @@ function render(...nodes) {
 
 function go(route, replace = false) {
   const hash = `#/${route}`;
+  // A new hash fires hashchange, which shows it; the same hash (a search
+  // asked again) or a replaced one does not, so it is shown here. Shown
+  // twice, two views would race to fill the page.
+  const plain = (x) => { try { return decodeURIComponent(x); } catch { return x; } };
+  const same = plain(location.hash) === plain(hash);
   if (replace) history.replaceState(null, "", hash);
   else location.hash = hash;
-  if (replace || location.hash === hash) show();
+  // The promise of the view shown here, so that a view that hands over to
+  // another (a search that finds one entry) is done when that one is.
+  if (replace || same) return show();
 }
 
+/** Views asked for so far: a view that a newer one replaced while it
+ * loaded (or handed over to) leaves the page and its error line alone. */
+let asked = 0;
+
 async function show() {
+  const mine = ++asked;
   const [path] = location.hash.replace(/^#\/?/, "").split("?");
   const [name, ...rest] = path.split("/");
   const view = views[name] || home;
@@ -869,8 +961,10 @@ async function show() {
   for (const a of document.querySelectorAll("nav a")) a.toggleAttribute("aria-current", a.getAttribute("href") === `#/${name}`);
   try {
     await view(...rest.map(decodeURIComponent));
+    if (mine !== asked) return;
     document.getElementById("error").textContent = "";
   } catch (e) {
+    if (mine !== asked) return;
     // What failed to show is not left under the previous view's content.
     main.replaceChildren();
     document.getElementById("error").textContent = t("error", e.message);
