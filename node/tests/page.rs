@@ -485,6 +485,22 @@ fn the_page_is_light_and_its_vendored_files_are_the_recorded_ones() {
         .filter(|p| p.starts_with("vendor/") && *p != "vendor/vendor.json")
         .count();
     assert_eq!(recorded, vendored, "a vendored file is not in vendor.json");
+    // The tests' own vendored files (axe-core), against theirs.
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/support/vendor");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(tests.join("vendor.json")).unwrap()).unwrap();
+    for package in manifest.as_array().unwrap() {
+        assert!(package["license"].as_str().is_some_and(|l| !l.is_empty()));
+        let name = package["name"].as_str().unwrap();
+        for (file, sha) in package["files"].as_object().unwrap() {
+            let bytes = std::fs::read(tests.join(name).join(file)).unwrap();
+            assert_eq!(
+                hex::encode(Sha256::digest(&bytes)),
+                sha.as_str().unwrap(),
+                "{name}/{file}"
+            );
+        }
+    }
 }
 
 /// Opens entry `seq`, presses verify and returns (result, first failed step).
@@ -1025,9 +1041,11 @@ fn no_view_is_wider_than_a_phone() {
         "#/search/%E9%BC%93%E6%A5%BC%E5%8C%BA".into(),
         "#/region/321181".into(),
         "#/region/320000".into(),
+        "#/money".into(),
         "#/trust".into(),
     ];
     let mut wide = Vec::new();
+    let mut violations = Vec::new();
     for lang in ["zh", "en"] {
         for view in &views {
             b.go(view);
@@ -1038,10 +1056,13 @@ fn no_view_is_wider_than_a_phone() {
             if width > 375 {
                 wide.push(format!("{lang} {view}: {width} px"));
             }
+            // axe-core on every view, in both languages.
+            violations.extend(b.axe().into_iter().map(|v| format!("{lang} {view}: {v}")));
         }
         b.eval("document.getElementById('lang').click()");
     }
     assert!(wide.is_empty(), "wider than 375 px: {wide:#?}");
+    assert!(violations.is_empty(), "axe-core: {violations:#?}");
     assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
 }
 

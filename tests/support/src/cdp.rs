@@ -274,6 +274,22 @@ impl Browser {
         r["result"]["value"].clone()
     }
 
+    /// The accessibility violations axe-core (vendored in
+    /// `tests/support/vendor/axe-core`, WCAG 2.0/2.1 A and AA rules) finds
+    /// in the page as it is now: each `"rule: selector, selector"`. The
+    /// script is given through DevTools, so the page's CSP is not loosened.
+    pub fn axe(&mut self) -> Vec<String> {
+        const AXE: &str = include_str!("../vendor/axe-core/axe.min.js");
+        if self.eval("typeof axe") != json!("object") {
+            self.eval(&format!("{AXE};0"));
+        }
+        let found = self.eval(
+            "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}, resultTypes: ['violations']})
+               .then(r => r.violations.map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', ')))",
+        );
+        serde_json::from_value(found).expect("a list of strings")
+    }
+
     /// Waits (up to 30 s) until `expression` is true in the page.
     pub fn wait_for(&mut self, expression: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
