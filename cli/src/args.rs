@@ -137,6 +137,10 @@ pub(crate) struct SubmitArgs {
     /// Seconds to wait for a witnessed checkpoint, with --policy.
     #[arg(long, default_value_t = 60)]
     pub(crate) wait: u64,
+    /// Also write each receipt as DIR/SEQ.tlog-proof (C2SP tlog-proof,
+    /// SPEC §4.2) with its entry as DIR/SEQ.entry.json.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) proofs_dir: Option<PathBuf>,
     /// File of entries, or - for stdin.
     #[arg(default_value = "-")]
     pub(crate) file: PathBuf,
@@ -203,7 +207,15 @@ pub(crate) struct ProveArgs {
     #[command(flatten)]
     pub(crate) vkey: VkeyArg,
     /// The seq.
-    pub(crate) seq: u64,
+    #[arg(value_name = "SEQ", required_unless_present = "seq_flag")]
+    pub(crate) seq: Option<u64>,
+    /// The seq (as the positional SEQ).
+    #[arg(long = "seq", value_name = "SEQ", conflicts_with = "seq")]
+    pub(crate) seq_flag: Option<u64>,
+    /// Write the proof as a C2SP tlog-proof file (SPEC §4.2), checked
+    /// against the entry before it is written, instead of JSON on stdout.
+    #[arg(long, value_name = "FILE.tlog-proof")]
+    pub(crate) out: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) witnessed: PolicyArgs,
 }

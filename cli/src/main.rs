@@ -113,6 +113,10 @@ struct ImportArgs {
     /// Write the verified receipts (NDJSON) to this file.
     #[arg(long)]
     receipts: Option<PathBuf>,
+    /// Also write each receipt as DIR/SEQ.tlog-proof (C2SP tlog-proof,
+    /// SPEC §4.2) with its entry as DIR/SEQ.entry.json.
+    #[arg(long, value_name = "DIR")]
+    proofs_dir: Option<PathBuf>,
     /// The CSV file.
     file: PathBuf,
 }

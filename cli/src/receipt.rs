@@ -39,6 +39,49 @@ pub struct Receipt {
     pub leaf: Option<Value>,
 }
 
+impl Receipt {
+    /// The receipt as a C2SP tlog-proof (SPEC §4.2): the same seq, leaf
+    /// time and `prev`, inclusion proof and checkpoint.
+    pub fn tlog_proof(&self) -> ledger::proof::TlogProof {
+        ledger::proof::TlogProof {
+            extra: ledger::proof::Extra {
+                logged_at: self.logged_at.clone(),
+                prev: self.prev,
+            },
+            index: self.seq,
+            path: self.inclusion.clone(),
+            checkpoint: self.checkpoint.clone(),
+        }
+    }
+}
+
+/// `--proofs-dir`: for each receipt, `SEQ.tlog-proof` and, beside it, the
+/// entry it is for (`SEQ.entry.json`, as signed), so that
+/// `check-receipt --entry SEQ.entry.json SEQ.tlog-proof` needs nothing
+/// else. Each file is written whole and synced.
+pub struct ProofsDir(std::path::PathBuf);
+
+impl ProofsDir {
+    /// The directory, created if missing.
+    pub fn create(dir: &std::path::Path) -> anyhow::Result<ProofsDir> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(ProofsDir(dir.to_path_buf()))
+    }
+
+    /// Writes one receipt's files.
+    pub fn write(&self, r: &Receipt) -> anyhow::Result<()> {
+        let proof = self.0.join(format!("{}.tlog-proof", r.seq));
+        crate::write_durably(&proof, r.tlog_proof().to_text().as_bytes())
+            .with_context(|| format!("writing {}", proof.display()))?;
+        if let Some(entry) = r.leaf.as_ref().and_then(|l| l.get("entry")) {
+            let path = self.0.join(format!("{}.entry.json", r.seq));
+            crate::write_durably(&path, &serde_json::to_vec(entry)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
 /// Why a receipt does not count.
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiptError {

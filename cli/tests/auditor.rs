@@ -588,3 +588,133 @@ fn auditors_sign_the_figures_they_recomputed() {
     let _node = testkit::demo(&node_bin(), &data, addr, &[]);
     assert_eq!(get("/v1/stats/audited"), audited);
 }
+
+/// Receipts as C2SP tlog-proof files (SPEC §4.2): `submit --proofs-dir`
+/// writes one per entry with the entry beside it, `prove --out` writes
+/// one for any seq, and `check-receipt` verifies them offline, naming the
+/// step that fails.
+#[test]
+fn receipts_as_tlog_proof_files_verify_offline_and_name_what_fails() {
+    let w = world(2);
+    let entries: Vec<String> = (200..203)
+        .map(|i| {
+            w.sign(
+                &w.charity_key,
+                CHARITY,
+                "credit.award",
+                json!({"holder": format!("vol_{i:064x}"), "points": 2, "reason": "服务"}),
+            )
+        })
+        .collect();
+    let input = w.path("entries.ndjson");
+    std::fs::write(&input, entries.join("\n")).unwrap();
+    let dir = w.path("proofs");
+    let out = cli(
+        &[
+            "submit",
+            "--node",
+            &w.node.url,
+            "--vkey",
+            &w.vkey,
+            "--proofs-dir",
+            &dir,
+            &input,
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let seqs: Vec<u64> = out
+        .stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seqs.len(), 3);
+    let check = |proof: &str, entry: &str| {
+        cli(
+            &["check-receipt", "--vkey", &w.vkey, "--entry", entry, proof],
+            None,
+        )
+    };
+    for seq in &seqs {
+        let proof = format!("{dir}/{seq}.tlog-proof");
+        let text = std::fs::read_to_string(&proof).unwrap();
+        assert!(text.starts_with("c2sp.org/tlog-proof@v1\nextra "), "{text}");
+        assert!(text.contains(&format!("\nindex {seq}\n")), "{text}");
+        let ok = check(&proof, &format!("{dir}/{seq}.entry.json"));
+        assert_eq!(ok.code, 0, "{}", ok.stderr);
+        assert!(
+            ok.stdout.contains(&format!(
+                "receipt verified: seq {seq} (credit.award signed by {CHARITY})"
+            )),
+            "{}",
+            ok.stdout
+        );
+    }
+
+    // `prove --out` for a seq the node proves in its latest checkpoint.
+    let first = seqs[0];
+    let proved = w.path("first.tlog-proof");
+    let out = cli(
+        &[
+            "prove",
+            "--node",
+            &w.node.url,
+            "--vkey",
+            &w.vkey,
+            "--seq",
+            &first.to_string(),
+            "--out",
+            &proved,
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains(&format!("seq {first} in the tree of size")),
+        "{}",
+        out.stdout
+    );
+    let entry = format!("{dir}/{first}.entry.json");
+    assert_eq!(check(&proved, &entry).code, 0);
+
+    // What fails is named: another entry, a changed statement, another
+    // checkpoint signature, not a tlog-proof; and no entry at all.
+    let failed = |proof: &str, entry: &str, step: &str| {
+        let out = check(proof, entry);
+        assert_eq!(out.code, 1, "{step}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("the {step} check failed")),
+            "{step}: {}",
+            out.stderr
+        );
+    };
+    failed(
+        &proved,
+        &format!("{dir}/{}.entry.json", seqs[1]),
+        "inclusion",
+    );
+    let mut changed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&entry).unwrap()).unwrap();
+    changed["statement"]["body"]["points"] = json!(3);
+    let changed_path = w.path("changed.json");
+    std::fs::write(&changed_path, changed.to_string()).unwrap();
+    failed(&proved, &changed_path, "signature");
+    let text = std::fs::read_to_string(&proved).unwrap();
+    let sig_at = text.rfind(' ').unwrap() + 10;
+    let mut forged = text.clone().into_bytes();
+    forged[sig_at] = if forged[sig_at] == b'A' { b'B' } else { b'A' };
+    let forged_path = w.path("forged.tlog-proof");
+    std::fs::write(&forged_path, forged).unwrap();
+    failed(&forged_path, &entry, "checkpoint");
+    let wrong_path = w.path("wrong.tlog-proof");
+    std::fs::write(&wrong_path, text.replacen("\nindex ", "\nindex 0", 1)).unwrap();
+    failed(&wrong_path, &entry, "format");
+    let out = cli(&["check-receipt", "--vkey", &w.vkey, &proved], None);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--entry"), "{}", out.stderr);
+}

@@ -56,7 +56,7 @@ pub mod tiles;
 /// The streaming verifier of a chain of leaves.
 pub use aidledger_verify::chain as verify;
 pub use aidledger_verify::{
-    audited, canonical, checkpoint, date, domain, entry, follow, merkle, witness,
+    audited, canonical, checkpoint, date, domain, entry, follow, merkle, proof, witness,
 };
 
 pub use canonical::{canonical_json, parse_strict, CanonError};

@@ -1616,3 +1616,84 @@ fn money_filters_and_organisation_totals() {
     assert!(cells.contains(&yuan(disbursed.into())), "{cells:?}");
     assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
 }
+
+/// Sets the file input `selector` of the page to `path` (as a person
+/// choosing a file).
+fn choose_file(b: &mut Browser, selector: &str, path: &Path) {
+    let root = b.call("DOM.getDocument", json!({}))["root"]["nodeId"].clone();
+    let node = b.call(
+        "DOM.querySelector",
+        json!({"nodeId": root, "selector": selector}),
+    )["nodeId"]
+        .clone();
+    b.call(
+        "DOM.setFileInputFiles",
+        json!({"files": [path.to_str().unwrap()], "nodeId": node}),
+    );
+}
+
+/// A receipt file (C2SP tlog-proof) and its entry, chosen on the trust
+/// page, are verified in the browser; another entry or a changed one is
+/// a ✗ naming the step.
+#[test]
+fn a_receipt_file_is_verified_in_the_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = testkit::free_addr();
+    let _node = demo(&dir.path().join("data"), addr, &[]);
+    // The proof of seq 30, as `aidledger prove --out` writes it.
+    let note = String::from_utf8(testkit::http_get(addr, "/checkpoint").1).unwrap();
+    let cp = ledger::witness::stated_checkpoint(note.as_bytes()).unwrap();
+    let leaf_of = |seq: u64| {
+        let bytes = testkit::http_get(addr, &format!("/v1/entries?start={seq}&limit=1")).1;
+        ledger::entry::Leaf::from_bytes(bytes.split(|b| *b == b'\n').next().unwrap()).unwrap()
+    };
+    let leaf = leaf_of(30);
+    let path: Vec<ledger::merkle::Hash> = serde_json::from_value(
+        get(
+            addr,
+            &format!("/v1/proof/inclusion?seq=30&size={}", cp.root.size),
+        )["path"]
+            .clone(),
+    )
+    .unwrap();
+    let proof = ledger::proof::TlogProof::of_leaf(&leaf, path, note);
+    let proof_file = dir.path().join("30.tlog-proof");
+    std::fs::write(&proof_file, proof.to_text()).unwrap();
+    let entry_file = dir.path().join("30.entry.json");
+    std::fs::write(&entry_file, serde_json::to_vec(&leaf.entry).unwrap()).unwrap();
+    let other_file = dir.path().join("31.entry.json");
+    std::fs::write(&other_file, serde_json::to_vec(&leaf_of(31).entry).unwrap()).unwrap();
+
+    let mut b = Browser::launch(&dir.path().join("profile"));
+    b.viewport(1280, 900);
+    b.open(&format!("http://{addr}/#/trust"));
+    let check = |b: &mut Browser, entry: &Path| -> (String, Option<String>) {
+        b.eval("delete document.getElementById('proof-result').dataset.result");
+        choose_file(b, "#proof-file", &proof_file);
+        choose_file(b, "#proof-entry", entry);
+        b.eval("document.getElementById('proof-check').click()");
+        b.wait_for("!!document.getElementById('proof-result').dataset.result");
+        let r = b.eval("[document.getElementById('proof-result').dataset.result, document.getElementById('proof-result').dataset.failed ?? null]");
+        (
+            r[0].as_str().unwrap().to_owned(),
+            r[1].as_str().map(str::to_owned),
+        )
+    };
+    assert_eq!(check(&mut b, &entry_file), ("ok".into(), None));
+    let said = b.eval("document.getElementById('proof-result').textContent");
+    assert!(said.as_str().unwrap().contains("第 30 条"), "{said}");
+    assert_eq!(
+        check(&mut b, &other_file),
+        ("fail".into(), Some("inclusion".into()))
+    );
+    let mut changed = leaf.entry.clone();
+    changed.statement.nonce.push('x');
+    let changed_file = dir.path().join("changed.json");
+    std::fs::write(&changed_file, serde_json::to_vec(&changed).unwrap()).unwrap();
+    assert_eq!(
+        check(&mut b, &changed_file),
+        ("fail".into(), Some("signature".into()))
+    );
+    b.screenshot(&shots().join("receipt-file-1280.png"));
+    assert!(b.errors.is_empty(), "console errors: {:?}", b.errors);
+}

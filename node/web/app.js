@@ -886,6 +886,60 @@ async function regionView(code) {
   await Promise.all([code.endsWith("00") ? regionChart(chart, code, parent ? [null, parent] : [null]) : null, needs.ready]);
 }
 
+/** A receipt file (C2SP tlog-proof) and its entry, dropped or chosen,
+ * verified here with nothing fetched. */
+function proofChecker() {
+  const proofInput = h("input", { type: "file", id: "proof-file", accept: ".tlog-proof,text/plain" });
+  const entryInput = h("input", { type: "file", id: "proof-entry", accept: ".json,application/json" });
+  const list = h("ol", { class: "steps", id: "proof-steps" });
+  const result = h("p", { id: "proof-result", role: "status" });
+  const STEPS_FILE = ["format", ...STEPS];
+  async function check(files) {
+    const named = [...files];
+    const proofFile = named.find((f) => f.name.endsWith(".tlog-proof")) || proofInput.files[0];
+    const entryFile = named.find((f) => f.name.endsWith(".json")) || entryInput.files[0];
+    if (!proofFile || !entryFile) {
+      result.textContent = t("proof_need_both");
+      return;
+    }
+    let entry;
+    try {
+      entry = v.entryOf(JSON.parse(await entryFile.text()));
+    } catch (e) {
+      result.textContent = t("proof_bad_entry", e.message);
+      result.dataset.result = "fail";
+      return;
+    }
+    const out = v.verifyTlogProof(await proofFile.text(), entry, anchor);
+    list.replaceChildren(
+      ...STEPS_FILE.map((s) => {
+        const ok = out.steps[s];
+        const mark = ok === "skipped" ? "—" : ok ? "✓" : "✗";
+        return h("li", { dataset: { step: s, ok: String(ok) }, class: ok === false ? "bad" : "good" }, `${mark} `, ok === "skipped" ? t("step_skipped") : t(`step_${s}`));
+      }),
+    );
+    const failed = STEPS_FILE.find((s) => out.steps[s] === false);
+    result.textContent = failed ? `${t("verify_fail", t(`step_${failed}`))} ${t(`fail_${failed}`)}` : t("proof_ok", out.seq, num(out.size));
+    result.dataset.result = failed ? "fail" : "ok";
+    if (failed) result.dataset.failed = failed;
+    else delete result.dataset.failed;
+  }
+  const zone = h(
+    "div",
+    {
+      class: "dropzone",
+      id: "proof-drop",
+      ondragover: (e) => e.preventDefault(),
+      ondrop: (e) => { e.preventDefault(); check(e.dataTransfer.files); },
+    },
+    h("p", {}, t("proof_drop")),
+    h("label", {}, t("proof_file"), " ", proofInput),
+    h("label", {}, t("proof_entry"), " ", entryInput),
+    h("button", { type: "button", id: "proof-check", onclick: () => check([]) }, t("verify")),
+  );
+  return h("section", { "aria-labelledby": "proof-title" }, h("h3", { id: "proof-title" }, t("proof_title")), h("p", {}, t("proof_note")), zone, list, result);
+}
+
 async function trustView() {
   const witnesses = anchor.policy
     ? table(
@@ -911,6 +965,7 @@ async function trustView() {
     h("p", { id: "monitor-state", dataset: { state: monitor.state } }, last ? t("monitor_last", num(last.size), v.hex.encode(last.root)) : t("monitor_none")),
     monitor.extended ? h("p", {}, t("monitor_ok")) : null,
     h("button", { type: "button", onclick: () => { localStorage.removeItem(STORE); go("trust", true); } }, t("monitor_forget")),
+    proofChecker(),
   );
 }
 

@@ -305,3 +305,62 @@ export function checkAudited(answer, auditors, cp, path) {
   if (!agree.length) throw new Error("no note signs these figures");
   return { size, hash, agree, disagree };
 }
+
+// ---- receipts as C2SP tlog-proof files (SPEC §4.2) ------------------------
+
+/** A tlog-proof's parts: the leaf's `logged_at` and `prev` (its extra
+ * line, canonical JSON), the index, the inclusion path and the checkpoint. */
+export function parseTlogProof(text) {
+  const cut = text.indexOf("\n\n");
+  if (cut < 0) throw new Error("no blank line before the checkpoint");
+  const lines = text.slice(0, cut).split("\n");
+  if (lines[0] !== "c2sp.org/tlog-proof@v1") throw new Error("not a c2sp.org/tlog-proof@v1 file");
+  const extraLine = /^extra ([A-Za-z0-9+/=]+)$/.exec(lines[1] || "");
+  if (!extraLine) throw new Error("no extra line (logged_at and prev)");
+  const extraText = new TextDecoder().decode(b64decode(extraLine[1]));
+  const extra = JSON.parse(extraText);
+  if (jcs(extra) !== extraText || Object.keys(extra).join() !== "logged_at,prev") throw new Error("extra is not the canonical JSON of logged_at and prev");
+  const index = /^index (0|[1-9][0-9]*)$/.exec(lines[2] || "");
+  if (!index || !Number.isSafeInteger(Number(index[1]))) throw new Error("no index line");
+  const path = lines.slice(3).map((l) => {
+    const h = b64decode(l);
+    if (h.length !== 32) throw new Error("a proof line is not 32 bytes");
+    return h;
+  });
+  return { extra, index: Number(index[1]), path, checkpoint: text.slice(cut + 2) };
+}
+
+/** The signed entry in what a user has: the entry as submitted, its leaf,
+ * or the node's answer for it. */
+export function entryOf(value) {
+  const e = value?.leaf?.entry ?? value?.entry ?? value;
+  if (typeof e?.signature !== "string" || typeof e?.statement !== "object") throw new Error("not a signed entry");
+  return { signature: e.signature, statement: e.statement };
+}
+
+/**
+ * Verifies a tlog-proof for `entry` against the trust anchor, offline:
+ * the entry's signature, the leaf rebuilt from it and the proof, the
+ * checkpoint's signature, the leaf's inclusion at the index, and with a
+ * policy the witnesses' quorum. Each step true, false or "skipped"; a
+ * step after a failed one is false.
+ */
+export function verifyTlogProof(text, entry, anchor) {
+  const steps = { format: false, signature: false, leaf: false, checkpoint: false, inclusion: false, witnesses: false };
+  let proof, cp;
+  try {
+    proof = parseTlogProof(text);
+    cp = parseCheckpoint(proof.checkpoint);
+    steps.format = true;
+  } catch {
+    return { steps };
+  }
+  steps.signature = entrySignatureOk(entry);
+  const leaf = { entry, logged_at: proof.extra.logged_at, prev: proof.extra.prev, seq: proof.index };
+  const hash = leafHash(utf8.encode(jcs(leaf)));
+  steps.leaf = steps.signature && /^[0-9a-f]{64}$/.test(proof.extra.prev);
+  steps.checkpoint = checkpointSignedBy(cp, anchor.vkey);
+  steps.inclusion = steps.leaf && steps.checkpoint && inclusionOk(proof.index, cp.size, hash, proof.path, cp.root);
+  steps.witnesses = anchor.policy ? steps.checkpoint && quorumMet(anchor.policy, cosigners(cp, anchor.policy)) : "skipped";
+  return { steps, seq: proof.index, size: cp.size };
+}

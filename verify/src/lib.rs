@@ -21,6 +21,8 @@
 //! - [`follow::TileFollower`] reads another copy of a log from its tiles
 //!   through a [`follow::TileSource`] (the source does the I/O): the
 //!   checkpoint and quorum, rollbacks and forks, bundles, hash tiles.
+//! - [`proof`]: receipts as C2SP tlog-proof files (SPEC §4.2), verified
+//!   offline against the entry they are for.
 //! - [`audited`]: auditors' signed notes over the statistics at a size
 //!   (SPEC §4.3).
 //!
@@ -39,6 +41,7 @@ pub mod domain;
 pub mod entry;
 pub mod follow;
 pub mod merkle;
+pub mod proof;
 pub mod tiles;
 pub mod witness;
 

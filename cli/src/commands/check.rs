@@ -233,6 +233,67 @@ fn say_witnesses(stdout: &mut impl Write, names: &[String], policy: bool) -> any
     Ok(())
 }
 
+/// `check-receipt` of a C2SP tlog-proof file (SPEC §4.2): it needs the
+/// entry, and checks it offline step by step, naming the step that fails.
+fn check_proof_file(
+    bytes: &[u8],
+    path: &Path,
+    entry: Option<&Path>,
+    verifier: &CheckpointVerifier,
+    (policy, with_policy): (&audit::Trust, bool),
+    stdout: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let entry_path = entry.ok_or_else(|| anyhow::anyhow!("{}", t!("receipt.proof_needs_entry")))?;
+    let failed = |step: &str, why: String| -> anyhow::Error {
+        Failed(
+            t!(
+                "receipt.proof_failed",
+                file = path.display().to_string(),
+                step = step,
+                error = why
+            )
+            .into_owned(),
+        )
+        .into()
+    };
+    let text = std::str::from_utf8(bytes).map_err(|_| failed("format", "not UTF-8".into()))?;
+    let proof =
+        ledger::proof::TlogProof::parse(text).map_err(|e| failed(e.step(), e.to_string()))?;
+    // The entry as submitted, its leaf, or the node's answer for it.
+    let value: Value = serde_json::from_slice(&read_input(entry_path)?)
+        .with_context(|| t!("receipt.entry_not_json"))?;
+    let value = value.get("leaf").cloned().unwrap_or(value);
+    let value = value.get("entry").cloned().unwrap_or(value);
+    let signed = ledger::entry::SignedEntry::from_value(value)
+        .map_err(|e| failed("signature", format!("{}: {e}", entry_path.display())))?;
+    let (cp, leaf) = proof
+        .verify(&signed, verifier)
+        .map_err(|e| failed(e.step(), e.to_string()))?;
+    let witnesses = policy
+        .check_witnessed(proof.checkpoint.as_bytes())
+        .map_err(|e| failed("witnesses", e.to_string()))?
+        .1;
+    let st = &leaf.entry.statement;
+    writeln!(
+        stdout,
+        "{}",
+        t!(
+            "receipt.one",
+            seq = leaf.seq,
+            what = t!(
+                "receipt.what",
+                kind = st.kind.as_str(),
+                issuer = st.issuer.as_str()
+            ),
+            size = cp.root.size,
+            root = cli::finding::short(&cp.root.hash),
+            origin = verifier.origin()
+        )
+    )?;
+    say_witnesses(stdout, &witnesses, with_policy)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(crate) fn check_receipt(
     CheckReceiptArgs {
         vkey,
@@ -246,6 +307,17 @@ pub(crate) fn check_receipt(
         .map_err(|e| anyhow::anyhow!("{}", t!("trust.bad_vkey", vkey = vkey, error = e)))?;
     let policy = trust(verifier.clone(), &witnessed)?;
     let bytes = read_input(&receipt)?;
+    if bytes.starts_with(ledger::proof::HEADER.as_bytes()) {
+        let with_policy = witnessed.policy.is_some();
+        return check_proof_file(
+            &bytes,
+            &receipt,
+            entry.as_deref(),
+            &verifier,
+            (&policy, with_policy),
+            stdout,
+        );
+    }
     // One receipt (JSON), or the NDJSON that `submit` and `import --receipts` write.
     let receipts: Vec<Receipt> = match serde_json::from_slice::<Receipt>(&bytes) {
         Ok(r) => vec![r],
@@ -333,10 +405,13 @@ pub(crate) fn prove(
         node,
         vkey,
         seq,
+        seq_flag,
+        out,
         witnessed,
     }: ProveArgs,
     stdout: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
+    let seq = seq.or(seq_flag).expect("clap requires one");
     let client = NodeClient::new(&node.node);
     let verifier = cli::trusted_verifier(&client, vkey.vkey, vkey.genesis)?;
     let note = client.checkpoint()?;
@@ -345,6 +420,34 @@ pub(crate) fn prove(
     cp.root
         .verify_inclusion(&leaf, seq, &path)
         .map_err(|e| Failed(t!("prove.bad_proof", seq = seq, error = e).into_owned()))?;
+    if let Some(out) = out {
+        // The leaf for its time and `prev`; the file is checked as anyone
+        // would check it before it is written.
+        let bytes = client.get(&format!("/v1/entries?start={seq}&limit=1"))?;
+        let line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+        let stored = ledger::entry::Leaf::from_bytes(line)
+            .ok()
+            .filter(|l| l.seq == seq && ledger::merkle::leaf_hash(line) == leaf)
+            .ok_or_else(|| Failed(t!("prove.leaf_differs", seq = seq).into_owned()))?;
+        let note = String::from_utf8(note).expect("a verified note is UTF-8");
+        let proof = ledger::proof::TlogProof::of_leaf(&stored, path, note);
+        proof
+            .verify(&stored.entry, &verifier)
+            .map_err(|e| Failed(t!("prove.bad_proof", seq = seq, error = e).into_owned()))?;
+        write_durably(&out, proof.to_text().as_bytes())
+            .with_context(|| format!("writing {}", out.display()))?;
+        writeln!(
+            stdout,
+            "{}",
+            t!(
+                "prove.wrote",
+                path = out.display().to_string(),
+                seq = seq,
+                size = cp.root.size
+            )
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let proof = serde_json::json!({
         "seq": seq, "size": cp.root.size, "leaf_hash": leaf, "path": path,
         "checkpoint": String::from_utf8_lossy(&note),

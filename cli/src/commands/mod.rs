@@ -244,6 +244,7 @@ pub(crate) fn submit(
         vkey,
         witnessed,
         wait,
+        proofs_dir,
         file,
     }: SubmitArgs,
     stdout: &mut impl Write,
@@ -259,10 +260,19 @@ pub(crate) fn submit(
     if trust.policy.is_some() {
         witnessed_receipts(&client, &trust, &mut outcomes, Duration::from_secs(wait))?;
     }
+    let proofs = proofs_dir
+        .as_deref()
+        .map(receipt::ProofsDir::create)
+        .transpose()?;
     let mut refused = 0;
     for (i, o) in outcomes.iter().enumerate() {
         match o {
-            Ok(r) => writeln!(stdout, "{}", serde_json::to_string(r)?)?,
+            Ok(r) => {
+                if let Some(dir) = &proofs {
+                    dir.write(r)?;
+                }
+                writeln!(stdout, "{}", serde_json::to_string(r)?)?
+            }
             Err(e) => {
                 refused += 1;
                 let message = i18n::coded(e);

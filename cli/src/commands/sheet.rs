@@ -35,6 +35,7 @@ pub(crate) fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
         witnessed,
         wait,
         receipts,
+        proofs_dir,
         file,
     } = args;
     let key = keyfile::read(&key)?;
@@ -87,6 +88,10 @@ pub(crate) fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
         .map(|p| std::fs::File::create(&p).with_context(|| t!("io.creating", path = p.display())))
         .transpose()?
         .map(std::io::BufWriter::new);
+    let proofs = proofs_dir
+        .filter(|_| !dry_run)
+        .map(|d| receipt::ProofsDir::create(&d))
+        .transpose()?;
     let stop = interrupt_flag()?;
     let started = std::time::Instant::now();
     let bar = progress(0, &t!("progress.importing"));
@@ -113,6 +118,9 @@ pub(crate) fn import_csv(args: ImportArgs) -> anyhow::Result<ExitCode> {
                 let mut line = serde_json::to_vec(r)?;
                 line.push(b'\n');
                 out.write_all(&line)?;
+            }
+            if let Some(dir) = &proofs {
+                dir.write(r)?;
             }
             Ok(())
         },
