@@ -78,6 +78,10 @@ enum Command {
         /// Seconds between two rounds of following.
         #[arg(long, default_value_t = 1.0)]
         interval: f64,
+        /// The auditors whose signed statistics the mirror takes, serves
+        /// and names in its page (SPEC §4.3): `name vkey` lines.
+        #[arg(long, value_name = "FILE")]
+        auditors: Option<PathBuf>,
         #[command(flatten)]
         conn: ConnArgs,
     },
@@ -285,12 +289,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             primary,
             interval,
+            auditors,
             conn,
         } => node::run::mirror(node::run::MirrorRun {
             data,
             listen,
             limits: conn.limits()?,
             vkey,
+            auditors,
             config: node::mirror::MirrorConfig {
                 primary: Some(primary.unwrap_or_else(|| from.clone())),
                 from,

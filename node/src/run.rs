@@ -163,6 +163,9 @@ pub struct MirrorRun {
     pub vkey: String,
     /// What to follow and how.
     pub config: MirrorConfig,
+    /// The auditors whose signed statistics the mirror takes, serves and
+    /// names in its page (`--auditors`).
+    pub auditors: Option<PathBuf>,
 }
 
 /// Opens the mirror's store, starts following and serves until Ctrl-C or
@@ -174,6 +177,7 @@ pub fn mirror(run: MirrorRun) -> anyhow::Result<()> {
         limits,
         vkey,
         mut config,
+        auditors,
     } = run;
     if let Some(text) = &config.policy_text {
         config.policy = Some(ledger::witness::Policy::parse(text).context("--policy")?);
@@ -184,7 +188,25 @@ pub fn mirror(run: MirrorRun) -> anyhow::Result<()> {
             .with_context(|| format!("opening the store in {}", data.display()))?,
     )
     .context("the store failed its checks at open; not serving it")?;
-    let node = Node::mirror(log, &vkey, String::new(), config)?;
+    let origin = CheckpointVerifier::from_vkey(&vkey)?.origin().to_owned();
+    let audited = auditors
+        .map(|path| {
+            let list = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            crate::audited::Audited::open(&list, &data, &origin, &log)
+                .with_context(|| format!("the auditors in {}", path.display()))
+        })
+        .transpose()?;
+    let anchor = crate::page::Anchor {
+        vkey: vkey.clone(),
+        policy: config.policy_text.clone(),
+        contact: None,
+        auditors: audited.as_ref().map(|a| a.list.clone()),
+    };
+    let mut node = Node::mirror(log, &vkey, String::new(), config)?.with_anchor(&anchor);
+    if let Some(audited) = audited {
+        node = node.with_auditors(audited);
+    }
     serve_http(node, &listen, limits, "aidledger-node mirror")
 }
 

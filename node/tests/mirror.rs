@@ -27,12 +27,23 @@ fn demo(data: &Path, addr: SocketAddr) -> testkit::Killed {
 
 /// `aidledger-node mirror` following `from`, on a free port.
 fn mirror_of(from: &str, vkey: &str, data: &Path) -> (SocketAddr, testkit::Killed) {
+    mirror_with(from, vkey, data, &[])
+}
+
+/// As [`mirror_of`], with `extra` flags.
+fn mirror_with(
+    from: &str,
+    vkey: &str,
+    data: &Path,
+    extra: &[&str],
+) -> (SocketAddr, testkit::Killed) {
     let addr = testkit::free_addr();
     let child = testkit::Killed(testkit::spawn_listening(
         node_bin()
             .args(["mirror", "--from", from, "--vkey", vkey])
             .args(["--data", data.to_str().unwrap()])
             .args(["--listen", &addr.to_string(), "--interval", "0.1"])
+            .args(extra)
             .stderr(Stdio::null()),
     ));
     (addr, child)
@@ -65,7 +76,14 @@ fn a_mirror_follows_serves_and_stops_on_a_fork() {
         .unwrap()
         .to_owned();
     let from = format!("http://{primary}");
-    let (mirror, _m) = mirror_of(&from, &vkey, &dir.path().join("mirror"));
+    // The demo's auditors, named by the mirror's page as by the primary's.
+    let auditors = primary_data.join("auditors").join("list");
+    let (mirror, _m) = mirror_with(
+        &from,
+        &vkey,
+        &dir.path().join("mirror"),
+        &["--auditors", auditors.to_str().unwrap()],
+    );
     let n = size(primary);
     until("the mirror to catch up", || size(mirror) == n);
     for path in [
