@@ -19,6 +19,9 @@ GARAGE=$(bash scripts/garage.sh)
 export GARAGE
 # The CLI's IATI export is validated against the 2.03 XSD with xmllint.
 command -v xmllint >/dev/null || install_missing libxml2-utils
+# A three-member etcd cluster on loopback for the writer's lock (SPEC §8):
+# Debian's etcd-server (3.4), its v3 JSON gateway on each client port.
+command -v etcd >/dev/null || install_missing etcd-server
 # The repository carries its own copy of the contract (docs/SPEC.md); say so
 # when the shared copy has moved on (its changelog is the last section).
 if [ -f ../shared/SPEC.md ] && ! cmp -s ../shared/SPEC.md docs/SPEC.md; then

@@ -26,6 +26,7 @@ mod error;
 mod fair;
 mod health;
 mod lists;
+pub mod lock;
 mod metrics;
 pub mod mirror;
 pub mod page;

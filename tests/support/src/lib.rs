@@ -6,6 +6,8 @@
 
 #[cfg(feature = "cdp")]
 pub mod cdp;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 #[cfg(feature = "fuzz")]
 pub mod fuzz;
 #[cfg(feature = "garage")]
