@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::{Checkpoint, CheckpointVerifier};
 use crate::entry::{Leaf, SignedEntry};
 use crate::merkle::{leaf_hash, Hash};
+use crate::witness::{is_decimal, proof_lines};
 
 /// The first line of a tlog-proof.
 pub const HEADER: &str = "c2sp.org/tlog-proof@v1";
@@ -125,21 +126,10 @@ impl TlogProof {
         let index = lines
             .next()
             .and_then(|l| l.strip_prefix("index "))
-            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-            .filter(|n| n.len() == 1 || !n.starts_with('0'))
+            .filter(|n| is_decimal(n))
             .and_then(|n| n.parse().ok())
             .ok_or_else(|| bad("no index line with a decimal index"))?;
-        let path = lines
-            .map(|l| {
-                let raw = BASE64_STANDARD
-                    .decode(l)
-                    .map_err(|_| bad("a proof line is not base64"))?;
-                let raw: [u8; 32] = raw
-                    .try_into()
-                    .map_err(|_| bad("a proof line is not 32 bytes"))?;
-                Ok(Hash::new(raw))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let path = proof_lines(lines).map_err(bad)?;
         if !checkpoint.ends_with('\n') {
             return Err(bad("the checkpoint does not end in a newline"));
         }

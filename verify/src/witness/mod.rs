@@ -289,20 +289,7 @@ impl AddCheckpoint {
             .filter(|n| is_decimal(n))
             .and_then(|n| n.parse::<u64>().ok())
             .ok_or_else(|| bad("the first line is not `old <size>`"))?;
-        let proof = lines
-            .map(|l| {
-                let raw = BASE64_STANDARD
-                    .decode(l)
-                    .map_err(|_| bad("a proof line is not base64"))?;
-                let raw: [u8; 32] = raw
-                    .try_into()
-                    .map_err(|_| bad("a proof line is not a 32-byte hash"))?;
-                Ok(Hash::new(raw))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if proof.len() > MAX_PROOF_LINES {
-            return Err(bad("more than 63 proof lines"));
-        }
+        let proof = proof_lines(lines).map_err(bad)?;
         Ok(AddCheckpoint {
             old,
             proof,
@@ -402,7 +389,30 @@ impl AddCheckpoint {
 }
 
 /// `s` is a decimal with no leading zeroes (`0` alone allowed).
-fn is_decimal(s: &str) -> bool {
+/// Proof lines as C2SP's notes write them: up to [`MAX_PROOF_LINES`]
+/// hashes, one standard-base64 SHA-256 a line (a tlog-witness request's,
+/// a tlog-proof's).
+pub(crate) fn proof_lines<'a>(
+    lines: impl Iterator<Item = &'a str>,
+) -> Result<Vec<Hash>, &'static str> {
+    let mut out = Vec::new();
+    for l in lines {
+        if out.len() == MAX_PROOF_LINES {
+            return Err("more than 63 proof lines");
+        }
+        let raw = BASE64_STANDARD
+            .decode(l)
+            .map_err(|_| "a proof line is not base64")?;
+        let raw: [u8; 32] = raw
+            .try_into()
+            .map_err(|_| "a proof line is not a 32-byte hash")?;
+        out.push(Hash::new(raw));
+    }
+    Ok(out)
+}
+
+/// A decimal number as C2SP writes one: digits, no leading zero.
+pub(crate) fn is_decimal(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'))
 }
 
