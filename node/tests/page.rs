@@ -25,6 +25,20 @@ fn demo(data: &Path, addr: SocketAddr, args: &[&str]) -> testkit::Killed {
     )
 }
 
+/// Every item of a paged list, following `next_cursor` (`path` has a query).
+fn get_all(addr: SocketAddr, path: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = get(addr, &format!("{path}{cursor}"));
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => return items,
+        }
+    }
+}
+
 fn get(addr: SocketAddr, path: &str) -> Value {
     let (status, body) = testkit::http_get(addr, path);
     assert_eq!(status, 200, "{path}");
@@ -1452,22 +1466,7 @@ fn tables_download_as_csv_and_json_and_wide_ones_say_they_scroll() {
     };
     // A paged list: every page, not the one shown (20 a page).
     b.go("#/index/kind/disbursement");
-    let all = {
-        let mut items = Vec::new();
-        let mut cursor = String::new();
-        loop {
-            let page = get(
-                addr,
-                &format!("/v1/index/kind/disbursement?limit=1000{cursor}"),
-            );
-            items.extend(page["items"].as_array().unwrap().iter().cloned());
-            match page["next_cursor"].as_str() {
-                Some(c) => cursor = format!("&cursor={c}"),
-                None => break,
-            }
-        }
-        items
-    };
+    let all = get_all(addr, "/v1/index/kind/disbursement?limit=1000");
     let json_file: Vec<Value> =
         serde_json::from_slice(&fetch(&mut b, 1, "aidledger-index-kind-disbursement.json"))
             .unwrap();
@@ -1555,19 +1554,10 @@ fn money_filters_and_organisation_totals() {
     }
     // What the table shows is what the API answers for the same filter,
     // and every row meets it.
-    let mut want = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let page = get(
-            addr,
-            &format!("/v1/money?limit=1000&from=2026-03-01&to=2026-04-30&min=100050&region=321181&issuer={charity}&kind=disbursement{cursor}"),
-        );
-        want.extend(page["items"].as_array().unwrap().iter().cloned());
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => break,
-        }
-    }
+    let want = get_all(
+        addr,
+        &format!("/v1/money?limit=1000&from=2026-03-01&to=2026-04-30&min=100050&region=321181&issuer={charity}&kind=disbursement"),
+    );
     assert!(!want.is_empty());
     for e in &want {
         let date = e["date"].as_str().unwrap();
