@@ -18,6 +18,9 @@ pub struct ApiError {
     pub message: String,
     /// The ids and numbers of a refusal.
     pub detail: Option<Detail>,
+    /// Answered `307 Temporary Redirect` to this URL instead of the code's
+    /// status: a standby's answer to a submission, naming the writer.
+    pub redirect: Option<String>,
 }
 
 impl ApiError {
@@ -27,6 +30,7 @@ impl ApiError {
             code,
             message: message.into(),
             detail: None,
+            redirect: None,
         }
     }
     /// An error with `code` about `detail`, said in English as the message.
@@ -35,6 +39,7 @@ impl ApiError {
             code,
             message: detail.to_string(),
             detail: Some(detail),
+            redirect: None,
         }
     }
     /// `not_found` of the `thing` (`entry`, `org`, `fund`, …) with `id`.
@@ -80,12 +85,21 @@ impl From<Refusal> for ApiError {
             code: r.code,
             message: r.message,
             detail: r.detail,
+            redirect: None,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status(), Json(self.body())).into_response()
+        match &self.redirect {
+            Some(to) => (
+                StatusCode::TEMPORARY_REDIRECT,
+                [(axum::http::header::LOCATION, to.clone())],
+                Json(self.body()),
+            )
+                .into_response(),
+            None => (self.status(), Json(self.body())).into_response(),
+        }
     }
 }

@@ -75,6 +75,10 @@ pub(crate) async fn healthz(State(node): State<Node>) -> Response {
         let (line, bad) = r.health(node.shared.published_size());
         note(if bad { Health::Stopped } else { Health::Ok }, line);
     }
+    if let Some(lock) = &node.shared.lock {
+        let (line, bad) = lock.health();
+        note(if bad { Health::Stopped } else { Health::Ok }, line);
+    }
     let mut body = format!("{}\n", state.as_str());
     for line in lines {
         body.push_str(&line);

@@ -36,6 +36,7 @@ pub mod replicate;
 pub mod run;
 mod sequencer;
 pub mod serve;
+pub mod standby;
 mod submit;
 mod tiles;
 mod witnesses;
@@ -67,6 +68,10 @@ pub(crate) struct Shared {
     pub(crate) witnessing: Option<witnesses::Witnessing>,
     /// With `--replicate`: the copy in object storage.
     pub(crate) replication: std::sync::OnceLock<Arc<replicate::Replication>>,
+    /// With `--lock`: the writer's right in etcd (SPEC §8). The sequencer
+    /// then hands its checkpoints to it, and replication publishes each in
+    /// `checkpoint` once etcd holds it.
+    pub(crate) lock: Option<Arc<standby::WriterLock>>,
 }
 
 impl Shared {
@@ -78,6 +83,15 @@ impl Shared {
             None => Some(self.checkpoint.read().expect("checkpoint lock").clone())
                 .filter(|c| !c.is_empty()),
             Some(w) => w.latest.read().expect("witnessed lock").clone(),
+        }
+    }
+
+    /// The checkpoint replication copies next: the published one, or with
+    /// a lock the newest signed one (published once etcd holds it).
+    pub(crate) fn to_replicate(&self) -> Option<String> {
+        match &self.lock {
+            Some(lock) => lock.newest_signed(),
+            None => self.published_checkpoint(),
         }
     }
 
@@ -96,12 +110,14 @@ impl Shared {
     }
 }
 
-/// What a node is. (A standby, which follows like a mirror and takes over
-/// as the writer, will be a third.)
+/// What a node is.
 #[derive(Clone)]
 enum Role {
     /// The writer: entries go to its sequencer through the queue.
     Primary(Queue),
+    /// Under the writer's lock (SPEC §8): a standby until it wins the lock
+    /// and catches up, then the writer (the queue is set).
+    Locked(Arc<std::sync::OnceLock<Queue>>),
     /// A read mirror: submissions are refused, naming the primary that
     /// takes them.
     Mirror {
@@ -199,6 +215,7 @@ impl Node {
             metrics: Default::default(),
             witnessing: witnesses.map(witnesses::Witnessing::new),
             replication: std::sync::OnceLock::new(),
+            lock: None,
         });
         if shared.witnessing.is_some() {
             witnesses::start(log.clone(), Arc::downgrade(&shared));
@@ -247,6 +264,7 @@ impl Node {
             metrics: Default::default(),
             witnessing: None,
             replication: std::sync::OnceLock::new(),
+            lock: None,
         });
         let page = page::html(&page::Anchor {
             vkey: vkey.to_owned(),
@@ -268,6 +286,80 @@ impl Node {
             large_reads: large_reads(),
             audited: None,
         })
+    }
+
+    /// A node under the writer's lock (SPEC §8, see [`standby`]): it serves
+    /// `log` as a standby, following the checkpoint in etcd from the bucket,
+    /// and becomes the writer once it wins the lock and has caught up.
+    /// `follow` and `replica` are two clients of the same bucket: the
+    /// standby reads with the first, the writer copies with the second.
+    /// Returns the node and where its sequencer thread will be.
+    pub fn locked(
+        log: Log<RocksBackend>,
+        signer: CheckpointSigner,
+        lock: standby::LockConfig,
+        (follow, replica): (replicate::Replica, replicate::Replica),
+        replicate_interval: Duration,
+    ) -> (Node, standby::Sequencer) {
+        no_huge_pages();
+        let lock = Arc::new(standby::WriterLock::new(lock));
+        let verifier = ledger::checkpoint::CheckpointVerifier::from_vkey(&signer.vkey())
+            .expect("a signer's own vkey verifies");
+        let log = Arc::new(RwLock::new(log));
+        let shared = Arc::new(Shared {
+            origin: signer.origin().to_owned(),
+            vkey: signer.vkey(),
+            signer: Some(signer),
+            halted: std::sync::OnceLock::new(),
+            checkpoint: RwLock::new(String::new()),
+            metrics: Default::default(),
+            witnessing: None,
+            replication: std::sync::OnceLock::new(),
+            lock: Some(lock.clone()),
+        });
+        let page = page::html(&page::Anchor {
+            vkey: shared.vkey.clone(),
+            policy: None,
+            contact: None,
+            auditors: None,
+        })
+        .into();
+        let queue = Arc::new(std::sync::OnceLock::new());
+        let sequencer = standby::Sequencer::new(lock.clone());
+        let follower = ledger::follow::TileFollower::new(
+            mirror::Source::Locked(
+                lock.etcd.clone(),
+                replicate::ReplicaSource::new(follow),
+            ),
+            verifier,
+            None,
+        );
+        standby::start(
+            log.clone(),
+            Arc::downgrade(&shared),
+            lock,
+            follower,
+            standby::Promotion {
+                queue: queue.clone(),
+                sequencer: sequencer.clone(),
+                replica,
+                interval: replicate_interval,
+            },
+        );
+        (
+            Node {
+                log,
+                shared,
+                role: Role::Locked(queue),
+                page,
+                writes: admission::WriteAdmission::new(0),
+                checks: check_pool(),
+                standing: Arc::default(),
+                large_reads: large_reads(),
+                audited: None,
+            },
+            sequencer,
+        )
     }
 
     /// Starts copying the log to object storage (see [`replicate`]); the
@@ -311,6 +403,13 @@ impl Node {
     async fn sequence(&self, entries: Vec<Submitted>) -> Result<Committed, ApiError> {
         let queue = match &self.role {
             Role::Primary(queue) => queue,
+            Role::Locked(queue) => {
+                let lock = self.shared.lock.as_ref().expect("a locked node has its lock");
+                match queue.get() {
+                    Some(queue) if lock.holds() => queue,
+                    _ => return Err(standby::not_writing(lock)),
+                }
+            }
             Role::Mirror { primary } => {
                 let to = primary.as_deref().unwrap_or("the primary node");
                 return Err(ApiError::new(
@@ -635,6 +734,9 @@ async fn metrics(State(node): State<Node>) -> Result<Response, ApiError> {
                 }
                 if let Some(rep) = shared.replication.get() {
                     rep.register(r, shared.published_size());
+                }
+                if let Some(lock) = &shared.lock {
+                    lock.register(r);
                 }
             }))
         })

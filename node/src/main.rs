@@ -34,6 +34,21 @@ enum Command {
         #[command(flatten)]
         serve: ServeArgs,
     },
+    /// Serve as a standby under the writer's lock (SPEC §8): follow the log
+    /// from the bucket up to the checkpoint in etcd, serve reads, send
+    /// submitters to the writer, and take over as the writer when its lease
+    /// lapses. The same as `serve` with --lock (which needs --replicate and
+    /// --ack-after-replication), named for what it starts as.
+    Standby {
+        /// Data directory (created if missing): the standby's store.
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+        /// The log's origin line and checkpoint key name (the writer's).
+        #[arg(long)]
+        origin: String,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
     /// Rebuild the derived state of the ledger in DATA from its leaves (after
     /// an upgrade that changed the state's format; the node is stopped).
     Reindex {
@@ -122,6 +137,33 @@ struct ServeArgs {
     page: PageArgs,
     #[command(flatten)]
     replicate: ReplicateArgs,
+    #[command(flatten)]
+    lock: LockArgs,
+}
+
+/// The writer's lock in etcd (SPEC §8).
+#[derive(clap::Args)]
+struct LockArgs {
+    /// Write only while holding the writer's lock in etcd:
+    /// etcd://HOST:PORT[,HOST:PORT…]/PREFIX. Until it wins the lock the node
+    /// is a standby. Needs --replicate and --ack-after-replication.
+    #[arg(long, value_name = "URL", requires = "ack_after_replication")]
+    lock: Option<String>,
+    /// Seconds the writer's lease lives without a keep-alive: how long a
+    /// dead writer holds the others back.
+    #[arg(long, default_value_t = 10.0)]
+    lock_ttl: f64,
+    /// Seconds between two looks of a standby at etcd and the bucket.
+    #[arg(long, default_value_t = 0.5)]
+    standby_interval: f64,
+    /// This node's URL for clients, named in the lock and sent to
+    /// submitters by the standbys [default: http://LISTEN].
+    #[arg(long, value_name = "URL")]
+    advertise: Option<String>,
+    /// The node's key file [default: DATA/node.key, created if missing];
+    /// every node under one lock signs with the same key.
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
 }
 
 /// Copying the log to object storage.
@@ -276,6 +318,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             origin,
             serve: args,
         } => node::run::serve(args.config(data, origin, false)?),
+        Command::Standby {
+            data,
+            origin,
+            serve: args,
+        } => {
+            let config = args.config(data, origin, false)?;
+            anyhow::ensure!(
+                config.lock.is_some(),
+                "a standby needs --lock etcd://HOST:PORT/PREFIX"
+            );
+            node::run::serve(config)
+        }
         Command::Demo {
             data,
             origin,
@@ -348,7 +402,21 @@ impl ServeArgs {
             witnesses,
             page,
             replicate,
+            lock,
         } = self;
+        let key = lock.key.clone();
+        let lock = match &lock.lock {
+            None => None,
+            Some(url) => Some(node::standby::LockConfig {
+                url: node::lock::LockUrl::parse(url)?,
+                name: lock
+                    .advertise
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{listen}")),
+                ttl: seconds(lock.lock_ttl, "--lock-ttl")?,
+                interval: seconds(lock.standby_interval, "--standby-interval")?,
+            }),
+        };
         let replicate = match replicate.replicate {
             Some(url) => Some(node::run::ReplicateConfig {
                 url,
@@ -369,6 +437,8 @@ impl ServeArgs {
             auditors: page.auditors,
             replicate,
             demo,
+            key,
+            lock,
         })
     }
 }

@@ -43,7 +43,7 @@ pub struct MirrorConfig {
 }
 
 /// Why a round did not bring the mirror up to the checkpoint.
-enum Stop {
+pub(crate) enum Stop {
     /// The source is unreachable or not ready, or this mirror's own store
     /// failed: try again next round.
     Retry(String),
@@ -109,11 +109,14 @@ pub(crate) fn start(
 }
 
 /// Where the tiles are read from.
-enum Source {
+pub(crate) enum Source {
     /// A plain HTTP(S) base URL.
     Http(ureq::Agent, String),
     /// An S3 bucket and prefix.
     S3(ReplicaSource),
+    /// A standby's: the checkpoint etcd holds (the bucket's until etcd
+    /// holds one), the tiles from the bucket (SPEC §8).
+    Locked(crate::lock::Etcd, ReplicaSource),
 }
 
 impl Source {
@@ -155,25 +158,30 @@ impl TileSource for Source {
         match self {
             Source::Http(agent, base) => http_get(agent, base, "checkpoint"),
             Source::S3(bucket) => bucket.checkpoint(),
+            Source::Locked(etcd, bucket) => match etcd.checkpoint() {
+                Ok(Some(note)) => Ok(note.into_bytes()),
+                Ok(None) => bucket.checkpoint(),
+                Err(e) => Err(e.to_string()),
+            },
         }
     }
 
     fn tile(&self, t: &TilePath) -> Result<Vec<u8>, String> {
         match self {
             Source::Http(agent, base) => http_get(agent, base, &t.to_string()),
-            Source::S3(bucket) => bucket.tile(t),
+            Source::S3(bucket) | Source::Locked(_, bucket) => bucket.tile(t),
         }
     }
 
     fn tiles(&self, ts: &[TilePath]) -> Vec<Result<Vec<u8>, String>> {
         match self {
             Source::Http(..) => ts.iter().map(|t| self.tile(t)).collect(),
-            Source::S3(bucket) => bucket.tiles(ts),
+            Source::S3(bucket) | Source::Locked(_, bucket) => bucket.tiles(ts),
         }
     }
 }
 
-fn round(
+pub(crate) fn round(
     log: &SharedLog,
     shared: &Arc<Shared>,
     follower: &TileFollower<Source>,

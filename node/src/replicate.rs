@@ -48,6 +48,9 @@ pub enum ReplicaError {
         /// The object's path under the prefix.
         path: String,
     },
+    /// This node lost the writer's lock (SPEC §8).
+    #[error("the writer's lock is lost: {0}; nothing more is copied or acknowledged")]
+    Lock(String),
     /// The bucket's checkpoint is not one of this log's.
     #[error(
         "the bucket's checkpoint is not this log's: {0}; replication stopped, nothing overwritten"
@@ -265,14 +268,19 @@ impl Replica {
         }
     }
 
-    /// Copies what growing the tree from `from` to the checkpoint `note`
-    /// adds (every new tile and bundle, from `log`), all at once, then the
-    /// checkpoint once every one of them is there.
-    pub async fn push(&self, log: &SharedLog, from: u64, note: &str) -> Result<u64, ReplicaError> {
-        let size = ledger::witness::stated_checkpoint(note.as_bytes())
-            .ok_or_else(|| ReplicaError::Config("the node's checkpoint does not parse".into()))?
-            .root
-            .size;
+    /// Copies what growing the tree from `from` to `size` adds (every new
+    /// tile and bundle, from `log`), all at once. Objects already there are
+    /// left alone when they hold the same bytes and refused when not; with
+    /// `overwrite` (a writer under the lock, SPEC §8) they are replaced:
+    /// every tile added holds a leaf past what etcd vouches for, so what is
+    /// there was left by a writer that lost the lock and acknowledged none of it.
+    pub async fn push_tiles(
+        &self,
+        log: &SharedLog,
+        from: u64,
+        size: u64,
+        overwrite: bool,
+    ) -> Result<(), ReplicaError> {
         let mut writes = tokio::task::JoinSet::new();
         for t in tiles::added(from, size) {
             let bytes = {
@@ -280,10 +288,16 @@ impl Replica {
                 tiles::content(&log, &t).map_err(|e| ReplicaError::Storage(format!("{t}: {e}")))?
             };
             let replica = self.clone();
-            writes.spawn(async move { replica.put_new(&t.to_string(), bytes, t.is_full()).await });
+            writes.spawn(async move {
+                if overwrite {
+                    replica.put(&t.to_string(), bytes, t.is_full()).await
+                } else {
+                    replica.put_new(&t.to_string(), bytes, t.is_full()).await
+                }
+            });
         }
-        // Every write finishes (or fails) before the checkpoint goes out;
-        // a difference is reported before a mere failure.
+        // Every write finishes (or fails) before the caller goes on to the
+        // checkpoint; a difference is reported before a mere failure.
         let mut failed = None;
         while let Some(done) = writes.join_next().await {
             match done.expect("a tile write task") {
@@ -294,12 +308,7 @@ impl Replica {
                 }
             }
         }
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        self.put("checkpoint", note.as_bytes().to_vec(), false)
-            .await?;
-        Ok(size)
+        failed.map_or(Ok(()), Err)
     }
 }
 
@@ -521,46 +530,83 @@ fn run(log: SharedLog, shared: Weak<Shared>, r: Arc<Replication>, from: Result<u
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        let note = shared.published_checkpoint();
-        drop(shared);
+        let lock = shared.lock.clone();
+        let note = shared.to_replicate();
         let size = note
             .as_deref()
             .and_then(|n| ledger::witness::stated_checkpoint(n.as_bytes()))
             .map_or(0, |c| c.root.size);
-        if size > done {
-            r.progress
-                .lock()
-                .expect("progress lock")
-                .behind_since
-                .get_or_insert_with(Instant::now);
-            match runtime.block_on(
-                r.replica
-                    .push(&log, done, note.as_deref().unwrap_or_default()),
-            ) {
-                Ok(size) => {
-                    done = size;
-                    backoff = r.interval;
-                    let mut p = r.progress.lock().expect("progress lock");
-                    p.size = size;
-                    p.failing = None;
-                    p.behind_since = None;
-                    drop(p);
-                    r.replicated.send_replace((size, false));
-                }
-                Err(e @ (ReplicaError::Differs { .. } | ReplicaError::Foreign(_))) => {
-                    return stop(e)
-                }
-                Err(e) => {
-                    tracing::warn!(replica = r.replica.url(), "{e}; retrying");
-                    r.progress.lock().expect("progress lock").failing = Some(e.to_string());
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                    continue;
-                }
-            }
+        if let Some(why) = lock.as_ref().and_then(|l| l.lost()) {
+            return stop(ReplicaError::Lock(why.to_owned()));
+        }
+        if size <= done {
+            drop(shared);
+            r.wait();
             continue;
         }
-        r.wait();
+        if lock.as_ref().is_some_and(|l| !l.holds()) {
+            // Paused past the lease, or etcd unreachable: nothing is written
+            // to the bucket until a keep-alive vouches for the lease again.
+            drop(shared);
+            r.progress.lock().expect("progress lock").failing =
+                Some("the writer's lease is not confirmed".into());
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        }
+        let note = note.unwrap_or_default();
+        r.progress
+            .lock()
+            .expect("progress lock")
+            .behind_since
+            .get_or_insert_with(Instant::now);
+        let pushed = runtime
+            .block_on(r.replica.push_tiles(&log, done, size, lock.is_some()))
+            .and_then(|()| match &lock {
+                None => Ok(()),
+                // The tiles are in the bucket: etcd's checkpoint is
+                // replaced before the bucket's, and only then published.
+                Some(lock) => match lock.replace(&note) {
+                    Ok(true) => {
+                        *shared.checkpoint.write().expect("checkpoint lock") = note.clone();
+                        Ok(())
+                    }
+                    Ok(false) => {
+                        let why = "etcd's checkpoint is not the one this writer last wrote, \
+                                   or the lease is gone: another writer exists";
+                        lock.lose(why.into());
+                        Err(ReplicaError::Lock(why.into()))
+                    }
+                    Err(e) => Err(ReplicaError::Storage(format!("etcd: {e}"))),
+                },
+            })
+            .and_then(|()| {
+                runtime.block_on(r.replica.put("checkpoint", note.as_bytes().to_vec(), false))
+            });
+        drop(shared);
+        match pushed {
+            Ok(()) => {
+                done = size;
+                backoff = r.interval;
+                let mut p = r.progress.lock().expect("progress lock");
+                p.size = size;
+                p.failing = None;
+                p.behind_since = None;
+                drop(p);
+                r.replicated.send_replace((size, false));
+            }
+            Err(e @ (ReplicaError::Differs { .. } | ReplicaError::Foreign(_) | ReplicaError::Lock(_))) => {
+                return stop(e)
+            }
+            Err(e) => {
+                tracing::warn!(replica = r.replica.url(), "{e}; retrying");
+                r.progress.lock().expect("progress lock").failing = Some(e.to_string());
+                std::thread::sleep(backoff);
+                // Under the lock receipts wait for this: back to work
+                // within a second of the store or etcd returning.
+                let most = if lock.is_some() { 1 } else { 30 };
+                backoff = (backoff * 2).min(Duration::from_secs(most));
+            }
+        }
     }
 }
 
@@ -666,13 +712,14 @@ pub fn restore(
 }
 
 /// A bucket read as a log's tiles, with a runtime for its client.
-pub(crate) struct ReplicaSource {
+pub struct ReplicaSource {
     replica: Replica,
     runtime: tokio::runtime::Runtime,
 }
 
 impl ReplicaSource {
-    pub(crate) fn new(replica: Replica) -> ReplicaSource {
+    /// Reads `replica` (from outside any async runtime).
+    pub fn new(replica: Replica) -> ReplicaSource {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -41,6 +41,11 @@ pub struct ServeConfig {
     /// Seed the synthetic demo ledger first (a store of an older format is
     /// seeded afresh rather than refused).
     pub demo: bool,
+    /// The node's key file (default: `DATA/node.key`, created if missing).
+    pub key: Option<PathBuf>,
+    /// Write only under the writer's lock in etcd, as a standby until it
+    /// is won (SPEC §8; needs `replicate` with `ack_after_replication`).
+    pub lock: Option<crate::standby::LockConfig>,
 }
 
 /// Where and how often the log is copied to a bucket.
@@ -68,9 +73,15 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
         auditors,
         replicate,
         demo,
+        key,
+        lock,
     } = config;
     std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
-    let key = ledger::keyfile::read_or_create(&data.join("node.key"))?;
+    let key = match &key {
+        Some(path) => ledger::keyfile::read(path)
+            .with_context(|| format!("the node's key {}", path.display()))?,
+        None => ledger::keyfile::read_or_create(&data.join("node.key"))?,
+    };
     let signer = CheckpointSigner::new(&origin, key)?;
     let db = data.join("db");
     let backend = match RocksBackend::open(&db) {
@@ -86,6 +97,21 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
     .with_context(|| format!("opening the store in {}", data.display()))?;
     let mut log =
         Log::open(backend).context("the store failed its checks at open; not serving it")?;
+    if let Some(lock) = &lock {
+        anyhow::ensure!(!demo, "the demo does not run under a lock");
+        anyhow::ensure!(
+            witnesses.is_none(),
+            "--lock with --witness-policy is not supported yet: witnesses would cosign \
+             checkpoints before etcd holds them"
+        );
+        anyhow::ensure!(
+            replicate.as_ref().is_some_and(|r| r.ack_after_replication),
+            "--lock needs --replicate s3://… --ack-after-replication"
+        );
+        let url = &replicate.as_ref().expect("checked").url;
+        let replica = crate::replicate::Replica::from_url(url)?;
+        log = set_aside_unacknowledged(log, &db, lock, &signer, &replica)?;
+    }
     let mut auditors = auditors;
     if demo {
         let started = std::time::Instant::now();
@@ -109,6 +135,25 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
         auditors: audited.as_ref().map(|a| a.list.clone()),
     };
     CheckpointVerifier::from_vkey(&anchor.vkey).context("--page-vkey")?;
+    if let Some(lock) = lock {
+        let replicate = replicate.expect("checked above");
+        // Two clients: one for the standby's reads, one for the writer's
+        // copies (each client's connections belong to its own runtime).
+        let follow = crate::replicate::Replica::from_url(&replicate.url)?;
+        let replica = crate::replicate::Replica::from_url(&replicate.url)?;
+        let (node, sequencer) =
+            Node::locked(log, signer, lock, (follow, replica), replicate.interval);
+        let mut node = node.with_anchor(&anchor).with_client_writes(client_writes);
+        if let Some(audited) = audited {
+            node = node.with_auditors(audited);
+        }
+        serve_http(node, &listen, limits, "aidledger-node")?;
+        sequencer
+            .finish()
+            .map_err(|_| anyhow::anyhow!("the sequencer thread panicked"))?;
+        tracing::info!("stopped");
+        return Ok(());
+    }
     let (node, sequencer) = Node::start_with(log, signer, witnesses.map(|(config, _)| config));
     let mut node = node.with_anchor(&anchor).with_client_writes(client_writes);
     if let Some(audited) = audited {
@@ -142,6 +187,76 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .map_err(|_| anyhow::anyhow!("the sequencer thread panicked"))?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A node under the lock keeps no leaf past etcd's checkpoint, nor one that
+/// differs from the bucket's below it: those were never acknowledged (this
+/// node died or lost the lock before etcd held them), and another writer
+/// may have sequenced other leaves at their seqs since. The store is then moved aside to `db.unacknowledged-SECONDS`
+/// (kept for the operator to look at) and the node starts from an empty
+/// one, which it fills from the bucket, verifying every leaf, as a standby.
+fn set_aside_unacknowledged(
+    log: Log<RocksBackend>,
+    db: &std::path::Path,
+    lock: &crate::standby::LockConfig,
+    signer: &CheckpointSigner,
+    replica: &crate::replicate::Replica,
+) -> anyhow::Result<Log<RocksBackend>> {
+    let etcd = crate::lock::Etcd::new(lock.url.clone(), Duration::from_secs(5));
+    let mut tries = 0;
+    let note = loop {
+        match etcd.checkpoint() {
+            Ok(note) => break note,
+            Err(e) if tries < 30 => {
+                tries += 1;
+                tracing::warn!("reading the lock's checkpoint: {e}; retrying");
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            Err(e) => return Err(e).context("reading the lock's checkpoint from etcd"),
+        }
+    };
+    let Some(note) = note else {
+        return Ok(log);
+    };
+    let cp = CheckpointVerifier::from_vkey(&signer.vkey())?
+        .verify(note.as_bytes())
+        .context("etcd's checkpoint is not signed by this node's key")?;
+    let size = cp.root.size;
+    let held = log.size();
+    if held == 0 {
+        return Ok(log);
+    }
+    if held <= size {
+        // The leaves chain by `prev`: the same last leaf is the same log.
+        let follower = ledger::follow::TileFollower::new(
+            crate::replicate::ReplicaSource::new(replica.clone()),
+            CheckpointVerifier::from_vkey(&signer.vkey())?,
+            None,
+        );
+        let bundle = follower
+            .bundles(held - 1, size)
+            .next()
+            .expect("a bundle holds every leaf below the size")
+            .context("reading the bucket")?;
+        let theirs = bundle.leaves(held - 1)?.first().map(|(_, b)| b.to_vec());
+        if theirs == log.leaf(held - 1)? {
+            return Ok(log);
+        }
+    }
+    drop(log);
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let aside = db.with_file_name(format!("db.unacknowledged-{stamp}"));
+    std::fs::rename(db, &aside)
+        .with_context(|| format!("moving {} aside to {}", db.display(), aside.display()))?;
+    tracing::warn!(
+        held,
+        acknowledged = size,
+        aside = %aside.display(),
+        "this store held leaves the lock's checkpoint does not vouch for; moved aside, following the bucket afresh"
+    );
+    Ok(Log::open(RocksBackend::open(db)?)?)
 }
 
 /// Everything a read mirror needs to start.

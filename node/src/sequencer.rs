@@ -147,7 +147,20 @@ fn run(rx: &Receiver<Job>, log: &SharedLog, shared: &Shared) {
                 .as_ref()
                 .expect("a node that sequences has its key");
             let checkpoint: Arc<str> = Arc::from(signer.sign(head.root));
-            *shared.checkpoint.write().expect("checkpoint lock") = checkpoint.to_string();
+            match &shared.lock {
+                // Under the writer's lock the checkpoint is published only
+                // once etcd holds it (replication does), and only while the
+                // lease is confirmed: a writer paused past its lease signs
+                // nothing more (SPEC §8).
+                Some(lock) if lock.confirm() => lock.signed(&checkpoint),
+                Some(lock) => lock.lose(format!(
+                    "the lease was not confirmed when a group of size {} was written",
+                    head.root.size
+                )),
+                None => {
+                    *shared.checkpoint.write().expect("checkpoint lock") = checkpoint.to_string()
+                }
+            }
             shared.published_changed();
             (checkpoint, head.root.size)
         },
