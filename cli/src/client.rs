@@ -1,7 +1,8 @@
 //! A blocking client of the node's HTTP API (SPEC §7). Nothing it fetches is
 //! trusted: callers verify checkpoints, proofs and leaves themselves.
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
@@ -49,39 +50,67 @@ use ledger::api::{ConsistencyProof, EntrySummary, History, InclusionProof, Page}
 /// Most families one `POST /v1/beneficiaries` asks about.
 pub const MAX_HISTORIES: usize = 1_000;
 
-/// The node at one base URL.
+/// The node at one base URL, or several nodes of one log (a writer and its
+/// standbys, SPEC §8: `URL1,URL2`), tried in turn.
 #[derive(Clone)]
 pub struct NodeClient {
-    base: String,
+    bases: Arc<[String]>,
+    /// The one asked first: the last that answered.
+    current: Arc<AtomicUsize>,
     agent: ureq::Agent,
 }
 
 impl NodeClient {
-    /// A client of the node at `base` (e.g. `http://127.0.0.1:8080`).
+    /// A client of the node at `base` (e.g. `http://127.0.0.1:8080`), or of
+    /// the nodes at `URL1,URL2,…`.
     pub fn new(base: &str) -> NodeClient {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(120)))
+            // A standby's 307 is followed here, to a node of the list.
+            .max_redirects(0)
             .build()
             .into();
+        let bases: Vec<String> = base
+            .split(',')
+            .map(|b| b.trim().trim_end_matches('/').to_string())
+            .filter(|b| !b.is_empty())
+            .collect();
         NodeClient {
-            base: base.trim_end_matches('/').to_string(),
+            bases: if bases.is_empty() {
+                vec![String::new()].into()
+            } else {
+                bases.into()
+            },
+            current: Arc::default(),
             agent,
         }
     }
 
-    /// The node's base URL.
+    /// The base URL of the node asked first.
     pub fn base(&self) -> &str {
-        &self.base
+        &self.bases[self.current.load(Ordering::Relaxed) % self.bases.len()]
+    }
+
+    /// Turns to the next node of the list, or to the one `location` (a
+    /// standby's redirect) names if it is on the list.
+    fn turn(&self, location: Option<&str>) {
+        let named = location.and_then(|l| self.bases.iter().position(|b| l.starts_with(b.as_str())));
+        let next = named.unwrap_or(self.current.load(Ordering::Relaxed) + 1);
+        self.current.store(next % self.bases.len(), Ordering::Relaxed);
     }
 
     /// One request, retried with backoff while the node is unreachable or
     /// answers 500/503 (every request here is idempotent: reads, and
     /// submissions whose nonces make a repeat return the original seq).
+    /// With several nodes, a refused connection, a redirect (a standby
+    /// naming the writer) or a 503 turns to the next node at once; the
+    /// backoff comes after each round of them all.
     fn request(&self, path: &str, body: Option<&[u8]>) -> anyhow::Result<(u16, Vec<u8>)> {
-        let url = format!("{}{path}", self.base);
         let mut wait = Duration::from_millis(200);
-        for attempt in 1..=ATTEMPTS {
+        let rounds = ATTEMPTS * self.bases.len() as u32;
+        for attempt in 1..=rounds {
+            let url = format!("{}{path}", self.base());
             let answer = match body {
                 None => self.agent.get(&url).call(),
                 Some(b) => self
@@ -90,26 +119,40 @@ impl NodeClient {
                     .header("content-type", "application/json")
                     .send(b),
             };
+            let last = attempt == rounds;
             let retry = match answer {
                 Ok(mut r) => {
                     let status = r.status().as_u16();
+                    let location = r
+                        .headers()
+                        .get("location")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
                     let bytes = r
                         .body_mut()
                         .with_config()
                         .limit(MAX_BODY)
                         .read_to_vec()
                         .with_context(|| t!("client.reading", url = url))?;
-                    if !matches!(status, 500 | 503) || attempt == ATTEMPTS {
+                    if status == 307 && !last && self.bases.len() > 1 {
+                        self.turn(location.as_deref());
+                        continue;
+                    }
+                    if !matches!(status, 500 | 503) || last {
                         return Ok((status, bytes));
                     }
                     let e = NodeError::from_answer(status, &bytes);
                     crate::i18n::node_error(&e)
                 }
-                Err(e) if attempt == ATTEMPTS => {
+                Err(e) if last => {
                     return Err(anyhow!(e).context(t!("client.requesting", url = url)))
                 }
                 Err(e) => crate::i18n::say_error(&anyhow!(e)),
             };
+            self.turn(None);
+            if self.bases.len() > 1 && attempt % self.bases.len() as u32 != 0 {
+                continue;
+            }
             eprintln!(
                 "{}",
                 t!(

@@ -42,7 +42,9 @@ struct Cli {
 
 #[derive(Args)]
 struct NodeArg {
-    /// Base URL of the node.
+    /// Base URL of the node; several, comma-separated (the writer and its
+    /// standbys), are tried in turn: the next one on a refused connection,
+    /// a standby's redirect or `overloaded`, resubmitting the same entries.
     #[arg(long, env = "AIDLEDGER_NODE", default_value = "http://127.0.0.1:8080")]
     node: String,
 }

@@ -453,3 +453,37 @@ fn etcd_losing_its_quorum_stops_writes_and_they_resume_with_it() {
     settle(&rig, longest.len());
     agree(&rig, &acked);
 }
+
+/// `aidledger submit` with every node's URL: through a standby's redirect
+/// to the writer, then, the writer killed, on to the standby once it has
+/// taken over, the same entry resubmitted until one takes it.
+#[test]
+fn the_cli_given_every_node_finds_the_writer() {
+    let mut rig = Rig::start(2);
+    genesis(&rig);
+    let w = rig.wait_writer(Duration::from_secs(30));
+    let s = 1 - w;
+    let submit = |nodes: [usize; 2], nonce: &str| -> Value {
+        let list = nodes.map(|i| format!("http://{}", rig.addrs[i])).join(",");
+        let mut child = Command::new(common::cli_bin())
+            .args(["submit", "--node", &list, "--vkey", &vkey(), "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let entry = serde_json::to_vec(&common::award_entry(nonce)).unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), &entry).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap()
+    };
+    let mut acked = HashMap::new();
+    let first = submit([s, w], "cli-1");
+    acked.insert("cli-1".to_owned(), first["seq"].as_u64().unwrap());
+    rig.nodes[w] = None; // SIGKILL
+    let second = submit([w, s], "cli-2");
+    acked.insert("cli-2".to_owned(), second["seq"].as_u64().unwrap());
+    assert_eq!(rig.writer(), Some(s));
+    agree(&rig, &acked);
+}
