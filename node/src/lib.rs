@@ -86,15 +86,6 @@ impl Shared {
         }
     }
 
-    /// The checkpoint replication copies next: the published one, or with
-    /// a lock the newest signed one (published once etcd holds it).
-    pub(crate) fn to_replicate(&self) -> Option<String> {
-        match &self.lock {
-            Some(lock) => lock.newest_signed(),
-            None => self.published_checkpoint(),
-        }
-    }
-
     /// Wakes the replication thread: a new checkpoint is published.
     pub(crate) fn published_changed(&self) {
         if let Some(r) = self.replication.get() {
@@ -291,14 +282,15 @@ impl Node {
     /// A node under the writer's lock (SPEC §8, see [`standby`]): it serves
     /// `log` as a standby, following the checkpoint in etcd from the bucket,
     /// and becomes the writer once it wins the lock and has caught up.
-    /// `follow` and `replica` are two clients of the same bucket: the
-    /// standby reads with the first, the writer copies with the second.
+    /// With `witnesses`, the writer has each checkpoint cosigned once etcd
+    /// holds it, and a standby serves the bucket's witnessed checkpoint.
     /// Returns the node and where its sequencer thread will be.
     pub fn locked(
         log: Log<RocksBackend>,
         signer: CheckpointSigner,
+        witnesses: Option<WitnessConfig>,
         lock: standby::LockConfig,
-        (follow, replica): (replicate::Replica, replicate::Replica),
+        replica: replicate::Replica,
         replicate_interval: Duration,
     ) -> (Node, standby::Sequencer) {
         no_huge_pages();
@@ -313,7 +305,7 @@ impl Node {
             halted: std::sync::OnceLock::new(),
             checkpoint: RwLock::new(String::new()),
             metrics: Default::default(),
-            witnessing: None,
+            witnessing: witnesses.map(witnesses::Witnessing::new),
             replication: std::sync::OnceLock::new(),
             lock: Some(lock.clone()),
         });
@@ -329,7 +321,7 @@ impl Node {
         let follower = ledger::follow::TileFollower::new(
             mirror::Source::Locked(
                 lock.etcd.clone(),
-                replicate::ReplicaSource::new(follow),
+                replicate::ReplicaSource::new(replica.fresh()),
             ),
             verifier,
             None,
@@ -342,6 +334,14 @@ impl Node {
             standby::Promotion {
                 queue: queue.clone(),
                 sequencer: sequencer.clone(),
+                witnessed: shared.witnessing.as_ref().map(|w| {
+                    ledger::follow::TileFollower::new(
+                        replicate::ReplicaSource::new(replica.fresh()),
+                        ledger::checkpoint::CheckpointVerifier::from_vkey(&shared.vkey)
+                            .expect("a signer's own vkey verifies"),
+                        Some(w.config.policy.clone()),
+                    )
+                }),
                 replica,
                 interval: replicate_interval,
             },

@@ -77,6 +77,7 @@ pub struct Replica {
     store: Arc<dyn ObjectStore>,
     prefix: String,
     url: String,
+    settings: S3Settings,
 }
 
 impl std::fmt::Debug for Replica {
@@ -147,7 +148,15 @@ impl Replica {
             store: Arc::new(store),
             prefix: prefix.trim_matches('/').to_owned(),
             url: url.to_owned(),
+            settings: settings.clone(),
         })
+    }
+
+    /// Another client of the same bucket, with connections of its own: a
+    /// client's connections belong to the async runtime that opened them,
+    /// so each thread with a runtime of its own takes one.
+    pub fn fresh(&self) -> Replica {
+        Replica::new(&self.url, &self.settings).expect("these settings made a client already")
     }
 
     /// The URL it was made from.
@@ -387,6 +396,15 @@ impl Replication {
         }
     }
 
+    /// Notes since when the bucket is behind.
+    fn behind(&self) {
+        self.progress
+            .lock()
+            .expect("progress lock")
+            .behind_since
+            .get_or_insert_with(Instant::now);
+    }
+
     /// Waits up to `interval` for [`Replication::wake`].
     fn wait(&self) {
         let guard = self.kicked.0.lock().expect("kick lock");
@@ -525,75 +543,19 @@ fn run(log: SharedLog, shared: Weak<Shared>, r: Arc<Replication>, from: Result<u
     };
     r.progress.lock().expect("progress lock").size = done;
     r.replicated.send_replace((done, false));
+    // Under the lock: the size whose checkpoint etcd holds from this writer.
+    let mut cas_done = done;
     let mut backoff = r.interval;
     loop {
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        let lock = shared.lock.clone();
-        let note = shared.to_replicate();
-        let size = note
-            .as_deref()
-            .and_then(|n| ledger::witness::stated_checkpoint(n.as_bytes()))
-            .map_or(0, |c| c.root.size);
-        if let Some(why) = lock.as_ref().and_then(|l| l.lost()) {
-            return stop(ReplicaError::Lock(why.to_owned()));
-        }
-        if size <= done {
-            drop(shared);
-            r.wait();
-            continue;
-        }
-        if lock.as_ref().is_some_and(|l| !l.holds()) {
-            // Paused past the lease, or etcd unreachable: nothing is written
-            // to the bucket until a keep-alive vouches for the lease again.
-            drop(shared);
-            r.progress.lock().expect("progress lock").failing =
-                Some("the writer's lease is not confirmed".into());
-            std::thread::sleep(Duration::from_millis(50));
-            continue;
-        }
-        let note = note.unwrap_or_default();
-        r.progress
-            .lock()
-            .expect("progress lock")
-            .behind_since
-            .get_or_insert_with(Instant::now);
-        let pushed = runtime
-            .block_on(r.replica.push_tiles(&log, done, size, lock.is_some()))
-            .and_then(|()| match &lock {
-                None => Ok(()),
-                // The tiles are in the bucket: etcd's checkpoint is
-                // replaced before the bucket's, and only then published.
-                Some(lock) => match lock.replace(&note) {
-                    Ok(true) => {
-                        *shared.checkpoint.write().expect("checkpoint lock") = note.clone();
-                        Ok(())
-                    }
-                    Ok(false) => {
-                        let why = "etcd's checkpoint is not the one this writer last wrote, \
-                                   or the lease is gone: another writer exists";
-                        lock.lose(why.into());
-                        Err(ReplicaError::Lock(why.into()))
-                    }
-                    Err(e) => Err(ReplicaError::Storage(format!("etcd: {e}"))),
-                },
-            })
-            .and_then(|()| {
-                runtime.block_on(r.replica.put("checkpoint", note.as_bytes().to_vec(), false))
-            });
+        let stepped = step(&runtime, &log, &shared, &r, &mut cas_done, &mut done);
+        let locked = shared.lock.is_some();
         drop(shared);
-        match pushed {
-            Ok(()) => {
-                done = size;
-                backoff = r.interval;
-                let mut p = r.progress.lock().expect("progress lock");
-                p.size = size;
-                p.failing = None;
-                p.behind_since = None;
-                drop(p);
-                r.replicated.send_replace((size, false));
-            }
+        match stepped {
+            Ok(true) => backoff = r.interval,
+            Ok(false) => r.wait(),
             Err(e @ (ReplicaError::Differs { .. } | ReplicaError::Foreign(_) | ReplicaError::Lock(_))) => {
                 return stop(e)
             }
@@ -603,11 +565,84 @@ fn run(log: SharedLog, shared: Weak<Shared>, r: Arc<Replication>, from: Result<u
                 std::thread::sleep(backoff);
                 // Under the lock receipts wait for this: back to work
                 // within a second of the store or etcd returning.
-                let most = if lock.is_some() { 1 } else { 30 };
+                let most = if locked { 1 } else { 30 };
                 backoff = (backoff * 2).min(Duration::from_secs(most));
             }
         }
     }
+}
+
+fn size_of(note: &str) -> u64 {
+    ledger::witness::stated_checkpoint(note.as_bytes()).map_or(0, |c| c.root.size)
+}
+
+/// One pass of replication; `Ok(true)` when it moved on.
+///
+/// Under the lock (SPEC §8), first the newest signed checkpoint: its tiles
+/// to the bucket, then etcd's checkpoint replaced, and only then is it
+/// published (`/checkpoint`, and the witnesses asked about it). Then, with
+/// or without the lock, the published checkpoint (witnessed, with a
+/// witness policy) goes to the bucket, with its tiles when there is no
+/// lock, and the receipts it covers are released.
+fn step(
+    runtime: &tokio::runtime::Runtime,
+    log: &SharedLog,
+    shared: &Shared,
+    r: &Replication,
+    cas_done: &mut u64,
+    done: &mut u64,
+) -> Result<bool, ReplicaError> {
+    let mut moved = false;
+    if let Some(lock) = &shared.lock {
+        if let Some(why) = lock.lost() {
+            return Err(ReplicaError::Lock(why.to_owned()));
+        }
+        if let Some(note) = lock.newest_signed().filter(|n| size_of(n) > *cas_done) {
+            if !lock.holds() {
+                // Paused past the lease, or etcd unreachable: nothing is
+                // written until a keep-alive vouches for the lease again.
+                return Err(ReplicaError::Storage(
+                    "the writer's lease is not confirmed".into(),
+                ));
+            }
+            let size = size_of(&note);
+            r.behind();
+            runtime.block_on(r.replica.push_tiles(log, *cas_done, size, true))?;
+            match lock.replace(&note) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let why = "etcd's checkpoint is not the one this writer last wrote, \
+                               or the lease is gone: another writer exists";
+                    lock.lose(why.into());
+                    return Err(ReplicaError::Lock(why.into()));
+                }
+                Err(e) => return Err(ReplicaError::Storage(format!("etcd: {e}"))),
+            }
+            *shared.checkpoint.write().expect("checkpoint lock") = note;
+            *cas_done = size;
+            moved = true;
+        }
+    }
+    let Some(note) = shared.published_checkpoint() else {
+        return Ok(moved);
+    };
+    let size = size_of(&note);
+    if size <= *done {
+        return Ok(moved);
+    }
+    r.behind();
+    if shared.lock.is_none() {
+        runtime.block_on(r.replica.push_tiles(log, *done, size, false))?;
+    }
+    runtime.block_on(r.replica.put("checkpoint", note.into_bytes(), false))?;
+    *done = size;
+    let mut p = r.progress.lock().expect("progress lock");
+    p.size = size;
+    p.failing = None;
+    p.behind_since = None;
+    drop(p);
+    r.replicated.send_replace((size, false));
+    Ok(true)
 }
 
 /// What [`restore`] rebuilt.

@@ -100,11 +100,6 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
     if let Some(lock) = &lock {
         anyhow::ensure!(!demo, "the demo does not run under a lock");
         anyhow::ensure!(
-            witnesses.is_none(),
-            "--lock with --witness-policy is not supported yet: witnesses would cosign \
-             checkpoints before etcd holds them"
-        );
-        anyhow::ensure!(
             replicate.as_ref().is_some_and(|r| r.ack_after_replication),
             "--lock needs --replicate s3://… --ack-after-replication"
         );
@@ -137,12 +132,15 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
     CheckpointVerifier::from_vkey(&anchor.vkey).context("--page-vkey")?;
     if let Some(lock) = lock {
         let replicate = replicate.expect("checked above");
-        // Two clients: one for the standby's reads, one for the writer's
-        // copies (each client's connections belong to its own runtime).
-        let follow = crate::replicate::Replica::from_url(&replicate.url)?;
         let replica = crate::replicate::Replica::from_url(&replicate.url)?;
-        let (node, sequencer) =
-            Node::locked(log, signer, lock, (follow, replica), replicate.interval);
+        let (node, sequencer) = Node::locked(
+            log,
+            signer,
+            witnesses.map(|(config, _)| config),
+            lock,
+            replica,
+            replicate.interval,
+        );
         let mut node = node.with_anchor(&anchor).with_client_writes(client_writes);
         if let Some(audited) = audited {
             node = node.with_auditors(audited);

@@ -30,7 +30,7 @@ use ledger::follow::TileFollower;
 
 use crate::lock::{Campaign, Etcd, Lease, LockError, LockUrl};
 use crate::mirror::{self, Source};
-use crate::replicate::{Replica, ReplicaConfig};
+use crate::replicate::{Replica, ReplicaConfig, ReplicaSource};
 use crate::sequencer::Queue;
 use crate::{Shared, SharedLog};
 
@@ -314,6 +314,9 @@ pub(crate) struct Promotion {
     pub(crate) sequencer: Sequencer,
     /// The bucket and how often to copy to it.
     pub(crate) replica: Replica,
+    /// With a witness policy: the bucket read with it, for the witnessed
+    /// checkpoint a standby serves.
+    pub(crate) witnessed: Option<TileFollower<ReplicaSource>>,
     /// Longest wait between two looks at the signed checkpoint.
     pub(crate) interval: Duration,
 }
@@ -347,6 +350,9 @@ fn run(
         if let Err(why) = follow(log, &shared, follower) {
             return halt(&shared, lock, why);
         }
+        if let Some(witnessed) = &promotion.witnessed {
+            serve_witnessed(log, &shared, witnessed);
+        }
         match lock.etcd.holder() {
             Ok(Some(holder)) => *lock.writer.write().expect("writer lock") = Some(holder),
             Ok(None) => {
@@ -365,6 +371,26 @@ fn run(
         }
         drop(shared);
         std::thread::sleep(lock.config.interval);
+    }
+}
+
+/// A standby with a witness policy serves the bucket's checkpoint (the
+/// writer puts only witnessed ones there) once it has verified its
+/// signatures, its quorum, and that this log has its root at its size.
+fn serve_witnessed(log: &SharedLog, shared: &Shared, witnessed: &TileFollower<ReplicaSource>) {
+    let Some(w) = &shared.witnessing else {
+        return;
+    };
+    let signed = match witnessed.checkpoint() {
+        Ok(signed) => signed,
+        Err(e) => return tracing::debug!("the bucket's witnessed checkpoint: {e}"),
+    };
+    let root = signed.checkpoint.root;
+    let ours = log.read().expect("log lock").root_at(root.size).ok();
+    if ours == Some(root) {
+        if let Ok(note) = String::from_utf8(signed.note) {
+            *w.latest.write().expect("witnessed lock") = Some(note);
+        }
     }
 }
 
@@ -496,6 +522,9 @@ fn promote(log: &SharedLog, shared: &Arc<Shared>, p: Promotion) {
         shared.replication.set(replication).is_ok(),
         "replication starts once"
     );
+    if shared.witnessing.is_some() {
+        crate::witnesses::start(log.clone(), Arc::downgrade(shared));
+    }
     let (queue, handle) = crate::sequencer::start(log.clone(), shared.clone());
     *p.sequencer.handle.lock().expect("sequencer lock") = Some(handle);
     assert!(p.queue.set(queue).is_ok(), "the node is promoted once");

@@ -39,7 +39,7 @@ pub struct WitnessConfig {
 
 /// What the node knows of its witnesses; shared with the handlers.
 pub(crate) struct Witnessing {
-    config: WitnessConfig,
+    pub(crate) config: WitnessConfig,
     /// The newest checkpoint that met the quorum, with its cosignatures.
     pub(crate) latest: RwLock<Option<String>>,
     /// Refusals that mean another history was shown to a witness (422).

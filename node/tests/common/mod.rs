@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+pub mod rig;
+
 use ledger::checkpoint::CheckpointVerifier;
 use ledger::merkle::{Hash, RootHash};
 use serde_json::Value;
@@ -58,6 +60,16 @@ pub fn cli_bin() -> PathBuf {
 /// A witness for the demo log: `aidledger witness init` and `add-log`, then
 /// served on a free port. Returns its vkey, address and process.
 pub fn witness(dir: &Path, name: &str, log_vkey: &str) -> (String, SocketAddr, testkit::Killed) {
+    witness_of(dir, name, "demo.aidledger.local/aid/2026", log_vkey)
+}
+
+/// A witness of the log `origin` (see [`witness`]).
+pub fn witness_of(
+    dir: &Path,
+    name: &str,
+    origin: &str,
+    log_vkey: &str,
+) -> (String, SocketAddr, testkit::Killed) {
     let run = |args: &[&str]| {
         let out = Command::new(cli_bin()).args(args).output().unwrap();
         assert!(
@@ -80,7 +92,7 @@ pub fn witness(dir: &Path, name: &str, log_vkey: &str) -> (String, SocketAddr, t
         "--dir",
         d,
         "--origin",
-        "demo.aidledger.local/aid/2026",
+        origin,
         "--vkey",
         log_vkey,
     ]);
