@@ -95,9 +95,11 @@ impl NodeClient {
     /// Turns to the next node of the list, or to the one `location` (a
     /// standby's redirect) names if it is on the list.
     fn turn(&self, location: Option<&str>) {
-        let named = location.and_then(|l| self.bases.iter().position(|b| l.starts_with(b.as_str())));
+        let named =
+            location.and_then(|l| self.bases.iter().position(|b| l.starts_with(b.as_str())));
         let next = named.unwrap_or(self.current.load(Ordering::Relaxed) + 1);
-        self.current.store(next % self.bases.len(), Ordering::Relaxed);
+        self.current
+            .store(next % self.bases.len(), Ordering::Relaxed);
     }
 
     /// One request, retried with backoff while the node is unreachable or

@@ -14,10 +14,9 @@
 
 use std::time::{Duration, Instant};
 
-#[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
-mod tests_common;
 mod common;
+#[path = "../tests/common/mod.rs"]
+mod tests_common;
 
 use tests_common::rig::{agree, genesis, kill_under_load, Rig};
 
@@ -78,7 +77,11 @@ fn main() {
             let r = run(locked, round, batches);
             println!(
                 "round {round}, {}: {:.0} entries/s",
-                if locked { "with the lock" } else { "synchronous replication" },
+                if locked {
+                    "with the lock"
+                } else {
+                    "synchronous replication"
+                },
                 r.rate
             );
             runs.push((locked, r));
@@ -86,7 +89,11 @@ fn main() {
     }
     let mut rates = [0.0; 2];
     for locked in [false, true] {
-        let of: Vec<&Run> = runs.iter().filter(|(l, _)| *l == locked).map(|(_, r)| r).collect();
+        let of: Vec<&Run> = runs
+            .iter()
+            .filter(|(l, _)| *l == locked)
+            .map(|(_, r)| r)
+            .collect();
         let rate = of.iter().map(|r| r.rate).sum::<f64>() / of.len() as f64;
         rates[usize::from(locked)] = rate;
         let mut batch: Vec<Duration> = of.iter().flat_map(|r| r.batch.clone()).collect();
@@ -94,7 +101,11 @@ fn main() {
         println!(
             "{}: {rate:.0} entries/s in 1,000-entry batches (receipt p50 {:.0} ms, p99 {:.0} ms); \
              single entries one at a time: receipt p50 {:.1} ms, p99 {:.1} ms",
-            if locked { "with the lock" } else { "synchronous replication alone" },
+            if locked {
+                "with the lock"
+            } else {
+                "synchronous replication alone"
+            },
             ms(&mut batch, 0.5),
             ms(&mut batch, 0.99),
             ms(&mut single, 0.5),

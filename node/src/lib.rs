@@ -404,7 +404,11 @@ impl Node {
         let queue = match &self.role {
             Role::Primary(queue) => queue,
             Role::Locked(queue) => {
-                let lock = self.shared.lock.as_ref().expect("a locked node has its lock");
+                let lock = self
+                    .shared
+                    .lock
+                    .as_ref()
+                    .expect("a locked node has its lock");
                 match queue.get() {
                     Some(queue) if lock.holds() => queue,
                     _ => return Err(standby::not_writing(lock)),

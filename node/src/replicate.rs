@@ -556,9 +556,11 @@ fn run(log: SharedLog, shared: Weak<Shared>, r: Arc<Replication>, from: Result<u
         match stepped {
             Ok(true) => backoff = r.interval,
             Ok(false) => r.wait(),
-            Err(e @ (ReplicaError::Differs { .. } | ReplicaError::Foreign(_) | ReplicaError::Lock(_))) => {
-                return stop(e)
-            }
+            Err(
+                e @ (ReplicaError::Differs { .. }
+                | ReplicaError::Foreign(_)
+                | ReplicaError::Lock(_)),
+            ) => return stop(e),
             Err(e) => {
                 tracing::warn!(replica = r.replica.url(), "{e}; retrying");
                 r.progress.lock().expect("progress lock").failing = Some(e.to_string());

@@ -211,7 +211,10 @@ impl WriterLock {
     /// One line for `/healthz`, and whether the node must be looked at.
     pub(crate) fn health(&self) -> (String, bool) {
         if let Some(why) = self.lost() {
-            return (format!("writer's lock lost: {why}; restart to serve as a standby"), true);
+            return (
+                format!("writer's lock lost: {why}; restart to serve as a standby"),
+                true,
+            );
         }
         if self.won() {
             let state = if self.holds() {

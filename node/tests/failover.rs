@@ -17,9 +17,7 @@ use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::rig::{
-    agree, genesis, kill_under_load, settle, signal, submit_anywhere, vkey, Rig,
-};
+use common::rig::{agree, genesis, kill_under_load, settle, signal, submit_anywhere, vkey, Rig};
 use serde_json::Value;
 
 mod common;
@@ -32,7 +30,9 @@ fn the_writer_killed_under_load_again_and_again_loses_and_forks_nothing() {
     let (acked, mut failovers) = kill_under_load(&mut rig, kills);
     let w = rig.wait_writer(Duration::from_secs(30));
     let (_, log) = testkit::http_get(rig.addrs[w], "/v1/log");
-    let size = serde_json::from_slice::<Value>(&log).unwrap()["size"].as_u64().unwrap();
+    let size = serde_json::from_slice::<Value>(&log).unwrap()["size"]
+        .as_u64()
+        .unwrap();
     settle(&rig, size as usize);
     let longest = agree(&rig, &acked);
     failovers.sort();
@@ -62,7 +62,12 @@ fn a_paused_writer_resumed_past_its_lease_writes_and_publishes_nothing() {
     let stuck = {
         let addr = rig.addrs[a];
         std::thread::spawn(move || {
-            testkit::try_http(addr, "POST", "/v1/entries", &serde_json::to_vec(&common::award_entry("stuck")).unwrap())
+            testkit::try_http(
+                addr,
+                "POST",
+                "/v1/entries",
+                &serde_json::to_vec(&common::award_entry("stuck")).unwrap(),
+            )
         })
     };
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -81,7 +86,11 @@ fn a_paused_writer_resumed_past_its_lease_writes_and_publishes_nothing() {
     // entries, says why, and publishes no checkpoint past what it had.
     let stuck = stuck.join().unwrap();
     if let Ok(answer) = &stuck {
-        assert!(answer.status != 200 && answer.status != 201, "{}", String::from_utf8_lossy(&answer.body));
+        assert!(
+            answer.status != 200 && answer.status != 201,
+            "{}",
+            String::from_utf8_lossy(&answer.body)
+        );
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -90,11 +99,19 @@ fn a_paused_writer_resumed_past_its_lease_writes_and_publishes_nothing() {
             assert!(String::from_utf8_lossy(&health).contains("lock lost"));
             break;
         }
-        assert!(Instant::now() < deadline, "the old writer does not say it lost the lock");
+        assert!(
+            Instant::now() < deadline,
+            "the old writer does not say it lost the lock"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let refused = common::post(rig.addrs[a], &common::award_entry("late"));
-    assert_eq!(refused.status, 503, "{}", String::from_utf8_lossy(&refused.body));
+    assert_eq!(
+        refused.status,
+        503,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
     assert!(String::from_utf8_lossy(&refused.body).contains("overloaded"));
     let (_, after) = testkit::http_get(rig.addrs[a], "/checkpoint");
     assert_eq!(before, after, "the old writer published a checkpoint");
@@ -113,7 +130,10 @@ fn etcd_losing_its_quorum_stops_writes_and_they_resume_with_it() {
     // A standby sends submitters to the writer.
     let sent = common::post(rig.addrs[standby], &common::award_entry("to-standby"));
     assert_eq!(sent.status, 307, "{}", String::from_utf8_lossy(&sent.body));
-    assert!(sent.head.to_ascii_lowercase().contains(&format!("location: http://{}/v1/entries", rig.addrs[w])));
+    assert!(sent
+        .head
+        .to_ascii_lowercase()
+        .contains(&format!("location: http://{}/v1/entries", rig.addrs[w])));
     let mut acked = HashMap::new();
     rig.etcd.kill(0);
     for n in 0..5 {
@@ -122,7 +142,12 @@ fn etcd_losing_its_quorum_stops_writes_and_they_resume_with_it() {
     }
     rig.etcd.kill(1);
     let refused = common::post(rig.addrs[w], &common::award_entry("no-quorum"));
-    assert_eq!(refused.status, 503, "{}", String::from_utf8_lossy(&refused.body));
+    assert_eq!(
+        refused.status,
+        503,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
     rig.etcd.restart(1);
     let body = serde_json::to_vec(&common::award_entry("back")).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -136,8 +161,12 @@ fn etcd_losing_its_quorum_stops_writes_and_they_resume_with_it() {
     acked.insert("back".into(), receipt["seq"].as_u64().unwrap());
     // The entry refused without a quorum may be in the log (durable on the
     // writer, acknowledged to nobody); resubmitted, it gets its receipt.
-    let again = submit_anywhere(&rig.addrs, w, &serde_json::to_vec(&common::award_entry("no-quorum")).unwrap())
-        .expect("the resubmission is answered");
+    let again = submit_anywhere(
+        &rig.addrs,
+        w,
+        &serde_json::to_vec(&common::award_entry("no-quorum")).unwrap(),
+    )
+    .expect("the resubmission is answered");
     acked.insert("no-quorum".into(), again["seq"].as_u64().unwrap());
     let longest = agree(&rig, &acked);
     settle(&rig, longest.len());
@@ -165,7 +194,11 @@ fn the_cli_given_every_node_finds_the_writer() {
         let entry = serde_json::to_vec(&common::award_entry(nonce)).unwrap();
         std::io::Write::write_all(child.stdin.as_mut().unwrap(), &entry).unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap()
     };
     let mut acked = HashMap::new();
@@ -203,7 +236,10 @@ fn under_a_witness_policy_the_new_writer_is_cosigned_too() {
                 assert!(note.contains("\u{2014} audit.witness.test "), "{note}");
                 return;
             }
-            assert!(Instant::now() < deadline, "node {i} serves no witnessed checkpoint of {size}: {note}");
+            assert!(
+                Instant::now() < deadline,
+                "node {i} serves no witnessed checkpoint of {size}: {note}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     };

@@ -87,14 +87,7 @@ pub fn witness_of(
         .trim()
         .to_owned();
     run(&[
-        "witness",
-        "add-log",
-        "--dir",
-        d,
-        "--origin",
-        origin,
-        "--vkey",
-        log_vkey,
+        "witness", "add-log", "--dir", d, "--origin", origin, "--vkey", log_vkey,
     ]);
     let addr = testkit::free_addr();
     let process = testkit::Killed(testkit::spawn_listening(

@@ -82,7 +82,10 @@ impl Rig {
             let policy = rig.dir.path().join("policy");
             std::fs::write(
                 &policy,
-                format!("log {}\nwitness audit {witness} http://{addr}\nquorum audit\n", vkey()),
+                format!(
+                    "log {}\nwitness audit {witness} http://{addr}\nquorum audit\n",
+                    vkey()
+                ),
             )
             .unwrap();
             rig.witness = Some((process, policy));
@@ -113,13 +116,19 @@ impl Rig {
         for (k, v) in self.garage.env() {
             c.env(k, v);
         }
-        c.args(["serve", "--data", data.to_str().unwrap(), "--origin", ORIGIN])
-            .args(["--listen", &addr.to_string()])
-            .args(["--key", self.key.to_str().unwrap()])
-            .args(["--replicate", &self.url(), "--ack-after-replication"])
-            .args(["--replicate-interval", "0.1"])
-            .env("RUST_LOG", "info")
-            .stderr(Stdio::from(log));
+        c.args([
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--origin",
+            ORIGIN,
+        ])
+        .args(["--listen", &addr.to_string()])
+        .args(["--key", self.key.to_str().unwrap()])
+        .args(["--replicate", &self.url(), "--ack-after-replication"])
+        .args(["--replicate-interval", "0.1"])
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::from(log));
         if let Some((_, policy)) = &self.witness {
             c.args(["--witness-policy", policy.to_str().unwrap()])
                 .args(["--witness-interval", "0.1"]);
@@ -140,8 +149,9 @@ impl Rig {
         (0..self.addrs.len()).find(|&i| {
             self.nodes[i].is_some()
                 && !self.paused[i]
-                && testkit::try_http(self.addrs[i], "GET", "/healthz", b"")
-                    .is_ok_and(|a| String::from_utf8_lossy(&a.body).contains("writer under the lock: lease held"))
+                && testkit::try_http(self.addrs[i], "GET", "/healthz", b"").is_ok_and(|a| {
+                    String::from_utf8_lossy(&a.body).contains("writer under the lock: lease held")
+                })
         })
     }
 
@@ -181,7 +191,11 @@ pub fn genesis(rig: &Rig) {
     let w = rig.wait_writer(Duration::from_secs(30));
     for body in super::vector_entries() {
         let a = testkit::http(rig.addrs[w], "POST", "/v1/entries", &body);
-        assert!(a.status == 201 || a.status == 200, "{}", String::from_utf8_lossy(&a.body));
+        assert!(
+            a.status == 201 || a.status == 200,
+            "{}",
+            String::from_utf8_lossy(&a.body)
+        );
     }
 }
 
@@ -252,8 +266,10 @@ pub fn leaves(addr: SocketAddr) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     while (out.len() as u64) < cp.root.size {
         let limit = (cp.root.size - out.len() as u64).min(1000);
-        let (_, page) =
-            testkit::http_get(addr, &format!("/v1/entries?start={}&limit={limit}", out.len()));
+        let (_, page) = testkit::http_get(
+            addr,
+            &format!("/v1/entries?start={}&limit={limit}", out.len()),
+        );
         for line in page.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             chain.push(line).unwrap();
             out.push(line.to_vec());
@@ -281,9 +297,12 @@ pub fn bucket_leaves(rig: &Rig) -> Vec<Vec<u8>> {
 }
 
 pub fn vkey() -> String {
-    ledger::checkpoint::CheckpointSigner::new(ORIGIN, ed25519_dalek::SigningKey::from_bytes(&[3; 32]))
-        .unwrap()
-        .vkey()
+    ledger::checkpoint::CheckpointSigner::new(
+        ORIGIN,
+        ed25519_dalek::SigningKey::from_bytes(&[3; 32]),
+    )
+    .unwrap()
+    .vkey()
 }
 
 /// Every node and the bucket agree leaf by leaf where they overlap (never
@@ -295,20 +314,34 @@ pub fn agree(rig: &Rig, acked: &HashMap<String, u64>) -> Vec<Vec<u8>> {
         .map(|i| (format!("node {i}"), leaves(rig.addrs[i])))
         .collect();
     logs.push(("the bucket".into(), bucket_leaves(rig)));
-    let longest = logs.iter().map(|(_, l)| l.clone()).max_by_key(Vec::len).unwrap();
+    let longest = logs
+        .iter()
+        .map(|(_, l)| l.clone())
+        .max_by_key(Vec::len)
+        .unwrap();
     for (name, log) in &logs {
         for (seq, leaf) in log.iter().enumerate() {
-            assert!(leaf == &longest[seq], "{name} has another leaf at seq {seq}");
+            assert!(
+                leaf == &longest[seq],
+                "{name} has another leaf at seq {seq}"
+            );
         }
     }
     let mut at: HashMap<String, u64> = HashMap::new();
     for (seq, bytes) in longest.iter().enumerate() {
         let leaf = ledger::entry::Leaf::from_bytes(bytes).unwrap();
         let nonce = leaf.entry.statement.nonce.clone();
-        assert!(at.insert(nonce.clone(), seq as u64).is_none(), "{nonce} twice");
+        assert!(
+            at.insert(nonce.clone(), seq as u64).is_none(),
+            "{nonce} twice"
+        );
     }
     for (nonce, seq) in acked {
-        assert_eq!(at.get(nonce), Some(seq), "acknowledged {nonce} at {seq} is lost");
+        assert_eq!(
+            at.get(nonce),
+            Some(seq),
+            "acknowledged {nonce} at {seq} is lost"
+        );
     }
     longest
 }
@@ -330,10 +363,12 @@ pub fn settle(rig: &Rig, size: usize) {
 }
 
 pub fn signal(pid: i32, sig: &str) {
-    let ok = Command::new("kill").args([sig, &pid.to_string()]).status().unwrap();
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(ok.success());
 }
-
 
 /// Three clients submit without pause while the writer is SIGKILLed
 /// `kills` times, each time once it has acknowledged 20 more entries, and
@@ -362,7 +397,10 @@ pub fn kill_under_load(rig: &mut Rig, kills: usize) -> (HashMap<String, u64>, Ve
             rig.nodes[w] = None; // SIGKILL
             let deadline = killed + Duration::from_secs(30);
             while *last_ack.lock().unwrap() <= killed {
-                assert!(Instant::now() < deadline, "no write accepted after the kill");
+                assert!(
+                    Instant::now() < deadline,
+                    "no write accepted after the kill"
+                );
                 std::thread::sleep(Duration::from_millis(10));
             }
             failovers.push(last_ack.lock().unwrap().duration_since(killed));
