@@ -57,12 +57,6 @@ fn run(locked: bool, round: usize, batches: usize) -> Run {
     }
 }
 
-fn ms(v: &mut [Duration], p: f64) -> f64 {
-    v.sort();
-    let i = ((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1;
-    v[i].as_secs_f64() * 1000.0
-}
-
 fn main() {
     let args: Vec<usize> = std::env::args()
         .skip(1)
@@ -106,10 +100,10 @@ fn main() {
             } else {
                 "synchronous replication alone"
             },
-            ms(&mut batch, 0.5),
-            ms(&mut batch, 0.99),
-            ms(&mut single, 0.5),
-            ms(&mut single, 0.99),
+            common::pct(&mut batch, 0.5),
+            common::pct(&mut batch, 0.99),
+            common::pct(&mut single, 0.5),
+            common::pct(&mut single, 0.99),
         );
     }
     println!(

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use testkit::garage::Garage;
 
 mod common;
-use common::{batches, BATCH};
+use common::{batches, pct, BATCH};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mode {
@@ -119,12 +119,6 @@ fn append(addr: SocketAddr, batches: &[Vec<u8>], mode: Mode) -> Run {
             lags,
         }
     })
-}
-
-fn pct(v: &mut [Duration], p: f64) -> f64 {
-    v.sort();
-    let i = ((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1;
-    v[i].as_secs_f64() * 1000.0
 }
 
 fn main() {

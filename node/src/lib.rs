@@ -75,6 +75,29 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The shared state of a node of the log `vkey` (with `signer`, if it
+    /// may write), publishing `checkpoint` to begin with.
+    fn new(
+        vkey: &str,
+        origin: &str,
+        signer: Option<CheckpointSigner>,
+        checkpoint: String,
+        witnessing: Option<WitnessConfig>,
+        lock: Option<Arc<standby::WriterLock>>,
+    ) -> Arc<Shared> {
+        Arc::new(Shared {
+            signer,
+            origin: origin.to_owned(),
+            vkey: vkey.to_owned(),
+            halted: std::sync::OnceLock::new(),
+            checkpoint: RwLock::new(checkpoint),
+            metrics: Default::default(),
+            witnessing: witnessing.map(witnesses::Witnessing::new),
+            replication: std::sync::OnceLock::new(),
+            lock,
+        })
+    }
+
     /// The checkpoint the node publishes: its latest, or with a witness
     /// policy the latest that met the quorum (`None` until one has).
     pub(crate) fn published_checkpoint(&self) -> Option<String> {
@@ -178,6 +201,29 @@ pub const BODY_LIMIT: usize = 8 << 20;
 pub const MAX_BATCH: usize = 1_000;
 
 impl Node {
+    /// A node serving `log` as `role`, its page trusting the log's own vkey
+    /// (see [`Node::with_anchor`]).
+    fn new(log: SharedLog, shared: Arc<Shared>, role: Role) -> Node {
+        let page = page::html(&page::Anchor {
+            vkey: shared.vkey.clone(),
+            policy: None,
+            contact: None,
+            auditors: None,
+        })
+        .into();
+        Node {
+            log,
+            shared,
+            role,
+            page,
+            writes: admission::WriteAdmission::new(0),
+            checks: check_pool(),
+            standing: Arc::default(),
+            large_reads: large_reads(),
+            audited: None,
+        }
+    }
+
     /// Starts the sequencer over `log`; returns the node and the sequencer
     /// thread, which ends once every clone of the node is dropped.
     pub fn start(
@@ -197,42 +243,13 @@ impl Node {
         no_huge_pages();
         let checkpoint = signer.sign(log.head().root);
         let log = Arc::new(RwLock::new(log));
-        let shared = Arc::new(Shared {
-            origin: signer.origin().to_owned(),
-            vkey: signer.vkey(),
-            signer: Some(signer),
-            halted: std::sync::OnceLock::new(),
-            checkpoint: RwLock::new(checkpoint),
-            metrics: Default::default(),
-            witnessing: witnesses.map(witnesses::Witnessing::new),
-            replication: std::sync::OnceLock::new(),
-            lock: None,
-        });
+        let (vkey, origin) = (signer.vkey(), signer.origin().to_owned());
+        let shared = Shared::new(&vkey, &origin, Some(signer), checkpoint, witnesses, None);
         if shared.witnessing.is_some() {
             witnesses::start(log.clone(), Arc::downgrade(&shared));
         }
-        let page = page::html(&page::Anchor {
-            vkey: shared.vkey.clone(),
-            policy: None,
-            contact: None,
-            auditors: None,
-        })
-        .into();
         let (queue, handle) = sequencer::start(log.clone(), shared.clone());
-        (
-            Node {
-                log,
-                shared,
-                role: Role::Primary(queue),
-                page,
-                writes: admission::WriteAdmission::new(0),
-                checks: check_pool(),
-                standing: Arc::default(),
-                large_reads: large_reads(),
-                audited: None,
-            },
-            handle,
-        )
+        (Node::new(log, shared, Role::Primary(queue)), handle)
     }
 
     /// A read mirror of the log whose vkey is `vkey`: it serves `log` and
@@ -246,37 +263,10 @@ impl Node {
     ) -> anyhow::Result<Node> {
         let verifier = ledger::checkpoint::CheckpointVerifier::from_vkey(vkey)?;
         let log = Arc::new(RwLock::new(log));
-        let shared = Arc::new(Shared {
-            signer: None,
-            origin: verifier.origin().to_owned(),
-            vkey: vkey.to_owned(),
-            halted: std::sync::OnceLock::new(),
-            checkpoint: RwLock::new(checkpoint),
-            metrics: Default::default(),
-            witnessing: None,
-            replication: std::sync::OnceLock::new(),
-            lock: None,
-        });
-        let page = page::html(&page::Anchor {
-            vkey: vkey.to_owned(),
-            policy: config.policy_text.clone(),
-            contact: None,
-            auditors: None,
-        })
-        .into();
+        let shared = Shared::new(vkey, verifier.origin(), None, checkpoint, None, None);
         let primary = config.primary.clone();
         mirror::start(log.clone(), Arc::downgrade(&shared), verifier, config);
-        Ok(Node {
-            log,
-            shared,
-            role: Role::Mirror { primary },
-            page,
-            writes: admission::WriteAdmission::new(0),
-            checks: check_pool(),
-            standing: Arc::default(),
-            large_reads: large_reads(),
-            audited: None,
-        })
+        Ok(Node::new(log, shared, Role::Mirror { primary }))
     }
 
     /// A node under the writer's lock (SPEC §8, see [`standby`]): it serves
@@ -298,24 +288,15 @@ impl Node {
         let verifier = ledger::checkpoint::CheckpointVerifier::from_vkey(&signer.vkey())
             .expect("a signer's own vkey verifies");
         let log = Arc::new(RwLock::new(log));
-        let shared = Arc::new(Shared {
-            origin: signer.origin().to_owned(),
-            vkey: signer.vkey(),
-            signer: Some(signer),
-            halted: std::sync::OnceLock::new(),
-            checkpoint: RwLock::new(String::new()),
-            metrics: Default::default(),
-            witnessing: witnesses.map(witnesses::Witnessing::new),
-            replication: std::sync::OnceLock::new(),
-            lock: Some(lock.clone()),
-        });
-        let page = page::html(&page::Anchor {
-            vkey: shared.vkey.clone(),
-            policy: None,
-            contact: None,
-            auditors: None,
-        })
-        .into();
+        let (vkey, origin) = (signer.vkey(), signer.origin().to_owned());
+        let shared = Shared::new(
+            &vkey,
+            &origin,
+            Some(signer),
+            String::new(),
+            witnesses,
+            Some(lock.clone()),
+        );
         let queue = Arc::new(std::sync::OnceLock::new());
         let sequencer = standby::Sequencer::new(lock.clone());
         let follower = ledger::follow::TileFollower::new(
@@ -346,20 +327,7 @@ impl Node {
                 interval: replicate_interval,
             },
         );
-        (
-            Node {
-                log,
-                shared,
-                role: Role::Locked(queue),
-                page,
-                writes: admission::WriteAdmission::new(0),
-                checks: check_pool(),
-                standing: Arc::default(),
-                large_reads: large_reads(),
-                audited: None,
-            },
-            sequencer,
-        )
+        (Node::new(log, shared, Role::Locked(queue)), sequencer)
     }
 
     /// Starts copying the log to object storage (see [`replicate`]); the

@@ -29,3 +29,13 @@ pub fn batches(n: usize, tag: &str) -> Vec<Vec<u8>> {
         })
         .collect()
 }
+
+/// The `p` quantile of `v` (sorted here) in milliseconds: the smallest
+/// value at or above which a fraction `1 - p` of them lies. (Not every
+/// bench that shares this module reports quantiles.)
+#[allow(dead_code)]
+pub fn pct(v: &mut [std::time::Duration], p: f64) -> f64 {
+    v.sort();
+    let i = ((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1;
+    v[i].as_secs_f64() * 1000.0
+}
