@@ -70,6 +70,9 @@ pub enum LockError {
 pub struct Etcd {
     url: LockUrl,
     agent: ureq::Agent,
+    /// The member that answered last, asked first next time: a member that
+    /// is down or cut off costs a timeout once, not on every call.
+    first: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// This writer's hold on the lock: the lease its leader key lives under.
@@ -97,7 +100,11 @@ impl Etcd {
             .http_status_as_error(false)
             .build()
             .into();
-        Etcd { url, agent }
+        Etcd {
+            url,
+            agent,
+            first: Default::default(),
+        }
     }
 
     fn key(&self, name: &str) -> String {
@@ -106,8 +113,14 @@ impl Etcd {
 
     /// POSTs `body` to `path` on the first member that answers 200.
     fn call(&self, path: &str, body: &Value) -> Result<Value, LockError> {
+        use std::sync::atomic::Ordering;
         let mut last = String::new();
-        for endpoint in &self.url.endpoints {
+        let n = self.url.endpoints.len();
+        let first = self.first.load(Ordering::Relaxed);
+        for (i, endpoint) in (0..n)
+            .map(|k| (first + k) % n)
+            .map(|i| (i, &self.url.endpoints[i]))
+        {
             let bytes = serde_json::to_vec(body).expect("JSON values serialise");
             match self
                 .agent
@@ -129,6 +142,7 @@ impl Etcd {
                         last = format!("{endpoint}: {error}");
                         continue;
                     }
+                    self.first.store(i, Ordering::Relaxed);
                     return Ok(v.get("result").cloned().unwrap_or(v));
                 }
                 Ok(mut r) => {

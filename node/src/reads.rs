@@ -53,7 +53,12 @@ pub(crate) async fn log_info(State(node): State<Node>) -> Result<Json<Value>, Ap
 /// included (SPEC §4.1).
 pub(crate) async fn checkpoint(State(node): State<Node>) -> Response {
     let Some(text) = node.shared.published_checkpoint() else {
-        return ApiError::not_found("no checkpoint has met the witness quorum yet").into_response();
+        let why = if node.shared.witnessing.is_some() {
+            "no checkpoint has met the witness quorum yet"
+        } else {
+            "this node has no checkpoint yet: it has not followed its source yet"
+        };
+        return ApiError::not_found(why).into_response();
     };
     (
         [

@@ -80,7 +80,12 @@ struct Put {
 impl WriterLock {
     pub(crate) fn new(config: LockConfig) -> WriterLock {
         WriterLock {
-            etcd: Etcd::new(config.url.clone(), config.ttl.max(Duration::from_secs(1))),
+            // A third of the lease per request: a keep-alive that waits on
+            // a member cut off still leaves time to ask another.
+            etcd: Etcd::new(
+                config.url.clone(),
+                (config.ttl / 3).clamp(Duration::from_millis(500), Duration::from_secs(5)),
+            ),
             config,
             lease: OnceLock::new(),
             valid_until: Mutex::new(None),

@@ -21,6 +21,11 @@ use testkit::garage::Garage;
 pub const ORIGIN: &str = "failover.aidledger.test/aid";
 pub const TTL: &str = "2";
 
+/// One rig at a time in a test binary: a killed node's port is free, and
+/// another test's new node could take it while the clients of this one
+/// still name it.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 /// etcd, Garage, the nodes' shared key and where each node keeps its data.
 pub struct Rig {
     pub dir: tempfile::TempDir,
@@ -35,6 +40,7 @@ pub struct Rig {
     pub locked: bool,
     /// With a witness: its process and the policy naming it.
     pub witness: Option<(testkit::Killed, PathBuf)>,
+    _alone: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Rig {
@@ -54,6 +60,7 @@ impl Rig {
     }
 
     fn start_full(n: usize, locked: bool, witnessed: bool) -> Rig {
+        let alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
         let garage = Garage::start(&dir.path().join("garage"));
         let etcd = Etcd::start(&dir.path().join("etcd"));
@@ -74,6 +81,7 @@ impl Rig {
             paused: vec![false; n],
             locked,
             witness: None,
+            _alone: alone,
         };
         if witnessed {
             let dir = rig.dir.path().join("witness");
@@ -196,6 +204,19 @@ pub fn genesis(rig: &Rig) {
             "{}",
             String::from_utf8_lossy(&a.body)
         );
+    }
+    // The standbys have followed: each serves a checkpoint.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for i in (0..rig.addrs.len()).filter(|&i| rig.nodes[i].is_some()) {
+        loop {
+            let (status, note) = testkit::http_get(rig.addrs[i], "/checkpoint");
+            let size = ledger::witness::stated_checkpoint(&note).map(|c| c.root.size);
+            if status == 200 && size >= Some(5) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "node {i} serves no checkpoint");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
