@@ -328,6 +328,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 config.lock.is_some(),
                 "a standby needs --lock etcd://HOST:PORT/PREFIX"
             );
+            anyhow::ensure!(
+                config.key.is_some(),
+                "a standby needs --key: the writer's node.key, which every node of the log signs with"
+            );
             node::run::serve(config)
         }
         Command::Demo {

@@ -338,6 +338,12 @@ pub(crate) fn start(
     follower: TileFollower<Source>,
     promotion: Promotion,
 ) {
+    // A first round before the node serves, so that it has a checkpoint to
+    // publish from its first request on (a fault is met again, and
+    // handled, by the thread's first round).
+    if let Some(shared) = shared.upgrade() {
+        let _ = follow(&log, &shared, &follower);
+    }
     std::thread::Builder::new()
         .name("standby".into())
         .spawn(move || run(&log, &shared, &lock, &follower, promotion))

@@ -124,8 +124,15 @@ impl Rig {
         for (k, v) in self.garage.env() {
             c.env(k, v);
         }
+        // The first node as `serve --lock`, the others as `standby`: the
+        // same node, named for what it starts as.
+        let command = if self.locked && i > 0 {
+            "standby"
+        } else {
+            "serve"
+        };
         c.args([
-            "serve",
+            command,
             "--data",
             data.to_str().unwrap(),
             "--origin",
