@@ -419,27 +419,62 @@ impl Replication {
     /// Returns once the bucket holds a tree of `size` entries or more: the
     /// receipts of synchronous mode. Refused with `overloaded` (the entries
     /// are durable on this node; a resubmission gets the receipts) when
-    /// replication stopped or takes longer than a request may.
-    pub(crate) async fn until_replicated(&self, size: u64) -> Result<(), crate::ApiError> {
+    /// replication stopped or takes longer than a request may, or, under
+    /// the writer's `lock`, as soon as its lease has gone unconfirmed for a
+    /// second (etcd without a quorum, or the lease lost).
+    pub(crate) async fn until_replicated(
+        &self,
+        size: u64,
+        lock: Option<&crate::standby::WriterLock>,
+    ) -> Result<(), crate::ApiError> {
         let mut rx = self.replicated.subscribe();
-        let wait = rx.wait_for(|(done, stopped)| *stopped || *done >= size);
-        let late = || {
-            crate::ApiError::new(
-                ledger::code::Code::Overloaded,
-                "the entries are durable on this node but not yet in its object storage; \
-                 resubmit them for their receipts",
-            )
+        let started = tokio::time::Instant::now();
+        let deadline = started + crate::REQUEST_TIMEOUT / 2;
+        let mut unconfirmed: Option<tokio::time::Instant> = None;
+        let why = loop {
+            let slice = (tokio::time::Instant::now() + Duration::from_millis(100)).min(deadline);
+            let wait = rx.wait_for(|(done, stopped)| *stopped || *done >= size);
+            match tokio::time::timeout_at(slice, wait).await {
+                Ok(Ok(state)) if !state.1 => return Ok(()),
+                Ok(_) => break self.stopped_why(),
+                Err(_) if tokio::time::Instant::now() >= deadline => break self.failing_why(),
+                Err(_) => {}
+            }
+            match lock {
+                Some(lock) if lock.lost().is_some() || !lock.holds() => {
+                    let since = *unconfirmed.get_or_insert_with(tokio::time::Instant::now);
+                    if since.elapsed() >= Duration::from_secs(1) || lock.lost().is_some() {
+                        break Some(match lock.lost() {
+                            Some(why) => format!("this node lost the writer's lock ({why})"),
+                            None => "the writer's lease is not confirmed: etcd may lack a quorum"
+                                .to_owned(),
+                        });
+                    }
+                }
+                _ => unconfirmed = None,
+            }
         };
-        let replicated = match tokio::time::timeout(crate::REQUEST_TIMEOUT / 2, wait).await {
-            Ok(Ok(state)) => !state.1,
-            _ => false,
-        };
-        if replicated {
-            Ok(())
-        } else {
-            Err(late())
+        let mut message = "the entries are durable on this node but not acknowledged: \
+                           they are not yet in its object storage"
+            .to_owned();
+        if let Some(why) = why {
+            message.push_str(&format!(" ({why})"));
         }
+        message.push_str("; resubmit them for their receipts");
+        Err(crate::ApiError::new(
+            ledger::code::Code::Overloaded,
+            message,
+        ))
     }
+
+    fn stopped_why(&self) -> Option<String> {
+        self.progress.lock().expect("progress lock").stopped.clone()
+    }
+
+    fn failing_why(&self) -> Option<String> {
+        self.progress.lock().expect("progress lock").failing.clone()
+    }
+
     /// Adds to a scrape: the replicated size, the lag in entries and
     /// seconds, whether replication stopped.
     pub(crate) fn register(&self, r: &mut Registry, published: u64) {

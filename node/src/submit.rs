@@ -47,7 +47,8 @@ pub(crate) async fn submit(
             node.standing.vouch(client);
         }
         if let Some(r) = node.shared.replication.get().filter(|r| r.acks()) {
-            r.until_replicated(committed.size).await?;
+            r.until_replicated(committed.size, node.shared.lock.as_deref())
+                .await?;
         }
         let mut receipts = node.receipts(committed).await?.into_iter();
         for slot in answers.iter_mut().filter(|a| a.is_none()) {

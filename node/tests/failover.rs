@@ -141,12 +141,14 @@ fn etcd_losing_its_quorum_stops_writes_and_they_resume_with_it() {
         acked.insert(nonce.clone(), common::award(rig.addrs[w], &nonce));
     }
     rig.etcd.kill(1);
+    let asked = Instant::now();
     let refused = common::post(rig.addrs[w], &common::award_entry("no-quorum"));
-    assert_eq!(
-        refused.status,
-        503,
-        "{}",
-        String::from_utf8_lossy(&refused.body)
+    let body = String::from_utf8_lossy(&refused.body);
+    assert_eq!(refused.status, 503, "{body}");
+    assert!(body.contains("\"overloaded\""), "{body}");
+    println!(
+        "without a quorum, after {:.1} s: {body}",
+        asked.elapsed().as_secs_f64()
     );
     rig.etcd.restart(1);
     let body = serde_json::to_vec(&common::award_entry("back")).unwrap();
