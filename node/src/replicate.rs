@@ -668,8 +668,16 @@ fn step(
         return Ok(moved);
     }
     r.behind();
-    if shared.lock.is_none() {
-        runtime.block_on(r.replica.push_tiles(log, *done, size, false))?;
+    match &shared.lock {
+        None => runtime.block_on(r.replica.push_tiles(log, *done, size, false))?,
+        // A writer paused since etcd took this checkpoint must not put it
+        // over its successor's newer one in the bucket.
+        Some(lock) if !lock.holds() => {
+            return Err(ReplicaError::Storage(
+                "the writer's lease is not confirmed".into(),
+            ))
+        }
+        Some(_) => {}
     }
     runtime.block_on(r.replica.put("checkpoint", note.into_bytes(), false))?;
     *done = size;
