@@ -634,7 +634,17 @@ fn step(
         if let Some(why) = lock.lost() {
             return Err(ReplicaError::Lock(why.to_owned()));
         }
-        if let Some(note) = lock.newest_signed().filter(|n| size_of(n) > *cas_done) {
+        // A new signed checkpoint; or, for the first writer under the
+        // lock, its first one, whatever its size (even the empty tree's).
+        let first = shared
+            .checkpoint
+            .read()
+            .expect("checkpoint lock")
+            .is_empty();
+        if let Some(note) = lock
+            .newest_signed()
+            .filter(|n| first || size_of(n) > *cas_done)
+        {
             if !lock.holds() {
                 // Paused past the lease, or etcd unreachable: nothing is
                 // written until a keep-alive vouches for the lease again.

@@ -415,10 +415,20 @@ fn follow(
     shared: &Arc<Shared>,
     follower: &TileFollower<Source>,
 ) -> Result<(), String> {
+    // A reason to retry is logged when it changes, not every round (an
+    // empty ledger's bucket has no checkpoint until its first entry).
+    static LAST: Mutex<Option<String>> = Mutex::new(None);
+    let mut last = LAST.lock().expect("retry lock");
     match mirror::round(log, shared, follower) {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            *last = None;
+            Ok(())
+        }
         Err(mirror::Stop::Retry(why)) => {
-            tracing::warn!("standby: {why}; retrying");
+            if last.as_deref() != Some(why.as_str()) {
+                tracing::warn!("standby: {why}; retrying (said once until it changes)");
+                *last = Some(why);
+            }
             Ok(())
         }
         Err(mirror::Stop::Halt(why)) => Err(why),
@@ -468,6 +478,14 @@ fn take_over(
             Err(why) => return halt(shared, lock, why),
         }
     };
+    if target.is_none() {
+        // The first writer under this lock: its log as it is (empty, or
+        // from before the lock) is what it publishes first, once
+        // replication has put its tiles in the bucket and it in etcd.
+        let head = log.read().expect("log lock").head().root;
+        let signer = shared.signer.as_ref().expect("a locked node has its key");
+        lock.signed(&signer.sign(head));
+    }
     lock.put.lock().expect("put lock").last = target;
     promote(log, shared, promotion);
     let _ = lock.writing.set(());

@@ -181,6 +181,25 @@ fn etcd_losing_its_quorum_stops_writes_and_they_resume_with_it() {
 #[test]
 fn the_cli_given_every_node_finds_the_writer() {
     let mut rig = Rig::start(2);
+    // An empty ledger: the first writer publishes the empty tree's
+    // checkpoint through etcd (`aidledger genesis` reads it), and the
+    // standby follows it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for i in 0..2 {
+        loop {
+            let (status, note) = testkit::http_get(rig.addrs[i], "/checkpoint");
+            if status == 200 {
+                let cp = ledger::witness::stated_checkpoint(&note).unwrap();
+                assert_eq!(cp.root.size, 0);
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {i} serves no checkpoint of the empty log"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
     genesis(&rig);
     let w = rig.wait_writer(Duration::from_secs(30));
     let s = 1 - w;
