@@ -150,8 +150,8 @@ fn run(rx: &Receiver<Job>, log: &SharedLog, shared: &Shared) {
             match &shared.lock {
                 // Under the writer's lock the checkpoint is published only
                 // once etcd holds it (replication does), and only while the
-                // lease is confirmed: a writer paused past its lease signs
-                // nothing more (SPEC §8).
+                // lease is confirmed: a writer paused past its lease hands
+                // nothing more on (SPEC §8).
                 Some(lock) if lock.confirm() => lock.signed(&checkpoint),
                 Some(lock) => lock.lose(format!(
                     "the lease was not confirmed when a group of size {} was written",
