@@ -17,7 +17,9 @@ use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::rig::{agree, genesis, kill_under_load, settle, signal, submit_anywhere, vkey, Rig};
+use common::rig::{
+    agree, genesis, kill_under_load, settle, signal, submit_anywhere, submit_until, vkey, Rig,
+};
 use serde_json::Value;
 
 mod common;
@@ -151,16 +153,8 @@ fn etcd_losing_its_quorum_stops_writes_and_they_resume_with_it() {
         asked.elapsed().as_secs_f64()
     );
     rig.etcd.restart(1);
-    let body = serde_json::to_vec(&common::award_entry("back")).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let receipt = loop {
-        if let Some(r) = submit_anywhere(&rig.addrs, w, &body) {
-            break r;
-        }
-        assert!(Instant::now() < deadline, "writes did not resume");
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    acked.insert("back".into(), receipt["seq"].as_u64().unwrap());
+    let seq = submit_until(&rig.addrs, w, "back", Duration::from_secs(60));
+    acked.insert("back".into(), seq);
     // The entry refused without a quorum may be in the log (durable on the
     // writer, acknowledged to nobody); resubmitted, it gets its receipt.
     let again = submit_anywhere(
@@ -268,16 +262,8 @@ fn under_a_witness_policy_the_new_writer_is_cosigned_too() {
     cosigned(w, size);
     cosigned(s, size);
     rig.nodes[w] = None; // SIGKILL
-    let body = serde_json::to_vec(&common::award_entry("after-kill")).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let receipt = loop {
-        if let Some(r) = submit_anywhere(&rig.addrs, s, &body) {
-            break r;
-        }
-        assert!(Instant::now() < deadline, "the standby never took over");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    acked.insert("after-kill".into(), receipt["seq"].as_u64().unwrap());
+    let seq = submit_until(&rig.addrs, s, "after-kill", Duration::from_secs(30));
+    acked.insert("after-kill".into(), seq);
     let size = agree(&rig, &acked).len();
     cosigned(s, size);
 }

@@ -243,6 +243,23 @@ pub fn submit_anywhere(addrs: &[SocketAddr], first: usize, body: &[u8]) -> Optio
     None
 }
 
+/// Submits the award `nonce` to the nodes in turn (see
+/// [`submit_anywhere`]) until one takes it, for up to `within`: its seq.
+pub fn submit_until(addrs: &[SocketAddr], first: usize, nonce: &str, within: Duration) -> u64 {
+    let body = serde_json::to_vec(&super::award_entry(nonce)).unwrap();
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(r) = submit_anywhere(addrs, first, &body) {
+            return r["seq"].as_u64().unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no node took {nonce} within {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Submits awards (singles and arrays of 10) until `stop`, recording each
 /// receipt (nonce → seq) and when it came.
 pub fn load(
