@@ -24,31 +24,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the ledger in DATA over HTTP.
-    Serve {
-        /// Data directory (created if missing): the store and the node's key.
-        #[arg(long, default_value = "./data")]
-        data: PathBuf,
-        /// The log's origin line and checkpoint key name, e.g. ledger.example.gov.cn/aid/2026.
-        #[arg(long)]
-        origin: String,
-        #[command(flatten)]
-        serve: ServeArgs,
-    },
+    Serve(NodeCmd),
     /// Serve as a standby under the writer's lock (SPEC §8): follow the log
     /// from the bucket up to the checkpoint in etcd, serve reads, send
     /// submitters to the writer, and take over as the writer when its lease
     /// lapses. The same as `serve` with --lock (which needs --replicate and
     /// --ack-after-replication), named for what it starts as.
-    Standby {
-        /// Data directory (created if missing): the standby's store.
-        #[arg(long, default_value = "./data")]
-        data: PathBuf,
-        /// The log's origin line and checkpoint key name (the writer's).
-        #[arg(long)]
-        origin: String,
-        #[command(flatten)]
-        serve: ServeArgs,
-    },
+    Standby(NodeCmd),
     /// Rebuild the derived state of the ledger in DATA from its leaves (after
     /// an upgrade that changed the state's format; the node is stopped).
     Reindex {
@@ -121,6 +103,20 @@ enum Command {
         #[arg(long)]
         key: Option<PathBuf>,
     },
+}
+
+/// `serve` and `standby`: a ledger's node.
+#[derive(clap::Args)]
+struct NodeCmd {
+    /// Data directory (created if missing): the store, and the node's key
+    /// unless --key names it.
+    #[arg(long, default_value = "./data")]
+    data: PathBuf,
+    /// The log's origin line and checkpoint key name, e.g. ledger.example.gov.cn/aid/2026.
+    #[arg(long)]
+    origin: String,
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 /// What `serve` and `demo` share: where they listen and how they serve.
@@ -313,16 +309,16 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve {
+        Command::Serve(NodeCmd {
             data,
             origin,
             serve: args,
-        } => node::run::serve(args.config(data, origin, false)?),
-        Command::Standby {
+        }) => node::run::serve(args.config(data, origin, false)?),
+        Command::Standby(NodeCmd {
             data,
             origin,
             serve: args,
-        } => {
+        }) => {
             let config = args.config(data, origin, false)?;
             anyhow::ensure!(
                 config.lock.is_some(),
